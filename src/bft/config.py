@@ -1,0 +1,277 @@
+"""Per-environment configuration: one YAML file per environment, validated once.
+
+``app.py`` and the CLI call :func:`load_config`; everything downstream gets the
+typed :class:`EnvironmentConfig` (or plain values taken from it). A bad file
+fails with :class:`ConfigError`, whose message names the file, the line, the
+key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+DEFAULT_REGION = "us-west-2"  # where Claude 3 Haiku fine-tuning is offered
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]
+PrincipalArn = Annotated[
+    str,
+    StringConstraints(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|role/.+|user/.+|assumed-role/.+)$"),
+]
+TeamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$")]
+
+
+class ConfigError(Exception):
+    """The configuration is missing or invalid; the message says where and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VpcConfig(_Strict):
+    """Subnets and security groups that customization jobs run in."""
+
+    subnet_ids: list[SubnetId] = Field(min_length=1, max_length=16)
+    security_group_ids: list[SecurityGroupId] = Field(min_length=1, max_length=5)
+
+
+class DataRetention(_Strict):
+    noncurrent_version_days: int = Field(default=30, ge=1, le=3650)
+    access_log_days: int = Field(default=365, ge=1, le=3650)
+    report_expiration_days: int | None = Field(default=None, ge=1, le=3650)
+    # Lets `cdk destroy` empty the buckets. Refused in production (see EnvironmentConfig).
+    auto_delete_objects: bool = False
+
+
+class ThroughputPolicy(_Strict):
+    """Provisioned-throughput defaults and limits for the environment."""
+
+    default_model_units: int = Field(default=1, ge=1)
+    max_model_units: int = Field(default=1, ge=1)
+    # A commitment term (one or six months) cannot be cancelled: never by default.
+    allow_commitment: bool = False
+    # Non-prod throughputs older than this are deleted by the reaper.
+    default_ttl_hours: float = Field(default=8, gt=0, le=24 * 31)
+    # USD per model-unit hour, for cost estimates. Unconfirmed list price; set your own.
+    price_per_model_unit_hour_usd: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> ThroughputPolicy:
+        if self.default_model_units > self.max_model_units:
+            raise ValueError(
+                f"default_model_units ({self.default_model_units}) exceeds max_model_units ({self.max_model_units})"
+            )
+        return self
+
+
+class WorkflowTiming(_Strict):
+    """Timeouts and poll intervals. The local environment uses seconds where AWS uses hours."""
+
+    job_timeout_seconds: int = Field(default=72 * 3600, ge=1)
+    approval_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    throughput_first_poll_seconds: int = Field(default=20 * 60, ge=1)
+    throughput_poll_seconds: int = Field(default=5 * 60, ge=1)
+    throughput_max_polls: int = Field(default=12, ge=1, le=100)
+    # How often the reconciler checks jobs whose state-change event may have been lost.
+    reconcile_interval_minutes: int = Field(default=30, ge=1, le=1440)
+    retry_interval_seconds: int = Field(default=5, ge=1)
+    retry_max_attempts: int = Field(default=5, ge=0, le=20)
+    execution_timeout_seconds: int = Field(default=8 * 24 * 3600, ge=60)
+
+
+class Team(_Strict):
+    """A team that submits fine-tuning requests (see the self-service guide in the README)."""
+
+    name: TeamName
+    submitters: list[PrincipalArn] = Field(default_factory=list)
+    allowed_base_models: list[ModelId] | None = None  # None: the environment's list
+    max_model_units: int | None = Field(default=None, ge=1)
+    allow_commitment: bool = False
+    throughput_ttl_hours: float | None = Field(default=None, gt=0)
+    notification_emails: list[Email] = Field(default_factory=list)
+    monthly_budget_usd: float | None = Field(default=None, gt=0)
+
+
+class EnvironmentConfig(_Strict):
+    """Everything that differs between dev, staging and prod."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+    account: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] | None = None
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")] = DEFAULT_REGION
+    production: bool = False
+    log_retention_days: int = 30
+    data_retention: DataRetention = DataRetention()
+    notification_emails: list[Email] = Field(default_factory=list)
+    allowed_base_models: list[ModelId] = Field(default_factory=lambda: [HAIKU], min_length=1)
+    provisioned_throughput: ThroughputPolicy = ThroughputPolicy()
+    vpc: VpcConfig | None = None
+    permissions_boundary_arn: (
+        Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/.+$")] | None
+    ) = None
+    custom_model_kms_key_arn: (
+        Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")] | None
+    ) = None
+    workflow: WorkflowTiming = WorkflowTiming()
+    delete_failed_custom_models: bool = True
+    tags: dict[str, str] = Field(default_factory=dict)
+    teams: list[Team] = Field(default_factory=list)
+    powertools_layer_version: int = Field(default=27, ge=1)
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> EnvironmentConfig:
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"log_retention_days: {self.log_retention_days} is not a CloudWatch Logs retention; "
+                f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        if self.production and self.data_retention.auto_delete_objects:
+            raise ValueError("data_retention.auto_delete_objects: must be false in production (data is retained)")
+        names = [team.name for team in self.teams]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"teams: duplicate team names {duplicates}")
+        for index, team in enumerate(self.teams):
+            where = f"teams[{index}] ({team.name})"
+            outside = sorted(set(team.allowed_base_models or []) - set(self.allowed_base_models))
+            if outside:
+                raise ValueError(
+                    f"{where}.allowed_base_models: {outside} not in the environment's allowed_base_models "
+                    f"{self.allowed_base_models}"
+                )
+            if team.max_model_units and team.max_model_units > self.provisioned_throughput.max_model_units:
+                raise ValueError(
+                    f"{where}.max_model_units: {team.max_model_units} exceeds the environment's "
+                    f"provisioned_throughput.max_model_units ({self.provisioned_throughput.max_model_units})"
+                )
+            if team.allow_commitment and not self.provisioned_throughput.allow_commitment:
+                raise ValueError(f"{where}.allow_commitment: true needs provisioned_throughput.allow_commitment: true")
+        for key in self.tags:
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tags.{key}: keys starting with 'aws:' are reserved by AWS")
+        return self
+
+    def team(self, name: str) -> Team:
+        for team in self.teams:
+            if team.name == name:
+                return team
+        known = ", ".join(t.name for t in self.teams) or "none configured"
+        raise ConfigError(f"team {name!r} is not onboarded in environment {self.name!r} (known: {known})")
+
+
+def known_environments(config_dir: Path = DEFAULT_CONFIG_DIR) -> list[str]:
+    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+
+
+def load_config(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> EnvironmentConfig:
+    """Load and validate ``<config_dir>/<env>.yaml``."""
+    path = config_dir / f"{env}.yaml"
+    if not path.is_file():
+        known = ", ".join(known_environments(config_dir)) or "none"
+        raise ConfigError(f"unknown environment {env!r}: no {path} (known environments: {known})")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+        lines = _key_lines(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    if raw.get("name", env) != env:
+        raise ConfigError(f"{path}:{lines.get(('name',), '?')}: name: {raw['name']!r} must match the file name {env!r}")
+    raw.setdefault("name", env)
+    try:
+        return EnvironmentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc, lines)) from None
+
+
+def _describe(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int]) -> str:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+        key = _dotted(loc)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling against the configuration reference in README.md)"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        line = _nearest_line(loc, lines)
+        where = f"{path}:{line}" if line else str(path)
+        problems.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(problems)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _nearest_line(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Map each key path (('teams', 0, 'name')) to its 1-based line in the YAML source."""
+    root = yaml.compose(text)
+    found: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node | None, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                child = (*path, key_node.value)
+                found[child] = key_node.start_mark.line + 1
+                walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = (*path, index)
+                found[child] = item.start_mark.line + 1
+                walk(item, child)
+
+    walk(root, ())
+    return found
+
+
+def resource_prefix(config: EnvironmentConfig) -> str:
+    """Stack-name prefix; the only physical names the app sets are stack names."""
+    return "Bft" + re.sub(r"(^|-)([a-z])", lambda m: m.group(2).upper(), config.name)

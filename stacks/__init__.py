@@ -1,0 +1,63 @@
+"""Deployment units and the function that assembles them for one environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App, Environment, Tags, Validations
+from aws_cdk import aws_iam as iam
+from cdk_nag import AwsSolutionsChecks
+
+from bft.config import EnvironmentConfig, resource_prefix
+from stacks.data_stack import DataStack
+from stacks.pipeline_stack import PipelineStack
+
+PROJECT_TAG = "bedrock-fine-tuning"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    data: DataStack
+    pipeline: PipelineStack
+
+
+def build(app: App, config: EnvironmentConfig) -> Deployment:
+    """Add one environment's stacks to ``app``, tagged, bounded and checked by cdk-nag."""
+    prefix = resource_prefix(config)
+    # Env-agnostic synthesis when no account is configured: templates use pseudo parameters.
+    env = Environment(account=config.account, region=config.region) if config.account else None
+    data = DataStack(
+        app,
+        f"{prefix}Data",
+        export_prefix=prefix,
+        production=config.production,
+        auto_delete_objects=config.data_retention.auto_delete_objects,
+        noncurrent_version_days=config.data_retention.noncurrent_version_days,
+        access_log_days=config.data_retention.access_log_days,
+        report_expiration_days=config.data_retention.report_expiration_days,
+        env=env,
+        description=f"Bedrock fine-tuning pipeline ({config.name}): keys and buckets",
+        termination_protection=config.production,
+    )
+    pipeline = PipelineStack(
+        app,
+        f"{prefix}Pipeline",
+        config=config,
+        data_export_prefix=prefix,
+        env=env,
+        description=f"Bedrock fine-tuning pipeline ({config.name}): roles, workflow, alarms",
+    )
+    pipeline.add_stack_dependency(data)
+
+    for stack in (data, pipeline):
+        tags = Tags.of(stack)
+        tags.add("project", PROJECT_TAG)
+        tags.add("environment", config.name)
+        for key, value in config.tags.items():
+            tags.add(key, value)
+        if config.permissions_boundary_arn:
+            iam.PermissionsBoundary.of(stack).apply(
+                iam.ManagedPolicy.from_managed_policy_arn(stack, "PermissionsBoundary", config.permissions_boundary_arn)
+            )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    return Deployment(data=data, pipeline=pipeline)

@@ -1,0 +1,1 @@
+"""Constructs: one capability each. They take typed keyword arguments, never the config object."""

@@ -1,0 +1,52 @@
+"""Shared fixtures. Synthesis is slow (a jsii Node process): each environment is synthesized once
+per source change and shared by every test and xdist worker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bft.config import known_environments
+from bft.synth import ROOT, cached_synth
+
+ENVIRONMENTS = known_environments()
+SYNTH_CACHE = ROOT / ".pytest_cache" / "synth"
+
+
+@dataclass(frozen=True)
+class Assembly:
+    env: str
+    path: Path
+
+    def templates(self) -> dict[str, dict[str, Any]]:
+        manifest = json.loads((self.path / "manifest.json").read_text())
+        out = {}
+        for artifact in manifest["artifacts"].values():
+            if artifact["type"] == "aws:cloudformation:stack":
+                file = artifact["properties"]["templateFile"]
+                out[file.removesuffix(".template.json")] = json.loads((self.path / file).read_text())
+        return out
+
+    def template(self, kind: str) -> dict[str, Any]:
+        """The template of the stack whose name ends with ``kind`` ("Data" or "Pipeline")."""
+        matches = [t for name, t in self.templates().items() if name.endswith(kind)]
+        assert len(matches) == 1, f"expected one {kind} stack in {self.path}"
+        return matches[0]
+
+
+@pytest.fixture(scope="session")
+def assemblies() -> dict[str, Assembly]:
+    return {env: Assembly(env, cached_synth(env, SYNTH_CACHE)) for env in ENVIRONMENTS}
+
+
+@pytest.fixture(scope="session", params=ENVIRONMENTS)
+def assembly(request: pytest.FixtureRequest, assemblies: dict[str, Assembly]) -> Assembly:
+    return assemblies[request.param]
+
+
+def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == type_}

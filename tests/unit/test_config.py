@@ -1,0 +1,134 @@
+"""Configuration errors name the file, the line, the key and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bft.config import ConfigError, EnvironmentConfig, known_environments, load_config
+from bft.synth import ROOT
+
+BASE = (ROOT / "config" / "dev.yaml").read_text()
+
+
+def write(tmp_path: Path, text: str, env: str = "dev") -> Path:
+    (tmp_path / f"{env}.yaml").write_text(text)
+    return tmp_path
+
+
+def error_for(tmp_path: Path, text: str, env: str = "dev") -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env, write(tmp_path, text, env))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("env", known_environments())
+def test_shipped_configurations_are_valid(env: str) -> None:
+    config = load_config(env)
+    assert isinstance(config, EnvironmentConfig)
+    assert config.name == env
+
+
+def test_unknown_environment_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown environment 'qa'.*known environments: dev, local, prod, staging"):
+        load_config("qa")
+
+
+def test_bad_value_names_file_line_key_and_allowed_values(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("log_retention_days: 30", "log_retention_days: 31"))
+    assert f"{tmp_path / 'dev.yaml'}" in message
+    assert "log_retention_days: 31 is not a CloudWatch Logs retention" in message
+    assert "allowed: 1, 3, 5" in message
+
+
+def test_nested_key_reports_its_line(tmp_path: Path) -> None:
+    text = BASE.replace("  max_model_units: 1\n  allow_commitment", "  max_model_units: 0\n  allow_commitment")
+    message = error_for(tmp_path, text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "max_model_units: 0" in row)
+    assert (
+        f"dev.yaml:{line}: provisioned_throughput.max_model_units: Input should be greater than or equal to 1"
+        in message
+    )
+
+
+def test_unknown_key_is_rejected_with_its_path(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("production: false", "production: false\nprodution: true"))
+    assert "prodution: unknown key" in message
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("production: false", "production: maybe"))
+    assert "production: Input should be a valid boolean" in message
+
+
+def test_invalid_account_region_email_subnet(tmp_path: Path) -> None:
+    text = BASE.replace("region: us-west-2", 'account: "12345"\nregion: mars-1') + (
+        "vpc:\n  subnet_ids: [subnet-xyz]\n  security_group_ids: [sg-0123456789abcdef0]\n"
+    )
+    text = text.replace("ml-platform-dev@example.com", "not-an-email")
+    message = error_for(tmp_path, text)
+    for key in ("account:", "region:", "notification_emails[0]:", "vpc.subnet_ids[0]:"):
+        assert key in message, (key, message)
+
+
+def test_auto_delete_refused_in_production(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("production: false", "production: true"))
+    assert "data_retention.auto_delete_objects: must be false in production" in message
+
+
+def test_team_limits_must_fit_the_environment(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    max_model_units: 1\n    throughput_ttl_hours", "    max_model_units: 3\n    throughput_ttl_hours"
+    )
+    message = error_for(tmp_path, text)
+    assert (
+        "teams[0] (moderation).max_model_units: 3 exceeds the environment's provisioned_throughput.max_model_units (1)"
+        in message
+    )
+
+
+def test_team_commitment_needs_environment_commitment(tmp_path: Path) -> None:
+    text = BASE.replace("    max_model_units: 1\n", "    max_model_units: 1\n    allow_commitment: true\n")
+    assert "allow_commitment: true needs provisioned_throughput.allow_commitment: true" in error_for(tmp_path, text)
+
+
+def test_team_model_outside_environment_list(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    max_model_units: 1\n",
+        "    max_model_units: 1\n    allowed_base_models: [amazon.nova-micro-v1:0:128k]\n",
+    )
+    assert "not in the environment's allowed_base_models" in error_for(tmp_path, text)
+
+
+def test_duplicate_team(tmp_path: Path) -> None:
+    text = BASE + "  - name: moderation\n"
+    assert "duplicate team names ['moderation']" in error_for(tmp_path, text)
+
+
+def test_name_must_match_file(tmp_path: Path) -> None:
+    assert "name: 'dev' must match the file name 'qa'" in error_for(tmp_path, BASE, env="qa")
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    assert "not valid YAML" in error_for(tmp_path, "name: [dev\n")
+
+
+def test_commitment_is_off_by_default_outside_prod() -> None:
+    assert EnvironmentConfig(name="x").provisioned_throughput.allow_commitment is False
+    assert load_config("dev").provisioned_throughput.allow_commitment is False
+
+
+def test_unknown_team_lookup_lists_known_teams() -> None:
+    with pytest.raises(
+        ConfigError, match=r"team 'payments' is not onboarded in environment 'dev' \(known: moderation\)"
+    ):
+        load_config("dev").team("payments")
+
+
+def test_app_refuses_an_unknown_environment_before_building_anything(tmp_path: Path) -> None:
+    from bft.synth import synth
+
+    with pytest.raises(RuntimeError, match=r"unknown environment 'qa'") as caught:
+        synth("qa", tmp_path / "out")
+    assert "Traceback" not in str(caught.value)
