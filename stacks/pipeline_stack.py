@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from bft.config import EnvironmentConfig
 from stacks.constructs.customization_role import CustomizationServiceRole
+from stacks.constructs.notifications import Notifications
+from stacks.constructs.workflow import CustomizationWorkflow, JobPlacement, Timing
 from stacks.data_stack import DataRefs
 from stacks.nag import acknowledge
 
@@ -42,4 +45,74 @@ class PipelineStack(Stack):
                 f"IAM5[{DataRefs.objects_finding(data_export_prefix, bucket)}]",
                 reason,
             )
-        CfnOutput(self, "CustomizationServiceRoleArn", value=self.service_role.role.role_arn)
+        removal = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
+        self.notifications = Notifications(
+            self, "Notifications", emails=list(config.notification_emails), removal=removal
+        )
+        timing = config.workflow
+        self.workflow = CustomizationWorkflow(
+            self,
+            "Workflow",
+            datasets=data.datasets,
+            outputs=data.outputs,
+            reports=data.reports,
+            data_key=data.key,
+            placement=JobPlacement(
+                service_role=self.service_role.role,
+                # Custom models are encrypted with the configured key, else the pipeline's data key.
+                custom_model_key_arn=config.custom_model_kms_key_arn or data.key.key_arn,
+                vpc_subnet_ids=list(vpc.subnet_ids) if vpc else None,
+                vpc_security_group_ids=list(vpc.security_group_ids) if vpc else None,
+            ),
+            notifications=self.notifications,
+            policy_document=config.policy_document(data.datasets.bucket_name),
+            prices=config.price_document(),
+            timing=Timing(
+                retry_interval_seconds=timing.retry_interval_seconds,
+                retry_max_attempts=timing.retry_max_attempts,
+                execution_timeout_seconds=timing.execution_timeout_seconds,
+                reconcile_interval_minutes=timing.reconcile_interval_minutes,
+            ),
+            delete_failed_models=config.delete_failed_custom_models,
+            log_retention=_RETENTION[config.log_retention_days],
+            production=config.production,
+            powertools_layer_version=config.powertools_layer_version,
+        )
+        outputs = {
+            "CustomizationServiceRoleArn": self.service_role.role.role_arn,
+            "StateMachineArn": self.workflow.state_machine.state_machine_arn,
+            "StateTableName": self.workflow.table.table_name,
+            "NotificationsTopicArn": self.notifications.topic.topic_arn,
+            "PolicyParameterName": self.workflow.policy_parameter.parameter_name,
+            "DatasetsBucketName": data.datasets.bucket_name,
+            "ReportsBucketName": data.reports.bucket_name,
+        }
+        # The CLI finds everything through these outputs: nobody types a resource name.
+        for key, value in outputs.items():
+            CfnOutput(self, key, value=value)
+
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}

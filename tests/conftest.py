@@ -4,6 +4,7 @@ per source change and shared by every test and xdist worker."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ import pytest
 
 from bft.config import known_environments
 from bft.synth import ROOT, cached_synth
+
+# jsii (Template assertions) and synthesis need Node 22 from node_modules, however pytest was started.
+os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
 ENVIRONMENTS = known_environments()
 SYNTH_CACHE = ROOT / ".pytest_cache" / "synth"

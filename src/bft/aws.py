@@ -43,3 +43,19 @@ def reset() -> None:
     """Forget every client, so the next call creates fresh ones."""
     with _lock:
         _clients.clear()
+
+
+def resource_table(name: str) -> Any:
+    """A DynamoDB Table resource on the shared client's session and endpoint (plain Python values in and out)."""
+    key = f"dynamodb-table:{name}"
+    found = _clients.get(key)
+    if found is None:
+        dynamodb = client("dynamodb")
+        resource = boto3.resource(
+            "dynamodb",
+            region_name=dynamodb.meta.region_name,
+            endpoint_url=dynamodb.meta.endpoint_url,
+            config=_CONFIG,
+        )
+        found = _clients.setdefault(key, resource.Table(name))
+    return found

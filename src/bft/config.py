@@ -88,8 +88,6 @@ class ThroughputPolicy(_Strict):
     allow_commitment: bool = False
     # Non-prod throughputs older than this are deleted by the reaper.
     default_ttl_hours: float = Field(default=8, gt=0, le=24 * 31)
-    # USD per model-unit hour, for cost estimates. Unconfirmed list price; set your own.
-    price_per_model_unit_hour_usd: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _defaults_within_limits(self) -> ThroughputPolicy:
@@ -113,6 +111,14 @@ class WorkflowTiming(_Strict):
     retry_interval_seconds: int = Field(default=5, ge=1)
     retry_max_attempts: int = Field(default=5, ge=0, le=20)
     execution_timeout_seconds: int = Field(default=8 * 24 * 3600, ge=60)
+
+
+class Prices(_Strict):
+    """Prices for cost estimates, per model family (e.g. ``claude-3-haiku``). Bedrock's list prices change
+    and differ by region: the shipped files leave them empty (estimates then say "unknown"); set your own."""
+
+    training_per_1k_tokens_usd: dict[str, float] = Field(default_factory=dict)
+    model_unit_hour_usd: dict[str, float] = Field(default_factory=dict)
 
 
 class Team(_Strict):
@@ -149,6 +155,9 @@ class EnvironmentConfig(_Strict):
     ) = None
     workflow: WorkflowTiming = WorkflowTiming()
     delete_failed_custom_models: bool = True
+    # Ask a reviewer before serving unless the request says otherwise.
+    approval_required: bool = False
+    prices: Prices = Prices()
     tags: dict[str, str] = Field(default_factory=dict)
     teams: list[Team] = Field(default_factory=list)
     powertools_layer_version: int = Field(default=27, ge=1)
@@ -192,6 +201,49 @@ class EnvironmentConfig(_Strict):
                 return team
         known = ", ".join(t.name for t in self.teams) or "none configured"
         raise ConfigError(f"team {name!r} is not onboarded in environment {self.name!r} (known: {known})")
+
+    def policy_document(self, datasets_bucket: str) -> dict[str, Any]:
+        """The guardrails the workflow's first step applies, in the shape `bft.workflow.request` reads."""
+        pt, timing = self.provisioned_throughput, self.workflow
+        return {
+            "environment": self.name,
+            "production": self.production,
+            "region": self.region,
+            "datasetsBucket": datasets_bucket,
+            "allowedBaseModels": list(self.allowed_base_models),
+            "approvalRequiredByDefault": self.approval_required,
+            "throughput": {
+                "defaultModelUnits": pt.default_model_units,
+                "maxModelUnits": pt.max_model_units,
+                "allowCommitment": pt.allow_commitment,
+                "defaultTtlHours": pt.default_ttl_hours,
+            },
+            "timeouts": {
+                "jobSeconds": timing.job_timeout_seconds,
+                "approvalSeconds": timing.approval_timeout_seconds,
+                "executionSeconds": timing.execution_timeout_seconds,
+            },
+            "servingPoll": {
+                "firstPollSeconds": timing.throughput_first_poll_seconds,
+                "pollSeconds": timing.throughput_poll_seconds,
+                "maxPolls": timing.throughput_max_polls,
+            },
+            "teams": {
+                team.name: {
+                    "allowedBaseModels": list(team.allowed_base_models or []),
+                    "maxModelUnits": team.max_model_units,
+                    "allowCommitment": team.allow_commitment,
+                    "ttlHours": team.throughput_ttl_hours,
+                }
+                for team in self.teams
+            },
+        }
+
+    def price_document(self) -> dict[str, Any]:
+        return {
+            "trainingPer1kTokensUsd": dict(self.prices.training_per_1k_tokens_usd),
+            "modelUnitHourUsd": dict(self.prices.model_unit_hour_usd),
+        }
 
 
 def known_environments(config_dir: Path = DEFAULT_CONFIG_DIR) -> list[str]:

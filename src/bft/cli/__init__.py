@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Module names under bft.cli, in the order they appear in --help.
-_SUBCOMMANDS = ["validate"]
+_SUBCOMMANDS = ["validate", "local-run"]
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1

@@ -1,0 +1,29 @@
+"""Last step on every path: write the run report and notify, saying what still runs and costs money."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bft import aws
+from bft.workflow.report import finalize
+from bft.workflow.settings import env, env_json
+
+logger = Logger(service="bft")
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return finalize(
+        event["state"],
+        event["status"],
+        s3=aws.client("s3"),
+        sns=aws.client("sns"),
+        table=aws.resource_table(env("STATE_TABLE")),
+        reports_bucket=env("REPORTS_BUCKET"),
+        topic_arn=env("TOPIC_ARN"),
+        policy_prices=env_json("PRICES"),
+        execution=event["execution"],
+    )

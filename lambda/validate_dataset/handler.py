@@ -1,0 +1,36 @@
+"""Dataset-validation step: validate the request's S3 dataset, store the report, fail typed.
+
+Thin by design: the rules live in ``bft.dataset`` (shared with ``bft validate``)
+and the S3 work in ``bft.dataset.s3``. Raises DatasetInvalid (message starts
+with the report's S3 URI), RequestInvalid, BaseModelUnavailable or
+TransientError; the state machine catches them by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bft import aws
+from bft.dataset.s3 import ValidationRequest, require_env, validate_request
+from bft.errors import DatasetInvalid
+
+logger = Logger(service="bft")
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = ValidationRequest.from_event(event)
+    logger.append_keys(request_id=request.request_id, team=request.team, base_model_id=request.base_model_id)
+    try:
+        result = validate_request(request, s3=aws.client("s3"), reports_bucket=require_env("REPORTS_BUCKET"))
+    except DatasetInvalid as exc:
+        logger.warning("dataset invalid", extra={"reason": str(exc)})
+        raise
+    logger.info(
+        "dataset valid",
+        extra={"report_uri": result["reportUri"], "records": result["statistics"]["records"]},
+    )
+    return result

@@ -1,0 +1,69 @@
+"""``bft validate``: check a fine-tuning dataset locally with the pipeline's own rules.
+
+Exit codes: 0 valid, 1 invalid, 2 usage error (missing file, unknown model,
+bad --epochs). With ``--json`` stdout carries the report JSON and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+from bft.dataset import summary_text, validate_paths
+from bft.dataset.parsing import dumps
+from bft.errors import BaseModelUnavailable, RequestInvalid
+from bft.families import check_hyperparameters, default_epochs, family_for
+
+DEFAULT_BASE_MODEL = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="validate a JSONL dataset for a base model",
+        description="Validate a training (and optional validation) JSONL file against the base model's rules.",
+    )
+    parser.add_argument("training", metavar="TRAINING.jsonl", help="training data file")
+    parser.add_argument("--validation", metavar="VALIDATION.jsonl", help="validation data file")
+    parser.add_argument(
+        "--base-model",
+        default=DEFAULT_BASE_MODEL,
+        metavar="ID",
+        help=f"customizable base model id or foundation-model ARN (default: {DEFAULT_BASE_MODEL})",
+    )
+    parser.add_argument(
+        "--epochs", type=int, metavar="N", help="epochs for the billed-token estimate (default: the model's)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout, nothing else")
+    parser.set_defaults(func=run)
+
+
+def _require_file(path: str | None) -> None:
+    if path is not None and not os.path.isfile(path):
+        raise UsageError(f"no such file: {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        family = family_for(args.base_model)
+    except BaseModelUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    epochs = default_epochs(family)
+    if args.epochs is not None:
+        try:
+            epochs = int(check_hyperparameters(family, {"epochCount": args.epochs})["epochCount"])
+        except RequestInvalid as exc:
+            raise UsageError(f"--epochs: {exc}") from exc
+    _require_file(args.training)
+    _require_file(args.validation)
+    try:
+        report = validate_paths(args.base_model, args.training, args.validation, epochs=epochs)
+    except OSError as exc:  # unreadable file (permissions, a directory)
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    if args.json:
+        print(dumps(report.to_dict()).decode("utf-8"))
+    else:
+        print(summary_text(report))
+    return EXIT_OK if report.valid else EXIT_NEGATIVE

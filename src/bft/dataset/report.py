@@ -1,0 +1,150 @@
+"""The validation report: a stable JSON schema for machines, a summary for people.
+
+``Report.to_dict()`` is what the Lambda writes to S3 and ``bft validate --json``
+prints. Keys are only ever added; ``schema_version`` changes if one is removed
+or changes meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+REPORT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One error or warning. ``line`` is 1-based, None for whole-file issues."""
+
+    file: str
+    line: int | None
+    field: str | None
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "field": self.field,
+            "code": self.code,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        what = f"{self.field}: " if self.field else ""
+        return f"{where}: {what}{self.message} [{self.code}]"
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    role: str  # "training" | "validation"
+    path: str  # local path or s3:// URI
+    records: int  # lines read (Bedrock counts every line as a record)
+    bytes: int
+    read: bool  # False when the file could not be read (missing, denied, over the size limit)
+    statistics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "path": self.path,
+            "records": self.records,
+            "bytes": self.bytes,
+            "read": self.read,
+            "statistics": self.statistics,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    base_model_id: str
+    family: str
+    data_format: str
+    parser: str  # "orjson" or "json"
+    files: list[FileSummary]
+    errors: list[Issue]  # whole-file errors first, then line errors in file order; capped
+    error_count: int
+    warnings: list[Issue]
+    warning_count: int
+    statistics: dict[str, Any]  # of the training file: what a job is billed for
+    epochs: int
+    limits: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return self.error_count == 0
+
+    def estimated_billed_tokens(self, epochs: int | None = None) -> int:
+        """Training tokens x epochs: the estimate Bedrock's per-token training price applies to."""
+        return int(self.statistics["tokens"]["total"]) * (self.epochs if epochs is None else epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "valid": self.valid,
+            "base_model_id": self.base_model_id,
+            "family": self.family,
+            "data_format": self.data_format,
+            "parser": self.parser,
+            "files": [f.to_dict() for f in self.files],
+            "error_count": self.error_count,
+            "errors": [e.to_dict() for e in self.errors],
+            "warning_count": self.warning_count,
+            "warnings": [w.to_dict() for w in self.warnings],
+            "statistics": {
+                **self.statistics,
+                "epochs": self.epochs,
+                "estimated_billed_tokens": self.estimated_billed_tokens(),
+            },
+            "limits": self.limits,
+        }
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _size(num: int) -> str:
+    value = float(num)
+    for unit in ("B", "KB", "MB"):
+        if value < 1000:
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1000
+    return f"{value:,.1f} GB"
+
+
+def summary_text(report: Report, max_issues: int = 20) -> str:
+    """A terminal summary: verdict, files, the first errors as ``file:line: field: message``, statistics."""
+    verdict = "VALID" if report.valid else "INVALID"
+    out = [f"{verdict}: {report.family} dataset for {report.base_model_id}"]
+    for f in report.files:
+        state = "" if f.read else "  (not read)"
+        out.append(f"  {f.role:<10} {f.path}  {f.records:,} records, {_size(f.bytes)}{state}")
+    for title, issues, total in (
+        ("errors", report.errors, report.error_count),
+        ("warnings", report.warnings, report.warning_count),
+    ):
+        if not total:
+            continue
+        shown = issues[:max_issues]
+        more = f", first {len(shown)} shown" if total > len(shown) else ""
+        noun = title if total != 1 else title[:-1]
+        out.append(f"{total:,} {noun}{more}:")
+        out.extend(f"  {issue}" for issue in shown)
+    stats = report.statistics
+    if stats.get("measured_records"):
+        tok, turns = stats["tokens"], stats["turns"]
+        out.append(
+            f"training tokens per record (estimate): min {_n(tok['min'])}, mean {_n(tok['mean'])}, "
+            f"p95 {_n(tok['p95'])}, max {_n(tok['max'])}, total {_n(tok['total'])}"
+        )
+        out.append(f"turns per record: min {turns['min']}, mean {turns['mean']:.2f}, max {turns['max']}")
+        out.append(f"records with a system prompt: {stats['system_prompt_share']:.1%}")
+        out.append(
+            f"estimated billed training tokens ({report.epochs} epoch{'s' if report.epochs != 1 else ''}): "
+            f"{_n(report.estimated_billed_tokens())}"
+        )
+    return "\n".join(out)

@@ -1,0 +1,405 @@
+"""The streaming validation engine shared by ``bft validate`` and the Lambda step.
+
+Each file is read once, in 1 MiB chunks; memory holds one chunk (or one line,
+if longer), the capped issue lists, a fixed histogram and one 64-bit digest per
+record for duplicate detection (at most the family's record limit of them), so
+it is flat in file size. Each line gets at most one error, its first broken
+rule. Decisions on inputs the facts leave open:
+
+* Empty or whitespace-only line: error ``empty_line``. Bedrock reads every line
+  as a record, so a blank line is a record that fails to parse. A final newline
+  at the end of the file is not a line.
+* UTF-8 BOM: error ``bom`` on line 1. A BOM is not JSON; Bedrock's reader parses
+  line 1 as is and fails, so the file must be saved as UTF-8 without BOM.
+* Invalid UTF-8: error ``invalid_utf8`` on the line, with the byte offset.
+* Trailing whitespace on a line (spaces, tabs, the CR of CRLF): accepted; it is
+  JSON whitespace.
+* Unknown keys: error ``unknown_key`` in every format. The Claude 3 Haiku format
+  allows no extra keys; for the others Bedrock's handling is undocumented and a
+  stray key is usually a misspelt one.
+* A line that is valid JSON but not an object: error ``not_an_object``.
+* Records: every line counts (as Bedrock counts lines); statistics cover the
+  records whose structure is valid, including those over the token limit.
+* ``min_records`` is checked on the training file alone: Bedrock trains only on
+  it, so a validation file cannot make up for a short one.
+* Duplicates (warning ``duplicate_record``, naming the first line): records with
+  the same texts in the same positions, whatever the JSON key order, spacing or
+  escaping; compared by a 64-bit digest, across training and validation.
+* A file whose known size is over the family's limit is rejected unread.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from bft.dataset.parsing import (
+    MAX_LINE_BYTES,
+    LineBatches,
+    Loads,
+    batches_of,
+    default_backend,
+    iter_lines,
+    read_chunks,
+    strict_rejection,
+)
+from bft.dataset.report import FileSummary, Issue, Report
+from bft.dataset.rules import RecordError, make_checker
+from bft.dataset.stats import EXACT_BUCKETS, RecordStats
+from bft.families import ModelFamily, default_epochs, family_for
+
+ROLES = ("training", "validation")
+MAX_ISSUES = 100
+_BOM = b"\xef\xbb\xbf"
+
+
+def _diagnose(line: bytes | memoryview, lineno: int, exc: BaseException) -> tuple[str, str]:
+    """Classify a line the fast parser rejected (error path only)."""
+    raw = bytes(line)
+    if not raw.strip():
+        return "empty_line", "empty line; Bedrock reads every line as a record, remove it"
+    if raw.startswith(_BOM):
+        where = "the file starts" if lineno == 1 else "the line starts (concatenated files?)"
+        return "bom", f"{where} with a UTF-8 byte order mark; save the file as UTF-8 without BOM"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return (
+            "invalid_utf8",
+            f"not valid UTF-8 at byte {err.start + 1} of the line; Bedrock reads UTF-8 only",
+        )
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as err:
+        return "invalid_json", f"invalid JSON: {err.msg} (column {err.colno})"
+    except (RecursionError, ValueError):
+        return "invalid_json", "invalid JSON: nested too deeply or a number too long"
+    # Lenient json accepts it; the strict rules (NaN, Infinity, lone surrogates) do not.
+    return "invalid_json", f"invalid JSON: {strict_rejection(raw) or exc}"
+
+
+class _CountingLines:
+    """Counts bytes for callers that cannot give the size up front (one newline per line)."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self._lines = lines
+        self.bytes = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        total = 0
+        for raw in self._lines:
+            total += len(raw) if raw.endswith(b"\n") else len(raw) + 1
+            yield raw
+        self.bytes = total
+
+
+class DatasetValidator:
+    """Validates one dataset: a training file and optional validation files, each streamed once.
+
+    Call ``add_file`` (or ``add_file_error`` when a file cannot be opened) for
+    every file, then ``finish`` for the report.
+    """
+
+    def __init__(
+        self,
+        base_model_id: str,
+        *,
+        dataset_bucket: str | None = None,
+        max_issues: int = MAX_ISSUES,
+        backend: tuple[str, Loads] | None = None,
+    ) -> None:
+        self.base_model_id = base_model_id
+        self.family: ModelFamily = family_for(base_model_id)
+        self.parser, self._loads = backend or default_backend()
+        self._check = make_checker(self.family, base_model_id, dataset_bucket)
+        self._max_issues = max_issues
+        self._file_errors: list[Issue] = []
+        self._line_errors: list[Issue] = []
+        self._warnings: list[Issue] = []
+        self._error_count = 0
+        self._warning_count = 0
+        # Digest -> where it was first seen. Bounded: past the family's record
+        # limit the dataset is invalid anyway, so tracking stops there.
+        self._seen: dict[int, tuple[str, int]] = {}
+        self._seen_cap = self.family.max_total_records
+        self._dup_overflow = False
+        self._media: tuple[str, str, int] | None = None
+        self._files: list[FileSummary] = []
+        self._training: RecordStats | None = None
+
+    # -- issues -------------------------------------------------------------
+
+    def _file_error(self, path: str, code: str, message: str) -> None:
+        self._error_count += 1
+        self._file_errors.append(Issue(path, None, None, code, message))
+
+    def _line_error(self, path: str, line: int, field: str | None, code: str, message: str) -> None:
+        self._error_count += 1
+        if len(self._line_errors) < self._max_issues:
+            self._line_errors.append(Issue(path, line, field, code, message))
+
+    def _warn(self, path: str, line: int | None, code: str, message: str) -> None:
+        self._warning_count += 1
+        if len(self._warnings) < self._max_issues:
+            self._warnings.append(Issue(path, line, None, code, message))
+
+    # -- files --------------------------------------------------------------
+
+    def _limits_for(self, role: str) -> tuple[int, int]:
+        fam = self.family
+        if role == "training":
+            return fam.max_training_records, fam.max_training_bytes
+        return fam.max_validation_records, fam.max_validation_bytes
+
+    def _check_role(self, role: str) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        if role == "training" and any(f.role == "training" for f in self._files):
+            raise ValueError("a dataset has one training file")
+
+    def add_file_error(self, role: str, path: str, code: str, message: str) -> None:
+        """Record that a file could not be read at all (missing, access denied)."""
+        self._check_role(role)
+        self._file_error(path, code, message)
+        self._files.append(FileSummary(role, path, 0, 0, False, RecordStats().to_dict()))
+
+    def add_file(self, role: str, path: str, lines: Iterable[bytes], *, size: int | None = None) -> FileSummary:
+        """Validate one file given as byte lines (with or without line ends).
+
+        ``size`` is the file's length in bytes when known: a file over the
+        family's limit is then rejected without being read (reading 10 GB only
+        to refuse it would outlast a Lambda invocation).
+        """
+        self._check_role(role)
+        max_records, max_bytes = self._limits_for(role)
+        if size is not None and size > max_bytes:
+            self._file_error(path, "file_too_large", f"{size:,} bytes; the {role} file limit is {max_bytes:,}")
+            summary = FileSummary(role, path, 0, size, False, RecordStats().to_dict())
+            self._files.append(summary)
+            return summary
+        counted = _CountingLines(lines) if size is None and not isinstance(lines, LineBatches) else None
+        stats = RecordStats()
+        records = self._scan(path, counted if counted is not None else lines, stats)
+        if size is not None:
+            nbytes = size
+        elif isinstance(lines, LineBatches):
+            nbytes = lines.bytes_read
+        else:
+            nbytes = counted.bytes if counted is not None else 0
+        if size is None and nbytes > max_bytes:
+            self._file_error(path, "file_too_large", f"{nbytes:,} bytes; the {role} file limit is {max_bytes:,}")
+        fam = self.family
+        if records == 0:
+            self._file_error(path, "empty_file", f"the {role} file has no records")
+        elif role == "training" and records < fam.min_records:
+            self._file_error(
+                path, "too_few_records", f"{records:,} records; {fam.name} needs at least {fam.min_records:,}"
+            )
+        if records > max_records:
+            self._file_error(
+                path,
+                "too_many_records",
+                f"{records:,} records; the {fam.name} {role} limit is {max_records:,}",
+            )
+        if role == "training":
+            self._training = stats
+        summary = FileSummary(role, path, records, nbytes, True, stats.to_dict())
+        self._files.append(summary)
+        return summary
+
+    def _scan(self, path: str, lines: Iterable[bytes], stats: RecordStats) -> int:
+        """Validate every line of one file; returns the number of lines.
+
+        The cyclic garbage collector is paused meanwhile: each parsed record is a
+        fresh tree of dicts and lists that triggers collections (a third of the
+        parse time) yet never forms a cycle, so reference counting frees it.
+        """
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._scan_lines(path, lines, stats)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _scan_lines(self, path: str, lines: Iterable[bytes], stats: RecordStats) -> int:
+        # Everything the loop touches is a local; statistics are kept in locals
+        # and folded into ``stats`` once at the end.
+        loads = self._loads
+        check = self._check
+        token_limit = self.family.token_limit
+        max_line = MAX_LINE_BYTES
+        seen = self._seen
+        seen_cap = self._seen_cap
+        line_error = self._line_error
+        hist = stats.hist
+        exact = EXACT_BUCKETS  # token counts below this index the histogram directly
+        count = tokens_total = turns_total = with_system = 0
+        tokens_min = turns_min = sys.maxsize
+        tokens_max = turns_max = 0
+        overflow = False
+        lineno = 0
+        for batch in batches_of(lines):
+            for raw in batch:
+                lineno += 1
+                if len(raw) > max_line:
+                    line_error(path, lineno, None, "line_too_long", f"line is longer than {max_line:,} bytes")
+                    continue
+                try:
+                    obj = loads(raw)
+                except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+                    line_error(path, lineno, None, *_diagnose(raw, lineno, exc))
+                    continue
+                if type(obj) is not dict:
+                    line_error(path, lineno, None, "not_an_object", "each line must be a JSON object")
+                    continue
+                try:
+                    units, turns, has_system, key, media = check(obj)
+                except RecordError as exc:
+                    line_error(path, lineno, exc.field, exc.code, exc.message)
+                    continue
+                tokens = (units + 2) // 3
+                count += 1
+                tokens_total += tokens
+                if tokens < tokens_min:
+                    tokens_min = tokens
+                if tokens > tokens_max:
+                    tokens_max = tokens
+                turns_total += turns
+                if turns < turns_min:
+                    turns_min = turns
+                if turns > turns_max:
+                    turns_max = turns
+                if has_system:
+                    with_system += 1
+                if tokens < exact:
+                    hist[tokens] += 1
+                else:  # stats.bucket(), inlined: a call per record is measurable here
+                    shift = tokens.bit_length() - 8
+                    hist[exact + ((shift - 1) << 7) + (tokens >> shift) - 128] += 1
+                if tokens > token_limit:
+                    line_error(
+                        path,
+                        lineno,
+                        None,
+                        "too_many_tokens",
+                        f"about {tokens:,} tokens (estimate: UTF-8 bytes / 3); the limit is {token_limit:,}",
+                    )
+                if media is not None:
+                    self._media_mix(path, lineno, media)
+                if key in seen:
+                    first_path, first_line = seen[key]
+                    where = f"line {first_line}" if first_path == path else f"{first_path}:{first_line}"
+                    self._warn(path, lineno, "duplicate_record", f"same content as {where}")
+                elif len(seen) < seen_cap:
+                    seen[key] = (path, lineno)
+                else:
+                    overflow = True
+        stats.merge(count, tokens_total, tokens_min, tokens_max, turns_total, turns_min, turns_max, with_system)
+        self._dup_overflow = self._dup_overflow or overflow
+        return lineno
+
+    def _media_mix(self, path: str, lineno: int, media: str) -> None:
+        if self._media is None:
+            self._media = (media, path, lineno)
+        elif self._media[0] != media:
+            kind, first_path, first_line = self._media
+            self._line_error(
+                path,
+                lineno,
+                "messages",
+                "mixed_media",
+                f"the dataset mixes images and video: this record has {media}, {first_path}:{first_line} has {kind}",
+            )
+
+    # -- report -------------------------------------------------------------
+
+    def finish(self, epochs: int | None = None) -> Report:
+        """Apply the whole-dataset rules and build the report."""
+        if not any(f.role == "training" for f in self._files):
+            raise ValueError("no training file was added")
+        fam = self.family
+        read = [f for f in self._files if f.read]
+        total = sum(f.records for f in read)
+        if len(read) > 1 and total > fam.max_total_records:
+            self._file_error(
+                ", ".join(f.path for f in read),
+                "too_many_total_records",
+                f"{total:,} records in training and validation together; the {fam.name} limit is "
+                f"{fam.max_total_records:,}",
+            )
+        if self._dup_overflow:
+            self._warn(
+                "",
+                None,
+                "duplicates_not_checked",
+                f"duplicate detection stopped after {self._seen_cap:,} distinct records (the record limit)",
+            )
+        training = next(f for f in self._files if f.role == "training")
+        stats: dict[str, Any] = {"records": training.records, **(self._training or RecordStats()).to_dict()}
+        return Report(
+            base_model_id=self.base_model_id,
+            family=fam.name,
+            data_format=fam.data_format,
+            parser=self.parser,
+            files=list(self._files),
+            errors=self._file_errors + self._line_errors,
+            error_count=self._error_count,
+            warnings=list(self._warnings),
+            warning_count=self._warning_count,
+            statistics=stats,
+            epochs=default_epochs(fam) if epochs is None else epochs,
+            limits={
+                "min_records": fam.min_records,
+                "max_training_records": fam.max_training_records,
+                "max_validation_records": fam.max_validation_records,
+                "max_total_records": fam.max_total_records,
+                "max_tokens_per_record": fam.token_limit,
+                "max_tokens_per_record_confirmed": fam.max_tokens_per_record is not None,
+                "max_training_bytes": fam.max_training_bytes,
+                "max_validation_bytes": fam.max_validation_bytes,
+            },
+        )
+
+
+def validate_lines(
+    base_model_id: str,
+    training: Iterable[bytes],
+    validation: Iterable[bytes] | None = None,
+    *,
+    epochs: int | None = None,
+    training_name: str = "training.jsonl",
+    validation_name: str = "validation.jsonl",
+    max_issues: int = MAX_ISSUES,
+    backend: tuple[str, Loads] | None = None,
+) -> Report:
+    """Validate in-memory or streamed byte lines (tests, notebooks)."""
+    validator = DatasetValidator(base_model_id, max_issues=max_issues, backend=backend)
+    validator.add_file("training", training_name, training)
+    if validation is not None:
+        validator.add_file("validation", validation_name, validation)
+    return validator.finish(epochs)
+
+
+def validate_paths(
+    base_model_id: str,
+    training: str | os.PathLike[str],
+    validation: str | os.PathLike[str] | None = None,
+    *,
+    epochs: int | None = None,
+    max_issues: int = MAX_ISSUES,
+    backend: tuple[str, Loads] | None = None,
+) -> Report:
+    """Validate local files, streaming each in 1 MiB chunks (OSError if one cannot be opened)."""
+    validator = DatasetValidator(base_model_id, max_issues=max_issues, backend=backend)
+    for role, path in (("training", training), ("validation", validation)):
+        if path is None:
+            continue
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            validator.add_file(role, os.fspath(path), iter_lines(read_chunks(stream)), size=size)
+    return validator.finish(epochs)

@@ -1,0 +1,281 @@
+"""Running a Lambda function's real handler in this process, as the Lambda runtime would.
+
+The code is the function's asset folder in the cloud assembly, so what runs is
+what ``cdk deploy`` would upload. Each :class:`InProcessFunction` imports its
+handler module once (a cold start) under a module name unique to the function
+and to the environment, applies the function's resolved environment variables
+to ``os.environ`` for the duration of each call and turns an exception into the
+error payload the Lambda runtime returns, so Step Functions ``Retry``/``Catch``
+match on the exception's class name as they do in AWS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+__all__ = ["FakeLambdaContext", "InProcessFunction", "Invocation"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Any], Any]
+
+# os.environ and sys.path are process-wide: one invocation at a time. Re-entrant,
+# because a handler may invoke another function synchronously from the same thread.
+_INVOKE_LOCK = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One in-process invocation: which function, what it got, what it returned or raised."""
+
+    function: str  # friendly name: construct path relative to the stack, e.g. "WorkFunction"
+    logical_id: str
+    stack: str
+    function_name: str  # physical name in moto
+    source: str  # "lambda:invoke", "rule:<rule name>" or "schedule:<rule name>"
+    event: Any
+    result: Any = None
+    error: Mapping[str, Any] | None = None  # the runtime's error payload: errorType, errorMessage, stackTrace
+    duration_ms: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+
+class FakeLambdaContext:
+    """The attributes and method of the Lambda runtime's context object that handlers and Powertools use."""
+
+    def __init__(self, *, function_name: str, function_arn: str, memory_mb: int, timeout_s: float) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class InProcessFunction:
+    """A function of the assembly whose handler runs in this process."""
+
+    stack: str
+    logical_id: str
+    friendly_name: str
+    function_name: str
+    function_arn: str
+    handler: str  # "module.function", e.g. "handler.handler"
+    runtime: str
+    code_dir: Path | None
+    environment: Mapping[str, str]
+    timeout_s: float
+    memory_mb: int
+    region: str
+    module_prefix: str  # makes module names unique per environment: each environment cold-starts
+    inline_code: str | None = None  # Code.ZipFile: the source of the handler module
+    _handler_fn: Handler | None = field(default=None, init=False, repr=False)
+
+    def invoke(self, event: Any, *, source: str) -> Invocation:
+        """Call the handler with ``event``; never raises for handler errors (they are in the result)."""
+        with _INVOKE_LOCK:
+            started = time.perf_counter()
+            context = FakeLambdaContext(
+                function_name=self.function_name,
+                function_arn=self.function_arn,
+                memory_mb=self.memory_mb,
+                timeout_s=self.timeout_s,
+            )
+            result: Any = None
+            error: dict[str, Any] | None = None
+            with self._environment():
+                try:
+                    handler = self._load()
+                except _RuntimeError as exc:
+                    error = exc.payload
+                else:
+                    try:
+                        result = handler(event, context)
+                    except Exception as exc:
+                        error = _error_payload(exc)
+                    else:
+                        error = _marshal_error(result)
+                        result = None if error else result
+            return Invocation(
+                function=self.friendly_name,
+                logical_id=self.logical_id,
+                stack=self.stack,
+                function_name=self.function_name,
+                source=source,
+                event=event,
+                result=result,
+                error=error,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    def _load(self) -> Handler:
+        if self._handler_fn is not None:
+            return self._handler_fn
+        if not self.runtime.startswith("python"):
+            raise _RuntimeError(
+                "Runtime.InvalidRuntime",
+                f"{self.stack}/{self.logical_id}: runtime {self.runtime!r} cannot run in process",
+            )
+        module_path, _, function = self.handler.rpartition(".")
+        if not module_path or not function:
+            raise _RuntimeError("Runtime.MalformedHandlerName", f"bad handler {self.handler!r}")
+        module = self._import(module_path)
+        handler_fn = getattr(module, function, None)
+        if not callable(handler_fn):
+            raise _RuntimeError("Runtime.HandlerNotFound", f"handler {function!r} missing on module {module_path!r}")
+        self._handler_fn = handler_fn
+        return handler_fn
+
+    def _import(self, module_path: str) -> ModuleType:
+        name = f"{self.module_prefix}_{self.logical_id}_{module_path.replace('.', '_')}"
+        if self.inline_code is not None:
+            module = ModuleType(name)
+            sys.modules[name] = module
+            exec(compile(self.inline_code, f"<inline code of {self.logical_id}>", "exec"), module.__dict__)
+            return module
+        if self.code_dir is None:
+            raise _RuntimeError(
+                "Runtime.ImportModuleError",
+                f"{self.stack}/{self.logical_id}: no local code (neither an asset folder nor inline code)",
+            )
+        source = self.code_dir / (module_path.replace(".", "/") + ".py")
+        spec = importlib.util.spec_from_file_location(name, source)
+        if spec is None or spec.loader is None or not source.is_file():
+            raise _RuntimeError("Runtime.ImportModuleError", f"Unable to import module {module_path!r}: no {source}")
+        module = importlib.util.module_from_spec(spec)
+        # Registered under its unique name: dataclasses and pydantic look classes' modules up there.
+        sys.modules[name] = module
+        with self._code_on_path():
+            try:
+                spec.loader.exec_module(module)
+            except Exception as exc:
+                del sys.modules[name]
+                raise _RuntimeError(
+                    "Runtime.ImportModuleError", f"Unable to import module {module_path!r}: {exc!r}"
+                ) from exc
+        return module
+
+    @contextmanager
+    def _code_on_path(self) -> Iterator[None]:
+        """Sibling modules resolve from the code folder first, as from /var/task in Lambda.
+
+        Modules the import brings in from the code folder are then dropped from
+        ``sys.modules`` (the handler keeps its references), so two functions that
+        each ship a ``common.py`` do not share one. Modules already imported in
+        this process (the installed ``bft`` package) are shared, which is what
+        lets tests replace clients with ``bft.aws.override``.
+        """
+        assert self.code_dir is not None
+        code_dir = str(self.code_dir)
+        before = set(sys.modules)
+        sys.path.insert(0, code_dir)
+        try:
+            yield
+        finally:
+            sys.path.remove(code_dir)
+            for added in set(sys.modules) - before:
+                origin = getattr(sys.modules[added], "__file__", None) or ""
+                if origin.startswith(code_dir + os.sep) and not added.startswith(self.module_prefix + "_"):
+                    del sys.modules[added]
+
+    @contextmanager
+    def _environment(self) -> Iterator[None]:
+        variables = {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.function_name}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{self.runtime}",
+            "_HANDLER": self.handler,
+            **({"LAMBDA_TASK_ROOT": str(self.code_dir)} if self.code_dir else {}),
+            **self.environment,
+        }
+        saved = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+class _RuntimeError(Exception):
+    """A failure of the (emulated) runtime itself, reported with the runtime's error type."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.payload: dict[str, Any] = {"errorType": error_type, "errorMessage": message, "stackTrace": []}
+
+
+def _error_payload(exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        # The first frame is this module calling the handler; Lambda shows only the handler's frames.
+        "stackTrace": traceback.format_tb(exc.__traceback__.tb_next if exc.__traceback__ else None),
+    }
+
+
+def _marshal_error(result: Any) -> dict[str, Any] | None:
+    """The runtime serializes the result to JSON; what cannot be serialized fails the invocation."""
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        return {
+            "errorType": "Runtime.MarshalError",
+            "errorMessage": f"Unable to marshal response: {exc}",
+            "stackTrace": [],
+        }
+    return None
+
+
+def layer_python_dirs(layer_dirs: Sequence[Path]) -> list[Path]:
+    """The ``python/`` folders of asset layers, as Lambda would put them on the path (``/opt/python``)."""
+    return [layer / "python" for layer in layer_dirs if (layer / "python").is_dir()]
+
+
+def shadowed_packages(python_dir: Path) -> list[str]:
+    """Top-level names in a layer that are also importable from this environment (those win)."""
+    names = sorted(
+        {entry.name.removesuffix(".py") for entry in python_dir.iterdir() if not entry.name.startswith((".", "_"))}
+    )
+    return [name for name in names if "-" not in name and "." not in name and _importable(name)]
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False

@@ -1,0 +1,646 @@
+"""The :class:`OfflineAssembly` context manager: a synthesized assembly, stood up in moto."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from unittest import mock
+
+import boto3
+import botocore.loaders
+import botocore.session
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+from moto.core.responses import ActionResult, EmptyResult
+from moto.events.models import Rule
+from moto.sns.models import sns_backends
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions.responses import StepFunctionResponse
+
+from bft import aws
+from bft.local.offline import _events
+from bft.local.offline._assembly import AssemblyError, ResourceSpec, StackSpec, load_stacks, references
+from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
+from bft.local.offline._lambda import InProcessFunction, Invocation, layer_python_dirs, shadowed_packages
+from bft.local.offline._resources import Created, ResourceFactory, RuleSpec
+
+__all__ = ["ExecutionResult", "OfflineAssembly"]
+
+logger = logging.getLogger(__name__)
+
+_MOTO_CONFIG: Any = {
+    "stepfunctions": {"execute_state_machine": True},  # run the ASL, not a stub
+    "lambda": {"use_docker": True},  # the backend whose LambdaFunction._invoke_lambda we replace
+}
+_environments = count(1)
+_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """How an execution ended, with its full history."""
+
+    execution_arn: str
+    status: str  # SUCCEEDED, FAILED, TIMED_OUT or ABORTED
+    output: Any  # the parsed JSON output (usually a dict), None unless SUCCEEDED
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]]
+    state_transitions: int  # number of *StateEntered events
+    states_visited: list[str]  # state names in the order they were entered
+    lambda_invocations: int  # Lambda invocations the execution scheduled (retries included)
+
+    def events(self, event_type: str) -> list[dict[str, Any]]:
+        """History events of one type, e.g. ``"TaskFailed"`` or ``"LambdaFunctionFailed"``."""
+        return [event for event in self.history if event["type"] == event_type]
+
+
+class OfflineAssembly:
+    """Stands up every stack of a synthesized cloud assembly in moto and runs its state machine.
+
+    Lambda invocations of the assembly's functions (from the state machine, SNS,
+    event source mappings, :meth:`put_event` and :meth:`run_scheduled_rules`) run
+    the real handler code from the assembly's asset folders, in this process.
+    """
+
+    def __init__(
+        self,
+        assembly_dir: Path | str,
+        *,
+        region: str = "us-west-2",
+        account_id: str = "123456789012",
+        partition: str = "aws",
+    ) -> None:
+        self.assembly_dir = Path(assembly_dir)
+        self.region = region
+        self.account_id = account_id
+        self._pseudo = Pseudo(region=region, account_id=account_id, partition=partition)
+        self._lock = threading.Lock()
+        self._mock: Any = None
+        self._patches: list[Any] = []
+        self._saved_account: str | None = None
+        self._sys_path: list[str] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self._stacks: list[StackSpec] = []
+        self._created: dict[tuple[str, str], Created] = {}
+        self._outputs: dict[tuple[str, str], Any] = {}  # (stack, output name) -> value or the error
+        self._exports: dict[str, Any] = {}
+        self._functions: dict[tuple[str, str, str], InProcessFunction] = {}  # (account, region, name)
+        self._factory: ResourceFactory | None = None
+        self._clients: dict[str, Any] = {}
+        self._session: boto3.session.Session | None = None
+        self.skipped: dict[str, str] = {}  # "stack/logical id" -> type, for resources not created
+        # Friendly name (construct path relative to the stack, e.g. "WorkFunction") -> in-process invocations.
+        self.invocations: Counter[str] = Counter()
+        self.invocation_log: list[Invocation] = []
+        self.rule_executions: list[str] = []  # executions started by rules that target a state machine
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        if self._mock is not None:
+            raise RuntimeError("this OfflineAssembly is already running")
+        self._reset()
+        self._stacks = load_stacks(self.assembly_dir)  # fail on a bad assembly before touching anything
+        self._saved_account = os.environ.get("MOTO_ACCOUNT_ID")
+        try:
+            # moto takes the account from this variable first, for every client, including the
+            # interpreter's own clients running the state machine in its worker threads.
+            os.environ["MOTO_ACCOUNT_ID"] = self.account_id
+            self._mock = mock_aws(config=_MOTO_CONFIG)
+            self._mock.start()
+            # Handlers' cached clients must be created inside the mock; use aws.override inside the block.
+            aws.reset()
+            for patch in (
+                mock.patch.object(LambdaFunction, "_invoke_lambda", self._patched_invoke()),
+                mock.patch.object(StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause),
+                mock.patch.object(Rule, "send_to_targets", self._patched_send_to_targets()),
+            ):
+                patch.start()
+                self._patches.append(patch)
+            logging.getLogger(_MOTO_EVAL_LOGGER).addFilter(_drop_handled_failures)
+            self._factory = ResourceFactory(
+                clients=self.clients, pseudo=self._pseudo, module_prefix=f"_bft_offline_{next(_environments)}"
+            )
+            for stack in self._stacks:
+                self._create_stack(stack)
+            self._add_layers_to_path()
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._teardown()
+
+    def _teardown(self) -> None:
+        try:
+            self._stop_running_executions()
+        finally:
+            for patch in reversed(self._patches):
+                patch.stop()
+            self._patches.clear()
+            logging.getLogger(_MOTO_EVAL_LOGGER).removeFilter(_drop_handled_failures)
+            for entry in self._sys_path:
+                if entry in sys.path:
+                    sys.path.remove(entry)
+            self._sys_path.clear()
+            if self._factory is not None:  # the handler modules of this environment
+                prefix = self._factory.module_prefix
+                for name in [name for name in sys.modules if name.startswith(prefix + "_")]:
+                    del sys.modules[name]
+            aws.reset()
+            if self._mock is not None:
+                self._mock.stop()
+                self._mock = None
+            if self._saved_account is None:
+                os.environ.pop("MOTO_ACCOUNT_ID", None)
+            else:
+                os.environ["MOTO_ACCOUNT_ID"] = self._saved_account
+            self._clients.clear()
+            self._session = None
+
+    def _stop_running_executions(self) -> None:
+        # Executions run in moto's worker threads; stop them so none outlives the mock.
+        if self._factory is None or self._mock is None:
+            return
+        sfn = self.clients("stepfunctions")
+        for machine in self._factory.state_machines:
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine.arn, statusFilter="RUNNING"
+            ):
+                for execution in page["executions"]:
+                    try:
+                        sfn.stop_execution(executionArn=execution["executionArn"], error="OfflineAssembly.Closed")
+                    except Exception:  # already finished between list and stop
+                        logger.debug("could not stop %s", execution["executionArn"], exc_info=True)
+        # A stopped execution's worker still waits for its task token until the task's timeout:
+        # wake it so the thread ends now rather than after the mock is gone.
+        backend = stepfunctions_parser_backends[self.account_id][self.region]
+        for execution in backend._get_executions():
+            environment = getattr(execution.exec_worker, "env", None)
+            pool = getattr(getattr(environment, "callback_pool_manager", None), "_pool", {})
+            for endpoint in list(pool.values()):
+                endpoint.interrupt_all()
+
+    # -- creation -----------------------------------------------------------------------------------
+
+    def _create_stack(self, stack: StackSpec) -> None:
+        assert self._factory is not None
+        resolver = Resolver(
+            stack=stack.name,
+            template=stack.template,
+            pseudo=self._pseudo,
+            lookup=self,
+            parameters=self._parameters(stack),
+        )
+        skipped: Counter[str] = Counter()
+        for spec in stack.ordered_resources():
+            if spec.condition and not resolver.condition(spec.condition, spec.where):
+                self.skipped[f"{stack.name}/{spec.logical_id}"] = f"{spec.type} (condition {spec.condition} is false)"
+                continue
+            if not self._factory.supports(spec.type):
+                self.skipped[f"{stack.name}/{spec.logical_id}"] = spec.type
+                skipped[spec.type] += 1
+                continue
+            try:
+                created = self._factory.create(spec, resolver)
+            except IntrinsicError:
+                raise
+            except Exception as exc:  # moto refused it: say which resource
+                raise AssemblyError(f"{spec.where}: cannot be created in moto: {exc}") from exc
+            self._created[(stack.name, spec.logical_id)] = created
+        for function in self._factory.functions:
+            self._functions.setdefault((self.account_id, self.region, function.function_name), function)
+        if skipped:
+            logger.debug("stack %s: not created offline: %s", stack.name, dict(sorted(skipped.items())))
+        for name, output in stack.template.get("Outputs", {}).items():
+            where = f"{stack.name} output {name}"
+            if "Condition" in output and not resolver.condition(output["Condition"], where):
+                continue
+            value: Any
+            try:
+                value = resolver.resolve(output["Value"], where)
+            except IntrinsicError as exc:
+                value = exc  # raised if something imports it
+            self._outputs[(stack.name, name)] = value
+            if "Export" in output:
+                self._exports[str(resolver.resolve(output["Export"]["Name"], where))] = value
+
+    def _parameters(self, stack: StackSpec) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        # Only what resources and outputs use: CDK's BootstrapVersion is read by Rules alone.
+        used = references(stack.template.get("Resources", {})) | references(stack.template.get("Outputs", {}))
+        for name, parameter in stack.template.get("Parameters", {}).items():
+            if name not in used:
+                continue
+            default = parameter.get("Default")
+            if str(parameter.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+                # CDK's BootstrapVersion and weak references read SSM; what is missing stays
+                # unresolvable and only fails if something references it.
+                try:
+                    values[name] = self.dynamic_reference("ssm", str(default))
+                except IntrinsicError:
+                    continue
+            elif default is not None:
+                values[name] = default
+        return values
+
+    def _add_layers_to_path(self) -> None:
+        """Asset layers' ``python/`` folders go at the end of ``sys.path``: installed packages win.
+
+        Lambda puts ``/opt/python`` on the path; appending rather than prepending
+        means a package that is both installed here and in a layer (the project's
+        own package, Powertools) is the installed one, so there is one copy of
+        each module and tests can replace its clients.
+        """
+        assert self._factory is not None
+        for python_dir in layer_python_dirs(list(self._factory.layer_dirs.values())):
+            shadowed = shadowed_packages(python_dir)
+            if shadowed:
+                logger.debug("layer %s: using the installed %s", python_dir, ", ".join(shadowed))
+            if str(python_dir) not in sys.path:
+                sys.path.append(str(python_dir))
+                self._sys_path.append(str(python_dir))
+
+    # -- intrinsics lookup (used by the resolvers) --------------------------------------------------
+
+    def ref(self, stack: str, logical_id: str) -> Any:
+        return self._created_resource(stack, logical_id).ref
+
+    def get_att(self, stack: str, logical_id: str, attribute: str) -> Any:
+        return self._created_resource(stack, logical_id).get_att(attribute)
+
+    def export(self, name: str) -> Any:
+        if name not in self._exports:
+            raise IntrinsicError(f"Fn::ImportValue {name!r}: no stack of the assembly exports it")
+        return self._raise_if_error(self._exports[name])
+
+    def stack_output(self, stack: str, output: str) -> Any:
+        if (stack, output) not in self._outputs:
+            raise IntrinsicError(f"Fn::GetStackOutput: stack {stack!r} has no output {output!r} (yet)")
+        return self._raise_if_error(self._outputs[(stack, output)])
+
+    def dynamic_reference(self, service: str, key: str) -> str:
+        if service not in ("ssm", "ssm-secure"):
+            raise IntrinsicError(f"dynamic reference {{{{resolve:{service}:{key}}}}} is not supported offline")
+        name = key.split(":", 1)[0] if not key.startswith("arn:") else key
+        try:
+            found = self.clients("ssm").get_parameter(Name=name, WithDecryption=True)
+        except Exception as exc:
+            raise IntrinsicError(f"SSM parameter {name!r} does not exist offline") from exc
+        return str(found["Parameter"]["Value"])
+
+    def _created_resource(self, stack: str, logical_id: str) -> Created:
+        found = self._created.get((stack, logical_id))
+        if found is not None:
+            return found
+        key = f"{stack}/{logical_id}"
+        if key in self.skipped:
+            raise IntrinsicError(
+                f"reference to {key}, a {self.skipped[key]} resource the offline runner does not create"
+            )
+        raise IntrinsicError(f"reference to {key}: no such resource or parameter in stack {stack}")
+
+    @staticmethod
+    def _raise_if_error(value: Any) -> Any:
+        if isinstance(value, IntrinsicError):
+            raise value
+        return value
+
+    # -- lookups ------------------------------------------------------------------------------------
+
+    def physical_id(self, stack: str, key: str, attribute: str | None = None) -> Any:
+        """The ``Ref`` value (or ``Fn::GetAtt`` attribute) in moto of a resource.
+
+        ``key`` is a logical id or a construct path, absolute or relative to the
+        stack, with or without the trailing ``/Resource``: ``"Reports"``,
+        ``"Reports/Resource"``, ``"DataStack/Reports/Resource"``.
+        """
+        spec = self._find_resource(stack, key)
+        created = self._created_resource(spec.stack, spec.logical_id)
+        return created.ref if attribute is None else created.get_att(attribute)
+
+    def state_machine_arn(self, key: str | None = None) -> str:
+        """The ARN of the only state machine, or of the one ``key`` names (logical id, path or name)."""
+        assert self._factory is not None, "use inside `with OfflineAssembly(...)`"
+        machines = self._factory.state_machines
+        if key is not None:
+            machines = [m for m in machines if m.name == key or m.spec.answers_to(key)]
+        if len(machines) != 1:
+            names = [m.spec.friendly_name for m in self._factory.state_machines]
+            raise LookupError(f"{len(machines)} state machines match {key!r}; the assembly has {names}")
+        return machines[0].arn
+
+    def stack_output_by_key(self, key: str, stack: str | None = None) -> Any:
+        """The value of the output ``key`` (its key under ``Outputs``), of ``stack`` or of any stack that has it."""
+        found = [
+            value
+            for (stack_name, output), value in self._outputs.items()
+            if output == key and (stack is None or any(s.name == stack_name and s.matches(stack) for s in self._stacks))
+        ]
+        distinct = [value for index, value in enumerate(found) if value not in found[:index]]
+        if len(distinct) != 1:  # the same value output by two stacks is one answer
+            keys = sorted({output for _, output in self._outputs})
+            raise LookupError(f"{len(distinct)} different stack outputs named {key!r}; the assembly has {keys}")
+        return self._raise_if_error(distinct[0])
+
+    def sns_messages(self, topic: str | None = None) -> list[dict[str, Any]]:
+        """Messages published to the assembly's topics (or to ``topic``, an ARN), oldest first per topic."""
+        backend = sns_backends[self.account_id][self.region]
+        messages = []
+        for arn, found in backend.topics.items():
+            if topic is not None and arn != topic:
+                continue
+            for message_id, message, subject, attributes, _group in found.sent_notifications:
+                messages.append(
+                    {
+                        "topic_arn": arn,
+                        "message_id": message_id,
+                        "subject": subject,
+                        "message": message,
+                        "attributes": attributes or {},
+                    }
+                )
+        return messages
+
+    def _find_resource(self, stack_key: str, key: str) -> ResourceSpec:
+        stacks = [stack for stack in self._stacks if stack.matches(stack_key)]
+        if not stacks:
+            raise LookupError(f"no stack {stack_key!r}; the assembly has {[s.name for s in self._stacks]}")
+        found = [spec for stack in stacks for spec in stack.resources.values() if spec.answers_to(key)]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} resources of stack {stack_key} match {key!r}")
+        return found[0]
+
+    def _find_function(self, key: str) -> InProcessFunction:
+        found = [
+            function
+            for function in self._functions.values()
+            if key in (function.friendly_name, function.logical_id, function.function_name, function.function_arn)
+        ]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} functions match {key!r}; the assembly has {self.function_names}")
+        return found[0]
+
+    @property
+    def function_names(self) -> list[str]:
+        """Friendly names of the functions (the keys of :attr:`invocations`)."""
+        return sorted(function.friendly_name for function in self._functions.values())
+
+    def clients(self, service: str) -> Any:
+        """A boto3 client for ``service`` bound to moto, in the environment's region (cached)."""
+        with self._lock:
+            if service not in self._clients:
+                if self._session is None:
+                    # A fresh session (credentials from the mock) sharing one model loader: loading
+                    # service models is most of the cost of a client, and they never change.
+                    core = botocore.session.Session()
+                    core.register_component("data_loader", _shared_loader())
+                    self._session = boto3.session.Session(botocore_session=core, region_name=self.region)
+                self._clients[service] = self._session.client(service)  # type: ignore[call-overload]
+            return self._clients[service]
+
+    # -- executions ---------------------------------------------------------------------------------
+
+    def start_execution(
+        self,
+        input: Mapping[str, Any] | str | None = None,
+        *,
+        name: str | None = None,
+        state_machine: str | None = None,
+    ) -> str:
+        """Start an execution; returns its ARN at once (moto runs it in a background thread)."""
+        payload = input if isinstance(input, str) else json.dumps(dict(input or {}))
+        response = self.clients("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn(state_machine), name=name or str(uuid.uuid4()), input=payload
+        )
+        return str(response["executionArn"])
+
+    def wait(
+        self,
+        execution_arn: str,
+        timeout: float = 120.0,
+        poll_interval: float = 0.05,
+        progress: Callable[[str], None] | None = None,
+    ) -> ExecutionResult:
+        """Poll until the execution leaves RUNNING; raises ``TimeoutError`` naming the states visited.
+
+        ``progress`` (e.g. ``print``) is told each state as the execution enters it.
+        """
+        sfn = self.clients("stepfunctions")
+        deadline = time.monotonic() + timeout
+        reported = 0
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if progress is not None:
+                entered = _states_visited(self._history(execution_arn))
+                for state in entered[reported:]:
+                    progress(f"{described['name']}: {state}")
+                reported = len(entered)
+            if described["status"] in _TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                visited = _states_visited(self._history(execution_arn))
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s; states entered: {visited}")
+            time.sleep(poll_interval)
+        history = self._history(execution_arn)
+        failed = next(
+            (event for event in reversed(history) if event["type"] in ("ExecutionFailed", "ExecutionAborted")), None
+        )
+        details: Mapping[str, Any] = {}
+        if failed is not None:
+            details = failed.get("executionFailedEventDetails") or failed.get("executionAbortedEventDetails") or {}
+        visited = _states_visited(history)
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            status=described["status"],
+            output=_parse_output(described.get("output")),
+            error=described.get("error") or details.get("error"),
+            cause=described.get("cause") or details.get("cause"),
+            history=history,
+            state_transitions=len(visited),
+            states_visited=visited,
+            lambda_invocations=sum(1 for event in history if _is_lambda_scheduled(event)),
+        )
+
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.clients("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+    # -- lambda -------------------------------------------------------------------------------------
+
+    def invoke(self, function: str, event: Any) -> Invocation:
+        """Invoke a function of the assembly in process (friendly name, logical id or physical name)."""
+        return self._record(self._find_function(function).invoke(event, source="direct"))
+
+    def _record(self, invocation: Invocation) -> Invocation:
+        with self._lock:
+            self.invocations[invocation.function] += 1
+            self.invocation_log.append(invocation)
+        if invocation.error:  # expected in failure paths; the log and the history keep the details
+            logger.debug(
+                "%s raised %s: %s", invocation.function, invocation.error["errorType"], invocation.error["errorMessage"]
+            )
+        return invocation
+
+    def _patched_invoke(self) -> Any:
+        original = LambdaFunction._invoke_lambda
+        runner = self
+
+        def _invoke_lambda(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            target = runner._functions.get((function.account_id, function.region, function.function_name))
+            if target is None:  # not ours (another test's function): moto's own behaviour
+                return original(function, event)
+            if isinstance(event, (str, bytes)):
+                event = json.loads(event or "{}")
+            invocation = runner._record(target.invoke(event, source="lambda:invoke"))
+            if invocation.error is not None:
+                return json.dumps(invocation.error), True, ""
+            return json.dumps(invocation.result), False, ""
+
+        return _invoke_lambda
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def put_event(self, event: Mapping[str, Any], *, event_bus: str | None = None) -> list[Invocation]:
+        """Deliver an event to the targets of every matching rule (of ``event_bus`` if given), synchronously.
+
+        Returns the in-process invocations it caused. A failing target does not
+        raise (EventBridge delivery is asynchronous): look at ``Invocation.error``.
+        """
+        complete = _events.complete_event(event, region=self.region, account_id=self.account_id)
+        invocations: list[Invocation] = []
+        for rule in self._rules():
+            if rule.pattern is None or not rule.enabled or (event_bus and rule.event_bus != event_bus):
+                continue
+            if _events.matches(rule.pattern, complete):
+                invocations.extend(self._deliver(rule, complete, source=f"rule:{rule.name}"))
+        return invocations
+
+    def run_scheduled_rules(self) -> list[Invocation]:
+        """Fire every enabled rule with a ``ScheduleExpression`` once, as if its schedule came due."""
+        invocations: list[Invocation] = []
+        for rule in self._rules():
+            if rule.schedule is not None and rule.enabled:
+                event = _events.scheduled_event(rule.arn, region=self.region, account_id=self.account_id)
+                invocations.extend(self._deliver(rule, event, source=f"schedule:{rule.name}"))
+        return invocations
+
+    def _patched_send_to_targets(self) -> Any:
+        """Events that reach moto's PutEvents (from handlers, ``events:putEvents`` tasks, S3) go to our rules.
+
+        moto calls ``Rule.send_to_targets`` for every rule of the bus; the rules it
+        holds have no targets (moto cannot deliver to Lambda), so the runner
+        delivers to the targets it recorded, synchronously, before PutEvents returns.
+        """
+        original = Rule.send_to_targets
+        runner = self
+
+        def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
+            ours = next((r for r in runner._rules() if r.arn == rule.arn), None)
+            if ours is not None and ours.enabled and ours.pattern is not None:
+                event = dict(original_event)
+                event.pop("ingestion-time", None)
+                if isinstance(event.get("time"), (int, float)):
+                    event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event["time"]))
+                if _events.matches(ours.pattern, event):
+                    list(runner._deliver(ours, event, source=f"rule:{ours.name}"))
+            original(rule, original_event, transform_input)
+
+        return send_to_targets
+
+    def _rules(self) -> list[RuleSpec]:
+        assert self._factory is not None, "use inside `with OfflineAssembly(...)`"
+        return self._factory.rules
+
+    def _deliver(self, rule: RuleSpec, event: Mapping[str, Any], *, source: str) -> Iterator[Invocation]:
+        for target in rule.targets:
+            arn = str(target["Arn"])
+            payload = _events.target_input(target, event, rule_name=rule.name, rule_arn=rule.arn)
+            service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+            if service == "lambda":
+                try:
+                    function = self._find_function(arn.split(":")[6])
+                except LookupError:
+                    logger.warning("rule %s: target %s is not a function of the assembly", rule.name, arn)
+                    continue
+                yield self._record(function.invoke(payload, source=source))
+            elif service == "states":
+                started = self.clients("stepfunctions").start_execution(stateMachineArn=arn, input=json.dumps(payload))
+                self.rule_executions.append(started["executionArn"])
+            elif service == "sns":
+                self.clients("sns").publish(TopicArn=arn, Message=json.dumps(payload))
+            elif service == "sqs":
+                sqs = self.clients("sqs")
+                url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+                sqs.send_message(QueueUrl=url, MessageBody=json.dumps(payload))
+            else:
+                logger.warning("rule %s: target %s is not delivered offline", rule.name, arn)
+
+
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+_MOTO_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+
+
+def _drop_handled_failures(record: logging.LogRecord) -> bool:
+    """moto logs each failure inside a state at ERROR with a page-long repr, even those a Retry,
+    Catch or Choice handles. The history has every failure and the result the execution's own.
+    """
+    args = record.args if isinstance(record.args, tuple) else ()
+    return not (args and str(args[0]).startswith("Exception="))
+
+
+def _parse_output(output: str | None) -> Any:
+    if output is None:
+        return None
+    try:
+        return json.loads(output)
+    except json.JSONDecodeError:
+        return output  # moto returns a string output unquoted
+
+
+def _send_task_failure_with_cause(self: StepFunctionResponse) -> ActionResult:
+    # moto 5.2.5 drops `cause` from SendTaskFailure; AWS passes it to Catch (and to the Fail state's CausePath).
+    self.stepfunction_backend.send_task_failure(  # type: ignore[call-arg]
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
+def _is_lambda_scheduled(event: Mapping[str, Any]) -> bool:
+    if event["type"] == "LambdaFunctionScheduled":
+        return True
+    return event["type"] == "TaskScheduled" and event["taskScheduledEventDetails"].get("resourceType") == "lambda"
+
+
+def _states_visited(history: list[dict[str, Any]]) -> list[str]:
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in history
+        if event["type"].endswith("StateEntered") and "stateEnteredEventDetails" in event
+    ]

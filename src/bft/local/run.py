@@ -1,0 +1,356 @@
+"""`bft local-run`: one scenario of the real, synthesized workflow, executed on this machine.
+
+What runs is the ``local`` environment as ``cdk synth`` writes it: its resources in moto, its Lambda
+handlers in process (:mod:`bft.local.offline`), Bedrock simulated by :mod:`bft.local.bedrock_fake`
+behind real boto3 clients. Each scenario arranges the fake (a failed job, a lost event, a quota refusal,
+a reviewer who rejects) and reports how the execution ended and what it left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bft import aws
+from bft.local import sample_data
+from bft.local.bedrock_fake import FakeBedrock
+from bft.local.catalog import catalog
+from bft.local.offline import OfflineAssembly
+from bft.synth import ROOT, cached_synth
+
+ENV = "local"
+ACCOUNT = "123456789012"
+REGION = "us-west-2"
+TEAM = "moderation"
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+CACHE = ROOT / "cdk.out" / ".local-run"
+# One simulated hour per real second: a two-hour job takes two seconds.
+TIME_SCALE = 3600.0
+
+
+@dataclass
+class World:
+    """What a scenario may arrange before the execution starts."""
+
+    fake: FakeBedrock
+    request: dict[str, Any]
+    executions: int = 1
+    reviewer: Callable[[OfflineAssembly, dict[str, Any]], None] | None = None
+
+    def with_reviewer(self, decide: Callable[[OfflineAssembly, dict[str, Any]], None]) -> None:
+        self.request["approvalRequired"] = True
+        self.reviewer = decide
+
+    def submit_times(self, count: int) -> None:
+        self.executions = count
+
+    def never_ending_job(self, *, timeout_seconds: int) -> None:
+        self.fake.plan_jobs("Never")
+        self.request["jobTimeoutSeconds"] = timeout_seconds
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    outcome: str
+    arrange: Callable[[World], None] = lambda world: None
+    catalog_overrides: dict[str, Any] = field(default_factory=dict)
+    fake_options: dict[str, Any] = field(default_factory=dict)
+    job_hours: float = 2.0
+
+
+def _reject(env: OfflineAssembly, run: dict[str, Any]) -> None:
+    from bft.workflow.approval import decide
+
+    decide(
+        run["requestId"],
+        approve=False,
+        reviewer="local-reviewer",
+        reason="loss curve looks overfitted",
+        table=aws.resource_table(_table(env)),
+        sfn=env.clients("stepfunctions"),
+    )
+
+
+def _approve(env: OfflineAssembly, run: dict[str, Any]) -> None:
+    from bft.workflow.approval import decide
+
+    decide(
+        run["requestId"],
+        approve=True,
+        reviewer="local-reviewer",
+        reason="metrics look good",
+        table=aws.resource_table(_table(env)),
+        sfn=env.clients("stepfunctions"),
+    )
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "success",
+            "train, approve, serve, evaluate: a deployed custom model",
+            "deployed",
+            lambda w: w.with_reviewer(_approve),
+        ),
+        Scenario("success-no-approval", "train, serve, evaluate without a reviewer (the benchmark's run)", "deployed"),
+        Scenario(
+            "invalid-dataset",
+            "a training file with a broken record: stopped before any job",
+            "dataset_invalid",
+            lambda w: w.request.update(trainingDataUri=w.request["trainingDataUri"].replace("train", "broken")),
+        ),
+        Scenario(
+            "job-failed",
+            "Bedrock fails the job in training",
+            "job_failed",
+            lambda w: w.fake.plan_jobs("Failed", failure_message="Training data exceeds the token limit on line 17"),
+        ),
+        Scenario(
+            "job-stopped", "the job is stopped from outside", "job_stopped", lambda w: w.fake.plan_jobs("Stopped")
+        ),
+        Scenario(
+            "event-lost",
+            "the job's state-change event never arrives; the reconciler finishes the wait",
+            "deployed",
+            lambda w: w.fake.drop_events(True),
+        ),
+        Scenario(
+            "throttled",
+            "Bedrock throttles the first two job starts; retries with backoff succeed",
+            "deployed",
+            lambda w: w.fake.inject("CreateModelCustomizationJob", "ThrottlingException", times=2),
+        ),
+        Scenario(
+            "quota-exceeded",
+            "no no-commitment model units are left for the throughput",
+            "pt_quota_exceeded",
+            lambda w: w.fake.inject("CreateProvisionedModelThroughput", "ServiceQuotaExceededException", times=None),
+        ),
+        Scenario(
+            "pt-failed",
+            "the provisioned throughput ends Failed",
+            "pt_failed",
+            lambda w: w.fake.plan_throughput("Failed"),
+        ),
+        Scenario(
+            "approval-rejected",
+            "a reviewer rejects the model before serving",
+            "rejected",
+            lambda w: w.with_reviewer(_reject),
+        ),
+        Scenario(
+            "eval-below-threshold",
+            "the custom model answers 70 % right, under the 95 % threshold",
+            "eval_below_threshold",
+            fake_options={"custom_accuracy": 0.7},
+        ),
+        Scenario(
+            "duplicate-submit",
+            "the same request submitted twice: one job, one deployment",
+            "deployed",
+            lambda w: w.submit_times(2),
+        ),
+        Scenario(
+            "model-end-of-life",
+            "the base model is past end of life: refused before any spending",
+            "model_unavailable",
+            catalog_overrides={"haiku_end_of_life_days": -76},
+        ),
+        Scenario(
+            "job-timeout",
+            "the job never ends; the run times out and stops it",
+            "timed_out",
+            lambda w: w.never_ending_job(timeout_seconds=4),
+        ),
+    )
+}
+
+
+def run_scenario(
+    name: str,
+    *,
+    job_hours: float | None = None,
+    progress: Callable[[str], None] | None = None,
+    workdir: Path | None = None,
+    assembly: Path | None = None,
+) -> dict[str, Any]:
+    """Run one scenario end to end and return the summary `bft local-run --json` prints."""
+    scenario = SCENARIOS[name]
+    say = progress or (lambda _message: None)
+    if assembly is None:
+        say(f"synthesizing the '{ENV}' environment (cached per source change)")
+        assembly = cached_synth(ENV, CACHE)
+    for key, value in (
+        ("AWS_DEFAULT_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ):
+        os.environ[key] = value
+    os.environ.pop("AWS_PROFILE", None)
+    scratch = Path(workdir or tempfile.mkdtemp(prefix="bft-local-"))
+    data = sample_data.write_splits(scratch / "data")
+    broken = scratch / "data" / "broken.jsonl"
+    lines = data["train"].read_text().splitlines()
+    lines[16] = lines[16].replace('"role": "assistant"', '"role": "user"')
+    broken.write_text("\n".join(lines) + "\n")
+
+    started = time.monotonic()
+    with OfflineAssembly(assembly, region=REGION, account_id=ACCOUNT) as env:
+        aws.reset()
+        datasets = env.stack_output_by_key("DatasetsBucketName")
+        s3 = env.clients("s3")
+        for local_name, path in (
+            ("train", data["train"]),
+            ("validation", data["validation"]),
+            ("evaluation", data["evaluation"]),
+            ("broken", broken),
+        ):
+            s3.upload_file(str(path), datasets, f"{TEAM}/sample/{local_name}.jsonl")
+        now = datetime.now(UTC)
+        overrides = scenario.catalog_overrides
+        world_catalog = catalog(
+            now=now, haiku_end_of_life=now + timedelta(days=overrides.get("haiku_end_of_life_days", 90))
+        )
+        fake = FakeBedrock(
+            region=REGION,
+            account_id=ACCOUNT,
+            s3=s3,
+            on_event=lambda event: _deliver(env, event),
+            time_scale=TIME_SCALE,
+            catalog=world_catalog,
+            oracle=sample_data.oracle_from(list(data.values())).get,
+            labels=sample_data.LABELS,
+            **scenario.fake_options,
+        )
+        fake.plan_jobs("Completed", duration_s=3600 * (job_hours or scenario.job_hours), count=None)
+        aws.override("bedrock", fake.client("bedrock"))
+        aws.override("bedrock-runtime", fake.client("bedrock-runtime"))
+        request = {
+            "team": TEAM,
+            "baseModelId": HAIKU,
+            "trainingDataUri": f"s3://{datasets}/{TEAM}/sample/train.jsonl",
+            "validationDataUri": f"s3://{datasets}/{TEAM}/sample/validation.jsonl",
+            "hyperParameters": {"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1.0"},
+            "serving": {"modelUnits": 1},
+            "evaluation": {
+                "dataUri": f"s3://{datasets}/{TEAM}/sample/evaluation.jsonl",
+                "threshold": 0.95,
+                "compareBase": True,
+                "scorer": "exact_match",
+            },
+            "requestId": f"demo-{name}-{int(time.time())}",
+        }
+        world = World(fake=fake, request=request)
+        scenario.arrange(world)
+        say(f"scenario '{name}': {scenario.description}")
+        say("Bedrock is SIMULATED on this machine (no AWS account is used); 1 real second = 1 simulated hour")
+
+        stop = threading.Event()
+        background = _Background(env, fake, world, stop, say)
+        background.start()
+        try:
+            arns = [
+                env.start_execution(input=request, name=f"{request['requestId']}-{i}") for i in range(world.executions)
+            ]
+            results = [env.wait(arn, timeout=240, progress=say) for arn in arns]
+        finally:
+            stop.set()
+            background.join()
+        # The execution that owns the request (a duplicate submission's twin fails with DuplicateRequest).
+        first = next((r for r in results if r.error != "DuplicateRequest"), results[0])
+        report_key = f"reports/{TEAM}/{request['requestId']}/run.json"
+        reports_bucket = env.stack_output_by_key("ReportsBucketName")
+        report = _read_json(s3, reports_bucket, report_key)
+        notifications = env.sns_messages()
+        summary = {
+            "scenario": name,
+            "status": first.status,
+            "outcome": (report or {}).get("outcome"),
+            "expected_outcome": scenario.outcome,
+            "jobs_started": fake.counters.jobs_started,
+            "jobs_left_running": len(fake.running_jobs()),
+            "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
+            "notifications": [{"subject": n["subject"], "message": n["message"]} for n in notifications],
+            "state_transitions": first.state_transitions,
+            "lambda_invocations": first.lambda_invocations + background.event_invocations,
+            "scheduled_invocations": background.scheduled_invocations,
+            "states_visited": first.states_visited,
+            # Each entry into a task state schedules it once; every further schedule is a retry.
+            "retries": len(first.events("TaskScheduled"))
+            + len(first.events("LambdaFunctionScheduled"))
+            - len(first.events("TaskStateEntered")),
+            "report_uri": f"s3://{reports_bucket}/{report_key}" if report else None,
+            "report": report,
+            "executions": [{"status": r.status, "error": r.error, "cause": r.cause} for r in results],
+            "elapsed_seconds": round(time.monotonic() - started, 2),
+            "simulated_job_hours": job_hours or scenario.job_hours,
+        }
+    aws.reset()
+    return summary
+
+
+class _Background(threading.Thread):
+    """Advances simulated time, fires the reconciler on its schedule, and plays the reviewer."""
+
+    def __init__(
+        self, env: OfflineAssembly, fake: FakeBedrock, world: World, stop: threading.Event, say: Callable[[str], None]
+    ) -> None:
+        super().__init__(daemon=True, name="bft-local-background")
+        self.env, self.fake, self.world, self.stop_event, self.say = env, fake, world, stop, say
+        self.scheduled_invocations = 0
+        self.event_invocations = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        # The deployed schedule runs every few minutes; offline it runs every 3 s so a lost event costs seconds.
+        next_reconcile = time.monotonic() + 3.0
+        reviewed = False
+        try:
+            while not self.stop_event.wait(0.05):
+                self.fake.tick()
+                if time.monotonic() >= next_reconcile:
+                    self.scheduled_invocations += len(self.env.run_scheduled_rules())
+                    next_reconcile = time.monotonic() + 3.0
+                if self.world.reviewer and not reviewed:
+                    run = self._awaiting_approval()
+                    if run:
+                        self.say(f"reviewer: deciding on {run['requestId']}")
+                        self.world.reviewer(self.env, run)
+                        reviewed = True
+        except BaseException as exc:  # surfaced by the caller through the execution's outcome
+            self.error = exc
+            raise
+
+    def _awaiting_approval(self) -> dict[str, Any] | None:
+        table = aws.resource_table(_table(self.env))
+        item = table.get_item(Key={"pk": f"approval#{self.world.request['requestId']}"}).get("Item")
+        return {"requestId": self.world.request["requestId"]} if item else None
+
+
+def _deliver(env: OfflineAssembly, event: dict[str, Any]) -> None:
+    """EventBridge: route Bedrock's state-change event to the rules of the synthesized template."""
+    env.put_event(event)
+
+
+def _table(env: OfflineAssembly) -> str:
+    return str(env.stack_output_by_key("StateTableName"))
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        loaded: dict[str, Any] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        return loaded
+    except s3.exceptions.NoSuchKey:
+        return None

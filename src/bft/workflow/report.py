@@ -1,0 +1,165 @@
+"""Step 8: the run report and the notification, on every path."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bft.workflow import state as state_table
+from bft.workflow.request import REQUEST_ID, TEAM_NAME
+from bft.workflow.s3io import put_json, report_key
+
+# errorType -> outcome, the vocabulary of notifications, reports and `bft local-run`.
+OUTCOMES = {
+    "RequestInvalid": "request_invalid",
+    "BaseModelUnavailable": "model_unavailable",
+    "DuplicateRequest": "duplicate",
+    "DatasetInvalid": "dataset_invalid",
+    "JobFailed": "job_failed",
+    "JobStopped": "job_stopped",
+    "ThroughputFailed": "pt_failed",
+    "QuotaExceeded": "pt_quota_exceeded",
+    "ApprovalRejected": "rejected",
+    "EvaluationBelowThreshold": "eval_below_threshold",
+    "States.Timeout": "timed_out",
+}
+
+# Fail states may not raise names starting with "States." (AWS and moto agree).
+ERROR_NAMES = {
+    "States.Timeout": "TimedOut",
+    "States.TaskFailed": "TaskFailed",
+    "States.Runtime": "RuntimeError",
+    "States.Permissions": "PermissionDenied",
+}
+
+RUNBOOK = {
+    "request_invalid": "Fix the field named above and submit again with the same requestId.",
+    "model_unavailable": "Pick a base model that is ACTIVE and fine-tunable in this region (bft models).",
+    "duplicate": "Nothing was started. Use a new requestId to train again.",
+    "dataset_invalid": "Open the validation report, fix the lines it names, run `bft validate` locally, resubmit.",
+    "job_failed": "Read Bedrock's failure message above; most are data or quota problems. Resubmit after fixing.",
+    "job_stopped": "Someone or the timeout stopped the job. Resubmit if it was not intended.",
+    "pt_failed": "Bedrock could not provision throughput; check the message, then resubmit or serve manually.",
+    "pt_quota_exceeded": (
+        "Request no-commitment model units for this model via AWS Support (Service Quotas), then resubmit."
+    ),
+    "rejected": "The reviewer's reason is above. The custom model was deleted if configured.",
+    "eval_below_threshold": "Open the evaluation table; improve the data or hyperparameters, or lower the threshold.",
+    "timed_out": "A step exceeded its timeout; the job was stopped. Check Bedrock quotas and resubmit.",
+    "error": "An unexpected error; see the execution history in the Step Functions console.",
+}
+
+
+def finalize(
+    state: dict[str, Any],
+    status: str,
+    *,
+    s3: Any,
+    sns: Any,
+    table: Any,
+    reports_bucket: str,
+    topic_arn: str,
+    policy_prices: dict[str, Any],
+    execution: dict[str, str],
+) -> dict[str, Any]:
+    run = state.get("run") or {}
+    request = state.get("input") or {}
+    error = state.get("error")
+    outcome = "deployed" if status == "SUCCEEDED" else OUTCOMES.get((error or {}).get("Error", ""), "error")
+    claimed = request.get("team")
+    # An unvalidated team name only ever names a report folder when it looks like one.
+    team = run.get("team") or (claimed if isinstance(claimed, str) and TEAM_NAME.match(claimed) else "_unknown")
+    given = request.get("requestId")
+    request_id = (
+        run.get("requestId")
+        or (given if isinstance(given, str) and REQUEST_ID.match(given) else None)
+        or (execution["name"])
+    )
+    cleanup = state.get("cleanup") or {}
+    left = list(cleanup.get("leftRunning", []))
+    serving = state.get("serving")
+    if status == "SUCCEEDED" and serving:
+        left.append({"type": serving["kind"], "arn": serving["arn"], "reason": "serving the custom model"})
+    cost = estimate_cost(run, state.get("dataset") or {}, policy_prices)
+    for item in left:
+        if item["type"] == "provisioned-throughput" and cost.get("servingPerHourUsd") is not None:
+            item["hourlyCostUsd"] = cost["servingPerHourUsd"]
+        if run.get("serving", {}).get("ttlHours") and item["type"] == "provisioned-throughput":
+            item["expiresAfterHours"] = run["serving"]["ttlHours"]
+    report = {
+        "schema": "bft.run/1",
+        "outcome": outcome,
+        "status": status,
+        "execution": execution,
+        "finishedAt": datetime.now(UTC).isoformat(),
+        "request": request,
+        "run": run,
+        "warnings": run.get("warnings", []),
+        "dataset": state.get("dataset"),
+        "job": state.get("job"),
+        "jobResult": state.get("jobResult"),
+        "metrics": state.get("metrics"),
+        "approval": state.get("approval"),
+        "serving": serving,
+        "evaluation": state.get("evaluation"),
+        "error": error,
+        "cleanup": cleanup or None,
+        "leftRunning": left,
+        "cost": cost,
+        "runbook": RUNBOOK.get(outcome),
+    }
+    uri = put_json(s3, reports_bucket, report_key(team, request_id, "run.json"), report)
+    if run.get("requestId") and outcome != "duplicate":
+        state_table.finish_request(table, run["requestId"], execution["id"], status)
+    sns.publish(
+        TopicArn=topic_arn,
+        Subject=_subject(run, request_id, outcome),
+        Message=_message(report, uri),
+        MessageAttributes={
+            "team": {"DataType": "String", "StringValue": team},
+            "outcome": {"DataType": "String", "StringValue": outcome},
+        },
+    )
+    result = {"outcome": outcome, "reportUri": uri, "leftRunning": left, "warnings": report["warnings"]}
+    if error:
+        name = str(error.get("Error", "Error"))
+        result["errorType"] = ERROR_NAMES.get(name, name)
+        result["cause"] = f"{error.get('Cause', '')} (report: {uri})"[:32000]
+    return result
+
+
+def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
+    """Training tokens x epochs at the configured price, and model-unit hours for serving (both USD)."""
+    family = run.get("family")
+    tokens = (dataset.get("statistics") or {}).get("estimated_billed_tokens")
+    per_1k = (prices.get("trainingPer1kTokensUsd") or {}).get(family)
+    per_mu_hour = (prices.get("modelUnitHourUsd") or {}).get(family)
+    units = (run.get("serving") or {}).get("modelUnits")
+    return {
+        "estimatedBilledTokens": tokens,
+        "trainingUsd": round(tokens / 1000 * per_1k, 2) if tokens is not None and per_1k is not None else None,
+        "servingPerHourUsd": round(units * per_mu_hour, 2) if units and per_mu_hour is not None else None,
+        "note": "estimates from the configured price table; Bedrock's bill is authoritative",
+    }
+
+
+def _subject(run: dict[str, Any], request_id: str, outcome: str) -> str:
+    env = run.get("environment", "")
+    return f"[bft {env}] {request_id}: {outcome.replace('_', ' ')}"[:100]
+
+
+def _message(report: dict[str, Any], uri: str) -> str:
+    lines = [f"Outcome: {report['outcome']} ({report['status']})", f"Report: {uri}"]
+    if report["error"]:
+        lines.append(f"Error: {report['error'].get('Error')}: {report['error'].get('Cause', '')[:1500]}")
+    for warning in report["warnings"]:
+        lines.append(f"Warning: {warning}")
+    if report["leftRunning"]:
+        lines.append("Still running and costing money:")
+        lines.extend(f"  - {json.dumps(item)}" for item in report["leftRunning"])
+    else:
+        lines.append("Nothing this run created is still running.")
+    if report["runbook"] and report["outcome"] != "deployed":
+        lines.append(f"Next step: {report['runbook']}")
+    return "\n".join(lines)

@@ -1,0 +1,302 @@
+"""Step 1: validate the execution input against the environment's and the team's guardrails, check the
+base model's lifecycle, and claim the request id. Nothing is created in Bedrock before this passes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bft.errors import BaseModelUnavailable, RequestInvalid
+from bft.families import check_hyperparameters, family_for
+from bft.workflow import state
+from bft.workflow.bedrock_errors import bedrock_call
+
+TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
+S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+CUSTOM_MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")
+COMMITMENTS = {"none": None, "OneMonth": "OneMonth", "SixMonths": "SixMonths"}
+SERVING_KINDS = ("provisioned-throughput", "on-demand-deployment")
+KNOWN_FIELDS = {
+    "team",
+    "baseModelId",
+    "trainingDataUri",
+    "validationDataUri",
+    "hyperParameters",
+    "customModelName",
+    "serving",
+    "evaluation",
+    "approvalRequired",
+    "requestId",
+    "jobTimeoutSeconds",
+}
+SERVING_FIELDS = {"kind", "modelUnits", "commitment", "ttlHours", "keep"}
+EVALUATION_FIELDS = {"dataUri", "threshold", "compareBase", "scorer", "maxRecords"}
+SCORERS = ("exact_match", "normalized_match", "contains")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where and when this execution runs (from the state machine's context object)."""
+
+    execution_arn: str
+    execution_name: str
+    now: datetime
+
+
+def validate_request(
+    event: dict[str, Any], policy: dict[str, Any], context: Context, *, bedrock: Any, table: Any
+) -> dict[str, Any]:
+    """Return the normalized run description, or raise RequestInvalid / BaseModelUnavailable / DuplicateRequest."""
+    if not isinstance(event, dict):
+        raise RequestInvalid("the execution input must be a JSON object")
+    _no_unknown(event, KNOWN_FIELDS, "")
+    team_name = _string(event, "team")
+    teams = policy["teams"]
+    if team_name not in teams:
+        known = ", ".join(sorted(teams)) or "none"
+        raise RequestInvalid(f"team: {team_name!r} is not onboarded in {policy['environment']} (known: {known})")
+    team = teams[team_name]
+    request_id = event.get("requestId") or context.execution_name
+    if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
+        raise RequestInvalid(f"requestId: {request_id!r} must be 1-40 letters, digits or '-', starting alphanumeric")
+
+    base_model_id = _string(event, "baseModelId")
+    allowed = team.get("allowedBaseModels") or policy["allowedBaseModels"]
+    if base_model_id not in allowed:
+        raise RequestInvalid(
+            f"baseModelId: {base_model_id!r} is not allowed for team {team_name} (allowed: {', '.join(allowed)})"
+        )
+    family = family_for(base_model_id)
+    if policy["region"] not in family.regions:
+        raise BaseModelUnavailable(
+            f"baseModelId: {family.name} fine-tuning runs only in {', '.join(family.regions)}, "
+            f"not in this environment's region {policy['region']}"
+        )
+    hyper = event.get("hyperParameters") or {}
+    if not isinstance(hyper, dict):
+        raise RequestInvalid("hyperParameters must be an object of name to value")
+    hyperparameters = check_hyperparameters(family, hyper)
+
+    datasets_bucket = policy["datasetsBucket"]
+    training = _data_uri(event, "trainingDataUri", datasets_bucket, team_name, required=True)
+    validation = _data_uri(event, "validationDataUri", datasets_bucket, team_name, required=False)
+    serving = _serving(event.get("serving") or {}, policy, team, team_name, family.serving)
+    evaluation = _evaluation(event.get("evaluation"), datasets_bucket, team_name)
+    approval = event.get("approvalRequired", policy["approvalRequiredByDefault"])
+    if not isinstance(approval, bool):
+        raise RequestInvalid("approvalRequired must be true or false")
+    job_seconds = event.get("jobTimeoutSeconds", policy["timeouts"]["jobSeconds"])
+    if (
+        not isinstance(job_seconds, int)
+        or isinstance(job_seconds, bool)
+        or not 1 <= job_seconds <= policy["timeouts"]["jobSeconds"]
+    ):
+        raise RequestInvalid(f"jobTimeoutSeconds must be an integer from 1 to {policy['timeouts']['jobSeconds']}")
+
+    custom_model_name = event.get("customModelName")
+    if custom_model_name is not None and (
+        not isinstance(custom_model_name, str) or not CUSTOM_MODEL_NAME.match(custom_model_name)
+    ):
+        raise RequestInvalid(
+            "customModelName must be 1-63 letters or digits, optionally separated by single '-' or '_'"
+        )
+
+    lifecycle, warnings = check_base_model(bedrock, base_model_id, context.now)
+
+    # Claimed last: a request that fails validation must not block a corrected resubmission.
+    attempt = state.claim_request(
+        table, request_id, context.execution_arn, ttl_seconds=policy["timeouts"]["executionSeconds"]
+    )
+    names = run_names(team_name, request_id, attempt, custom_model_name)
+    tags = [
+        {"key": "team", "value": team_name},
+        {"key": "environment", "value": policy["environment"]},
+        {"key": "request", "value": request_id},
+        {"key": "project", "value": "bedrock-fine-tuning"},
+    ]
+    return {
+        "requestId": request_id,
+        "attempt": attempt,
+        "team": team_name,
+        "environment": policy["environment"],
+        "baseModelId": base_model_id,
+        "family": family.name,
+        "hyperParameters": hyperparameters,
+        "trainingDataUri": training,
+        "validationDataUri": validation,
+        **names,
+        "serving": serving | {"name": names["servingName"]},
+        "evaluation": evaluation,
+        "approvalRequired": approval,
+        "timeouts": {"jobSeconds": job_seconds, "approvalSeconds": policy["timeouts"]["approvalSeconds"]},
+        "tags": tags,
+        "lifecycle": lifecycle,
+        "warnings": warnings,
+        "executionArn": context.execution_arn,
+        "startedAt": context.now.isoformat(),
+    }
+
+
+def check_base_model(bedrock: Any, base_model_id: str, now: datetime) -> tuple[dict[str, Any], list[str]]:
+    """GetFoundationModel: fine-tunable here and not past end of life. Legacy is a warning."""
+
+    def unavailable(code: str, message: str) -> BaseModelUnavailable | None:
+        if code in ("ResourceNotFoundException", "ValidationException", "AccessDeniedException"):
+            return BaseModelUnavailable(f"baseModelId: {base_model_id}: {code}: {message}")
+        return None
+
+    with bedrock_call("GetFoundationModel", on_error=unavailable):
+        details = bedrock.get_foundation_model(modelIdentifier=base_model_id)["modelDetails"]
+    if "FINE_TUNING" not in details.get("customizationsSupported", []):
+        raise BaseModelUnavailable(f"baseModelId: {base_model_id} does not support fine-tuning in this region")
+    lifecycle = details.get("modelLifecycle") or {}
+    status = lifecycle.get("status", "ACTIVE")
+    end_of_life = lifecycle.get("endOfLifeTime")
+    summary: dict[str, Any] = {"status": status, "endOfLifeTime": end_of_life.isoformat() if end_of_life else None}
+    warnings: list[str] = []
+    if end_of_life and end_of_life <= now:
+        raise BaseModelUnavailable(
+            f"baseModelId: {base_model_id} reached end of life on {end_of_life.date()}; choose an ACTIVE model "
+            "(see `aws bedrock list-foundation-models --by-customization-type FINE_TUNING`)"
+        )
+    if status == "LEGACY":
+        days = (end_of_life - now).days if end_of_life else None
+        eol = f"end of life {end_of_life.date()} ({days} days)" if end_of_life else "no end-of-life date published"
+        warnings.append(
+            f"{base_model_id} is LEGACY ({eol}): custom models stop working at end of life, and AWS may refuse new "
+            "provisioned throughput for legacy models; plan a migration to an ACTIVE model"
+        )
+    return summary, warnings
+
+
+def run_names(team: str, request_id: str, attempt: int, custom_model_name: str | None) -> dict[str, str]:
+    """Deterministic names and tokens: a retried step reuses them, so Bedrock deduplicates the call."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{team}-{request_id}").strip("-")[:48]
+    token_source = f"{request_id}:{attempt}"
+    token = hashlib.sha256(token_source.encode()).hexdigest()[:48]
+    model = custom_model_name or re.sub(r"[-_]{2,}", "-", f"{slug}-a{attempt}")
+    return {
+        "jobName": f"bft-{slug}-a{attempt}",
+        "customModelName": model,
+        "servingName": f"bft-{slug}-a{attempt}",
+        "clientRequestToken": f"bft-{token}",
+    }
+
+
+def _no_unknown(obj: dict[str, Any], known: set[str], prefix: str) -> None:
+    unknown = sorted(set(obj) - known)
+    if unknown:
+        raise RequestInvalid(f"{prefix}{unknown[0]}: unknown field (known: {', '.join(sorted(known))})")
+
+
+def _string(event: dict[str, Any], key: str) -> str:
+    value = event.get(key)
+    if not isinstance(value, str) or not value:
+        raise RequestInvalid(f"{key}: required, a non-empty string")
+    return value
+
+
+def _data_uri(event: dict[str, Any], key: str, bucket: str, team: str, *, required: bool) -> str | None:
+    value = event.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise RequestInvalid(f"{key}: required, an s3:// URI")
+    return check_team_uri(key, value, bucket, team)
+
+
+def check_team_uri(key: str, value: str, bucket: str, team: str) -> str:
+    match = S3_URI.match(value)
+    if not match:
+        raise RequestInvalid(f"{key}: {value!r} is not an s3://bucket/key URI")
+    if match["bucket"] != bucket or not match["key"].startswith(f"{team}/") or ".." in match["key"].split("/"):
+        raise RequestInvalid(f"{key}: {value} is outside team {team}'s prefix s3://{bucket}/{team}/")
+    return value
+
+
+def _serving(
+    raw: Any, policy: dict[str, Any], team: dict[str, Any], team_name: str, family_serving: str
+) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise RequestInvalid("serving must be an object")
+    _no_unknown(raw, SERVING_FIELDS, "serving.")
+    limits = policy["throughput"]
+    kind = raw.get("kind", "provisioned-throughput")
+    if kind not in SERVING_KINDS:
+        raise RequestInvalid(f"serving.kind: {kind!r} is not one of {', '.join(SERVING_KINDS)}")
+    if kind == "on-demand-deployment" and "on-demand-deployment" not in family_serving:
+        raise RequestInvalid(
+            "serving.kind: on-demand-deployment is not offered for this model family; use provisioned-throughput"
+        )
+    max_units = min(limits["maxModelUnits"], team.get("maxModelUnits") or limits["maxModelUnits"])
+    units = raw.get("modelUnits", min(limits["defaultModelUnits"], max_units))
+    if not isinstance(units, int) or isinstance(units, bool) or not 1 <= units <= max_units:
+        raise RequestInvalid(
+            f"serving.modelUnits: {units!r} breaks team {team_name}'s limit of 1 to {max_units} model units"
+        )
+    commitment_name = raw.get("commitment", "none")
+    if commitment_name not in COMMITMENTS:
+        raise RequestInvalid(f"serving.commitment: {commitment_name!r} is not one of {', '.join(COMMITMENTS)}")
+    commitment = COMMITMENTS[commitment_name]
+    if commitment and not (limits["allowCommitment"] and team.get("allowCommitment")):
+        raise RequestInvalid(
+            f"serving.commitment: {commitment_name} is not allowed for team {team_name} in {policy['environment']} "
+            "(a commitment term cannot be cancelled; ask the platform team)"
+        )
+    ttl_default = team.get("ttlHours") or limits["defaultTtlHours"]
+    ttl = raw.get("ttlHours", None if policy["production"] else ttl_default)
+    if ttl is not None and (not isinstance(ttl, int | float) or isinstance(ttl, bool) or not 0 < ttl <= ttl_default):
+        raise RequestInvalid(f"serving.ttlHours: {ttl!r} must be a number of hours above 0 and at most {ttl_default}")
+    keep = raw.get("keep", False)
+    if not isinstance(keep, bool):
+        raise RequestInvalid("serving.keep must be true or false")
+    poll = policy["servingPoll"]
+    return {
+        "kind": kind,
+        "modelUnits": units,
+        "commitment": commitment,
+        "ttlHours": ttl,
+        "keep": keep,
+        "firstPollSeconds": poll["firstPollSeconds"],
+        "pollSeconds": poll["pollSeconds"],
+        "maxPolls": poll["maxPolls"],
+    }
+
+
+def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise RequestInvalid("evaluation must be an object")
+    _no_unknown(raw, EVALUATION_FIELDS, "evaluation.")
+    uri = check_team_uri("evaluation.dataUri", raw.get("dataUri") or "", bucket, team) if raw.get("dataUri") else None
+    if uri is None:
+        raise RequestInvalid("evaluation.dataUri: required, an s3:// URI under the team's prefix")
+    threshold = raw.get("threshold", 0.0)
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
+        raise RequestInvalid(f"evaluation.threshold: {threshold!r} must be a number from 0 to 1")
+    scorer = raw.get("scorer", "exact_match")
+    if scorer not in SCORERS:
+        raise RequestInvalid(f"evaluation.scorer: {scorer!r} is not one of {', '.join(SCORERS)}")
+    compare = raw.get("compareBase", True)
+    if not isinstance(compare, bool):
+        raise RequestInvalid("evaluation.compareBase must be true or false")
+    max_records = raw.get("maxRecords", 200)
+    if not isinstance(max_records, int) or isinstance(max_records, bool) or not 1 <= max_records <= 1000:
+        raise RequestInvalid("evaluation.maxRecords must be an integer from 1 to 1000")
+    return {
+        "dataUri": uri,
+        "threshold": float(threshold),
+        "scorer": scorer,
+        "compareBase": compare,
+        "maxRecords": max_records,
+    }
+
+
+def now_utc() -> datetime:
+    return datetime.fromtimestamp(time.time(), UTC)

@@ -1,0 +1,46 @@
+"""Small S3 helpers shared by the steps."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bft.errors import TransientError
+from bft.workflow.bedrock_errors import TRANSIENT_CODES, error_code
+
+_URI = re.compile(r"^s3://([^/]+)/(.*)$")
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    match = _URI.match(uri)
+    if not match:
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    return match.group(1), match.group(2)
+
+
+def put_json(s3: Any, bucket: str, key: str, document: Any) -> str:
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(document, indent=1, default=str).encode(),
+            ContentType="application/json",
+        )
+    except ClientError as exc:
+        if error_code(exc) in TRANSIENT_CODES:
+            raise TransientError(f"S3 PutObject s3://{bucket}/{key}: {error_code(exc)}") from exc
+        raise
+    return f"s3://{bucket}/{key}"
+
+
+def get_json(s3: Any, uri: str) -> Any:
+    bucket, key = split_uri(uri)
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def report_key(team: str, request_id: str, name: str) -> str:
+    """Every report of a run lives under one prefix, which the team's role may read."""
+    return f"reports/{team}/{request_id}/{name}"

@@ -1,0 +1,108 @@
+"""Step 6: serve the custom model, by provisioned throughput or on-demand deployment, with bounded polling."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bft.errors import ThroughputFailed
+from bft.workflow.bedrock_errors import bedrock_call, error_code
+
+logger = logging.getLogger(__name__)
+PT = "provisioned-throughput"
+
+
+def create_serving(run: dict[str, Any], model_arn: str, *, bedrock: Any) -> dict[str, Any]:
+    serving = run["serving"]
+
+    def refused(code: str, message: str) -> ThroughputFailed | None:
+        if code in (
+            "ValidationException",
+            "ResourceNotFoundException",
+            "TooManyTagsException",
+            "AccessDeniedException",
+        ):
+            return ThroughputFailed(f"Bedrock refused to serve {model_arn}: {code}: {message}")
+        return None
+
+    if serving["kind"] == PT:
+        params: dict[str, Any] = {
+            "provisionedModelName": serving["name"],
+            "modelId": model_arn,
+            "modelUnits": serving["modelUnits"],
+            "clientRequestToken": run["clientRequestToken"],
+            "tags": run["tags"],
+        }
+        if serving["commitment"]:  # omitted means no commitment: hourly, deletable any time
+            params["commitmentDuration"] = serving["commitment"]
+        with bedrock_call("CreateProvisionedModelThroughput", on_error=refused):
+            arn = bedrock.create_provisioned_model_throughput(**params)["provisionedModelArn"]
+    else:
+        with bedrock_call("CreateCustomModelDeployment", on_error=refused):
+            arn = bedrock.create_custom_model_deployment(
+                modelDeploymentName=serving["name"],
+                modelArn=model_arn,
+                clientRequestToken=run["clientRequestToken"],
+                tags=run["tags"],
+            )["customModelDeploymentArn"]
+    logger.info("serving %s via %s", model_arn, arn)
+    return {"kind": serving["kind"], "arn": arn, "name": serving["name"], "polls": 0}
+
+
+def check_serving(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any) -> dict[str, Any]:
+    """One bounded poll: ready, not yet (the state machine waits and asks again), or a defined failure."""
+    polls = int(serving.get("polls", 0)) + 1
+    if serving["kind"] == PT:
+        with bedrock_call("GetProvisionedModelThroughput"):
+            found = bedrock.get_provisioned_model_throughput(provisionedModelId=serving["arn"])
+        status, ready, failed = found["status"], found["status"] == "InService", found["status"] == "Failed"
+    else:
+        with bedrock_call("GetCustomModelDeployment"):
+            found = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving["arn"])
+        status, ready, failed = found["status"], found["status"] == "Active", found["status"] == "Failed"
+    if failed:
+        raise ThroughputFailed(f"{serving['arn']} ended {status}: {found.get('failureMessage') or 'no reason given'}")
+    max_polls = run["serving"]["maxPolls"]
+    if not ready and polls >= max_polls:
+        waited = run["serving"]["firstPollSeconds"] + (max_polls - 1) * run["serving"]["pollSeconds"]
+        raise ThroughputFailed(
+            f"{serving['arn']} still {status} after {polls} checks (~{waited} s); it is deleted now. "
+            "Bedrock usually needs 20-30 minutes: raise workflow.throughput_max_polls if this repeats"
+        )
+    return {**serving, "status": status, "ready": ready, "polls": polls}
+
+
+def delete_serving(bedrock: Any, kind: str, name_or_arn: str) -> str:
+    """Delete what serves the model; tolerate that it is already gone."""
+    try:
+        if kind == PT:
+            with bedrock_call("DeleteProvisionedModelThroughput"):
+                bedrock.delete_provisioned_model_throughput(provisionedModelId=name_or_arn)
+        else:
+            with bedrock_call("DeleteCustomModelDeployment"):
+                bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=name_or_arn)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return "already gone"
+        raise
+    return "deleted"
+
+
+def find_serving(bedrock: Any, kind: str, name: str) -> str | None:
+    """Look a serving resource up by its deterministic name (for cleanup after a half-finished create)."""
+    if kind == PT:
+        with bedrock_call("ListProvisionedModelThroughputs"):
+            pages = bedrock.get_paginator("list_provisioned_model_throughputs").paginate(nameContains=name)
+            for page in pages:
+                for summary in page.get("provisionedModelSummaries", []):
+                    if summary["provisionedModelName"] == name:
+                        return str(summary["provisionedModelArn"])
+        return None
+    with bedrock_call("ListCustomModelDeployments"):
+        found = bedrock.list_custom_model_deployments(nameContains=name)
+    for summary in found.get("modelDeploymentSummaries", []):
+        if summary.get("customModelDeploymentName") == name:
+            return str(summary["customModelDeploymentArn"])
+    return None

@@ -1,0 +1,153 @@
+"""The workflow's small state table: request claims and task tokens.
+
+Items (partition key ``pk``):
+* ``request#<id>``  who owns a request: executionArn, attempt, status, expiresAt;
+* ``job#<jobArn>``  the task token of the execution waiting for that job;
+* ``approval#<id>`` the task token of the execution waiting for a reviewer.
+``expiresAt`` feeds DynamoDB TTL so stale tokens disappear on their own.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bft.errors import DuplicateRequest, TransientError
+from bft.workflow.bedrock_errors import TRANSIENT_CODES, error_code
+
+DAY = 24 * 3600
+
+
+def claim_request(table: Any, request_id: str, execution_arn: str, *, ttl_seconds: int) -> int:
+    """Make this execution the owner of ``request_id``; return the attempt number.
+
+    A running or succeeded owner keeps the request (DuplicateRequest); a failed or expired owner is
+    replaced with the next attempt number, so a resubmission after a failure starts fresh in Bedrock.
+    """
+    key = {"pk": f"request#{request_id}"}
+    now = int(time.time())
+    current = _call(table.get_item, Key=key, ConsistentRead=True).get("Item")
+    if current and current.get("executionArn") == execution_arn:
+        return int(current["attempt"])  # this execution retried the step
+    if current and current.get("status") in ("RUNNING", "SUCCEEDED") and int(current.get("expiresAt", 0)) > now:
+        raise DuplicateRequest(
+            f"requestId: {request_id} is already {current['status'].lower()} in execution {current['executionArn']}; "
+            "use a new requestId to train again"
+        )
+    attempt = int(current["attempt"]) + 1 if current else 1
+    item = {
+        **key,
+        "executionArn": execution_arn,
+        "attempt": attempt,
+        "status": "RUNNING",
+        "expiresAt": now + ttl_seconds,
+        "updatedAt": now,
+    }
+    try:
+        if current:
+            table.put_item(
+                Item=item,
+                ConditionExpression="executionArn = :previous",
+                ExpressionAttributeValues={":previous": current["executionArn"]},
+            )
+        else:
+            table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise DuplicateRequest(
+                f"requestId: {request_id} was claimed by another execution at the same time"
+            ) from exc
+        _reraise(exc, "claim request")
+    return attempt
+
+
+def finish_request(table: Any, request_id: str, execution_arn: str, status: str) -> None:
+    """Record how the owning execution ended (SUCCEEDED keeps the claim for 90 days, FAILED releases it)."""
+    keep = 90 * DAY if status == "SUCCEEDED" else DAY
+    try:
+        table.update_item(
+            Key={"pk": f"request#{request_id}"},
+            UpdateExpression="SET #s = :status, expiresAt = :exp, updatedAt = :now",
+            ConditionExpression="executionArn = :me",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":status": status,
+                ":exp": int(time.time()) + keep,
+                ":now": int(time.time()),
+                ":me": execution_arn,
+            },
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":  # another execution owns it now: fine
+            _reraise(exc, "finish request")
+
+
+def put_token(
+    table: Any,
+    kind: str,
+    key: str,
+    token: str,
+    *,
+    execution_arn: str,
+    ttl_seconds: int,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    now = int(time.time())
+    item = {
+        "pk": f"{kind}#{key}",
+        "token": token,
+        "executionArn": execution_arn,
+        "expiresAt": now + ttl_seconds + DAY,
+        "createdAt": now,
+        **(extra or {}),
+    }
+    _call(table.put_item, Item=item)
+
+
+def get_token(table: Any, kind: str, key: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = _call(table.get_item, Key={"pk": f"{kind}#{key}"}, ConsistentRead=True).get("Item")
+    return item
+
+
+def take_token(table: Any, kind: str, key: str) -> dict[str, Any] | None:
+    """Delete and return the token item, so exactly one resumer wins when several race."""
+    try:
+        response = table.delete_item(
+            Key={"pk": f"{kind}#{key}"}, ReturnValues="ALL_OLD", ConditionExpression="attribute_exists(pk)"
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        _reraise(exc, "take token")
+    item: dict[str, Any] | None = response.get("Attributes")
+    return item
+
+
+def pending_tokens(table: Any, kind: str) -> list[dict[str, Any]]:
+    """Every waiting token of one kind (the table holds one item per in-flight execution: a scan is cheap)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "begins_with(pk, :kind)",
+        "ExpressionAttributeValues": {":kind": f"{kind}#"},
+    }
+    while True:
+        page = _call(table.scan, **kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _call(fn: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(**kwargs)
+    except ClientError as exc:
+        _reraise(exc, fn.__name__)
+
+
+def _reraise(exc: ClientError, action: str) -> None:
+    if error_code(exc) in TRANSIENT_CODES or error_code(exc) == "ProvisionedThroughputExceededException":
+        raise TransientError(f"DynamoDB {action}: {error_code(exc)}") from exc
+    raise exc

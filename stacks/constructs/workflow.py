@@ -1,0 +1,598 @@
+"""The customization workflow: a Standard state machine whose Lambda steps take a request from dataset
+to a served, evaluated custom model, and end, whatever happens, in a defined state with cleanup done."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.constructs.functions import FunctionFactory
+from stacks.constructs.notifications import Notifications
+from stacks.nag import acknowledge
+
+# Errors worth retrying: throttling and transient faults only (a defined failure is never retried).
+TRANSIENT_ERRORS = [
+    "TransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+@dataclass(frozen=True)
+class Timing:
+    retry_interval_seconds: int
+    retry_max_attempts: int
+    execution_timeout_seconds: int
+    reconcile_interval_minutes: int
+
+
+@dataclass(frozen=True)
+class JobPlacement:
+    """Where customization jobs run and how their models are encrypted."""
+
+    service_role: iam.IRole
+    custom_model_key_arn: str
+    vpc_subnet_ids: list[str] | None
+    vpc_security_group_ids: list[str] | None
+
+
+class CustomizationWorkflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        datasets: s3.IBucket,
+        outputs: s3.IBucket,
+        reports: s3.IBucket,
+        data_key: kms.IKey,
+        placement: JobPlacement,
+        notifications: Notifications,
+        policy_document: dict[str, Any],
+        prices: dict[str, Any],
+        timing: Timing,
+        delete_failed_models: bool,
+        log_retention: logs.RetentionDays,
+        production: bool,
+        powertools_layer_version: int,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        removal = RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY
+
+        self.table = dynamodb.TableV2(
+            self,
+            "StateTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute="expiresAt",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal,
+        )
+        self.policy_parameter = ssm.StringParameter(
+            self,
+            "Policy",
+            string_value=json.dumps(policy_document, sort_keys=True),
+            description="Guardrails the workflow applies to every request (written from the environment config)",
+        )
+        self.factory = FunctionFactory(
+            self,
+            "Functions",
+            log_retention=log_retention,
+            removal=removal,
+            powertools_layer_version=powertools_layer_version,
+        )
+        table_env = {"STATE_TABLE": self.table.table_name}
+        make = self.factory.function
+        fn = {
+            "validate_request": make(
+                "validate_request",
+                description="Validate the request and guardrails",
+                timeout=Duration.seconds(30),
+                environment={**table_env, "POLICY_PARAMETER": self.policy_parameter.parameter_name},
+            ),
+            "validate_dataset": make(
+                "validate_dataset",
+                description="Stream-validate the dataset",
+                timeout=Duration.minutes(15),
+                memory_size=1024,
+                environment={"REPORTS_BUCKET": reports.bucket_name},
+            ),
+            "start_job": make(
+                "start_job",
+                description="Start the customization job",
+                timeout=Duration.seconds(60),
+                environment=self._job_env(placement, outputs),
+            ),
+            "wait_for_job": make(
+                "wait_for_job",
+                description="Park the execution until the job ends",
+                timeout=Duration.seconds(30),
+                environment=table_env,
+            ),
+            "job_events": make(
+                "job_events",
+                description="Resume executions on job state-change events",
+                timeout=Duration.seconds(30),
+                environment=table_env,
+            ),
+            "reconcile_jobs": make(
+                "reconcile_jobs",
+                description="Resume executions whose job event was lost",
+                timeout=Duration.minutes(5),
+                environment=table_env,
+            ),
+            "collect_metrics": make(
+                "collect_metrics",
+                description="Collect the job's loss curves",
+                timeout=Duration.minutes(2),
+                environment={"REPORTS_BUCKET": reports.bucket_name},
+            ),
+            "request_approval": make(
+                "request_approval",
+                description="Ask a reviewer before serving",
+                timeout=Duration.seconds(30),
+                environment={**table_env, "TOPIC_ARN": notifications.topic.topic_arn},
+            ),
+            "create_serving": make(
+                "create_serving",
+                description="Create the provisioned throughput",
+                timeout=Duration.seconds(60),
+                environment={},
+            ),
+            "check_serving": make(
+                "check_serving",
+                description="Poll the provisioned throughput",
+                timeout=Duration.seconds(30),
+                environment={},
+            ),
+            "evaluate": make(
+                "evaluate",
+                description="Score the custom model on the evaluation set",
+                timeout=Duration.minutes(15),
+                memory_size=512,
+                environment={"REPORTS_BUCKET": reports.bucket_name},
+            ),
+            "cleanup": make(
+                "cleanup",
+                description="Stop and delete what a failed run started",
+                timeout=Duration.minutes(2),
+                environment={"DELETE_FAILED_MODELS": "true" if delete_failed_models else "false"},
+            ),
+            "finalize": make(
+                "finalize",
+                description="Write the run report and notify",
+                timeout=Duration.seconds(60),
+                environment={
+                    **table_env,
+                    "REPORTS_BUCKET": reports.bucket_name,
+                    "TOPIC_ARN": notifications.topic.topic_arn,
+                    "PRICES": json.dumps(prices),
+                },
+            ),
+        }
+        self.functions = fn
+        self._grant(
+            stack,
+            fn,
+            datasets=datasets,
+            outputs=outputs,
+            reports=reports,
+            data_key=data_key,
+            placement=placement,
+            notifications=notifications,
+        )
+
+        definition = self._definition(fn, timing)
+        log_group = logs.LogGroup(self, "ExecutionLogs", retention=log_retention, removal_policy=removal)
+        self.role = self._state_machine_role(list(fn.values()), log_group)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,  # waits of hours and task tokens need Standard
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=Duration.seconds(timing.execution_timeout_seconds),
+            role=self.role.without_policy_updates(),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production),
+        )
+        # Resuming a parked execution; a separate policy (not the roles' default ones) avoids a dependency cycle
+        # between the functions and the state machine whose definition names them.
+        iam.Policy(
+            self,
+            "TaskResponsePolicy",
+            roles=[role for name in ("wait_for_job", "job_events", "reconcile_jobs") if (role := fn[name].role)],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                    resources=[self.state_machine.state_machine_arn],
+                )
+            ],
+        )
+
+        events.Rule(
+            self,
+            "JobStateChange",
+            description="Bedrock customization jobs of this pipeline reached a final state",
+            event_pattern=events.EventPattern(
+                source=["aws.bedrock"],
+                detail_type=["Model Customization Job State Change"],
+                detail={"jobStatus": ["Completed", "Failed", "Stopped"], "jobName": [{"prefix": "bft-"}]},
+            ),
+            targets=[targets.LambdaFunction(fn["job_events"], retry_attempts=8, max_event_age=Duration.hours(6))],
+        )
+        events.Rule(
+            self,
+            "ReconcileSchedule",
+            description="Backstop for lost job events",
+            schedule=events.Schedule.rate(Duration.minutes(timing.reconcile_interval_minutes)),
+            targets=[targets.LambdaFunction(fn["reconcile_jobs"], retry_attempts=2)],
+        )
+
+        action = cw_actions.SnsAction(notifications.topic)
+        for name, metric in (
+            ("ExecutionsFailed", self.state_machine.metric_failed()),
+            ("ExecutionsTimedOut", self.state_machine.metric_timed_out()),
+            ("ExecutionsAborted", self.state_machine.metric_aborted()),
+        ):
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{name}Alarm",
+                metric=metric.with_(period=Duration.minutes(5), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"Fine-tuning executions {name.removeprefix('Executions').lower()}; see the report",
+            )
+            alarm.add_alarm_action(action)
+
+    # -- definition --------------------------------------------------------------------------------------
+    def _definition(self, fn: dict[str, lambda_.Function], timing: Timing) -> sfn.IChainable:
+        execution = {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime"}
+        # The error name comes from FinalizeFailure: Fail states may not raise "States.*" names (a caught
+        # States.Timeout becomes TimedOut there).
+        fail = sfn.Fail(self, "RunFailed", error_path="$.result.errorType", cause_path="$.result.cause")
+        report_failed = sfn.Fail(
+            self,
+            "ReportFailed",
+            error="ReportFailed",
+            cause="The run failed and its report could not be written; see the execution history",
+        )
+        finalize_failure = self._task(
+            "FinalizeFailure",
+            fn["finalize"],
+            {"state.$": "$", "status": "FAILED", "execution": execution},
+            "$.result",
+            timing,
+            timeout=90,
+        )
+        finalize_failure.add_catch(report_failed, errors=["States.ALL"], result_path="$.finalizeError")
+        finalize_failure.next(fail)
+        cleanup = self._task("Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing, timeout=150)
+        cleanup.add_catch(finalize_failure, errors=["States.ALL"], result_path="$.cleanupError")
+        cleanup.next(finalize_failure)
+        # Keep the request untouched under $.input; each step adds its result beside it.
+        init = sfn.Pass(self, "Init", parameters={"input.$": "$"})
+
+        def step(
+            name: str,
+            function: lambda_.Function,
+            payload: dict[str, Any],
+            result_path: str,
+            timeout: int,
+            **kwargs: Any,
+        ) -> tasks.LambdaInvoke:
+            task = self._task(name, function, payload, result_path, timing, timeout=timeout, **kwargs)
+            task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+            return task
+
+        validate = step(
+            "ValidateRequest", fn["validate_request"], {"input.$": "$.input", "execution": execution}, "$.run", 60
+        )
+        dataset = step(
+            "ValidateDataset",
+            fn["validate_dataset"],
+            {
+                "requestId.$": "$.run.requestId",
+                "team.$": "$.run.team",
+                "baseModelId.$": "$.run.baseModelId",
+                "trainingDataUri.$": "$.run.trainingDataUri",
+                "validationDataUri.$": "$.run.validationDataUri",
+                "hyperParameters.$": "$.run.hyperParameters",
+            },
+            "$.dataset",
+            960,
+        )
+        start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job", 90)
+        wait_job = step(
+            "WaitForJob",
+            fn["wait_for_job"],
+            {
+                "token": sfn.JsonPath.task_token,
+                "jobArn.$": "$.job.jobArn",
+                "executionArn.$": "$$.Execution.Id",
+                "timeoutSeconds.$": "$.run.timeouts.jobSeconds",
+            },
+            "$.jobResult",
+            0,
+            integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            task_timeout=sfn.Timeout.at("$.run.timeouts.jobSeconds"),
+        )
+        metrics = step("CollectMetrics", fn["collect_metrics"], {"run.$": "$.run", "job.$": "$.job"}, "$.metrics", 150)
+        approval = step(
+            "RequestApproval",
+            fn["request_approval"],
+            {"token": sfn.JsonPath.task_token, "run.$": "$.run", "metrics.$": "$.metrics"},
+            "$.approval",
+            0,
+            integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            task_timeout=sfn.Timeout.at("$.run.timeouts.approvalSeconds"),
+        )
+        create = step(
+            "CreateServing",
+            fn["create_serving"],
+            {"run.$": "$.run", "modelArn.$": "$.jobResult.outputModelArn"},
+            "$.serving",
+            90,
+        )
+        first_wait = sfn.Wait(self, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
+        check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving", 60)
+        poll_wait = sfn.Wait(self, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
+        evaluate = step("Evaluate", fn["evaluate"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.evaluation", 960)
+        finalize = self._task(
+            "FinalizeSuccess",
+            fn["finalize"],
+            {"state.$": "$", "status": "SUCCEEDED", "execution": execution},
+            "$.result",
+            timing,
+            timeout=90,
+        )
+        finalize.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+        done = sfn.Succeed(self, "Deployed")
+
+        after_metrics = sfn.Choice(self, "ApprovalRequired?")
+        ready = sfn.Choice(self, "ServingReady?")
+        evaluation = sfn.Choice(self, "EvaluationRequested?")
+        evaluation.when(sfn.Condition.is_null("$.run.evaluation"), finalize).otherwise(evaluate)
+        evaluate.next(finalize)
+        finalize.next(done)
+        ready.when(sfn.Condition.boolean_equals("$.serving.ready", True), evaluation).otherwise(poll_wait)
+        poll_wait.next(check)
+        create.next(first_wait).next(check).next(ready)
+        approval.next(create)
+        after_metrics.when(sfn.Condition.boolean_equals("$.run.approvalRequired", True), approval).otherwise(create)
+        return init.next(validate).next(dataset).next(start).next(wait_job).next(metrics).next(after_metrics)
+
+    def _task(
+        self,
+        name: str,
+        function: lambda_.Function,
+        payload: dict[str, Any],
+        result_path: str,
+        timing: Timing,
+        *,
+        timeout: int,
+        integration: sfn.IntegrationPattern | None = None,
+        task_timeout: sfn.Timeout | None = None,
+    ) -> tasks.LambdaInvoke:
+        token = integration == sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN
+        # The direct function ARN returns the handler's value itself (no Payload envelope); the task-token
+        # integration returns what the resumer sends.
+        pattern: dict[str, Any] = {"integration_pattern": integration} if token else {"payload_response_only": True}
+        task = tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            result_path=result_path,
+            task_timeout=task_timeout or sfn.Timeout.duration(Duration.seconds(timeout)),
+            retry_on_service_exceptions=False,
+            **pattern,
+        )
+        if timing.retry_max_attempts:
+            task.add_retry(
+                errors=TRANSIENT_ERRORS,
+                interval=Duration.seconds(timing.retry_interval_seconds),
+                max_attempts=timing.retry_max_attempts,
+                backoff_rate=2.0,
+                max_delay=Duration.seconds(max(60, timing.retry_interval_seconds * 8)),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        return task
+
+    # -- permissions -------------------------------------------------------------------------------------
+    @staticmethod
+    def _job_env(placement: JobPlacement, outputs: s3.IBucket) -> dict[str, str]:
+        env = {
+            "SERVICE_ROLE_ARN": placement.service_role.role_arn,
+            "OUTPUTS_BUCKET": outputs.bucket_name,
+            "CUSTOM_MODEL_KMS_KEY": placement.custom_model_key_arn,
+        }
+        if placement.vpc_subnet_ids and placement.vpc_security_group_ids:
+            env["JOB_VPC"] = json.dumps(
+                {"subnetIds": placement.vpc_subnet_ids, "securityGroupIds": placement.vpc_security_group_ids}
+            )
+        return env
+
+    def _state_machine_role(self, functions: list[lambda_.Function], log_group: logs.ILogGroup) -> iam.Role:
+        role = iam.Role(
+            self,
+            "StateMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Runs the fine-tuning workflow: invokes its functions, logs, traces",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[f.function_arn for f in functions])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                # CloudWatch Logs delivery and X-Ray APIs have no resource-level scope.
+                actions=[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                ],
+                resources=["*"],
+            )
+        )
+        acknowledge(role, "IAM5[Resource::*]", "Log delivery and X-Ray actions support no resource-level scope.")
+        return role
+
+    def _grant(
+        self,
+        stack: Stack,
+        fn: dict[str, lambda_.Function],
+        *,
+        datasets: s3.IBucket,
+        outputs: s3.IBucket,
+        reports: s3.IBucket,
+        data_key: kms.IKey,
+        placement: JobPlacement,
+        notifications: Notifications,
+    ) -> None:
+        def bedrock_arn(resource: str, *, account: bool = True) -> str:
+            return stack.format_arn(
+                service="bedrock", resource=resource, resource_name="*", account=None if account else ""
+            )
+
+        foundation = bedrock_arn("foundation-model", account=False)
+        custom_model, job = bedrock_arn("custom-model"), bedrock_arn("model-customization-job")
+        provisioned, deployment = bedrock_arn("provisioned-model"), bedrock_arn("custom-model-deployment")
+
+        def allow(name: str, actions: list[str], resources: list[str], **conditions: Any) -> None:
+            fn[name].add_to_role_policy(
+                iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
+            )
+
+        def read(name: str, bucket: s3.IBucket) -> None:
+            allow(name, ["s3:GetObject"], [bucket.arn_for_objects("*")])
+            allow(name, ["s3:ListBucket"], [bucket.bucket_arn])
+            allow(name, ["kms:Decrypt"], [data_key.key_arn])
+
+        def write(name: str, bucket: s3.IBucket, prefix: str) -> None:
+            allow(name, ["s3:PutObject"], [bucket.arn_for_objects(prefix)])
+            allow(name, ["kms:GenerateDataKey"], [data_key.key_arn])
+
+        for name in (
+            "validate_request",
+            "wait_for_job",
+            "job_events",
+            "reconcile_jobs",
+            "request_approval",
+            "finalize",
+        ):
+            self.table.grant_read_write_data(fn[name])
+        self.policy_parameter.grant_read(fn["validate_request"])
+        allow("validate_request", ["bedrock:GetFoundationModel"], [foundation])
+        read("validate_dataset", datasets)
+        write("validate_dataset", reports, "reports/*")
+        allow(
+            "start_job", ["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"], [foundation, custom_model, job]
+        )
+        allow("start_job", ["bedrock:GetModelCustomizationJob", "bedrock:ListTagsForResource"], [job])
+        allow(
+            "start_job",
+            ["iam:PassRole"],
+            [placement.service_role.role_arn],
+            StringEquals={"iam:PassedToService": "bedrock.amazonaws.com"},
+        )
+        for name in ("wait_for_job", "reconcile_jobs"):
+            allow(name, ["bedrock:GetModelCustomizationJob"], [job])
+        read("collect_metrics", outputs)
+        write("collect_metrics", reports, "reports/*")
+        notifications.grant_publish(fn["request_approval"])
+        allow(
+            "create_serving",
+            ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
+            [custom_model, provisioned, deployment],
+        )
+        allow(
+            "check_serving",
+            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
+            [provisioned, deployment],
+        )
+        allow("evaluate", ["bedrock:InvokeModel"], [provisioned, deployment, foundation])
+        read("evaluate", datasets)
+        write("evaluate", reports, "reports/*")
+        allow("cleanup", ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], [job])
+        allow("cleanup", ["bedrock:GetCustomModel", "bedrock:DeleteCustomModel"], [custom_model])
+        allow(
+            "cleanup",
+            [
+                "bedrock:GetProvisionedModelThroughput",
+                "bedrock:DeleteProvisionedModelThroughput",
+                "bedrock:DeleteCustomModelDeployment",
+                "bedrock:GetCustomModelDeployment",
+            ],
+            [provisioned, deployment],
+        )
+        # List* actions take no resource ARN.
+        allow("cleanup", ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments"], ["*"])
+        write("finalize", reports, "reports/*")
+        notifications.grant_publish(fn["finalize"])
+
+        for resource, reason in (
+            (foundation, "Any foundation model: which one is a per-request choice, checked against the allowed list."),
+            (custom_model, "Custom models are created per request with generated names."),
+            (job, "Customization jobs are created per request with generated names."),
+            (provisioned, "Provisioned throughputs are created per request; Bedrock assigns their IDs."),
+            (deployment, "Custom model deployments are created per request; Bedrock assigns their IDs."),
+        ):
+            acknowledge(self, f"IAM5[Resource::{_nag_text(stack, resource)}]", reason)
+        for bucket, reason in (
+            (datasets, "Reads datasets; the team prefix is checked by ValidateRequest first."),
+            (outputs, "Reads the job outputs Bedrock wrote under job-specific prefixes."),
+            (reports, "Writes reports under reports/<team>/<request>/."),
+        ):
+            for suffix in ("*", "reports/*"):
+                acknowledge(self, f"IAM5[Resource::{_nag_bucket(bucket)}/{suffix}]", reason)
+        acknowledge(
+            fn["cleanup"].role or self, "IAM5[Resource::*]", "Bedrock List* actions support no resource-level scope."
+        )
+
+
+def _nag_text(stack: Stack, arn: str) -> str:
+    """How cdk-nag prints an ARN built by format_arn (pseudo parameters in angle brackets)."""
+    resolved = stack.resolve(arn)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
+
+
+def _nag_bucket(bucket: s3.IBucket) -> str:
+    resolved = Stack.of(bucket).resolve(bucket.bucket_arn)
+    return (
+        resolved["Fn::ImportValue"] if isinstance(resolved, dict) and "Fn::ImportValue" in resolved else str(resolved)
+    )

@@ -1,0 +1,199 @@
+"""The state machine and the roles of the workflow, as synthesized."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+from bft.config import load_config
+from tests.conftest import Assembly, resources
+
+WAITING_TASKS = {"WaitForJob": "$.run.timeouts.jobSeconds", "RequestApproval": "$.run.timeouts.approvalSeconds"}
+
+
+def definition(assembly: Assembly) -> dict[str, Any]:
+    template = assembly.template("Pipeline")
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    # Function ARNs are GetAtts: a placeholder keeps the JSON parseable.
+    text = "".join(p if isinstance(p, str) else "ARN" for p in parts)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def tasks(assembly: Assembly) -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in definition(assembly)["States"].items() if state["Type"] == "Task"}
+
+
+def test_every_task_has_a_timeout_and_a_catch(assembly: Assembly) -> None:
+    found = tasks(assembly)
+    assert len(found) >= 12
+    for name, state in found.items():
+        assert "TimeoutSeconds" in state or "TimeoutSecondsPath" in state, name
+        if name != "FinalizeFailure":
+            assert state.get("Catch"), f"{name} has no Catch"
+        catches = [c["Next"] for c in state.get("Catch", [])]
+        if name not in ("Cleanup", "FinalizeFailure"):
+            assert catches == ["Cleanup"], f"{name} must lead to cleanup on any error"
+
+
+def test_waits_on_task_tokens_time_out_from_the_request(assembly: Assembly) -> None:
+    found = tasks(assembly)
+    for name, path in WAITING_TASKS.items():
+        assert found[name]["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken" or found[name][
+            "Resource"
+        ].endswith(":lambda:invoke.waitForTaskToken"), name
+        assert found[name]["TimeoutSecondsPath"] == path
+        assert found[name]["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+
+
+def test_retries_only_transient_errors_with_backoff_and_jitter(assembly: Assembly) -> None:
+    config = load_config(assembly.env)
+    for name, state in tasks(assembly).items():
+        (retry,) = state["Retry"]
+        assert "TransientError" in retry["ErrorEquals"], name
+        assert "States.ALL" not in retry["ErrorEquals"], name
+        assert not {"DatasetInvalid", "JobFailed", "QuotaExceeded"} & set(retry["ErrorEquals"]), name
+        assert retry["BackoffRate"] == 2
+        assert retry["JitterStrategy"] == "FULL"
+        assert retry["IntervalSeconds"] == config.workflow.retry_interval_seconds
+        assert retry["MaxAttempts"] == config.workflow.retry_max_attempts
+
+
+def test_failure_path_ends_in_a_typed_fail_state(assembly: Assembly) -> None:
+    states = definition(assembly)["States"]
+    assert states["Cleanup"]["Next"] == "FinalizeFailure"
+    assert states["FinalizeFailure"]["Next"] == "RunFailed"
+    assert states["RunFailed"] == {"Type": "Fail", "ErrorPath": "$.result.errorType", "CausePath": "$.result.cause"}
+    assert states["FinalizeFailure"]["Catch"][0]["Next"] == "ReportFailed"
+
+
+def test_serving_poll_is_bounded_by_waits_from_the_run(assembly: Assembly) -> None:
+    states = definition(assembly)["States"]
+    assert states["WaitForServing"]["SecondsPath"] == "$.run.serving.firstPollSeconds"
+    assert states["WaitBeforeNextCheck"]["SecondsPath"] == "$.run.serving.pollSeconds"
+    assert states["WaitBeforeNextCheck"]["Next"] == "CheckServing"
+
+
+def test_state_machine_logs_traces_and_times_out(assembly: Assembly) -> None:
+    config = load_config(assembly.env)
+    template = Template.from_json(assembly.template("Pipeline"))
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": not config.production}),
+        },
+    )
+    assert definition(assembly)["TimeoutSeconds"] == config.workflow.execution_timeout_seconds
+
+
+def test_alarms_on_failed_and_timed_out_executions(assembly: Assembly) -> None:
+    alarms = resources(assembly.template("Pipeline"), "AWS::CloudWatch::Alarm").values()
+    metrics = {a["Properties"]["MetricName"] for a in alarms}
+    assert {"ExecutionsFailed", "ExecutionsTimedOut"} <= metrics
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"], "an alarm nobody hears"
+
+
+def test_job_events_rule_matches_final_states_of_our_jobs(assembly: Assembly) -> None:
+    rules = resources(assembly.template("Pipeline"), "AWS::Events::Rule").values()
+    patterns = [r["Properties"]["EventPattern"] for r in rules if "EventPattern" in r["Properties"]]
+    assert patterns == [
+        {
+            "source": ["aws.bedrock"],
+            "detail-type": ["Model Customization Job State Change"],
+            "detail": {"jobStatus": ["Completed", "Failed", "Stopped"], "jobName": [{"prefix": "bft-"}]},
+        }
+    ]
+    schedules = [r["Properties"]["ScheduleExpression"] for r in rules if "ScheduleExpression" in r["Properties"]]
+    assert len(schedules) == 1
+
+
+def _role_statements(template: dict[str, Any], role_fragment: str) -> list[dict[str, Any]]:
+    role_ids = [k for k in resources(template, "AWS::IAM::Role") if role_fragment in k]
+    assert role_ids, role_fragment
+    statements = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if any(r.get("Ref") in role_ids for r in policy["Properties"]["Roles"]):
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_pass_role_only_for_the_service_role_and_only_to_bedrock(assembly: Assembly) -> None:
+    template = assembly.template("Pipeline")
+    service_role = next(k for k in resources(template, "AWS::IAM::Role") if k.startswith("CustomizationServiceRole"))
+    passing = []
+    for logical_id, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "iam:PassRole" in _actions(statement):
+                passing.append(logical_id)
+                assert statement["Resource"] == {"Fn::GetAtt": [service_role, "Arn"]}
+                assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+    assert len(passing) == 1, "only the StartJob function may pass the service role"
+    assert "StartJob" in passing[0]
+
+
+def test_bedrock_permissions_are_scoped_per_step(assembly: Assembly) -> None:
+    template = assembly.template("Pipeline")
+    start = [a for s in _role_statements(template, "StartJobRole") for a in _actions(s)]
+    assert "bedrock:CreateModelCustomizationJob" in start
+    assert not [a for a in start if "ProvisionedModelThroughput" in a]
+    serve = [a for s in _role_statements(template, "CreateServingRole") for a in _actions(s)]
+    assert "bedrock:CreateProvisionedModelThroughput" in serve
+    assert "bedrock:CreateModelCustomizationJob" not in serve
+    validate = [a for s in _role_statements(template, "ValidateRequestRole") for a in _actions(s)]
+    assert not [a for a in validate if a.startswith("bedrock:") and a != "bedrock:GetFoundationModel"]
+    for statement in _role_statements(template, "StateMachineRole"):
+        if "lambda:InvokeFunction" in _actions(statement):
+            assert all("Fn::GetAtt" in r for r in statement["Resource"]), "invoke only the workflow's functions"
+
+
+def test_only_resume_functions_may_send_task_results(assembly: Assembly) -> None:
+    template = assembly.template("Pipeline")
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "states:SendTaskSuccess" in _actions(statement):
+                roles = {r["Ref"] for r in policy["Properties"]["Roles"]}
+                assert roles, "send-task policy attached to nobody"
+                assert all(("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r) for r in roles), roles
+                assert "Ref" in statement["Resource"]
+
+
+def test_state_table_has_ttl_and_point_in_time_recovery(assembly: Assembly) -> None:
+    Template.from_json(assembly.template("Pipeline")).has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
+            "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
+        },
+    )
+
+
+def test_notifications_topic_is_encrypted_and_subscribed(assembly: Assembly) -> None:
+    config = load_config(assembly.env)
+    template = assembly.template("Pipeline")
+    (topic,) = resources(template, "AWS::SNS::Topic").values()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    emails = {s["Properties"]["Endpoint"] for s in resources(template, "AWS::SNS::Subscription").values()}
+    assert emails == set(config.notification_emails)
+
+
+def test_functions_share_one_package_layer_and_have_log_retention(assembly: Assembly) -> None:
+    config = load_config(assembly.env)
+    template = assembly.template("Pipeline")
+    functions = resources(template, "AWS::Lambda::Function")
+    assert len(functions) >= 13
+    for logical_id, function in functions.items():
+        assert function["Properties"]["Architectures"] == ["arm64"], logical_id
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, logical_id
+        assert len(function["Properties"]["Layers"]) == 2, logical_id
+    for group in resources(template, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == config.log_retention_days

@@ -1,0 +1,78 @@
+"""Without orjson (the Lambda runtime) the standard-library backend gives the same report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from bft.dataset import parsing
+from bft.dataset.parsing import default_backend, dumps, stdlib_backend
+from tests.unit.test_dataset_rules import HAIKU, NOVA_LITE, dataset, validate
+
+BAD_LINES: dict[int, Any] = {
+    1: b"\xef\xbb\xbf" + b'{"messages": []}',
+    2: b"",
+    3: b'{"messages": [',
+    4: b'{"messages": "caf\xe9"}',
+    5: b"[1]",
+    6: {"messages": [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}]},
+    7: {"messages": [{"role": "user", "content": "a\nHuman: b"}, {"role": "assistant", "content": "y"}]},
+    8: b'{"messages": NaN}',
+    9: b'{"messages": [{"role": "user", "content": "\\ud800"}, {"role": "assistant", "content": "y"}]}',
+    10: b"   \r",
+    11: b"[" * 5000 + b"]" * 5000,
+}
+
+
+def without_parser(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k != "parser"}
+
+
+def test_default_backend_falls_back_to_json_without_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "orjson", None)  # makes `import orjson` raise ImportError
+    name, loads = default_backend()
+    assert name == "json"
+    assert loads(b'{"a": [1, "\xc3\xa9"]}') == {"a": [1, "é"]}
+    report = validate(HAIKU, dataset(HAIKU))
+    assert report.parser == "json"
+    assert report.valid
+
+
+def test_orjson_is_used_when_importable() -> None:
+    pytest.importorskip("orjson")
+    assert default_backend()[0] == "orjson"
+
+
+@pytest.mark.parametrize("model", [HAIKU, NOVA_LITE])
+def test_both_backends_give_the_same_report(model: str) -> None:
+    lines = dataset(model, 40, BAD_LINES if model == HAIKU else {3: b"{", 4: b"", 5: b"\xff"})
+    fast = validate(model, lines).to_dict()
+    slow = validate(model, lines, backend=stdlib_backend()).to_dict()
+    assert without_parser(fast) == without_parser(slow)
+    assert slow["parser"] == "json"
+
+
+def test_the_fallback_is_strict_about_utf8_and_bom() -> None:
+    # json.loads(bytes) would decode UTF-16 and strip a BOM; the fallback must not.
+    report = validate(HAIKU, dataset(HAIKU, replace=BAD_LINES), backend=stdlib_backend())
+    codes = {e.line: e.code for e in report.errors}
+    assert codes[1] == "bom"
+    assert codes[2] == "empty_line"
+    assert codes[4] == "invalid_utf8"
+    assert codes[8] == "invalid_json"  # NaN: json.loads accepts it, orjson and Bedrock do not
+    assert codes[9] == "invalid_json"  # an unpaired surrogate escape
+    assert codes[11] == "invalid_json"  # nested too deeply
+    messages = {e.line: e.message for e in report.errors}
+    assert "NaN" in messages[8]
+    assert "surrogate" in messages[9]
+
+
+def test_dumps_fallback_writes_the_same_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = validate(HAIKU, dataset(HAIKU, replace={2: b"x"})).to_dict()
+    fast = dumps(report)
+    monkeypatch.setitem(sys.modules, "orjson", None)
+    slow = parsing.dumps(report)
+    assert json.loads(fast) == json.loads(slow) == report

@@ -1,0 +1,225 @@
+"""Report schema, statistics, summary text and the bounded line splitter."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+
+import pytest
+
+from bft.dataset import REPORT_SCHEMA_VERSION, DatasetValidator, iter_lines, summary_text
+from bft.dataset.parsing import read_chunks
+from bft.dataset.stats import RecordStats, _upper_bound, bucket
+from tests.unit.test_dataset_rules import (
+    HAIKU,
+    NOVA_LITE,
+    dataset,
+    haiku_record,
+    line,
+    validate,
+)
+
+ISSUE_KEYS = {"file", "line", "field", "code", "message"}
+
+
+def test_report_schema_is_stable_and_json_serializable() -> None:
+    lines = dataset(HAIKU, replace={3: b"{", 8: {"messages": []}})
+    lines[20] = lines[10]
+    report = validate(HAIKU, lines, [line(haiku_record(100))], epochs=3)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert set(data) == {
+        "schema_version",
+        "valid",
+        "base_model_id",
+        "family",
+        "data_format",
+        "parser",
+        "files",
+        "error_count",
+        "errors",
+        "warning_count",
+        "warnings",
+        "statistics",
+        "limits",
+    }
+    assert data["schema_version"] == REPORT_SCHEMA_VERSION
+    assert data["valid"] is False
+    assert (data["family"], data["data_format"]) == ("claude-3-haiku", "anthropic-messages")
+    assert [f["role"] for f in data["files"]] == ["training", "validation"]
+    assert set(data["files"][0]) == {"role", "path", "records", "bytes", "read", "statistics"}
+    assert data["files"][0]["records"] == 32
+    assert data["error_count"] == 2
+    assert all(set(e) == ISSUE_KEYS for e in data["errors"] + data["warnings"])
+    assert [(e["line"], e["code"]) for e in data["errors"]] == [(3, "invalid_json"), (8, "too_few_messages")]
+    assert [(w["line"], w["code"]) for w in data["warnings"]] == [(21, "duplicate_record")]
+    stats = data["statistics"]
+    assert set(stats) >= {"records", "tokens", "turns", "system_prompt_share", "epochs", "estimated_billed_tokens"}
+    assert set(stats["tokens"]) == {"min", "mean", "p95", "max", "total"}
+    assert set(stats["turns"]) == {"min", "mean", "max"}
+    assert stats["epochs"] == 3
+    assert stats["estimated_billed_tokens"] == stats["tokens"]["total"] * 3
+    assert data["limits"]["max_tokens_per_record"] == 32_000
+    assert data["limits"]["max_tokens_per_record_confirmed"] is True
+
+
+def test_statistics_describe_the_training_file() -> None:
+    records = [haiku_record(i, system=None if i % 4 else "sys", turns=2 + 2 * (i % 3)) for i in range(40)]
+    report = validate(HAIKU, [line(r) for r in records], [line(haiku_record(999, turns=8))])
+    stats = report.statistics
+    expected_tokens = []
+    for r in records:
+        units = len(r.get("system") or "") + sum(len(m["content"]) for m in r["messages"])
+        expected_tokens.append(-(-units // 3))
+    assert stats["records"] == 40
+    assert stats["measured_records"] == 40
+    assert stats["tokens"]["min"] == min(expected_tokens)
+    assert stats["tokens"]["max"] == max(expected_tokens)
+    assert stats["tokens"]["total"] == sum(expected_tokens)
+    assert stats["tokens"]["mean"] == pytest.approx(sum(expected_tokens) / 40, abs=0.06)
+    assert stats["turns"] == {"min": 2, "mean": pytest.approx(sum(2 + 2 * (i % 3) for i in range(40)) / 40), "max": 6}
+    assert stats["system_prompt_share"] == pytest.approx(10 / 40)
+    assert report.estimated_billed_tokens(5) == sum(expected_tokens) * 5
+    assert report.estimated_billed_tokens() == sum(expected_tokens) * 2  # Haiku's default epochCount
+
+
+def test_statistics_skip_records_with_structural_errors_but_keep_oversized_ones() -> None:
+    big = {"messages": [{"role": "user", "content": "x" * 100_000}, {"role": "assistant", "content": "y"}]}
+    report = validate(HAIKU, dataset(HAIKU, replace={1: b"{", 2: big}))
+    assert report.statistics["records"] == 32
+    assert report.statistics["measured_records"] == 31
+    assert report.statistics["tokens"]["max"] == 33_334
+
+
+def test_p95_is_exact_for_small_values() -> None:
+    stats = RecordStats()
+    for value in range(1, 101):
+        stats.add(value, 2, False)
+    assert stats.percentile(0.95) == 95
+    assert stats.to_dict()["tokens"]["p95"] == 95
+
+
+def test_p95_from_the_histogram_is_within_one_percent_and_never_low() -> None:
+    rng = random.Random(7)
+    values = [int(rng.lognormvariate(7, 1.2)) + 1 for _ in range(20_000)]
+    stats = RecordStats()
+    for value in values:
+        stats.add(value, 2, False)
+    exact = sorted(values)[int(0.95 * len(values)) - 1]
+    approx = stats.percentile(0.95)
+    assert exact <= approx <= exact * 1.008 + 1
+
+
+@pytest.mark.parametrize("value", [0, 1, 255, 256, 257, 1000, 32_000, 32_001, 10**6, 2**40 + 12345, 2**63])
+def test_histogram_buckets_bound_their_values(value: int) -> None:
+    index = bucket(value)
+    assert _upper_bound(index) >= value
+    assert index == 0 or _upper_bound(index - 1) < value
+
+
+def test_summary_text_lists_errors_as_file_line_field_message() -> None:
+    report = validate(HAIKU, dataset(HAIKU, 31, {4: {"messages": [{"role": "assistant", "content": "x"}] * 2}}))
+    text = summary_text(report)
+    lines = text.splitlines()
+    assert lines[0].startswith("INVALID: claude-3-haiku")
+    assert "  training.jsonl: 31 records; claude-3-haiku needs at least 32 [too_few_records]" in lines
+    assert "  training.jsonl:4: messages[0].role: the first message must be from 'user' [role_order]" in lines
+    assert "estimated billed training tokens (2 epochs)" in text
+
+
+def test_summary_text_caps_the_errors_shown() -> None:
+    report = validate(HAIKU, dataset(HAIKU, 40, {n: b"x" for n in range(1, 31)}))
+    text = summary_text(report, max_issues=5)
+    assert "30 errors, first 5 shown:" in text
+    assert "training.jsonl:5:" in text
+    assert "training.jsonl:6:" not in text
+
+
+def test_summary_text_for_a_valid_dataset() -> None:
+    text = summary_text(validate(NOVA_LITE, dataset(NOVA_LITE)))
+    assert text.startswith("VALID: nova dataset for amazon.nova-lite-v1:0:300k")
+    assert "records with a system prompt: 100.0%" in text
+
+
+# -- iter_lines -------------------------------------------------------------------
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 10_000])
+def test_iter_lines_splits_on_newline_across_chunk_boundaries(size: int) -> None:
+    data = b'{"a": 1}\n{"b": 2}\r\n\n  \nlast'
+    assert list(iter_lines(chunked(data, size))) == [b'{"a": 1}', b'{"b": 2}\r', b"", b"  ", b"last"]
+
+
+def test_iter_lines_final_newline_is_not_a_line() -> None:
+    assert list(iter_lines([b"a\nb\n"])) == [b"a", b"b"]
+    assert list(iter_lines([b"a\n\n"])) == [b"a", b""]
+    assert list(iter_lines([])) == []
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 100])
+def test_iter_lines_truncates_an_over_long_line_and_skips_the_rest(size: int) -> None:
+    data = b"ok\n" + b"x" * 50 + b"\nnext\n" + b"y" * 30
+    lines = list(iter_lines(chunked(data, size), max_line_bytes=10))
+    assert lines == [b"ok", b"x" * 11, b"next", b"y" * 11]
+
+
+def test_over_long_line_is_reported_at_its_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bft.dataset.validator.MAX_LINE_BYTES", 200)
+    lines = dataset(HAIKU)
+    lines[5] = b'{"messages": "' + b"a" * 300 + b'"}'
+    raw = b"\n".join(lines) + b"\n"
+    validator = DatasetValidator(HAIKU)
+    validator.add_file("training", "t.jsonl", iter_lines(chunked(raw, 64), max_line_bytes=200), size=len(raw))
+    report = validator.finish()
+    assert [(e.code, e.line) for e in report.errors] == [("line_too_long", 6)]
+    assert report.files[0].records == 32
+
+
+def test_read_chunks_reads_a_binary_stream() -> None:
+    stream = io.BytesIO(b"a" * 10 + b"\n" + b"b" * 5)
+    assert list(read_chunks(stream, 4)) == [b"aaaa", b"aaaa", b"aa\nb", b"bbbb"]
+
+
+def test_histogram_counts_in_the_scan_match_record_stats() -> None:
+    # The scan inlines the bucket arithmetic; it must agree with RecordStats.add.
+    records = [
+        {"messages": [{"role": "user", "content": "q" * n}, {"role": "assistant", "content": "a"}]}
+        for n in (1, 300, 800, 2_000, 5_000, 20_000, 50_000, 90_000)
+    ]
+    lines = dataset(HAIKU, 40)
+    for i, record in enumerate(records):
+        lines[i] = line(record)
+    validator = DatasetValidator(HAIKU)
+    validator.add_file("training", "t.jsonl", lines)
+    scanned = validator._training
+    assert scanned is not None
+    expected = RecordStats()
+    for raw in lines:
+        obj = json.loads(raw)
+        units = len(obj.get("system", "")) + sum(len(m["content"]) for m in obj["messages"])
+        expected.add((units + 2) // 3, len(obj["messages"]), "system" in obj)
+    assert scanned.hist == expected.hist
+    assert scanned.to_dict() == expected.to_dict()
+
+
+def test_size_is_counted_when_not_given() -> None:
+    lines = dataset(HAIKU)
+    raw = b"\n".join(lines) + b"\n"
+    validator = DatasetValidator(HAIKU)
+    validator.add_file("training", "t.jsonl", iter_lines(chunked(raw, 1000)))
+    validator.add_file("validation", "v.jsonl", lines[:3])
+    report = validator.finish()
+    assert [f.bytes for f in report.files] == [len(raw), sum(len(x) + 1 for x in lines[:3])]
+
+
+def test_generic_line_iterables_are_batched_by_size() -> None:
+    from bft.dataset.parsing import CHUNK_BYTES, batches_of
+
+    big = [b"x" * 300_000] * 10
+    sizes = [sum(len(x) for x in batch) for batch in batches_of(iter(big))]
+    assert max(sizes) < CHUNK_BYTES + 300_000
+    assert sum(len(batch) for batch in batches_of(iter(big))) == 10

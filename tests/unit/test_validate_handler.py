@@ -1,0 +1,267 @@
+"""The dataset-validation Lambda against moto S3 (and stubs for what moto cannot fake)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+from moto import mock_aws
+
+from bft import aws
+from bft.dataset.s3 import MissingConfiguration, ValidationRequest, validate_request
+from bft.errors import BaseModelUnavailable, DatasetInvalid, RequestInvalid, TransientError
+from tests.unit.test_dataset_rules import HAIKU, NOVA_LITE, conv, dataset, image
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = "team-data"
+REPORTS = "pipeline-reports"
+
+
+def load_handler() -> ModuleType:
+    path = ROOT / "lambda" / "validate_dataset" / "handler.py"
+    spec = importlib.util.spec_from_file_location("validate_dataset_handler", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+handler_module = load_handler()
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "validate-dataset"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-west-2:123456789012:function:validate-dataset"
+    aws_request_id: str = "5f4e3d2c-0000-4000-8000-000000000001"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("REPORTS_BUCKET", REPORTS)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=DATA)
+        client.create_bucket(Bucket=REPORTS)
+        aws.override("s3", client)
+        yield client
+    aws.reset()
+
+
+def put(s3: Any, key: str, lines: list[bytes]) -> str:
+    s3.put_object(Bucket=DATA, Key=key, Body=b"\n".join(lines) + b"\n")
+    return f"s3://{DATA}/{key}"
+
+
+def event(training: str, validation: str | None = None, **over: Any) -> dict[str, Any]:
+    return {
+        "requestId": "req-123",
+        "team": "search",
+        "baseModelId": HAIKU,
+        "trainingDataUri": training,
+        "validationDataUri": validation,
+        "hyperParameters": {"epochCount": "3"},
+        **over,
+    }
+
+
+def stored_report(s3: Any, request_id: str = "req-123", team: str = "search") -> dict[str, Any]:
+    body = s3.get_object(Bucket=REPORTS, Key=f"reports/{team}/{request_id}/dataset-validation.json")["Body"].read()
+    return json.loads(body)
+
+
+REPORT_URI = f"s3://{REPORTS}/reports/search/req-123/dataset-validation.json"
+
+
+def invoke(evt: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = handler_module.handler(evt, FakeContext())
+    return result
+
+
+def test_valid_dataset_returns_the_report_uri_and_statistics(s3: Any) -> None:
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    validation = put(s3, "search/val.jsonl", dataset(HAIKU, 2))
+    result = invoke(event(training, validation))
+    assert result["valid"] is True
+    assert result["reportUri"] == REPORT_URI
+    assert [w["code"] for w in result["warnings"]] == ["duplicate_record", "duplicate_record"]
+    assert result["statistics"]["records"] == 40
+    assert result["statistics"]["epochs"] == 3
+    assert result["statistics"]["estimated_billed_tokens"] == 3 * result["statistics"]["tokens"]["total"]
+    report = stored_report(s3)
+    assert report["valid"] is True
+    assert [(f["role"], f["path"], f["records"]) for f in report["files"]] == [
+        ("training", training, 40),
+        ("validation", validation, 2),
+    ]
+    assert json.dumps(result)  # the step result is JSON for Step Functions
+
+
+def test_invalid_dataset_writes_the_report_and_raises_with_its_uri(s3: Any) -> None:
+    bad = {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40, {5: bad, 12: b"{"}))
+    with pytest.raises(DatasetInvalid) as info:
+        invoke(event(training))
+    message = str(info.value)
+    assert message.startswith(f"{REPORT_URI}: 2 errors in the dataset; first: ")
+    assert f"{training}:5: messages[1].role: roles must alternate" in message
+    assert f"{training}:12: invalid JSON" in message
+    report = stored_report(s3)
+    assert report["valid"] is False
+    assert [(e["file"], e["line"], e["code"]) for e in report["errors"]] == [
+        (training, 5, "role_order"),
+        (training, 12, "invalid_json"),
+    ]
+
+
+def test_missing_object_is_a_dataset_error_with_a_report(s3: Any) -> None:
+    missing = f"s3://{DATA}/search/nope.jsonl"
+    with pytest.raises(DatasetInvalid, match=r"^s3://pipeline-reports/.*object_not_found"):
+        invoke(event(missing))
+    report = stored_report(s3)
+    assert [(e["file"], e["line"], e["code"]) for e in report["errors"]] == [(missing, None, "object_not_found")]
+    assert report["files"][0]["read"] is False
+
+
+def test_missing_bucket_is_a_dataset_error(s3: Any) -> None:
+    with pytest.raises(DatasetInvalid, match="object_not_found"):
+        invoke(event("s3://no-such-bucket/train.jsonl"))
+
+
+class DenyingS3:
+    """Delegates to moto but refuses GetObject on one key (moto does not evaluate IAM)."""
+
+    def __init__(self, inner: Any, key: str, code: str = "AccessDenied", status: int = 403) -> None:
+        self._inner, self._key, self._code, self._status = inner, key, code, status
+
+    def get_object(self, **kwargs: Any) -> Any:
+        if kwargs["Key"] == self._key:
+            error = {
+                "Error": {"Code": self._code, "Message": "denied"},
+                "ResponseMetadata": {"HTTPStatusCode": self._status},
+            }
+            raise ClientError(error, "GetObject")  # type: ignore[arg-type]
+        return self._inner.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_access_denied_is_a_dataset_error_with_a_report(s3: Any) -> None:
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    validation = put(s3, "other-team/val.jsonl", dataset(HAIKU, 3))
+    aws.override("s3", DenyingS3(s3, "other-team/val.jsonl"))
+    with pytest.raises(DatasetInvalid) as info:
+        invoke(event(training, validation))
+    assert str(info.value).startswith(REPORT_URI)
+    assert "access_denied" in str(info.value)
+    report = stored_report(s3)
+    assert [(e["file"], e["code"]) for e in report["errors"]] == [(validation, "access_denied")]
+    assert report["files"][0]["records"] == 40  # the training file was still validated
+
+
+def test_not_utf8_is_a_dataset_error_at_the_line(s3: Any) -> None:
+    lines = dataset(HAIKU, 40)
+    lines[6] = lines[6].replace(b"record", b"r\xe9cord")  # Latin-1, not UTF-8
+    training = put(s3, "search/latin1.jsonl", lines)
+    with pytest.raises(DatasetInvalid, match=r"latin1\.jsonl:7: not valid UTF-8"):
+        invoke(event(training))
+    assert [(e["line"], e["code"]) for e in stored_report(s3)["errors"]] == [(7, "invalid_utf8")]
+
+
+def test_throttling_is_transient_and_writes_no_report(s3: Any) -> None:
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    aws.override("s3", DenyingS3(s3, "search/train.jsonl", code="SlowDown", status=503))
+    with pytest.raises(TransientError, match="SlowDown"):
+        invoke(event(training))
+    assert s3.list_objects_v2(Bucket=REPORTS).get("KeyCount") == 0
+
+
+def test_server_error_is_transient(s3: Any) -> None:
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    aws.override("s3", DenyingS3(s3, "search/train.jsonl", code="InternalError", status=500))
+    with pytest.raises(TransientError):
+        invoke(event(training))
+
+
+def test_other_client_errors_are_not_swallowed(s3: Any) -> None:
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    aws.override("s3", DenyingS3(s3, "search/train.jsonl", code="InvalidRequest", status=400))
+    with pytest.raises(ClientError):
+        invoke(event(training))
+
+
+class BrokenBody:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._data:
+            chunk, self._data = self._data[:size], b""
+            return chunk
+        raise ReadTimeoutError(endpoint_url="https://s3.amazonaws.com")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_connection_dropped_midway_is_transient(s3: Any) -> None:
+    body = BrokenBody(b"\n".join(dataset(HAIKU, 10)))
+
+    class Stub:
+        def get_object(self, **_: Any) -> dict[str, Any]:
+            return {"Body": body, "ContentLength": 10**6}
+
+    request = ValidationRequest.from_event(event(f"s3://{DATA}/search/train.jsonl"))
+    with pytest.raises(TransientError, match="midway"):
+        validate_request(request, s3=Stub(), reports_bucket=REPORTS)
+    assert body.closed
+
+
+def test_nova_media_must_share_the_dataset_bucket(s3: Any) -> None:
+    lines = dataset(NOVA_LITE, 10, {2: conv(("user", [image("s3://elsewhere/x.png")]), ("assistant", [{"text": "a"}]))})
+    training = put(s3, "search/nova.jsonl", lines)
+    with pytest.raises(DatasetInvalid, match="media_bucket_mismatch"):
+        invoke(event(training, baseModelId=NOVA_LITE, hyperParameters={"epochCount": "2"}))
+
+
+def test_missing_reports_bucket_names_the_variable(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REPORTS_BUCKET")
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    with pytest.raises(MissingConfiguration, match="REPORTS_BUCKET"):
+        invoke(event(training))
+
+
+@pytest.mark.parametrize(
+    ("over", "error", "pattern"),
+    [
+        ({"team": "../admin"}, RequestInvalid, "team must be"),
+        ({"requestId": ""}, RequestInvalid, "requestId must be a non-empty string"),
+        ({"trainingDataUri": "https://x/y.jsonl"}, RequestInvalid, "trainingDataUri must start with s3://"),
+        ({"trainingDataUri": "s3://bucket/prefix/"}, RequestInvalid, "must name an object"),
+        ({"validationDataUri": 3}, RequestInvalid, "validationDataUri must be a non-empty string"),
+        ({"hyperParameters": {"epochCount": "50"}}, RequestInvalid, r"hyperParameters\.epochCount"),
+        ({"hyperParameters": ["x"]}, RequestInvalid, "hyperParameters must be an object"),
+        ({"baseModelId": "anthropic.claude-v2"}, BaseModelUnavailable, "cannot be fine-tuned"),
+    ],
+)
+def test_bad_requests_raise_typed_errors(s3: Any, over: dict[str, Any], error: type[Exception], pattern: str) -> None:
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    with pytest.raises(error, match=pattern):
+        invoke(event(training, **over))
+    assert s3.list_objects_v2(Bucket=REPORTS).get("KeyCount") == 0

@@ -1,0 +1,116 @@
+"""Shared set-up for the workflow step tests: moto for AWS, the Bedrock fake for Bedrock."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from bft.config import load_config
+from bft.local.bedrock_fake import FakeBedrock
+from bft.local.sample_data import write_splits
+from bft.workflow.request import Context, validate_request
+
+REGION = "us-west-2"
+ACCOUNT = "123456789012"
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/bft-service"
+
+
+@dataclass
+class RecordingSfn:
+    """Stands in for Step Functions' task-token API and remembers what it was sent."""
+
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    gone: bool = False
+
+    def send_task_success(self, **kwargs: Any) -> None:
+        self._send("success", kwargs)
+
+    def send_task_failure(self, **kwargs: Any) -> None:
+        self._send("failure", kwargs)
+
+    def _send(self, kind: str, kwargs: dict[str, Any]) -> None:
+        if self.gone:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "gone"}}, "SendTask")
+        self.sent.append((kind, kwargs))
+
+
+@dataclass
+class Env:
+    s3: Any
+    table: Any
+    sns: Any
+    topic_arn: str
+    fake: FakeBedrock
+    bedrock: Any
+    runtime: Any
+    datasets: str = "datasets-bucket"
+    outputs: str = "outputs-bucket"
+    reports: str = "reports-bucket"
+
+    def policy(self, **overrides: Any) -> dict[str, Any]:
+        document = load_config("local").policy_document(self.datasets)
+        document.update(overrides)
+        return document
+
+    def request(self, **overrides: Any) -> dict[str, Any]:
+        request = {
+            "team": "moderation",
+            "baseModelId": HAIKU,
+            "trainingDataUri": f"s3://{self.datasets}/moderation/train.jsonl",
+            "validationDataUri": f"s3://{self.datasets}/moderation/validation.jsonl",
+            "hyperParameters": {"epochCount": "2"},
+            "evaluation": {"dataUri": f"s3://{self.datasets}/moderation/evaluation.jsonl", "threshold": 0.9},
+            "requestId": "req-1",
+        }
+        request.update(overrides)
+        return request
+
+    def run(self, execution: str = "exec-1", **overrides: Any) -> dict[str, Any]:
+        context = Context(
+            execution_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:execution:sm:{execution}",
+            execution_name=execution,
+            now=datetime.now(UTC),
+        )
+        return validate_request(
+            self.request(**overrides), self.policy(), context, bedrock=self.bedrock, table=self.table
+        )
+
+
+def make_env(tmp_path: Any, **fake_options: Any) -> Env:
+    """Call inside an active moto mock."""
+    s3 = boto3.client("s3", region_name=REGION)
+    for bucket in ("datasets-bucket", "outputs-bucket", "reports-bucket"):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    paths = write_splits(tmp_path / "data", training=40, validation=8, evaluation=20)
+    oracle = {}
+    for name, path in paths.items():
+        s3.upload_file(str(path), "datasets-bucket", f"moderation/{name}.jsonl")
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            oracle[record["messages"][0]["content"]] = record["messages"][-1]["content"]
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    table = dynamodb.create_table(
+        TableName="state",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sns = boto3.client("sns", region_name=REGION)
+    topic_arn = sns.create_topic(Name="notes")["TopicArn"]
+    fake = FakeBedrock(region=REGION, account_id=ACCOUNT, s3=s3, oracle=oracle.get, **fake_options)
+    return Env(
+        s3=s3,
+        table=table,
+        sns=sns,
+        topic_arn=topic_arn,
+        fake=fake,
+        bedrock=fake.client("bedrock"),
+        runtime=fake.client("bedrock-runtime"),
+    )

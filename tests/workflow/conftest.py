@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bft.synth import cached_synth
+from tests.conftest import SYNTH_CACHE
+
+
+@pytest.fixture(scope="session")
+def local_assembly() -> Path:
+    """The synthesized `local` environment: the workflow tests run exactly this template."""
+    return cached_synth("local", SYNTH_CACHE)

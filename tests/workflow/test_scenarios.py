@@ -1,0 +1,110 @@
+"""One offline execution of the synthesized state machine per scenario (`bft local-run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bft.local.run import SCENARIOS, run_scenario
+
+pytestmark = pytest.mark.slow
+
+FAILURES = [name for name, s in SCENARIOS.items() if s.outcome != "deployed"]
+DEPLOYED = [name for name, s in SCENARIOS.items() if s.outcome == "deployed"]
+
+
+def _run(name: str, assembly: Path, tmp_path: Path) -> dict[str, Any]:
+    return run_scenario(name, assembly=assembly, workdir=tmp_path)
+
+
+def _outcome_notification(summary: dict[str, Any]) -> dict[str, str]:
+    finals = [n for n in summary["notifications"] if "approval needed" not in n["subject"]]
+    assert finals, "every run ends with a notification"
+    return finals[-1]
+
+
+@pytest.mark.parametrize("name", FAILURES)
+def test_failure_scenarios_end_defined_and_clean(name: str, local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run(name, local_assembly, tmp_path)
+    assert summary["status"] == "FAILED"
+    assert summary["outcome"] == SCENARIOS[name].outcome
+    assert summary["jobs_left_running"] == 0
+    assert summary["provisioned_throughputs_left"] == []
+    note = _outcome_notification(summary)
+    assert summary["outcome"].replace("_", " ") in note["subject"]
+    assert summary["report_uri"] in note["message"]
+    assert "Nothing this run created is still running." in note["message"]
+    report = summary["report"]
+    assert report["outcome"] == summary["outcome"]
+    assert report["error"]["Error"]
+
+
+@pytest.mark.parametrize("name", DEPLOYED)
+def test_deploying_scenarios_leave_exactly_one_throughput(name: str, local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run(name, local_assembly, tmp_path)
+    assert summary["status"] == "SUCCEEDED"
+    assert summary["outcome"] == "deployed"
+    assert summary["jobs_started"] == 1
+    assert summary["jobs_left_running"] == 0
+    assert len(summary["provisioned_throughputs_left"]) == 1
+    note = _outcome_notification(summary)
+    assert "Still running and costing money" in note["message"]
+    assert summary["provisioned_throughputs_left"][0] in note["message"]
+    evaluation = summary["report"]["evaluation"]
+    assert evaluation["passed"] is True
+    assert evaluation["scores"]["custom"] > evaluation["scores"]["base"]
+    assert summary["report"]["warnings"], "Claude 3 Haiku is Legacy: the report must warn"
+
+
+def test_invalid_dataset_names_the_line_and_starts_nothing(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("invalid-dataset", local_assembly, tmp_path)
+    assert summary["jobs_started"] == 0
+    cause = summary["executions"][0]["cause"]
+    assert "dataset-validation.json" in cause
+    assert ":17" in cause, "the broken record is on line 17"
+    assert "CreateServing" not in summary["states_visited"]
+
+
+def test_model_past_end_of_life_is_refused_before_any_spending(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("model-end-of-life", local_assembly, tmp_path)
+    assert summary["jobs_started"] == 0
+    assert "end of life" in summary["executions"][0]["cause"]
+    assert summary["states_visited"][:3] == ["Init", "ValidateRequest", "Cleanup"]
+
+
+def test_duplicate_submission_starts_one_job(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("duplicate-submit", local_assembly, tmp_path)
+    statuses = sorted(e["status"] for e in summary["executions"])
+    assert statuses == ["FAILED", "SUCCEEDED"]
+    (duplicate,) = [e for e in summary["executions"] if e["status"] == "FAILED"]
+    assert duplicate["error"] == "DuplicateRequest"
+    assert summary["jobs_started"] == 1
+
+
+def test_lost_event_is_finished_by_the_reconciler(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("event-lost", local_assembly, tmp_path)
+    assert summary["outcome"] == "deployed"
+    assert summary["scheduled_invocations"] >= 1
+
+
+def test_throttling_is_retried_not_failed(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("throttled", local_assembly, tmp_path)
+    assert summary["outcome"] == "deployed"
+    assert summary["jobs_started"] == 1
+    assert summary["retries"] >= 2
+
+
+def test_job_timeout_stops_the_job(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("job-timeout", local_assembly, tmp_path)
+    assert summary["executions"][0]["error"] == "TimedOut"
+    actions = " ".join(summary["report"]["cleanup"]["actions"])
+    assert "job stopped" in actions
+
+
+def test_rejection_deletes_the_custom_model(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("approval-rejected", local_assembly, tmp_path)
+    assert "rejected by local-reviewer" in summary["executions"][0]["cause"]
+    assert "custom model deleted" in " ".join(summary["report"]["cleanup"]["actions"])
+    assert "CreateServing" not in summary["states_visited"]
