@@ -55,8 +55,10 @@ check: lint typecheck test ## ruff, mypy and the tests: what CI runs
 demo: setup ## run the pipeline end to end offline (SCENARIO=<name> for a failure path)
 	$(BIN)/bft local-run --scenario $(SCENARIO)
 
-bench: setup ## run the benchmarks (prints ratios against in-run baselines)
+bench: setup ## run the benchmarks (each prints a ratio against a baseline measured in the same run)
 	$(BIN)/python benchmarks/validate_bench.py
+	$(BIN)/python benchmarks/wait_cost_bench.py
+	$(BIN)/python benchmarks/teams_synth_bench.py
 
 lock: ## re-resolve the Python lock after editing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \

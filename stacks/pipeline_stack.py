@@ -10,7 +10,10 @@ from constructs import Construct
 
 from bft.config import EnvironmentConfig
 from stacks.constructs.customization_role import CustomizationServiceRole
+from stacks.constructs.functions import pascal
+from stacks.constructs.guardrails import CostGuardrails
 from stacks.constructs.notifications import Notifications
+from stacks.constructs.team_access import TeamAccess
 from stacks.constructs.workflow import CustomizationWorkflow, JobPlacement, Timing
 from stacks.data_stack import DataRefs
 from stacks.nag import acknowledge
@@ -66,6 +69,7 @@ class PipelineStack(Stack):
             ),
             notifications=self.notifications,
             policy_document=config.policy_document(data.datasets.bucket_name),
+            teams=[team.name for team in config.teams],
             prices=config.price_document(),
             timing=Timing(
                 retry_interval_seconds=timing.retry_interval_seconds,
@@ -78,15 +82,56 @@ class PipelineStack(Stack):
             production=config.production,
             powertools_layer_version=config.powertools_layer_version,
         )
+        self.guardrails = CostGuardrails(
+            self,
+            "CostGuardrails",
+            factory=self.workflow.factory,
+            topic_grant=self.notifications.grant_publish,
+            topic_arn=self.notifications.topic.topic_arn,
+            environment=config.name,
+            production=config.production,
+            ttl_hours_by_team={t.name: t.throughput_ttl_hours for t in config.teams if t.throughput_ttl_hours},
+            default_ttl_hours=config.provisioned_throughput.default_ttl_hours,
+            schedule_minutes=config.reaper.schedule_minutes,
+            dry_run=config.reaper.dry_run,
+            model_retention_days=config.reaper.custom_model_retention_days,
+            budgets={
+                t.name: (t.monthly_budget_usd, list(t.notification_emails or config.notification_emails))
+                for t in config.teams
+                if t.monthly_budget_usd
+            },
+        )
         outputs = {
             "CustomizationServiceRoleArn": self.service_role.role.role_arn,
-            "StateMachineArn": self.workflow.state_machine.state_machine_arn,
             "StateTableName": self.workflow.table.table_name,
             "NotificationsTopicArn": self.notifications.topic.topic_arn,
             "PolicyParameterName": self.workflow.policy_parameter.parameter_name,
             "DatasetsBucketName": data.datasets.bucket_name,
             "ReportsBucketName": data.reports.bucket_name,
         }
+        self.teams = {
+            team.name: TeamAccess(
+                self,
+                f"Team{pascal(team.name)}",
+                team=team.name,
+                submitters=list(team.submitters),
+                state_machine=self.workflow.state_machines[team.name],
+                datasets=data.datasets,
+                reports=data.reports,
+                data_key=data.key,
+                table=self.workflow.table,
+            )
+            for team in config.teams
+        }
+        outputs["Teams"] = self.to_json_string(
+            {
+                name: {
+                    "stateMachineArn": access.state_machine.state_machine_arn,
+                    "submitterRoleArn": access.role.role_arn if access.role else None,
+                }
+                for name, access in self.teams.items()
+            }
+        )
         # The CLI finds everything through these outputs: nobody types a resource name.
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)

@@ -26,4 +26,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         topic_arn=env("TOPIC_ARN"),
         policy_prices=env_json("PRICES"),
         execution=event["execution"],
+        environment=env("ENVIRONMENT"),
     )

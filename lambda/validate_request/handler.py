@@ -36,7 +36,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = validate_request(
         event["input"],
         policy(),
-        Context(execution_arn=execution["id"], execution_name=execution["name"], now=max(started, now_utc())),
+        Context(
+            execution_arn=execution["id"],
+            execution_name=execution["name"],
+            now=max(started, now_utc()),
+            assigned_team=event.get("assignedTeam"),
+        ),
         bedrock=aws.client("bedrock"),
         table=aws.resource_table(env("STATE_TABLE")),
     )

@@ -15,9 +15,10 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from bft.names import HAIKU, TEAM_NAME
+
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 DEFAULT_REGION = "us-west-2"  # where Claude 3 Haiku fine-tuning is offered
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
@@ -52,7 +53,7 @@ PrincipalArn = Annotated[
     str,
     StringConstraints(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|role/.+|user/.+|assumed-role/.+)$"),
 ]
-TeamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+TeamName = Annotated[str, StringConstraints(pattern=TEAM_NAME.pattern)]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$")]
 
 
@@ -121,6 +122,16 @@ class Prices(_Strict):
     model_unit_hour_usd: dict[str, float] = Field(default_factory=dict)
 
 
+class ReaperConfig(_Strict):
+    """The scheduled cost guardrail: deletes the pipeline's expired non-prod throughputs and old custom models."""
+
+    schedule_minutes: int = Field(default=60, ge=1, le=1440)
+    # Report what would be deleted, delete nothing (also forced per invocation by {"dryRun": true}).
+    dry_run: bool = False
+    # None keeps custom models; a number deletes the pipeline's unserved models older than that.
+    custom_model_retention_days: int | None = Field(default=None, ge=1, le=3650)
+
+
 class Team(_Strict):
     """A team that submits fine-tuning requests (see the self-service guide in the README)."""
 
@@ -154,6 +165,7 @@ class EnvironmentConfig(_Strict):
         Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")] | None
     ) = None
     workflow: WorkflowTiming = WorkflowTiming()
+    reaper: ReaperConfig = ReaperConfig()
     delete_failed_custom_models: bool = True
     # Ask a reviewer before serving unless the request says otherwise.
     approval_required: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -80,16 +81,16 @@ class FunctionFactory(Construct):
     ) -> lambda_.Function:
         role = iam.Role(
             self,
-            f"{_pascal(name)}Role",
+            f"{pascal(name)}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"bft {name} function",
         )
         log_group = logs.LogGroup(
-            self, f"{_pascal(name)}Logs", retention=self._log_retention, removal_policy=self._removal
+            self, f"{pascal(name)}Logs", retention=self._log_retention, removal_policy=self._removal
         )
         fn = lambda_.Function(
             self,
-            _pascal(name),
+            pascal(name),
             description=description,
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
@@ -108,5 +109,6 @@ class FunctionFactory(Construct):
         return fn
 
 
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
+def pascal(name: str) -> str:
+    """validate_request -> ValidateRequest, moderation-ml -> ModerationMl (construct ids)."""
+    return "".join(part.capitalize() for part in re.split(r"[-_]", name))

@@ -23,9 +23,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.constructs.functions import FunctionFactory
+from stacks.constructs.functions import FunctionFactory, pascal
 from stacks.constructs.notifications import Notifications
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, resource_text
 
 # Errors worth retrying: throttling and transient faults only (a defined failure is never retried).
 TRANSIENT_ERRORS = [
@@ -68,6 +68,7 @@ class CustomizationWorkflow(Construct):
         placement: JobPlacement,
         notifications: Notifications,
         policy_document: dict[str, Any],
+        teams: list[str],
         prices: dict[str, Any],
         timing: Timing,
         delete_failed_models: bool,
@@ -189,6 +190,7 @@ class CustomizationWorkflow(Construct):
                     "REPORTS_BUCKET": reports.bucket_name,
                     "TOPIC_ARN": notifications.topic.topic_arn,
                     "PRICES": json.dumps(prices),
+                    "ENVIRONMENT": policy_document["environment"],
                 },
             ),
         }
@@ -204,32 +206,39 @@ class CustomizationWorkflow(Construct):
             notifications=notifications,
         )
 
-        definition = self._definition(fn, timing)
-        log_group = logs.LogGroup(self, "ExecutionLogs", retention=log_retention, removal_policy=removal)
-        self.role = self._state_machine_role(list(fn.values()), log_group)
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_type=sfn.StateMachineType.STANDARD,  # waits of hours and task tokens need Standard
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=Duration.seconds(timing.execution_timeout_seconds),
-            role=self.role.without_policy_updates(),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production),
-        )
+        self.role = self._state_machine_role(list(fn.values()))
+        self.state_machines: dict[str, sfn.StateMachine] = {}
+        # One state machine per team: IAM can then let a team start executions of its own machine only,
+        # and the machine stamps the team on every request it runs.
+        for team in teams:
+            scope = Construct(self, pascal(team))
+            log_group = logs.LogGroup(scope, "ExecutionLogs", retention=log_retention, removal_policy=removal)
+            self.state_machines[team] = sfn.StateMachine(
+                scope,
+                "StateMachine",
+                state_machine_type=sfn.StateMachineType.STANDARD,  # waits of hours and task tokens need Standard
+                definition_body=sfn.DefinitionBody.from_chainable(self._definition(scope, fn, timing, team)),
+                timeout=Duration.seconds(timing.execution_timeout_seconds),
+                role=self.role.without_policy_updates(),
+                tracing_enabled=True,
+                logs=sfn.LogOptions(
+                    destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production
+                ),
+            )
+        machine_arns = [m.state_machine_arn for m in self.state_machines.values()]
         # Resuming a parked execution; a separate policy (not the roles' default ones) avoids a dependency cycle
-        # between the functions and the state machine whose definition names them.
-        iam.Policy(
-            self,
-            "TaskResponsePolicy",
-            roles=[role for name in ("wait_for_job", "job_events", "reconcile_jobs") if (role := fn[name].role)],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
-                    resources=[self.state_machine.state_machine_arn],
-                )
-            ],
-        )
+        # between the functions and the state machines whose definitions name them.
+        if machine_arns:
+            iam.Policy(
+                self,
+                "TaskResponsePolicy",
+                roles=[role for name in ("wait_for_job", "job_events", "reconcile_jobs") if (role := fn[name].role)],
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=machine_arns
+                    )
+                ],
+            )
 
         events.Rule(
             self,
@@ -251,36 +260,40 @@ class CustomizationWorkflow(Construct):
         )
 
         action = cw_actions.SnsAction(notifications.topic)
-        for name, metric in (
-            ("ExecutionsFailed", self.state_machine.metric_failed()),
-            ("ExecutionsTimedOut", self.state_machine.metric_timed_out()),
-            ("ExecutionsAborted", self.state_machine.metric_aborted()),
-        ):
-            alarm = cloudwatch.Alarm(
-                self,
-                f"{name}Alarm",
-                metric=metric.with_(period=Duration.minutes(5), statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"Fine-tuning executions {name.removeprefix('Executions').lower()}; see the report",
-            )
-            alarm.add_alarm_action(action)
+        for team, machine in self.state_machines.items():
+            for name, metric in (
+                ("ExecutionsFailed", machine.metric_failed()),
+                ("ExecutionsTimedOut", machine.metric_timed_out()),
+            ):
+                alarm = cloudwatch.Alarm(
+                    machine.node.scope,  # type: ignore[arg-type]
+                    f"{name}Alarm",
+                    metric=metric.with_(period=Duration.minutes(5), statistic="Sum"),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    alarm_description=f"Fine-tuning executions of team {team} "
+                    f"{name.removeprefix('Executions').lower()}; see the run report",
+                )
+                alarm.add_alarm_action(action)
 
     # -- definition --------------------------------------------------------------------------------------
-    def _definition(self, fn: dict[str, lambda_.Function], timing: Timing) -> sfn.IChainable:
+    def _definition(
+        self, scope: Construct, fn: dict[str, lambda_.Function], timing: Timing, team: str
+    ) -> sfn.IChainable:
         execution = {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime"}
         # The error name comes from FinalizeFailure: Fail states may not raise "States.*" names (a caught
         # States.Timeout becomes TimedOut there).
-        fail = sfn.Fail(self, "RunFailed", error_path="$.result.errorType", cause_path="$.result.cause")
+        fail = sfn.Fail(scope, "RunFailed", error_path="$.result.errorType", cause_path="$.result.cause")
         report_failed = sfn.Fail(
-            self,
+            scope,
             "ReportFailed",
             error="ReportFailed",
             cause="The run failed and its report could not be written; see the execution history",
         )
         finalize_failure = self._task(
+            scope,
             "FinalizeFailure",
             fn["finalize"],
             {"state.$": "$", "status": "FAILED", "execution": execution},
@@ -290,11 +303,11 @@ class CustomizationWorkflow(Construct):
         )
         finalize_failure.add_catch(report_failed, errors=["States.ALL"], result_path="$.finalizeError")
         finalize_failure.next(fail)
-        cleanup = self._task("Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing, timeout=150)
+        cleanup = self._task(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing, timeout=150)
         cleanup.add_catch(finalize_failure, errors=["States.ALL"], result_path="$.cleanupError")
         cleanup.next(finalize_failure)
         # Keep the request untouched under $.input; each step adds its result beside it.
-        init = sfn.Pass(self, "Init", parameters={"input.$": "$"})
+        init = sfn.Pass(scope, "Init", parameters={"input.$": "$", "assignedTeam": team})
 
         def step(
             name: str,
@@ -304,12 +317,16 @@ class CustomizationWorkflow(Construct):
             timeout: int,
             **kwargs: Any,
         ) -> tasks.LambdaInvoke:
-            task = self._task(name, function, payload, result_path, timing, timeout=timeout, **kwargs)
+            task = self._task(scope, name, function, payload, result_path, timing, timeout=timeout, **kwargs)
             task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
             return task
 
         validate = step(
-            "ValidateRequest", fn["validate_request"], {"input.$": "$.input", "execution": execution}, "$.run", 60
+            "ValidateRequest",
+            fn["validate_request"],
+            {"input.$": "$.input", "assignedTeam.$": "$.assignedTeam", "execution": execution},
+            "$.run",
+            60,
         )
         dataset = step(
             "ValidateDataset",
@@ -357,11 +374,12 @@ class CustomizationWorkflow(Construct):
             "$.serving",
             90,
         )
-        first_wait = sfn.Wait(self, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
+        first_wait = sfn.Wait(scope, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
         check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving", 60)
-        poll_wait = sfn.Wait(self, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
+        poll_wait = sfn.Wait(scope, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
         evaluate = step("Evaluate", fn["evaluate"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.evaluation", 960)
         finalize = self._task(
+            scope,
             "FinalizeSuccess",
             fn["finalize"],
             {"state.$": "$", "status": "SUCCEEDED", "execution": execution},
@@ -370,11 +388,11 @@ class CustomizationWorkflow(Construct):
             timeout=90,
         )
         finalize.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
-        done = sfn.Succeed(self, "Deployed")
+        done = sfn.Succeed(scope, "Deployed")
 
-        after_metrics = sfn.Choice(self, "ApprovalRequired?")
-        ready = sfn.Choice(self, "ServingReady?")
-        evaluation = sfn.Choice(self, "EvaluationRequested?")
+        after_metrics = sfn.Choice(scope, "ApprovalRequired?")
+        ready = sfn.Choice(scope, "ServingReady?")
+        evaluation = sfn.Choice(scope, "EvaluationRequested?")
         evaluation.when(sfn.Condition.is_null("$.run.evaluation"), finalize).otherwise(evaluate)
         evaluate.next(finalize)
         finalize.next(done)
@@ -387,6 +405,7 @@ class CustomizationWorkflow(Construct):
 
     def _task(
         self,
+        scope: Construct,
         name: str,
         function: lambda_.Function,
         payload: dict[str, Any],
@@ -402,7 +421,7 @@ class CustomizationWorkflow(Construct):
         # integration returns what the resumer sends.
         pattern: dict[str, Any] = {"integration_pattern": integration} if token else {"payload_response_only": True}
         task = tasks.LambdaInvoke(
-            self,
+            scope,
             name,
             lambda_function=function,
             payload=sfn.TaskInput.from_object(payload),
@@ -436,7 +455,7 @@ class CustomizationWorkflow(Construct):
             )
         return env
 
-    def _state_machine_role(self, functions: list[lambda_.Function], log_group: logs.ILogGroup) -> iam.Role:
+    def _state_machine_role(self, functions: list[lambda_.Function]) -> iam.Role:
         role = iam.Role(
             self,
             "StateMachineRole",
@@ -569,30 +588,14 @@ class CustomizationWorkflow(Construct):
             (provisioned, "Provisioned throughputs are created per request; Bedrock assigns their IDs."),
             (deployment, "Custom model deployments are created per request; Bedrock assigns their IDs."),
         ):
-            acknowledge(self, f"IAM5[Resource::{_nag_text(stack, resource)}]", reason)
+            acknowledge(self, f"IAM5[Resource::{resource_text(self, resource)}]", reason)
         for bucket, reason in (
             (datasets, "Reads datasets; the team prefix is checked by ValidateRequest first."),
             (outputs, "Reads the job outputs Bedrock wrote under job-specific prefixes."),
             (reports, "Writes reports under reports/<team>/<request>/."),
         ):
             for suffix in ("*", "reports/*"):
-                acknowledge(self, f"IAM5[Resource::{_nag_bucket(bucket)}/{suffix}]", reason)
+                acknowledge(self, f"IAM5[Resource::{resource_text(self, bucket.arn_for_objects(suffix))}]", reason)
         acknowledge(
             fn["cleanup"].role or self, "IAM5[Resource::*]", "Bedrock List* actions support no resource-level scope."
         )
-
-
-def _nag_text(stack: Stack, arn: str) -> str:
-    """How cdk-nag prints an ARN built by format_arn (pseudo parameters in angle brackets)."""
-    resolved = stack.resolve(arn)
-    if isinstance(resolved, str):
-        return resolved
-    parts = resolved["Fn::Join"][1]
-    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
-
-
-def _nag_bucket(bucket: s3.IBucket) -> str:
-    resolved = Stack.of(bucket).resolve(bucket.bucket_arn)
-    return (
-        resolved["Fn::ImportValue"] if isinstance(resolved, dict) and "Fn::ImportValue" in resolved else str(resolved)
-    )

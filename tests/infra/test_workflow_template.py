@@ -13,14 +13,27 @@ from tests.conftest import Assembly, resources
 WAITING_TASKS = {"WaitForJob": "$.run.timeouts.jobSeconds", "RequestApproval": "$.run.timeouts.approvalSeconds"}
 
 
-def definition(assembly: Assembly) -> dict[str, Any]:
+def definitions(assembly: Assembly) -> list[dict[str, Any]]:
     template = assembly.template("Pipeline")
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
-    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-    # Function ARNs are GetAtts: a placeholder keeps the JSON parseable.
-    text = "".join(p if isinstance(p, str) else "ARN" for p in parts)
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    found = []
+    for machine in resources(template, "AWS::StepFunctions::StateMachine").values():
+        parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+        # Function ARNs are GetAtts: a placeholder keeps the JSON parseable.
+        found.append(json.loads("".join(p if isinstance(p, str) else "ARN" for p in parts)))
+    return found
+
+
+def definition(assembly: Assembly) -> dict[str, Any]:
+    """The first team's definition (every team's machine is built by the same code; see the test below)."""
+    return definitions(assembly)[0]
+
+
+def test_one_state_machine_per_team_stamping_its_team(assembly: Assembly) -> None:
+    teams = [team.name for team in load_config(assembly.env).teams]
+    found = definitions(assembly)
+    assert sorted(d["States"]["Init"]["Parameters"]["assignedTeam"] for d in found) == sorted(teams)
+    shapes = {json.dumps({k: sorted(v) for k, v in d.items() if k == "States"}) for d in found}
+    assert len(shapes) == 1, "every team runs the same workflow"
 
 
 def tasks(assembly: Assembly) -> dict[str, dict[str, Any]]:
@@ -110,7 +123,7 @@ def test_job_events_rule_matches_final_states_of_our_jobs(assembly: Assembly) ->
         }
     ]
     schedules = [r["Properties"]["ScheduleExpression"] for r in rules if "ScheduleExpression" in r["Properties"]]
-    assert len(schedules) == 1
+    assert len(schedules) == 2, "the job reconciler and the throughput reaper"
 
 
 def _role_statements(template: dict[str, Any], role_fragment: str) -> list[dict[str, Any]]:
@@ -163,7 +176,11 @@ def test_only_resume_functions_may_send_task_results(assembly: Assembly) -> None
             if "states:SendTaskSuccess" in _actions(statement):
                 roles = {r["Ref"] for r in policy["Properties"]["Roles"]}
                 assert roles, "send-task policy attached to nobody"
-                assert all(("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r) for r in roles), roles
+                # The resume functions, and each team's role for its own approvals (see test_team_access).
+                assert all(
+                    ("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r or "SubmitterRole" in r)
+                    for r in roles
+                ), roles
                 assert "Ref" in statement["Resource"]
 
 
@@ -197,3 +214,14 @@ def test_functions_share_one_package_layer_and_have_log_retention(assembly: Asse
         assert len(function["Properties"]["Layers"]) == 2, logical_id
     for group in resources(template, "AWS::Logs::LogGroup").values():
         assert group["Properties"]["RetentionInDays"] == config.log_retention_days
+
+
+def test_readme_architecture_names_every_state_of_the_synthesized_machine(assemblies: dict[str, Assembly]) -> None:
+    from bft.synth import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Architecture", 1)[1].split("```")[1]
+    states = set(definition(assemblies["dev"])["States"]) - {"ApprovalRequired?", "ServingReady?",
+                                                               "EvaluationRequested?", "ReportFailed"}
+    missing = sorted(name for name in states if name not in block)
+    assert not missing, f"README architecture diagram is out of date with the template: {missing}"

@@ -47,7 +47,7 @@ def nova_records(draw: st.DrawFn) -> dict[str, Any]:
     turns = 2 * draw(st.integers(1, 3))
     messages = []
     for t in range(turns):
-        blocks = [{"text": draw(text)} for _ in range(draw(st.integers(1, 3)))]
+        blocks: list[dict[str, Any]] = [{"text": draw(text)} for _ in range(draw(st.integers(1, 3)))]
         if t % 2 == 0 and draw(st.booleans()):
             blocks.append({"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/img/x.png"}}}})
         messages.append({"role": ("user", "assistant")[t % 2], "content": blocks})

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import json
 import random
+from pathlib import Path
 
 import pytest
 
-from bft.dataset import REPORT_SCHEMA_VERSION, DatasetValidator, iter_lines, summary_text
+from bft.dataset import REPORT_SCHEMA_VERSION, DatasetValidator, iter_lines, summary_text, validate_paths
 from bft.dataset.parsing import read_chunks
 from bft.dataset.stats import RecordStats, _upper_bound, bucket
 from tests.unit.test_dataset_rules import (
@@ -223,3 +224,84 @@ def test_generic_line_iterables_are_batched_by_size() -> None:
     sizes = [sum(len(x) for x in batch) for batch in batches_of(iter(big))]
     assert max(sizes) < CHUNK_BYTES + 300_000
     assert sum(len(batch) for batch in batches_of(iter(big))) == 10
+
+
+# -- duplicates through read-back (the files the CLI and the Lambda read) -------------------
+
+
+class Reader:
+    """A re-readable in-memory file that counts read-backs."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.calls: list[tuple[int, int]] = []
+
+    def __call__(self, offset: int, length: int) -> bytes:
+        self.calls.append((offset, length))
+        return self.data[offset : offset + length]
+
+
+def _validate_with_reader(lines: list[bytes]) -> tuple[DatasetValidator, Reader]:
+    data = b"\n".join(lines) + b"\n"
+    reader = Reader(data)
+    validator = DatasetValidator(HAIKU)
+    validator.add_file("training", "t.jsonl", iter_lines(chunked(data, 4096)), size=len(data), reread=reader)
+    return validator, reader
+
+
+def test_read_back_confirms_a_duplicate_written_differently() -> None:
+    lines = dataset(HAIKU, 40)
+    record = json.loads(lines[6])
+    lines[30] = (
+        json.dumps({"messages": record["messages"], "system": record["system"]}, indent=1).replace("\n", " ").encode()
+    )
+    validator, reader = _validate_with_reader(lines)
+    report = validator.finish()
+    assert [(w.code, w.line) for w in report.warnings] == [("duplicate_record", 31)]
+    assert "line 7" in report.warnings[0].message
+    assert len(reader.calls) == 1  # only the first record of the repeated signature was read back
+    assert reader.data[reader.calls[0][0] :].startswith(lines[6])
+
+
+def test_same_signature_different_content_is_not_a_duplicate() -> None:
+    text = "".join(chr(ord("a") + i % 26) for i in range(10_000))
+    a = {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]}
+    joined = "\0".join(["", text, "ok"])
+    step = len(joined) >> 8
+    spot = next(i for i in range(200, len(joined) - 200) if i % step and joined[i] != "\0")
+    changed = text[: spot - 1] + ("b" if text[spot - 1] != "b" else "c") + text[spot:]
+    b = {"messages": [{"role": "user", "content": changed}, {"role": "assistant", "content": "ok"}]}
+    lines = dataset(HAIKU, 40, {5: a, 25: b})
+    validator, reader = _validate_with_reader(lines)
+    report = validator.finish()
+    assert report.warning_count == 0
+    assert len(reader.calls) == 1  # the signatures matched, the read-back told them apart
+
+
+def test_duplicate_of_a_training_record_in_the_validation_file() -> None:
+    train = dataset(HAIKU, 40)
+    data = b"\n".join(train) + b"\n"
+    reader = Reader(data)
+    validator = DatasetValidator(HAIKU)
+    validator.add_file("training", "t.jsonl", iter_lines([data]), size=len(data), reread=reader)
+    validator.add_file("validation", "v.jsonl", [train[11]])
+    report = validator.finish()
+    assert [(w.file, w.line, w.message) for w in report.warnings] == [("v.jsonl", 1, "same content as t.jsonl:12")]
+
+
+def test_a_file_changed_during_validation_is_an_error() -> None:
+    lines = dataset(HAIKU, 40)
+    lines[20] = lines[3]
+    data = b"\n".join(lines) + b"\n"
+    validator = DatasetValidator(HAIKU)
+    with pytest.raises(RuntimeError, match="changed while it was being validated"):
+        validator.add_file("training", "t.jsonl", iter_lines([data]), reread=lambda offset, length: b"{garbage")
+
+
+def test_validate_paths_reads_duplicates_back_from_disk(tmp_path: Path) -> None:
+    lines = dataset(HAIKU, 40)
+    lines[33] = lines[2]
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    report = validate_paths(HAIKU, path)
+    assert [(w.line, w.message) for w in report.warnings] == [(34, "same content as line 3")]

@@ -249,7 +249,7 @@ def test_token_estimate_is_conservative_for_non_latin_text() -> None:
 # -- Nova and Llama 3.2 (bedrock-conversation-2024) -----------------------------------
 
 
-def conv(*messages: tuple[str, list[dict[str, Any]]], system: Any = None, **extra: Any) -> dict[str, Any]:
+def conv(*messages: tuple[str, Any], system: Any = None, **extra: Any) -> dict[str, Any]:
     record: dict[str, Any] = {"schemaVersion": "bedrock-conversation-2024", **extra}
     if system is not None:
         record["system"] = system
@@ -533,7 +533,7 @@ def test_duplicate_tracking_is_bounded_by_the_record_limit() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from bft.dataset.rules import _reserved_finder, measure, utf8_size  # noqa: E402
+from bft.dataset.rules import _reserved_finder, content_of, measure, utf8_size  # noqa: E402
 from bft.families import family_for  # noqa: E402
 
 _FIND_HAIKU = _reserved_finder(family_for(HAIKU))
@@ -572,10 +572,14 @@ def test_nova_reserved_strings_ignore_case() -> None:
 
 
 def test_units_are_characters_for_ascii_and_utf8_bytes_otherwise() -> None:
-    assert measure(["abc", "de"])[0] == 5
-    assert measure(["abc", "é東"])[0] == 3 + 2 + 3
-    assert measure(["a"])[1] == measure(["a"])[1]
-    assert measure(["a", "b"])[1] != measure(["ab", ""])[1]
+    assert measure(["abc", "de"]) == 5
+    assert measure(["abc", "é東"]) == 3 + 2 + 3
+
+
+def test_content_is_unambiguous() -> None:
+    assert content_of(["a", "b"]) != content_of(["ab", ""])
+    assert content_of(["a\0b", "c"]) != content_of(["a", "b\0c"])
+    assert content_of(["x", "y"]) == content_of(["x", "y"])
 
 
 @pytest.mark.parametrize("text", ["é" * 1024, "東" * 5000, ("abc " * 3000) + "東" * 3000, "👍x" * 2000])

@@ -265,3 +265,53 @@ def test_bad_requests_raise_typed_errors(s3: Any, over: dict[str, Any], error: t
     with pytest.raises(error, match=pattern):
         invoke(event(training, **over))
     assert s3.list_objects_v2(Bucket=REPORTS).get("KeyCount") == 0
+
+
+def test_duplicates_are_read_back_with_ranged_gets_of_the_same_version(s3: Any) -> None:
+    lines = dataset(HAIKU, 40)
+    lines[30] = lines[4]
+    training = put(s3, "search/dups.jsonl", lines)
+    calls: list[dict[str, Any]] = []
+
+    class Recording:
+        def get_object(self, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            return s3.get_object(**kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(s3, name)
+
+    aws.override("s3", Recording())
+    result = invoke(event(training))
+    assert [(w["line"], w["message"]) for w in result["warnings"]] == [(31, "same content as line 5")]
+    ranged = [c for c in calls if "Range" in c]
+    assert len(ranged) == 1
+    assert ranged[0]["IfMatch"] == s3.head_object(Bucket=DATA, Key="search/dups.jsonl")["ETag"]
+
+
+def test_an_object_replaced_during_validation_is_transient(s3: Any) -> None:
+    from bft.dataset.s3 import _object_reader
+
+    class Changed:
+        def get_object(self, **_: Any) -> Any:
+            error = {
+                "Error": {"Code": "PreconditionFailed", "Message": "etag"},
+                "ResponseMetadata": {"HTTPStatusCode": 412},
+            }
+            raise ClientError(error, "GetObject")  # type: ignore[arg-type]
+
+    reread = _object_reader(Changed(), DATA, "k.jsonl", '"etag"')
+    with pytest.raises(TransientError, match="PreconditionFailed"):
+        reread(0, 10)
+
+
+def test_handler_works_without_orjson_as_in_the_lambda_runtime(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "orjson", None)
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40, {9: b"[]"}))
+    with pytest.raises(DatasetInvalid, match=r"train\.jsonl:9: each line must be a JSON object"):
+        invoke(event(training))
+    report = stored_report(s3)
+    assert report["parser"] == "json"
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [(9, "not_an_object")]

@@ -120,3 +120,15 @@ def test_request_id_defaults_to_the_execution_name(env: Env) -> None:
         table=env.table,
     )
     assert run["requestId"] == "exec-9"
+
+
+def test_a_team_machine_refuses_another_teams_request(env: Env) -> None:
+    from bft.workflow.request import Context, validate_request
+
+    context = Context("arn:x:exec-3", "exec-3", datetime.now(UTC), assigned_team="payments")
+    with pytest.raises(RequestInvalid, match="does not match this state machine's team 'payments'"):
+        validate_request(env.request(), env.policy(), context, bedrock=env.bedrock, table=env.table)
+    omitted = env.request()
+    del omitted["team"]
+    own = Context("arn:x:exec-4", "exec-4", datetime.now(UTC), assigned_team="moderation")
+    assert validate_request(omitted, env.policy(), own, bedrock=env.bedrock, table=env.table)["team"] == "moderation"

@@ -265,12 +265,12 @@ def test_approval_round_trip(env: Env) -> None:
     approval.request_approval(run, None, "tok", table=env.table, sns=env.sns, topic_arn=env.topic_arn)
     sfn = RecordingSfn()
     with pytest.raises(RequestInvalid, match="needs a reason"):
-        approval.decide("req-1", approve=False, reviewer="ana", reason=" ", table=env.table, sfn=sfn)
-    approval.decide("req-1", approve=False, reviewer="ana", reason="overfits", table=env.table, sfn=sfn)
+        approval.decide("moderation", "req-1", approve=False, reviewer="ana", reason=" ", table=env.table, sfn=sfn)
+    approval.decide("moderation", "req-1", approve=False, reviewer="ana", reason="overfits", table=env.table, sfn=sfn)
     ((kind, sent),) = sfn.sent
     assert (kind, sent["error"], sent["cause"]) == ("failure", "ApprovalRejected", "rejected by ana: overfits")
-    with pytest.raises(RequestInvalid, match="not waiting for approval"):
-        approval.decide("req-1", approve=True, reviewer="ana", reason="", table=env.table, sfn=sfn)
+    with pytest.raises(RequestInvalid, match="req-1 of team moderation is not waiting for approval"):
+        approval.decide("moderation", "req-1", approve=True, reviewer="ana", reason="", table=env.table, sfn=sfn)
 
 
 def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
@@ -291,6 +291,7 @@ def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
         topic_arn=env.topic_arn,
         policy_prices={"modelUnitHourUsd": {"claude-3-haiku": 40.0}},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": "2026-01-01T00:00:00Z"},
+        environment="local",
     )
     assert result["outcome"] == "timed_out"
     assert result["errorType"] == "TimedOut", "Fail states may not raise States.* names"
@@ -298,3 +299,24 @@ def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
     claim = state.get_token(env.table, "request", "req-1")
     assert claim is not None
     assert claim["status"] == "FAILED"
+
+
+def test_finalize_keeps_only_the_message_of_a_lambda_error(env: Env) -> None:
+    envelope = json.dumps({"errorType": "ThroughputFailed", "errorMessage": "capacity gone", "stackTrace": ["x"]})
+    result = report.finalize(
+        {
+            "input": {"team": "moderation", "requestId": "early"},
+            "error": {"Error": "ThroughputFailed", "Cause": envelope},
+        },
+        "FAILED",
+        s3=env.s3,
+        sns=env.sns,
+        table=env.table,
+        reports_bucket=env.reports,
+        topic_arn=env.topic_arn,
+        policy_prices={},
+        execution={"id": "arn:x", "name": "early", "startTime": ""},
+        environment="dev",
+    )
+    assert result["cause"].startswith("capacity gone (report: s3://reports-bucket/reports/moderation/early/run.json")
+    assert "stackTrace" not in result["cause"]

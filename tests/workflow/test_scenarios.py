@@ -16,7 +16,9 @@ DEPLOYED = [name for name, s in SCENARIOS.items() if s.outcome == "deployed"]
 
 
 def _run(name: str, assembly: Path, tmp_path: Path) -> dict[str, Any]:
-    return run_scenario(name, assembly=assembly, workdir=tmp_path)
+    summary = run_scenario(name, assembly=assembly, workdir=tmp_path)
+    assert summary["background_errors"] == [], summary["background_errors"]
+    return summary
 
 
 def _outcome_notification(summary: dict[str, Any]) -> dict[str, str]:
@@ -34,6 +36,7 @@ def test_failure_scenarios_end_defined_and_clean(name: str, local_assembly: Path
     assert summary["provisioned_throughputs_left"] == []
     note = _outcome_notification(summary)
     assert summary["outcome"].replace("_", " ") in note["subject"]
+    assert note["subject"].startswith("[bft local] ")
     assert summary["report_uri"] in note["message"]
     assert "Nothing this run created is still running." in note["message"]
     report = summary["report"]

@@ -13,8 +13,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# Module names under bft.cli, in the order they appear in --help.
-_SUBCOMMANDS = ["validate", "local-run"]
+# Modules under bft.cli, each registering one or more commands, in --help order.
+_SUBCOMMANDS = ["validate", "local_run", "pipeline"]
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1

@@ -1,17 +1,33 @@
-"""`bft local-run --scenario NAME [--json]`: the real workflow on this machine, Bedrock simulated."""
+"""`bft local-run --scenario NAME [--json]`: the real workflow on this machine, Bedrock simulated.
+
+Progress goes to stderr as the execution runs (each state, the simulated job while WaitForJob waits,
+elapsed time); the summary goes to stdout, followed by where the HTML/Markdown report was written.
+Exit code 0 means the scenario ended the way it is meant to, including an intended failure.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
+import re
 import sys
 import tempfile
+import threading
 import time
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from bft.local.bedrock_fake import FakeBedrock
+
+# The runner reports a state entry as "<execution name>: <StateName>" (state names hold no spaces).
+_STATE_ENTERED = re.compile(r"\S+: (\S+)")
+# Real seconds between two lines about the simulated job (half a simulated hour at the default scale).
+_JOB_PROGRESS_EVERY = 0.5
 
 
 def register(subparsers: Any) -> None:
@@ -20,47 +36,124 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "local-run",
         help="run one scenario of the synthesized workflow offline (moto + simulated Bedrock)",
-        description="Runs the 'local' environment's synthesized state machine end to end on this machine. "
-        "Scenarios: " + ", ".join(SCENARIOS),
+        description="Runs the 'local' environment's synthesized state machine end to end on this machine,\n"
+        "Bedrock simulated, and writes an HTML and Markdown report. Exit code 0 when the scenario ends\n"
+        "with its intended outcome (a failure scenario's failure included), 1 otherwise.\n\nscenarios:\n"
+        + "\n".join(f"  {name:<22}{s.description} ({s.outcome})" for name, s in SCENARIOS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--scenario", default="success", help="one of: " + ", ".join(SCENARIOS))
     parser.add_argument("--job-hours", type=float, default=None, help="simulated duration of the training job")
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
-    parser.add_argument("--report-dir", default=None, help="also write the HTML/Markdown report here")
+    parser.add_argument(
+        "--report-dir",
+        default=None,
+        help="where to write report.html and report.md (default: reports/local/<scenario>/ in the repository)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from bft.local.report_html import render
     from bft.local.run import SCENARIOS, run_scenario
+    from bft.synth import ROOT
 
     if args.scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(SCENARIOS)}")
     if args.job_hours is not None and not 0 < args.job_hours <= 48:
         raise UsageError("--job-hours must be above 0 and at most 48")
-    began = time.monotonic()
-
-    def progress(message: str) -> None:
-        if not args.json:
-            print(f"[{time.monotonic() - began:6.1f}s] {message}", file=sys.stderr, flush=True)
+    live = LiveProgress(enabled=not args.json)
 
     # The handlers log structured JSON to stdout as in Lambda; keep it out of the terminal and of --json.
     log_path = Path(tempfile.gettempdir()) / f"bft-local-run-{args.scenario}.log"
-    with log_path.open("w") as log, contextlib.redirect_stdout(log):
-        summary = run_scenario(args.scenario, job_hours=args.job_hours, progress=progress)
+    try:
+        with log_path.open("w") as log, contextlib.redirect_stdout(log):
+            summary = run_scenario(
+                args.scenario, job_hours=args.job_hours, progress=live.say, on_bedrock=live.watch_jobs
+            )
+    finally:
+        live.close()
     summary["lambda_log"] = str(log_path)
-    matched = summary["outcome"] == summary["expected_outcome"]
+    out_dir = Path(args.report_dir) if args.report_dir else ROOT / "reports" / "local" / args.scenario
+    written = render(summary, summary.get("documents") or {}, out_dir)
+    summary["report_html"] = str(written["html"].resolve())
+    summary["report_md"] = str(written["markdown"].resolve())
+    summary["ended_as_intended"] = ended_as_intended(summary)
     if args.json:
-        printable = {k: v for k, v in summary.items() if k != "report"}
+        # The run and its documents are in the report files; stdout stays one readable summary.
+        printable = {k: v for k, v in summary.items() if k not in ("report", "documents")}
         print(json.dumps(printable, indent=1, default=str))
     else:
         _print_summary(summary)
-    return EXIT_OK if matched else EXIT_NEGATIVE
+    return EXIT_OK if summary["ended_as_intended"] else EXIT_NEGATIVE
+
+
+def ended_as_intended(summary: dict[str, Any]) -> bool:
+    """The scenario's expected outcome, reached on the matching path (a deployment succeeds, the rest fail)."""
+    expected = summary["expected_outcome"]
+    return bool(summary["outcome"] == expected and (summary["status"] == "SUCCEEDED") == (expected == "deployed"))
+
+
+class LiveProgress:
+    """Progress on stderr: each state as it is entered, the simulated job while WaitForJob waits, elapsed time."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.began = time.monotonic()
+        self.state = ""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def say(self, message: str) -> None:
+        entered = _STATE_ENTERED.fullmatch(message)
+        if entered:
+            self.state = entered.group(1)
+        if self.enabled:
+            with self._lock:  # the runner, the reviewer and the job watcher all speak from their own threads
+                print(f"[{time.monotonic() - self.began:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def watch_jobs(self, fake: FakeBedrock) -> None:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._watch, args=(fake,), daemon=True, name="bft-local-progress")
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _watch(self, fake: FakeBedrock) -> None:
+        while not self._stop.wait(_JOB_PROGRESS_EVERY):
+            if self.state != "WaitForJob":
+                continue
+            try:
+                jobs, now = fake.running_jobs(), fake.now()
+            except Exception as exc:  # progress is cosmetic: it must never disturb the run
+                self.say(f"  (simulated job progress unavailable: {exc})")
+                return
+            for job in jobs:
+                self.say(job_progress_line(job, now))
+
+
+def job_progress_line(job: dict[str, Any], now: datetime) -> str:
+    """One line about a simulated customization job: status, active phase, simulated hours so far."""
+    phases = {
+        name.removesuffix("Details"): str(detail.get("status"))
+        for name, detail in (job.get("statusDetails") or {}).items()
+        if isinstance(detail, dict)
+    }
+    active = next((name for name, status in phases.items() if status == "InProgress"), None)
+    hours = (now - job["creationTime"]).total_seconds() / 3600
+    phase = f", phase {active}" if active else ""
+    return f"  simulated Bedrock: job {job.get('jobName', '?')} {job.get('status')}{phase}, {hours:.1f} h simulated"
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    report = summary.get("report") or {}
     print(
         f"\nscenario {summary['scenario']}: execution {summary['status']}, outcome {summary['outcome']}"
-        f" (expected {summary['expected_outcome']})"
+        f" (expected {summary['expected_outcome']}); Bedrock was simulated"
     )
     print(f"  path: {' -> '.join(summary['states_visited'])}")
     print(
@@ -73,5 +166,38 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     for note in summary["notifications"]:
         print(f"  notification: {note['subject']}")
-    print(f"  report: {summary['report_uri']}")
+    print(f"  run.json (in the simulated S3): {summary['report_uri']}")
     print(f"  Lambda logs: {summary['lambda_log']}")
+    print()
+    print(_verdict(summary))
+    if summary["outcome"] != "deployed" and report.get("runbook"):
+        print(f"Next step (runbook): {report['runbook']}")
+    html_path = Path(summary["report_html"])
+    print(f"Report: {_shown(html_path)}")
+    print(f"        {_shown(Path(summary['report_md']))} (Markdown)")
+    print(f"Open it in a browser (works offline): {html_path.as_uri()}")
+
+
+def _verdict(summary: dict[str, Any]) -> str:
+    from bft.local.report_html import error_message
+
+    scenario, outcome, expected = summary["scenario"], summary["outcome"], summary["expected_outcome"]
+    if not ended_as_intended(summary):
+        return (
+            f"scenario {scenario} did NOT end as intended: expected {expected}, "
+            f"got {outcome} (execution {summary['status']})"
+        )
+    if outcome == "deployed":
+        serving = (summary.get("report") or {}).get("serving") or {}
+        return f"scenario {scenario} ended as intended: deployed, serving on {serving.get('arn', '?')} (simulated)"
+    message = error_message((summary.get("report") or {}).get("error")) or "no error message"
+    return f"scenario {scenario} ended in the failure path as intended: {outcome}: {message}"
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the working directory when it lies under it (what a reader types), else absolute."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(resolved)

@@ -37,11 +37,15 @@ class RecordError(Exception):
         self.message = message
 
 
-# (units, turns, has_system, key, media): units = U above, so tokens = ceil(units / 3);
-# turns = messages in the record (a prompt/completion pair counts 2); key = digest of
-# the normalized content for duplicate detection; media = "image" | "video" | None.
-# A plain tuple: a NamedTuple costs a Python-level __new__ per record.
-RecordInfo = tuple[int, int, bool, int, str | None]
+# The normalized content of a record, for duplicate detection: its texts (and media
+# URIs) joined with NUL, and their lengths, which make the join unambiguous.
+Content = tuple[str, tuple[int, ...]]
+
+# (units, turns, has_system, content, media): units = U above, so tokens =
+# ceil(units / 3); turns = messages in the record (a prompt/completion pair counts
+# 2); media = "image" | "video" | None. A plain tuple: a NamedTuple costs a
+# Python-level __new__ per record.
+RecordInfo = tuple[int, int, bool, Content, str | None]
 Checker = Callable[[dict[str, Any]], RecordInfo]
 
 _MISSING: Any = object()
@@ -60,10 +64,13 @@ def utf8_size(text: str) -> int:
     return -(-len(sample.encode("utf-8", "surrogatepass")) * n // len(sample))
 
 
-def measure(texts: list[str]) -> tuple[int, int]:
-    """(U, digest) of a record's texts: the token-estimate size and the duplicate key."""
-    units = sum(map(len, texts)) if all(map(str.isascii, texts)) else sum(map(utf8_size, texts))
-    return units, hash(tuple(texts))
+def measure(texts: list[str]) -> int:
+    """U of a record's texts: the size the token estimate divides by 3."""
+    return sum(map(len, texts)) if all(map(str.isascii, texts)) else sum(map(utf8_size, texts))
+
+
+def content_of(parts: list[str]) -> Content:
+    return "\0".join(parts), tuple(map(len, parts))
 
 
 def make_checker(family: ModelFamily, base_model_id: str, dataset_bucket: str | None = None) -> Checker:
@@ -151,15 +158,17 @@ def _reserved_finder(family: ModelFamily) -> Callable[[str], str | None]:
     def find(text: str) -> str | None:
         if first not in text:
             return None
-        pos = text.find(mark)
+        find_mark = text.find
+        ends_with = text.endswith
+        pos = find_mark(mark)
         start = 0
         for _ in range(8 + len(text) // 512):
             if pos == -1:
                 return None
-            if text.endswith(stems, 0, pos):
+            if ends_with(stems, 0, pos):
                 return next(s for s in strings if text.startswith(s, pos + 1 - len(s)))
             start = pos + 1  # no match can span a checked mark: it occurs only at their end
-            pos = text.find(mark, start)
+            pos = find_mark(mark, start)
         match = pattern.search(text, start)
         return match.group(0) if match else None
 
@@ -265,8 +274,7 @@ def _anthropic_checker(family: ModelFamily) -> Checker:
             explain(messages)
         # Roles are fixed by position once the order is valid, so the texts are the
         # content. One NUL-joined string (NUL is in no reserved string, so no match
-        # spans two texts) lets a single call screen the record and a single hash
-        # digest it; the lengths make the digest unambiguous.
+        # spans two texts) lets a single call screen the record.
         texts = [system, *contents]
         joined = "\0".join(texts)
         if find_reserved(joined):
@@ -276,7 +284,7 @@ def _anthropic_checker(family: ModelFamily) -> Checker:
                     field = "system" if index == 0 else f"messages[{index - 1}].content"
                     raise _reserved_error(field, found, family)
         units = len(joined) - count if joined.isascii() else sum(map(utf8_size, texts))
-        return (units, count, bool(system), hash((joined, *map(len, texts))), None)
+        return (units, count, bool(system), (joined, tuple(map(len, texts))), None)
 
     return check
 
@@ -299,8 +307,7 @@ def _prompt_completion_checker(family: ModelFamily) -> Checker:
             found = find_reserved(text)
             if found:
                 raise _reserved_error(name, found, family)
-        units, key = measure([prompt, completion])
-        return (units, 2, False, key, None)
+        return (measure([prompt, completion]), 2, False, content_of([prompt, completion]), None)
 
     return check
 
@@ -387,7 +394,7 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
             raise RecordError("schema_version", "schemaVersion", f"must be {SCHEMA_VERSION!r}, got {version!r}")
         has_system = False
         texts: list[str] = []  # every text, for the token estimate
-        parts: list[Any] = []  # texts, media URIs and message boundaries: the duplicate key
+        parts: list[str] = []  # texts, media URIs and message ends: the duplicate content
         system = obj.get("system")
         if system is not None:
             if type(system) is not list:
@@ -409,7 +416,7 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
                 has_system = has_system or bool(text.strip())
                 texts.append(text)
                 parts.append(text)
-        parts.append(0)
+        parts.append("\1")  # end of the system prompt
         if type(messages) is not list:
             raise _wrong_type("messages", "an array of {role, content} objects", messages)
         count = len(messages)
@@ -451,11 +458,11 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
                     texts.append(text)
                     parts.append(text)
                 elif "image" in block:
-                    parts.append(check_media("image", block["image"], bfield + ".image", expected))
+                    parts.append("image:" + check_media("image", block["image"], bfield + ".image", expected))
                     images += 1
                     substance = True
                 elif "video" in block:
-                    parts.append(check_media("video", block["video"], bfield + ".video", expected))
+                    parts.append("video:" + check_media("video", block["video"], bfield + ".video", expected))
                     videos += 1
                     substance = True
                 else:
@@ -466,7 +473,7 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
                     )
             if not substance:
                 raise RecordError("empty_content", mfield + ".content", "content has no non-empty text")
-            parts.append(index + 1)
+            parts.append("\1")  # end of a message
             expected = "assistant" if expected == "user" else "user"
         if count & 1:
             raise RecordError("role_order", f"messages[{count - 1}].role", "the last message must be from 'assistant'")
@@ -479,6 +486,6 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
             if videos > max_videos:
                 raise RecordError("too_many_videos", "messages", f"{videos} videos; at most {max_videos} per record")
             media = "image" if images else "video"
-        return (measure(texts)[0], count, has_system, hash(tuple(parts)), media)
+        return (measure(texts), count, has_system, content_of(parts), media)
 
     return check

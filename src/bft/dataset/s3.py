@@ -35,7 +35,7 @@ from botocore.exceptions import (
 
 from bft.dataset.parsing import dumps, iter_lines, read_chunks
 from bft.dataset.report import Report
-from bft.dataset.validator import DatasetValidator
+from bft.dataset.validator import DatasetValidator, Reread
 from bft.errors import DatasetInvalid, RequestInvalid, TransientError
 from bft.families import check_hyperparameters, default_epochs, family_for
 
@@ -173,12 +173,36 @@ def _read_object(validator: DatasetValidator, s3: Any, role: str, uri: str) -> N
     except _NETWORK_ERRORS as exc:
         raise TransientError(f"S3 GetObject {uri}: {exc}") from exc
     body = response["Body"]
+    reread = _object_reader(s3, bucket, key, response.get("ETag"))
     try:
-        validator.add_file(role, uri, iter_lines(read_chunks(body)), size=response.get("ContentLength"))
+        validator.add_file(role, uri, iter_lines(read_chunks(body)), size=response.get("ContentLength"), reread=reread)
     except _NETWORK_ERRORS as exc:
         raise TransientError(f"reading {uri} failed midway: {exc}") from exc
     finally:
         body.close()
+
+
+def _object_reader(s3: Any, bucket: str, key: str, etag: str | None) -> Reread:
+    """Ranged GETs of the same object version (duplicate detection reads a few records back)."""
+
+    def reread(offset: int, length: int) -> bytes:
+        extra = {"IfMatch": etag} if etag else {}
+        try:
+            response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}", **extra)
+        except ClientError as exc:
+            if _code(exc) in ("PreconditionFailed", "412") or _is_transient(exc):
+                raise TransientError(f"S3 GetObject s3://{bucket}/{key} (range): {_code(exc)}") from exc
+            raise
+        except _NETWORK_ERRORS as exc:
+            raise TransientError(f"S3 GetObject s3://{bucket}/{key} (range): {exc}") from exc
+        body = response["Body"]
+        try:
+            data: bytes = body.read()
+        finally:
+            body.close()
+        return data
+
+    return reread
 
 
 def _put_report(s3: Any, bucket: str, key: str, report: Report) -> None:

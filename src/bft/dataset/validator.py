@@ -1,9 +1,9 @@
 """The streaming validation engine shared by ``bft validate`` and the Lambda step.
 
 Each file is read once, in 1 MiB chunks; memory holds one chunk (or one line,
-if longer), the capped issue lists, a fixed histogram and one 64-bit digest per
-record for duplicate detection (at most the family's record limit of them), so
-it is flat in file size. Each line gets at most one error, its first broken
+if longer), the capped issue lists, a fixed histogram and a few integers per
+record for duplicate detection (for at most the family's record limit of them),
+so it is flat in file size. Each line gets at most one error, its first broken
 rule. Decisions on inputs the facts leave open:
 
 * Empty or whitespace-only line: error ``empty_line``. Bedrock reads every line
@@ -24,7 +24,10 @@ rule. Decisions on inputs the facts leave open:
   it, so a validation file cannot make up for a short one.
 * Duplicates (warning ``duplicate_record``, naming the first line): records with
   the same texts in the same positions, whatever the JSON key order, spacing or
-  escaping; compared by a 64-bit digest, across training and validation.
+  escaping, across training and validation. Each record gets a cheap signature
+  (text lengths, both ends, 256 sampled characters); only records whose
+  signature repeats are digested in full (64-bit), the earlier one read back
+  from its file by offset. Hashing every byte would cost a fifth of the run.
 * A file whose known size is over the family's limit is rejected unread.
 """
 
@@ -34,7 +37,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from bft.dataset.parsing import (
@@ -48,11 +51,12 @@ from bft.dataset.parsing import (
     strict_rejection,
 )
 from bft.dataset.report import FileSummary, Issue, Report
-from bft.dataset.rules import RecordError, make_checker
+from bft.dataset.rules import Content, RecordError, make_checker
 from bft.dataset.stats import EXACT_BUCKETS, RecordStats
 from bft.families import ModelFamily, default_epochs, family_for
 
 ROLES = ("training", "validation")
+Reread = Callable[[int, int], bytes]  # (offset, length) -> those bytes of the file
 MAX_ISSUES = 100
 _BOM = b"\xef\xbb\xbf"
 
@@ -122,11 +126,14 @@ class DatasetValidator:
         self._warnings: list[Issue] = []
         self._error_count = 0
         self._warning_count = 0
-        # Digest -> where it was first seen. Bounded: past the family's record
-        # limit the dataset is invalid anyway, so tracking stops there.
-        self._seen: dict[int, tuple[str, int]] = {}
+        # Signature -> records with it: [source, line, offset, length, digest or None].
+        # Bounded: past the family's record limit the dataset is invalid anyway,
+        # so tracking stops there.
+        self._seen: dict[int, list[list[Any]]] = {}
+        self._stored = 0
         self._seen_cap = self.family.max_total_records
         self._dup_overflow = False
+        self._sources: list[tuple[str, Reread | None]] = []  # (path, reread) per add_file
         self._media: tuple[str, str, int] | None = None
         self._files: list[FileSummary] = []
         self._training: RecordStats | None = None
@@ -167,12 +174,23 @@ class DatasetValidator:
         self._file_error(path, code, message)
         self._files.append(FileSummary(role, path, 0, 0, False, RecordStats().to_dict()))
 
-    def add_file(self, role: str, path: str, lines: Iterable[bytes], *, size: int | None = None) -> FileSummary:
+    def add_file(
+        self,
+        role: str,
+        path: str,
+        lines: Iterable[bytes],
+        *,
+        size: int | None = None,
+        reread: Reread | None = None,
+    ) -> FileSummary:
         """Validate one file given as byte lines (with or without line ends).
 
         ``size`` is the file's length in bytes when known: a file over the
         family's limit is then rejected without being read (reading 10 GB only
-        to refuse it would outlast a Lambda invocation).
+        to refuse it would outlast a Lambda invocation). ``reread(offset,
+        length)`` returns a span of the file again; with it, and ``lines`` from
+        ``iter_lines`` (which fixes every line's offset), duplicate detection
+        digests a record's whole content only when its cheap signature repeats.
         """
         self._check_role(role)
         max_records, max_bytes = self._limits_for(role)
@@ -183,7 +201,9 @@ class DatasetValidator:
             return summary
         counted = _CountingLines(lines) if size is None and not isinstance(lines, LineBatches) else None
         stats = RecordStats()
-        records = self._scan(path, counted if counted is not None else lines, stats)
+        source = len(self._sources)
+        self._sources.append((path, reread if isinstance(lines, LineBatches) else None))
+        records = self._scan(source, counted if counted is not None else lines, stats)
         if size is not None:
             nbytes = size
         elif isinstance(lines, LineBatches):
@@ -211,7 +231,7 @@ class DatasetValidator:
         self._files.append(summary)
         return summary
 
-    def _scan(self, path: str, lines: Iterable[bytes], stats: RecordStats) -> int:
+    def _scan(self, source: int, lines: Iterable[bytes], stats: RecordStats) -> int:
         """Validate every line of one file; returns the number of lines.
 
         The cyclic garbage collector is paused meanwhile: each parsed record is a
@@ -221,33 +241,37 @@ class DatasetValidator:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._scan_lines(path, lines, stats)
+            return self._scan_lines(source, lines, stats)
         finally:
             if was_enabled:
                 gc.enable()
 
-    def _scan_lines(self, path: str, lines: Iterable[bytes], stats: RecordStats) -> int:
+    def _scan_lines(self, source: int, lines: Iterable[bytes], stats: RecordStats) -> int:
         # Everything the loop touches is a local; statistics are kept in locals
         # and folded into ``stats`` once at the end.
+        path, reread = self._sources[source]
         loads = self._loads
         check = self._check
         token_limit = self.family.token_limit
         max_line = MAX_LINE_BYTES
         seen = self._seen
-        seen_cap = self._seen_cap
         line_error = self._line_error
         hist = stats.hist
         exact = EXACT_BUCKETS  # token counts below this index the histogram directly
         count = tokens_total = turns_total = with_system = 0
         tokens_min = turns_min = sys.maxsize
         tokens_max = turns_max = 0
-        overflow = False
         lineno = 0
+        offset = 0  # of the current line in the file, while lines are exactly the file's
+        lazy = reread is not None  # may a record's full digest wait for its signature to repeat?
         for batch in batches_of(lines):
             for raw in batch:
                 lineno += 1
+                start = offset
+                offset += len(raw) + 1
                 if len(raw) > max_line:
                     line_error(path, lineno, None, "line_too_long", f"line is longer than {max_line:,} bytes")
+                    lazy = False  # the line was cut short: later offsets are unknown
                     continue
                 try:
                     obj = loads(raw)
@@ -258,7 +282,7 @@ class DatasetValidator:
                     line_error(path, lineno, None, "not_an_object", "each line must be a JSON object")
                     continue
                 try:
-                    units, turns, has_system, key, media = check(obj)
+                    units, turns, has_system, content, media = check(obj)
                 except RecordError as exc:
                     line_error(path, lineno, exc.field, exc.code, exc.message)
                     continue
@@ -291,17 +315,56 @@ class DatasetValidator:
                     )
                 if media is not None:
                     self._media_mix(path, lineno, media)
-                if key in seen:
-                    first_path, first_line = seen[key]
-                    where = f"line {first_line}" if first_path == path else f"{first_path}:{first_line}"
-                    self._warn(path, lineno, "duplicate_record", f"same content as {where}")
-                elif len(seen) < seen_cap:
-                    seen[key] = (path, lineno)
+                # Duplicates: a cheap signature first (lengths, both ends and 256 evenly
+                # spaced characters); the full digest only when it repeats, or at once
+                # when the record could not be read back later.
+                joined = content[0]
+                signature = hash((content[1], joined[:128], joined[-128:], joined[:: (len(joined) >> 8) or 1]))
+                entries = seen.get(signature)
+                if entries is None and lazy:
+                    if self._stored < self._seen_cap:
+                        seen[signature] = [[source, lineno, start, len(raw), None]]
+                        self._stored += 1
+                    else:
+                        self._dup_overflow = True
                 else:
-                    overflow = True
+                    self._duplicate(entries, signature, content, source, lineno)
         stats.merge(count, tokens_total, tokens_min, tokens_max, turns_total, turns_min, turns_max, with_system)
-        self._dup_overflow = self._dup_overflow or overflow
         return lineno
+
+    def _duplicate(
+        self, entries: list[list[Any]] | None, signature: int, content: Content, source: int, lineno: int
+    ) -> None:
+        """Compare a record with the earlier ones sharing its signature; warn or remember it."""
+        digest = hash(content)
+        for entry in entries or ():
+            if entry[4] is None:  # first of its signature: read it back and digest it now
+                entry[4] = self._digest_at(entry)
+            if entry[4] == digest:
+                first_path = self._sources[entry[0]][0]
+                path = self._sources[source][0]
+                where = f"line {entry[1]}" if entry[0] == source else f"{first_path}:{entry[1]}"
+                self._warn(path, lineno, "duplicate_record", f"same content as {where}")
+                return
+        if self._stored >= self._seen_cap:
+            self._dup_overflow = True
+            return
+        self._stored += 1
+        if entries is None:
+            self._seen[signature] = [[source, lineno, 0, 0, digest]]
+        else:
+            entries.append([source, lineno, 0, 0, digest])
+
+    def _digest_at(self, entry: list[Any]) -> int:
+        """The full digest of an earlier record, read back from its file."""
+        path, reread = self._sources[entry[0]]
+        assert reread is not None  # entries without a digest come only from re-readable files
+        raw = reread(entry[2], entry[3])
+        try:
+            content = self._check(self._loads(raw))[3]
+        except (ValueError, RecordError) as exc:
+            raise RuntimeError(f"{path} changed while it was being validated (line {entry[1]})") from exc
+        return hash(content)
 
     def _media_mix(self, path: str, lineno: int, media: str) -> None:
         if self._media is None:
@@ -401,5 +464,16 @@ def validate_paths(
             continue
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
-            validator.add_file(role, os.fspath(path), iter_lines(read_chunks(stream)), size=size)
+            validator.add_file(
+                role, os.fspath(path), iter_lines(read_chunks(stream)), size=size, reread=_file_reader(path)
+            )
     return validator.finish(epochs)
+
+
+def _file_reader(path: str | os.PathLike[str]) -> Reread:
+    def reread(offset: int, length: int) -> bytes:
+        with open(path, "rb") as stream:
+            stream.seek(offset)
+            return stream.read(length)
+
+    return reread

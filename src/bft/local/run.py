@@ -16,19 +16,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bft import aws
 from bft.local import sample_data
-from bft.local.bedrock_fake import FakeBedrock
-from bft.local.catalog import catalog
-from bft.local.offline import OfflineAssembly
 from bft.synth import ROOT, cached_synth
+
+if TYPE_CHECKING:
+    from bft.local.bedrock_fake import FakeBedrock
+    from bft.local.offline import OfflineAssembly
+
+# boto3, moto and the fake load when a scenario runs, not when the scenario table is read (`bft --help`).
+
+
+def _aws() -> Any:
+    from bft import aws
+
+    return aws
+
 
 ENV = "local"
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
 TEAM = "moderation"
+MACHINE = "Workflow/Moderation/StateMachine"  # the team's own state machine (construct path)
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 CACHE = ROOT / "cdk.out" / ".local-run"
 # One simulated hour per real second: a two-hour job takes two seconds.
@@ -71,11 +81,12 @@ def _reject(env: OfflineAssembly, run: dict[str, Any]) -> None:
     from bft.workflow.approval import decide
 
     decide(
+        TEAM,
         run["requestId"],
         approve=False,
         reviewer="local-reviewer",
         reason="loss curve looks overfitted",
-        table=aws.resource_table(_table(env)),
+        table=_aws().resource_table(_table(env)),
         sfn=env.clients("stepfunctions"),
     )
 
@@ -84,11 +95,12 @@ def _approve(env: OfflineAssembly, run: dict[str, Any]) -> None:
     from bft.workflow.approval import decide
 
     decide(
+        TEAM,
         run["requestId"],
         approve=True,
         reviewer="local-reviewer",
         reason="metrics look good",
-        table=aws.resource_table(_table(env)),
+        table=_aws().resource_table(_table(env)),
         sfn=env.clients("stepfunctions"),
     )
 
@@ -183,8 +195,16 @@ def run_scenario(
     progress: Callable[[str], None] | None = None,
     workdir: Path | None = None,
     assembly: Path | None = None,
+    on_bedrock: Callable[[FakeBedrock], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one scenario end to end and return the summary `bft local-run --json` prints."""
+    """Run one scenario end to end and return the summary `bft local-run --json` prints.
+
+    ``on_bedrock`` receives the simulated Bedrock before the execution starts (live job progress).
+    """
+    from bft.local.bedrock_fake import FakeBedrock
+    from bft.local.catalog import catalog
+    from bft.local.offline import OfflineAssembly
+
     scenario = SCENARIOS[name]
     say = progress or (lambda _message: None)
     if assembly is None:
@@ -206,7 +226,7 @@ def run_scenario(
 
     started = time.monotonic()
     with OfflineAssembly(assembly, region=REGION, account_id=ACCOUNT) as env:
-        aws.reset()
+        _aws().reset()
         datasets = env.stack_output_by_key("DatasetsBucketName")
         s3 = env.clients("s3")
         for local_name, path in (
@@ -221,11 +241,13 @@ def run_scenario(
         world_catalog = catalog(
             now=now, haiku_end_of_life=now + timedelta(days=overrides.get("haiku_end_of_life_days", 90))
         )
+        # EventBridge: Bedrock's state-change events go to the rules of the synthesized template.
+        delivered: list[Any] = []
         fake = FakeBedrock(
             region=REGION,
             account_id=ACCOUNT,
             s3=s3,
-            on_event=lambda event: _deliver(env, event),
+            on_event=lambda event: delivered.extend(env.put_event(event)),
             time_scale=TIME_SCALE,
             catalog=world_catalog,
             oracle=sample_data.oracle_from(list(data.values())).get,
@@ -233,8 +255,10 @@ def run_scenario(
             **scenario.fake_options,
         )
         fake.plan_jobs("Completed", duration_s=3600 * (job_hours or scenario.job_hours), count=None)
-        aws.override("bedrock", fake.client("bedrock"))
-        aws.override("bedrock-runtime", fake.client("bedrock-runtime"))
+        if on_bedrock is not None:
+            on_bedrock(fake)
+        _aws().override("bedrock", fake.client("bedrock"))
+        _aws().override("bedrock-runtime", fake.client("bedrock-runtime"))
         request = {
             "team": TEAM,
             "baseModelId": HAIKU,
@@ -260,7 +284,8 @@ def run_scenario(
         background.start()
         try:
             arns = [
-                env.start_execution(input=request, name=f"{request['requestId']}-{i}") for i in range(world.executions)
+                env.start_execution(input=request, name=f"{request['requestId']}-{i}", state_machine=MACHINE)
+                for i in range(world.executions)
             ]
             results = [env.wait(arn, timeout=240, progress=say) for arn in arns]
         finally:
@@ -271,6 +296,12 @@ def run_scenario(
         report_key = f"reports/{TEAM}/{request['requestId']}/run.json"
         reports_bucket = env.stack_output_by_key("ReportsBucketName")
         report = _read_json(s3, reports_bucket, report_key)
+        # The run's other documents live only in moto: read them before the context discards them.
+        documents = {
+            doc: loaded
+            for doc in ("metrics.json", "evaluation.json", "dataset-validation.json")
+            if (loaded := _read_json(s3, reports_bucket, f"reports/{TEAM}/{request['requestId']}/{doc}")) is not None
+        }
         notifications = env.sns_messages()
         summary = {
             "scenario": name,
@@ -282,7 +313,9 @@ def run_scenario(
             "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
             "notifications": [{"subject": n["subject"], "message": n["message"]} for n in notifications],
             "state_transitions": first.state_transitions,
-            "lambda_invocations": first.lambda_invocations + background.event_invocations,
+            # Steps the state machine invoked, plus the event-driven resume (JobEvents) of its job.
+            "lambda_invocations": first.lambda_invocations + len(delivered),
+            "background_errors": background.errors,
             "scheduled_invocations": background.scheduled_invocations,
             "states_visited": first.states_visited,
             # Each entry into a task state schedules it once; every further schedule is a retry.
@@ -291,11 +324,12 @@ def run_scenario(
             - len(first.events("TaskStateEntered")),
             "report_uri": f"s3://{reports_bucket}/{report_key}" if report else None,
             "report": report,
+            "documents": documents,
             "executions": [{"status": r.status, "error": r.error, "cause": r.cause} for r in results],
             "elapsed_seconds": round(time.monotonic() - started, 2),
             "simulated_job_hours": job_hours or scenario.job_hours,
         }
-    aws.reset()
+    _aws().reset()
     return summary
 
 
@@ -308,38 +342,34 @@ class _Background(threading.Thread):
         super().__init__(daemon=True, name="bft-local-background")
         self.env, self.fake, self.world, self.stop_event, self.say = env, fake, world, stop, say
         self.scheduled_invocations = 0
-        self.event_invocations = 0
-        self.error: BaseException | None = None
+        self.errors: list[str] = []
 
     def run(self) -> None:
-        # The deployed schedule runs every few minutes; offline it runs every 3 s so a lost event costs seconds.
-        next_reconcile = time.monotonic() + 3.0
+        # The deployed schedules run every few minutes; offline every 3 s, so a lost event costs seconds.
+        next_schedule = time.monotonic() + 3.0
         reviewed = False
-        try:
-            while not self.stop_event.wait(0.05):
+        while not self.stop_event.wait(0.05):
+            # One failed round (a handler error, a race with moto) must not stop time or the reviewer:
+            # record it for the summary and go on, as the real schedules would.
+            try:
                 self.fake.tick()
-                if time.monotonic() >= next_reconcile:
+                if time.monotonic() >= next_schedule:
                     self.scheduled_invocations += len(self.env.run_scheduled_rules())
-                    next_reconcile = time.monotonic() + 3.0
+                    next_schedule = time.monotonic() + 3.0
                 if self.world.reviewer and not reviewed:
                     run = self._awaiting_approval()
                     if run:
                         self.say(f"reviewer: deciding on {run['requestId']}")
                         self.world.reviewer(self.env, run)
                         reviewed = True
-        except BaseException as exc:  # surfaced by the caller through the execution's outcome
-            self.error = exc
-            raise
+            except Exception as exc:
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                self.say(f"background error (continuing): {type(exc).__name__}: {exc}")
 
     def _awaiting_approval(self) -> dict[str, Any] | None:
-        table = aws.resource_table(_table(self.env))
-        item = table.get_item(Key={"pk": f"approval#{self.world.request['requestId']}"}).get("Item")
+        table = _aws().resource_table(_table(self.env))
+        item = table.get_item(Key={"pk": f"approval#{TEAM}#{self.world.request['requestId']}"}).get("Item")
         return {"requestId": self.world.request["requestId"]} if item else None
-
-
-def _deliver(env: OfflineAssembly, event: dict[str, Any]) -> None:
-    """EventBridge: route Bedrock's state-change event to the rules of the synthesized template."""
-    env.put_event(event)
 
 
 def _table(env: OfflineAssembly) -> str:

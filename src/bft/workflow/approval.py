@@ -15,7 +15,7 @@ def request_approval(
     state.put_token(
         table,
         "approval",
-        run["requestId"],
+        approval_key(run["team"], run["requestId"]),
         token,
         execution_arn=run["executionArn"],
         ttl_seconds=run["timeouts"]["approvalSeconds"],
@@ -28,8 +28,9 @@ def request_approval(
         f"Loss summary: {json.dumps(summary)}",
         f"Metrics: {(metrics or {}).get('metricsUri', 'none')}",
         "",
-        f"Approve: bft approve --env {run['environment']} --request-id {run['requestId']}",
-        f"Reject:  bft reject --env {run['environment']} --request-id {run['requestId']} --reason '...'",
+        f"Approve: bft approve --env {run['environment']} --team {run['team']} --request-id {run['requestId']}",
+        f"Reject:  bft reject --env {run['environment']} --team {run['team']} --request-id {run['requestId']} "
+        "--reason '...'",
         f"Without a decision the run is cleaned up after {run['timeouts']['approvalSeconds']} seconds.",
     ]
     sns.publish(
@@ -41,13 +42,20 @@ def request_approval(
     return {"awaiting": run["requestId"]}
 
 
-def decide(request_id: str, *, approve: bool, reviewer: str, reason: str, table: Any, sfn: Any) -> dict[str, Any]:
+def approval_key(team: str, request_id: str) -> str:
+    """Team first: a team's role may touch only items whose key starts with its name (dynamodb:LeadingKeys)."""
+    return f"{team}#{request_id}"
+
+
+def decide(
+    team: str, request_id: str, *, approve: bool, reviewer: str, reason: str, table: Any, sfn: Any
+) -> dict[str, Any]:
     """Resume the execution waiting for a reviewer. Used by `bft approve/reject`."""
     if not approve and not reason.strip():
         raise RequestInvalid("a rejection needs a reason")  # checked before the token is consumed
-    item = state.take_token(table, "approval", request_id)
+    item = state.take_token(table, "approval", approval_key(team, request_id))
     if item is None:
-        raise RequestInvalid(f"request {request_id} is not waiting for approval")
+        raise RequestInvalid(f"request {request_id} of team {team} is not waiting for approval")
     if approve:
         sfn.send_task_success(
             taskToken=item["token"], output=json.dumps({"approved": True, "reviewer": reviewer, "reason": reason})

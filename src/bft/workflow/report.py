@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from bft.names import REQUEST_ID, TEAM_NAME
 from bft.workflow import state as state_table
-from bft.workflow.request import REQUEST_ID, TEAM_NAME
 from bft.workflow.s3io import put_json, report_key
 
 # errorType -> outcome, the vocabulary of notifications, reports and `bft local-run`.
@@ -35,7 +35,10 @@ ERROR_NAMES = {
 
 RUNBOOK = {
     "request_invalid": "Fix the field named above and submit again with the same requestId.",
-    "model_unavailable": "Pick a base model that is ACTIVE and fine-tunable in this region (bft models).",
+    "model_unavailable": (
+        "Pick a base model that is ACTIVE and fine-tunable in this region "
+        "(aws bedrock list-foundation-models --by-customization-type FINE_TUNING)."
+    ),
     "duplicate": "Nothing was started. Use a new requestId to train again.",
     "dataset_invalid": "Open the validation report, fix the lines it names, run `bft validate` locally, resubmit.",
     "job_failed": "Read Bedrock's failure message above; most are data or quota problems. Resubmit after fixing.",
@@ -62,10 +65,11 @@ def finalize(
     topic_arn: str,
     policy_prices: dict[str, Any],
     execution: dict[str, str],
+    environment: str,
 ) -> dict[str, Any]:
     run = state.get("run") or {}
     request = state.get("input") or {}
-    error = state.get("error")
+    error = readable_error(state.get("error"))
     outcome = "deployed" if status == "SUCCEEDED" else OUTCOMES.get((error or {}).get("Error", ""), "error")
     claimed = request.get("team")
     # An unvalidated team name only ever names a report folder when it looks like one.
@@ -114,7 +118,7 @@ def finalize(
         state_table.finish_request(table, run["requestId"], execution["id"], status)
     sns.publish(
         TopicArn=topic_arn,
-        Subject=_subject(run, request_id, outcome),
+        Subject=_subject(environment, request_id, outcome),
         Message=_message(report, uri),
         MessageAttributes={
             "team": {"DataType": "String", "StringValue": team},
@@ -127,6 +131,20 @@ def finalize(
         result["errorType"] = ERROR_NAMES.get(name, name)
         result["cause"] = f"{error.get('Cause', '')} (report: {uri})"[:32000]
     return result
+
+
+def readable_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A Lambda failure's Cause is the runtime's JSON envelope (message, type, stack trace): keep the message."""
+    if not error:
+        return error
+    cause = error.get("Cause", "")
+    try:
+        envelope = json.loads(cause) if isinstance(cause, str) and cause.startswith("{") else None
+    except ValueError:
+        envelope = None
+    if isinstance(envelope, dict) and "errorMessage" in envelope:
+        return {**error, "Cause": str(envelope["errorMessage"])}
+    return error
 
 
 def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +162,8 @@ def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str
     }
 
 
-def _subject(run: dict[str, Any], request_id: str, outcome: str) -> str:
-    env = run.get("environment", "")
+def _subject(environment: str, request_id: str, outcome: str) -> str:
+    env = environment
     return f"[bft {env}] {request_id}: {outcome.replace('_', ' ')}"[:100]
 
 

@@ -12,11 +12,10 @@ from typing import Any
 
 from bft.errors import BaseModelUnavailable, RequestInvalid
 from bft.families import check_hyperparameters, family_for
+from bft.names import REQUEST_ID
 from bft.workflow import state
 from bft.workflow.bedrock_errors import bedrock_call
 
-TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 CUSTOM_MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")
 COMMITMENTS = {"none": None, "OneMonth": "OneMonth", "SixMonths": "SixMonths"}
@@ -46,22 +45,31 @@ class Context:
     execution_arn: str
     execution_name: str
     now: datetime
+    assigned_team: str | None = None
 
 
-def validate_request(
-    event: dict[str, Any], policy: dict[str, Any], context: Context, *, bedrock: Any, table: Any
+def check_request(
+    event: Any, policy: dict[str, Any], *, assigned_team: str | None, default_request_id: str
 ) -> dict[str, Any]:
-    """Return the normalized run description, or raise RequestInvalid / BaseModelUnavailable / DuplicateRequest."""
+    """The checks that need no AWS call (the CLI runs them before uploading anything): RequestInvalid or
+    BaseModelUnavailable naming the field and the limit, else the normalized request."""
     if not isinstance(event, dict):
         raise RequestInvalid("the execution input must be a JSON object")
     _no_unknown(event, KNOWN_FIELDS, "")
-    team_name = _string(event, "team")
+    team_name = event.get("team", assigned_team)
+    if not isinstance(team_name, str) or not team_name:
+        raise RequestInvalid("team: required, a non-empty string")
+    if assigned_team and team_name != assigned_team:
+        raise RequestInvalid(
+            f"team: {team_name!r} does not match this state machine's team {assigned_team!r}; "
+            "submit through your team's state machine"
+        )
     teams = policy["teams"]
     if team_name not in teams:
         known = ", ".join(sorted(teams)) or "none"
         raise RequestInvalid(f"team: {team_name!r} is not onboarded in {policy['environment']} (known: {known})")
     team = teams[team_name]
-    request_id = event.get("requestId") or context.execution_name
+    request_id = event.get("requestId") or default_request_id
     if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
         raise RequestInvalid(f"requestId: {request_id!r} must be 1-40 letters, digits or '-', starting alphanumeric")
 
@@ -105,23 +113,8 @@ def validate_request(
         raise RequestInvalid(
             "customModelName must be 1-63 letters or digits, optionally separated by single '-' or '_'"
         )
-
-    lifecycle, warnings = check_base_model(bedrock, base_model_id, context.now)
-
-    # Claimed last: a request that fails validation must not block a corrected resubmission.
-    attempt = state.claim_request(
-        table, request_id, context.execution_arn, ttl_seconds=policy["timeouts"]["executionSeconds"]
-    )
-    names = run_names(team_name, request_id, attempt, custom_model_name)
-    tags = [
-        {"key": "team", "value": team_name},
-        {"key": "environment", "value": policy["environment"]},
-        {"key": "request", "value": request_id},
-        {"key": "project", "value": "bedrock-fine-tuning"},
-    ]
     return {
         "requestId": request_id,
-        "attempt": attempt,
         "team": team_name,
         "environment": policy["environment"],
         "baseModelId": base_model_id,
@@ -129,11 +122,39 @@ def validate_request(
         "hyperParameters": hyperparameters,
         "trainingDataUri": training,
         "validationDataUri": validation,
-        **names,
-        "serving": serving | {"name": names["servingName"]},
+        "customModelName": custom_model_name,
+        "serving": serving,
         "evaluation": evaluation,
         "approvalRequired": approval,
         "timeouts": {"jobSeconds": job_seconds, "approvalSeconds": policy["timeouts"]["approvalSeconds"]},
+    }
+
+
+def validate_request(
+    event: dict[str, Any], policy: dict[str, Any], context: Context, *, bedrock: Any, table: Any
+) -> dict[str, Any]:
+    """Return the normalized run description, or raise RequestInvalid / BaseModelUnavailable / DuplicateRequest."""
+    checked = check_request(
+        event, policy, assigned_team=context.assigned_team, default_request_id=context.execution_name
+    )
+    lifecycle, warnings = check_base_model(bedrock, checked["baseModelId"], context.now)
+    request_id, team_name = checked["requestId"], checked["team"]
+    # Claimed last: a request that fails validation must not block a corrected resubmission.
+    attempt = state.claim_request(
+        table, request_id, context.execution_arn, ttl_seconds=policy["timeouts"]["executionSeconds"]
+    )
+    names = run_names(team_name, request_id, attempt, checked["customModelName"])
+    tags = [
+        {"key": "team", "value": team_name},
+        {"key": "environment", "value": policy["environment"]},
+        {"key": "request", "value": request_id},
+        {"key": "project", "value": "bedrock-fine-tuning"},
+    ]
+    return {
+        **checked,
+        "attempt": attempt,
+        **names,
+        "serving": checked["serving"] | {"name": names["servingName"]},
         "tags": tags,
         "lifecycle": lifecycle,
         "warnings": warnings,

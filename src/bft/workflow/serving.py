@@ -33,7 +33,9 @@ def create_serving(run: dict[str, Any], model_arn: str, *, bedrock: Any) -> dict
             "modelId": model_arn,
             "modelUnits": serving["modelUnits"],
             "clientRequestToken": run["clientRequestToken"],
-            "tags": run["tags"],
+            # The reaper deletes non-prod throughputs after this many hours (the team's limit at most).
+            "tags": run["tags"]
+            + ([{"key": "ttl-hours", "value": f"{serving['ttlHours']:g}"}] if serving["ttlHours"] else []),
         }
         if serving["commitment"]:  # omitted means no commitment: hourly, deletable any time
             params["commitmentDuration"] = serving["commitment"]

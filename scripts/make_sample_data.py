@@ -1,0 +1,36 @@
+"""Write the committed sample dataset: data/sample/{train,validation,evaluation}.jsonl.
+
+Synthetic comment-moderation records (one label per forum comment) from the seeded generator in
+``bft.local.sample_data``, with the split sizes `bft local-run` uploads, so the committed files are the
+demo's data byte for byte. Deterministic: a second run rewrites the same bytes, and
+tests/unit/test_report_html.py fails if the committed files drift from what this script writes.
+
+    .venv/bin/python scripts/make_sample_data.py [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from bft.local.sample_data import write_splits
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "data" / "sample"
+# Claude 3 Haiku needs at least 32 training records; a few hundred keeps the files small and reviewable.
+SIZES = {"training": 400, "validation": 60, "evaluation": 80}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the deterministic sample dataset.")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
+    args = parser.parse_args(argv)
+    for name, path in write_splits(args.out, **SIZES).items():
+        lines = path.read_text(encoding="utf-8").count("\n")
+        print(f"{name}: {path} ({lines} records, {path.stat().st_size:,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

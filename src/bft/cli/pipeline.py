@@ -1,0 +1,325 @@
+"""Commands for a deployed environment: submit, status, list, approve, reject, teardown.
+
+Each finds the environment's resources through its stack outputs (`bft.deployment`), acts with the
+caller's AWS credentials (the team's submitter role), and fails with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+from bft.errors import BaseModelUnavailable, RequestInvalid
+from bft.names import HAIKU, REQUEST_ID
+
+if TYPE_CHECKING:
+    from bft.config import EnvironmentConfig
+    from bft.deployment import Deployment
+
+# boto3, pydantic and the workflow modules load inside the commands: `bft validate` (and --help) must not
+# pay for them (memory and start-up time).
+
+
+def register(subparsers: Any) -> None:
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        parser = subparsers.add_parser(name, help=help_, description=help_)
+        parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
+        parser.add_argument("--team", required=True, help="your team, as onboarded in the environment's config")
+        parser.add_argument("--config-dir", default=None, help=argparse.SUPPRESS)
+        return parser
+
+    submit = command("submit", "validate locally, upload to the team's prefix and start a fine-tuning run")
+    submit.add_argument("training", help="training JSONL file")
+    submit.add_argument("--validation", help="validation JSONL file")
+    submit.add_argument("--evaluation", help="evaluation JSONL file (scored against the base model after serving)")
+    submit.add_argument("--threshold", type=float, default=0.0, help="evaluation score the custom model must reach")
+    submit.add_argument("--base-model", default=HAIKU, help=f"base model id (default {HAIKU})")
+    submit.add_argument("--request-id", help="idempotency key and execution name (default: derived, printed)")
+    submit.add_argument("--epochs", type=int, help="epochCount hyperparameter")
+    submit.add_argument("--hyperparameter", action="append", default=[], metavar="NAME=VALUE")
+    submit.add_argument("--model-units", type=int, help="provisioned throughput model units")
+    submit.add_argument("--keep-on-failure", action="store_true", help="keep the throughput if a later step fails")
+    approval = submit.add_mutually_exclusive_group()
+    approval.add_argument("--approval", dest="approval", action="store_true", default=None)
+    approval.add_argument("--no-approval", dest="approval", action="store_false")
+    submit.add_argument("--dry-run", action="store_true", help="validate and estimate the cost; upload nothing")
+    submit.set_defaults(func=run_submit)
+
+    status = command("status", "show a run's state, outcome and report")
+    status.add_argument("--request-id", required=True)
+    status.set_defaults(func=run_status)
+
+    listing = command("list", "list the team's recent runs")
+    listing.add_argument("--max", type=int, default=20)
+    listing.set_defaults(func=run_list)
+
+    for name, approve in (("approve", True), ("reject", False)):
+        parser = command(name, f"{name} a trained model that waits for review before serving")
+        parser.add_argument("--request-id", required=True)
+        parser.add_argument("--reason", default="", required=not approve)
+        parser.set_defaults(func=run_decide, approve=approve)
+
+    teardown = command("teardown", "delete the provisioned throughput a run created (stops its hourly cost)")
+    teardown.add_argument("--request-id", required=True)
+    teardown.add_argument("--delete-model", action="store_true", help="also delete the custom model")
+    teardown.set_defaults(func=run_teardown)
+
+
+# -- shared --------------------------------------------------------------------------------------------------
+def _config(args: argparse.Namespace) -> EnvironmentConfig:
+    from bft.config import DEFAULT_CONFIG_DIR, ConfigError, load_config
+
+    try:
+        config = load_config(args.env, Path(args.config_dir or DEFAULT_CONFIG_DIR))
+        config.team(args.team)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    return config
+
+
+def _deployment(config: EnvironmentConfig) -> Deployment:
+    from bft import aws
+    from bft.deployment import DeploymentError, discover
+
+    try:
+        return discover(config, cloudformation=aws.client("cloudformation"))
+    except DeploymentError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _request_id(value: str) -> str:
+    if not REQUEST_ID.match(value):
+        raise UsageError(f"--request-id {value!r}: 1-40 letters, digits or '-', starting alphanumeric")
+    return value
+
+
+# -- submit --------------------------------------------------------------------------------------------------
+def run_submit(args: argparse.Namespace) -> int:
+    from botocore.exceptions import ClientError
+
+    from bft import aws
+    from bft.dataset import summary_text, validate_paths
+    from bft.families import default_epochs, family_for
+    from bft.workflow.report import estimate_cost
+    from bft.workflow.request import check_request
+
+    config = _config(args)
+    try:
+        family = family_for(args.base_model)
+    except BaseModelUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    for path in (args.training, args.validation, args.evaluation):
+        if path and not Path(path).is_file():
+            raise UsageError(f"no such file: {path}")
+    hyper: dict[str, str] = {}
+    for item in args.hyperparameter:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--hyperparameter {item!r}: expected NAME=VALUE")
+        hyper[name] = value
+    if args.epochs is not None:
+        hyper["epochCount"] = str(args.epochs)
+    request_id = _request_id(args.request_id or _derived_request_id(args))
+
+    # Guardrails first: what the workflow would refuse, refused here before anything is uploaded.
+    placeholder_bucket = "bucket-to-be-discovered"
+    prefix = f"s3://{placeholder_bucket}/{args.team}/{request_id}"
+    request: dict[str, Any] = {
+        "team": args.team,
+        "baseModelId": args.base_model,
+        "trainingDataUri": f"{prefix}/train.jsonl",
+        "hyperParameters": hyper,
+        "requestId": request_id,
+        "serving": {"keep": args.keep_on_failure} | ({"modelUnits": args.model_units} if args.model_units else {}),
+    }
+    if args.validation:
+        request["validationDataUri"] = f"{prefix}/validation.jsonl"
+    if args.evaluation:
+        request["evaluation"] = {"dataUri": f"{prefix}/evaluation.jsonl", "threshold": args.threshold}
+    if args.approval is not None:
+        request["approvalRequired"] = args.approval
+    try:
+        checked = check_request(
+            request, config.policy_document(placeholder_bucket), assigned_team=args.team, default_request_id=request_id
+        )
+    except (RequestInvalid, BaseModelUnavailable) as exc:
+        print(f"refused before upload: {exc}")
+        return EXIT_NEGATIVE
+
+    epochs = int(checked["hyperParameters"].get("epochCount", default_epochs(family)))
+    report = validate_paths(args.base_model, args.training, args.validation, epochs=epochs)
+    print(summary_text(report))
+    if not report.valid:
+        print("refused before upload: the dataset is invalid (see above); nothing was uploaded or started")
+        return EXIT_NEGATIVE
+    cost = estimate_cost(
+        {"family": family.name, "serving": checked["serving"]},
+        {"statistics": report.to_dict()["statistics"]},
+        config.price_document(),
+    )
+    print(_cost_line(cost, epochs, checked["serving"]["modelUnits"]))
+    if args.dry_run:
+        print(f"dry run: request {request_id} is valid; nothing was uploaded or started")
+        return EXIT_OK
+
+    deployment = _deployment(config)
+    team = deployment.team(args.team)
+    s3, sfn = aws.client("s3"), aws.client("stepfunctions")
+    uploads = {"train.jsonl": args.training, "validation.jsonl": args.validation, "evaluation.jsonl": args.evaluation}
+    final = json.loads(json.dumps(request).replace(placeholder_bucket, deployment.datasets_bucket))
+    for key, path in uploads.items():
+        if path:
+            s3.upload_file(path, deployment.datasets_bucket, f"{args.team}/{request_id}/{key}")
+    try:
+        started = sfn.start_execution(stateMachineArn=team.state_machine_arn, name=request_id, input=json.dumps(final))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            print(
+                f"request {request_id} was already submitted: bft status --env {args.env} --team {args.team} "
+                f"--request-id {request_id}"
+            )
+            return EXIT_NEGATIVE
+        raise
+    print(f"submitted {request_id}: {started['executionArn']}")
+    print(f"follow it: bft status --env {args.env} --team {args.team} --request-id {request_id}")
+    return EXIT_OK
+
+
+def _derived_request_id(args: argparse.Namespace) -> str:
+    """Same files and options, same id: resubmitting by accident is caught as a duplicate."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in (args.training, args.validation, args.evaluation):
+        if path:
+            digest.update(Path(path).read_bytes())
+    digest.update(json.dumps([args.base_model, args.epochs, args.hyperparameter, args.model_units]).encode())
+    return f"{re.sub(r'[^a-z0-9]', '', args.team)[:16]}-{digest.hexdigest()[:12]}"
+
+
+def _cost_line(cost: dict[str, Any], epochs: int, units: int) -> str:
+    tokens = cost.get("estimatedBilledTokens")
+    training = f"${cost['trainingUsd']:.2f}" if cost.get("trainingUsd") is not None else "unknown (no price configured)"
+    serving = (
+        f"${cost['servingPerHourUsd']:.2f}/hour"
+        if cost.get("servingPerHourUsd") is not None
+        else "unknown per hour (no price configured)"
+    )
+    return (
+        f"cost estimate: training ~{tokens} billed tokens ({epochs} epochs) = {training}; "
+        f"serving {units} model unit(s) = {serving}"
+    )
+
+
+# -- status / list -------------------------------------------------------------------------------------------
+def run_status(args: argparse.Namespace) -> int:
+    from botocore.exceptions import ClientError
+
+    from bft import aws
+
+    config = _config(args)
+    deployment = _deployment(config)
+    request_id = _request_id(args.request_id)
+    sfn = aws.client("stepfunctions")
+    try:
+        execution = sfn.describe_execution(executionArn=deployment.execution_arn(args.team, request_id))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+            raise UsageError(f"no run {request_id} for team {args.team} in {args.env}") from exc
+        raise
+    print(f"{request_id}: {execution['status']} (started {execution['startDate']:%Y-%m-%d %H:%M:%S %Z})")
+    report = _read_report(deployment, args.team, request_id)
+    if report:
+        print(f"outcome: {report['outcome']}")
+        for warning in report.get("warnings", []):
+            print(f"warning: {warning}")
+        for item in report.get("leftRunning", []):
+            print(f"still running: {item['type']} {item['arn']} ({item['reason']})")
+        if report.get("error"):
+            print(f"error: {report['error'].get('Error')}: {report['error'].get('Cause', '')[:500]}")
+        print(f"report: s3://{deployment.reports_bucket}/reports/{args.team}/{request_id}/run.json")
+    return EXIT_OK if execution["status"] in ("RUNNING", "SUCCEEDED") else EXIT_NEGATIVE
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from bft import aws
+
+    config = _config(args)
+    deployment = _deployment(config)
+    sfn = aws.client("stepfunctions")
+    found = sfn.list_executions(
+        stateMachineArn=deployment.team(args.team).state_machine_arn, maxResults=max(1, min(args.max, 100))
+    )["executions"]
+    if not found:
+        print(f"no runs for team {args.team} in {args.env}")
+    for execution in found:
+        print(f"{execution['name']:<42} {execution['status']:<10} {execution['startDate']:%Y-%m-%d %H:%M}")
+    return EXIT_OK
+
+
+def _read_report(deployment: Deployment, team: str, request_id: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError
+
+    from bft import aws
+
+    try:
+        body = (
+            aws.client("s3")
+            .get_object(Bucket=deployment.reports_bucket, Key=f"reports/{team}/{request_id}/run.json")["Body"]
+            .read()
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    loaded: dict[str, Any] = json.loads(body)
+    return loaded
+
+
+# -- approve / reject / teardown ---------------------------------------------------------------------------
+def run_decide(args: argparse.Namespace) -> int:
+    from bft import aws
+    from bft.workflow.approval import decide
+
+    config = _config(args)
+    deployment = _deployment(config)
+    reviewer = aws.client("sts").get_caller_identity()["Arn"]
+    try:
+        result = decide(
+            args.team,
+            _request_id(args.request_id),
+            approve=args.approve,
+            reviewer=reviewer,
+            reason=args.reason,
+            table=aws.resource_table(deployment.state_table),
+            sfn=aws.client("stepfunctions"),
+        )
+    except RequestInvalid as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"{'approved' if args.approve else 'rejected'} {result['requestId']} ({result['executionArn']})")
+    return EXIT_OK
+
+
+def run_teardown(args: argparse.Namespace) -> int:
+    from bft import aws
+    from bft.workflow.serving import delete_serving
+
+    config = _config(args)
+    deployment = _deployment(config)
+    request_id = _request_id(args.request_id)
+    report = _read_report(deployment, args.team, request_id)
+    serving = (report or {}).get("serving") or {}
+    if not serving.get("arn"):
+        print(f"run {request_id} has no throughput or deployment to tear down")
+        return EXIT_OK
+    bedrock = aws.client("bedrock")
+    print(f"{serving['arn']}: {delete_serving(bedrock, serving['kind'], serving['arn'])}")
+    model = ((report or {}).get("jobResult") or {}).get("outputModelArn")
+    if args.delete_model and model:
+        bedrock.delete_custom_model(modelIdentifier=model)
+        print(f"{model}: custom model deleted")
+    return EXIT_OK

@@ -1,0 +1,181 @@
+"""Cost guardrails: a scheduled reaper for idle provisioned throughput (and old custom models) and an
+optional AWS Budgets alarm per team."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_budgets as budgets_
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from bft.workflow.reaper import PROJECT_TAG  # one constant for the code's check and the IAM condition
+from stacks.constructs.functions import FunctionFactory, pascal
+from stacks.nag import acknowledge, resource_text
+
+# AWS Budgets accepts at most 10 e-mail subscribers per notification.
+MAX_BUDGET_EMAILS = 10
+
+
+class CostGuardrails(Construct):
+    """The reaper function on a schedule, with permissions that reach only this pipeline's resources.
+
+    Bedrock supports resource-tag conditions (``aws:ResourceTag/<key>``) on its provisioned-model and
+    custom-model resources (AWS Service Authorization Reference, Amazon Bedrock). Bedrock assigns
+    throughput IDs, so the ARN pattern cannot narrow the reaper's reach; the tag conditions do: it may
+    read tags of and delete only resources tagged ``project=bedrock-fine-tuning`` and
+    ``environment=<this environment>``, the same test its code applies first.
+
+    ``budgets`` maps a team to (monthly limit in USD, e-mails); each gets an AWS Budgets cost budget on
+    the ``team`` cost-allocation tag, alerting at 80 % of actual and 100 % of forecasted spend.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        factory: FunctionFactory,
+        topic_grant: Callable[[iam.IGrantable], None],
+        topic_arn: str,
+        environment: str,
+        production: bool,
+        ttl_hours_by_team: dict[str, float],
+        default_ttl_hours: float,
+        schedule_minutes: int,
+        dry_run: bool,
+        model_retention_days: int | None,
+        budgets: dict[str, tuple[float, list[str]]],
+    ) -> None:
+        super().__init__(scope, id_)
+        settings = {
+            "ENVIRONMENT": environment,
+            "PRODUCTION": _flag(production),
+            "TOPIC_ARN": topic_arn,
+            "TTL_HOURS": json.dumps(ttl_hours_by_team, sort_keys=True),
+            "DEFAULT_TTL_HOURS": str(default_ttl_hours),
+            "DRY_RUN": _flag(dry_run),
+        }
+        if model_retention_days is not None:
+            settings["MODEL_RETENTION_DAYS"] = str(model_retention_days)
+        self.function = factory.function(
+            "reap_throughputs",
+            description="Delete the pipeline's expired non-prod provisioned throughputs",
+            timeout=Duration.minutes(5),
+            environment=settings,
+        )
+        self.policy = self._permissions(self.function, environment, retain_models=model_retention_days is not None)
+        topic_grant(self.function)
+
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            description=f"Run the cost-guardrail reaper every {schedule_minutes} minutes",
+            schedule=events.Schedule.rate(Duration.minutes(schedule_minutes)),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )
+        # No run before the function may list and delete (it would report every throughput as unreadable).
+        self.schedule.node.add_dependency(self.policy)
+
+        self.budgets = {
+            team: self._budget(team, environment, limit_usd, emails) for team, (limit_usd, emails) in budgets.items()
+        }
+
+    def _permissions(self, function: lambda_.Function, environment: str, *, retain_models: bool) -> iam.Policy:
+        stack = Stack.of(self)
+        provisioned = stack.format_arn(service="bedrock", resource="provisioned-model", resource_name="*")
+        custom_model = stack.format_arn(service="bedrock", resource="custom-model", resource_name="*")
+        ours = {
+            "StringEquals": {
+                "aws:ResourceTag/project": PROJECT_TAG,
+                "aws:ResourceTag/environment": environment,
+            }
+        }
+        listing = ["bedrock:ListProvisionedModelThroughputs"]
+        if retain_models:
+            listing.append("bedrock:ListCustomModels")
+        statements = [
+            # Bedrock's List actions take no resource ARN.
+            iam.PolicyStatement(actions=listing, resources=["*"]),
+            # Reading tags is how the reaper tells its own resources apart; it is left unconditioned so that
+            # an unsupported condition key can never make every throughput look foreign (a silent no-op).
+            iam.PolicyStatement(actions=["bedrock:ListTagsForResource"], resources=[provisioned]),
+            iam.PolicyStatement(
+                actions=["bedrock:DeleteProvisionedModelThroughput"], resources=[provisioned], conditions=ours
+            ),
+        ]
+        if retain_models:
+            statements.append(iam.PolicyStatement(actions=["bedrock:ListTagsForResource"], resources=[custom_model]))
+            statements.append(
+                iam.PolicyStatement(actions=["bedrock:DeleteCustomModel"], resources=[custom_model], conditions=ours)
+            )
+        role = function.role
+        if role is None:  # the factory always gives a function its own role
+            raise ValueError("the reaper function has no role to attach its permissions to")
+        # Its own policy (not the role's default one): the findings below are acknowledged on exactly these
+        # statements, and the schedule can depend on it.
+        policy = iam.Policy(self, "ReaperPermissions", roles=[role], statements=statements)
+        acknowledge(
+            policy,
+            "IAM5[Resource::*]",
+            "Bedrock ListProvisionedModelThroughputs/ListCustomModels support no resource-level scope; "
+            "every delete is limited by aws:ResourceTag conditions to this pipeline and environment.",
+        )
+        scoped = {provisioned: "Bedrock assigns throughput IDs"}
+        if retain_models:
+            scoped[custom_model] = "Custom model names are generated per request"
+        for resource, why in scoped.items():
+            acknowledge(
+                policy,
+                f"IAM5[Resource::{resource_text(self, resource)}]",
+                f"{why}; aws:ResourceTag conditions limit the reaper to this pipeline and environment.",
+            )
+        return policy
+
+    def _budget(self, team: str, environment: str, limit_usd: float, emails: list[str]) -> budgets_.CfnBudget:
+        if len(emails) > MAX_BUDGET_EMAILS:
+            raise ValueError(
+                f"team {team}: AWS Budgets notifies at most {MAX_BUDGET_EMAILS} e-mail addresses, got {len(emails)}"
+            )
+        subscribers = [budgets_.CfnBudget.SubscriberProperty(address=e, subscription_type="EMAIL") for e in emails]
+        alerts = [
+            # 80 % of what was actually spent, and 100 % of what AWS forecasts for the month.
+            ("ACTUAL", 80),
+            ("FORECASTED", 100),
+        ]
+        return budgets_.CfnBudget(
+            self,
+            f"Budget{pascal(team)}",
+            budget=budgets_.CfnBudget.BudgetDataProperty(
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets_.CfnBudget.SpendProperty(amount=limit_usd, unit="USD"),
+                # Named: the alert e-mail quotes the name, and the team must recognise it.
+                budget_name=f"bft-{environment}-{team}",
+                # The `team` tag must be activated as a cost-allocation tag in Billing (no CloudFormation resource).
+                cost_filters={"TagKeyValue": [f"user:team${team}"]},
+            ),
+            notifications_with_subscribers=[
+                budgets_.CfnBudget.NotificationWithSubscribersProperty(
+                    notification=budgets_.CfnBudget.NotificationProperty(
+                        notification_type=kind,
+                        comparison_operator="GREATER_THAN",
+                        threshold=percent,
+                        threshold_type="PERCENTAGE",
+                    ),
+                    subscribers=subscribers,
+                )
+                for kind, percent in alerts
+            ]
+            if subscribers
+            else None,
+        )
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"

@@ -1,0 +1,69 @@
+"""Each team's submitter role reaches its own state machine, prefix, reports and approvals only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bft.config import load_config
+from tests.conftest import Assembly, resources
+
+
+def _team_statements(template: dict[str, Any], team_pascal: str) -> list[dict[str, Any]]:
+    roles = [k for k in resources(template, "AWS::IAM::Role") if k.startswith(f"Team{team_pascal}SubmitterRole")]
+    assert len(roles) == 1
+    statements = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": roles[0]} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def test_submitter_role_trusts_the_configured_principals(assembly: Assembly) -> None:
+    config = load_config(assembly.env)
+    template = assembly.template("Pipeline")
+    for team in config.teams:
+        pascal = "".join(p.capitalize() for p in team.name.split("-"))
+        (role,) = [
+            v for k, v in resources(template, "AWS::IAM::Role").items() if k.startswith(f"Team{pascal}SubmitterRole")
+        ]
+        principals = json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+        for arn in team.submitters:
+            assert arn in principals
+
+
+def test_submitter_role_is_confined_to_its_team(assembly: Assembly) -> None:
+    config = load_config(assembly.env)
+    template = assembly.template("Pipeline")
+    machines = list(resources(template, "AWS::StepFunctions::StateMachine"))
+    for team in config.teams:
+        pascal = "".join(p.capitalize() for p in team.name.split("-"))
+        statements = _team_statements(template, pascal)
+        text = json.dumps(statements)
+        own_machine = next(m for m in machines if m.startswith(f"Workflow{pascal}StateMachine"))
+        for machine in machines:
+            if machine != own_machine:
+                assert machine not in text, f"{team.name} can reach another team's state machine"
+        start = [s for s in statements if "states:StartExecution" in json.dumps(s["Action"])]
+        assert start
+        assert start[0]["Resource"] == {"Ref": own_machine}
+        for statement in statements:
+            resource = json.dumps(statement["Resource"])
+            if "DatasetsBucketArn" in resource and "s3:PutObject" in json.dumps(statement["Action"]):
+                assert f"/{team.name}/*" in resource
+            if "s3:ListBucket" in json.dumps(statement["Action"]):
+                prefix = statement["Condition"]["StringLike"]["s3:prefix"][0]
+                assert prefix in (f"{team.name}/*", f"reports/{team.name}/*")
+            if "dynamodb:DeleteItem" in json.dumps(statement["Action"]):
+                keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                assert keys == [f"approval#{team.name}#*"]
+            if "bedrock:DeleteProvisionedModelThroughput" in json.dumps(statement["Action"]):
+                assert statement["Condition"]["StringEquals"]["aws:ResourceTag/team"] == team.name
+
+
+def test_teams_output_maps_each_team_to_its_machine_and_role(assembly: Assembly) -> None:
+    config = load_config(assembly.env)
+    outputs = assembly.template("Pipeline")["Outputs"]
+    text = json.dumps(outputs["Teams"]["Value"])
+    for team in config.teams:
+        assert f'\\"{team.name}\\"' in text or f'"{team.name}"' in text

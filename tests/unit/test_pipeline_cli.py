@@ -1,0 +1,218 @@
+"""`bft submit / status / list / approve / reject / teardown` against moto (and the Bedrock fake)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bft import aws
+from bft.cli import main
+from bft.local.bedrock_fake import FakeBedrock
+from bft.local.catalog import catalog
+from bft.local.sample_data import write_splits
+from tests.unit.workflow_support import RecordingSfn
+
+REGION = "us-west-2"
+STACK = "BftDevPipeline"
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> dict[str, Path]:
+    return write_splits(tmp_path / "data", training=40, validation=8, evaluation=10)
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for key, value in (
+        ("AWS_DEFAULT_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ):
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        aws.reset()
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in ("datasets", "reports"):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="moderation-machine",
+            roleArn=role,
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        )["stateMachineArn"]
+        table = boto3.resource("dynamodb", region_name=REGION).create_table(
+            TableName="state",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        teams = json.dumps({"moderation": {"stateMachineArn": machine, "submitterRoleArn": None}})
+        outputs = {
+            "DatasetsBucketName": "datasets",
+            "ReportsBucketName": "reports",
+            "StateTableName": "state",
+            "NotificationsTopicArn": f"arn:aws:sns:{REGION}:123456789012:t",
+            "Teams": teams,
+        }
+        template = {
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+        }
+        boto3.client("cloudformation", region_name=REGION).create_stack(
+            StackName=STACK, TemplateBody=json.dumps(template)
+        )
+        yield {"s3": s3, "machine": machine, "table": table}
+        aws.reset()
+
+
+def cli(*args: str) -> int:
+    return main(list(args))
+
+
+def test_dry_run_validates_and_estimates_without_uploading(
+    deployed: dict[str, Any], data: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli("submit", "--env", "dev", "--team", "moderation", str(data["train"]), "--dry-run")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "cost estimate: training ~" in out
+    assert "nothing was uploaded" in out
+    assert deployed["s3"].list_objects_v2(Bucket="datasets").get("KeyCount", 0) == 0
+
+
+def test_submit_uploads_to_the_team_prefix_and_starts_the_team_machine(
+    deployed: dict[str, Any], data: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(
+        "submit",
+        "--env",
+        "dev",
+        "--team",
+        "moderation",
+        str(data["train"]),
+        "--validation",
+        str(data["validation"]),
+        "--evaluation",
+        str(data["evaluation"]),
+        "--threshold",
+        "0.9",
+        "--request-id",
+        "req-7",
+    )
+    assert code == 0, capsys.readouterr()
+    keys = sorted(o["Key"] for o in deployed["s3"].list_objects_v2(Bucket="datasets")["Contents"])
+    assert keys == [
+        "moderation/req-7/evaluation.jsonl",
+        "moderation/req-7/train.jsonl",
+        "moderation/req-7/validation.jsonl",
+    ]
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    (execution,) = sfn.list_executions(stateMachineArn=deployed["machine"])["executions"]
+    assert execution["name"] == "req-7"
+    payload = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert payload["trainingDataUri"] == "s3://datasets/moderation/req-7/train.jsonl"
+    assert payload["evaluation"]["threshold"] == 0.9
+
+    assert cli("submit", "--env", "dev", "--team", "moderation", str(data["train"]), "--request-id", "req-7") == 1
+    assert "already submitted" in capsys.readouterr().out
+    assert cli("status", "--env", "dev", "--team", "moderation", "--request-id", "req-7") == 0
+    assert "req-7: " in capsys.readouterr().out
+    assert cli("list", "--env", "dev", "--team", "moderation") == 0
+    assert "req-7" in capsys.readouterr().out
+
+
+def test_guardrail_breach_is_refused_before_upload(
+    deployed: dict[str, Any], data: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("submit", "--env", "dev", "--team", "moderation", str(data["train"]), "--model-units", "3") == 1
+    assert "serving.modelUnits: 3 breaks team moderation's limit of 1 to 1 model units" in capsys.readouterr().out
+    assert deployed["s3"].list_objects_v2(Bucket="datasets").get("KeyCount", 0) == 0
+
+
+def test_invalid_dataset_is_refused_before_upload(
+    deployed: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"messages": [{"role": "assistant", "content": "hi"}]}\n')
+    assert cli("submit", "--env", "dev", "--team", "moderation", str(broken)) == 1
+    out = capsys.readouterr().out
+    assert "broken.jsonl:1" in out
+    assert "nothing was uploaded" in out
+
+
+def test_unknown_team_lists_the_onboarded_ones(
+    deployed: dict[str, Any], data: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("submit", "--env", "dev", "--team", "payments", str(data["train"])) == 2
+    assert "team 'payments' is not onboarded in environment 'dev' (known: moderation)" in capsys.readouterr().err
+
+
+def test_environment_not_deployed(deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("status", "--env", "staging", "--team", "moderation", "--request-id", "r1") == 2
+    assert "environment staging is not deployed in us-west-2: stack BftStagingPipeline not found" in (
+        capsys.readouterr().err
+    )
+
+
+def test_missing_credentials_are_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    aws.reset()
+    try:
+        assert cli("list", "--env", "dev", "--team", "moderation") == 2
+    finally:
+        aws.reset()
+    assert "no AWS credentials found" in capsys.readouterr().err
+
+
+def test_approve_and_reject_resume_the_waiting_run(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sfn = RecordingSfn()
+    aws.override("stepfunctions", sfn)
+    for request in ("r1", "r2"):
+        deployed["table"].put_item(
+            Item={
+                "pk": f"approval#moderation#{request}",
+                "token": f"tok-{request}",
+                "executionArn": f"arn:exec:{request}",
+            }
+        )
+    assert cli("approve", "--env", "dev", "--team", "moderation", "--request-id", "r1") == 0
+    assert cli("reject", "--env", "dev", "--team", "moderation", "--request-id", "r2", "--reason", "overfits") == 0
+    assert [(kind, sent["taskToken"]) for kind, sent in sfn.sent] == [("success", "tok-r1"), ("failure", "tok-r2")]
+    assert cli("approve", "--env", "dev", "--team", "moderation", "--request-id", "r1") == 2
+    assert "not waiting for approval" in capsys.readouterr().err
+
+
+def test_reject_needs_a_reason(deployed: dict[str, Any]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli("reject", "--env", "dev", "--team", "moderation", "--request-id", "r2")
+    assert exited.value.code == 2
+
+
+def test_teardown_deletes_the_runs_throughput(deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeBedrock(region=REGION, catalog=catalog(haiku_status="ACTIVE"))  # Legacy models get no new PT
+    bedrock = fake.client("bedrock")
+    aws.override("bedrock", bedrock)
+    arn = bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="pt1", modelId="anthropic.claude-3-haiku-20240307-v1:0:200k"
+    )["provisionedModelArn"]
+    report = {"outcome": "deployed", "serving": {"kind": "provisioned-throughput", "arn": arn}}
+    deployed["s3"].put_object(Bucket="reports", Key="reports/moderation/r9/run.json", Body=json.dumps(report))
+    assert cli("teardown", "--env", "dev", "--team", "moderation", "--request-id", "r9") == 0
+    assert f"{arn}: deleted" in capsys.readouterr().out
+    assert fake.provisioned_throughputs() == []

@@ -1,0 +1,266 @@
+"""The `bft local-run` report (HTML + Markdown twin), the CLI's verdict, and the committed sample data."""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bft.cli.local_run import _print_summary, ended_as_intended
+from bft.local import sample_data
+from bft.local.report_html import failing_state, loss_chart, render
+from bft.synth import ROOT, cached_synth
+from bft.workflow.report import RUNBOOK
+
+SAMPLE = ROOT / "data" / "sample"
+SPLITS = ("train.jsonl", "validation.jsonl", "evaluation.jsonl")
+EVIL = "<script>alert('x')</script> | *bold* [link](http://evil.example) & `tick`"
+
+
+def _run(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Path]]:
+    from bft.local.run import run_scenario
+
+    assembly = cached_synth("local", ROOT / ".pytest_cache" / "synth")
+    work = tmp_path_factory.mktemp(name)
+    summary = run_scenario(name, assembly=assembly, workdir=work / "data")
+    return summary, render(summary, summary["documents"], work / "report")
+
+
+@pytest.fixture(scope="module")
+def success(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Path]]:
+    return _run("success", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def job_failed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Path]]:
+    return _run("job-failed", tmp_path_factory)
+
+
+def _offline_only(page: str) -> None:
+    """Self-contained: nothing is fetched or executed when the page opens."""
+    assert "<script" not in page
+    assert not re.search(r"\b(src|href)\s*=", page)
+    assert "url(" not in page
+    assert "@import" not in page
+
+
+@pytest.mark.slow
+def test_success_report_has_chart_scores_and_throughput(success: tuple[dict[str, Any], dict[str, Path]]) -> None:
+    summary, files = success
+    assert summary["outcome"] == "deployed"
+    assert {"html", "markdown", "svg"} <= files.keys()
+    assert all(path.is_file() for path in files.values())
+    page = files["html"].read_text()
+    _offline_only(page)
+    assert '<div class="banner ok"' in page
+    assert "Bedrock was simulated" in page
+    assert "LEGACY" in page
+    # One inline chart with a line for each curve.
+    svg = re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
+    assert len(svg) == 1
+    assert svg[0].count("<polyline") == 2
+    assert ">training loss</text>" in svg[0]
+    assert ">validation loss</text>" in svg[0]
+    scores = summary["report"]["evaluation"]["scores"]
+    assert f"{scores['custom']:.1%}" in page
+    assert f"{scores['base']:.1%}" in page
+    arn = summary["report"]["serving"]["arn"]
+    assert arn in page
+    assert arn in summary["provisioned_throughputs_left"]
+    per_hour = summary["report"]["cost"]["servingPerHourUsd"]
+    assert f"${per_hour:,.2f} per hour" in page
+    assert '<li class="failed">' not in page
+    # The Markdown twin tells the same story and points at the chart written next to it.
+    markdown = files["markdown"].read_text()
+    assert "SUCCESS: deployed" in markdown
+    assert f"{scores['custom']:.1%}" in markdown
+    assert f"{scores['base']:.1%}" in markdown
+    assert arn in markdown
+    assert "![Training and validation loss](loss.svg)" in markdown
+    standalone = ET.fromstring(files["svg"].read_text())
+    assert len(standalone.findall(".//{http://www.w3.org/2000/svg}polyline")) == 2
+
+
+@pytest.mark.slow
+def test_failure_report_has_banner_failing_state_and_runbook(
+    job_failed: tuple[dict[str, Any], dict[str, Path]],
+) -> None:
+    summary, files = job_failed
+    assert summary["outcome"] == "job_failed"
+    assert "svg" not in files, "a job that failed in training has no loss curves"
+    page = files["html"].read_text()
+    _offline_only(page)
+    assert '<div class="banner bad"' in page
+    assert "FAILED: job_failed" in page
+    assert "Training data exceeds the token limit on line 17" in page
+    assert '<li class="failed">WaitForJob (failed here)</li>' in page
+    assert html.escape(RUNBOOK["job_failed"]) in page
+    assert "Nothing this run created is still running." in page
+    assert "<polyline" not in page
+    markdown = files["markdown"].read_text()
+    assert "FAILED: job_failed" in markdown
+    assert "**WaitForJob (failed here)**" in markdown
+    assert "Runbook: Read Bedrock" in markdown
+
+
+@pytest.mark.slow
+def test_cli_says_the_failure_was_intended(
+    job_failed: tuple[dict[str, Any], dict[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary, files = job_failed
+    printed = {**summary, "lambda_log": "x.log", "report_html": str(files["html"]), "report_md": str(files["markdown"])}
+    assert ended_as_intended(printed)
+    _print_summary(printed)
+    out = capsys.readouterr().out
+    assert "ended in the failure path as intended: job_failed: " in out
+    assert f"Report: {files['html'].resolve()}" in out
+    # The same run would be a failure of the demo if the scenario had meant to deploy.
+    assert not ended_as_intended({**summary, "expected_outcome": "deployed"})
+
+
+def _handmade_summary() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A failed run whose every team-controlled string is hostile (no workflow run needed)."""
+    row = {"line": 1, "expected": EVIL, "custom": {"answer": EVIL, "score": 0.0}, "base": {"answer": "OK", "score": 1}}
+    return {
+        "scenario": EVIL,
+        "status": "FAILED",
+        "outcome": "eval_below_threshold",
+        "expected_outcome": "eval_below_threshold",
+        "states_visited": ["Init", "Evaluate", "Cleanup", "FinalizeFailure", "RunFailed"],
+        "simulated_job_hours": 2.0,
+        "notifications": [{"subject": EVIL, "message": EVIL}],
+        "executions": [{"status": "FAILED", "error": "EvaluationBelowThreshold", "cause": EVIL}],
+        "report": {
+            "request": {"team": EVIL, "requestId": EVIL},
+            "run": {"baseModelId": EVIL, "serving": {"modelUnits": 1}},
+            "warnings": [EVIL],
+            "error": {
+                "Error": "EvaluationBelowThreshold",
+                "Cause": '{"errorMessage": "' + EVIL.replace('"', "") + '"}',
+            },
+            "serving": {"arn": EVIL, "name": EVIL},
+            "cleanup": {"actions": [EVIL]},
+            "leftRunning": [],
+            "cost": {"estimatedBilledTokens": None, "trainingUsd": None, "servingPerHourUsd": None},
+            "runbook": RUNBOOK["eval_below_threshold"],
+        },
+    }, {
+        "evaluation.json": {
+            "scorer": "exact_match",
+            "threshold": 0.95,
+            "records": 1,
+            "scores": {"custom": 0.0, "base": 1.0},
+            "passed": False,
+            "rows": [row],
+        },
+        "metrics.json": {
+            "curves": {"training": [{"step": 0, "epoch": 0, "loss": 1.0}, {"step": 1, "epoch": 0, "loss": 0.5}]}
+        },
+    }
+
+
+def test_every_value_is_escaped(tmp_path: Path) -> None:
+    summary, documents = _handmade_summary()
+    files = render(summary, documents, tmp_path)
+    page = files["html"].read_text()
+    _offline_only(page)
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "evil.example" in page  # shown as text, never as a link
+    markdown = files["markdown"].read_text()
+    # Fenced code is shown literally by every Markdown renderer; everywhere else data must be inert.
+    prose = re.sub(r"^(`{3,})\n.*?^\1$", "", markdown, flags=re.DOTALL | re.MULTILINE)
+    assert "alert(" in markdown
+    assert "alert(" in prose
+    assert "<script>" not in prose
+    assert "[link](" not in prose, "a link from the data must not become a Markdown link"
+    # A pipe from the data must not open a new table cell: the evaluation row keeps the header's columns.
+    lines = markdown.splitlines()
+    header = next(line for line in lines if line.startswith("| line | expected"))
+    row = next(line for line in lines if line.startswith("| 1 | "))
+    assert row.replace("\\|", "").count(" | ") == header.count(" | ")
+
+
+def test_unknown_prices_say_how_to_set_them(tmp_path: Path) -> None:
+    summary, documents = _handmade_summary()
+    page = render(summary, documents, tmp_path)["html"].read_text()
+    assert "unknown — set prices in config" in page
+    assert "deleted during cleanup" in page  # the serving ARN appears among the cleanup actions
+
+
+def test_chart_without_validation_has_one_line_and_says_so(tmp_path: Path) -> None:
+    summary, documents = _handmade_summary()
+    files = render(summary, documents, tmp_path)
+    page = files["html"].read_text()
+    assert page.count("<polyline") == 1
+    assert ">validation loss</text>" not in page  # no legend entry for a curve that is not there
+    assert "No validation curve" in page
+    assert "No validation curve" in files["markdown"].read_text()
+
+
+def test_chart_axes_cover_the_data() -> None:
+    curves = {
+        "training": [{"step": s, "epoch": s // 50, "loss": 2.4 - s / 50} for s in range(100)],
+        "validation": [{"step": 49, "epoch": 0, "loss": 0.7}, {"step": 99, "epoch": 1, "loss": float("nan")}],
+    }
+    svg = loss_chart(curves, standalone=True)
+    root = ET.fromstring(svg)  # well-formed on its own (loss.svg)
+    labels = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert {"0", "2.5", "100", "training step", "loss", "epoch 2"} <= set(labels)
+    validation = root.find(".//{http://www.w3.org/2000/svg}polyline[@class='validation']")
+    assert validation is not None
+    assert len(validation.attrib["points"].split()) == 1, "a non-finite loss is dropped, not drawn"
+
+
+def test_a_report_from_an_earlier_run_loses_its_stale_chart(tmp_path: Path) -> None:
+    summary, documents = _handmade_summary()
+    assert "svg" in render(summary, documents, tmp_path)
+    without_curves = copy.deepcopy(documents)
+    del without_curves["metrics.json"]
+    assert "svg" not in render(summary, without_curves, tmp_path)
+    assert not (tmp_path / "loss.svg").exists()
+
+
+def test_failing_state_is_the_one_before_cleanup() -> None:
+    assert failing_state(["Init", "StartJob", "WaitForJob", "Cleanup", "FinalizeFailure", "RunFailed"]) == 2
+    assert failing_state(["Init", "ValidateRequest", "FinalizeFailure"]) == 1
+    assert failing_state(["Init", "Broken"]) == 1
+    assert failing_state([]) is None
+
+
+def test_committed_sample_data_is_what_the_script_writes(tmp_path: Path) -> None:
+    script = ROOT / "scripts" / "make_sample_data.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True)
+    for name in SPLITS:
+        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), (
+            f"data/sample/{name} drifted: run `.venv/bin/python scripts/make_sample_data.py` and commit the result"
+        )
+
+
+def test_committed_sample_data_is_the_demos_data(tmp_path: Path) -> None:
+    # `bft local-run` regenerates its splits with the defaults: the shipped files must be those bytes.
+    written = sample_data.write_splits(tmp_path)
+    for name in SPLITS:
+        assert written[name.removesuffix(".jsonl")].read_bytes() == (SAMPLE / name).read_bytes()
+    assert sum(1 for _ in (SAMPLE / "train.jsonl").open()) >= 32, "Claude 3 Haiku needs at least 32 records"
+
+
+def test_readme_quick_start_lists_every_scenario() -> None:
+    from bft.local.run import SCENARIOS
+
+    readme = (ROOT / "README.md").read_text()
+    quick_start = readme[readme.index("## Quick start") : readme.index("## Architecture")]
+    rows = re.findall(r"^\| `([a-z-]+)`(?: \(default\))? \| (\w+) \| (.+) \|$", quick_start, flags=re.MULTILINE)
+    assert rows == [(name, s.outcome, s.description) for name, s in SCENARIOS.items()]
+    runbook = readme[readme.index("## Runbook") :]
+    for outcome, line in RUNBOOK.items():
+        if outcome != "error":
+            assert f"### {outcome}\n" in runbook
+            assert " ".join(line.split()) in " ".join(runbook.split()), f"README runbook differs for {outcome}"
