@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from typing import Any
 
@@ -15,14 +16,17 @@ from bft.workflow.settings import env
 
 logger = Logger(service="bft")
 _policy: dict[str, Any] = {}
+_POLICY_TTL_SECONDS = 300  # a redeploy changes the parameter, not this function: re-read it now and then
 
 
 def policy() -> dict[str, Any]:
-    """The environment's guardrails, read once per container from the SSM parameter the stack writes."""
-    if not _policy:
+    """The environment's guardrails from the SSM parameter the stack writes, cached for a few minutes."""
+    if not _policy or time.monotonic() - _policy["loadedAt"] > _POLICY_TTL_SECONDS:
         value = aws.client("ssm").get_parameter(Name=env("POLICY_PARAMETER"))["Parameter"]["Value"]
-        _policy.update(json.loads(value))
-    return _policy
+        _policy.clear()
+        _policy.update(document=json.loads(value), loadedAt=time.monotonic())
+    document: dict[str, Any] = _policy["document"]
+    return document
 
 
 @logger.inject_lambda_context

@@ -221,7 +221,11 @@ def test_readme_architecture_names_every_state_of_the_synthesized_machine(assemb
 
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Architecture", 1)[1].split("```")[1]
-    states = set(definition(assemblies["dev"])["States"]) - {"ApprovalRequired?", "ServingReady?",
-                                                               "EvaluationRequested?", "ReportFailed"}
+    states = set(definition(assemblies["dev"])["States"]) - {
+        "ApprovalRequired?",
+        "ServingReady?",
+        "EvaluationRequested?",
+        "ReportFailed",
+    }
     missing = sorted(name for name in states if name not in block)
     assert not missing, f"README architecture diagram is out of date with the template: {missing}"
