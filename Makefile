@@ -35,7 +35,7 @@ node_modules/.installed: package.json package-lock.json
 synth: setup ## synthesize every environment into cdk.out/<env> (fails on cdk-nag errors)
 	@for env in $(ENVS); do \
 	  echo "synth $$env"; \
-	  cdk synth --all --quiet -c env=$$env --output cdk.out/$$env >/dev/null; \
+	  cdk synth --quiet -c env=$$env --output cdk.out/$$env >/dev/null; \
 	done
 
 test: setup ## run every test

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -212,6 +212,7 @@ class CustomizationWorkflow(Construct):
         # and the machine stamps the team on every request it runs.
         for team in teams:
             scope = Construct(self, pascal(team))
+            Tags.of(scope).add("team", team)  # executions cannot carry tags; their machine does
             log_group = logs.LogGroup(scope, "ExecutionLogs", retention=log_retention, removal_policy=removal)
             self.state_machines[team] = sfn.StateMachine(
                 scope,

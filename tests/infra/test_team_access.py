@@ -67,3 +67,10 @@ def test_teams_output_maps_each_team_to_its_machine_and_role(assembly: Assembly)
     text = json.dumps(outputs["Teams"]["Value"])
     for team in config.teams:
         assert f'\\"{team.name}\\"' in text or f'"{team.name}"' in text
+
+
+def test_each_team_machine_carries_its_team_tag(assembly: Assembly) -> None:
+    teams = {team.name for team in load_config(assembly.env).teams}
+    machines = resources(assembly.template("Pipeline"), "AWS::StepFunctions::StateMachine").values()
+    tagged = {t["Value"] for m in machines for t in m["Properties"]["Tags"] if t["Key"] == "team"}
+    assert tagged == teams
