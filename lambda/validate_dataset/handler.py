@@ -14,8 +14,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
-from bft.dataset.s3 import ValidationRequest, require_env, validate_request
+from bft.dataset.s3 import ValidationRequest, validate_request
 from bft.errors import DatasetInvalid
+from bft.workflow.settings import env
 
 logger = Logger(service="bft")
 
@@ -25,7 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidationRequest.from_event(event)
     logger.append_keys(request_id=request.request_id, team=request.team, base_model_id=request.base_model_id)
     try:
-        result = validate_request(request, s3=aws.client("s3"), reports_bucket=require_env("REPORTS_BUCKET"))
+        result = validate_request(request, s3=aws.client("s3"), reports_bucket=env("REPORTS_BUCKET"))
     except DatasetInvalid as exc:
         logger.warning("dataset invalid", extra={"reason": str(exc)})
         raise

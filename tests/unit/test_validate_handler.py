@@ -16,8 +16,9 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
 from bft import aws
-from bft.dataset.s3 import MissingConfiguration, ValidationRequest, validate_request
+from bft.dataset.s3 import ValidationRequest, validate_request
 from bft.errors import BaseModelUnavailable, DatasetInvalid, RequestInvalid, TransientError
+from bft.workflow.settings import Misconfigured
 from tests.unit.test_dataset_rules import HAIKU, NOVA_LITE, conv, dataset, image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,7 +244,7 @@ def test_nova_media_must_share_the_dataset_bucket(s3: Any) -> None:
 def test_missing_reports_bucket_names_the_variable(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REPORTS_BUCKET")
     training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
-    with pytest.raises(MissingConfiguration, match="REPORTS_BUCKET"):
+    with pytest.raises(Misconfigured, match="REPORTS_BUCKET"):
         invoke(event(training))
 
 

@@ -17,7 +17,6 @@ stub in tests). Failure policy, by what the submitter can do about it:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,18 +69,6 @@ _NETWORK_ERRORS = (
 )
 # Team names and request ids become S3 key segments: no "/", "..", or spaces.
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-class MissingConfiguration(RuntimeError):
-    """A required environment variable is unset: the function is deployed wrong."""
-
-
-def require_env(name: str) -> str:
-    """The value of environment variable ``name``, or MissingConfiguration naming it."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise MissingConfiguration(f"environment variable {name} is not set (the stack sets it on this function)")
-    return value
 
 
 def parse_s3_uri(uri: str, what: str = "URI") -> tuple[str, str]:

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from bft.workflow.bedrock_errors import bedrock_call, error_code
 from bft.workflow.job import stop_job
-from bft.workflow.serving import PT, delete_serving, find_serving
+from bft.workflow.serving import delete_serving, find_serving
 
 logger = logging.getLogger(__name__)
 # Failures after which the custom model has no use (the job produced one, but it is not wanted).
@@ -20,7 +20,6 @@ DISCARD_MODEL_AFTER = {
     "QuotaExceeded",
     "States.Timeout",
     "States.TaskFailed",
-    "States.ALL",
 }
 
 
@@ -86,6 +85,3 @@ def _find_model(bedrock: Any, name: str) -> str | None:
         if error_code(exc) in ("ResourceNotFoundException", "ValidationException"):
             return None
         raise
-
-
-__all__ = ["PT", "cleanup"]
