@@ -80,8 +80,9 @@ def env(assembly: Path) -> Iterator[OfflineAssembly]:
         yield environment
 
 
-def _wait_for_token(env: OfflineAssembly, request_id: str, timeout: float = 20.0) -> None:
-    """Block until the Register function stored the task token of ``request_id``."""
+def _wait_for_token(env: OfflineAssembly, request_id: str, timeout: float = 90.0) -> None:
+    """Block until the Register function stored the task token of ``request_id`` (generous: CI machines are
+    busy, and moto starts each execution on its own thread)."""
     dynamodb = env.clients("dynamodb")
     table = env.physical_id(PIPELINE, "Tokens")
     deadline = time.monotonic() + timeout
@@ -121,7 +122,7 @@ def test_success_path_retries_waits_for_the_event_and_notifies(env: OfflineAssem
     _wait_for_token(env, "req-1")
     delivered = env.put_event(_job_event("req-1", "succeeded"))
     progress: list[str] = []
-    result = env.wait(execution, timeout=30, progress=progress.append)
+    result = env.wait(execution, timeout=120, progress=progress.append)
 
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"outcome": "succeeded", "greeting": "hello"}
@@ -167,7 +168,7 @@ def test_handlers_get_environment_resolved_to_moto_physical_names(env: OfflineAs
 
 @pytest.mark.slow
 def test_custom_error_is_caught_into_the_fail_state_error_and_cause_paths(env: OfflineAssembly) -> None:
-    result = env.wait(env.start_execution(_request("fatal-1", fatal=True)), timeout=30)
+    result = env.wait(env.start_execution(_request("fatal-1", fatal=True)), timeout=120)
 
     assert result.status == "FAILED"
     assert result.error == "Fatal"
@@ -179,7 +180,7 @@ def test_custom_error_is_caught_into_the_fail_state_error_and_cause_paths(env: O
 
 @pytest.mark.slow
 def test_retries_stop_at_max_attempts(env: OfflineAssembly) -> None:
-    result = env.wait(env.start_execution(_request("flaky-1", flaky_times=10)), timeout=30)
+    result = env.wait(env.start_execution(_request("flaky-1", flaky_times=10)), timeout=120)
 
     assert (result.status, result.error) == ("FAILED", "Flaky")
     assert env.invocations["WorkFunction"] == 3  # the first attempt and MaxAttempts=2 retries
@@ -191,7 +192,7 @@ def test_rejection_sent_with_send_task_failure_is_caught(env: OfflineAssembly) -
     execution = env.start_execution(_request("rej-1"))
     _wait_for_token(env, "rej-1")
     env.put_event(_job_event("rej-1", "failed"))
-    result = env.wait(execution, timeout=30)
+    result = env.wait(execution, timeout=120)
 
     assert (result.status, result.error, result.cause) == ("FAILED", "Rejected", "rej-1 was rejected")
     assert result.states_visited == ["Prepare", "DoWork", "Register", "Failed"]
@@ -199,7 +200,7 @@ def test_rejection_sent_with_send_task_failure_is_caught(env: OfflineAssembly) -
 
 @pytest.mark.slow
 def test_task_token_timeout_from_the_input_is_caught(env: OfflineAssembly) -> None:
-    result = env.wait(env.start_execution(_request("late-1", callback_timeout=1)), timeout=30)
+    result = env.wait(env.start_execution(_request("late-1", callback_timeout=1)), timeout=120)
 
     assert (result.status, result.error) == ("FAILED", "CallbackTimedOut")
     assert result.states_visited == ["Prepare", "DoWork", "Register", "TimedOut"]
@@ -208,7 +209,7 @@ def test_task_token_timeout_from_the_input_is_caught(env: OfflineAssembly) -> No
 
 @pytest.mark.slow
 def test_a_task_may_resume_its_own_token_while_it_runs(env: OfflineAssembly) -> None:
-    result = env.wait(env.start_execution(_request("now-1", resume_now=True)), timeout=30)
+    result = env.wait(env.start_execution(_request("now-1", resume_now=True)), timeout=120)
 
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"outcome": "immediate"}
@@ -223,7 +224,7 @@ def test_scheduled_rule_from_another_thread_resumes_every_waiting_execution(env:
     fired: list[Any] = []
     schedule = threading.Thread(target=lambda: fired.extend(env.run_scheduled_rules()))
     schedule.start()
-    results = [env.wait(execution, timeout=30) for execution in executions]
+    results = [env.wait(execution, timeout=120) for execution in executions]
     schedule.join()
 
     assert [result.output for result in results] == [{"outcome": "swept", "greeting": "hello"}] * 2
@@ -242,7 +243,7 @@ def test_events_put_through_the_eventbridge_api_reach_rule_targets(env: OfflineA
         Entries=[{"Source": "fixture.jobs", "DetailType": "Job State Change", "Detail": detail}]
     )
 
-    assert env.wait(execution, timeout=30).output == {"outcome": "via-api", "greeting": "hello"}
+    assert env.wait(execution, timeout=120).output == {"outcome": "via-api", "greeting": "hello"}
     assert env.put_event({"source": "other.source", "detail-type": "Job State Change", "detail": {}}) == []
     assert env.invocations["OnEventFunction"] == 1
 
