@@ -1,0 +1,1 @@
+"""Offline authorization: AWS policy evaluation for every call the offline world makes."""
