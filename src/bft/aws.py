@@ -9,6 +9,9 @@ the same name.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import boto3
@@ -20,42 +23,73 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_ext
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+_overrides: dict[str, Any] = {}
+# The offline run gives each Lambda function a cache of its own, as each function is its own process in
+# AWS: its clients carry its execution role's credentials, not another function's.
+_scoped: ContextVar[tuple[dict[str, Any], Any] | None] = ContextVar("bft_aws_clients", default=None)
+
+
+def _cache() -> dict[str, Any]:
+    scoped = _scoped.get()
+    return _clients if scoped is None else scoped[0]
+
+
+def _factory() -> Any:
+    """Where clients come from: boto3's default session, or the scope's own session."""
+    scoped = _scoped.get()
+    return boto3 if scoped is None or scoped[1] is None else scoped[1]
 
 
 def client(service: str) -> Any:
     """Return the process-wide client for ``service``."""
-    found = _clients.get(service)
+    found = _overrides.get(service)
+    if found is not None:
+        return found
+    cache = _cache()
+    found = cache.get(service)
     if found is not None:
         return found
     with _lock:
-        if service not in _clients:
-            _clients[service] = boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
-        return _clients[service]
+        if service not in cache:
+            cache[service] = _factory().client(service, config=_CONFIG)
+        return cache[service]
 
 
 def override(service: str, value: Any) -> None:
     """Use ``value`` as the client for ``service`` from now on (tests, offline runs)."""
     with _lock:
-        _clients[service] = value
+        _overrides[service] = value
 
 
 def reset() -> None:
     """Forget every client, so the next call creates fresh ones."""
     with _lock:
         _clients.clear()
+        _overrides.clear()
+
+
+@contextmanager
+def scoped(cache: dict[str, Any], session: Any = None) -> Iterator[None]:
+    """Keep this thread's clients in ``cache`` meanwhile, created from ``session`` if given (overrides win)."""
+    token = _scoped.set((cache, session))
+    try:
+        yield
+    finally:
+        _scoped.reset(token)
 
 
 def resource_table(name: str) -> Any:
     """A DynamoDB Table resource on the shared client's session and endpoint (plain Python values in and out)."""
     key = f"dynamodb-table:{name}"
-    found = _clients.get(key)
+    cache = _cache()
+    found = cache.get(key)
     if found is None:
         dynamodb = client("dynamodb")
-        resource = boto3.resource(
+        resource = _factory().resource(
             "dynamodb",
             region_name=dynamodb.meta.region_name,
             endpoint_url=dynamodb.meta.endpoint_url,
             config=_CONFIG,
         )
-        found = _clients.setdefault(key, resource.Table(name))
+        found = cache.setdefault(key, resource.Table(name))
     return found

@@ -46,6 +46,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--job-hours", type=float, default=None, help="simulated duration of the training job")
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
     parser.add_argument(
+        "--assembly",
+        default=None,
+        metavar="DIR",
+        help="run this already-synthesized cloud assembly (what `cdk synth -c env=local -o DIR` wrote) "
+        "instead of synthesizing: the exact templates you are about to deploy",
+    )
+    parser.add_argument(
         "--report-dir",
         default=None,
         help="where to write report.html and report.md (default: reports/local/<scenario>/ in the repository)",
@@ -62,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(SCENARIOS)}")
     if args.job_hours is not None and not 0 < args.job_hours <= 48:
         raise UsageError("--job-hours must be above 0 and at most 48")
+    assembly = Path(args.assembly) if args.assembly else None
+    if assembly is not None and not (assembly / "manifest.json").is_file():
+        raise UsageError(f"--assembly {args.assembly}: no cloud assembly there (manifest.json missing)")
     live = LiveProgress(enabled=not args.json)
 
     # The handlers log structured JSON to stdout as in Lambda; keep it out of the terminal and of --json.
@@ -69,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         with log_path.open("w") as log, contextlib.redirect_stdout(log):
             summary = run_scenario(
-                args.scenario, job_hours=args.job_hours, progress=live.say, on_bedrock=live.watch_jobs
+                args.scenario,
+                job_hours=args.job_hours,
+                progress=live.say,
+                on_bedrock=live.watch_jobs,
+                assembly=assembly,
             )
     finally:
         live.close()

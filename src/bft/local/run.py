@@ -8,6 +8,7 @@ a reviewer who rejects) and reports how the execution ended and what it left beh
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
@@ -86,7 +87,7 @@ def _reject(env: OfflineAssembly, run: dict[str, Any]) -> None:
         approve=False,
         reviewer="local-reviewer",
         reason="loss curve looks overfitted",
-        table=_aws().resource_table(_table(env)),
+        table=_operator_table(env),
         sfn=env.clients("stepfunctions"),
     )
 
@@ -100,7 +101,7 @@ def _approve(env: OfflineAssembly, run: dict[str, Any]) -> None:
         approve=True,
         reviewer="local-reviewer",
         reason="metrics look good",
-        table=_aws().resource_table(_table(env)),
+        table=_operator_table(env),
         sfn=env.clients("stepfunctions"),
     )
 
@@ -228,14 +229,17 @@ def run_scenario(
     with OfflineAssembly(assembly, region=REGION, account_id=ACCOUNT) as env:
         _aws().reset()
         datasets = env.stack_output_by_key("DatasetsBucketName")
-        s3 = env.clients("s3")
+        s3 = env.clients("s3")  # the operator's: reading what the run left behind
+        # The team member: a person's role assumes the team's submitter role through its trust policy.
+        submitter = _submitter_session(env)
+        submitter_s3 = submitter.client("s3")
         for local_name, path in (
             ("train", data["train"]),
             ("validation", data["validation"]),
             ("evaluation", data["evaluation"]),
             ("broken", broken),
         ):
-            s3.upload_file(str(path), datasets, f"{TEAM}/sample/{local_name}.jsonl")
+            submitter_s3.upload_file(str(path), datasets, f"{TEAM}/sample/{local_name}.jsonl")
         now = datetime.now(UTC)
         overrides = scenario.catalog_overrides
         world_catalog = catalog(
@@ -252,13 +256,14 @@ def run_scenario(
             catalog=world_catalog,
             oracle=sample_data.oracle_from(list(data.values())).get,
             labels=sample_data.LABELS,
+            service_role_s3=_service_role_s3(env),
             **scenario.fake_options,
         )
         fake.plan_jobs("Completed", duration_s=3600 * (job_hours or scenario.job_hours), count=None)
         if on_bedrock is not None:
             on_bedrock(fake)
-        _aws().override("bedrock", fake.client("bedrock"))
-        _aws().override("bedrock-runtime", fake.client("bedrock-runtime"))
+        # Every Bedrock client of the world (each function's, the CLI's) talks to the fake, as its caller.
+        env.attach_bedrock(fake)
         request = {
             "team": TEAM,
             "baseModelId": HAIKU,
@@ -282,9 +287,13 @@ def run_scenario(
         stop = threading.Event()
         background = _Background(env, fake, world, stop, say)
         background.start()
+        machine_arn = env.state_machine_arn(MACHINE)
+        submitter_sfn = submitter.client("stepfunctions")
         try:
             arns = [
-                env.start_execution(input=request, name=f"{request['requestId']}-{i}", state_machine=MACHINE)
+                submitter_sfn.start_execution(
+                    stateMachineArn=machine_arn, name=f"{request['requestId']}-{i}", input=json.dumps(request)
+                )["executionArn"]
                 for i in range(world.executions)
             ]
             results = [env.wait(arn, timeout=240, progress=say) for arn in arns]
@@ -326,6 +335,7 @@ def run_scenario(
             "report": report,
             "documents": documents,
             "executions": [{"status": r.status, "error": r.error, "cause": r.cause} for r in results],
+            "authorization": _authorization_summary(env),
             "elapsed_seconds": round(time.monotonic() - started, 2),
             "simulated_job_hours": job_hours or scenario.job_hours,
         }
@@ -367,17 +377,66 @@ class _Background(threading.Thread):
                 self.say(f"background error (continuing): {type(exc).__name__}: {exc}")
 
     def _awaiting_approval(self) -> dict[str, Any] | None:
-        table = _aws().resource_table(_table(self.env))
+        table = _operator_table(self.env)
         item = table.get_item(Key={"pk": f"approval#{TEAM}#{self.world.request['requestId']}"}).get("Item")
         return {"requestId": self.world.request["requestId"]} if item else None
+
+
+def _authorization_summary(env: OfflineAssembly) -> dict[str, Any]:
+    """What the offline IAM decided: every call of the run was authorized from the templates' policies."""
+    records = env.authorizer.records
+    denied = [r for r in records if not r.allowed]
+    return {
+        "calls_authorized": len(records) - len(denied),
+        "calls_denied": len(denied),
+        "denied": [f"{r.principal}: {r.action} on {r.resource}: {r.reason}" for r in denied],
+        "deliveries_denied": list(env.denied_deliveries),
+    }
+
+
+def _submitter_session(env: OfflineAssembly) -> Any:
+    """The team member's session: their own role (from the config) assumes the team's submitter role."""
+
+    from bft.config import load_config
+
+    person = load_config(ENV).team(TEAM).submitters[0]
+    role = json.loads(env.stack_output_by_key("Teams"))[TEAM]["submitterRoleArn"]
+    return env.session_as(role, "team-member", caller=person)
+
+
+def _service_role_s3(env: OfflineAssembly) -> Callable[[str, str], Any]:
+    """How a customization job reaches S3: Bedrock assumes the job's service role, whose trust policy must let
+    this account's job do so (aws:SourceAccount, aws:SourceArn), then reads and writes as that role."""
+    from bft.local.bedrock_fake._wire import ServiceError
+    from bft.local.iam.authorizer import AccessDeniedError
+    from bft.local.iam.model import Principal
+
+    def s3_as_service_role(role_arn: str, job_arn: str) -> Any:
+        try:
+            credentials = env.authorizer.assume_role(
+                Principal("bedrock.amazonaws.com", type="Service"),
+                role_arn,
+                "bedrock-customization-job",
+                context={"aws:SourceAccount": ACCOUNT, "aws:SourceArn": job_arn},
+            )
+        except AccessDeniedError:
+            # docs/bedrock-behaviour.md: a role Bedrock cannot assume fails the create call this way.
+            raise ServiceError("ValidationException", f"Could not assume provided IAM role {role_arn}.") from None
+        return env.authorizer.session(credentials).client("s3")
+
+    return s3_as_service_role
 
 
 def _table(env: OfflineAssembly) -> str:
     return str(env.stack_output_by_key("StateTableName"))
 
 
+def _operator_table(env: OfflineAssembly) -> Any:
+    """The state table with the operator's credentials: watching the run, not part of it."""
+    return env.resource("dynamodb").Table(_table(env))
+
+
 def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    import json
 
     try:
         loaded: dict[str, Any] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())

@@ -129,6 +129,7 @@ class _Core:
     catalog: Catalog
     counters: Counters
     _s3: Any
+    _service_role_s3: Any
     _clock: Callable[[], float]
     _time_scale: float
     _origin: float

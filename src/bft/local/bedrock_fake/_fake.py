@@ -110,6 +110,7 @@ class FakeBedrock(_Jobs, _Serving):
         max_running_jobs: int | None = None,
         legacy_blocks_custom_throughput: bool = False,
         seed: int = 0,
+        service_role_s3: Callable[[str, str], Any] | None = None,
     ) -> None:
         if not re.fullmatch(r"\d{12}", account_id):
             raise ValueError("account_id must be 12 digits")
@@ -118,6 +119,9 @@ class FakeBedrock(_Jobs, _Serving):
         self.region = region
         self.account_id = account_id
         self._s3 = s3
+        # (role ARN, job ARN) -> an S3 client acting as the job's service role, after its trust policy let
+        # Bedrock assume it; raises ServiceError when it does not. None: S3 access through ``s3`` unchecked.
+        self._service_role_s3 = service_role_s3
         self._on_event = on_event
         self._clock = clock
         self._time_scale = time_scale
@@ -533,6 +537,42 @@ class FakeBedrock(_Jobs, _Serving):
     def _list_tags(self, request: dict[str, Any], now: float) -> dict[str, Any]:
         return {"tags": copy.deepcopy(self._tags.get(self._taggable(request["resourceARN"]), []))}
 
+
+    # -- lookups for the offline authorization (read-only; not Bedrock API) ------------------------------
+
+    def resource_tags(self, arn: str) -> dict[str, str]:
+        """The tags of a job, custom model, throughput or deployment (empty if unknown)."""
+        with self._lock:
+            return {t["key"]: t["value"] for t in self._tags.get(arn, [])}
+
+    def resolve_arn(self, identifier: str, kind: str) -> str | None:
+        """The ARN of a Bedrock resource named or ARN'd by ``identifier`` (None if it does not exist)."""
+        finders: dict[str, Callable[[str], Any]] = {
+            "custom-model": self._find_custom_model,
+            "model-customization-job": self._find_job,
+            "provisioned-model": self._find_throughput,
+            "custom-model-deployment": self._find_deployment,
+        }
+        finder = finders.get(kind)
+        if finder is None:
+            return None
+        with self._lock:
+            try:
+                found = finder(identifier)
+            except ServiceError:
+                return None
+        return str(found.arn) if found is not None else None
+
+    def custom_model_kms_key(self, model_arn: str) -> str | None:
+        with self._lock:
+            model = self._find_custom_model(model_arn)
+            return model.kms_key_arn if model is not None else None
+
+    def serving_model(self, arn: str) -> str | None:
+        """The custom model a provisioned throughput or deployment serves."""
+        with self._lock:
+            found = self._throughputs.get(arn) or self._deployments.get(arn)
+            return found.model_arn if found is not None else None
 
 # Sessions are not thread-safe for creating clients; clients themselves are.
 _SESSION_LOCK = threading.Lock()

@@ -91,29 +91,38 @@ class _Jobs(_Core):
             parsed[name] = value
         return parsed
 
-    def _s3_object_lines(self, uri: str, what: str) -> int | None:
+    def _job_s3(self, role_arn: str, job_arn: str) -> Any:
+        """The S3 client the job uses: as its service role when the world checks permissions."""
+        if self._service_role_s3 is None:
+            return self._s3
+        return self._service_role_s3(role_arn, job_arn)
+
+    @staticmethod
+    def _s3_object_lines(s3: Any, uri: str, what: str) -> int | None:
         """Count JSONL records at ``uri`` (None without an S3 client); refuse a missing object."""
-        if self._s3 is None:
+        if s3 is None:
             return None
         bucket, key = _split_s3(uri)
         try:
-            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError:
-            # Assumption: Bedrock checks data access at creation and answers ValidationException.
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            # Assumption: Bedrock checks data access at creation and answers ValidationException; the
+            # wording, and that it carries S3's own message, are assumed (docs/bedrock-behaviour.md).
             raise ServiceError(
-                "ValidationException", f"Amazon Bedrock could not access the {what} data at {uri}."
+                "ValidationException", f"Amazon Bedrock could not access the {what} data at {uri}: {error}"
             ) from None
         return sum(1 for line in body.splitlines() if line.strip())
 
-    def _check_output_bucket(self, uri: str) -> None:
-        if self._s3 is None:
+    @staticmethod
+    def _check_output_bucket(s3: Any, uri: str) -> None:
+        if s3 is None:
             return
         bucket, _ = _split_s3(uri)
         try:
-            self._s3.head_bucket(Bucket=bucket)
-        except ClientError:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as error:
             raise ServiceError(
-                "ValidationException", f"Amazon Bedrock could not access the output location {uri}."
+                "ValidationException", f"Amazon Bedrock could not access the output location {uri}: {error}"
             ) from None
 
     def _create_job(self, request: dict[str, Any], now: float) -> dict[str, Any]:
@@ -141,10 +150,13 @@ class _Jobs(_Core):
             raise NotImplementedError("Bedrock fake: training from invocation logs is not implemented")
         if "s3Uri" not in training:
             raise ServiceError("ValidationException", "trainingDataConfig.s3Uri is required.")
-        records = self._s3_object_lines(training["s3Uri"], "training")
+        job_id = self._new_id()
+        job_arn = self._arn(f"model-customization-job/{base.model_id}/{job_id}")
+        s3 = self._job_s3(request["roleArn"], job_arn)
+        records = self._s3_object_lines(s3, training["s3Uri"], "training")
         for validator in (request.get("validationDataConfig") or {}).get("validators") or []:
-            self._s3_object_lines(validator["s3Uri"], "validation")
-        self._check_output_bucket(request["outputDataConfig"]["s3Uri"])
+            self._s3_object_lines(s3, validator["s3Uri"], "validation")
+        self._check_output_bucket(s3, request["outputDataConfig"]["s3Uri"])
         if self._max_running_jobs is not None:
             running = sum(1 for j in self._jobs.values() if j.status in ("InProgress", "Stopping"))
             if running >= self._max_running_jobs:
@@ -161,9 +173,8 @@ class _Jobs(_Core):
                 f"{base.min_training_records} and {base.max_training_records}.",
                 "validation",
             )
-        job_id = self._new_id()
         job = Job(
-            arn=self._arn(f"model-customization-job/{base.model_id}/{job_id}"),
+            arn=job_arn,
             job_id=job_id,
             name=name,
             request=request,
@@ -173,6 +184,7 @@ class _Jobs(_Core):
             records=records if records is not None else _RECORDS_WITHOUT_S3,
             steps=job_steps(plan, now),
             modified=now,
+            s3=s3,
         )
         job.phases["validation"] = PhaseState("InProgress", now, now)
         self._jobs[job.arn] = job
@@ -264,18 +276,19 @@ class _Jobs(_Core):
         return None
 
     def _write_metrics(self, job: Job, run: _metrics.TrainingRun) -> None:
-        if self._s3 is None:
+        s3 = job.s3
+        if s3 is None:
             return
         bucket, prefix = _split_s3(job.request["outputDataConfig"]["s3Uri"])
         root = f"{prefix.rstrip('/')}/" if prefix.strip("/") else ""
         root += f"model-customization-job-{job.job_id}"
-        self._s3.put_object(
+        s3.put_object(
             Bucket=bucket,
             Key=f"{root}/training_artifacts/step_wise_training_metrics.csv",
             Body=_metrics.training_csv(run).encode(),
         )
         if run.validation:
-            self._s3.put_object(
+            s3.put_object(
                 Bucket=bucket,
                 Key=f"{root}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
                 Body=_metrics.validation_csv(run).encode(),

@@ -117,6 +117,7 @@ class Job:
     status: str = "InProgress"
     phases: dict[str, PhaseState] = field(default_factory=lambda: {p: PhaseState() for p in PHASES})
     modified: float = 0.0
+    s3: Any = None  # the S3 client the job reads and writes with (its service role's, when checked)
     end: float | None = None
     failure_message: str | None = None
     output_model_arn: str | None = None

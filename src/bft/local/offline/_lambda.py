@@ -21,7 +21,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -94,6 +94,9 @@ class InProcessFunction:
     region: str
     module_prefix: str  # makes module names unique per environment: each environment cold-starts
     inline_code: str | None = None  # Code.ZipFile: the source of the handler module
+    role_arn: str | None = None  # the execution role
+    # Set by the runner: what surrounds each invocation (the role's credentials and client cache).
+    scope: Callable[[], AbstractContextManager[None]] | None = None
     _handler_fn: Handler | None = field(default=None, init=False, repr=False)
 
     def invoke(self, event: Any, *, source: str) -> Invocation:
@@ -108,7 +111,7 @@ class InProcessFunction:
             )
             result: Any = None
             error: dict[str, Any] | None = None
-            with self._environment():
+            with self._environment(), (self.scope() if self.scope is not None else nullcontext()):
                 try:
                     handler = self._load()
                 except _RuntimeError as exc:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bft.local.iam.store import PolicyStore
 from bft.local.offline._assembly import ResourceSpec
 from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
 from bft.local.offline._lambda import InProcessFunction
@@ -89,10 +90,12 @@ def _dummy_zip() -> bytes:
 class ResourceFactory:
     """Creates supported resource types in moto and collects what the runner needs afterwards."""
 
-    def __init__(self, *, clients: Clients, pseudo: Pseudo, module_prefix: str) -> None:
+    def __init__(self, *, clients: Clients, pseudo: Pseudo, module_prefix: str, store: PolicyStore) -> None:
         self._clients = clients
         self._pseudo = pseudo
         self.module_prefix = module_prefix
+        self.store = store
+        self.function_urls: dict[str, tuple[str, str]] = {}  # URL -> (function ARN, auth type)
         self._zip = _dummy_zip()
         self.functions: list[InProcessFunction] = []
         self.rules: list[RuleSpec] = []
@@ -117,6 +120,13 @@ class ResourceFactory:
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::StepFunctions::Activity": self._activity,
             "AWS::Logs::LogGroup": self._log_group,
+            # Policies: nothing to create in moto (it does not enforce them); the offline authorization reads them.
+            "AWS::IAM::Policy": self._policy,
+            "AWS::IAM::ManagedPolicy": self._managed_policy,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
+            "AWS::SNS::TopicPolicy": self._topic_policy,
+            "AWS::Lambda::Permission": self._permission,
+            "AWS::Lambda::Url": self._function_url,
         }
 
     def supports(self, resource_type: str) -> bool:
@@ -176,12 +186,25 @@ class ResourceFactory:
         )
 
     def _key(self, spec: ResourceSpec, resolver: Resolver) -> Created:
-        # The key policy is not applied: moto does not enforce it and it only names principals.
         metadata = self._clients("kms").create_key(
             Description=self._prop(spec, resolver, "Description", ""),
             KeyUsage=self._prop(spec, resolver, "KeyUsage", "ENCRYPT_DECRYPT"),
             KeySpec=self._prop(spec, resolver, "KeySpec", "SYMMETRIC_DEFAULT"),
         )["KeyMetadata"]
+        # moto does not enforce key policies; the offline authorization does. CloudFormation gives a key
+        # without KeyPolicy the default policy, which delegates to the account's IAM policies.
+        policy = self._prop(spec, resolver, "KeyPolicy") or {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{self._pseudo.partition}:iam::{self._pseudo.account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        }
+        self.store.set_key_policy(metadata["Arn"], policy, f"{spec.stack}/{spec.logical_id}")
         return Created(spec, metadata["KeyId"], {"Arn": metadata["Arn"], "KeyId": metadata["KeyId"]})
 
     def _alias(self, spec: ResourceSpec, resolver: Resolver) -> Created:
@@ -282,11 +305,19 @@ class ResourceFactory:
 
     def _role(self, spec: ResourceSpec, resolver: Resolver) -> Created:
         name = self._prop(spec, resolver, "RoleName") or generated_name(spec, max_length=64)
+        trust = self._prop(spec, resolver, "AssumeRolePolicyDocument", {})
         role = self._clients("iam").create_role(
-            RoleName=name,
-            Path=self._prop(spec, resolver, "Path", "/"),
-            AssumeRolePolicyDocument=json.dumps(self._prop(spec, resolver, "AssumeRolePolicyDocument", {})),
+            RoleName=name, Path=self._prop(spec, resolver, "Path", "/"), AssumeRolePolicyDocument=json.dumps(trust)
         )["Role"]
+        self.store.add_role(
+            arn=role["Arn"],
+            name=name,
+            source=f"{spec.stack}/{spec.logical_id}",
+            trust=trust,
+            inline=[(p["PolicyName"], p["PolicyDocument"]) for p in self._prop(spec, resolver, "Policies", [])],
+            managed_arns=self._prop(spec, resolver, "ManagedPolicyArns", []),
+            boundary_arn=self._prop(spec, resolver, "PermissionsBoundary"),
+        )
         return Created(spec, name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     def _function(self, spec: ResourceSpec, resolver: Resolver) -> Created:
@@ -328,6 +359,7 @@ class ResourceFactory:
                 region=self._pseudo.region,
                 module_prefix=self.module_prefix,
                 inline_code=resolver.resolve(inline, f"{spec.where} property Code.ZipFile") if inline else None,
+                role_arn=self._prop(spec, resolver, "Role"),
             )
         )
         return Created(spec, name, {"Arn": arn})
@@ -407,6 +439,8 @@ class ResourceFactory:
             definition=definition,
             roleArn=self._prop(spec, resolver, "RoleArn"),
             type=self._prop(spec, resolver, "StateMachineType", "STANDARD"),
+            # Tags matter offline: policies condition on aws:ResourceTag of the machine.
+            tags=[{"key": t["Key"], "value": t["Value"]} for t in self._prop(spec, resolver, "Tags", [])],
         )["stateMachineArn"]
         self.state_machines.append(StateMachineSpec(spec, name, arn))
         return Created(spec, arn, {"Arn": arn, "Name": name, "StateMachineRevisionId": "INITIAL"})
@@ -420,3 +454,82 @@ class ResourceFactory:
         name = self._prop(spec, resolver, "LogGroupName") or generated_name(spec, max_length=512)
         self._clients("logs").create_log_group(logGroupName=name)
         return Created(spec, name, {"Arn": self._arn("logs", f"log-group:{name}:*")})
+
+    # -- policies ---------------------------------------------------------------------------------
+
+    def _source(self, spec: ResourceSpec) -> str:
+        return f"{spec.stack}/{spec.logical_id}"
+
+    def _policy(self, spec: ResourceSpec, resolver: Resolver) -> Created:
+        name = self._prop(spec, resolver, "PolicyName") or spec.logical_id
+        for kind in ("Users", "Groups"):
+            if self._prop(spec, resolver, kind):
+                raise IntrinsicError(f"{spec.where}: policies of IAM {kind.lower()} are not modelled offline")
+        self.store.attach_policy(
+            roles=self._prop(spec, resolver, "Roles", []),
+            document=self._prop(spec, resolver, "PolicyDocument"),
+            source=self._source(spec),
+        )
+        return Created(spec, name, {"Id": name})
+
+    def _managed_policy(self, spec: ResourceSpec, resolver: Resolver) -> Created:
+        name = self._prop(spec, resolver, "ManagedPolicyName") or generated_name(spec, max_length=128)
+        path = self._prop(spec, resolver, "Path", "/")
+        arn = f"arn:{self._pseudo.partition}:iam::{self._pseudo.account_id}:policy{path}{name}"
+        self.store.add_managed_policy(
+            arn=arn,
+            document=self._prop(spec, resolver, "PolicyDocument"),
+            source=self._source(spec),
+            roles=self._prop(spec, resolver, "Roles", []),
+        )
+        return Created(spec, arn, {"PolicyArn": arn})
+
+    def _bucket_policy(self, spec: ResourceSpec, resolver: Resolver) -> Created:
+        bucket = str(self._prop(spec, resolver, "Bucket"))
+        self.store.set_bucket_policy(bucket, self._prop(spec, resolver, "PolicyDocument"), self._source(spec))
+        return Created(spec, bucket, {})
+
+    def _topic_policy(self, spec: ResourceSpec, resolver: Resolver) -> Created:
+        document = self._prop(spec, resolver, "PolicyDocument")
+        for topic in self._prop(spec, resolver, "Topics", []):
+            self.store.set_topic_policy(str(topic), document, self._source(spec))
+        return Created(spec, self._source(spec), {"Id": self._source(spec)})
+
+    def _permission(self, spec: ResourceSpec, resolver: Resolver) -> Created:
+        """A Lambda permission becomes a statement of the function's resource policy, as Lambda builds it."""
+        function = str(self._prop(spec, resolver, "FunctionName"))
+        arn = function if function.startswith("arn:") else self._arn("lambda", f"function:{function}")
+        principal = str(self._prop(spec, resolver, "Principal"))
+        if principal == "*" or principal.endswith(".amazonaws.com"):
+            who: Any = "*" if principal == "*" else {"Service": principal}
+        else:
+            who = {"AWS": principal if principal.startswith("arn:") else self._arn("iam", "root", region=False)}
+        conditions: dict[str, dict[str, str]] = {}
+        for prop, operator, key in (
+            ("SourceArn", "ArnLike", "AWS:SourceArn"),
+            ("SourceAccount", "StringEquals", "AWS:SourceAccount"),
+            ("FunctionUrlAuthType", "StringEquals", "lambda:FunctionUrlAuthType"),
+            ("PrincipalOrgID", "StringEquals", "aws:PrincipalOrgID"),
+        ):
+            value = self._prop(spec, resolver, prop)
+            if value is not None:
+                conditions.setdefault(operator, {})[key] = str(value)
+        statement: dict[str, Any] = {
+            "Sid": spec.logical_id,
+            "Effect": "Allow",
+            "Principal": who,
+            "Action": self._prop(spec, resolver, "Action"),
+            "Resource": arn,
+        }
+        if conditions:
+            statement["Condition"] = conditions
+        self.store.add_function_permission(":".join(arn.split(":")[:7]), statement, self._source(spec))
+        return Created(spec, spec.logical_id, {})
+
+    def _function_url(self, spec: ResourceSpec, resolver: Resolver) -> Created:
+        target = str(self._prop(spec, resolver, "TargetFunctionArn"))
+        arn = target if target.startswith("arn:") else self._arn("lambda", f"function:{target}")
+        digest = hashlib.sha256(arn.encode()).hexdigest()[:32]
+        url = f"https://{digest}.lambda-url.{self._pseudo.region}.on.aws/"
+        self.function_urls[url] = (arn, str(self._prop(spec, resolver, "AuthType")))
+        return Created(spec, url, {"FunctionUrl": url, "FunctionArn": arn})

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -31,6 +32,10 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from bft import aws
+from bft.local.iam.authorizer import OPERATOR_ACCESS_KEY, AccessDeniedError, Authorizer, Credentials
+from bft.local.iam.model import Principal
+from bft.local.iam.store import PolicyStore
+from bft.local.iam.world import MotoWorld
 from bft.local.offline import _events
 from bft.local.offline._assembly import AssemblyError, ResourceSpec, StackSpec, load_stacks, references
 from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
@@ -109,6 +114,14 @@ class OfflineAssembly:
         self.invocations: Counter[str] = Counter()
         self.invocation_log: list[Invocation] = []
         self.rule_executions: list[str] = []  # executions started by rules that target a state machine
+        self.denied_deliveries: list[str] = []  # rule deliveries the function's resource policy refused
+        self.store = PolicyStore(partition=self._pseudo.partition)
+        self.authorizer = Authorizer(
+            self.store, account=self.account_id, region=self.region, partition=self._pseudo.partition
+        )
+        self.world = MotoWorld(account=self.account_id, region=self.region, partition=self._pseudo.partition)
+        self.authorizer.world = self.world
+        self._client_hooks: list[Callable[[Any], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -135,11 +148,19 @@ class OfflineAssembly:
                 self._patches.append(patch)
             logging.getLogger(_MOTO_EVAL_LOGGER).addFilter(_drop_handled_failures)
             self._factory = ResourceFactory(
-                clients=self.clients, pseudo=self._pseudo, module_prefix=f"_bft_offline_{next(_environments)}"
+                clients=self.clients,
+                pseudo=self._pseudo,
+                module_prefix=f"_bft_offline_{next(_environments)}",
+                store=self.store,
             )
             for stack in self._stacks:
                 self._create_stack(stack)
             self._add_layers_to_path()
+            self._give_functions_their_roles()
+            self.authorizer.install()
+            for patch in _states_credentials_patches(self._states_credentials):
+                patch.start()
+                self._patches.append(patch)
         except BaseException:
             self._teardown()
             raise
@@ -154,6 +175,7 @@ class OfflineAssembly:
         try:
             self._stop_running_executions()
         finally:
+            self.authorizer.uninstall()
             for patch in reversed(self._patches):
                 patch.stop()
             self._patches.clear()
@@ -414,9 +436,120 @@ class OfflineAssembly:
                     # service models is most of the cost of a client, and they never change.
                     core = botocore.session.Session()
                     core.register_component("data_loader", _shared_loader())
-                    self._session = boto3.session.Session(botocore_session=core, region_name=self.region)
+                    # The operator's credentials: standing the stacks up and reading results is not a
+                    # pipeline identity, so the offline authorization does not check these calls.
+                    self._session = boto3.session.Session(
+                        botocore_session=core,
+                        region_name=self.region,
+                        aws_access_key_id=OPERATOR_ACCESS_KEY,
+                        aws_secret_access_key=OPERATOR_ACCESS_KEY,
+                    )
                 self._clients[service] = self._session.client(service)  # type: ignore[call-overload]
             return self._clients[service]
+
+    # -- identities ---------------------------------------------------------------------------------
+
+    def _give_functions_their_roles(self) -> None:
+        """Each function runs as its execution role, as Lambda does: credentials in the environment and a
+        client cache of its own (each function is its own process in AWS)."""
+        for function in self._functions.values():
+            if function.role_arn is None:
+                raise AssemblyError(f"{function.stack}/{function.logical_id}: a function without a role")
+            try:
+                credentials = self.authorizer.assume_role(
+                    Principal("lambda.amazonaws.com", type="Service"),
+                    function.role_arn,
+                    function.function_name,
+                    context={"aws:SourceAccount": self.account_id},
+                )
+            except AccessDeniedError as denied:
+                # CreateFunction refuses a role that Lambda cannot assume: the deployment would fail.
+                raise AssemblyError(f"{function.stack}/{function.logical_id}: {denied}") from denied
+            function.environment = {**function.environment, **credentials.environment()}
+            function.scope = self._function_scope(function.friendly_name, credentials)
+
+    def _function_scope(self, name: str, credentials: Credentials) -> Callable[[], Any]:
+        session = self.authorizer.session(credentials)
+        cache: dict[str, Any] = {}
+
+        @contextmanager
+        def scope() -> Iterator[None]:
+            with aws.scoped(cache, session), self.authorizer.running_function(name):
+                yield
+
+        return scope
+
+    def _states_credentials(self, role_arn: str | None) -> Credentials:
+        """What a state machine's service integrations call AWS with: its role, assumed by Step Functions."""
+        if role_arn is None:
+            raise RuntimeError("a Step Functions task without a role: the offline run cannot tell who calls")
+        return self.authorizer.assume_role(
+            Principal("states.amazonaws.com", type="Service"),
+            role_arn,
+            "StepFunctions",
+            context={"aws:SourceAccount": self.account_id},
+        )
+
+    def session_as(self, role_arn: str, session_name: str, *, caller: str | None = None) -> boto3.session.Session:
+        """A boto3 session of ``role_arn``, assumed by ``caller`` (a person's principal ARN) through its trust
+        policy -- how a team member or a reviewer uses the pipeline offline."""
+        principal = Principal(caller or role_arn, account=(caller or role_arn).split(":")[4])
+        credentials = (
+            self.authorizer.assume_role(principal, role_arn, session_name)
+            if caller is not None
+            else self.authorizer.credentials(role_arn, session_name)
+        )
+        return self.authorizer.session(credentials)
+
+    def authorize_service_invoke(self, service: str, function_arn: str, *, source_arn: str) -> None:
+        """A service (EventBridge, CloudWatch, SNS) invoking a function: its resource policy decides."""
+        from bft.local.iam.actions import ActionRequest, Call, ResourceRef
+
+        call = Call("lambda", "Invoke", {"FunctionName": function_arn}, self.region, self.account_id)
+        needed = ActionRequest(
+            action="lambda:InvokeFunction",
+            resource=function_arn,
+            context={},
+            resource_policy=ResourceRef("lambda-function", function_arn),
+        )
+        refused = self.authorizer.decide(
+            Principal(service, type="Service"),
+            call,
+            context={"aws:SourceArn": source_arn, "aws:SourceAccount": self.account_id},
+            requests=[needed],
+        )
+        if refused is not None:
+            from bft.local.iam.evaluate import access_denied_message
+            from bft.local.iam.model import AuthRequest
+
+            request, decision = refused
+            message = access_denied_message(
+                AuthRequest(Principal(service, type="Service"), request.action, request.resource), decision
+            )
+            raise AccessDeniedError(message, action=request.action)
+
+    def attach_bedrock(self, fake: Any) -> None:
+        """Serve every Bedrock client of this region from ``fake`` (a :class:`~bft.local.bedrock_fake.FakeBedrock`),
+        each calling as its own identity; the authorization's Bedrock lookups read the fake."""
+        self.world.fake = fake
+
+        def attach(client: Any) -> None:
+            bedrock = client.meta.service_model.service_name in ("bedrock", "bedrock-runtime")
+            if bedrock and client.meta.region_name == self.region:
+                fake.attach(client)
+
+        self.on_new_client(attach)
+
+    def on_new_client(self, hook: Callable[[Any], None]) -> None:
+        """Call ``hook`` with every botocore client the first time it makes a call (e.g. to attach a fake)."""
+        self.authorizer.client_hooks.append(hook)
+
+    def resource(self, service: str) -> Any:
+        """A boto3 resource (e.g. ``dynamodb``) with the operator's credentials."""
+        self.clients(service)  # creates the operator session
+        assert self._session is not None
+        with self._lock:
+            return self._session.resource(service)  # type: ignore[call-overload]
 
     # -- executions ---------------------------------------------------------------------------------
 
@@ -585,6 +718,13 @@ class OfflineAssembly:
                 except LookupError:
                     logger.warning("rule %s: target %s is not a function of the assembly", rule.name, arn)
                     continue
+                try:
+                    self.authorize_service_invoke("events.amazonaws.com", function.function_arn, source_arn=rule.arn)
+                except AccessDeniedError as denied:
+                    # EventBridge retries and then drops the event; the function never runs.
+                    logger.warning("rule %s: %s", rule.name, denied)
+                    self.denied_deliveries.append(str(denied))
+                    continue
                 yield self._record(function.invoke(payload, source=source))
             elif service == "states":
                 started = self.clients("stepfunctions").start_execution(stateMachineArn=arn, input=json.dumps(payload))
@@ -597,6 +737,41 @@ class OfflineAssembly:
                 sqs.send_message(QueueUrl=url, MessageBody=json.dumps(payload))
             else:
                 logger.warning("rule %s: target %s is not delivered offline", rule.name, arn)
+
+
+def _states_credentials_patches(credentials: Callable[[str | None], Credentials]) -> list[Any]:
+    """moto's interpreter calls AWS with fixed dummy keys; here it calls with the state machine's role."""
+    import importlib
+    import pkgutil
+
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    package = importlib.import_module("moto.stepfunctions.parser.asl.component")
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        role = getattr(state_credentials, "role_arn", None)
+        return boto3.client(  # type: ignore[call-overload]
+            service_name=service,
+            region_name=region,
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            ),
+            **credentials(role).client_kwargs(),
+        )
+
+    return [
+        mock.patch.object(module, "boto_client_for", boto_client_for)
+        for name, module in list(sys.modules.items())
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original
+    ]
 
 
 @functools.cache
