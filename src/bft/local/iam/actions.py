@@ -382,6 +382,9 @@ def _s3(call: Call, world: World) -> list[ActionRequest]:
         return [_s3_plain("s3:ListBucket", _bucket_arn(bucket), bucket, context)]
     if op == "GetBucketLocation":
         return [_s3_plain("s3:GetBucketLocation", _bucket_arn(bucket), bucket)]
+    if op == "HeadBucket":
+        # HeadBucket API reference: "you must have permissions to perform the s3:ListBucket action".
+        return [_s3_plain("s3:ListBucket", _bucket_arn(bucket), bucket)]
     if op == "CopyObject":
         src_bucket, src_key, src_version = _copy_source(call)
         target = {k: v for k, v in p.items() if k not in ("CopySource", "MetadataDirective", "TaggingDirective")}
@@ -1094,6 +1097,7 @@ _MAPPERS: dict[str, tuple[Callable[[Call, World], list[ActionRequest]], frozense
                 "ListObjects",
                 "DeleteObject",
                 "GetBucketLocation",
+                "HeadBucket",
                 "CopyObject",
             }
         ),
