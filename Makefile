@@ -62,7 +62,7 @@ bench: setup ## run the benchmarks (each prints a ratio against a baseline measu
 
 lock: ## re-resolve the Python lock after editing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
-	  --index-url https://pypi.org/simple -o requirements.lock -q
+	  -o requirements.lock -q
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

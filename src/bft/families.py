@@ -2,7 +2,7 @@
 
 Dataset validation reads the data format and limits from here, the workflow
 reads hyperparameters, regions and how the custom model is served. Every value
-comes from ``shared/docs/bedrock-facts.md``; where the facts mark a value
+comes from ``docs/bedrock-behaviour.md#model-families``; where it marks a value
 unconfirmed, the comment next to it says which default was chosen and why.
 
 Importable without boto3 or pydantic: the Lambda bundle and the CLI share it.

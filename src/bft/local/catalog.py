@@ -7,7 +7,7 @@ where the entry exists, the hyperparameter table of the model family, record
 limits and the request/response body family for ``InvokeModel``.
 
 Model ids, regions, customizations and hyperparameter ranges come from
-``/work/shared/docs/bedrock-facts.md``. **Lifecycle dates are scenario
+``docs/bedrock-behaviour.md#model-families``. **Lifecycle dates are scenario
 parameters, not facts.** AWS's model card gives Claude 3 Haiku status
 "Legacy (certain regions)" with end of life 2026-09-10, and the real pipeline
 reads the live value from ``GetFoundationModel``. The default catalog makes

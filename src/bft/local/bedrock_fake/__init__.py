@@ -9,7 +9,7 @@ Example::
     fake.inject("CreateProvisionedModelThroughput", "ServiceQuotaExceededException", times=1)
     fake.start_ticker()                         # transitions and events in simulated time
 
-Every behaviour not backed by ``/work/shared/docs/bedrock-facts.md`` is marked
+Every behaviour not backed by ``docs/bedrock-behaviour.md`` is marked
 ``# Assumption:`` in the source; the catalog's lifecycle dates are scenario data
 (see :mod:`bft.local.catalog`).
 """

@@ -160,7 +160,8 @@ class _Jobs(_Core):
         if self._max_running_jobs is not None:
             running = sum(1 for j in self._jobs.values() if j.status in ("InProgress", "Stopping"))
             if running >= self._max_running_jobs:
-                # Assumption: wording; the concurrent-jobs quota default is unconfirmed (facts section 7).
+                # Assumption: wording; the concurrent-jobs quota default is unconfirmed
+                # (docs/bedrock-behaviour.md#concurrent-jobs-quota).
                 raise _QuotaErrors.running_jobs(self._max_running_jobs)
 
         plan = self._job_plans.take()

@@ -2,7 +2,7 @@
 
 Assumption: the curve's shape (exponential decay towards a floor with a few
 percent of noise, faster with a higher learning rate) is illustrative; only the
-file layout comes from the facts (section 4).
+file layout comes from ``docs/bedrock-behaviour.md#metrics-csv``.
 """
 
 from __future__ import annotations
