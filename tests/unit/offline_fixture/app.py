@@ -17,6 +17,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -140,6 +141,19 @@ class PipelineStack(cdk.Stack):
         definition = prepare.next(work).next(register).next(pause).next(notify).next(done)
         self.state_machine = sfn.StateMachine(
             self, "Workflow", definition_body=sfn.DefinitionBody.from_chainable(definition)
+        )
+        # The functions that resume a waiting task need SendTask* on the machine (the offline run checks it).
+        # A policy of its own: the roles' default policies are part of the machine's definition dependencies.
+        iam.Policy(
+            self,
+            "TaskResponse",
+            roles=[role for role in (register_fn.role, on_event_fn.role) if role is not None],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                    resources=[self.state_machine.state_machine_arn],
+                )
+            ],
         )
 
         # The job-state event resumes the waiting task; the schedule sweeps what is pending.

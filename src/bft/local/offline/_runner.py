@@ -474,20 +474,27 @@ class OfflineAssembly:
 
         @contextmanager
         def scope() -> Iterator[None]:
-            with aws.scoped(cache, session), self.authorizer.running_function(name):
-                yield
+            # boto3's default session too: a handler calling boto3.client() directly gets its role's
+            # credentials (invocations are serialized, so swapping the process-wide default is safe).
+            saved = boto3.DEFAULT_SESSION
+            boto3.DEFAULT_SESSION = session
+            try:
+                with aws.scoped(cache, session), self.authorizer.running_function(name):
+                    yield
+            finally:
+                boto3.DEFAULT_SESSION = saved
 
         return scope
 
-    def _states_credentials(self, role_arn: str | None) -> Credentials:
+    def _states_credentials(self, role_arn: str | None, machine_arn: str | None) -> Credentials:
         """What a state machine's service integrations call AWS with: its role, assumed by Step Functions."""
-        if role_arn is None:
+        if role_arn is None or machine_arn is None:
             raise RuntimeError("a Step Functions task without a role: the offline run cannot tell who calls")
         return self.authorizer.assume_role(
             Principal("states.amazonaws.com", type="Service"),
             role_arn,
             "StepFunctions",
-            context={"aws:SourceAccount": self.account_id},
+            context={"aws:SourceAccount": self.account_id, "aws:SourceArn": machine_arn},
         )
 
     def session_as(self, role_arn: str, session_name: str, *, caller: str | None = None) -> boto3.session.Session:
@@ -739,14 +746,23 @@ class OfflineAssembly:
                 logger.warning("rule %s: target %s is not delivered offline", rule.name, arn)
 
 
-def _states_credentials_patches(credentials: Callable[[str | None], Credentials]) -> list[Any]:
-    """moto's interpreter calls AWS with fixed dummy keys; here it calls with the state machine's role."""
+def _states_credentials_patches(credentials: Callable[[str | None, str | None], Credentials]) -> list[Any]:
+    """moto's interpreter calls AWS with fixed dummy keys; here it calls with the state machine's role,
+    assumed for that state machine (its ARN is the trust policy's aws:SourceArn)."""
     import importlib
     import pkgutil
 
     from botocore.config import Config
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
     from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original_credentials = StateTask._eval_state_credentials
+
+    def eval_state_credentials(task: Any, env: Any) -> Any:
+        found = original_credentials(task, env)
+        found.bft_state_machine_arn = env.states.context_object.context_object_data["StateMachine"]["Id"]
+        return found
 
     original = boto_client.boto_client_for
     package = importlib.import_module("moto.stepfunctions.parser.asl.component")
@@ -755,6 +771,7 @@ def _states_credentials_patches(credentials: Callable[[str | None], Credentials]
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         role = getattr(state_credentials, "role_arn", None)
+        machine = getattr(state_credentials, "bft_state_machine_arn", None)
         return boto3.client(  # type: ignore[call-overload]
             service_name=service,
             region_name=region,
@@ -764,13 +781,16 @@ def _states_credentials_patches(credentials: Callable[[str | None], Credentials]
                 connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
                 read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
             ),
-            **credentials(role).client_kwargs(),
+            **credentials(role, machine).client_kwargs(),
         )
 
     return [
-        mock.patch.object(module, "boto_client_for", boto_client_for)
-        for name, module in list(sys.modules.items())
-        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original
+        mock.patch.object(StateTask, "_eval_state_credentials", eval_state_credentials),
+        *(
+            mock.patch.object(module, "boto_client_for", boto_client_for)
+            for name, module in list(sys.modules.items())
+            if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original
+        ),
     ]
 
 
