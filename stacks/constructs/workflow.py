@@ -23,9 +23,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from bft.config import RETRY_BACKOFF_RATE, STEP_TIMEOUT_SECONDS, retry_max_delay_seconds
+from bft.workflow.reaper import PROJECT_TAG
 from stacks.constructs.functions import FunctionFactory, pascal
 from stacks.constructs.notifications import Notifications
 from stacks.nag import acknowledge, resource_text
+
+# The tags the workflow puts on every job, custom model, throughput and deployment (bft.workflow.request).
+RUN_TAG_KEYS = ("project", "environment", "team", "request")
 
 # Errors worth retrying: throttling and transient faults only (a defined failure is never retried).
 TRANSIENT_ERRORS = [
@@ -300,11 +305,10 @@ class CustomizationWorkflow(Construct):
             {"state.$": "$", "status": "FAILED", "execution": execution},
             "$.result",
             timing,
-            timeout=90,
         )
         finalize_failure.add_catch(report_failed, errors=["States.ALL"], result_path="$.finalizeError")
         finalize_failure.next(fail)
-        cleanup = self._task(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing, timeout=150)
+        cleanup = self._task(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing)
         cleanup.add_catch(finalize_failure, errors=["States.ALL"], result_path="$.cleanupError")
         cleanup.next(finalize_failure)
         # Keep the request untouched under $.input; each step adds its result beside it.
@@ -315,10 +319,9 @@ class CustomizationWorkflow(Construct):
             function: lambda_.Function,
             payload: dict[str, Any],
             result_path: str,
-            timeout: int,
             **kwargs: Any,
         ) -> tasks.LambdaInvoke:
-            task = self._task(scope, name, function, payload, result_path, timing, timeout=timeout, **kwargs)
+            task = self._task(scope, name, function, payload, result_path, timing, **kwargs)
             task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
             return task
 
@@ -327,7 +330,6 @@ class CustomizationWorkflow(Construct):
             fn["validate_request"],
             {"input.$": "$.input", "assignedTeam.$": "$.assignedTeam", "execution": execution},
             "$.run",
-            60,
         )
         dataset = step(
             "ValidateDataset",
@@ -341,9 +343,8 @@ class CustomizationWorkflow(Construct):
                 "hyperParameters.$": "$.run.hyperParameters",
             },
             "$.dataset",
-            960,
         )
-        start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job", 90)
+        start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job")
         wait_job = step(
             "WaitForJob",
             fn["wait_for_job"],
@@ -354,17 +355,15 @@ class CustomizationWorkflow(Construct):
                 "timeoutSeconds.$": "$.run.timeouts.jobSeconds",
             },
             "$.jobResult",
-            0,
             integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             task_timeout=sfn.Timeout.at("$.run.timeouts.jobSeconds"),
         )
-        metrics = step("CollectMetrics", fn["collect_metrics"], {"run.$": "$.run", "job.$": "$.job"}, "$.metrics", 150)
+        metrics = step("CollectMetrics", fn["collect_metrics"], {"run.$": "$.run", "job.$": "$.job"}, "$.metrics")
         approval = step(
             "RequestApproval",
             fn["request_approval"],
             {"token": sfn.JsonPath.task_token, "run.$": "$.run", "metrics.$": "$.metrics"},
             "$.approval",
-            0,
             integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             task_timeout=sfn.Timeout.at("$.run.timeouts.approvalSeconds"),
         )
@@ -373,12 +372,11 @@ class CustomizationWorkflow(Construct):
             fn["create_serving"],
             {"run.$": "$.run", "modelArn.$": "$.jobResult.outputModelArn"},
             "$.serving",
-            90,
         )
         first_wait = sfn.Wait(scope, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
-        check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving", 60)
+        check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving")
         poll_wait = sfn.Wait(scope, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
-        evaluate = step("Evaluate", fn["evaluate"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.evaluation", 960)
+        evaluate = step("Evaluate", fn["evaluate"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.evaluation")
         finalize = self._task(
             scope,
             "FinalizeSuccess",
@@ -386,7 +384,6 @@ class CustomizationWorkflow(Construct):
             {"state.$": "$", "status": "SUCCEEDED", "execution": execution},
             "$.result",
             timing,
-            timeout=90,
         )
         finalize.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
         done = sfn.Succeed(scope, "Deployed")
@@ -413,10 +410,10 @@ class CustomizationWorkflow(Construct):
         result_path: str,
         timing: Timing,
         *,
-        timeout: int,
         integration: sfn.IntegrationPattern | None = None,
         task_timeout: sfn.Timeout | None = None,
     ) -> tasks.LambdaInvoke:
+        """A Lambda step. Its timeout is the request's (task-token waits) or STEP_TIMEOUT_SECONDS[name]."""
         token = integration == sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN
         # The direct function ARN returns the handler's value itself (no Payload envelope); the task-token
         # integration returns what the resumer sends.
@@ -427,7 +424,7 @@ class CustomizationWorkflow(Construct):
             lambda_function=function,
             payload=sfn.TaskInput.from_object(payload),
             result_path=result_path,
-            task_timeout=task_timeout or sfn.Timeout.duration(Duration.seconds(timeout)),
+            task_timeout=task_timeout or sfn.Timeout.duration(Duration.seconds(STEP_TIMEOUT_SECONDS[name])),
             retry_on_service_exceptions=False,
             **pattern,
         )
@@ -436,8 +433,8 @@ class CustomizationWorkflow(Construct):
                 errors=TRANSIENT_ERRORS,
                 interval=Duration.seconds(timing.retry_interval_seconds),
                 max_attempts=timing.retry_max_attempts,
-                backoff_rate=2.0,
-                max_delay=Duration.seconds(max(60, timing.retry_interval_seconds * 8)),
+                backoff_rate=RETRY_BACKOFF_RATE,
+                max_delay=Duration.seconds(retry_max_delay_seconds(timing.retry_interval_seconds)),
                 jitter_strategy=sfn.JitterType.FULL,
             )
         return task
