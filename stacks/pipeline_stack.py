@@ -81,6 +81,7 @@ class PipelineStack(Stack):
             log_retention=_RETENTION[config.log_retention_days],
             production=config.production,
             powertools_layer_version=config.powertools_layer_version,
+            environment=config.name,
         )
         self.guardrails = CostGuardrails(
             self,

@@ -80,6 +80,7 @@ class CustomizationWorkflow(Construct):
         log_retention: logs.RetentionDays,
         production: bool,
         powertools_layer_version: int,
+        environment: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -209,6 +210,7 @@ class CustomizationWorkflow(Construct):
             data_key=data_key,
             placement=placement,
             notifications=notifications,
+            environment=environment,
         )
 
         self.role = self._state_machine_role(list(fn.values()))
@@ -497,6 +499,7 @@ class CustomizationWorkflow(Construct):
         data_key: kms.IKey,
         placement: JobPlacement,
         notifications: Notifications,
+        environment: str,
     ) -> None:
         def bedrock_arn(resource: str, *, account: bool = True) -> str:
             return stack.format_arn(
@@ -534,8 +537,39 @@ class CustomizationWorkflow(Construct):
         allow("validate_request", ["bedrock:GetFoundationModel"], [foundation])
         read("validate_dataset", datasets)
         write("validate_dataset", reports, "reports/*")
-        allow(
-            "start_job", ["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"], [foundation, custom_model, job]
+        # Existing resources of this pipeline and environment only (Stop, Delete, serve from, invoke). The Service
+        # Authorization Reference lists aws:ResourceTag/${TagKey} for the custom-model, provisioned-model,
+        # custom-model-deployment and model-customization-job resource types, not for foundation-model: statements
+        # on foundation models stay unconditioned (a condition on a key AWS does not supply denies everything).
+        # The workflow tags each job, custom model, throughput and deployment with project, environment, team
+        # and request (bft.workflow.request); these roles serve every team, so the team is not pinned here.
+        ours = {"StringEquals": {"aws:ResourceTag/project": PROJECT_TAG, "aws:ResourceTag/environment": environment}}
+        # bedrock:TagResource only as part of a create: Bedrock has no CreateAction condition key, so this
+        # approximates "at creation" (a guess, not documented): the request's tags must be the pipeline's, and the
+        # resource may not carry a project tag yet. A create is authorized against the new, still untagged
+        # resource; an existing resource of this pipeline is tagged and cannot be re-tagged. An untagged foreign
+        # resource could still be tagged: the roles can name only ARNs of this account and region.
+        tag_on_create = {
+            "StringEquals": {"aws:RequestTag/project": PROJECT_TAG, "aws:RequestTag/environment": environment},
+            "ForAllValues:StringEquals": {"aws:TagKeys": list(RUN_TAG_KEYS)},
+            "Null": {"aws:ResourceTag/project": "true"},
+        }
+
+        def use_model_key(name: str, actions: list[str]) -> None:
+            # Custom models are encrypted with this key (encryption-custom-job): creating one needs CreateGrant,
+            # DescribeKey, GenerateDataKey and Decrypt; serving or invoking one, Decrypt and GenerateDataKey.
+            allow(
+                name,
+                actions,
+                [placement.custom_model_key_arn],
+                StringEquals={"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
+            )
+
+        allow("start_job", ["bedrock:CreateModelCustomizationJob"], [foundation, custom_model, job])
+        fn["start_job"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:TagResource"], resources=[custom_model, job], conditions=tag_on_create
+            )
         )
         allow("start_job", ["bedrock:GetModelCustomizationJob", "bedrock:ListTagsForResource"], [job])
         allow(
@@ -544,36 +578,59 @@ class CustomizationWorkflow(Construct):
             [placement.service_role.role_arn],
             StringEquals={"iam:PassedToService": "bedrock.amazonaws.com"},
         )
+        use_model_key("start_job", ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"])
         for name in ("wait_for_job", "reconcile_jobs"):
             allow(name, ["bedrock:GetModelCustomizationJob"], [job])
         read("collect_metrics", outputs)
         write("collect_metrics", reports, "reports/*")
         notifications.grant_publish(fn["request_approval"])
-        allow(
-            "create_serving",
-            ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
-            [custom_model, provisioned, deployment],
+        serve = ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment"]
+        # Serving is authorized against the custom model it serves: only this pipeline's, in this environment.
+        fn["create_serving"].add_to_role_policy(
+            iam.PolicyStatement(actions=serve, resources=[custom_model], conditions=ours)
         )
+        # The new throughput or deployment: not an authorization resource of these actions in the reference, kept
+        # (unconditioned: it does not exist yet) in case Bedrock checks it, as the fact sheet leaves open.
+        allow("create_serving", serve, [provisioned, deployment])
+        fn["create_serving"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:TagResource"], resources=[provisioned, deployment], conditions=tag_on_create
+            )
+        )
+        use_model_key("create_serving", ["kms:Decrypt", "kms:GenerateDataKey"])
         allow(
             "check_serving",
             ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
             [provisioned, deployment],
         )
-        allow("evaluate", ["bedrock:InvokeModel"], [provisioned, deployment, foundation])
+        fn["evaluate"].add_to_role_policy(
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[provisioned, deployment], conditions=ours)
+        )
+        # foundation-model supports no aws:ResourceTag condition (see above).
+        allow("evaluate", ["bedrock:InvokeModel"], [foundation])
+        use_model_key("evaluate", ["kms:Decrypt", "kms:GenerateDataKey"])
         read("evaluate", datasets)
         write("evaluate", reports, "reports/*")
-        allow("cleanup", ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], [job])
-        allow("cleanup", ["bedrock:GetCustomModel", "bedrock:DeleteCustomModel"], [custom_model])
+        allow("cleanup", ["bedrock:GetModelCustomizationJob"], [job])
+        allow("cleanup", ["bedrock:GetCustomModel"], [custom_model])
         allow(
             "cleanup",
-            [
-                "bedrock:GetProvisionedModelThroughput",
-                "bedrock:DeleteProvisionedModelThroughput",
-                "bedrock:DeleteCustomModelDeployment",
-                "bedrock:GetCustomModelDeployment",
-            ],
+            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
             [provisioned, deployment],
         )
+        fn["cleanup"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "bedrock:StopModelCustomizationJob",
+                    "bedrock:DeleteCustomModel",
+                    "bedrock:DeleteProvisionedModelThroughput",
+                    "bedrock:DeleteCustomModelDeployment",
+                ],
+                resources=[job, custom_model, provisioned, deployment],
+                conditions=ours,
+            )
+        )
+        use_model_key("cleanup", ["kms:Decrypt", "kms:GenerateDataKey"])
         # List* actions take no resource ARN.
         allow("cleanup", ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments"], ["*"])
         write("finalize", reports, "reports/*")
