@@ -3,6 +3,7 @@ to a served, evaluated custom model, and end, whatever happens, in a defined sta
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -654,3 +655,68 @@ class CustomizationWorkflow(Construct):
         acknowledge(
             fn["cleanup"].role or self, "IAM5[Resource::*]", "Bedrock List* actions support no resource-level scope."
         )
+
+
+class ApprovalDecisions(Construct):
+    """Reviewers approve or reject waiting runs through one function URL with ``AuthType AWS_IAM``.
+
+    No human role holds ``states:SendTask*``: only this function resumes an execution waiting for approval,
+    after its handler checked the caller (``REVIEWERS``: team -> reviewer principal ARNs) and refused a
+    team's own submitter role (``SUBMITTERS``: team -> submitter role ARN). Each configured reviewer is
+    allowed by the function's resource policy; a reviewer in another account also needs an identity policy
+    allowing ``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction`` on this function, which that account
+    grants. (Same-account roles need nothing more than the resource policy.)
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        factory: FunctionFactory,
+        table: dynamodb.ITableV2,
+        state_machines: list[sfn.IStateMachine],
+        environment: str,
+        production: bool,
+        reviewers: dict[str, list[str]],
+        submitter_roles: dict[str, str],
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        self.function = factory.function(
+            "decide_approval",
+            description="Approve or reject a run waiting for a reviewer",
+            timeout=Duration.seconds(30),
+            environment={
+                "STATE_TABLE": table.table_name,
+                "ENVIRONMENT": environment,
+                "PRODUCTION": "true" if production else "false",
+                "REVIEWERS": json.dumps(reviewers, sort_keys=True),
+                "SUBMITTERS": stack.to_json_string(submitter_roles),
+            },
+        )
+        table.grant_read_write_data(self.function)
+        if state_machines:
+            self.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                    resources=[machine.state_machine_arn for machine in state_machines],
+                )
+            )
+        self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
+        # Since October 2025 a function URL call needs both actions; the second is limited to calls through the URL.
+        for arn in sorted({arn for arns in reviewers.values() for arn in arns}):
+            suffix = hashlib.sha256(arn.encode()).hexdigest()[:8].upper()  # stable ids, whatever the order
+            principal = iam.ArnPrincipal(arn)
+            self.function.add_permission(
+                f"ReviewerInvokeUrl{suffix}",
+                principal=principal,
+                action="lambda:InvokeFunctionUrl",
+                function_url_auth_type=lambda_.FunctionUrlAuthType.AWS_IAM,
+            )
+            self.function.add_permission(
+                f"ReviewerInvoke{suffix}",
+                principal=principal,
+                action="lambda:InvokeFunction",
+                invoked_via_function_url=True,
+            )

@@ -176,9 +176,9 @@ def test_only_resume_functions_may_send_task_results(assembly: Assembly) -> None
             if "states:SendTaskSuccess" in _actions(statement):
                 roles = {r["Ref"] for r in policy["Properties"]["Roles"]}
                 assert roles, "send-task policy attached to nobody"
-                # The resume functions, and each team's role for its own approvals (see test_team_access).
+                # The resume functions and the approval function: never a human role (see test_approvals).
                 assert all(
-                    ("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r or "SubmitterRole" in r)
+                    ("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r or "DecideApproval" in r)
                     for r in roles
                 ), roles
                 assert "Ref" in statement["Resource"]
