@@ -169,3 +169,25 @@ def test_tag_resource_only_when_creating_with_the_pipelines_tags(assembly: Assem
         }
         assert condition["Null"] == {"aws:ResourceTag/project": "true"}, "an already tagged resource is not re-tagged"
         assert "foundation-model" not in {resource_type(r) for r in as_list(statement["Resource"])}
+
+
+def test_a_configured_custom_model_key_replaces_the_data_key(tmp_path: Any) -> None:
+    import shutil
+
+    from bft.synth import ROOT, synth
+
+    key = "arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    config_dir = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config_dir)
+    text = (config_dir / "dev.yaml").read_text()
+    (config_dir / "dev.yaml").write_text(text + f"custom_model_kms_key_arn: {key}\n")
+    out = synth("dev", tmp_path / "out", config_dir=config_dir)
+    (pipeline,) = [json.loads(p.read_text()) for p in out.glob("*Pipeline.template.json")]
+    for step in ("StartJobRole", "CreateServingRole", "EvaluateRole", "CleanupRole"):
+        bedrock = [
+            s
+            for s in statements_of(pipeline, step)
+            if s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService") == "bedrock.us-west-2.amazonaws.com"
+        ]
+        assert bedrock, step
+        assert all(s["Resource"] == key for s in bedrock), step
