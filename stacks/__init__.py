@@ -24,8 +24,10 @@ class Deployment:
 def build(app: App, config: EnvironmentConfig) -> Deployment:
     """Add one environment's stacks to ``app``, tagged, bounded and checked by cdk-nag."""
     prefix = resource_prefix(config)
-    # Env-agnostic synthesis when no account is configured: templates use pseudo parameters.
-    env = Environment(account=config.account, region=config.region) if config.account else None
+    # The region is always pinned: the guardrails (policy document, ARNs, kms:ViaService) assume the config's
+    # region, and `cdk deploy` then targets it whatever the CLI's default region is. The account stays
+    # env-agnostic (a pseudo parameter) when none is configured.
+    env = Environment(account=config.account or None, region=config.region)
     data = DataStack(
         app,
         f"{prefix}Data",

@@ -14,7 +14,7 @@ from stacks.constructs.functions import pascal
 from stacks.constructs.guardrails import CostGuardrails
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.team_access import TeamAccess
-from stacks.constructs.workflow import CustomizationWorkflow, JobPlacement, Timing
+from stacks.constructs.workflow import ApprovalDecisions, CustomizationWorkflow, JobPlacement, Timing
 from stacks.data_stack import DataRefs
 from stacks.nag import acknowledge
 
@@ -81,6 +81,7 @@ class PipelineStack(Stack):
             log_retention=_RETENTION[config.log_retention_days],
             production=config.production,
             powertools_layer_version=config.powertools_layer_version,
+            environment=config.name,
         )
         self.guardrails = CostGuardrails(
             self,
@@ -119,10 +120,21 @@ class PipelineStack(Stack):
                 datasets=data.datasets,
                 reports=data.reports,
                 data_key=data.key,
-                table=self.workflow.table,
+                environment=config.name,
             )
             for team in config.teams
         }
+        self.approvals = ApprovalDecisions(
+            self,
+            "Approvals",
+            factory=self.workflow.factory,
+            table=self.workflow.table,
+            state_machines=list(self.workflow.state_machines.values()),
+            environment=config.name,
+            production=config.production,
+            reviewers={team.name: config.team_reviewers(team) for team in config.teams},
+            submitter_roles={name: access.role.role_arn for name, access in self.teams.items() if access.role},
+        )
         outputs["Teams"] = self.to_json_string(
             {
                 name: {
@@ -135,6 +147,13 @@ class PipelineStack(Stack):
         # The CLI finds everything through these outputs: nobody types a resource name.
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)
+        CfnOutput(
+            self,
+            "ApprovalFunctionUrl",
+            value=self.approvals.url.url,
+            description="Reviewers approve or reject runs here (IAM-signed requests only)",
+            export_name=f"{data_export_prefix}-ApprovalFunctionUrl",
+        )
 
 
 _RETENTION = {

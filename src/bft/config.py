@@ -53,12 +53,52 @@ PrincipalArn = Annotated[
     str,
     StringConstraints(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|role/.+|user/.+|assumed-role/.+)$"),
 ]
+# Reviewers are named in a Lambda resource policy: IAM users, roles or an account root (not STS sessions).
+ReviewerArn = Annotated[
+    str,
+    StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/.+|user/.+)$"),
+]
 TeamName = Annotated[str, StringConstraints(pattern=TEAM_NAME.pattern)]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$")]
 
 
 class ConfigError(Exception):
     """The configuration is missing or invalid; the message says where and why."""
+
+
+class _Invalid(ValueError):
+    """A cross-field rule broken at ``loc`` (a key path such as ``("teams", 0, "reviewers")``).
+
+    Model validators have no location of their own; this one carries it so the error names the line.
+    ``anchor`` is where to point when ``loc`` is absent from the file (a missing key).
+    """
+
+    def __init__(self, loc: tuple[Any, ...], message: str, *, anchor: tuple[Any, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.anchor = anchor
+
+
+# Task timeouts (seconds) of the workflow's Lambda steps. The one place both the state machine
+# (stacks/constructs/workflow.py) and the execution-timeout rule below take them from.
+STEP_TIMEOUT_SECONDS: dict[str, int] = {
+    "ValidateRequest": 60,
+    "ValidateDataset": 960,
+    "StartJob": 90,
+    "CollectMetrics": 150,
+    "CreateServing": 90,
+    "CheckServing": 60,
+    "Evaluate": 960,
+    "FinalizeSuccess": 90,
+    "Cleanup": 150,
+    "FinalizeFailure": 90,
+}
+RETRY_BACKOFF_RATE = 2.0
+
+
+def retry_max_delay_seconds(interval_seconds: int) -> int:
+    """The cap on one retry's delay (Step Functions ``MaxDelaySeconds``)."""
+    return max(60, interval_seconds * 8)
 
 
 class _Strict(BaseModel):
@@ -111,7 +151,38 @@ class WorkflowTiming(_Strict):
     reconcile_interval_minutes: int = Field(default=30, ge=1, le=1440)
     retry_interval_seconds: int = Field(default=5, ge=1)
     retry_max_attempts: int = Field(default=5, ge=0, le=20)
-    execution_timeout_seconds: int = Field(default=8 * 24 * 3600, ge=60)
+    # Must exceed every wait and step of one run (see minimum_execution_seconds): an execution
+    # timeout skips every Catch, so nothing would clean up after it.
+    execution_timeout_seconds: int = Field(default=11 * 24 * 3600, ge=60)
+
+    def largest_retry_delay_seconds(self) -> int:
+        if not self.retry_max_attempts:
+            return 0
+        backoff = self.retry_interval_seconds * RETRY_BACKOFF_RATE ** (self.retry_max_attempts - 1)
+        return int(min(backoff, retry_max_delay_seconds(self.retry_interval_seconds)))
+
+    def minimum_execution_parts(self) -> dict[str, int]:
+        """What one run can spend at most, by part. Any request may ask for approval, so its wait counts.
+
+        CheckServing runs once after the first wait and once after each further poll.
+        """
+        steps = dict(STEP_TIMEOUT_SECONDS)
+        steps["CheckServing"] *= self.throughput_max_polls + 1
+        return {
+            "job_timeout_seconds": self.job_timeout_seconds,
+            "approval_timeout_seconds": self.approval_timeout_seconds,
+            "serving wait (throughput_first_poll_seconds + throughput_max_polls * throughput_poll_seconds)": (
+                self.throughput_first_poll_seconds + self.throughput_max_polls * self.throughput_poll_seconds
+            ),
+            "step task timeouts": sum(steps.values()),
+            "retries (retry_max_attempts * largest retry delay)": (
+                self.retry_max_attempts * self.largest_retry_delay_seconds()
+            ),
+        }
+
+    def minimum_execution_seconds(self) -> int:
+        """The smallest execution timeout this configuration accepts (it must exceed the sum of the parts)."""
+        return sum(self.minimum_execution_parts().values()) + 1
 
 
 class Prices(_Strict):
@@ -143,6 +214,8 @@ class Team(_Strict):
     throughput_ttl_hours: float | None = Field(default=None, gt=0)
     notification_emails: list[Email] = Field(default_factory=list)
     monthly_budget_usd: float | None = Field(default=None, gt=0)
+    # Who may approve this team's runs; None: the environment's reviewers.
+    reviewers: list[ReviewerArn] | None = None
 
 
 class EnvironmentConfig(_Strict):
@@ -167,8 +240,10 @@ class EnvironmentConfig(_Strict):
     workflow: WorkflowTiming = WorkflowTiming()
     reaper: ReaperConfig = ReaperConfig()
     delete_failed_custom_models: bool = True
-    # Ask a reviewer before serving unless the request says otherwise.
+    # Ask a reviewer before serving unless the request says otherwise (always, in production).
     approval_required: bool = False
+    # Principals allowed to approve or reject runs through the approval function URL (teams may override).
+    reviewers: list[ReviewerArn] = Field(default_factory=list)
     prices: Prices = Prices()
     tags: dict[str, str] = Field(default_factory=dict)
     teams: list[Team] = Field(default_factory=list)
@@ -205,7 +280,63 @@ class EnvironmentConfig(_Strict):
         for key in self.tags:
             if key.lower().startswith("aws:"):
                 raise ValueError(f"tags.{key}: keys starting with 'aws:' are reserved by AWS")
+        self._check_execution_timeout()
+        if self.production:
+            self._check_production_approval()
         return self
+
+    def _check_execution_timeout(self) -> None:
+        timing = self.workflow
+        minimum = timing.minimum_execution_seconds()
+        if timing.execution_timeout_seconds < minimum:
+            parts = " + ".join(f"{name} ({value})" for name, value in timing.minimum_execution_parts().items())
+            raise _Invalid(
+                ("workflow", "execution_timeout_seconds"),
+                f"{timing.execution_timeout_seconds} must be greater than {parts} = {minimum - 1}; "
+                f"set at least {minimum} (an execution timeout skips every Catch: nothing would clean up)",
+                anchor=("workflow",),
+            )
+
+    def _check_production_approval(self) -> None:
+        """Production: every run is approved by someone who is not its team's submitter."""
+        if not self.approval_required:
+            raise _Invalid(("approval_required",), "must be true in production", anchor=("production",))
+        for index, team in enumerate(self.teams):
+            where: tuple[Any, ...] = ("teams", index, "reviewers")
+            reviewers = self.team_reviewers(team)
+            if not reviewers:
+                raise _Invalid(
+                    where,
+                    f"team {team.name} has no reviewers: set reviewers (environment) or teams[{index}].reviewers; "
+                    "production requires an approval",
+                    anchor=("teams", index),
+                )
+            if team.reviewers is None:
+                where = ("reviewers",)
+            submitters = {_canonical_principal(arn) for arn in team.submitters}
+            submitter_accounts = {_account(arn) for arn in team.submitters}
+            for reviewer in reviewers:
+                if _canonical_principal(reviewer) in submitters:
+                    problem = "is one of the team's submitters"
+                elif reviewer.endswith(":root") and _account(reviewer) in submitter_accounts:
+                    problem = "is the account root of a submitter (it would let the submitters approve)"
+                elif _is_submitter_role(reviewer, self):
+                    problem = "is a submitter role of this pipeline"
+                else:
+                    continue
+                raise _Invalid(
+                    where,
+                    f"{reviewer} {problem}; a team may not approve its own runs in production (team {team.name})",
+                    anchor=("teams", index),
+                )
+
+    def team_reviewers(self, team: Team) -> list[str]:
+        return list(self.reviewers if team.reviewers is None else team.reviewers)
+
+    @property
+    def approval_mandatory(self) -> bool:
+        """In production no request may skip the approval."""
+        return self.production
 
     def team(self, name: str) -> Team:
         for team in self.teams:
@@ -223,7 +354,9 @@ class EnvironmentConfig(_Strict):
             "region": self.region,
             "datasetsBucket": datasets_bucket,
             "allowedBaseModels": list(self.allowed_base_models),
-            "approvalRequiredByDefault": self.approval_required,
+            "approvalRequiredByDefault": self.approval_required or self.approval_mandatory,
+            "approvalMandatory": self.approval_mandatory,
+            "reviewers": {team.name: self.team_reviewers(team) for team in self.teams},
             "throughput": {
                 "defaultModelUnits": pt.default_model_units,
                 "maxModelUnits": pt.max_model_units,
@@ -289,13 +422,17 @@ def _describe(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int
     problems = []
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+        anchor: tuple[Any, ...] = ()
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, _Invalid):
+            loc, anchor = (*loc, *cause.loc), (*loc, *cause.anchor)
         key = _dotted(loc)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check the spelling against the configuration reference in README.md)"
         elif error["type"] == "missing":
             message = "required key is missing"
-        line = _nearest_line(loc, lines)
+        line = lines.get(loc) or _nearest_line(anchor, lines) or _nearest_line(loc, lines)
         where = f"{path}:{line}" if line else str(path)
         problems.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(problems)
@@ -334,6 +471,22 @@ def _key_lines(text: str) -> dict[tuple[Any, ...], int]:
 
     walk(root, ())
     return found
+
+
+def _canonical_principal(arn: str) -> str:
+    """An STS session ARN as the role it belongs to: both name the same principal for this rule."""
+    match = re.match(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.*$", arn)
+    return f"arn:{match[1]}:iam::{match[2]}:role/{match[3]}" if match else arn
+
+
+def _account(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def _is_submitter_role(arn: str, config: EnvironmentConfig) -> bool:
+    """A role CloudFormation named for this pipeline's submitter roles (``<stack>-Team<Name>SubmitterRole...``)."""
+    name = arn.split(":role/", 1)[1].rsplit("/", 1)[-1] if ":role/" in arn else ""
+    return name.startswith(f"{resource_prefix(config)}Pipeline-Team") and "Submitter" in name
 
 
 def resource_prefix(config: EnvironmentConfig) -> str:

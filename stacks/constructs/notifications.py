@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -23,16 +23,41 @@ class Notifications(Construct):
             removal_policy=removal,
             pending_window=Duration.days(7),
         )
+        stack = Stack.of(self)
+        # Only alarms of this account and region (the confused-deputy guard). CloudWatch supplies both keys
+        # when it publishes an alarm, to SNS and, for an encrypted topic, to KMS (AWS's MDAA CloudWatch
+        # constructs condition both grants the same way; EventBridge, unlike CloudWatch, does not supply them).
+        from_our_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+                )
+            },
+        }
         # CloudWatch alarms publish to the encrypted topic through the key.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                sid="AllowCloudWatchAlarmsToUseTheKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 resources=["*"],  # in a key policy "*" means this key
+                conditions=from_our_alarms,
             )
         )
         self.topic = sns.Topic(
             self, "Topic", master_key=self.key, enforce_ssl=True, display_name="Bedrock fine-tuning pipeline"
+        )
+        # The topic policy replaces SNS's default one: without this Allow, the TLS-only Deny is all there is
+        # and alarms cannot publish.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+                conditions=from_our_alarms,
+            )
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

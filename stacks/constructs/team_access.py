@@ -1,16 +1,19 @@
 """What one onboarded team may do: submit to its own state machine, use its own data prefix, read its own
-reports, decide on its own approvals and tear down its own throughputs. Nothing of another team's."""
+reports and tear down its own throughputs. Nothing of another team's.
+
+It never decides approvals: no human role holds states:SendTask* or the approval items. Reviewers decide
+through the approval function URL (workflow.ApprovalDecisions), which refuses a team's own submitter role."""
 
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from bft.workflow.reaper import PROJECT_TAG
 from stacks.nag import acknowledge, resource_text
 
 
@@ -26,7 +29,7 @@ class TeamAccess(Construct):
         datasets: s3.IBucket,
         reports: s3.IBucket,
         data_key: kms.IKey,
-        table: dynamodb.ITableV2,
+        environment: str,
     ) -> None:
         super().__init__(scope, id_)
         self.team = team
@@ -43,7 +46,6 @@ class TeamAccess(Construct):
             description=f"Team {team}: submit fine-tuning requests and read their results",
         )
         state_machine.grant_start_execution(role)
-        state_machine.grant_task_response(role)  # approve / reject its own runs
         executions = stack.format_arn(
             service="states",
             resource="execution",
@@ -65,18 +67,18 @@ class TeamAccess(Construct):
             [data_key.key_arn],
             StringEquals={"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
         )
-        # Approval tokens live under "approval#<team>#<request>": only the team's own.
-        allow(
-            ["dynamodb:GetItem", "dynamodb:DeleteItem"],
-            [table.table_arn],
-            **{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"approval#{team}#*"]}},
-        )
         provisioned = stack.format_arn(service="bedrock", resource="provisioned-model", resource_name="*")
         allow(["bedrock:ListProvisionedModelThroughputs"], ["*"])
         allow(
             ["bedrock:GetProvisionedModelThroughput", "bedrock:DeleteProvisionedModelThroughput"],
             [provisioned],
-            StringEquals={"aws:ResourceTag/team": team, "aws:ResourceTag/project": "bedrock-fine-tuning"},
+            # provisioned-model supports aws:ResourceTag (Service Authorization Reference): the team's own,
+            # of this pipeline and environment.
+            StringEquals={
+                "aws:ResourceTag/team": team,
+                "aws:ResourceTag/project": PROJECT_TAG,
+                "aws:ResourceTag/environment": environment,
+            },
         )
         for finding, reason in (
             (datasets.arn_for_objects(f"{team}/*"), "The team's own dataset prefix."),

@@ -3,6 +3,7 @@ to a served, evaluated custom model, and end, whatever happens, in a defined sta
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +24,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from bft.config import RETRY_BACKOFF_RATE, STEP_TIMEOUT_SECONDS, retry_max_delay_seconds
+from bft.workflow.reaper import PROJECT_TAG
 from stacks.constructs.functions import FunctionFactory, pascal
 from stacks.constructs.notifications import Notifications
 from stacks.nag import acknowledge, resource_text
+
+# The tags the workflow puts on every job, custom model, throughput and deployment (bft.workflow.request).
+RUN_TAG_KEYS = ("project", "environment", "team", "request")
 
 # Errors worth retrying: throttling and transient faults only (a defined failure is never retried).
 TRANSIENT_ERRORS = [
@@ -75,6 +81,7 @@ class CustomizationWorkflow(Construct):
         log_retention: logs.RetentionDays,
         production: bool,
         powertools_layer_version: int,
+        environment: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -204,6 +211,7 @@ class CustomizationWorkflow(Construct):
             data_key=data_key,
             placement=placement,
             notifications=notifications,
+            environment=environment,
         )
 
         self.role = self._state_machine_role(list(fn.values()))
@@ -300,11 +308,10 @@ class CustomizationWorkflow(Construct):
             {"state.$": "$", "status": "FAILED", "execution": execution},
             "$.result",
             timing,
-            timeout=90,
         )
         finalize_failure.add_catch(report_failed, errors=["States.ALL"], result_path="$.finalizeError")
         finalize_failure.next(fail)
-        cleanup = self._task(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing, timeout=150)
+        cleanup = self._task(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing)
         cleanup.add_catch(finalize_failure, errors=["States.ALL"], result_path="$.cleanupError")
         cleanup.next(finalize_failure)
         # Keep the request untouched under $.input; each step adds its result beside it.
@@ -315,10 +322,9 @@ class CustomizationWorkflow(Construct):
             function: lambda_.Function,
             payload: dict[str, Any],
             result_path: str,
-            timeout: int,
             **kwargs: Any,
         ) -> tasks.LambdaInvoke:
-            task = self._task(scope, name, function, payload, result_path, timing, timeout=timeout, **kwargs)
+            task = self._task(scope, name, function, payload, result_path, timing, **kwargs)
             task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
             return task
 
@@ -327,7 +333,6 @@ class CustomizationWorkflow(Construct):
             fn["validate_request"],
             {"input.$": "$.input", "assignedTeam.$": "$.assignedTeam", "execution": execution},
             "$.run",
-            60,
         )
         dataset = step(
             "ValidateDataset",
@@ -341,9 +346,8 @@ class CustomizationWorkflow(Construct):
                 "hyperParameters.$": "$.run.hyperParameters",
             },
             "$.dataset",
-            960,
         )
-        start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job", 90)
+        start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job")
         wait_job = step(
             "WaitForJob",
             fn["wait_for_job"],
@@ -354,17 +358,15 @@ class CustomizationWorkflow(Construct):
                 "timeoutSeconds.$": "$.run.timeouts.jobSeconds",
             },
             "$.jobResult",
-            0,
             integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             task_timeout=sfn.Timeout.at("$.run.timeouts.jobSeconds"),
         )
-        metrics = step("CollectMetrics", fn["collect_metrics"], {"run.$": "$.run", "job.$": "$.job"}, "$.metrics", 150)
+        metrics = step("CollectMetrics", fn["collect_metrics"], {"run.$": "$.run", "job.$": "$.job"}, "$.metrics")
         approval = step(
             "RequestApproval",
             fn["request_approval"],
             {"token": sfn.JsonPath.task_token, "run.$": "$.run", "metrics.$": "$.metrics"},
             "$.approval",
-            0,
             integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             task_timeout=sfn.Timeout.at("$.run.timeouts.approvalSeconds"),
         )
@@ -373,12 +375,11 @@ class CustomizationWorkflow(Construct):
             fn["create_serving"],
             {"run.$": "$.run", "modelArn.$": "$.jobResult.outputModelArn"},
             "$.serving",
-            90,
         )
         first_wait = sfn.Wait(scope, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
-        check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving", 60)
+        check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving")
         poll_wait = sfn.Wait(scope, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
-        evaluate = step("Evaluate", fn["evaluate"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.evaluation", 960)
+        evaluate = step("Evaluate", fn["evaluate"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.evaluation")
         finalize = self._task(
             scope,
             "FinalizeSuccess",
@@ -386,7 +387,6 @@ class CustomizationWorkflow(Construct):
             {"state.$": "$", "status": "SUCCEEDED", "execution": execution},
             "$.result",
             timing,
-            timeout=90,
         )
         finalize.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
         done = sfn.Succeed(scope, "Deployed")
@@ -413,10 +413,10 @@ class CustomizationWorkflow(Construct):
         result_path: str,
         timing: Timing,
         *,
-        timeout: int,
         integration: sfn.IntegrationPattern | None = None,
         task_timeout: sfn.Timeout | None = None,
     ) -> tasks.LambdaInvoke:
+        """A Lambda step. Its timeout is the request's (task-token waits) or STEP_TIMEOUT_SECONDS[name]."""
         token = integration == sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN
         # The direct function ARN returns the handler's value itself (no Payload envelope); the task-token
         # integration returns what the resumer sends.
@@ -427,7 +427,7 @@ class CustomizationWorkflow(Construct):
             lambda_function=function,
             payload=sfn.TaskInput.from_object(payload),
             result_path=result_path,
-            task_timeout=task_timeout or sfn.Timeout.duration(Duration.seconds(timeout)),
+            task_timeout=task_timeout or sfn.Timeout.duration(Duration.seconds(STEP_TIMEOUT_SECONDS[name])),
             retry_on_service_exceptions=False,
             **pattern,
         )
@@ -436,8 +436,8 @@ class CustomizationWorkflow(Construct):
                 errors=TRANSIENT_ERRORS,
                 interval=Duration.seconds(timing.retry_interval_seconds),
                 max_attempts=timing.retry_max_attempts,
-                backoff_rate=2.0,
-                max_delay=Duration.seconds(max(60, timing.retry_interval_seconds * 8)),
+                backoff_rate=RETRY_BACKOFF_RATE,
+                max_delay=Duration.seconds(retry_max_delay_seconds(timing.retry_interval_seconds)),
                 jitter_strategy=sfn.JitterType.FULL,
             )
         return task
@@ -500,6 +500,7 @@ class CustomizationWorkflow(Construct):
         data_key: kms.IKey,
         placement: JobPlacement,
         notifications: Notifications,
+        environment: str,
     ) -> None:
         def bedrock_arn(resource: str, *, account: bool = True) -> str:
             return stack.format_arn(
@@ -537,8 +538,39 @@ class CustomizationWorkflow(Construct):
         allow("validate_request", ["bedrock:GetFoundationModel"], [foundation])
         read("validate_dataset", datasets)
         write("validate_dataset", reports, "reports/*")
-        allow(
-            "start_job", ["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"], [foundation, custom_model, job]
+        # Existing resources of this pipeline and environment only (Stop, Delete, serve from, invoke). The Service
+        # Authorization Reference lists aws:ResourceTag/${TagKey} for the custom-model, provisioned-model,
+        # custom-model-deployment and model-customization-job resource types, not for foundation-model: statements
+        # on foundation models stay unconditioned (a condition on a key AWS does not supply denies everything).
+        # The workflow tags each job, custom model, throughput and deployment with project, environment, team
+        # and request (bft.workflow.request); these roles serve every team, so the team is not pinned here.
+        ours = {"StringEquals": {"aws:ResourceTag/project": PROJECT_TAG, "aws:ResourceTag/environment": environment}}
+        # bedrock:TagResource only as part of a create: Bedrock has no CreateAction condition key, so this
+        # approximates "at creation" (a guess, not documented): the request's tags must be the pipeline's, and the
+        # resource may not carry a project tag yet. A create is authorized against the new, still untagged
+        # resource; an existing resource of this pipeline is tagged and cannot be re-tagged. An untagged foreign
+        # resource could still be tagged: the roles can name only ARNs of this account and region.
+        tag_on_create = {
+            "StringEquals": {"aws:RequestTag/project": PROJECT_TAG, "aws:RequestTag/environment": environment},
+            "ForAllValues:StringEquals": {"aws:TagKeys": list(RUN_TAG_KEYS)},
+            "Null": {"aws:ResourceTag/project": "true"},
+        }
+
+        def use_model_key(name: str, actions: list[str]) -> None:
+            # Custom models are encrypted with this key (encryption-custom-job): creating one needs CreateGrant,
+            # DescribeKey, GenerateDataKey and Decrypt; serving or invoking one, Decrypt and GenerateDataKey.
+            allow(
+                name,
+                actions,
+                [placement.custom_model_key_arn],
+                StringEquals={"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
+            )
+
+        allow("start_job", ["bedrock:CreateModelCustomizationJob"], [foundation, custom_model, job])
+        fn["start_job"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:TagResource"], resources=[custom_model, job], conditions=tag_on_create
+            )
         )
         allow("start_job", ["bedrock:GetModelCustomizationJob", "bedrock:ListTagsForResource"], [job])
         allow(
@@ -547,36 +579,59 @@ class CustomizationWorkflow(Construct):
             [placement.service_role.role_arn],
             StringEquals={"iam:PassedToService": "bedrock.amazonaws.com"},
         )
+        use_model_key("start_job", ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"])
         for name in ("wait_for_job", "reconcile_jobs"):
             allow(name, ["bedrock:GetModelCustomizationJob"], [job])
         read("collect_metrics", outputs)
         write("collect_metrics", reports, "reports/*")
         notifications.grant_publish(fn["request_approval"])
-        allow(
-            "create_serving",
-            ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
-            [custom_model, provisioned, deployment],
+        serve = ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment"]
+        # Serving is authorized against the custom model it serves: only this pipeline's, in this environment.
+        fn["create_serving"].add_to_role_policy(
+            iam.PolicyStatement(actions=serve, resources=[custom_model], conditions=ours)
         )
+        # The new throughput or deployment: not an authorization resource of these actions in the reference, kept
+        # (unconditioned: it does not exist yet) in case Bedrock checks it, as the fact sheet leaves open.
+        allow("create_serving", serve, [provisioned, deployment])
+        fn["create_serving"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:TagResource"], resources=[provisioned, deployment], conditions=tag_on_create
+            )
+        )
+        use_model_key("create_serving", ["kms:Decrypt", "kms:GenerateDataKey"])
         allow(
             "check_serving",
             ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
             [provisioned, deployment],
         )
-        allow("evaluate", ["bedrock:InvokeModel"], [provisioned, deployment, foundation])
+        fn["evaluate"].add_to_role_policy(
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[provisioned, deployment], conditions=ours)
+        )
+        # foundation-model supports no aws:ResourceTag condition (see above).
+        allow("evaluate", ["bedrock:InvokeModel"], [foundation])
+        use_model_key("evaluate", ["kms:Decrypt", "kms:GenerateDataKey"])
         read("evaluate", datasets)
         write("evaluate", reports, "reports/*")
-        allow("cleanup", ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], [job])
-        allow("cleanup", ["bedrock:GetCustomModel", "bedrock:DeleteCustomModel"], [custom_model])
+        allow("cleanup", ["bedrock:GetModelCustomizationJob"], [job])
+        allow("cleanup", ["bedrock:GetCustomModel"], [custom_model])
         allow(
             "cleanup",
-            [
-                "bedrock:GetProvisionedModelThroughput",
-                "bedrock:DeleteProvisionedModelThroughput",
-                "bedrock:DeleteCustomModelDeployment",
-                "bedrock:GetCustomModelDeployment",
-            ],
+            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
             [provisioned, deployment],
         )
+        fn["cleanup"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "bedrock:StopModelCustomizationJob",
+                    "bedrock:DeleteCustomModel",
+                    "bedrock:DeleteProvisionedModelThroughput",
+                    "bedrock:DeleteCustomModelDeployment",
+                ],
+                resources=[job, custom_model, provisioned, deployment],
+                conditions=ours,
+            )
+        )
+        use_model_key("cleanup", ["kms:Decrypt", "kms:GenerateDataKey"])
         # List* actions take no resource ARN.
         allow("cleanup", ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments"], ["*"])
         write("finalize", reports, "reports/*")
@@ -600,3 +655,68 @@ class CustomizationWorkflow(Construct):
         acknowledge(
             fn["cleanup"].role or self, "IAM5[Resource::*]", "Bedrock List* actions support no resource-level scope."
         )
+
+
+class ApprovalDecisions(Construct):
+    """Reviewers approve or reject waiting runs through one function URL with ``AuthType AWS_IAM``.
+
+    No human role holds ``states:SendTask*``: only this function resumes an execution waiting for approval,
+    after its handler checked the caller (``REVIEWERS``: team -> reviewer principal ARNs) and refused a
+    team's own submitter role (``SUBMITTERS``: team -> submitter role ARN). Each configured reviewer is
+    allowed by the function's resource policy; a reviewer in another account also needs an identity policy
+    allowing ``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction`` on this function, which that account
+    grants. (Same-account roles need nothing more than the resource policy.)
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        factory: FunctionFactory,
+        table: dynamodb.ITableV2,
+        state_machines: list[sfn.IStateMachine],
+        environment: str,
+        production: bool,
+        reviewers: dict[str, list[str]],
+        submitter_roles: dict[str, str],
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        self.function = factory.function(
+            "decide_approval",
+            description="Approve or reject a run waiting for a reviewer",
+            timeout=Duration.seconds(30),
+            environment={
+                "STATE_TABLE": table.table_name,
+                "ENVIRONMENT": environment,
+                "PRODUCTION": "true" if production else "false",
+                "REVIEWERS": json.dumps(reviewers, sort_keys=True),
+                "SUBMITTERS": stack.to_json_string(submitter_roles),
+            },
+        )
+        table.grant_read_write_data(self.function)
+        if state_machines:
+            self.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                    resources=[machine.state_machine_arn for machine in state_machines],
+                )
+            )
+        self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
+        # Since October 2025 a function URL call needs both actions; the second is limited to calls through the URL.
+        for arn in sorted({arn for arns in reviewers.values() for arn in arns}):
+            suffix = hashlib.sha256(arn.encode()).hexdigest()[:8].upper()  # stable ids, whatever the order
+            principal = iam.ArnPrincipal(arn)
+            self.function.add_permission(
+                f"ReviewerInvokeUrl{suffix}",
+                principal=principal,
+                action="lambda:InvokeFunctionUrl",
+                function_url_auth_type=lambda_.FunctionUrlAuthType.AWS_IAM,
+            )
+            self.function.add_permission(
+                f"ReviewerInvoke{suffix}",
+                principal=principal,
+                action="lambda:InvokeFunction",
+                invoked_via_function_url=True,
+            )

@@ -200,3 +200,44 @@ def _prefix(assembly: Assembly) -> str:
     from bft.config import resource_prefix
 
     return resource_prefix(load_config(assembly.env))
+
+
+def test_alarms_may_publish_to_the_encrypted_topic(assembly: Assembly) -> None:
+    """A topic policy replaces SNS's default one: with only the TLS Deny, CloudWatch alarms never deliver."""
+    config = load_config(assembly.env)
+    template = assembly.template("Pipeline")
+    (topic,) = resources(template, "AWS::SNS::Topic")
+    (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert [d["Condition"] for d in deny] == [{"Bool": {"aws:SecureTransport": "false"}}], "TLS-only stays"
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": topic}
+    account = config.account or {"Ref": "AWS::AccountId"}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    source = allow["Condition"]["ArnLike"]["aws:SourceArn"]
+    text = "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in source["Fn::Join"][1])
+    assert text == f"arn:<AWS::Partition>:cloudwatch:{config.region}:{config.account or '<AWS::AccountId>'}:alarm:*"
+    # ... and may use the topic's key, under the same conditions.
+    key_id = template["Resources"][topic]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key_statements = template["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+    (cloudwatch,) = [s for s in key_statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == allow["Condition"]
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_every_stack_is_pinned_to_the_configured_region(assembly: Assembly) -> None:
+    """Guardrails (policy document, ARNs, kms:ViaService) assume the config's region: the stacks may not
+    follow whatever region the deploying CLI points at."""
+    config = load_config(assembly.env)
+    manifest = json.loads((assembly.path / "manifest.json").read_text())
+    stacks = [a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"]
+    assert len(stacks) == 2
+    for stack in stacks:
+        assert stack["environment"] == f"aws://{config.account or 'unknown-account'}/{config.region}"
+    for name, template in assembly.templates().items():
+        assert '{"Ref": "AWS::Region"}' not in json.dumps(template), f"{name} still follows the deploying region"

@@ -1,4 +1,4 @@
-"""Each team's submitter role reaches its own state machine, prefix, reports and approvals only."""
+"""Each team's submitter role reaches its own state machine, prefix, reports and throughputs only."""
 
 from __future__ import annotations
 
@@ -54,11 +54,25 @@ def test_submitter_role_is_confined_to_its_team(assembly: Assembly) -> None:
             if "s3:ListBucket" in json.dumps(statement["Action"]):
                 prefix = statement["Condition"]["StringLike"]["s3:prefix"][0]
                 assert prefix in (f"{team.name}/*", f"reports/{team.name}/*")
-            if "dynamodb:DeleteItem" in json.dumps(statement["Action"]):
-                keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-                assert keys == [f"approval#{team.name}#*"]
             if "bedrock:DeleteProvisionedModelThroughput" in json.dumps(statement["Action"]):
-                assert statement["Condition"]["StringEquals"]["aws:ResourceTag/team"] == team.name
+                assert statement["Condition"]["StringEquals"] == {
+                    "aws:ResourceTag/team": team.name,
+                    "aws:ResourceTag/project": "bedrock-fine-tuning",
+                    "aws:ResourceTag/environment": config.name,
+                }
+
+
+def test_submitter_role_never_decides_approvals(assembly: Assembly) -> None:
+    """A submitter approving its own run would defeat the approval: only the approval function resumes a run,
+    and no submitter role reaches the task tokens in the state table."""
+    config = load_config(assembly.env)
+    template = assembly.template("Pipeline")
+    for team in config.teams:
+        pascal = "".join(p.capitalize() for p in team.name.split("-"))
+        statements = _team_statements(template, pascal)
+        actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert not {a for a in actions if a.startswith("states:SendTask")}, team.name
+        assert not {a for a in actions if a.startswith("dynamodb:")}, team.name
 
 
 def test_teams_output_maps_each_team_to_its_machine_and_role(assembly: Assembly) -> None:

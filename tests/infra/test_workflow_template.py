@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from bft.config import load_config
+from bft.config import STEP_TIMEOUT_SECONDS, load_config
 from tests.conftest import Assembly, resources
 
 WAITING_TASKS = {"WaitForJob": "$.run.timeouts.jobSeconds", "RequestApproval": "$.run.timeouts.approvalSeconds"}
@@ -176,9 +176,9 @@ def test_only_resume_functions_may_send_task_results(assembly: Assembly) -> None
             if "states:SendTaskSuccess" in _actions(statement):
                 roles = {r["Ref"] for r in policy["Properties"]["Roles"]}
                 assert roles, "send-task policy attached to nobody"
-                # The resume functions, and each team's role for its own approvals (see test_team_access).
+                # The resume functions and the approval function: never a human role (see test_approvals).
                 assert all(
-                    ("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r or "SubmitterRole" in r)
+                    ("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r or "DecideApproval" in r)
                     for r in roles
                 ), roles
                 assert "Ref" in statement["Resource"]
@@ -229,3 +229,25 @@ def test_readme_architecture_names_every_state_of_the_synthesized_machine(assemb
     }
     missing = sorted(name for name in states if name not in block)
     assert not missing, f"README architecture diagram is out of date with the template: {missing}"
+
+
+def test_step_timeouts_come_from_the_one_table_the_config_check_adds_up(assembly: Assembly) -> None:
+    found = tasks(assembly)
+    for name, seconds in STEP_TIMEOUT_SECONDS.items():
+        assert found[name]["TimeoutSeconds"] == seconds, name
+    assert set(found) - set(STEP_TIMEOUT_SECONDS) == set(WAITING_TASKS), "a step whose timeout the check ignores"
+
+
+def test_execution_timeout_outlasts_every_wait_and_step(assembly: Assembly) -> None:
+    """An execution timeout skips every Catch: the run would end without cleanup (a late PT keeps billing)."""
+    config = load_config(assembly.env)
+    states = tasks(assembly)
+    timing = config.workflow
+    steps = sum(STEP_TIMEOUT_SECONDS.values()) + STEP_TIMEOUT_SECONDS["CheckServing"] * timing.throughput_max_polls
+    serving = timing.throughput_first_poll_seconds + timing.throughput_max_polls * timing.throughput_poll_seconds
+    (retry,) = states["StartJob"]["Retry"]
+    retries = retry["MaxAttempts"] * min(
+        retry["IntervalSeconds"] * retry["BackoffRate"] ** max(retry["MaxAttempts"] - 1, 0), retry["MaxDelaySeconds"]
+    )
+    budget = timing.job_timeout_seconds + timing.approval_timeout_seconds + serving + steps + retries
+    assert definition(assembly)["TimeoutSeconds"] > budget

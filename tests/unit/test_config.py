@@ -132,3 +132,101 @@ def test_app_refuses_an_unknown_environment_before_building_anything(tmp_path: P
     with pytest.raises(RuntimeError, match=r"unknown environment 'qa'") as caught:
         synth("qa", tmp_path / "out")
     assert "Traceback" not in str(caught.value)
+
+
+PROD = (ROOT / "config" / "prod.yaml").read_text()
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(i for i, row in enumerate(text.splitlines(), 1) if fragment in row)
+
+
+def test_too_short_execution_timeout_names_file_line_keys_and_minimum(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "  reconcile_interval_minutes: 30\n", "  reconcile_interval_minutes: 30\n  execution_timeout_seconds: 86400\n"
+    )
+    message = error_for(tmp_path, text)
+    minimum = load_config("dev").workflow.minimum_execution_seconds()
+    line = line_of(text, "execution_timeout_seconds: 86400")
+    assert f"dev.yaml:{line}: workflow.execution_timeout_seconds: 86400 must be greater than" in message
+    for part in ("job_timeout_seconds (172800)", "approval_timeout_seconds (259200)", "serving wait", "step task"):
+        assert part in message, (part, message)
+    assert f"set at least {minimum}" in message
+
+
+def test_execution_minimum_adds_job_approval_serving_steps_and_retries() -> None:
+    timing = load_config("prod").workflow
+    # 72 h job + 7 d approval + 20 min + 12 * 5 min serving wait + the steps (CheckServing once per poll) + 5 * 60 s.
+    steps = 60 + 960 + 90 + 150 + 90 + 60 * 13 + 960 + 90 + 150 + 90
+    assert timing.minimum_execution_seconds() == 259200 + 604800 + 1200 + 3600 + steps + 300 + 1
+    assert timing.execution_timeout_seconds >= timing.minimum_execution_seconds()
+
+
+def test_execution_timeout_check_without_the_key_in_the_file_points_at_the_workflow_block(tmp_path: Path) -> None:
+    text = BASE.replace("  job_timeout_seconds: 172800       # 48 h\n", "  job_timeout_seconds: 1000000\n")
+    message = error_for(tmp_path, text)
+    assert f"dev.yaml:{line_of(text, 'workflow:')}: workflow.execution_timeout_seconds: 950400 must be" in message
+
+
+def test_production_needs_reviewers(tmp_path: Path) -> None:
+    text = PROD.replace("reviewers:\n  - arn:aws:iam::333333333333:role/ml-platform-reviewers\n", "")
+    message = error_for(tmp_path, text, env="prod")
+    assert f"prod.yaml:{line_of(text, '- name: moderation')}: teams[0].reviewers: team moderation has no reviewers" in (
+        message
+    )
+
+
+def test_production_refuses_a_submitter_as_reviewer(tmp_path: Path) -> None:
+    submitter = "arn:aws:iam::333333333333:role/moderation-ml-engineers"
+    text = PROD.replace("role/ml-platform-reviewers", "role/moderation-ml-engineers")
+    message = error_for(tmp_path, text, env="prod")
+    assert f"prod.yaml:{line_of(text, 'reviewers:')}: reviewers: {submitter} is one of the team's submitters" in message
+
+
+def test_production_refuses_a_team_reviewer_that_is_a_submitter_session_root_or_submitter_role(tmp_path: Path) -> None:
+    for reviewer, problem in (
+        ("arn:aws:iam::333333333333:root", "is the account root of a submitter"),
+        (
+            "arn:aws:iam::333333333333:role/BftProdPipeline-TeamModerationSubmitterRole7F7D9-ABC",
+            "is a submitter role of this pipeline",
+        ),
+    ):
+        text = PROD.replace("    max_model_units: 2\n", f"    max_model_units: 2\n    reviewers: ['{reviewer}']\n")
+        message = error_for(tmp_path, text, env="prod")
+        assert f"prod.yaml:{line_of(text, '    reviewers:')}: teams[0].reviewers: {reviewer} {problem}" in message
+    # An STS session is not a reviewer principal (a resource policy names roles, users or accounts).
+    text = PROD.replace("role/ml-platform-reviewers", "assumed-role/moderation-ml-engineers/alice").replace(
+        "arn:aws:iam::333333333333:assumed", "arn:aws:sts::333333333333:assumed"
+    )
+    assert "reviewers[0]: String should match pattern" in error_for(tmp_path, text, env="prod")
+
+
+def test_production_approval_cannot_be_switched_off(tmp_path: Path) -> None:
+    text = PROD.replace("approval_required: true", "approval_required: false")
+    message = error_for(tmp_path, text, env="prod")
+    assert f"prod.yaml:{line_of(text, 'approval_required:')}: approval_required: must be true in production" in message
+
+
+def test_guardrail_document_carries_approval_rules_for_the_workflow() -> None:
+    prod = load_config("prod").policy_document("datasets")
+    assert prod["production"] is True
+    assert prod["approvalMandatory"] is True
+    assert prod["approvalRequiredByDefault"] is True
+    assert prod["reviewers"] == {"moderation": ["arn:aws:iam::333333333333:role/ml-platform-reviewers"]}
+    dev = load_config("dev").policy_document("datasets")
+    assert (dev["production"], dev["approvalMandatory"]) == (False, False)
+
+
+def test_team_reviewers_override_the_environments(tmp_path: Path) -> None:
+    team_reviewer = "arn:aws:iam::111111111111:role/moderation-reviewers"
+    text = BASE.replace("    max_model_units: 1\n", f"    max_model_units: 1\n    reviewers: ['{team_reviewer}']\n")
+    text += "reviewers: ['arn:aws:iam::111111111111:role/platform-reviewers']\n"
+    config = load_config("dev", write(tmp_path, text))
+    assert config.policy_document("b")["reviewers"] == {"moderation": [team_reviewer]}
+
+
+def test_local_demo_has_a_reviewer_and_optional_approval() -> None:
+    local = load_config("local")
+    assert not local.production
+    assert not local.approval_mandatory
+    assert local.team_reviewers(local.team("moderation")) == ["arn:aws:iam::123456789012:role/moderation-reviewers"]
