@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
+from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.cleanup import cleanup
 from bft.workflow.settings import env
 
@@ -15,6 +16,7 @@ logger = Logger(service="bft")
 
 
 @logger.inject_lambda_context
+@typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = cleanup(
         event["state"], bedrock=aws.client("bedrock"), delete_failed_models=env("DELETE_FAILED_MODELS") == "true"

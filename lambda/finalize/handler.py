@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
+from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.report import finalize
 from bft.workflow.settings import env, env_json
 
@@ -15,6 +16,7 @@ logger = Logger(service="bft")
 
 
 @logger.inject_lambda_context
+@typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return finalize(
         event["state"],

@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
+from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.job import on_job_event
 from bft.workflow.settings import env
 
@@ -15,5 +16,6 @@ logger = Logger(service="bft")
 
 
 @logger.inject_lambda_context(log_event=True)
+@typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return on_job_event(event, table=aws.resource_table(env("STATE_TABLE")), sfn=aws.client("stepfunctions"))

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
 from bft.errors import RequestInvalid
+from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.reaper import ReaperSettings, ReapIncomplete, run
 
 logger = Logger(service="bft")
@@ -21,6 +22,7 @@ def now() -> datetime:
 
 
 @logger.inject_lambda_context
+@typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A scheduled event carries no "dryRun"; a manual invocation may force one ({"dryRun": true}).
     force = event.get("dryRun", False) if isinstance(event, dict) else False

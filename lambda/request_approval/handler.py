@@ -9,12 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
 from bft.workflow.approval import request_approval
+from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.settings import env
 
 logger = Logger(service="bft")
 
 
 @logger.inject_lambda_context
+@typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return request_approval(
         event["run"],

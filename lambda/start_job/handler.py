@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
+from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.job import start_job
 from bft.workflow.settings import env, env_optional
 
@@ -16,6 +17,7 @@ logger = Logger(service="bft")
 
 
 @logger.inject_lambda_context
+@typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     vpc = env_optional("JOB_VPC")
     return start_job(

@@ -16,12 +16,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bft import aws
 from bft.dataset.s3 import ValidationRequest, validate_request
 from bft.errors import DatasetInvalid
+from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.settings import env
 
 logger = Logger(service="bft")
 
 
 @logger.inject_lambda_context
+@typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidationRequest.from_event(event)
     logger.append_keys(request_id=request.request_id, team=request.team, base_model_id=request.base_model_id)

@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
+from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.request import Context, now_utc, validate_request
 from bft.workflow.settings import env
 
@@ -30,6 +31,7 @@ def policy() -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+@typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     execution = event["execution"]
     started = (

@@ -31,6 +31,8 @@ class Deployment:
     state_table: str
     topic_arn: str
     teams: dict[str, TeamRefs]
+    # The approval function's URL (AWS_IAM auth): `bft approve/reject` POST signed decisions to it.
+    approval_function_url: str | None = None
 
     def team(self, name: str) -> TeamRefs:
         if name not in self.teams:
@@ -40,6 +42,14 @@ class Deployment:
                 f"config/{self.env}.yaml and run `cdk deploy --all -c env={self.env}`"
             )
         return self.teams[name]
+
+    def approval_url(self) -> str:
+        if not self.approval_function_url:
+            raise DeploymentError(
+                f"stack {self.stack} has no ApprovalFunctionUrl output: redeploy it with this version of the "
+                f"pipeline (`cdk deploy --all -c env={self.env}`)"
+            )
+        return self.approval_function_url
 
     def execution_arn(self, team: str, request_id: str) -> str:
         machine = self.team(team).state_machine_arn
@@ -93,4 +103,5 @@ def discover(config: EnvironmentConfig, *, cloudformation: Any) -> Deployment:
         state_table=outputs["StateTableName"],
         topic_arn=outputs["NotificationsTopicArn"],
         teams=teams,
+        approval_function_url=outputs.get("ApprovalFunctionUrl"),
     )

@@ -54,3 +54,20 @@ class EvaluationBelowThreshold(PipelineError):
 
 class TransientError(PipelineError):
     """Throttling or a transient service fault: the state machine retries with backoff and jitter."""
+
+
+class AccessDenied(PipelineError):
+    """An AWS call was refused for lack of permission (AccessDenied/AccessDeniedException); never retried.
+
+    The message names the action (``bedrock:CreateProvisionedModelThroughput: ...``) so the run's error
+    says which permission is missing instead of an anonymous ClientError.
+    """
+
+
+class ForeignResource(PipelineError):
+    """A resource the step was about to stop, delete, serve or invoke does not carry this run's tags
+    (project, environment, team, request): it is someone else's, and nothing was done to it."""
+
+
+class ApprovalRefused(PipelineError):
+    """A caller may not decide this approval (not a reviewer of the team, or the team's own submitter)."""

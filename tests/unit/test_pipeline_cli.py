@@ -9,17 +9,25 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSRequest
 from moto import mock_aws
 
 from bft import aws
-from bft.cli import main
+from bft.cli import main, signed_http
 from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import catalog
 from bft.local.sample_data import write_splits
+from bft.workflow import approval
+from bft.workflow.approval import ApprovalSettings
+from bft.workflow.ownership import run_tags
 from tests.unit.workflow_support import RecordingSfn
 
 REGION = "us-west-2"
 STACK = "BftDevPipeline"
+ACCOUNT = "123456789012"
+APPROVAL_URL = "https://abcdefghijklmnop.lambda-url.us-west-2.on.aws/"
+REVIEWER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/reviewers/moderation-reviewers"
+SUBMITTER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/BftDevModerationSubmitter"
 
 
 @pytest.fixture
@@ -60,6 +68,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "StateTableName": "state",
             "NotificationsTopicArn": f"arn:aws:sns:{REGION}:123456789012:t",
             "Teams": teams,
+            "ApprovalFunctionUrl": APPROVAL_URL,
         }
         template = {
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
@@ -178,24 +187,118 @@ def test_missing_credentials_are_named(
     assert "no AWS credentials found" in capsys.readouterr().err
 
 
-def test_approve_and_reject_resume_the_waiting_run(
-    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
-) -> None:
-    sfn = RecordingSfn()
-    aws.override("stepfunctions", sfn)
-    for request in ("r1", "r2"):
+class FunctionUrl:
+    """Stands in for the approval function's URL with AWS_IAM auth: checks the request is SigV4-signed for
+    lambda in the environment's region, takes the caller Lambda would verify, and runs the function's code."""
+
+    def __init__(self, table: Any, caller: str) -> None:
+        self.table, self.caller = table, caller
+        self.sfn = RecordingSfn()
+        self.requests: list[AWSRequest] = []
+
+    def __call__(self, request: AWSRequest) -> tuple[int, bytes]:
+        self.requests.append(request)
+        authorization = request.headers["Authorization"]
+        assert authorization.startswith("AWS4-HMAC-SHA256 Credential=")
+        assert f"/{REGION}/lambda/aws4_request" in authorization
+        assert request.headers["X-Amz-Date"]
+        event = {
+            "version": "2.0",
+            "requestContext": {
+                "http": {"method": request.method},
+                "authorizer": {"iam": {"userArn": self.caller, "accountId": ACCOUNT, "callerId": "AROA:x"}},
+            },
+            "body": request.body.decode() if isinstance(request.body, bytes) else request.body,
+            "isBase64Encoded": False,
+        }
+        settings = ApprovalSettings(
+            state_table="state",
+            environment="dev",
+            production=False,
+            reviewers={"moderation": [REVIEWER_ROLE]},
+            submitters={"moderation": SUBMITTER_ROLE},
+        )
+        answer = approval.handle_function_url(
+            event, settings=lambda: settings, table=lambda name: self.table, sfn=lambda: self.sfn
+        )
+        return answer["statusCode"], answer["body"].encode()
+
+
+class Forbidden:
+    """A client the command must not use."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"bft approve must not call {name}: it needs no DynamoDB or Step Functions access")
+
+
+def waiting(deployed: dict[str, Any], *requests: str) -> None:
+    for request in requests:
         deployed["table"].put_item(
             Item={
                 "pk": f"approval#moderation#{request}",
                 "token": f"tok-{request}",
                 "executionArn": f"arn:exec:{request}",
+                "team": "moderation",
             }
         )
-    assert cli("approve", "--env", "dev", "--team", "moderation", "--request-id", "r1") == 0
-    assert cli("reject", "--env", "dev", "--team", "moderation", "--request-id", "r2", "--reason", "overfits") == 0
-    assert [(kind, sent["taskToken"]) for kind, sent in sfn.sent] == [("success", "tok-r1"), ("failure", "tok-r2")]
+
+
+def test_approve_and_reject_post_signed_decisions_to_the_function_url(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = FunctionUrl(deployed["table"], f"arn:aws:sts::{ACCOUNT}:assumed-role/moderation-reviewers/alice")
+    signed_http.use_transport(url)
+    for service in ("stepfunctions", "dynamodb"):
+        aws.override(service, Forbidden())
+    waiting(deployed, "r1", "r2")
+    try:
+        assert cli("approve", "--env", "dev", "--team", "moderation", "--request-id", "r1") == 0
+        assert cli("reject", "--env", "dev", "--team", "moderation", "--request-id", "r2", "--reason", "overfits") == 0
+        assert [(kind, sent["taskToken"]) for kind, sent in url.sfn.sent] == [
+            ("success", "tok-r1"),
+            ("failure", "tok-r2"),
+        ]
+        assert {r.url for r in url.requests} == {APPROVAL_URL}
+        assert [json.loads(r.body) for r in url.requests][1] == {
+            "team": "moderation",
+            "requestId": "r2",
+            "approve": False,
+            "reason": "overfits",
+        }
+        assert "approved r1 (arn:exec:r1)" in capsys.readouterr().out
+        assert cli("approve", "--env", "dev", "--team", "moderation", "--request-id", "r1") == 1
+        assert "(HTTP 404): request r1 of team moderation is not waiting for approval" in capsys.readouterr().err
+    finally:
+        signed_http.use_transport(None)
+
+
+def test_a_refusal_prints_the_servers_message(deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    url = FunctionUrl(deployed["table"], f"arn:aws:sts::{ACCOUNT}:assumed-role/BftDevModerationSubmitter/carol")
+    signed_http.use_transport(url)
+    waiting(deployed, "r1")
+    try:
+        assert cli("approve", "--env", "dev", "--team", "moderation", "--request-id", "r1") == 1
+    finally:
+        signed_http.use_transport(None)
+    err = capsys.readouterr().err
+    assert "the approval function refused (HTTP 403)" in err
+    assert "a submitter never decides on its own team's runs" in err
+    assert url.sfn.sent == []
+
+
+def test_approve_needs_the_function_url_output(deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    body = cloudformation.get_template(StackName=STACK)["TemplateBody"]
+    template = json.loads(body) if isinstance(body, str) else dict(body)
+    del template["Outputs"]["ApprovalFunctionUrl"]
+    cloudformation.update_stack(StackName=STACK, TemplateBody=json.dumps(template))
     assert cli("approve", "--env", "dev", "--team", "moderation", "--request-id", "r1") == 2
-    assert "not waiting for approval" in capsys.readouterr().err
+    assert "no ApprovalFunctionUrl output" in capsys.readouterr().err
+
+
+def test_urllib_transport_refuses_plain_http() -> None:
+    with pytest.raises(ValueError, match="plain HTTP"):
+        signed_http.urllib_transport(AWSRequest(method="POST", url="http://example.com/", data=b"{}"))
 
 
 def test_reject_needs_a_reason(deployed: dict[str, Any]) -> None:
@@ -209,10 +312,37 @@ def test_teardown_deletes_the_runs_throughput(deployed: dict[str, Any], capsys: 
     bedrock = fake.client("bedrock")
     aws.override("bedrock", bedrock)
     arn = bedrock.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName="pt1", modelId="anthropic.claude-3-haiku-20240307-v1:0:200k"
+        modelUnits=1,
+        provisionedModelName="pt1",
+        modelId="anthropic.claude-3-haiku-20240307-v1:0:200k",
+        tags=run_tags("dev", "moderation", "r9"),
     )["provisionedModelArn"]
-    report = {"outcome": "deployed", "serving": {"kind": "provisioned-throughput", "arn": arn}}
+    report = {
+        "outcome": "deployed",
+        "run": {"attempt": 1},
+        "serving": {"kind": "provisioned-throughput", "arn": arn},
+    }
     deployed["s3"].put_object(Bucket="reports", Key="reports/moderation/r9/run.json", Body=json.dumps(report))
     assert cli("teardown", "--env", "dev", "--team", "moderation", "--request-id", "r9") == 0
     assert f"{arn}: deleted" in capsys.readouterr().out
     assert fake.provisioned_throughputs() == []
+
+
+def test_teardown_never_deletes_another_teams_throughput(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A report naming a throughput of another team (or environment) deletes nothing."""
+    fake = FakeBedrock(region=REGION, catalog=catalog(haiku_status="ACTIVE"))
+    bedrock = fake.client("bedrock")
+    aws.override("bedrock", bedrock)
+    arn = bedrock.create_provisioned_model_throughput(
+        modelUnits=1,
+        provisionedModelName="theirs",
+        modelId="anthropic.claude-3-haiku-20240307-v1:0:200k",
+        tags=run_tags("dev", "payments", "r9"),
+    )["provisionedModelArn"]
+    report = {"outcome": "deployed", "serving": {"kind": "provisioned-throughput", "arn": arn}}
+    deployed["s3"].put_object(Bucket="reports", Key="reports/moderation/r9/run.json", Body=json.dumps(report))
+    assert cli("teardown", "--env", "dev", "--team", "moderation", "--request-id", "r9") == 1
+    assert "ForeignResource" in capsys.readouterr().err
+    assert [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()] == [arn]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
-from bft.errors import BaseModelUnavailable, DuplicateRequest, RequestInvalid
+from bft.errors import AccessDenied, BaseModelUnavailable, DuplicateRequest, RequestInvalid
 from bft.local.catalog import catalog
 from bft.workflow import state
 from tests.unit.workflow_support import Env, make_env
@@ -26,7 +28,8 @@ def test_valid_request_is_normalized_with_deterministic_names_and_tags(env: Env)
     run = env.run()
     assert run["requestId"] == "req-1"
     assert run["attempt"] == 1
-    assert run["jobName"] == "bft-moderation-req-1-a1"
+    assert re.fullmatch(r"bft-local-moderation-req-1-a1-[0-9a-f]{12}", run["jobName"])
+    assert run["servingName"] == run["customModelName"] == run["jobName"]
     assert run["clientRequestToken"] == env.run(execution="exec-1")["clientRequestToken"]
     assert {"key": "team", "value": "moderation"} in run["tags"]
     assert {"key": "request", "value": "req-1"} in run["tags"]
@@ -49,7 +52,7 @@ def test_base_model_past_end_of_life_is_refused(tmp_path: Any, monkeypatch: pyte
         env = make_env(tmp_path, catalog=catalog(now=now, haiku_end_of_life=now - timedelta(days=3)))
         with pytest.raises(BaseModelUnavailable, match="end of life"):
             env.run()
-        assert state.get_token(env.table, "request", "req-1") is None, "a refused request claims nothing"
+        assert state.get_claim(env.table, "moderation", "req-1") is None, "a refused request claims nothing"
 
 
 @pytest.mark.parametrize(
@@ -77,6 +80,26 @@ def test_base_model_past_end_of_life_is_refused(tmp_path: Any, monkeypatch: pyte
         ({"requestId": "has spaces"}, r"requestId: 'has spaces'"),
         ({"jobTimeoutSeconds": 10**9}, r"jobTimeoutSeconds must be an integer from 1 to 60"),
         ({"customModelName": "double--dash"}, r"customModelName must be"),
+        # Another team's data, by evaluation set too.
+        (
+            {"evaluation": {"dataUri": "s3://datasets-bucket/payments/eval.jsonl"}},
+            r"evaluation.dataUri: .* outside team moderation's prefix",
+        ),
+        (
+            {"evaluation": {"dataUri": "s3://datasets-bucket/moderation/../payments/eval.jsonl"}},
+            r"evaluation.dataUri: .* outside team moderation's prefix",
+        ),
+        # No model ARN is an input: not as the base model, not as an extra field.
+        (
+            {"baseModelId": "arn:aws:bedrock:us-west-2:123456789012:custom-model/anthropic.claude-3-haiku/abc123"},
+            r"baseModelId: .* is a model ARN",
+        ),
+        (
+            {"baseModelId": "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abc123"},
+            r"baseModelId: .* is a model ARN",
+        ),
+        ({"modelArn": "arn:aws:bedrock:us-west-2:123456789012:custom-model/x/y"}, r"modelArn: unknown field"),
+        ({"outputModelArn": "arn:aws:bedrock:us-west-2:123456789012:custom-model/x/y"}, r"outputModelArn: unknown"),
     ],
 )
 def test_bad_requests_name_the_field(env: Env, overrides: dict[str, Any], message: str) -> None:
@@ -87,22 +110,22 @@ def test_bad_requests_name_the_field(env: Env, overrides: dict[str, Any], messag
 
 def test_a_second_execution_of_a_running_request_is_a_duplicate(env: Env) -> None:
     env.run(execution="exec-1")
-    with pytest.raises(DuplicateRequest, match="req-1 is already running in execution"):
+    with pytest.raises(DuplicateRequest, match="req-1 of team moderation is already running in execution"):
         env.run(execution="exec-2")
 
 
 def test_resubmission_after_failure_gets_a_new_attempt_and_token(env: Env) -> None:
     first = env.run(execution="exec-1")
-    state.finish_request(env.table, "req-1", first["executionArn"], "FAILED")
+    state.finish_request(env.table, "moderation", "req-1", first["executionArn"], "FAILED")
     second = env.run(execution="exec-2")
     assert second["attempt"] == 2
     assert second["clientRequestToken"] != first["clientRequestToken"]
-    assert second["jobName"].endswith("-a2")
+    assert "-a2-" in second["jobName"]
 
 
 def test_a_succeeded_request_is_never_trained_twice(env: Env) -> None:
     first = env.run(execution="exec-1")
-    state.finish_request(env.table, "req-1", first["executionArn"], "SUCCEEDED")
+    state.finish_request(env.table, "moderation", "req-1", first["executionArn"], "SUCCEEDED")
     with pytest.raises(DuplicateRequest, match="already succeeded"):
         env.run(execution="exec-2")
 
@@ -132,3 +155,94 @@ def test_a_team_machine_refuses_another_teams_request(env: Env) -> None:
     del omitted["team"]
     own = Context("arn:x:exec-4", "exec-4", datetime.now(UTC), assigned_team="moderation")
     assert validate_request(omitted, env.policy(), own, bedrock=env.bedrock, table=env.table)["team"] == "moderation"
+
+
+def _context(execution: str, team: str | None = None) -> Any:
+    from bft.workflow.request import Context
+
+    return Context(
+        f"arn:aws:states:us-west-2:123456789012:execution:sm:{execution}", execution, datetime.now(UTC), team
+    )
+
+
+def _two_teams(env: Env) -> dict[str, Any]:
+    policy = env.policy()
+    policy["teams"] = {**policy["teams"], "payments": policy["teams"]["moderation"]}
+    return policy
+
+
+def test_claims_are_scoped_by_team(env: Env) -> None:
+    """The same request id in two teams: two claims, two runs, different names and tokens."""
+    from bft.workflow.request import validate_request
+
+    policy = _two_teams(env)
+    ours = validate_request(env.request(), policy, _context("exec-1"), bedrock=env.bedrock, table=env.table)
+    payments = env.request(
+        team="payments",
+        trainingDataUri="s3://datasets-bucket/payments/train.jsonl",
+        validationDataUri=None,
+        evaluation=None,
+    )
+    theirs = validate_request(payments, policy, _context("exec-2"), bedrock=env.bedrock, table=env.table)
+    assert (ours["attempt"], theirs["attempt"]) == (1, 1), "another team's id blocks nothing"
+    assert ours["jobName"] != theirs["jobName"]
+    assert ours["clientRequestToken"] != theirs["clientRequestToken"]
+    moderation_claim = state.get_claim(env.table, "moderation", "req-1")
+    payments_claim = state.get_claim(env.table, "payments", "req-1")
+    assert moderation_claim is not None
+    assert payments_claim is not None
+    assert moderation_claim["pk"] == "claim#moderation#req-1"
+    assert (moderation_claim["executionArn"], payments_claim["executionArn"]) == (
+        ours["executionArn"],
+        theirs["executionArn"],
+    )
+    # Finishing one team's run leaves the other team's claim alone.
+    state.finish_request(env.table, "payments", "req-1", theirs["executionArn"], "FAILED")
+    assert state.get_claim(env.table, "moderation", "req-1")["status"] == "RUNNING"  # type: ignore[index]
+
+
+def test_names_differ_between_environments_sharing_an_account(env: Env) -> None:
+    from bft.workflow.request import validate_request
+
+    dev = validate_request(env.request(), env.policy(), _context("e1"), bedrock=env.bedrock, table=env.table)
+    staging_policy = env.policy(environment="staging")
+    table = boto3.resource("dynamodb", region_name="us-west-2").create_table(  # its own state table
+        TableName="state-staging",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    staging = validate_request(env.request(), staging_policy, _context("e1"), bedrock=env.bedrock, table=table)
+    for key in ("jobName", "customModelName", "servingName", "clientRequestToken"):
+        assert dev[key] != staging[key], key
+    assert {"key": "environment", "value": "staging"} in staging["tags"]
+
+
+def test_mandatory_approval_refuses_opting_out(env: Env) -> None:
+    from bft.workflow.request import validate_request
+
+    policy = env.policy(approvalMandatory=True, approvalRequiredByDefault=False)
+    with pytest.raises(RequestInvalid, match=r"approvalRequired: false is not allowed in local"):
+        validate_request(
+            env.request(approvalRequired=False), policy, _context("e1"), bedrock=env.bedrock, table=env.table
+        )
+    assert state.get_claim(env.table, "moderation", "req-1") is None, "a refused request claims nothing"
+    run = validate_request(env.request(), policy, _context("e2"), bedrock=env.bedrock, table=env.table)
+    assert run["approvalRequired"] is True, "mandatory approval is the default whatever approvalRequiredByDefault"
+
+
+def test_approval_stays_optional_when_the_policy_does_not_say(env: Env) -> None:
+    from bft.workflow.request import validate_request
+
+    policy = env.policy()
+    policy.pop("approvalMandatory", None)
+    run = validate_request(
+        env.request(approvalRequired=False), policy, _context("e1"), bedrock=env.bedrock, table=env.table
+    )
+    assert run["approvalRequired"] is False
+
+
+def test_access_denied_on_the_base_model_names_the_action(env: Env) -> None:
+    env.fake.inject("GetFoundationModel", "AccessDeniedException", message="not authorized: bedrock:GetFoundationModel")
+    with pytest.raises(AccessDenied, match=r"GetFoundationModel: AccessDeniedException: not authorized"):
+        env.run()

@@ -18,7 +18,7 @@ from bft.errors import (
 )
 from bft.workflow import approval, cleanup, job, metrics, report, serving, state
 from bft.workflow.evaluation import evaluate
-from tests.unit.workflow_support import ROLE, Env, RecordingSfn, make_env
+from tests.unit.workflow_support import ROLE, Env, FakeContext, RecordingSfn, load_handler, make_env
 
 
 @pytest.fixture
@@ -155,8 +155,8 @@ def test_metrics_are_collected_from_the_output_prefix(env: Env) -> None:
 
 
 def test_serving_happy_path_and_bounded_polls(env: Env) -> None:
-    run, _, status = completed_job(env)
-    created = serving.create_serving(run, status["outputModelArn"], bedrock=env.bedrock)
+    run, _, _status = completed_job(env)
+    created = serving.create_serving(run, bedrock=env.bedrock)
     first = serving.check_serving(run, created, bedrock=env.bedrock)
     assert first == created | {"status": "Creating", "ready": False, "polls": 1}
     env.fake.advance(3600)
@@ -168,35 +168,35 @@ def test_serving_happy_path_and_bounded_polls(env: Env) -> None:
 
 
 def test_serving_still_creating_after_the_last_poll_fails(env: Env) -> None:
-    run, _, status = completed_job(env)
-    created = serving.create_serving(run, status["outputModelArn"], bedrock=env.bedrock)
+    run, _, _status = completed_job(env)
+    created = serving.create_serving(run, bedrock=env.bedrock)
     with pytest.raises(ThroughputFailed, match="still Creating after 5 checks"):
         serving.check_serving(run, {**created, "polls": 4}, bedrock=env.bedrock)
 
 
 def test_serving_quota_and_failure(env: Env) -> None:
-    run, _, status = completed_job(env)
+    run, _, _status = completed_job(env)
     env.fake.inject("CreateProvisionedModelThroughput", "ServiceQuotaExceededException")
     with pytest.raises(QuotaExceeded):
-        serving.create_serving(run, status["outputModelArn"], bedrock=env.bedrock)
+        serving.create_serving(run, bedrock=env.bedrock)
     env.fake.plan_throughput("Failed", failure_message="capacity")
-    created = serving.create_serving(run, status["outputModelArn"], bedrock=env.bedrock)
+    created = serving.create_serving(run, bedrock=env.bedrock)
     env.fake.advance(3600)
     with pytest.raises(ThroughputFailed, match="capacity"):
         serving.check_serving(run, created, bedrock=env.bedrock)
 
 
 def test_evaluation_scores_custom_and_base_and_gates(env: Env) -> None:
-    run, _, status = completed_job(env)
-    created = serving.create_serving(run, status["outputModelArn"], bedrock=env.bedrock)
+    run, _, _status = completed_job(env)
+    created = serving.create_serving(run, bedrock=env.bedrock)
     env.fake.advance(3600)
-    result = evaluate(run, created, s3=env.s3, runtime=env.runtime, reports_bucket=env.reports)
+    result = evaluate(run, created, bedrock=env.bedrock, s3=env.s3, runtime=env.runtime, reports_bucket=env.reports)
     assert result["passed"] is True
     assert result["scores"]["custom"] > result["scores"]["base"]
     strict = {**run, "evaluation": {**run["evaluation"], "threshold": 1.0}}
     env.fake._custom_accuracy = 0.5
     with pytest.raises(EvaluationBelowThreshold, match=r"below the threshold 1\.000; table: s3://reports-bucket/"):
-        evaluate(strict, created, s3=env.s3, runtime=env.runtime, reports_bucket=env.reports)
+        evaluate(strict, created, bedrock=env.bedrock, s3=env.s3, runtime=env.runtime, reports_bucket=env.reports)
 
 
 def test_cleanup_stops_the_job_and_deletes_what_the_run_created(env: Env) -> None:
@@ -213,7 +213,7 @@ def test_cleanup_stops_the_job_and_deletes_what_the_run_created(env: Env) -> Non
 
 def test_cleanup_after_rejection_deletes_throughput_and_model(env: Env) -> None:
     run, started, status = completed_job(env)
-    created = serving.create_serving(run, status["outputModelArn"], bedrock=env.bedrock)
+    created = serving.create_serving(run, bedrock=env.bedrock)
     result = cleanup.cleanup(
         {
             "run": run,
@@ -234,7 +234,7 @@ def test_cleanup_after_rejection_deletes_throughput_and_model(env: Env) -> None:
 def test_cleanup_keeps_a_throughput_the_request_asked_to_keep(env: Env) -> None:
     run, started, status = completed_job(env)
     run["serving"]["keep"] = True
-    created = serving.create_serving(run, status["outputModelArn"], bedrock=env.bedrock)
+    created = serving.create_serving(run, bedrock=env.bedrock)
     result = cleanup.cleanup(
         {
             "run": run,
@@ -296,7 +296,7 @@ def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
     assert result["outcome"] == "timed_out"
     assert result["errorType"] == "TimedOut", "Fail states may not raise States.* names"
     assert result["leftRunning"][0]["hourlyCostUsd"] == 40.0
-    claim = state.get_token(env.table, "request", "req-1")
+    claim = state.get_claim(env.table, "moderation", "req-1")
     assert claim is not None
     assert claim["status"] == "FAILED"
 
@@ -320,3 +320,265 @@ def test_finalize_keeps_only_the_message_of_a_lambda_error(env: Env) -> None:
     )
     assert result["cause"].startswith("capacity gone (report: s3://reports-bucket/reports/moderation/early/run.json")
     assert "stackTrace" not in result["cause"]
+
+
+# -- the model comes from the run's own job; every resource's tags are checked before use -----------------
+def foreign_model(env: Env, team: str = "payments") -> str:
+    """Another team's completed custom model in the same account (tagged for that team)."""
+    tags = [
+        {"key": "team", "value": team},
+        {"key": "environment", "value": "local"},
+        {"key": "request", "value": "req-1"},
+        {"key": "project", "value": "bedrock-fine-tuning"},
+    ]
+    created = env.bedrock.create_model_customization_job(
+        jobName=f"bft-{team}-job",
+        customModelName=f"{team}-model",
+        roleArn=ROLE,
+        baseModelIdentifier="anthropic.claude-3-haiku-20240307-v1:0:200k",
+        trainingDataConfig={"s3Uri": f"s3://{env.datasets}/moderation/train.jsonl"},
+        validationDataConfig={"validators": [{"s3Uri": f"s3://{env.datasets}/moderation/validation.jsonl"}]},
+        outputDataConfig={"s3Uri": f"s3://{env.outputs}/{team}/"},
+        jobTags=tags,
+        customModelTags=tags,
+    )
+    env.fake.advance(5 * 3600)
+    arn: str = env.bedrock.get_model_customization_job(jobIdentifier=created["jobArn"])["outputModelArn"]
+    return arn
+
+
+def foreign_throughput(env: Env, model_arn: str, *, name: str = "someone-elses", team: str = "payments") -> str:
+    arn: str = env.bedrock.create_provisioned_model_throughput(
+        modelUnits=1,
+        provisionedModelName=name,
+        modelId=model_arn,
+        tags=[
+            {"key": "team", "value": team},
+            {"key": "environment", "value": "local"},
+            {"key": "request", "value": "req-1"},
+            {"key": "project", "value": "bedrock-fine-tuning"},
+        ],
+    )["provisionedModelArn"]
+    return arn
+
+
+def test_create_serving_serves_the_jobs_own_model_never_the_events(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bft import aws
+
+    theirs = foreign_model(env)
+    run, _, status = completed_job(env)
+    monkeypatch.setattr(aws, "_clients", {"bedrock": env.bedrock})
+    created = load_handler("create_serving")({"run": run, "modelArn": theirs}, FakeContext())
+    ((pt,),) = [[p for p in env.fake.provisioned_throughputs() if p["provisionedModelArn"] == created["arn"]]]
+    assert pt["modelArn"] == status["outputModelArn"] != theirs
+    gets = [p for op, p in env.fake.calls if op == "GetModelCustomizationJob"]
+    assert gets[-1]["jobIdentifier"] == run["jobName"], "looked up by the run's own job name"
+
+
+def test_create_serving_refuses_a_job_that_is_not_the_runs(env: Env) -> None:
+    from bft.errors import ForeignResource
+
+    run, started, _ = completed_job(env)
+    env.bedrock.untag_resource(resourceARN=started["jobArn"], tagKeys=["request"])
+    env.bedrock.tag_resource(resourceARN=started["jobArn"], tags=[{"key": "request", "value": "someone-else"}])
+    with pytest.raises(ForeignResource, match=r"customization job .* request='someone-else', expected request='req-1'"):
+        serving.create_serving(run, bedrock=env.bedrock)
+    assert env.fake.provisioned_throughputs() == []
+
+
+def test_evaluate_never_invokes_a_foreign_throughput(env: Env) -> None:
+    from bft.errors import ForeignResource
+
+    theirs = foreign_throughput(env, foreign_model(env))
+    run, _, _ = completed_job(env)
+    env.fake.advance(3600)
+    with pytest.raises(ForeignResource, match=r"team='payments', expected team='moderation'"):
+        evaluate(
+            run,
+            {"kind": "provisioned-throughput", "arn": theirs},
+            bedrock=env.bedrock,
+            s3=env.s3,
+            runtime=env.runtime,
+            reports_bucket=env.reports,
+        )
+    assert not [op for op, _ in env.fake.calls if op in ("Converse", "InvokeModel")]
+
+
+def test_evaluate_refuses_a_run_tagged_throughput_serving_another_model(env: Env) -> None:
+    """Right tags, wrong model: the throughput must serve the run's own job's model."""
+    from bft.errors import ForeignResource
+
+    theirs = foreign_model(env)
+    run, _, _ = completed_job(env)
+    disguised = env.bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="disguised", modelId=theirs, tags=run["tags"]
+    )["provisionedModelArn"]
+    env.fake.advance(3600)
+    with pytest.raises(ForeignResource, match="not this run's model"):
+        evaluate(
+            run,
+            {"kind": "provisioned-throughput", "arn": disguised},
+            bedrock=env.bedrock,
+            s3=env.s3,
+            runtime=env.runtime,
+            reports_bucket=env.reports,
+        )
+    assert not [op for op, _ in env.fake.calls if op in ("Converse", "InvokeModel")]
+
+
+def test_check_serving_refuses_a_foreign_throughput(env: Env) -> None:
+    from bft.errors import ForeignResource
+
+    theirs = foreign_throughput(env, foreign_model(env))
+    run, _, _ = completed_job(env)
+    with pytest.raises(ForeignResource):
+        serving.check_serving(run, {"kind": "provisioned-throughput", "arn": theirs, "polls": 0}, bedrock=env.bedrock)
+
+
+def test_cleanup_leaves_foreign_resources_alone(env: Env) -> None:
+    """A model ARN and a serving ARN in the state that are another team's: neither is deleted, both reported."""
+    their_model = foreign_model(env)
+    their_pt = foreign_throughput(env, their_model)
+    run, started, status = completed_job(env)
+    result = cleanup.cleanup(
+        {
+            "run": run,
+            "job": started,
+            "jobResult": {**status, "outputModelArn": their_model},
+            "serving": {"kind": "provisioned-throughput", "arn": their_pt},
+            "error": {"Error": "EvaluationBelowThreshold"},
+        },
+        bedrock=env.bedrock,
+        delete_failed_models=True,
+    )
+    assert [p["provisionedModelArn"] for p in env.fake.provisioned_throughputs()] == [their_pt]
+    deletes = [p for op, p in env.fake.calls if op.startswith("Delete")]
+    assert all(their_model not in json.dumps(p) and their_pt not in json.dumps(p) for p in deletes)
+    assert any(e["error"] == "ForeignResource" and their_pt in e["message"] for e in result["errors"])
+    assert f"{status['outputModelArn']}: custom model deleted" in result["actions"], "the run's own model"
+
+
+def test_cleanup_by_name_checks_tags_before_deleting(env: Env) -> None:
+    """A throughput squatting on the run's serving name, but not tagged for the run, is not deleted."""
+    run, started, status = completed_job(env)
+    squatter = foreign_throughput(env, status["outputModelArn"], name=run["serving"]["name"])
+    result = cleanup.cleanup(
+        {"run": run, "job": started, "error": {"Error": "ThroughputFailed"}},
+        bedrock=env.bedrock,
+        delete_failed_models=False,
+    )
+    assert [p["provisionedModelArn"] for p in env.fake.provisioned_throughputs()] == [squatter]
+    assert [e["error"] for e in result["errors"]] == ["ForeignResource"]
+
+
+def test_cleanup_does_not_stop_a_job_that_is_not_the_runs(env: Env) -> None:
+    run = env.run()
+    started = start(env, run)
+    env.bedrock.untag_resource(resourceARN=started["jobArn"], tagKeys=["team"])
+    result = cleanup.cleanup(
+        {"run": run, "job": started, "error": {"Error": "States.Timeout"}},
+        bedrock=env.bedrock,
+        delete_failed_models=True,
+    )
+    assert not [op for op, _ in env.fake.calls if op == "StopModelCustomizationJob"]
+    assert result["errors"][0]["error"] == "ForeignResource"
+    assert "no team tag" in result["errors"][0]["message"]
+
+
+# -- AccessDenied: typed, never retried, naming the action, never swallowed --------------------------------
+def test_access_denied_on_serving_is_typed_and_names_the_action(env: Env) -> None:
+    from bft.errors import AccessDenied
+
+    run, _, _ = completed_job(env)
+    env.fake.inject("CreateProvisionedModelThroughput", "AccessDeniedException", message="no bedrock:Create...")
+    with pytest.raises(AccessDenied, match=r"CreateProvisionedModelThroughput: AccessDeniedException"):
+        serving.create_serving(run, bedrock=env.bedrock)
+
+
+def test_access_denied_in_cleanup_is_reported_in_the_runs_error(env: Env) -> None:
+    run, started, _status = completed_job(env)
+    created = serving.create_serving(run, bedrock=env.bedrock)
+    env.fake.inject("DeleteProvisionedModelThroughput", "AccessDeniedException", message="not authorized")
+    state_doc: dict[str, Any] = {
+        "input": env.request(),
+        "run": run,
+        "job": started,
+        "serving": created,
+        "error": {"Error": "EvaluationBelowThreshold", "Cause": "scored 0.1"},
+    }
+    state_doc["cleanup"] = cleanup.cleanup(state_doc, bedrock=env.bedrock, delete_failed_models=True)
+    assert state_doc["cleanup"]["errors"][0]["error"] == "AccessDenied"
+    assert "DeleteProvisionedModelThroughput" in state_doc["cleanup"]["errors"][0]["message"]
+    result = report.finalize(
+        state_doc,
+        "FAILED",
+        s3=env.s3,
+        sns=env.sns,
+        table=env.table,
+        reports_bucket=env.reports,
+        topic_arn=env.topic_arn,
+        policy_prices={},
+        execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
+        environment="local",
+    )
+    assert "cleanup: AccessDenied: DeleteProvisionedModelThroughput: AccessDeniedException" in result["cause"]
+    assert result["leftRunning"][0]["arn"] == created["arn"]
+
+
+def test_a_failed_cleanup_step_is_reported_not_dropped(env: Env) -> None:
+    run = env.run()
+    result = report.finalize(
+        {
+            "input": env.request(),
+            "run": run,
+            "error": {"Error": "JobFailed", "Cause": "bad data"},
+            "cleanupError": {"Error": "AccessDenied", "Cause": "StopModelCustomizationJob: AccessDeniedException: no"},
+        },
+        "FAILED",
+        s3=env.s3,
+        sns=env.sns,
+        table=env.table,
+        reports_bucket=env.reports,
+        topic_arn=env.topic_arn,
+        policy_prices={},
+        execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
+        environment="local",
+    )
+    assert "cleanup: AccessDenied: StopModelCustomizationJob" in result["cause"]
+    document = json.loads(env.s3.get_object(Bucket=env.reports, Key="reports/moderation/req-1/run.json")["Body"].read())
+    assert document["cleanupErrors"][0]["error"] == "AccessDenied"
+
+
+def test_handlers_turn_any_access_denied_into_a_typed_error(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An S3 refusal inside a handler surfaces as AccessDenied naming the operation, not a bare ClientError."""
+    from botocore.exceptions import ClientError
+
+    from bft import aws
+    from bft.errors import AccessDenied
+
+    class DeniedS3:
+        def get_paginator(self, name: str) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
+
+    run, started, _ = completed_job(env)
+    monkeypatch.setattr(aws, "_clients", {"s3": DeniedS3()})
+    monkeypatch.setenv("REPORTS_BUCKET", env.reports)
+    with pytest.raises(AccessDenied, match=r"ListObjectsV2: AccessDenied: Access Denied"):
+        load_handler("collect_metrics")({"run": run, "job": started}, FakeContext())
+
+
+def test_bedrock_error_paths_stay_typed(env: Env) -> None:
+    """Throttling and 5xx are transient (retried); access denied is typed and not transient."""
+    from bft.errors import AccessDenied
+    from bft.workflow.bedrock_errors import bedrock_call
+
+    for code, expected in (
+        ("ThrottlingException", TransientError),
+        ("InternalServerException", TransientError),
+        ("AccessDeniedException", AccessDenied),
+    ):
+        env.fake.inject("GetModelCustomizationJob", code)
+        with pytest.raises(expected) as raised, bedrock_call("GetModelCustomizationJob"):
+            env.bedrock.get_model_customization_job(jobIdentifier="x")
+        assert "GetModelCustomizationJob" in str(raised.value)
+        assert not isinstance(raised.value, TransientError) or expected is TransientError

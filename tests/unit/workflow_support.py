@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -114,3 +116,23 @@ def make_env(tmp_path: Any, **fake_options: Any) -> Env:
         bedrock=fake.client("bedrock"),
         runtime=fake.client("bedrock-runtime"),
     )
+
+
+def load_handler(name: str) -> Any:
+    """The handler function of ``lambda/<name>/handler.py``, loaded as the Lambda runtime loads it."""
+    path = Path(__file__).resolve().parents[2] / "lambda" / name / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"handler_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+class FakeContext:
+    """The few LambdaContext attributes Powertools reads."""
+
+    function_name = "fn"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:fn"
+    aws_request_id = "req"

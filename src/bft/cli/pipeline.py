@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -282,30 +283,48 @@ def _read_report(deployment: Deployment, team: str, request_id: str) -> dict[str
 
 # -- approve / reject / teardown ---------------------------------------------------------------------------
 def run_decide(args: argparse.Namespace) -> int:
-    from bft import aws
-    from bft.workflow.approval import decide
+    """POST the decision, SigV4-signed with the caller's credentials, to the approval function's URL.
+
+    The function checks that the caller is a reviewer of the team (and not its submitter role) and resumes
+    the run; this command needs no DynamoDB or Step Functions permission, only lambda:InvokeFunctionUrl.
+    """
+    import boto3
+
+    from bft.cli.signed_http import NotSigned, post_json
+    from bft.deployment import DeploymentError
 
     config = _config(args)
+    request_id = _request_id(args.request_id)
+    if not args.approve and not args.reason.strip():
+        raise UsageError("--reason: a rejection needs a reason")
     deployment = _deployment(config)
-    reviewer = aws.client("sts").get_caller_identity()["Arn"]
     try:
-        result = decide(
-            args.team,
-            _request_id(args.request_id),
-            approve=args.approve,
-            reviewer=reviewer,
-            reason=args.reason,
-            table=aws.resource_table(deployment.state_table),
-            sfn=aws.client("stepfunctions"),
-        )
-    except RequestInvalid as exc:
+        url = deployment.approval_url()
+    except DeploymentError as exc:
         raise UsageError(str(exc)) from exc
-    print(f"{'approved' if args.approve else 'rejected'} {result['requestId']} ({result['executionArn']})")
-    return EXIT_OK
+    decision = {"team": args.team, "requestId": request_id, "approve": args.approve, "reason": args.reason}
+    try:
+        status, answer = post_json(
+            url, decision, credentials=boto3.session.Session().get_credentials(), region=deployment.region
+        )
+    except NotSigned as exc:
+        raise UsageError(str(exc)) from exc
+    except (OSError, ValueError) as exc:  # DNS, TLS, connection refused, timeout; not https
+        raise UsageError(f"cannot reach the approval function at {url}: {exc}") from exc
+    message = str(answer.get("message") or answer)
+    if 200 <= status < 300:
+        print(f"{'approved' if args.approve else 'rejected'} {request_id} ({answer.get('executionArn', '?')})")
+        print(message)
+        return EXIT_OK
+    print(f"bft {args.command}: the approval function refused (HTTP {status}): {message}", file=sys.stderr)
+    return EXIT_NEGATIVE
 
 
 def run_teardown(args: argparse.Namespace) -> int:
     from bft import aws
+    from bft.errors import AccessDenied, ForeignResource, JobFailed
+    from bft.workflow.bedrock_errors import bedrock_call
+    from bft.workflow.ownership import own_model_arn, require_own
     from bft.workflow.serving import delete_serving
 
     config = _config(args)
@@ -316,10 +335,23 @@ def run_teardown(args: argparse.Namespace) -> int:
     if not serving.get("arn"):
         print(f"run {request_id} has no throughput or deployment to tear down")
         return EXIT_OK
+    # Whose run this is comes from the command line, not from the report: only a resource tagged for this
+    # environment, team and request is deleted.
+    attempt = ((report or {}).get("run") or {}).get("attempt")
+    run = {"environment": deployment.env, "team": args.team, "requestId": request_id, "attempt": attempt}
     bedrock = aws.client("bedrock")
-    print(f"{serving['arn']}: {delete_serving(bedrock, serving['kind'], serving['arn'])}")
-    model = ((report or {}).get("jobResult") or {}).get("outputModelArn")
-    if args.delete_model and model:
-        bedrock.delete_custom_model(modelIdentifier=model)
-        print(f"{model}: custom model deleted")
+    try:
+        require_own(bedrock, serving["arn"], run, what=serving.get("kind", "serving resource"))
+        print(f"{serving['arn']}: {delete_serving(bedrock, serving['kind'], serving['arn'])}")
+        if args.delete_model:
+            if attempt is None:
+                print("the run's report names no attempt: the custom model is kept (delete it in the console)")
+                return EXIT_NEGATIVE
+            model = own_model_arn(bedrock, run)  # the job's own output, tags checked
+            with bedrock_call("DeleteCustomModel"):
+                bedrock.delete_custom_model(modelIdentifier=model)
+            print(f"{model}: custom model deleted")
+    except (ForeignResource, AccessDenied, JobFailed) as exc:
+        print(f"bft teardown: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_NEGATIVE
     return EXIT_OK

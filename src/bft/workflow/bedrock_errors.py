@@ -1,13 +1,18 @@
-"""Map Bedrock's ClientErrors onto the typed errors the state machine routes on."""
+"""Map Bedrock's (and other AWS services') ClientErrors onto the typed errors the state machine routes on."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
-from bft.errors import PipelineError, QuotaExceeded, TransientError
+from bft.errors import AccessDenied, PipelineError, QuotaExceeded, TransientError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 TRANSIENT_CODES = frozenset(
     {
@@ -20,6 +25,18 @@ TRANSIENT_CODES = frozenset(
         "SlowDown",
         "ServiceUnavailable",
         "InternalError",
+    }
+)
+
+
+# How each service says "no permission": Bedrock, DynamoDB, Step Functions, SSM, STS, KMS; S3; SNS; EC2.
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "AuthorizationError",
+        "UnauthorizedOperation",
+        "KMS.AccessDeniedException",
     }
 )
 
@@ -37,8 +54,9 @@ def bedrock_call(action: str, *, on_error: Callable[[str, str], PipelineError | 
     """Translate errors raised inside the block.
 
     Throttling, 5xx and network faults become TransientError (retried by the state machine with backoff
-    and jitter); quota refusals become QuotaExceeded; ``on_error(code, message)`` may map other codes to a
-    defined failure. Anything else propagates unchanged, so a programming error is never disguised.
+    and jitter); quota refusals become QuotaExceeded; a permission refusal becomes AccessDenied naming the
+    action (never retried, never mapped to anything else); ``on_error(code, message)`` may map other codes
+    to a defined failure. Anything else propagates unchanged, so a programming error is never disguised.
     """
     try:
         yield
@@ -48,9 +66,37 @@ def bedrock_call(action: str, *, on_error: Callable[[str, str], PipelineError | 
             raise TransientError(f"{action}: {code}: {message}") from exc
         if code == "ServiceQuotaExceededException":
             raise QuotaExceeded(f"{action}: {message}") from exc
+        if code in ACCESS_DENIED_CODES:
+            raise AccessDenied(f"{action}: {code}: {message}") from exc
         mapped = on_error(code, message) if on_error else None
         if mapped is not None:
             raise mapped from exc
         raise
     except (ConnectionError, ReadTimeoutError) as exc:
         raise TransientError(f"{action}: {exc}") from exc
+
+
+def access_denied(exc: ClientError) -> AccessDenied | None:
+    """The typed error for a permission refusal of any AWS call, naming the operation; None for other errors."""
+    code = error_code(exc)
+    if code not in ACCESS_DENIED_CODES:
+        return None
+    operation = getattr(exc, "operation_name", "") or "an AWS call"
+    return AccessDenied(f"{operation}: {code}: {error_message(exc)}")
+
+
+def typed_errors(handler: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a Lambda handler: an AWS permission refusal that escapes it becomes AccessDenied, so the run's
+    error says which action was refused (error type and message) instead of an anonymous ClientError."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return handler(*args, **kwargs)
+        except ClientError as exc:
+            typed = access_denied(exc)
+            if typed is not None:
+                raise typed from exc
+            raise
+
+    return wrapper

@@ -1,17 +1,27 @@
-"""Failure path: leave nothing running that this execution started and nobody asked to keep."""
+"""Failure path: leave nothing running that this execution started and nobody asked to keep.
+
+Resources are found by the run's deterministic names (the job by name, the custom model as the job's
+output, the throughput or deployment by name when the state lacks it) and each one's tags are read before
+it is stopped or deleted: a resource that is not this run's is left alone and reported.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from bft.workflow.bedrock_errors import bedrock_call, error_code
+from bft.errors import AccessDenied, ForeignResource
+from bft.names import run_names
+from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.job import stop_job
+from bft.workflow.ownership import own_job, require_own
 from bft.workflow.serving import delete_serving, find_serving
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 # Failures after which the custom model has no use (the job produced one, but it is not wanted).
 DISCARD_MODEL_AFTER = {
     "ApprovalRejected",
@@ -27,61 +37,79 @@ def cleanup(state: dict[str, Any], *, bedrock: Any, delete_failed_models: bool) 
     run = state.get("run")
     actions: list[str] = []
     left: list[dict[str, Any]] = []
+    # Refusals met on the way (a foreign resource, a missing permission): reported by finalize, never dropped.
+    errors: list[dict[str, str]] = []
     if not run:  # the request was refused before anything was created
         return {
             "actions": ["nothing to clean up: the request was refused before any resource was created"],
             "leftRunning": left,
+            "errors": errors,
         }
 
-    job_arn = (state.get("job") or {}).get("jobArn") or _find_job(bedrock, run["jobName"])
-    if job_arn:
-        actions.append(f"{job_arn}: {stop_job(bedrock, job_arn)}")
+    def guarded(step: str, action: Callable[[], T]) -> T | None:
+        try:
+            return action()
+        except (ForeignResource, AccessDenied) as exc:
+            logger.error("cleanup %s: %s: %s", step, type(exc).__name__, exc)
+            errors.append({"step": step, "error": type(exc).__name__, "message": str(exc)})
+            return None
+
+    def owned(step: str, arn: str, what: str) -> bool:
+        """Tags checked: True for this run's resource; False (reported) for another's or one already gone."""
+        try:
+            return guarded(step, lambda: require_own(bedrock, arn, run, what=what)) is not None
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            actions.append(f"{arn}: already gone")
+            return False
+
+    job = guarded("find job", lambda: own_job(bedrock, run))  # tags checked
+    if job:
+        stopped = guarded("stop job", lambda: stop_job(bedrock, job["jobArn"]))
+        if stopped:
+            actions.append(f"{job['jobArn']}: {stopped}")
 
     serving = run["serving"]
-    serving_arn = (state.get("serving") or {}).get("arn") or find_serving(bedrock, serving["kind"], serving["name"])
-    if serving_arn:
+    kind = serving["kind"]
+    name = run_names(run["environment"], run["team"], run["requestId"], int(run["attempt"]))["servingName"]
+    serving_arn = (state.get("serving") or {}).get("arn") or guarded(
+        "find serving", lambda: find_serving(bedrock, kind, name)
+    )
+    if serving_arn and owned("check serving", serving_arn, kind):
         if serving.get("keep"):
-            left.append({"type": serving["kind"], "arn": serving_arn, "reason": "the request asked to keep it"})
+            left.append({"type": kind, "arn": serving_arn, "reason": "the request asked to keep it"})
         else:
             try:
-                actions.append(f"{serving_arn}: {delete_serving(bedrock, serving['kind'], serving_arn)}")
+                actions.append(f"{serving_arn}: {delete_serving(bedrock, kind, serving_arn)}")
+            except AccessDenied as exc:
+                errors.append({"step": "delete serving", "error": "AccessDenied", "message": str(exc)})
+                left.append({"type": kind, "arn": serving_arn, "reason": f"delete refused: AccessDenied: {exc}"})
             except ClientError as exc:
                 # A committed throughput cannot be deleted before its term ends: say so, loudly.
-                left.append(
-                    {"type": serving["kind"], "arn": serving_arn, "reason": f"delete refused: {error_code(exc)}: {exc}"}
-                )
+                left.append({"type": kind, "arn": serving_arn, "reason": f"delete refused: {error_code(exc)}: {exc}"})
 
     error = (state.get("error") or {}).get("Error", "")
-    model = (state.get("jobResult") or {}).get("outputModelArn") or _find_model(bedrock, run["customModelName"])
-    if model:
+    # The model is the output of the run's own job (never a model ARN from the state), tags checked.
+    model = (job or {}).get("outputModelArn")
+    if model and owned("check custom model", model, "custom model"):
         if delete_failed_models and error in DISCARD_MODEL_AFTER and not left:
             try:
                 with bedrock_call("DeleteCustomModel"):
                     bedrock.delete_custom_model(modelIdentifier=model)
                 actions.append(f"{model}: custom model deleted")
+            except AccessDenied as exc:
+                errors.append({"step": "delete custom model", "error": "AccessDenied", "message": str(exc)})
+                left.append({"type": "custom-model", "arn": model, "reason": f"delete refused: AccessDenied: {exc}"})
             except ClientError as exc:
-                left.append({"type": "custom-model", "arn": model, "reason": f"delete refused: {error_code(exc)}"})
+                left.append(
+                    {
+                        "type": "custom-model",
+                        "arn": model,
+                        "reason": f"delete refused: {error_code(exc)}: {error_message(exc)}",
+                    }
+                )
         else:
             # Stored custom models bill monthly storage, not hourly; kept for investigation.
             actions.append(f"{model}: custom model kept")
-    return {"actions": actions, "leftRunning": left}
-
-
-def _find_job(bedrock: Any, job_name: str) -> str | None:
-    try:
-        with bedrock_call("GetModelCustomizationJob"):
-            return str(bedrock.get_model_customization_job(jobIdentifier=job_name)["jobArn"])
-    except ClientError as exc:
-        if error_code(exc) in ("ResourceNotFoundException", "ValidationException"):
-            return None
-        raise
-
-
-def _find_model(bedrock: Any, name: str) -> str | None:
-    try:
-        with bedrock_call("GetCustomModel"):
-            return str(bedrock.get_custom_model(modelIdentifier=name)["modelArn"])
-    except ClientError as exc:
-        if error_code(exc) in ("ResourceNotFoundException", "ValidationException"):
-            return None
-        raise
+    return {"actions": actions, "leftRunning": left, "errors": errors}

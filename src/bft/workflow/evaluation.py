@@ -15,6 +15,7 @@ from typing import Any
 from bft.errors import EvaluationBelowThreshold, RequestInvalid
 from bft.workflow.bedrock_errors import bedrock_call
 from bft.workflow.s3io import put_json, report_key, split_uri
+from bft.workflow.serving import own_serving
 
 Scorer = Callable[[str, str], float]
 
@@ -36,16 +37,21 @@ def base_invocation_id(base_model_id: str) -> str:
 
 
 def evaluate(
-    run: dict[str, Any], serving: dict[str, Any], *, s3: Any, runtime: Any, reports_bucket: str
+    run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any, runtime: Any, reports_bucket: str
 ) -> dict[str, Any]:
     spec = run["evaluation"]
     if not spec:
         return {"skipped": True, "passed": True}
+    # Invoke only the run's own serving resource, serving the run's own job's model (tags and model checked).
+    serving_arn, _ = own_serving(run, serving, bedrock=bedrock)
+    _, key = split_uri(spec["dataUri"])
+    if not key.startswith(f"{run['team']}/") or ".." in key.split("/"):  # validated at submission; checked again
+        raise RequestInvalid(f"evaluation.dataUri: {spec['dataUri']} is outside team {run['team']}'s prefix")
     records = list(_records(s3, spec["dataUri"], spec["maxRecords"]))
     if not records:
         raise RequestInvalid(f"evaluation.dataUri: {spec['dataUri']} holds no usable records")
     scorer = SCORERS[spec["scorer"]]
-    models = {"custom": serving["arn"]}
+    models = {"custom": serving_arn}
     if spec["compareBase"]:
         models["base"] = base_invocation_id(run["baseModelId"])
     rows: list[dict[str, Any]] = []

@@ -14,9 +14,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bft.errors import JobFailed, JobStopped, RequestInvalid
+from bft.errors import ForeignResource, JobFailed, JobStopped, RequestInvalid
 from bft.workflow import state
 from bft.workflow.bedrock_errors import bedrock_call, error_code
+from bft.workflow.ownership import require_own
 
 logger = logging.getLogger(__name__)
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -73,11 +74,11 @@ def start_job(
 def _adopt(bedrock: Any, run: dict[str, Any], exc: ClientError) -> str:
     with bedrock_call("GetModelCustomizationJob"):
         job = bedrock.get_model_customization_job(jobIdentifier=run["jobName"])
-    with bedrock_call("ListTagsForResource"):
-        tags = bedrock.list_tags_for_resource(resourceARN=job["jobArn"]).get("tags", [])
-    if {"key": "request", "value": run["requestId"]} in tags:
-        return str(job["jobArn"])
-    raise RequestInvalid(f"jobName {run['jobName']} already belongs to another request: {exc}") from exc
+    try:
+        require_own(bedrock, job["jobArn"], run, what="customization job")
+    except ForeignResource as foreign:
+        raise RequestInvalid(f"jobName {run['jobName']} already belongs to another run: {foreign}") from exc
+    return str(job["jobArn"])
 
 
 def job_status(bedrock: Any, job_arn: str) -> dict[str, Any]:

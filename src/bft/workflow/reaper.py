@@ -22,14 +22,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bft.errors import PipelineError
+from bft.errors import AccessDenied, PipelineError
 from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
+from bft.workflow.ownership import PROJECT_TAG  # the value every run's resources carry (request.py)
 from bft.workflow.serving import PT, delete_serving
 from bft.workflow.settings import Misconfigured, env, env_json, env_optional
 
 logger = logging.getLogger(__name__)
 
-PROJECT_TAG = "bedrock-fine-tuning"  # the value request.py writes; stacks/__init__.py tags the stacks alike
 HOUR = 3600.0
 DAY = 24 * HOUR
 # What one resource may fail with without stopping the others. Anything else is a programming error
@@ -289,14 +289,13 @@ def _ours(bedrock: Any, arn: str, environment: str) -> tuple[dict[str, str], str
         with bedrock_call("ListTagsForResource"):
             found = bedrock.list_tags_for_resource(resourceARN=arn).get("tags", [])
     except ClientError as exc:
-        code = error_code(exc)
-        if code == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return {}, "gone before its tags could be read"
-        if code == "AccessDeniedException":
-            # The function's policy lets it read tags only of resources tagged for this pipeline and
-            # environment, so a refusal means "not ours" (or a broken policy: the reason says which call).
-            return {}, f"tags not readable (AccessDeniedException: {error_message(exc)})"
         raise
+    except AccessDenied as exc:
+        # The function's policy lets it read tags only of resources tagged for this pipeline and
+        # environment, so a refusal means "not ours" (or a broken policy: the reason says which call).
+        return {}, f"tags not readable ({exc})"
     tags = {tag["key"]: tag["value"] for tag in found}
     if tags.get("project") != PROJECT_TAG:
         return tags, f"not created by this pipeline (no project={PROJECT_TAG} tag)"

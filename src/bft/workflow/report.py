@@ -23,6 +23,8 @@ OUTCOMES = {
     "ApprovalRejected": "rejected",
     "EvaluationBelowThreshold": "eval_below_threshold",
     "States.Timeout": "timed_out",
+    "AccessDenied": "access_denied",
+    "ForeignResource": "foreign_resource",
 }
 
 # Fail states may not raise names starting with "States." (AWS and moto agree).
@@ -50,6 +52,14 @@ RUNBOOK = {
     "rejected": "The reviewer's reason is above. The custom model was deleted if configured.",
     "eval_below_threshold": "Open the evaluation table; improve the data or hyperparameters, or lower the threshold.",
     "timed_out": "A step exceeded its timeout; the job was stopped. Check Bedrock quotas and resubmit.",
+    "access_denied": (
+        "A function lacked a permission: the error names the action. Ask the platform team to check the "
+        "pipeline's IAM policies (a redeploy of the pipeline stack usually fixes it), then resubmit."
+    ),
+    "foreign_resource": (
+        "A resource this run was about to use or delete does not carry its tags (project, environment, team, "
+        "request): it was left untouched. Tell the platform team; the error names the resource and the tag."
+    ),
     "error": "An unexpected error; see the execution history in the Step Functions console.",
 }
 
@@ -82,6 +92,14 @@ def finalize(
     )
     cleanup = state.get("cleanup") or {}
     left = list(cleanup.get("leftRunning", []))
+    # What went wrong while cleaning up is reported, never dropped: refusals the cleanup step recorded, and
+    # the error of a cleanup step that failed outright (caught into $.cleanupError by the state machine).
+    cleanup_errors = list(cleanup.get("errors", []))
+    failed_cleanup = readable_error(state.get("cleanupError"))
+    if failed_cleanup:
+        cleanup_errors.append(
+            {"step": "Cleanup", "error": failed_cleanup.get("Error"), "message": failed_cleanup.get("Cause", "")}
+        )
     serving = state.get("serving")
     if status == "SUCCEEDED" and serving:
         left.append({"type": serving["kind"], "arn": serving["arn"], "reason": "serving the custom model"})
@@ -109,13 +127,14 @@ def finalize(
         "evaluation": state.get("evaluation"),
         "error": error,
         "cleanup": cleanup or None,
+        "cleanupErrors": cleanup_errors,
         "leftRunning": left,
         "cost": cost,
         "runbook": RUNBOOK.get(outcome),
     }
     uri = put_json(s3, reports_bucket, report_key(team, request_id, "run.json"), report)
     if run.get("requestId") and outcome != "duplicate":
-        state_table.finish_request(table, run["requestId"], execution["id"], status)
+        state_table.finish_request(table, run["team"], run["requestId"], execution["id"], status)
     sns.publish(
         TopicArn=topic_arn,
         Subject=_subject(environment, request_id, outcome),
@@ -129,7 +148,8 @@ def finalize(
     if error:
         name = str(error.get("Error", "Error"))
         result["errorType"] = ERROR_NAMES.get(name, name)
-        result["cause"] = f"{error.get('Cause', '')} (report: {uri})"[:32000]
+        during_cleanup = "".join(f"; cleanup: {e.get('error')}: {e.get('message', '')}" for e in cleanup_errors)
+        result["cause"] = f"{error.get('Cause', '')}{during_cleanup} (report: {uri})"[:32000]
     return result
 
 
@@ -171,6 +191,8 @@ def _message(report: dict[str, Any], uri: str) -> str:
     lines = [f"Outcome: {report['outcome']} ({report['status']})", f"Report: {uri}"]
     if report["error"]:
         lines.append(f"Error: {report['error'].get('Error')}: {report['error'].get('Cause', '')[:1500]}")
+    for problem in report["cleanupErrors"]:
+        lines.append(f"Cleanup error: {problem.get('error')}: {str(problem.get('message', ''))[:1000]}")
     for warning in report["warnings"]:
         lines.append(f"Warning: {warning}")
     if report["leftRunning"]:

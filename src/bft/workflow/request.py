@@ -3,7 +3,6 @@ base model's lifecycle, and claim the request id. Nothing is created in Bedrock 
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from dataclasses import dataclass
@@ -12,12 +11,16 @@ from typing import Any
 
 from bft.errors import BaseModelUnavailable, RequestInvalid
 from bft.families import check_hyperparameters, family_for
-from bft.names import REQUEST_ID
+from bft.names import REQUEST_ID, run_names
 from bft.workflow import state
 from bft.workflow.bedrock_errors import bedrock_call
+from bft.workflow.ownership import run_tags
 
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 CUSTOM_MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")
+# A team's own (or another team's) trained model is never an input: the workflow serves only what its own
+# job produced. Base models are foundation-model ids from the environment's allowed list.
+MODEL_ARN = re.compile(r"^arn:[^:]+:(bedrock|sagemaker):[^:]*:[^:]*:(?!foundation-model/)[^/]+/")
 COMMITMENTS = {"none": None, "OneMonth": "OneMonth", "SixMonths": "SixMonths"}
 SERVING_KINDS = ("provisioned-throughput", "on-demand-deployment")
 KNOWN_FIELDS = {
@@ -74,6 +77,11 @@ def check_request(
         raise RequestInvalid(f"requestId: {request_id!r} must be 1-40 letters, digits or '-', starting alphanumeric")
 
     base_model_id = _string(event, "baseModelId")
+    if MODEL_ARN.match(base_model_id):
+        raise RequestInvalid(
+            f"baseModelId: {base_model_id!r} is a model ARN; a request names a foundation model id, never a "
+            "custom, imported or provisioned model (the workflow serves only the model its own job trains)"
+        )
     allowed = team.get("allowedBaseModels") or policy["allowedBaseModels"]
     if base_model_id not in allowed:
         raise RequestInvalid(
@@ -95,9 +103,15 @@ def check_request(
     validation = _data_uri(event, "validationDataUri", datasets_bucket, team_name, required=False)
     serving = _serving(event.get("serving") or {}, policy, team, team_name, family.serving)
     evaluation = _evaluation(event.get("evaluation"), datasets_bucket, team_name)
-    approval = event.get("approvalRequired", policy["approvalRequiredByDefault"])
+    mandatory = policy.get("approvalMandatory", False) is True
+    approval = event.get("approvalRequired", True if mandatory else policy["approvalRequiredByDefault"])
     if not isinstance(approval, bool):
         raise RequestInvalid("approvalRequired must be true or false")
+    if mandatory and not approval:
+        raise RequestInvalid(
+            f"approvalRequired: false is not allowed in {policy['environment']}: every run there waits for a "
+            "reviewer before serving (drop the field or set it to true)"
+        )
     job_seconds = event.get("jobTimeoutSeconds", policy["timeouts"]["jobSeconds"])
     if (
         not isinstance(job_seconds, int)
@@ -141,15 +155,10 @@ def validate_request(
     request_id, team_name = checked["requestId"], checked["team"]
     # Claimed last: a request that fails validation must not block a corrected resubmission.
     attempt = state.claim_request(
-        table, request_id, context.execution_arn, ttl_seconds=policy["timeouts"]["executionSeconds"]
+        table, team_name, request_id, context.execution_arn, ttl_seconds=policy["timeouts"]["executionSeconds"]
     )
-    names = run_names(team_name, request_id, attempt, checked["customModelName"])
-    tags = [
-        {"key": "team", "value": team_name},
-        {"key": "environment", "value": policy["environment"]},
-        {"key": "request", "value": request_id},
-        {"key": "project", "value": "bedrock-fine-tuning"},
-    ]
+    names = run_names(policy["environment"], team_name, request_id, attempt, checked["customModelName"])
+    tags = run_tags(policy["environment"], team_name, request_id)
     return {
         **checked,
         "attempt": attempt,
@@ -167,7 +176,8 @@ def check_base_model(bedrock: Any, base_model_id: str, now: datetime) -> tuple[d
     """GetFoundationModel: fine-tunable here and not past end of life. Legacy is a warning."""
 
     def unavailable(code: str, message: str) -> BaseModelUnavailable | None:
-        if code in ("ResourceNotFoundException", "ValidationException", "AccessDeniedException"):
+        # AccessDeniedException is not mapped: it surfaces as AccessDenied naming GetFoundationModel.
+        if code in ("ResourceNotFoundException", "ValidationException"):
             return BaseModelUnavailable(f"baseModelId: {base_model_id}: {code}: {message}")
         return None
 
@@ -193,20 +203,6 @@ def check_base_model(bedrock: Any, base_model_id: str, now: datetime) -> tuple[d
             "provisioned throughput for legacy models; plan a migration to an ACTIVE model"
         )
     return summary, warnings
-
-
-def run_names(team: str, request_id: str, attempt: int, custom_model_name: str | None) -> dict[str, str]:
-    """Deterministic names and tokens: a retried step reuses them, so Bedrock deduplicates the call."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{team}-{request_id}").strip("-")[:48]
-    token_source = f"{request_id}:{attempt}"
-    token = hashlib.sha256(token_source.encode()).hexdigest()[:48]
-    model = custom_model_name or re.sub(r"[-_]{2,}", "-", f"{slug}-a{attempt}")
-    return {
-        "jobName": f"bft-{slug}-a{attempt}",
-        "customModelName": model,
-        "servingName": f"bft-{slug}-a{attempt}",
-        "clientRequestToken": f"bft-{token}",
-    }
 
 
 def _no_unknown(obj: dict[str, Any], known: set[str], prefix: str) -> None:

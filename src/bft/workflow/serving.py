@@ -1,4 +1,8 @@
-"""Step 6: serve the custom model, by provisioned throughput or on-demand deployment, with bounded polling."""
+"""Step 6: serve the custom model, by provisioned throughput or on-demand deployment, with bounded polling.
+
+The model served is the output of the run's own job (GetModelCustomizationJob), never a model ARN from the
+state; every serving ARN is used only after its tags show it is this run's (:mod:`bft.workflow.ownership`).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bft.errors import ThroughputFailed
+from bft.errors import ForeignResource, ThroughputFailed
 from bft.workflow.bedrock_errors import bedrock_call, error_code
+from bft.workflow.ownership import own_model_arn, require_own
 
 logger = logging.getLogger(__name__)
 PT = "provisioned-throughput"
 
 
-def create_serving(run: dict[str, Any], model_arn: str, *, bedrock: Any) -> dict[str, Any]:
+def create_serving(run: dict[str, Any], *, bedrock: Any) -> dict[str, Any]:
     serving = run["serving"]
+    model_arn = own_model_arn(bedrock, run)
 
     def refused(code: str, message: str) -> ThroughputFailed | None:
-        if code in (
-            "ValidationException",
-            "ResourceNotFoundException",
-            "TooManyTagsException",
-            "AccessDeniedException",
-        ):
+        # AccessDeniedException is not mapped: it surfaces as AccessDenied naming the action.
+        if code in ("ValidationException", "ResourceNotFoundException", "TooManyTagsException"):
             return ThroughputFailed(f"Bedrock refused to serve {model_arn}: {code}: {message}")
         return None
 
@@ -49,21 +51,46 @@ def create_serving(run: dict[str, Any], model_arn: str, *, bedrock: Any) -> dict
                 clientRequestToken=run["clientRequestToken"],
                 tags=run["tags"],
             )["customModelDeploymentArn"]
+    # A token Bedrock already saw returns the resource it created then: make sure that one is this run's.
+    require_own(bedrock, arn, run, what=serving["kind"])
     logger.info("serving %s via %s", model_arn, arn)
-    return {"kind": serving["kind"], "arn": arn, "name": serving["name"], "polls": 0}
+    return {"kind": serving["kind"], "arn": arn, "name": serving["name"], "modelArn": model_arn, "polls": 0}
+
+
+def describe_serving(bedrock: Any, kind: str, arn: str) -> dict[str, Any]:
+    if kind == PT:
+        with bedrock_call("GetProvisionedModelThroughput"):
+            found: dict[str, Any] = bedrock.get_provisioned_model_throughput(provisionedModelId=arn)
+    else:
+        with bedrock_call("GetCustomModelDeployment"):
+            found = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    return found
+
+
+def own_serving(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any) -> tuple[str, dict[str, Any]]:
+    """(ARN, description) of the run's serving resource: its kind is the run's, its tags are the run's, and
+    it serves the model of the run's own job; ForeignResource otherwise."""
+    kind, arn = run["serving"]["kind"], str(serving["arn"])
+    require_own(bedrock, arn, run, what=kind)
+    found = describe_serving(bedrock, kind, arn)
+    model_arn = own_model_arn(bedrock, run)
+    serves = {str(arn) for arn in (found.get("modelArn"), found.get("desiredModelArn")) if arn}
+    if model_arn not in serves:
+        raise ForeignResource(
+            f"{kind} {arn} serves {', '.join(sorted(serves)) or 'no model'}, not this run's model {model_arn}; "
+            "nothing was invoked"
+        )
+    return arn, found
 
 
 def check_serving(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any) -> dict[str, Any]:
     """One bounded poll: ready, not yet (the state machine waits and asks again), or a defined failure."""
     polls = int(serving.get("polls", 0)) + 1
-    if serving["kind"] == PT:
-        with bedrock_call("GetProvisionedModelThroughput"):
-            found = bedrock.get_provisioned_model_throughput(provisionedModelId=serving["arn"])
-        status, ready, failed = found["status"], found["status"] == "InService", found["status"] == "Failed"
-    else:
-        with bedrock_call("GetCustomModelDeployment"):
-            found = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving["arn"])
-        status, ready, failed = found["status"], found["status"] == "Active", found["status"] == "Failed"
+    arn, found = own_serving(run, serving, bedrock=bedrock)
+    serving = {**serving, "kind": run["serving"]["kind"], "arn": arn}
+    status = found["status"]
+    ready = status == ("InService" if serving["kind"] == PT else "Active")
+    failed = status == "Failed"
     if failed:
         raise ThroughputFailed(f"{serving['arn']} ended {status}: {found.get('failureMessage') or 'no reason given'}")
     max_polls = run["serving"]["maxPolls"]

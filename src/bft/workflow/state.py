@@ -1,9 +1,10 @@
 """The workflow's small state table: request claims and task tokens.
 
 Items (partition key ``pk``):
-* ``request#<id>``  who owns a request: executionArn, attempt, status, expiresAt;
-* ``job#<jobArn>``  the task token of the execution waiting for that job;
-* ``approval#<id>`` the task token of the execution waiting for a reviewer.
+* ``claim#<team>#<requestId>``    who owns a team's request id: executionArn, attempt, status, expiresAt
+  (scoped by team: one team's id never blocks another team's run with the same id);
+* ``job#<jobArn>``                the task token of the execution waiting for that job;
+* ``approval#<team>#<requestId>`` the task token of the execution waiting for a reviewer, and its team.
 ``expiresAt`` feeds DynamoDB TTL so stale tokens disappear on their own.
 """
 
@@ -20,20 +21,33 @@ from bft.workflow.bedrock_errors import TRANSIENT_CODES, error_code
 DAY = 24 * 3600
 
 
-def claim_request(table: Any, request_id: str, execution_arn: str, *, ttl_seconds: int) -> int:
-    """Make this execution the owner of ``request_id``; return the attempt number.
+def claim_key(team: str, request_id: str) -> dict[str, str]:
+    """The key of a request-id claim: team first, so the same id in two teams names two claims."""
+    return {"pk": f"claim#{team}#{request_id}"}
+
+
+def get_claim(table: Any, team: str, request_id: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = _call(table.get_item, Key=claim_key(team, request_id), ConsistentRead=True).get(
+        "Item"
+    )
+    return item
+
+
+def claim_request(table: Any, team: str, request_id: str, execution_arn: str, *, ttl_seconds: int) -> int:
+    """Make this execution the owner of ``request_id`` within ``team``; return the attempt number.
 
     A running or succeeded owner keeps the request (DuplicateRequest); a failed or expired owner is
     replaced with the next attempt number, so a resubmission after a failure starts fresh in Bedrock.
     """
-    key = {"pk": f"request#{request_id}"}
+    key = claim_key(team, request_id)
     now = int(time.time())
     current = _call(table.get_item, Key=key, ConsistentRead=True).get("Item")
     if current and current.get("executionArn") == execution_arn:
         return int(current["attempt"])  # this execution retried the step
     if current and current.get("status") in ("RUNNING", "SUCCEEDED") and int(current.get("expiresAt", 0)) > now:
         raise DuplicateRequest(
-            f"requestId: {request_id} is already {current['status'].lower()} in execution {current['executionArn']}; "
+            f"requestId: {request_id} of team {team} is already {current['status'].lower()} in execution "
+            f"{current['executionArn']}; "
             "use a new requestId to train again"
         )
     attempt = int(current["attempt"]) + 1 if current else 1
@@ -63,12 +77,12 @@ def claim_request(table: Any, request_id: str, execution_arn: str, *, ttl_second
     return attempt
 
 
-def finish_request(table: Any, request_id: str, execution_arn: str, status: str) -> None:
+def finish_request(table: Any, team: str, request_id: str, execution_arn: str, status: str) -> None:
     """Record how the owning execution ended (SUCCEEDED keeps the claim for 90 days, FAILED releases it)."""
     keep = 90 * DAY if status == "SUCCEEDED" else DAY
     try:
         table.update_item(
-            Key={"pk": f"request#{request_id}"},
+            Key=claim_key(team, request_id),
             UpdateExpression="SET #s = :status, expiresAt = :exp, updatedAt = :now",
             ConditionExpression="executionArn = :me",
             ExpressionAttributeNames={"#s": "status"},
@@ -111,12 +125,19 @@ def get_token(table: Any, kind: str, key: str) -> dict[str, Any] | None:
     return item
 
 
-def take_token(table: Any, kind: str, key: str) -> dict[str, Any] | None:
-    """Delete and return the token item, so exactly one resumer wins when several race."""
+def take_token(table: Any, kind: str, key: str, *, team: str | None = None) -> dict[str, Any] | None:
+    """Delete and return the token item, so exactly one resumer wins when several race.
+
+    With ``team``, only an item recorded for that team is taken (None otherwise, and the item stays).
+    """
+    condition: dict[str, Any] = {"ConditionExpression": "attribute_exists(pk)"}
+    if team is not None:
+        condition = {
+            "ConditionExpression": "attribute_exists(pk) AND team = :team",
+            "ExpressionAttributeValues": {":team": team},
+        }
     try:
-        response = table.delete_item(
-            Key={"pk": f"{kind}#{key}"}, ReturnValues="ALL_OLD", ConditionExpression="attribute_exists(pk)"
-        )
+        response = table.delete_item(Key={"pk": f"{kind}#{key}"}, ReturnValues="ALL_OLD", **condition)
     except ClientError as exc:
         if error_code(exc) == "ConditionalCheckFailedException":
             return None
