@@ -550,11 +550,12 @@ class CustomizationWorkflow(Construct):
         # resource may not carry a project tag yet. A create is authorized against the new, still untagged
         # resource; an existing resource of this pipeline is tagged and cannot be re-tagged. An untagged foreign
         # resource could still be tagged: the roles can name only ARNs of this account and region.
-        tag_on_create = {
-            "StringEquals": {"aws:RequestTag/project": PROJECT_TAG, "aws:RequestTag/environment": environment},
-            "ForAllValues:StringEquals": {"aws:TagKeys": list(RUN_TAG_KEYS)},
-            "Null": {"aws:ResourceTag/project": "true"},
-        }
+        def tag_on_create(*extra_keys: str) -> dict[str, Any]:
+            return {
+                "StringEquals": {"aws:RequestTag/project": PROJECT_TAG, "aws:RequestTag/environment": environment},
+                "ForAllValues:StringEquals": {"aws:TagKeys": [*RUN_TAG_KEYS, *extra_keys]},
+                "Null": {"aws:ResourceTag/project": "true"},
+            }
 
         def use_model_key(name: str, actions: list[str]) -> None:
             # Custom models are encrypted with this key (encryption-custom-job): creating one needs CreateGrant,
@@ -569,7 +570,7 @@ class CustomizationWorkflow(Construct):
         allow("start_job", ["bedrock:CreateModelCustomizationJob"], [foundation, custom_model, job])
         fn["start_job"].add_to_role_policy(
             iam.PolicyStatement(
-                actions=["bedrock:TagResource"], resources=[custom_model, job], conditions=tag_on_create
+                actions=["bedrock:TagResource"], resources=[custom_model, job], conditions=tag_on_create()
             )
         )
         allow("start_job", ["bedrock:GetModelCustomizationJob", "bedrock:ListTagsForResource"], [job])
@@ -585,6 +586,16 @@ class CustomizationWorkflow(Construct):
         read("collect_metrics", outputs)
         write("collect_metrics", reports, "reports/*")
         notifications.grant_publish(fn["request_approval"])
+        # Every step that serves, evaluates or cleans up finds the model from the run's own job and checks the
+        # pipeline's tags on each resource before it acts (bft.workflow.ownership): reads, no tag condition.
+        for name in ("create_serving", "check_serving", "evaluate", "cleanup"):
+            allow(name, ["bedrock:GetModelCustomizationJob"], [job])
+            allow(name, ["bedrock:ListTagsForResource"], [job, custom_model, provisioned, deployment])
+        allow(
+            "evaluate",
+            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
+            [provisioned, deployment],
+        )
         serve = ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment"]
         # Serving is authorized against the custom model it serves: only this pipeline's, in this environment.
         fn["create_serving"].add_to_role_policy(
@@ -595,7 +606,10 @@ class CustomizationWorkflow(Construct):
         allow("create_serving", serve, [provisioned, deployment])
         fn["create_serving"].add_to_role_policy(
             iam.PolicyStatement(
-                actions=["bedrock:TagResource"], resources=[provisioned, deployment], conditions=tag_on_create
+                actions=["bedrock:TagResource"],
+                resources=[provisioned, deployment],
+                # A non-prod throughput also carries the reaper's time-to-live (bft.workflow.serving).
+                conditions=tag_on_create("ttl-hours"),
             )
         )
         use_model_key("create_serving", ["kms:Decrypt", "kms:GenerateDataKey"])
@@ -612,7 +626,6 @@ class CustomizationWorkflow(Construct):
         use_model_key("evaluate", ["kms:Decrypt", "kms:GenerateDataKey"])
         read("evaluate", datasets)
         write("evaluate", reports, "reports/*")
-        allow("cleanup", ["bedrock:GetModelCustomizationJob"], [job])
         allow("cleanup", ["bedrock:GetCustomModel"], [custom_model])
         allow(
             "cleanup",

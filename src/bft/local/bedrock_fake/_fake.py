@@ -537,7 +537,6 @@ class FakeBedrock(_Jobs, _Serving):
     def _list_tags(self, request: dict[str, Any], now: float) -> dict[str, Any]:
         return {"tags": copy.deepcopy(self._tags.get(self._taggable(request["resourceARN"]), []))}
 
-
     # -- lookups for the offline authorization (read-only; not Bedrock API) ------------------------------
 
     def resource_tags(self, arn: str) -> dict[str, str]:
@@ -573,6 +572,7 @@ class FakeBedrock(_Jobs, _Serving):
         with self._lock:
             found = self._throughputs.get(arn) or self._deployments.get(arn)
             return found.model_arn if found is not None else None
+
 
 # Sessions are not thread-safe for creating clients; clients themselves are.
 _SESSION_LOCK = threading.Lock()

@@ -368,4 +368,3 @@ class Authorizer:
         """Every statement that allowed at least one call (``<source>#<index>``)."""
         with self._lock:
             return {f"{ref.source}#{ref.index}" for record in self.records for ref in record.allowed_by}
-

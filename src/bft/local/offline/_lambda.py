@@ -111,7 +111,7 @@ class InProcessFunction:
             )
             result: Any = None
             error: dict[str, Any] | None = None
-            with self._environment(), (self.scope() if self.scope is not None else nullcontext()):
+            with self._environment(), self.scope() if self.scope is not None else nullcontext():
                 try:
                     handler = self._load()
                 except _RuntimeError as exc:

@@ -761,7 +761,7 @@ def _states_credentials_patches(credentials: Callable[[str | None, str | None], 
 
     def eval_state_credentials(task: Any, env: Any) -> Any:
         found = original_credentials(task, env)
-        found.bft_state_machine_arn = env.states.context_object.context_object_data["StateMachine"]["Id"]
+        setattr(found, "bft_state_machine_arn", env.states.context_object.context_object_data["StateMachine"]["Id"])  # noqa: B010
         return found
 
     original = boto_client.boto_client_for
