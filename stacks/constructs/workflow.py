@@ -545,6 +545,7 @@ class CustomizationWorkflow(Construct):
         # The workflow tags each job, custom model, throughput and deployment with project, environment, team
         # and request (bft.workflow.request); these roles serve every team, so the team is not pinned here.
         ours = {"StringEquals": {"aws:ResourceTag/project": PROJECT_TAG, "aws:ResourceTag/environment": environment}}
+
         # bedrock:TagResource only as part of a create: Bedrock has no CreateAction condition key, so this
         # approximates "at creation" (a guess, not documented): the request's tags must be the pipeline's, and the
         # resource may not carry a project tag yet. A create is authorized against the new, still untagged
