@@ -19,7 +19,7 @@ from bft.local.iam.actions import (
     Call,
     ResourceRef,
     auth_requests,
-    function_url_request,
+    function_url_requests,
     pass_role,
 )
 from bft.local.iam.model import Undecidable
@@ -349,9 +349,14 @@ def test_lambda_events_cloudformation() -> None:
         {"aws:ResourceTag/team": "a"},
         ResourceRef("lambda-function", f"{fn}:live"),
     )
-    assert function_url_request(fn, "AWS_IAM") == ActionRequest(
-        "lambda:InvokeFunctionUrl", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"}, ResourceRef("lambda-function", fn)
-    )
+    assert function_url_requests(fn, "AWS_IAM") == [
+        ActionRequest(
+            "lambda:InvokeFunctionUrl", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"}, ResourceRef("lambda-function", fn)
+        ),
+        ActionRequest(
+            "lambda:InvokeFunction", fn, {"lambda:InvokedViaFunctionUrl": True}, ResourceRef("lambda-function", fn)
+        ),
+    ]
     events = call(
         "events",
         "PutEvents",

@@ -79,31 +79,34 @@ class Scenario:
 
 
 def _reject(env: OfflineAssembly, run: dict[str, Any]) -> None:
-    from bft.workflow.approval import decide
-
-    decide(
-        TEAM,
-        run["requestId"],
-        approve=False,
-        reviewer="local-reviewer",
-        reason="loss curve looks overfitted",
-        table=_operator_table(env),
-        sfn=env.clients("stepfunctions"),
-    )
+    _decide(env, run, approve=False, reason="loss curve looks overfitted")
 
 
 def _approve(env: OfflineAssembly, run: dict[str, Any]) -> None:
-    from bft.workflow.approval import decide
+    _decide(env, run, approve=True, reason="metrics look good")
 
-    decide(
-        TEAM,
-        run["requestId"],
-        approve=True,
-        reviewer="local-reviewer",
-        reason="metrics look good",
-        table=_operator_table(env),
-        sfn=env.clients("stepfunctions"),
+
+def _decide(env: OfflineAssembly, run: dict[str, Any], *, approve: bool, reason: str) -> None:
+    """What `bft approve` / `bft reject` do, as a reviewer of the team: a SigV4-signed POST to the approval
+    function's URL, which checks the reviewer's identity (IAM: lambda:InvokeFunctionUrl; the function: a
+    reviewer of the team and not its submitter) before it resumes the run."""
+    from botocore.credentials import Credentials as BotoCredentials
+
+    from bft.cli.signed_http import post_json
+    from bft.config import load_config
+
+    config = load_config(ENV)
+    reviewer = config.team_reviewers(config.team(TEAM))[0]
+    issued = env.authorizer.credentials(reviewer, "local-reviewer")
+    status, answer = post_json(
+        str(env.stack_output_by_key("ApprovalFunctionUrl")),
+        {"team": TEAM, "requestId": run["requestId"], "approve": approve, "reason": reason},
+        credentials=BotoCredentials(issued.access_key, issued.secret_key, issued.token),
+        region=REGION,
+        transport=env.function_url_transport(),
     )
+    if status != 200:
+        raise RuntimeError(f"the approval function refused the reviewer (HTTP {status}): {answer}")
 
 
 SCENARIOS: dict[str, Scenario] = {

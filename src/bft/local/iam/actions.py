@@ -33,7 +33,7 @@ __all__ = [
     "ResourceRef",
     "World",
     "auth_requests",
-    "function_url_request",
+    "function_url_requests",
     "pass_role",
 ]
 
@@ -223,18 +223,29 @@ def pass_role(role_arn: str, service: str) -> ActionRequest:
     )
 
 
-def function_url_request(function_arn: str, auth_type: str) -> ActionRequest:
-    """``lambda:InvokeFunctionUrl`` for an HTTP request to the function's URL (not a botocore operation).
+def function_url_requests(function_arn: str, auth_type: str) -> list[ActionRequest]:
+    """An HTTP request to the function's URL (not a botocore operation): ``lambda:InvokeFunctionUrl``, and
+    ``lambda:InvokeFunction`` with ``lambda:InvokedViaFunctionUrl`` (Lambda developer guide, "Control access
+    to function URLs": since October 2025 a URL's caller needs both).
 
     ``auth_type`` is the URL's ``AuthType`` (``"AWS_IAM"`` or ``"NONE"``); the function's resource-based
     policy takes part (for ``NONE`` it is the only policy that can allow the public principal).
     """
-    return ActionRequest(
-        action="lambda:InvokeFunctionUrl",
-        resource=function_arn,
-        context={"lambda:FunctionUrlAuthType": auth_type},
-        resource_policy=ResourceRef("lambda-function", function_arn),
-    )
+    policy = ResourceRef("lambda-function", function_arn)
+    return [
+        ActionRequest(
+            action="lambda:InvokeFunctionUrl",
+            resource=function_arn,
+            context={"lambda:FunctionUrlAuthType": auth_type},
+            resource_policy=policy,
+        ),
+        ActionRequest(
+            action="lambda:InvokeFunction",
+            resource=function_arn,
+            context={"lambda:InvokedViaFunctionUrl": True},
+            resource_policy=policy,
+        ),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------

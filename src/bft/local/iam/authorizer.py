@@ -184,6 +184,11 @@ class Authorizer:
         core.register_component("data_loader", self._session._session.get_component("data_loader"))
         return boto3.session.Session(botocore_session=core, region_name=self.region, **credentials.client_kwargs())
 
+    def issued(self, access_key: str) -> tuple[Principal, Credentials] | None:
+        """The identity and credentials behind an access key this world issued."""
+        found = self._by_key.get(access_key)
+        return (found.principal, found.credentials) if found is not None else None
+
     def principal_of(self, access_key: str | None) -> Principal | None:
         """The identity behind an access key; None for the operator."""
         if access_key is None or access_key in _OPERATOR_KEYS:

@@ -87,7 +87,7 @@ _S3_KEYS = (
 )
 _DYNAMODB_KEYS = ("dynamodb:LeadingKeys", "dynamodb:Attributes", "dynamodb:Select", "dynamodb:ReturnValues")
 _SNS_KEYS = ("sns:Protocol", "sns:Endpoint")
-_LAMBDA_KEYS = ("lambda:FunctionUrlAuthType", "lambda:FunctionArn", "lambda:Principal")
+_LAMBDA_KEYS = ("lambda:FunctionUrlAuthType", "lambda:FunctionArn", "lambda:Principal", "lambda:InvokedViaFunctionUrl")
 _STATES_KEYS = ("states:StateMachineQualifier",)
 _EC2_KEYS = ("ec2:Subnet",)  # the customization role's ENI statements (stacks/constructs/customization_role.py)
 # Bedrock: keys from the Service Authorization Reference as the pipeline's policies need them.

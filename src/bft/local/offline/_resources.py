@@ -514,6 +514,9 @@ class ResourceFactory:
             value = self._prop(spec, resolver, prop)
             if value is not None:
                 conditions.setdefault(operator, {})[key] = str(value)
+        if str(self._prop(spec, resolver, "InvokedViaFunctionUrl", "false")).lower() == "true":
+            # What Lambda writes for InvokedViaFunctionUrl (AddPermission API reference).
+            conditions.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
         statement: dict[str, Any] = {
             "Sid": spec.logical_id,
             "Effect": "Allow",

@@ -547,6 +547,112 @@ class OfflineAssembly:
 
         self.on_new_client(attach)
 
+    def function_url_transport(self) -> Callable[[Any], tuple[int, bytes]]:
+        """What a SigV4-signed HTTP request to one of the assembly's function URLs gets, as Lambda answers it:
+        the signature is checked with the credentials this world issued, the caller must be allowed
+        lambda:InvokeFunctionUrl and lambda:InvokeFunction, and the handler gets the URL's payload (2.0)
+        with the verified caller under ``requestContext.authorizer.iam``."""
+        return lambda request: self._function_url(request)
+
+    def _function_url(self, request: Any) -> tuple[int, bytes]:
+        from urllib.parse import urlsplit
+
+        from bft.local.iam.actions import Call, function_url_requests
+
+        assert self._factory is not None, "use inside `with OfflineAssembly(...)`"
+        parts = urlsplit(request.url)
+        found = self._factory.function_urls.get(f"{parts.scheme}://{parts.netloc}/")
+        if found is None:
+            return 404, b'{"Message": "Not Found"}'
+        function_arn, auth_type = found
+        forbidden = 403, json.dumps({"Message": "Forbidden"}).encode()
+        caller = None
+        if auth_type == "AWS_IAM":
+            caller = self._verified_caller(request)
+            if caller is None:
+                return forbidden
+            refused = self.authorizer.decide(
+                caller,
+                Call("lambda", "InvokeFunctionUrl", {}, self.region, self.account_id),
+                requests=function_url_requests(function_arn, auth_type),
+            )
+            if refused is not None:
+                return forbidden
+        function = self._find_function(function_arn.split(":")[6])
+        body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+        now = time.time()
+        iam = None
+        if caller is not None:
+            user_id = f"AROA{caller.arn.split(':')[4]}:{(caller.session_arn or '').rsplit('/', 1)[-1]}"
+            iam = {
+                "accessKey": _access_key(request),
+                "accountId": caller.account,
+                "callerId": user_id,
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": caller.session_arn or caller.arn,
+                "userId": user_id,
+            }
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": parts.path or "/",
+            "rawQueryString": parts.query,
+            "headers": {key.lower(): value for key, value in request.headers.items()},
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": parts.netloc.split(".", 1)[0],
+                "authorizer": {"iam": iam} if iam else None,
+                "domainName": parts.netloc,
+                "domainPrefix": parts.netloc.split(".", 1)[0],
+                "http": {
+                    "method": request.method,
+                    "path": parts.path or "/",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": request.headers.get("User-Agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "timeEpoch": int(now * 1000),
+            },
+            "body": body.decode(),
+            "isBase64Encoded": False,
+        }
+        invocation = self._record(function.invoke(event, source="function-url"))
+        if invocation.error is not None or not isinstance(invocation.result, dict):
+            return 502, b'{"Message": "Internal Server Error"}'
+        answer = invocation.result
+        raw = answer.get("body", "")
+        return int(answer.get("statusCode", 200)), raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
+
+    def _verified_caller(self, request: Any) -> Principal | None:
+        """The principal whose issued credentials signed ``request`` for lambda in this region, else None."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials as BotoCredentials
+
+        authorization = request.headers.get("Authorization", "")
+        scope = authorization.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        if not authorization.startswith("AWS4-HMAC-SHA256 ") or len(scope) != 5:
+            return None
+        access_key, _date, region, service, _terminator = scope
+        issued = self.authorizer.issued(access_key)
+        if issued is None or region != self.region or service != "lambda":
+            return None
+        principal, credentials = issued
+        copy = AWSRequest(method=request.method, url=request.url, data=request.body, headers=dict(request.headers))
+        del copy.headers["Authorization"]
+        copy.context["timestamp"] = request.headers.get("X-Amz-Date", "")
+        signer = SigV4Auth(
+            BotoCredentials(credentials.access_key, credentials.secret_key, credentials.token), service, region
+        )
+        canonical = signer.canonical_request(copy)
+        expected = signer.signature(signer.string_to_sign(copy, canonical), copy)
+        return principal if authorization.rsplit("Signature=", 1)[-1] == expected else None
+
     def on_new_client(self, hook: Callable[[Any], None]) -> None:
         """Call ``hook`` with every botocore client the first time it makes a call (e.g. to attach a fake)."""
         self.authorizer.client_hooks.append(hook)
@@ -792,6 +898,10 @@ def _states_credentials_patches(credentials: Callable[[str | None, str | None], 
             if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original
         ),
     ]
+
+
+def _access_key(request: Any) -> str:
+    return str(request.headers.get("Authorization", "").split("Credential=", 1)[-1].split("/", 1)[0])
 
 
 @functools.cache
