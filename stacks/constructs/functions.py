@@ -12,6 +12,7 @@ from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, Remo
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.nag import acknowledge
@@ -77,8 +78,17 @@ class FunctionFactory(Construct):
         acknowledge(self, "L1", "Python 3.13 is the newest runtime with a published Powertools layer.")
 
     def function(
-        self, name: str, *, description: str, environment: dict[str, str], timeout: Duration, memory_size: int = 256
+        self,
+        name: str,
+        *,
+        description: str,
+        environment: dict[str, str],
+        timeout: Duration,
+        memory_size: int = 256,
+        asynchronous: bool = False,
     ) -> lambda_.Function:
+        """One function of the pipeline. ``asynchronous``: invoked by EventBridge (events, schedules), so an
+        event that fails every retry is kept in the dead-letter queue instead of being dropped."""
         role = iam.Role(
             self,
             f"{pascal(name)}Role",
@@ -103,10 +113,28 @@ class FunctionFactory(Construct):
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             environment={"POWERTOOLS_SERVICE_NAME": "bft", "POWERTOOLS_LOG_LEVEL": "INFO", **environment},
+            dead_letter_queue=self._dead_letters() if asynchronous else None,
         )
         acknowledge(role, "IAM5[Resource::*]", "X-Ray PutTraceSegments/PutTelemetryRecords have no resource scope.")
         self.functions[name] = fn
         return fn
+
+    def _dead_letters(self) -> sqs.IQueue:
+        found = self.node.try_find_child("AsyncDeadLetters")
+        if isinstance(found, sqs.Queue):
+            return found
+        queue = sqs.Queue(
+            self,
+            "AsyncDeadLetters",
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=self._removal,
+        )
+        acknowledge(
+            queue, "SQS3", "This queue is itself the dead-letter queue of the asynchronously invoked functions."
+        )
+        return queue
 
 
 def pascal(name: str) -> str:

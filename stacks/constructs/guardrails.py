@@ -68,6 +68,7 @@ class CostGuardrails(Construct):
             description="Delete the pipeline's expired non-prod provisioned throughputs",
             timeout=Duration.minutes(5),
             environment=settings,
+            asynchronous=True,
         )
         self.policy = self._permissions(self.function, environment, retain_models=model_retention_days is not None)
         topic_grant(self.function)

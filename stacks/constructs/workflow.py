@@ -144,12 +144,14 @@ class CustomizationWorkflow(Construct):
                 description="Resume executions on job state-change events",
                 timeout=Duration.seconds(30),
                 environment=table_env,
+                asynchronous=True,
             ),
             "reconcile_jobs": make(
                 "reconcile_jobs",
                 description="Resume executions whose job event was lost",
                 timeout=Duration.minutes(5),
                 environment=table_env,
+                asynchronous=True,
             ),
             "collect_metrics": make(
                 "collect_metrics",

@@ -351,7 +351,10 @@ def test_lambda_events_cloudformation() -> None:
     )
     assert function_url_requests(fn, "AWS_IAM") == [
         ActionRequest(
-            "lambda:InvokeFunctionUrl", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"}, ResourceRef("lambda-function", fn)
+            "lambda:InvokeFunctionUrl",
+            fn,
+            {"lambda:FunctionUrlAuthType": "AWS_IAM"},
+            ResourceRef("lambda-function", fn),
         ),
         ActionRequest(
             "lambda:InvokeFunction", fn, {"lambda:InvokedViaFunctionUrl": True}, ResourceRef("lambda-function", fn)

@@ -108,6 +108,9 @@ def test_job_timeout_stops_the_job(local_assembly: Path, tmp_path: Path) -> None
 
 def test_rejection_deletes_the_custom_model(local_assembly: Path, tmp_path: Path) -> None:
     summary = _run("approval-rejected", local_assembly, tmp_path)
-    assert "rejected by local-reviewer" in summary["executions"][0]["cause"]
+    # The reviewer's verified identity (the approval function reads it from the signed request), not a name.
+    assert (
+        "rejected by arn:aws:sts::123456789012:assumed-role/moderation-reviewers/" in summary["executions"][0]["cause"]
+    )
     assert "custom model deleted" in " ".join(summary["report"]["cleanup"]["actions"])
     assert "CreateServing" not in summary["states_visited"]
