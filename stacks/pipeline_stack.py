@@ -154,6 +154,12 @@ class PipelineStack(Stack):
             description="Reviewers approve or reject runs here (IAM-signed requests only)",
             export_name=f"{data_export_prefix}-ApprovalFunctionUrl",
         )
+        CfnOutput(
+            self,
+            "ReviewerPolicyArn",
+            value=self.approvals.reviewer_policy.managed_policy_arn,
+            description="Attach this managed policy to each reviewer role",
+        )
 
 
 _RETENTION = {

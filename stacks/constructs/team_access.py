@@ -57,6 +57,11 @@ class TeamAccess(Construct):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None))
 
         allow(["states:ListExecutions"], [state_machine.state_machine_arn])
+        # The bft CLI finds the team's machine, buckets and table from this stack's outputs (bft.deployment).
+        pipeline_stack = stack.format_arn(
+            service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
+        )
+        allow(["cloudformation:DescribeStacks"], [pipeline_stack])
         allow(["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"], [executions])
         allow(["s3:PutObject", "s3:GetObject"], [datasets.arn_for_objects(f"{team}/*")])
         allow(["s3:ListBucket"], [datasets.bucket_arn], StringLike={"s3:prefix": [f"{team}/*"]})
@@ -67,24 +72,52 @@ class TeamAccess(Construct):
             [data_key.key_arn],
             StringEquals={"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
         )
-        provisioned = stack.format_arn(service="bedrock", resource="provisioned-model", resource_name="*")
+
+        def bedrock_arn(kind: str) -> str:
+            return stack.format_arn(service="bedrock", resource=kind, resource_name="*")
+
+        provisioned, deployment = bedrock_arn("provisioned-model"), bedrock_arn("custom-model-deployment")
+        job, custom_model = bedrock_arn("model-customization-job"), bedrock_arn("custom-model")
         allow(["bedrock:ListProvisionedModelThroughputs"], ["*"])
+        # `bft teardown`: the run's throughput or deployment and, with --delete-model, its custom model, found
+        # from the run's own job; each checked by its tags first (bft.workflow.ownership). All four resource
+        # types support aws:ResourceTag (Service Authorization Reference): the team's own, of this pipeline and
+        # environment, and nothing else.
+        team_owned = {
+            "aws:ResourceTag/team": team,
+            "aws:ResourceTag/project": PROJECT_TAG,
+            "aws:ResourceTag/environment": environment,
+        }
         allow(
-            ["bedrock:GetProvisionedModelThroughput", "bedrock:DeleteProvisionedModelThroughput"],
-            [provisioned],
-            # provisioned-model supports aws:ResourceTag (Service Authorization Reference): the team's own,
-            # of this pipeline and environment.
-            StringEquals={
-                "aws:ResourceTag/team": team,
-                "aws:ResourceTag/project": PROJECT_TAG,
-                "aws:ResourceTag/environment": environment,
-            },
+            [
+                "bedrock:GetProvisionedModelThroughput",
+                "bedrock:DeleteProvisionedModelThroughput",
+                "bedrock:GetCustomModelDeployment",
+                "bedrock:DeleteCustomModelDeployment",
+                "bedrock:ListTagsForResource",
+            ],
+            [provisioned, deployment],
+            StringEquals=team_owned,
+        )
+        allow(
+            ["bedrock:GetModelCustomizationJob", "bedrock:ListTagsForResource"],
+            [job],
+            StringEquals=team_owned,
+        )
+        allow(
+            ["bedrock:GetCustomModel", "bedrock:DeleteCustomModel", "bedrock:ListTagsForResource"],
+            [custom_model],
+            StringEquals=team_owned,
         )
         for finding, reason in (
             (datasets.arn_for_objects(f"{team}/*"), "The team's own dataset prefix."),
             (reports.arn_for_objects(f"reports/{team}/*"), "The team's own reports."),
             ("*", "ListProvisionedModelThroughputs has no resource scope; deletes are tag-conditioned."),
             (provisioned, "Only throughputs tagged with this team (tag condition)."),
+            (deployment, "Only deployments tagged with this team (tag condition)."),
+            (job, "Only the team's own jobs (tag condition): teardown finds the model from its run's job."),
+            (custom_model, "Only custom models tagged with this team (tag condition)."),
             (executions, "Executions of the team's own state machine."),
+            (pipeline_stack, "The pipeline stack, whatever its generated id suffix: the CLI reads its outputs."),
         ):
             acknowledge(role, f"IAM5[Resource::{resource_text(self, finding)}]", reason)

@@ -736,3 +736,35 @@ class ApprovalDecisions(Construct):
                 action="lambda:InvokeFunction",
                 invoked_via_function_url=True,
             )
+        # What a reviewer's own role needs, ready to attach (`bft approve` reads the stack's outputs, then posts
+        # to the URL): same-account reviewers are allowed by the resource policy above, but finding the URL needs
+        # DescribeStacks, and a reviewer of another account needs the invoke actions in its own policy too.
+        pipeline_stack = stack.format_arn(
+            service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
+        )
+        self.reviewer_policy = iam.ManagedPolicy(
+            self,
+            "ReviewerPolicy",
+            description="Attach to reviewer roles: find the approval function and call its URL",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["cloudformation:DescribeStacks"],
+                    resources=[pipeline_stack],
+                ),
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunctionUrl"],
+                    resources=[self.function.function_arn],
+                    conditions={"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}},
+                ),
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunction"],
+                    resources=[self.function.function_arn],
+                    conditions={"Bool": {"lambda:InvokedViaFunctionUrl": "true"}},
+                ),
+            ],
+        )
+        acknowledge(
+            self.reviewer_policy,
+            f"IAM5[Resource::{resource_text(self, pipeline_stack)}]",
+            "The pipeline stack, whatever its generated id suffix: the CLI reads its outputs.",
+        )

@@ -97,6 +97,8 @@ def _decide(env: OfflineAssembly, run: dict[str, Any], *, approve: bool, reason:
 
     config = load_config(ENV)
     reviewer = config.team_reviewers(config.team(TEAM))[0]
+    # The platform team attaches the stack's reviewer policy to each reviewer role (README, onboarding).
+    env.store.attach_to_external(reviewer, str(env.stack_output_by_key("ReviewerPolicyArn")))
     issued = env.authorizer.credentials(reviewer, "local-reviewer")
     status, answer = post_json(
         str(env.stack_output_by_key("ApprovalFunctionUrl")),

@@ -112,6 +112,24 @@ class PolicyStore:
                 else:
                     self.roles[arn_of_role].managed_arns.append(arn)
 
+    def attach_to_external(self, principal_arn: str, policy_arn: str) -> None:
+        """Attach one of the assembly's managed policies to a role outside it (a person's role), as the
+        platform team does when it onboards a reviewer; that role's other policies stay unknown."""
+        with self._lock:
+            if policy_arn not in self.managed:
+                raise Undecidable(f"managed policy {policy_arn} is not defined in the assembly")
+            record = self.roles.get(principal_arn)
+            if record is None:
+                record = RoleRecord(
+                    arn=principal_arn,
+                    name=principal_arn.rsplit("/", 1)[-1],
+                    source=f"external:{principal_arn}",
+                    trust=None,
+                )
+                self.roles[principal_arn] = record
+            if policy_arn not in record.managed_arns:
+                record.managed_arns.append(policy_arn)
+
     def set_bucket_policy(self, bucket: str, document: Mapping[str, Any], source: str) -> None:
         with self._lock:
             self.bucket_policies[bucket] = Policy(document, source, "resource")

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
 from types import TracebackType
@@ -157,6 +158,13 @@ class OfflineAssembly:
                 self._create_stack(stack)
             self._add_layers_to_path()
             self._give_functions_their_roles()
+            for stack in self._stacks:
+                digest = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}/{self.region}/{stack.name}")
+                self.world.stack_ids[stack.name] = (
+                    f"arn:{self._pseudo.partition}:cloudformation:{self.region}:{self.account_id}:"
+                    f"stack/{stack.name}/{digest}"
+                )
+            self.on_new_client(self._answer_describe_stacks)
             self.authorizer.install()
             for patch in _states_credentials_patches(self._states_credentials):
                 patch.start()
@@ -652,6 +660,47 @@ class OfflineAssembly:
         canonical = signer.canonical_request(copy)
         expected = signer.signature(signer.string_to_sign(copy, canonical), copy)
         return principal if authorization.rsplit("Signature=", 1)[-1] == expected else None
+
+    def _answer_describe_stacks(self, client: Any) -> None:
+        """The stacks are stood up without CloudFormation, so moto's has none: DescribeStacks (after its
+        authorization) answers from what the runner deployed -- how the bft CLI finds a deployment."""
+        if client.meta.service_model.service_name != "cloudformation":
+            return
+
+        def describe(params: Mapping[str, Any], **_: Any) -> Any:
+            from botocore.awsrequest import AWSResponse
+
+            body = params.get("body") or {}
+            wanted = body.get("StackName") if isinstance(body, Mapping) else None
+            stacks = []
+            for stack in self._stacks:
+                arn = self.world.stack_ids[stack.name]
+                if wanted not in (None, stack.name, arn):
+                    continue
+                outputs = []
+                for (name, key), value in self._outputs.items():
+                    if name == stack.name and not isinstance(value, IntrinsicError):
+                        shown = value if isinstance(value, str) else json.dumps(value)
+                        outputs.append({"OutputKey": key, "OutputValue": shown})
+                stacks.append(
+                    {
+                        "StackId": arn,
+                        "StackName": stack.name,
+                        "CreationTime": datetime.now(UTC),
+                        "StackStatus": "CREATE_COMPLETE",
+                        "Outputs": outputs,
+                    }
+                )
+            headers: Any = {}
+            if wanted is not None and not stacks:
+                error = {"Code": "ValidationError", "Message": f"Stack with id {wanted} does not exist"}
+                return AWSResponse("", 400, headers, None), {
+                    "Error": error,
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                }
+            return AWSResponse("", 200, headers, None), {"Stacks": stacks, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+        client.meta.events.register_first("before-call.cloudformation.DescribeStacks", describe)
 
     def on_new_client(self, hook: Callable[[Any], None]) -> None:
         """Call ``hook`` with every botocore client the first time it makes a call (e.g. to attach a fake)."""
