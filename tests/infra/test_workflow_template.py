@@ -181,7 +181,10 @@ def test_only_resume_functions_may_send_task_results(assembly: Assembly) -> None
                     ("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r or "DecideApproval" in r)
                     for r in roles
                 ), roles
-                assert "Ref" in statement["Resource"]
+                # Each team's state machine by reference (one statement lists every team's), never a wildcard.
+                machines = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                assert machines, statement
+                assert all(set(m) == {"Ref"} for m in machines), statement["Resource"]
 
 
 def test_state_table_has_ttl_and_point_in_time_recovery(assembly: Assembly) -> None:
