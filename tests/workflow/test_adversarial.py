@@ -782,18 +782,6 @@ def _notifications_for(w: World, team: str) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "HOLE src/bft/workflow/report.py finalize(): for a request refused before validation it names the report "
-        "folder and the notification's team attribute after the team the REQUEST claims "
-        "(team = run.get('team') or claimed), not the state machine's own team. Search's member, on its own "
-        "machine, overwrites reports/moderation/<any requestId>/run.json and notifies moderation's subscribers; "
-        "Finalize's role may write reports/* of every team. Fix: give Finalize the machine's team as "
-        "ValidateRequest gets it (assigned team) and use only that for unvalidated runs, and key an unvalidated "
-        "run's report by its execution name so it cannot overwrite a run that was accepted."
-    ),
-)
 def test_a_request_claiming_moderations_team_leaves_moderations_reports_alone(world: World) -> None:
     """Search's member submits to its OWN machine a request that claims team moderation and the id of one
     of moderation's runs. ValidateRequest refuses it (team does not match the machine) before any Bedrock

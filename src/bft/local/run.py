@@ -307,9 +307,16 @@ def run_scenario(
             background.join()
         # The execution that owns the request (a duplicate submission's twin fails with DuplicateRequest).
         first = next((r for r in results if r.error != "DuplicateRequest"), results[0])
-        report_key = f"reports/{TEAM}/{request['requestId']}/run.json"
         reports_bucket = env.stack_output_by_key("ReportsBucketName")
-        report = _read_json(s3, reports_bucket, report_key)
+        # A request ValidateRequest refused is reported under its execution's name, not the id it claimed.
+        report_key, report = next(
+            (
+                (key, found)
+                for folder in (request["requestId"], first.execution_arn.rsplit(":", 1)[-1])
+                if (found := _read_json(s3, reports_bucket, key := f"reports/{TEAM}/{folder}/run.json")) is not None
+            ),
+            (f"reports/{TEAM}/{request['requestId']}/run.json", None),
+        )
         # The run's other documents live only in moto: read them before the context discards them.
         documents = {
             doc: loaded

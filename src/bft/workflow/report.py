@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bft.names import REQUEST_ID, TEAM_NAME
+from bft.names import TEAM_NAME
 from bft.workflow import state as state_table
 from bft.workflow.s3io import put_json, report_key
 
@@ -81,15 +81,12 @@ def finalize(
     request = state.get("input") or {}
     error = readable_error(state.get("error"))
     outcome = "deployed" if status == "SUCCEEDED" else OUTCOMES.get((error or {}).get("Error", ""), "error")
-    claimed = request.get("team")
-    # An unvalidated team name only ever names a report folder when it looks like one.
-    team = run.get("team") or (claimed if isinstance(claimed, str) and TEAM_NAME.match(claimed) else "_unknown")
-    given = request.get("requestId")
-    request_id = (
-        run.get("requestId")
-        or (given if isinstance(given, str) and REQUEST_ID.match(given) else None)
-        or (execution["name"])
-    )
+    # A run ValidateRequest refused names nothing it claimed: its team is the state machine's own (Init puts
+    # it beside the input) and its documents go under the execution's name, so a request claiming another
+    # team, or an accepted run's id, can neither overwrite that run's report nor notify its subscribers.
+    assigned = state.get("assignedTeam")
+    team = run.get("team") or (assigned if isinstance(assigned, str) and TEAM_NAME.match(assigned) else "_unknown")
+    request_id = run.get("requestId") or execution["name"]
     cleanup = state.get("cleanup") or {}
     left = list(cleanup.get("leftRunning", []))
     # What went wrong while cleaning up is reported, never dropped: refusals the cleanup step recorded, and
