@@ -202,10 +202,13 @@ def run_scenario(
     workdir: Path | None = None,
     assembly: Path | None = None,
     on_bedrock: Callable[[FakeBedrock], None] | None = None,
+    on_finish: Callable[[OfflineAssembly], None] | None = None,
 ) -> dict[str, Any]:
     """Run one scenario end to end and return the summary `bft local-run --json` prints.
 
-    ``on_bedrock`` receives the simulated Bedrock before the execution starts (live job progress).
+    ``on_bedrock`` receives the simulated Bedrock before the execution starts (live job progress);
+    ``on_finish`` the offline world after the run, before it is torn down (its policy store and every
+    authorization decision: the least-privilege measurement).
     """
     from bft.local.bedrock_fake import FakeBedrock
     from bft.local.catalog import catalog
@@ -351,6 +354,8 @@ def run_scenario(
             "elapsed_seconds": round(time.monotonic() - started, 2),
             "simulated_job_hours": job_hours or scenario.job_hours,
         }
+        if on_finish is not None:
+            on_finish(env)
     _aws().reset()
     return summary
 
