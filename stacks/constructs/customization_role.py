@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, resource_text
 
 
 class CustomizationServiceRole(Construct):
@@ -47,7 +47,13 @@ class CustomizationServiceRole(Construct):
         )
         datasets.grant_read(self.role)
         outputs.grant_read(self.role)
-        outputs.grant_put(self.role)
+        # Writes: the job's outputs and metrics, in parts for large artefacts. Not grant_put: it adds object
+        # lock and tagging actions Bedrock never uses (least-privilege measurement, docs/least-privilege.md).
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[outputs.arn_for_objects("*")]
+            )
+        )
 
         key_arns = [data_key.key_arn] + ([custom_model_key_arn] if custom_model_key_arn else [])
         self.role.add_to_principal_policy(
@@ -76,7 +82,10 @@ class CustomizationServiceRole(Construct):
                 "grant_read: bucket metadata of the datasets and outputs buckets only.",
             ),
             ("Action::s3:List*", "grant_read: listing of the datasets and outputs buckets only."),
-            ("Action::s3:Abort*", "grant_put: aborting its own multipart uploads to the outputs bucket."),
+            (
+                f"Resource::{resource_text(self, outputs.arn_for_objects('*'))}",
+                "Bedrock writes under job-specific prefixes of the outputs bucket it chooses itself.",
+            ),
         ):
             acknowledge(self.role, f"IAM5[{finding}]", reason)
 

@@ -62,9 +62,11 @@ class TeamAccess(Construct):
             service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
         )
         allow(["cloudformation:DescribeStacks"], [pipeline_stack])
-        allow(["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"], [executions])
-        allow(["s3:PutObject", "s3:GetObject"], [datasets.arn_for_objects(f"{team}/*")])
-        allow(["s3:ListBucket"], [datasets.bucket_arn], StringLike={"s3:prefix": [f"{team}/*"]})
+        # No StopExecution: a stopped execution skips the workflow's Catch -> Cleanup, leaving a job or a
+        # throughput billing; `bft teardown` is the way out. The history is for reading a run in the console.
+        allow(["states:DescribeExecution", "states:GetExecutionHistory"], [executions])
+        # Upload only (`bft submit`); multipart uploads of large files also need kms:Decrypt (below).
+        allow(["s3:PutObject"], [datasets.arn_for_objects(f"{team}/*")])
         allow(["s3:GetObject"], [reports.arn_for_objects(f"reports/{team}/*")])
         allow(["s3:ListBucket"], [reports.bucket_arn], StringLike={"s3:prefix": [f"reports/{team}/*"]})
         allow(
@@ -78,7 +80,6 @@ class TeamAccess(Construct):
 
         provisioned, deployment = bedrock_arn("provisioned-model"), bedrock_arn("custom-model-deployment")
         job, custom_model = bedrock_arn("model-customization-job"), bedrock_arn("custom-model")
-        allow(["bedrock:ListProvisionedModelThroughputs"], ["*"])
         # `bft teardown`: the run's throughput or deployment and, with --delete-model, its custom model, found
         # from the run's own job; each checked by its tags first (bft.workflow.ownership). All four resource
         # types support aws:ResourceTag (Service Authorization Reference): the team's own, of this pipeline and
@@ -112,7 +113,6 @@ class TeamAccess(Construct):
         for finding, reason in (
             (datasets.arn_for_objects(f"{team}/*"), "The team's own dataset prefix."),
             (reports.arn_for_objects(f"reports/{team}/*"), "The team's own reports."),
-            ("*", "ListProvisionedModelThroughputs has no resource scope; deletes are tag-conditioned."),
             (provisioned, "Only throughputs tagged with this team (tag condition)."),
             (deployment, "Only deployments tagged with this team (tag condition)."),
             (job, "Only the team's own jobs (tag condition): teardown finds the model from its run's job."),

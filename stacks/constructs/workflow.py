@@ -32,6 +32,15 @@ from stacks.nag import acknowledge, resource_text
 
 # The tags the workflow puts on every job, custom model, throughput and deployment (bft.workflow.request).
 RUN_TAG_KEYS = ("project", "environment", "team", "request")
+# What bft.workflow.state does with the state table: items (claims, tokens) and the reconciler's scan.
+# Explicit rather than grant_read_write_data, which adds batch, stream and describe actions nobody uses.
+STATE_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Scan",
+)
 
 # Errors worth retrying: throttling and transient faults only (a defined failure is never retried).
 TRANSIENT_ERRORS = [
@@ -216,7 +225,10 @@ class CustomizationWorkflow(Construct):
             environment=environment,
         )
 
-        self.role = self._state_machine_role(list(fn.values()))
+        # Only the steps of the definition: JobEvents and ReconcileJobs are EventBridge's to invoke.
+        self.role = self._state_machine_role(
+            [f for name, f in fn.items() if name not in ("job_events", "reconcile_jobs")]
+        )
         self.state_machines: dict[str, sfn.StateMachine] = {}
         # One state machine per team: IAM can then let a team start executions of its own machine only,
         # and the machine stamps the team on every request it runs.
@@ -535,8 +547,8 @@ class CustomizationWorkflow(Construct):
             "request_approval",
             "finalize",
         ):
-            self.table.grant_read_write_data(fn[name])
-        self.policy_parameter.grant_read(fn["validate_request"])
+            allow(name, list(STATE_TABLE_ACTIONS), [self.table.table_arn])
+        allow("validate_request", ["ssm:GetParameter"], [self.policy_parameter.parameter_arn])
         allow("validate_request", ["bedrock:GetFoundationModel"], [foundation])
         read("validate_dataset", datasets)
         write("validate_dataset", reports, "reports/*")
@@ -629,12 +641,6 @@ class CustomizationWorkflow(Construct):
         use_model_key("evaluate", ["kms:Decrypt", "kms:GenerateDataKey"])
         read("evaluate", datasets)
         write("evaluate", reports, "reports/*")
-        allow("cleanup", ["bedrock:GetCustomModel"], [custom_model])
-        allow(
-            "cleanup",
-            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
-            [provisioned, deployment],
-        )
         fn["cleanup"].add_to_role_policy(
             iam.PolicyStatement(
                 actions=[
@@ -647,7 +653,6 @@ class CustomizationWorkflow(Construct):
                 conditions=ours,
             )
         )
-        use_model_key("cleanup", ["kms:Decrypt", "kms:GenerateDataKey"])
         # List* actions take no resource ARN.
         allow("cleanup", ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments"], ["*"])
         write("finalize", reports, "reports/*")
@@ -711,7 +716,9 @@ class ApprovalDecisions(Construct):
                 "SUBMITTERS": stack.to_json_string(submitter_roles),
             },
         )
-        table.grant_read_write_data(self.function)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(STATE_TABLE_ACTIONS), resources=[table.table_arn])
+        )
         if state_machines:
             self.function.add_to_role_policy(
                 iam.PolicyStatement(

@@ -90,7 +90,7 @@ def test_start_job_may_encrypt_the_custom_model_with_its_key(assembly: Assembly)
             assert statement["Resource"] == model_key(assembly)
 
 
-@pytest.mark.parametrize("step", ["CreateServingRole", "EvaluateRole", "CleanupRole"])
+@pytest.mark.parametrize("step", ["CreateServingRole", "EvaluateRole"])
 def test_steps_that_use_the_custom_model_may_decrypt_with_its_key(assembly: Assembly, step: str) -> None:
     config = load_config(assembly.env)
     statements = statements_of(assembly.template("Pipeline"), step)
@@ -99,6 +99,18 @@ def test_steps_that_use_the_custom_model_may_decrypt_with_its_key(assembly: Asse
     assert kms_via_bedrock(bedrock, config.region) >= {"kms:Decrypt", "kms:GenerateDataKey"}, step
     assert all(s["Resource"] == model_key(assembly) for s in bedrock)
     assert not {"kms:CreateGrant"} & kms_via_bedrock(bedrock, config.region), "only the creator makes grants"
+
+
+def test_cleanup_deletes_without_the_model_key(assembly: Assembly) -> None:
+    """Stopping a job and deleting a throughput or model use no key material (encryption-custom-job lists key
+    permissions for a model's creator and users only); the offline least-privilege measurement showed every
+    failure path deletes without it."""
+    via = [
+        s
+        for s in statements_of(assembly.template("Pipeline"), "CleanupRole")
+        if "kms:ViaService" in s.get("Condition", {}).get("StringEquals", {})
+    ]
+    assert via == []
 
 
 def test_the_data_key_policy_delegates_to_the_accounts_iam_policies(assembly: Assembly) -> None:
@@ -189,7 +201,7 @@ def test_a_configured_custom_model_key_replaces_the_data_key(tmp_path: Any) -> N
     (config_dir / "dev.yaml").write_text(text + f"custom_model_kms_key_arn: {key}\n")
     out = synth("dev", tmp_path / "out", config_dir=config_dir)
     (pipeline,) = [json.loads(p.read_text()) for p in out.glob("*Pipeline.template.json")]
-    for step in ("StartJobRole", "CreateServingRole", "EvaluateRole", "CleanupRole"):
+    for step in ("StartJobRole", "CreateServingRole", "EvaluateRole"):
         bedrock = [
             s
             for s in statements_of(pipeline, step)
