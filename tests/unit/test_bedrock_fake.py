@@ -1,7 +1,10 @@
 """The Bedrock fake behaves like Bedrock behind real boto3 clients.
 
 Time is driven explicitly: the clock is frozen and tests move simulated time with
-``fake.advance(seconds)``, so nothing here sleeps except the ticker tests.
+``fake.advance(seconds)``, so nothing here sleeps except the ticker tests (botocore's
+retry backoff is recorded instead of slept).
+
+Tests of a documented behaviour name its entry: ``docs/bedrock-behaviour.md#<anchor>``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
@@ -65,7 +70,37 @@ def events() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def fake(s3: Any, events: list[dict[str, Any]]) -> FakeBedrock:
-    return FakeBedrock(s3=s3, on_event=events.append, clock=frozen, time_scale=1.0)
+    # A world that can serve custom Haiku models: Haiku ACTIVE (no new PT on a LEGACY base,
+    # docs/bedrock-behaviour.md#legacy-restrictions) and no-commitment units granted
+    # (default 0, docs/bedrock-behaviour.md#no-commit-quota).
+    return FakeBedrock(
+        s3=s3,
+        on_event=events.append,
+        clock=frozen,
+        time_scale=1.0,
+        catalog=catalog(haiku_status="ACTIVE"),
+        no_commit_model_units=2,
+    )
+
+
+@pytest.fixture
+def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays botocore's retry handler asked for, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", slept.append)
+    return slept
+
+
+def client_with_attempts(fake: FakeBedrock, service: str, attempts: int) -> Any:
+    """A client of ``fake`` whose standard retry mode makes at most ``attempts`` attempts per call."""
+    created = SESSION.client(
+        service,
+        region_name="us-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
+    )
+    return fake.attach(created)
 
 
 @pytest.fixture
@@ -193,13 +228,14 @@ def test_haiku_is_not_fine_tunable_outside_us_west_2() -> None:
 
 
 def test_job_and_custom_model_names_are_unique(fake: FakeBedrock, bedrock: Any) -> None:
+    """docs/bedrock-behaviour.md#job-name-in-use: ValidationException with exactly Bedrock's message."""
     bedrock.create_model_customization_job(**job_args())
     with pytest.raises(ClientError) as same_job:
         bedrock.create_model_customization_job(**job_args(customModelName="other"))
     with pytest.raises(ClientError) as same_model:
         bedrock.create_model_customization_job(**job_args(jobName="other"))
-    assert error(same_job)[:2] == ("ValidationException", 400)
-    assert "job name" in error(same_job)[2]
+    # apache/airflow's Bedrock operator compares the message with exactly this string.
+    assert error(same_job) == ("ValidationException", 400, "The provided job name is currently in use.")
     assert error(same_model)[:2] == ("ValidationException", 400)
     assert "custom model name" in error(same_model)[2]
 
@@ -353,8 +389,31 @@ def test_stop_goes_through_stopping_to_stopped(fake: FakeBedrock, bedrock: Any, 
     assert "outputModelArn" not in job
     fake.advance(10 * HOURS)  # the original plan must not complete a stopped job
     assert bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"] == "Stopped"
-    assert [e["detail"]["jobStatus"] for e in events] == ["InProgress", "Stopped"]
     assert fake.counters.jobs_stopped == 1
+
+
+def test_stopping_emits_its_own_state_change_event(
+    fake: FakeBedrock, bedrock: Any, events: list[dict[str, Any]]
+) -> None:
+    """docs/bedrock-behaviour.md#job-state-events: an event "whenever there is a change in the state of a
+    job" (UG monitoring-eventbridge-how-it-works), so Stopping gets one before Stopped."""
+    fake.plan_jobs("Completed", duration_s=10 * HOURS)
+    job_arn = bedrock.create_model_customization_job(**job_args())["jobArn"]
+    fake.advance(HOURS)
+    bedrock.stop_model_customization_job(jobIdentifier=job_arn)
+    assert [e["detail"]["jobStatus"] for e in events] == ["InProgress", "Stopping"]
+    stopping = events[-1]
+    assert stopping["resources"] == [job_arn]
+    assert stopping["time"] == "2027-01-15T09:00:00Z"
+    assert "endTime" not in stopping["detail"]
+    fake.advance(HOURS)
+    assert [e["detail"]["jobStatus"] for e in events] == ["InProgress", "Stopping", "Stopped"]
+    assert "endTime" in events[-1]["detail"]
+    # A stop Bedrock decides itself (a planned one) goes through Stopping the same way.
+    fake.plan_jobs("Stopped", duration_s=HOURS)
+    bedrock.create_model_customization_job(**job_args(jobName="planned", customModelName="planned"))
+    fake.advance(2 * HOURS)
+    assert [e["detail"]["jobStatus"] for e in events[3:]] == ["InProgress", "Stopping", "Stopped"]
 
 
 def test_planned_stop_ends_stopped(fake: FakeBedrock, bedrock: Any) -> None:
@@ -495,14 +554,20 @@ def test_stop_ticker_reraises_what_the_ticker_hit(s3: Any) -> None:
 
 
 def test_create_job_is_idempotent_by_client_request_token(fake: FakeBedrock, bedrock: Any) -> None:
-    first = bedrock.create_model_customization_job(**job_args(clientRequestToken="req-1"))["jobArn"]
-    again = bedrock.create_model_customization_job(**job_args(clientRequestToken="req-1"))["jobArn"]
-    assert again == first
+    """docs/bedrock-behaviour.md#client-request-token: "If this token matches a previous request, Amazon
+    Bedrock ignores the request, but does not return an error" (API CreateModelCustomizationJob)."""
+    first = bedrock.create_model_customization_job(**job_args(clientRequestToken="req-1"))
+    again = bedrock.create_model_customization_job(**job_args(clientRequestToken="req-1"))
+    assert again["jobArn"] == first["jobArn"]
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 201
+    # Ignored means ignored: other parameters with the same token still answer the original job, no error.
+    changed = bedrock.create_model_customization_job(
+        **job_args(clientRequestToken="req-1", hyperParameters={}, jobName="renamed", customModelName="renamed")
+    )
+    assert changed["jobArn"] == first["jobArn"]
     assert fake.counters.jobs_started == 1
-    assert len(bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]) == 1
-    with pytest.raises(ClientError) as excinfo:
-        bedrock.create_model_customization_job(**job_args(clientRequestToken="req-1", hyperParameters={}))
-    assert error(excinfo)[:2] == ("ConflictException", 400)
+    summaries = bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]
+    assert [(s["jobName"], s["customModelName"]) for s in summaries] == [("moderation-ft-1", "moderation-1")]
 
 
 def test_botocore_fills_a_fresh_token_so_plain_retries_are_not_idempotent(fake: FakeBedrock, bedrock: Any) -> None:
@@ -515,15 +580,30 @@ def test_botocore_fills_a_fresh_token_so_plain_retries_are_not_idempotent(fake: 
 
 
 def test_create_throughput_is_idempotent_by_client_request_token(fake: FakeBedrock, bedrock: Any) -> None:
+    """docs/bedrock-behaviour.md#client-request-token: the same sentence documents CreateProvisionedModelThroughput's
+    clientRequestToken (API CreateProvisionedModelThroughput)."""
     model = completed_model(fake, bedrock)
     args = {"modelUnits": 1, "provisionedModelName": "pt-1", "modelId": model, "clientRequestToken": "pt-req"}
     first = bedrock.create_provisioned_model_throughput(**args)["provisionedModelArn"]
     assert bedrock.create_provisioned_model_throughput(**args)["provisionedModelArn"] == first
+    changed = bedrock.create_provisioned_model_throughput(**(args | {"modelUnits": 2, "provisionedModelName": "pt-2"}))
+    assert changed["provisionedModelArn"] == first
     assert fake.counters.throughputs_created == 1
-    with pytest.raises(ClientError) as excinfo:
-        bedrock.create_provisioned_model_throughput(**(args | {"modelUnits": 2}))
-    # CreateProvisionedModelThroughput declares no ConflictException.
-    assert error(excinfo)[:2] == ("ValidationException", 400)
+    assert [(pt["provisionedModelName"], pt["modelUnits"]) for pt in fake.provisioned_throughputs()] == [("pt-1", 1)]
+
+
+def test_create_deployment_is_idempotent_by_client_request_token() -> None:
+    """docs/bedrock-behaviour.md#client-request-token: and CreateCustomModelDeployment's (API
+    CreateCustomModelDeployment)."""
+    nova = FakeBedrock(region="us-east-1", clock=frozen)
+    bedrock = nova.client("bedrock")
+    model = completed_model(nova, bedrock, baseModelIdentifier=NOVA_MICRO_FT, hyperParameters={"epochCount": "2"})
+    args = {"modelDeploymentName": "moderation", "modelArn": model, "clientRequestToken": "deploy-req"}
+    first = bedrock.create_custom_model_deployment(**args)["customModelDeploymentArn"]
+    assert bedrock.create_custom_model_deployment(**args)["customModelDeploymentArn"] == first
+    changed = bedrock.create_custom_model_deployment(**(args | {"modelDeploymentName": "other"}))
+    assert changed["customModelDeploymentArn"] == first
+    assert nova.counters.deployments_created == 1
 
 
 # ------------------------------------------------------------------------ faults
@@ -578,13 +658,14 @@ def test_create_throughput_is_idempotent_by_client_request_token(fake: FakeBedro
 )
 def test_injected_faults_surface_as_client_errors_once(
     fake: FakeBedrock,
-    bedrock: Any,
-    runtime: Any,
     operation: str,
     code: str,
     status: int,
     call: Callable[[Any, Any], Any],
 ) -> None:
+    # One attempt per call: what the fault itself looks like, before any retry mode acts on it.
+    bedrock = client_with_attempts(fake, "bedrock", 1)
+    runtime = client_with_attempts(fake, "bedrock-runtime", 1)
     fake.inject(operation, code, times=1, message="injected")
     with pytest.raises(ClientError) as excinfo:
         call(bedrock, runtime)
@@ -607,11 +688,68 @@ def test_an_injected_fault_on_create_has_no_side_effect(fake: FakeBedrock, bedro
     assert fake.counters.jobs_started == 1
 
 
-def test_a_fault_injected_with_times_none_never_stops(fake: FakeBedrock, bedrock: Any) -> None:
+def test_a_fault_injected_with_times_none_never_stops(fake: FakeBedrock, bedrock: Any, backoffs: list[float]) -> None:
     fake.inject("GetFoundationModel", "ThrottlingException", times=None)
     for _ in range(5):
         with pytest.raises(bedrock.exceptions.ThrottlingException):
             bedrock.get_foundation_model(modelIdentifier=HAIKU_FT)
+    assert fake.counters.faults_injected == 15  # 5 calls of 3 attempts each
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("ThrottlingException", 429), ("InternalServerException", 500), ("ServiceUnavailableException", 503)],
+)
+def test_botocore_retries_transient_faults_below_its_retry_handler(
+    fake: FakeBedrock, backoffs: list[float], code: str, status: int
+) -> None:
+    """docs/bedrock-behaviour.md#throttling-retries: faults are HTTP answers under botocore's retry handler, so a
+    standard-mode client with max_attempts=3 absorbs two of them inside one call."""
+    operation, call = "CreateModelCustomizationJob", "create_model_customization_job"
+    if code == "ServiceUnavailableException":  # declared by bedrock-runtime only
+        operation, call = "Converse", "converse"
+    client = client_with_attempts(fake, "bedrock-runtime" if call == "converse" else "bedrock", 3)
+    kwargs = (
+        {"modelId": HAIKU_ON_DEMAND, "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+        if call == "converse"
+        else job_args()
+    )
+    fake.inject(operation, code, times=2)
+    answer = getattr(client, call)(**kwargs)
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 2
+    assert len(backoffs) == 2, "botocore backed off before each retry"
+    tries = [a for a in fake.attempts if a.operation == operation]
+    assert [(a.attempt, a.error) for a in tries] == [(1, code), (2, code), (3, None)]
+    assert len({a.invocation for a in tries}) == 1, "three HTTP attempts of one API call"
+    assert len([c for c in fake.calls if c[0] == operation]) == 3  # each HTTP attempt is logged once
+    assert fake.counters.faults_injected == 2
+    if call != "converse":
+        assert fake.counters.jobs_started == 1
+    del status
+
+
+def test_a_fault_outlasting_the_clients_attempts_reaches_the_caller(
+    fake: FakeBedrock, bedrock: Any, backoffs: list[float]
+) -> None:
+    """docs/bedrock-behaviour.md#throttling-retries: times=3 spends the client's three attempts."""
+    fake.inject("CreateModelCustomizationJob", "ThrottlingException", times=3)
+    with pytest.raises(bedrock.exceptions.ThrottlingException) as excinfo:
+        bedrock.create_model_customization_job(**job_args())
+    response = excinfo.value.response
+    assert (response["ResponseMetadata"]["HTTPStatusCode"], response["ResponseMetadata"]["RetryAttempts"]) == (429, 2)
+    assert [a.attempt for a in fake.attempts] == [1, 2, 3]
+    assert fake.counters.faults_injected == 3
+    assert fake.counters.jobs_started == 0
+    # The faults are spent: the next call starts the job on its first attempt.
+    assert bedrock.create_model_customization_job(**job_args())["ResponseMetadata"]["RetryAttempts"] == 0
+    assert fake.counters.jobs_started == 1
+
+
+def test_client_errors_are_not_retried(fake: FakeBedrock, bedrock: Any, backoffs: list[float]) -> None:
+    fake.inject("CreateModelCustomizationJob", "ServiceQuotaExceededException", times=3)
+    with pytest.raises(bedrock.exceptions.ServiceQuotaExceededException):
+        bedrock.create_model_customization_job(**job_args())
+    assert (len(fake.attempts), backoffs) == (1, [])
 
 
 def test_only_declared_errors_can_be_injected(fake: FakeBedrock) -> None:
@@ -667,15 +805,19 @@ def test_no_commitment_model_units_are_limited_by_quota(fake: FakeBedrock, bedro
     bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt-2", modelId=model)
 
 
-def test_quota_of_zero_refuses_any_no_commitment_throughput(s3: Any) -> None:
-    fake = FakeBedrock(s3=s3, clock=frozen, no_commit_model_units=0)
+def test_no_commitment_units_default_to_zero(s3: Any) -> None:
+    """docs/bedrock-behaviour.md#no-commit-quota: no units until AWS Support grants some (UG prov-thru-purchase)."""
+    fake = FakeBedrock(s3=s3, clock=frozen, catalog=catalog(haiku_status="ACTIVE"))
     bedrock = fake.client("bedrock")
     model = completed_model(fake, bedrock)
-    with pytest.raises(bedrock.exceptions.ServiceQuotaExceededException):
+    with pytest.raises(bedrock.exceptions.ServiceQuotaExceededException) as excinfo:
         bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt", modelId=model)
+    assert "does not currently have any no commitment model units reserved for" in error(excinfo)[2]
+    assert fake.counters.throughputs_created == 0
 
 
-def test_legacy_foundation_model_cannot_get_new_throughput(fake: FakeBedrock, bedrock: Any) -> None:
+def test_legacy_foundation_model_cannot_get_new_throughput() -> None:
+    bedrock = FakeBedrock(clock=frozen).client("bedrock")  # the default catalog: Haiku LEGACY
     with pytest.raises(ClientError) as excinfo:
         bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt", modelId=HAIKU_FT)
     code, _, message = error(excinfo)
@@ -694,17 +836,38 @@ def test_on_demand_only_model_cannot_get_throughput(fake: FakeBedrock, bedrock: 
     assert "doesn't support Provisioned Throughput" in error(excinfo)[2]
 
 
-def test_custom_model_on_a_legacy_base_gets_throughput_unless_configured_otherwise(s3: Any) -> None:
-    allowed = FakeBedrock(s3=s3, clock=frozen)
-    bedrock = allowed.client("bedrock")
-    bedrock.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName="pt", modelId=completed_model(allowed, bedrock)
+def test_custom_model_on_a_legacy_base_gets_no_new_throughput(s3: Any) -> None:
+    """docs/bedrock-behaviour.md#legacy-restrictions: in Legacy "creating new provisioned throughput by model units
+    becomes unavailable" (AWS ML blog on the model lifecycle), whatever the commitment and the quota."""
+    fake = FakeBedrock(s3=s3, clock=frozen, no_commit_model_units=10)  # the default catalog: Haiku LEGACY
+    bedrock = fake.client("bedrock")
+    model = completed_model(fake, bedrock)  # customizing a LEGACY base is still allowed by default (a guess)
+    for commitment in ({}, {"commitmentDuration": "OneMonth"}):
+        with pytest.raises(bedrock.exceptions.ValidationException, match="legacy"):
+            bedrock.create_provisioned_model_throughput(
+                modelUnits=1, provisionedModelName="pt", modelId=model, **commitment
+            )
+    assert fake.counters.throughputs_created == 0
+    active = FakeBedrock(s3=s3, clock=frozen, no_commit_model_units=1, catalog=catalog(haiku_status="ACTIVE"))
+    bedrock = active.client("bedrock")
+    model = completed_model(active, bedrock, outputDataConfig={"s3Uri": "s3://data/active/"})
+    assert PT_ARN.fullmatch(
+        bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt", modelId=model)[
+            "provisionedModelArn"
+        ]
     )
-    strict = FakeBedrock(s3=s3, clock=frozen, legacy_blocks_custom_throughput=True)
-    bedrock = strict.client("bedrock")
-    model = completed_model(strict, bedrock, outputDataConfig={"s3Uri": "s3://data/strict/"})
-    with pytest.raises(bedrock.exceptions.ValidationException):
-        bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt", modelId=model)
+
+
+def test_customizing_a_legacy_base_is_a_scenario_choice(s3: Any) -> None:
+    """docs/bedrock-behaviour.md#legacy-restrictions: Legacy customization "might face restrictions"; the fake
+    allows it unless told otherwise (a guess)."""
+    strict = FakeBedrock(s3=s3, clock=frozen, legacy_allows_customization=False)
+    with pytest.raises(ClientError) as excinfo:
+        strict.client("bedrock").create_model_customization_job(**job_args())
+    assert error(excinfo)[0] == "ValidationException"
+    assert "Legacy" in error(excinfo)[2]
+    active = FakeBedrock(s3=s3, clock=frozen, legacy_allows_customization=False, catalog=catalog(haiku_status="ACTIVE"))
+    assert JOB_ARN.fullmatch(active.client("bedrock").create_model_customization_job(**job_args())["jobArn"])
 
 
 def test_delete_semantics_of_throughput_and_custom_model(fake: FakeBedrock, bedrock: Any) -> None:
@@ -810,7 +973,14 @@ def accuracy(runtime: Any, model_id: str, prompts: list[str]) -> tuple[float, li
 
 
 def test_converse_accuracy_matches_the_configured_rates_and_is_deterministic(s3: Any) -> None:
-    fake = FakeBedrock(s3=s3, clock=frozen, oracle=oracle, labels=["ALLOW", "BLOCK"])
+    fake = FakeBedrock(
+        s3=s3,
+        clock=frozen,
+        oracle=oracle,
+        labels=["ALLOW", "BLOCK"],
+        catalog=catalog(haiku_status="ACTIVE"),
+        no_commit_model_units=1,
+    )
     bedrock, runtime = fake.client("bedrock"), fake.client("bedrock-runtime")
     pt = in_service_throughput(fake, bedrock, completed_model(fake, bedrock))
     prompts = [f"Moderate this comment #{i}" for i in range(1000)]
@@ -913,7 +1083,8 @@ def test_models_past_end_of_life_stop_serving(s3: Any) -> None:
 # ------------------------------------------------------------ catalog and listing
 
 
-def test_foundation_model_lifecycle_and_filters(fake: FakeBedrock, bedrock: Any) -> None:
+def test_foundation_model_lifecycle_and_filters() -> None:
+    bedrock = FakeBedrock(clock=frozen).client("bedrock")  # the default catalog: Haiku LEGACY
     haiku = bedrock.get_foundation_model(modelIdentifier=HAIKU_FT)["modelDetails"]
     assert haiku["customizationsSupported"] == ["FINE_TUNING"]
     assert haiku["inferenceTypesSupported"] == ["PROVISIONED"]

@@ -225,7 +225,9 @@ def test_production_never_deletes(world: World) -> None:
 
 def test_one_failing_delete_does_not_stop_the_others(world: World) -> None:
     mixed_fleet(world)
-    world.fake.inject("DeleteProvisionedModelThroughput", "ThrottlingException", times=1)
+    world.fake.inject(
+        "DeleteProvisionedModelThroughput", "ThrottlingException", times=3
+    )  # outlasts the client's retries
     with pytest.raises(ReapIncomplete, match=r"1 of 8 provisioned throughputs failed .*ThrottlingException") as info:
         world.reap()
     result = info.value.result
@@ -239,7 +241,7 @@ def test_one_failing_delete_does_not_stop_the_others(world: World) -> None:
 
 
 def test_throttled_listing_is_transient(world: World) -> None:
-    world.fake.inject("ListProvisionedModelThroughputs", "ThrottlingException")
+    world.fake.inject("ListProvisionedModelThroughputs", "ThrottlingException", times=3)
     with pytest.raises(TransientError, match="ListProvisionedModelThroughputs"):
         world.reap()
 
@@ -374,7 +376,7 @@ def test_run_reports_both_guardrails_and_fails_after_doing_the_rest(world: World
     world.throughput("bft-moderation-old-a1", tags())
     old_model = world.model(tags(request="old-model"))
     world.fake.advance(40 * DAY)
-    world.fake.inject("ListTagsForResource", "ThrottlingException", times=1)  # the throughput's tags
+    world.fake.inject("ListTagsForResource", "ThrottlingException", times=3)  # the throughput's tags, all attempts
     settings = ReaperSettings(
         environment="dev",
         production=False,

@@ -1,4 +1,7 @@
-"""Steps 2-8 against moto and the Bedrock fake: each step's happy path and each error it can raise."""
+"""Steps 2-8 against moto and the Bedrock fake: each step's happy path and each error it can raise.
+
+Tests of a documented Bedrock behaviour name its entry: ``docs/bedrock-behaviour.md#<anchor>``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.endpoint
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bft.errors import (
@@ -16,16 +21,22 @@ from bft.errors import (
     ThroughputFailed,
     TransientError,
 )
+from bft.local.catalog import catalog
 from bft.workflow import approval, cleanup, job, metrics, report, serving, state
 from bft.workflow.evaluation import evaluate
+from bft.workflow.ownership import run_tags
 from tests.unit.workflow_support import ROLE, Env, FakeContext, RecordingSfn, load_handler, make_env
 
 
 @pytest.fixture
 def env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    # Botocore's retry backoff is recorded, not slept: faults are retried below the client (bedrock-behaviour.md
+    # #throttling-retries). The world serves custom Haiku models: Haiku ACTIVE (no new PT on a LEGACY base,
+    # #legacy-restrictions) and one no-commitment model unit granted (default 0, #no-commit-quota).
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda _seconds: None)
     with mock_aws():
-        yield make_env(tmp_path)
+        yield make_env(tmp_path, catalog=catalog(haiku_status="ACTIVE"), no_commit_model_units=1)
 
 
 def start(env: Env, run: dict[str, Any]) -> dict[str, Any]:
@@ -55,9 +66,64 @@ def test_start_job_is_idempotent(env: Env) -> None:
 
 
 def test_start_job_throttled_is_transient(env: Env) -> None:
-    env.fake.inject("CreateModelCustomizationJob", "ThrottlingException")
+    """docs/bedrock-behaviour.md#throttling-retries: what is left once the client's 3 attempts are spent."""
+    env.fake.inject("CreateModelCustomizationJob", "ThrottlingException", times=3)
     with pytest.raises(TransientError, match="ThrottlingException"):
         start(env, env.run())
+    assert env.fake.counters.jobs_started == 0
+
+
+def test_start_job_rides_out_throttling_inside_the_client(env: Env) -> None:
+    """docs/bedrock-behaviour.md#throttling-retries: two throttled attempts never reach the step."""
+    env.fake.inject("CreateModelCustomizationJob", "ThrottlingException", times=2)
+    started = start(env, env.run())
+    assert env.fake.counters.jobs_started == 1
+    attempts = [a for a in env.fake.attempts if a.operation == "CreateModelCustomizationJob"]
+    assert [a.error for a in attempts] == ["ThrottlingException", "ThrottlingException", None]
+    assert started["jobArn"]
+
+
+def test_start_job_adopts_its_own_job_when_the_name_is_in_use(env: Env) -> None:
+    """docs/bedrock-behaviour.md#job-name-in-use: a name in use answers ValidationException "The provided job name
+    is currently in use." (apache/airflow matches exactly this); the run's own job is adopted, not refused."""
+    run = env.run()
+    first = start(env, run)
+    # A token Bedrock has not seen (a repeated one would just return the job, #client-request-token).
+    again = start(env, {**run, "clientRequestToken": "another-token"})
+    assert again["jobArn"] == first["jobArn"]
+    assert env.fake.counters.jobs_started == 1
+    creates = [a.error for a in env.fake.attempts if a.operation == "CreateModelCustomizationJob"]
+    assert creates == [None, "ValidationException"]
+    assert [op for op, _ in env.fake.calls][-2:] == ["GetModelCustomizationJob", "ListTagsForResource"]
+
+
+def test_start_job_refuses_a_name_in_use_by_another_run(env: Env) -> None:
+    """docs/bedrock-behaviour.md#job-name-in-use: the name's job is not this run's (its tags say so): typed failure,
+    and the other job is left alone."""
+    run = env.run()
+    theirs = env.bedrock.create_model_customization_job(
+        jobName=run["jobName"],
+        customModelName="someone-elses-model",
+        roleArn=ROLE,
+        baseModelIdentifier=run["baseModelId"],
+        trainingDataConfig={"s3Uri": run["trainingDataUri"]},
+        outputDataConfig={"s3Uri": f"s3://{env.outputs}/other/"},
+        jobTags=run_tags("local", "moderation", "another-request"),
+    )["jobArn"]
+    with pytest.raises(RequestInvalid, match="already belongs to another run"):
+        start(env, run)
+    assert [j["jobArn"] for j in env.fake.running_jobs()] == [theirs]
+    assert env.fake.counters.jobs_started == 1
+
+
+def test_start_job_does_not_adopt_on_conflict(env: Env) -> None:
+    """docs/bedrock-behaviour.md#job-name-in-use: ConflictException is not how Bedrock reports a name in use, so it
+    adopts nothing (no lookup by name); it reaches the caller unchanged."""
+    env.fake.inject("CreateModelCustomizationJob", "ConflictException", message="conflict")
+    with pytest.raises(ClientError) as raised:
+        start(env, env.run())
+    assert raised.value.response["Error"]["Code"] == "ConflictException"
+    assert [op for op, _ in env.fake.calls] == ["GetFoundationModel", "CreateModelCustomizationJob"]
 
 
 def test_start_job_quota_is_a_defined_failure(env: Env) -> None:
@@ -116,6 +182,44 @@ def test_non_terminal_events_are_ignored(env: Env) -> None:
     assert job.on_job_event(
         {"detail": {"jobArn": "arn", "jobStatus": "InProgress"}}, table=env.table, sfn=RecordingSfn()
     )["ignored"]
+
+
+def test_a_stopping_event_resumes_nothing(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/bedrock-behaviour.md#job-state-events: Bedrock emits Stopping as a state change of its own; the job-events
+    handler acknowledges it and leaves the execution waiting; Stopped then resumes it, once."""
+    from bft import aws
+
+    run = env.run()
+    started = start(env, run)
+    sfn = RecordingSfn()
+    job.register_wait(
+        started["jobArn"],
+        "tok",
+        execution_arn=run["executionArn"],
+        timeout_seconds=60,
+        table=env.table,
+        bedrock=env.bedrock,
+        sfn=sfn,
+    )
+    env.bedrock.stop_model_customization_job(jobIdentifier=started["jobArn"])
+    stopping = env.fake.events[-1]
+    assert stopping["detail"]["jobStatus"] == "Stopping"
+    monkeypatch.setenv("STATE_TABLE", env.table.name)
+    aws.override("stepfunctions", sfn)
+    try:
+        handler = load_handler("job_events")
+        answer = handler(stopping, FakeContext())
+        assert answer == {"ignored": True, "jobArn": started["jobArn"], "status": "Stopping"}
+        assert sfn.sent == []
+        assert state.pending_tokens(env.table, "job"), "the execution still waits for the job's end"
+        env.fake.advance(3600)
+        stopped = env.fake.events[-1]
+        assert stopped["detail"]["jobStatus"] == "Stopped"
+        assert handler(stopped, FakeContext())["resumed"] is True
+    finally:
+        aws.reset()
+    ((kind, sent),) = sfn.sent
+    assert (kind, sent["error"]) == ("failure", "JobStopped")
 
 
 def test_reconciler_resumes_only_ended_jobs(env: Env) -> None:
@@ -577,7 +681,8 @@ def test_bedrock_error_paths_stay_typed(env: Env) -> None:
         ("InternalServerException", TransientError),
         ("AccessDeniedException", AccessDenied),
     ):
-        env.fake.inject("GetModelCustomizationJob", code)
+        # Three: enough to outlast the client's own retries of the transient ones.
+        env.fake.inject("GetModelCustomizationJob", code, times=3)
         with pytest.raises(expected) as raised, bedrock_call("GetModelCustomizationJob"):
             env.bedrock.get_model_customization_job(jobIdentifier="x")
         assert "GetModelCustomizationJob" in str(raised.value)

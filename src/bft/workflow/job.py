@@ -16,11 +16,13 @@ from botocore.exceptions import ClientError
 
 from bft.errors import ForeignResource, JobFailed, JobStopped, RequestInvalid
 from bft.workflow import state
-from bft.workflow.bedrock_errors import bedrock_call, error_code
+from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.ownership import require_own
 
 logger = logging.getLogger(__name__)
 TERMINAL = ("Completed", "Failed", "Stopped")
+# docs/bedrock-behaviour.md#job-name-in-use
+JOB_NAME_IN_USE = "The provided job name is currently in use."
 
 
 def start_job(
@@ -54,6 +56,8 @@ def start_job(
         params["vpcConfig"] = {"subnetIds": vpc["subnetIds"], "securityGroupIds": vpc["securityGroupIds"]}
 
     def refused(code: str, message: str) -> RequestInvalid | None:
+        if _name_in_use(code, message):
+            return None  # handled below: possibly an earlier attempt of this very step
         if code in ("ValidationException", "ResourceNotFoundException", "TooManyTagsException"):
             return RequestInvalid(f"CreateModelCustomizationJob refused the request: {code}: {message}")
         return None
@@ -62,16 +66,23 @@ def start_job(
         with bedrock_call("CreateModelCustomizationJob", on_error=refused):
             job_arn = bedrock.create_model_customization_job(**params)["jobArn"]
     except ClientError as exc:
-        if error_code(exc) != "ConflictException":
+        if not _name_in_use(error_code(exc), error_message(exc)):
             raise
-        # Same name, different token: an earlier attempt of this very step got through. Adopt its job
-        # if it carries this request's tags; anything else is a genuine name clash.
+        # The name is taken although the token is new to Bedrock (a repeated token would have returned the
+        # original job, docs/bedrock-behaviour.md#client-request-token): adopt the job only if it is this run's.
         job_arn = _adopt(bedrock, run, exc)
     logger.info("customization job %s", job_arn)
     return {"jobArn": job_arn, "jobName": run["jobName"], "outputDataUri": params["outputDataConfig"]["s3Uri"]}
 
 
+def _name_in_use(code: str, message: str) -> bool:
+    """Bedrock's answer to a jobName in use: ValidationException with exactly this message, never
+    ConflictException (docs/bedrock-behaviour.md#job-name-in-use)."""
+    return code == "ValidationException" and message.strip() == JOB_NAME_IN_USE
+
+
 def _adopt(bedrock: Any, run: dict[str, Any], exc: ClientError) -> str:
+    """The existing job named ``run["jobName"]`` if it carries this run's tags; RequestInvalid otherwise."""
     with bedrock_call("GetModelCustomizationJob"):
         job = bedrock.get_model_customization_job(jobIdentifier=run["jobName"])
     try:
@@ -126,7 +137,11 @@ def resume(job_arn: str, status: dict[str, Any], *, table: Any, sfn: Any) -> boo
 
 
 def on_job_event(event: dict[str, Any], *, table: Any, sfn: Any) -> dict[str, Any]:
-    """EventBridge target for "Model Customization Job State Change"."""
+    """EventBridge target for "Model Customization Job State Change".
+
+    Bedrock emits an event on every state change, Stopping included (docs/bedrock-behaviour.md#job-state-events);
+    only the terminal ones resume the execution, the rest are acknowledged and ignored (the rule's pattern already
+    filters them; this is the second line)."""
     detail = event.get("detail") or {}
     job_arn = detail.get("jobArn") or (event.get("resources") or [None])[0]
     job_status_value = detail.get("jobStatus") or detail.get("status")

@@ -20,6 +20,7 @@ from botocore.utils import parse_to_aware_datetime
 
 from bft.local.bedrock_fake import _inference
 from bft.local.bedrock_fake._records import (
+    Attempt,
     Counters,
     CustomModel,
     Deployment,
@@ -141,7 +142,7 @@ class _Core:
     _accuracy: dict[str, float]
     _no_commit_units: int
     _max_running_jobs: int | None
-    _legacy_blocks_custom_pt: bool
+    _legacy_allows_customization: bool
     _seed: int
     _rng: random.Random
     _lock: threading.RLock
@@ -150,7 +151,7 @@ class _Core:
     _throughputs: dict[str, Throughput]
     _deployments: dict[str, Deployment]
     _tags: dict[str, list[dict[str, str]]]
-    _tokens: dict[tuple[str, str], tuple[str, str]]
+    _tokens: dict[tuple[str, str], str]
     _faults: list[Fault]
     _job_plans: PlanQueue[JobPlan]
     _throughput_plans: PlanQueue[ReadyPlan]
@@ -159,6 +160,7 @@ class _Core:
     _outbox: deque[Event]
     _events: list[Event]
     _calls: list[tuple[str, dict[str, Any]]]
+    _attempts: list[Attempt]
 
     def now(self) -> datetime:
         """The simulated time."""
@@ -169,8 +171,9 @@ class _Core:
         return self._origin + (self._clock() - self._origin) * self._time_scale + self._offset
 
     def _emit(self, job: Job, at: float) -> None:
-        # Assumption: events on InProgress (creation) and the terminal statuses only, none for Stopping;
-        # detail timestamps as ISO-8601 with milliseconds, "time" without (EventBridge's envelope format).
+        # An event "whenever there is a change in the state of a job", Stopping included
+        # (docs/bedrock-behaviour.md#job-state-events). Assumption: one on creation (InProgress); detail
+        # timestamps as ISO-8601 with milliseconds, "time" without (EventBridge's envelope format).
         request = job.request
         detail: dict[str, Any] = {
             "version": "0.0",
@@ -215,6 +218,7 @@ class _Core:
         self._outbox.append(event)
 
     def _take_fault(self, model: OperationModel) -> None:
+        # Called once per HTTP attempt, below botocore's retry handler (docs/bedrock-behaviour.md#throttling-retries).
         for fault in self._faults:
             if fault.operation == model.name and (fault.remaining is None or fault.remaining > 0):
                 if fault.remaining is not None:
@@ -228,27 +232,23 @@ class _Core:
     def _arn(self, resource: str) -> str:
         return f"arn:aws:bedrock:{self.region}:{self.account_id}:{resource}"
 
-    def _replay(self, operation: str, request: dict[str, Any], mismatch_code: str) -> str | None:
-        """The ARN an earlier call with this idempotency token created, if any."""
+    def _replay(self, operation: str, request: dict[str, Any]) -> str | None:
+        """The ARN an earlier call with this idempotency token created, if any.
+
+        "If this token matches a previous request, Amazon Bedrock ignores the request, but does not return an
+        error" (the clientRequestToken of CreateModelCustomizationJob, CreateProvisionedModelThroughput and
+        CreateCustomModelDeployment alike): the token alone decides, whatever the other parameters say
+        (docs/bedrock-behaviour.md#client-request-token).
+        """
         token = request.get("clientRequestToken")
         if token is None:
             return None
-        seen = self._tokens.get((operation, token))
-        if seen is None:
-            return None
-        fingerprint, arn = seen
-        if fingerprint != _fingerprint(request):
-            # Assumption: reusing a token with other parameters is refused, not replayed.
-            raise ServiceError(
-                mismatch_code,
-                "The client request token was already used for a different request. Use a new token.",
-            )
-        return arn
+        return self._tokens.get((operation, token))
 
     def _remember(self, operation: str, request: dict[str, Any], arn: str) -> None:
         token = request.get("clientRequestToken")
         if token is not None:
-            self._tokens[(operation, token)] = (_fingerprint(request), arn)
+            self._tokens[(operation, token)] = arn
 
     def _page(self, operation: str, items: list[Any], request: dict[str, Any]) -> tuple[list[Any], str | None]:
         filters = {k: v for k, v in request.items() if k not in ("maxResults", "nextToken")}

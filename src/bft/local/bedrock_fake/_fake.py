@@ -8,6 +8,7 @@ import functools
 import logging
 import random
 import re
+import sys
 import threading
 import time
 import uuid
@@ -16,7 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
+from botocore.hooks import BaseEventHooks
 from botocore.model import OperationModel, ServiceModel
 
 from bft.local import catalog as catalog_module
@@ -34,6 +37,7 @@ from bft.local.bedrock_fake._core import (
 from bft.local.bedrock_fake._jobs import _Jobs
 from bft.local.bedrock_fake._records import (
     PHASES,
+    Attempt,
     Counters,
     CustomModel,
     Deployment,
@@ -59,16 +63,31 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_MODEL_KEY = "bft_bedrock_fake_operation"
+
+
+def _detach_moto(events: BaseEventHooks) -> None:
+    """Keep moto's stubber off a client the fake serves.
+
+    moto answers every AWS URL at ``before-send`` on the clients it is registered on, and botocore calls
+    every ``before-send`` handler even after one has answered: a Bedrock client served by the fake must not
+    also reach moto's own Bedrock backend (its side effects, its NotImplementedError for other operations).
+    """
+    moto_models = sys.modules.get("moto.core.models")
+    stubber = getattr(moto_models, "botocore_stubber", None)
+    if stubber is not None:
+        events.unregister("before-send", stubber)
+
 
 class FakeBedrock(_Jobs, _Serving):
     """A strict, in-process Amazon Bedrock behind real boto3 clients.
 
-    The fake answers from botocore's ``before-call`` event: botocore has already
-    validated the request against the service model (``ParamValidationError`` as with
-    AWS), the fake then checks what Bedrock itself checks (patterns, lengths, enums,
-    then the operation's rules), and the answer goes through botocore's own response
-    parser, so errors surface as real ``ClientError`` exceptions with Bedrock's code and
-    HTTP status.
+    The fake answers at botocore's HTTP layer (the ``before-send`` event, in place of
+    the network): botocore has already validated the request against the service
+    model (``ParamValidationError`` as with AWS), the fake then checks what Bedrock
+    itself checks (patterns, lengths, enums, then the operation's rules) and answers
+    with Bedrock's rest-json HTTP response, which botocore parses, so errors surface as
+    real ``ClientError`` exceptions with Bedrock's code and HTTP status.
 
     Time is simulated: ``time_scale`` simulated seconds pass per second of ``clock``
     (plus whatever :meth:`advance` adds). Every call, :meth:`tick` and the optional
@@ -77,9 +96,12 @@ class FakeBedrock(_Jobs, _Serving):
     outside the state lock. An exception from ``on_event`` reaches whoever triggered
     the delivery: the API caller, :meth:`tick`/:meth:`advance`, or :meth:`stop_ticker`.
 
-    Botocore's retry layer sits below ``before-call``, so it never retries a faked
-    error: every injected fault reaches the caller, where AWS plus botocore's standard
-    retry mode would absorb up to ``max_attempts - 1`` transient faults inside one call.
+    Botocore's retry handler sits above ``before-send``, so it sees every answer as it
+    would see AWS's: an injected 429/500/503 is retried by the client's retry mode
+    (``standard`` with 3 attempts in all for :meth:`client`), and only what is left after
+    the client's attempts are spent reaches the caller
+    (``docs/bedrock-behaviour.md#throttling-retries``). Each HTTP attempt is one entry
+    of :attr:`calls` and :attr:`attempts`, and consumes one injected fault.
 
     Parameters beyond the obvious ones: ``s3`` (a boto3 S3 client, e.g. moto's) lets
     the fake check training data and write metric CSVs; ``catalog`` replaces the
@@ -87,8 +109,12 @@ class FakeBedrock(_Jobs, _Serving):
     prompt to its expected answer and ``labels`` lists the answers a classifier can
     give; ``custom_accuracy``/``base_accuracy``/``accuracy`` (per model id, ARN or name)
     set how often inference returns the expected answer; ``no_commit_model_units`` is the
-    quota of no-commitment model units across custom models; ``seed`` makes ids,
-    events and metrics reproducible.
+    quota of no-commitment model units across custom models, 0 by default as on a new
+    account (``docs/bedrock-behaviour.md#no-commit-quota``): a scenario that serves a
+    custom model sets it; ``legacy_allows_customization`` (a **guess**, default True)
+    decides whether a LEGACY base model still accepts customization jobs
+    (``docs/bedrock-behaviour.md#legacy-restrictions``); ``seed`` makes ids, events and
+    metrics reproducible.
     """
 
     def __init__(
@@ -106,9 +132,9 @@ class FakeBedrock(_Jobs, _Serving):
         custom_accuracy: float = 0.996,
         base_accuracy: float = 0.815,
         accuracy: Mapping[str, float] | None = None,
-        no_commit_model_units: int = 2,
+        no_commit_model_units: int = 0,
         max_running_jobs: int | None = None,
-        legacy_blocks_custom_throughput: bool = False,
+        legacy_allows_customization: bool = True,
         seed: int = 0,
         service_role_s3: Callable[[str, str], Any] | None = None,
     ) -> None:
@@ -135,7 +161,7 @@ class FakeBedrock(_Jobs, _Serving):
         self._accuracy = dict(accuracy or {})
         self._no_commit_units = no_commit_model_units
         self._max_running_jobs = max_running_jobs
-        self._legacy_blocks_custom_pt = legacy_blocks_custom_throughput
+        self._legacy_allows_customization = legacy_allows_customization
         self._seed = seed
         self._rng = random.Random(seed)
 
@@ -146,7 +172,7 @@ class FakeBedrock(_Jobs, _Serving):
         self._throughputs: dict[str, Throughput] = {}
         self._deployments: dict[str, Deployment] = {}
         self._tags: dict[str, list[dict[str, str]]] = {}
-        self._tokens: dict[tuple[str, str], tuple[str, str]] = {}
+        self._tokens: dict[tuple[str, str], str] = {}
         self._faults: list[Fault] = []
         self._job_plans: PlanQueue[JobPlan] = PlanQueue(JobPlan())
         self._throughput_plans: PlanQueue[ReadyPlan] = PlanQueue(_DEFAULT_THROUGHPUT)
@@ -155,6 +181,7 @@ class FakeBedrock(_Jobs, _Serving):
         self._outbox: deque[Event] = deque()
         self._events: list[Event] = []
         self._calls: list[tuple[str, dict[str, Any]]] = []
+        self._attempts: list[Attempt] = []
         self.counters = Counters()
         self._ticker: threading.Thread | None = None
         self._ticker_stop = threading.Event()
@@ -200,7 +227,8 @@ class FakeBedrock(_Jobs, _Serving):
                 region_name=self.region,
                 aws_access_key_id="testing",
                 aws_secret_access_key="testing",
-                config=Config(retries={"mode": "standard", "max_attempts": 3}),
+                # Three attempts in all (botocore's retries["max_attempts"] would count retries only).
+                config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
             )
         return self.attach(created)
 
@@ -222,6 +250,8 @@ class FakeBedrock(_Jobs, _Serving):
         # Last, so botocore's own handlers (idempotency-token autofill) have run.
         events.register_last(f"before-parameter-build.{service_id}", self._capture_params)
         events.register_first(f"before-call.{service_id}", self._before_call)
+        events.register_first(f"before-send.{service_id}", self._before_send)
+        _detach_moto(events)
         client._bft_bedrock_fake = self
         return client
 
@@ -230,45 +260,76 @@ class FakeBedrock(_Jobs, _Serving):
         # before-call only sees the serialized request; keep the caller's parameters beside it.
         context[_PARAMS_KEY] = params
 
-    def _before_call(self, model: OperationModel, context: dict[str, Any], **_: Any) -> Any:
+    def _before_call(self, model: OperationModel, context: dict[str, Any], **_: Any) -> None:
+        # Unserved operations fail here, once, rather than as an HTTP answer botocore might retry.
         service = model.service_model.service_name
-        handler = self._handlers.get((service, model.name))
-        if handler is None:
+        if (service, model.name) not in self._handlers:
             raise NotImplementedError(
                 f"Bedrock fake: {service} operation {model.name} is not implemented; "
                 "add it to bft.local.bedrock_fake instead of relying on an empty answer"
             )
-        request = dict(context[_PARAMS_KEY])
-        body = request.get("body")
+        context[_MODEL_KEY] = model
+
+    def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        """Answer one HTTP attempt, as Bedrock's endpoint would (botocore retries above this)."""
+        # botocore hands the call's request context along on the prepared request (absent from its stubs).
+        context: dict[str, Any] = getattr(request, "context", None) or {}
+        model: OperationModel | None = context.get(_MODEL_KEY)
+        if model is None or _PARAMS_KEY not in context:
+            return None  # not a call this fake attached to
+        handler = self._handlers[(model.service_model.service_name, model.name)]
+        params = dict(context[_PARAMS_KEY])
+        body = params.get("body")
         if body is not None and hasattr(body, "read"):
-            request["body"] = body.read()
+            # A stream: read it, then put it back where it was for botocore's own retry of this request.
+            start = body.tell() if hasattr(body, "tell") else None
+            params["body"] = body.read()
+            if start is not None and hasattr(body, "seek"):
+                body.seek(start)
         elif isinstance(body, str | bytearray):
-            request["body"] = body.encode() if isinstance(body, str) else bytes(body)
-        request = copy.deepcopy(request)
+            params["body"] = body.encode() if isinstance(body, str) else bytes(body)
+        request_params = copy.deepcopy(params)
+        retries = context.get("retries") or {}
         with self._lock:
             request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             now = self._sim_now()
         headers = {"date": email.utils.formatdate(now, usegmt=True)}
+        code: str | None = None
         try:
             with self._lock:
-                self._calls.append((model.name, copy.deepcopy(request)))
+                self._calls.append((model.name, copy.deepcopy(request_params)))
                 self._advance(now)
                 # Assumption: injected faults (throttling, outages) win over request validation.
                 self._take_fault(model)
-                errors = _wire.constraint_errors(model.input_shape, request) if model.input_shape else []
+                errors = _wire.constraint_errors(model.input_shape, request_params) if model.input_shape else []
                 if errors:
                     raise ServiceError("ValidationException", _wire.validation_message(errors))
-                result = handler(request, now)
+                result = handler(request_params, now)
             if isinstance(result, _Reply):
-                return _wire.success(model, result.body, request_id, headers | result.headers)
-            return _wire.success(model, result, request_id, headers)
+                return _wire.success(request.url, model, result.body, request_id, headers | result.headers)
+            return _wire.success(request.url, model, result, request_id, headers)
         except ServiceError as error:
-            return _wire.failure(model, error, request_id, headers)
+            code = error.code
+            return _wire.failure(request.url, model, error, request_id, headers)
         finally:
+            with self._lock:
+                self._attempts.append(
+                    Attempt(
+                        operation=model.name,
+                        invocation=str(retries.get("invocation-id", request_id)),
+                        attempt=int(retries.get("attempt", 1)),
+                        error=code,
+                    )
+                )
             self._deliver()
 
     def inject(self, operation: str, code: str, *, times: int | None = 1, message: str | None = None) -> None:
-        """Answer the next ``times`` calls of ``operation`` (``None`` = every call) with error ``code``."""
+        """Answer the next ``times`` HTTP attempts of ``operation`` (``None`` = every one) with error ``code``.
+
+        Each attempt botocore makes takes one: with the client's standard retry mode (3 attempts), ``times=2``
+        of a retryable error (``ThrottlingException`` 429, ``InternalServerException`` 500,
+        ``ServiceUnavailableException`` 503) is absorbed inside one call, ``times=3`` reaches the caller.
+        """
         model = self._operation_model(operation)
         if code not in _wire.modeled_errors(model):
             raise ValueError(f"{operation} never returns {code}; it declares {sorted(_wire.modeled_errors(model))}")
@@ -347,9 +408,17 @@ class FakeBedrock(_Jobs, _Serving):
 
     @property
     def calls(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every call that reached the fake (botocore-rejected calls never do), oldest first."""
+        """Every HTTP attempt that reached the fake (botocore-rejected calls never do; a call botocore
+        retried appears once per attempt), oldest first."""
         with self._lock:
             return list(self._calls)
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Every HTTP attempt, oldest first: its operation, botocore's invocation id (one per API call,
+        shared by its retries), its attempt number and the error code it was answered with (None: success)."""
+        with self._lock:
+            return list(self._attempts)
 
     @property
     def events(self) -> list[Event]:

@@ -55,7 +55,13 @@ class _Jobs(_Core):
                 f"The model {base.model_id} does not support {customization} customization in {self.region}.",
             )
         self._base_alive(base, now)
-        # Assumption: a LEGACY base model still accepts jobs (an older lifecycle page allowed them; unconfirmed).
+        if base.lifecycle.status == "LEGACY" and not self._legacy_allows_customization:
+            # Guess: Legacy customization "might face restrictions" (docs/bedrock-behaviour.md#legacy-restrictions);
+            # whether it is refused, and this wording, are the scenario's choice (legacy_allows_customization).
+            raise ServiceError(
+                "ValidationException",
+                f"The model {base.model_id} is Legacy; new customization jobs are not available for it.",
+            )
         return base
 
     def _check_role(self, role_arn: str) -> None:
@@ -126,7 +132,7 @@ class _Jobs(_Core):
             ) from None
 
     def _create_job(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        replayed = self._replay("CreateModelCustomizationJob", request, "ConflictException")
+        replayed = self._replay("CreateModelCustomizationJob", request)
         if replayed is not None:
             return {"jobArn": replayed}
         customization = request.get("customizationType", "FINE_TUNING")
@@ -134,8 +140,9 @@ class _Jobs(_Core):
         self._check_role(request["roleArn"])
         name = request["jobName"]
         if any(j.name == name for j in self._jobs.values()):
-            # Assumption: duplicate job name -> ValidationException (unconfirmed; CreateModelImportJob does this).
-            raise ServiceError("ValidationException", f"The provided job name {name} is currently in use.")
+            # ValidationException with exactly this message, not ConflictException
+            # (docs/bedrock-behaviour.md#job-name-in-use).
+            raise ServiceError("ValidationException", "The provided job name is currently in use.")
         model_name = request["customModelName"]
         taken = any(m.name == model_name for m in self._models.values()) or any(
             j.request["customModelName"] == model_name and j.status in ("InProgress", "Stopping")
@@ -218,6 +225,9 @@ class _Jobs(_Core):
         job.modified = at
         if job.status in ("Completed", "Failed", "Stopped"):
             job.modified = job.end or at
+            self._emit(job, at)
+        elif step.kind == "stopping":
+            # Stopping is a state change of its own (docs/bedrock-behaviour.md#job-state-events).
             self._emit(job, at)
 
     def _fail_job(self, job: Job, at: float, message: str) -> None:

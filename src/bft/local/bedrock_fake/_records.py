@@ -197,3 +197,13 @@ class Fault:
     code: str
     message: str
     remaining: int | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP attempt of an API call (botocore retries a call as further attempts of one invocation)."""
+
+    operation: str
+    invocation: str
+    attempt: int
+    error: str | None

@@ -54,7 +54,10 @@ class _Serving(_Core):
         if custom is not None:
             base = custom.job.base
             self._base_alive(base, now)
-            if base.lifecycle.status == "LEGACY" and self._legacy_blocks_custom_pt:
+            if base.lifecycle.status == "LEGACY":
+                # In Legacy "creating new provisioned throughput by model units becomes unavailable", for custom
+                # models of that base too (docs/bedrock-behaviour.md#legacy-restrictions). Assumption: the
+                # code and wording (docs/bedrock-behaviour.md#legacy-or-eol-errors).
                 raise ServiceError(
                     "ValidationException",
                     f"Provisioned Throughput can't be purchased for models based on legacy model {base.model_id}.",
@@ -71,7 +74,8 @@ class _Serving(_Core):
                 "ValidationException", f"The model {base_model.model_id} doesn't support Provisioned Throughput."
             )
         if base_model.lifecycle.status == "LEGACY":
-            # Facts: no new Provisioned Throughput for a LEGACY model (wording assumed).
+            # No new Provisioned Throughput for a LEGACY model (docs/bedrock-behaviour.md#legacy-restrictions);
+            # wording assumed.
             raise ServiceError(
                 "ValidationException",
                 f"The model {base_model.model_id} is Legacy; you can't create new Provisioned Throughput for it.",
@@ -79,8 +83,7 @@ class _Serving(_Core):
         return base_model.arn(self.region), base_model, False
 
     def _create_throughput(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        # CreateProvisionedModelThroughput declares no ConflictException, so a token mismatch is a ValidationException.
-        replayed = self._replay("CreateProvisionedModelThroughput", request, "ValidationException")
+        replayed = self._replay("CreateProvisionedModelThroughput", request)
         if replayed is not None:
             return {"provisionedModelArn": replayed}
         name = request["provisionedModelName"]
@@ -91,7 +94,8 @@ class _Serving(_Core):
         units = request["modelUnits"]
         commitment = request.get("commitmentDuration")
         if commitment is None and custom:
-            # Facts: quota "Model units no-commitment Provisioned Throughputs across custom models".
+            # Quota "Model units no-commitment Provisioned Throughputs across custom models", 0 until AWS Support
+            # raises it (docs/bedrock-behaviour.md#no-commit-quota).
             # Assumption: only Creating/InService/Updating PTs count; base-model PTs do not.
             used = sum(
                 t.units
@@ -238,7 +242,7 @@ class _Serving(_Core):
         return found
 
     def _create_deployment(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        replayed = self._replay("CreateCustomModelDeployment", request, "ValidationException")
+        replayed = self._replay("CreateCustomModelDeployment", request)
         if replayed is not None:
             return {"customModelDeploymentArn": replayed}
         name = request["modelDeploymentName"]

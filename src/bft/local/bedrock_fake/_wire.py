@@ -4,10 +4,11 @@ Botocore validates only required members, types and minimum lengths on the clien
 Bedrock itself (Coral) rejects pattern, maximum-length, range and enum violations
 with a ``ValidationException``. :func:`constraint_errors` does that server half.
 
-Answers are serialized to a rest-json HTTP response and parsed by botocore's own
-parser, so callers get exactly what boto3 would give them for the same bytes
-(timestamps as botocore's datetimes, ``StreamingBody`` for ``InvokeModel``, modeled
-error fields, ``ResponseMetadata``).
+Answers are serialized to a rest-json HTTP response (status, headers, body bytes)
+that botocore receives at ``before-send``, in place of the network: its own parser,
+retry handler and error factory then act on it exactly as on the same bytes from
+AWS (timestamps as botocore's datetimes, ``StreamingBody`` for ``InvokeModel``,
+modeled error fields, ``ResponseMetadata`` with ``RetryAttempts``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import base64
 import io
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from botocore.awsrequest import AWSResponse, HeadersDict
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StringShape, StructureShape
-from botocore.parsers import ResponseParserFactory
-from botocore.response import StreamingBody
 
 
 class ServiceError(Exception):
@@ -190,39 +190,29 @@ def _headers(request_id: str, extra: dict[str, str]) -> HeadersDict:
     )
 
 
-@cache
-def _parser(protocol: str) -> Any:
-    return ResponseParserFactory().create_parser(protocol)
+class RawBody(io.BytesIO):
+    """An HTTP response body as urllib3 hands it to botocore (``read`` and ``stream``)."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        chunk = self.read()
+        while chunk:
+            yield chunk
+            chunk = self.read()
 
 
-def _parse(
-    operation: OperationModel, status: int, headers: HeadersDict, body: bytes
-) -> tuple[AWSResponse, dict[str, Any]]:
+def _response(url: str, status: int, headers: HeadersDict, body: bytes) -> AWSResponse:
     headers["content-length"] = str(len(body))
-    response: dict[str, Any] = {
-        "status_code": status,
-        "headers": headers,
-        "body": body,
-        "context": {"operation_name": operation.name},
-    }
-    if status < 300 and operation.has_streaming_output:
-        response["body"] = StreamingBody(io.BytesIO(body), len(body))
-    parser = _parser(operation.metadata["protocol"])
-    parsed: dict[str, Any] = parser.parse(response, operation.output_shape)
-    if status >= 300:
-        # As botocore's Endpoint does: add the error shape's members (e.g. ``message``).
-        code = parsed.get("Error", {}).get("Code")
-        error_shape = operation.service_model.shape_for_error_code(code)
-        if error_shape is not None:
-            parsed.update(parser.parse(response, error_shape))
-    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
-    return AWSResponse("", status, headers, None), parsed  # type: ignore[arg-type]
+    return AWSResponse(url, status, headers, RawBody(body))  # type: ignore[arg-type]
 
 
 def success(
-    operation: OperationModel, result: dict[str, Any], request_id: str, headers: dict[str, str] | None = None
-) -> tuple[AWSResponse, dict[str, Any]]:
-    """Check ``result`` against the output shape, then serialize and parse it like a real response."""
+    url: str,
+    operation: OperationModel,
+    result: dict[str, Any],
+    request_id: str,
+    headers: dict[str, str] | None = None,
+) -> AWSResponse:
+    """Check ``result`` against the output shape, then serialize it as Bedrock's HTTP response."""
     shape = operation.output_shape
     extra: dict[str, str] = dict(headers or {})
     body = b"{}"
@@ -242,7 +232,7 @@ def success(
         if payload is None:
             body = json.dumps(document).encode()
     status = int(operation.http.get("responseCode", 200))
-    return _parse(operation, status, _headers(request_id, extra), body)
+    return _response(url, status, _headers(request_id, extra), body)
 
 
 def error_status(operation: OperationModel, code: str) -> int:
@@ -257,13 +247,18 @@ def modeled_errors(operation: OperationModel) -> set[str]:
 
 
 def failure(
-    operation: OperationModel, error: ServiceError, request_id: str, headers: dict[str, str] | None = None
-) -> tuple[AWSResponse, dict[str, Any]]:
-    """An error response botocore turns into ``ClientError`` with ``error.code`` and its HTTP status."""
+    url: str,
+    operation: OperationModel,
+    error: ServiceError,
+    request_id: str,
+    headers: dict[str, str] | None = None,
+) -> AWSResponse:
+    """Bedrock's rest-json error response (``x-amzn-errortype`` header, ``{"message"}`` body) with the error's
+    HTTP status; botocore parses it into ``ClientError`` and its retry handler sees the real status and code."""
     if error.code not in modeled_errors(operation):
         # The fake must only answer with errors the real operation declares.
         raise AssertionError(f"Bedrock fake raised {error.code}, which {operation.name} does not declare")
     error_type = f"{error.code}:http://internal.amazon.com/coral/com.amazon.bedrock/"
     all_headers = _headers(request_id, {**(headers or {}), "x-amzn-errortype": error_type})
     body = json.dumps({"message": error.message}).encode()
-    return _parse(operation, error_status(operation, error.code), all_headers, body)
+    return _response(url, error_status(operation, error.code), all_headers, body)
