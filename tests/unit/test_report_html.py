@@ -61,7 +61,8 @@ def test_success_report_has_chart_scores_and_throughput(success: tuple[dict[str,
     _offline_only(page)
     assert '<div class="banner ok"' in page
     assert "Bedrock was simulated" in page
-    assert "LEGACY" in page
+    # The lifecycle the scenario simulated is labelled as such (the published one refuses Haiku today).
+    assert "Simulated scenario parameter: Claude 3 Haiku&#x27;s lifecycle is ACTIVE in this scenario" in page
     # One inline chart with a line for each curve.
     svg = re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
     assert len(svg) == 1

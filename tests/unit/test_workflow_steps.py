@@ -410,6 +410,7 @@ def test_finalize_keeps_only_the_message_of_a_lambda_error(env: Env) -> None:
     result = report.finalize(
         {
             "input": {"team": "moderation", "requestId": "early"},
+            "assignedTeam": "moderation",
             "error": {"Error": "ThroughputFailed", "Cause": envelope},
         },
         "FAILED",
@@ -424,6 +425,27 @@ def test_finalize_keeps_only_the_message_of_a_lambda_error(env: Env) -> None:
     )
     assert result["cause"].startswith("capacity gone (report: s3://reports-bucket/reports/moderation/early/run.json")
     assert "stackTrace" not in result["cause"]
+
+
+def test_finalize_of_a_refused_request_writes_under_its_own_machine_and_execution(env: Env) -> None:
+    """A request ValidateRequest refused claims a team and an id: neither names where its report goes."""
+    result = report.finalize(
+        {
+            "input": {"team": "moderation", "requestId": "theirs"},
+            "assignedTeam": "search",
+            "error": {"Error": "RequestInvalid", "Cause": "team: does not match this state machine's team"},
+        },
+        "FAILED",
+        s3=env.s3,
+        sns=env.sns,
+        table=env.table,
+        reports_bucket=env.reports,
+        topic_arn=env.topic_arn,
+        policy_prices={},
+        execution={"id": "arn:x", "name": "exec-7", "startTime": ""},
+        environment="dev",
+    )
+    assert "reports/search/exec-7/run.json" in result["cause"]
 
 
 # -- the model comes from the run's own job; every resource's tags are checked before use -----------------

@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,9 @@ def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> Wor
         s3=operator_s3,
         on_event=deliver,
         time_scale=3600.0,
-        catalog=catalog(now=now, haiku_end_of_life=now + timedelta(days=90)),
+        # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
+        catalog=catalog(now=now, haiku_status="ACTIVE"),
+        no_commit_model_units=1,
         oracle=sample_data.oracle_from(list(data.values())).get,
         labels=sample_data.LABELS,
         service_role_s3=_service_role_s3(env),
@@ -344,16 +346,16 @@ def test_search_cannot_touch_moderations_objects(world: World, attempt: str) -> 
     assert "moderation" in denied[0].resource or denied[0].action == "s3:ListBucket", denied[0]
 
 
-def test_search_reads_and_writes_its_own_prefix(world: World) -> None:
-    """The control: the same client reaches its own team's data (so the refusals above are not a broken client)."""
+def test_search_uploads_to_its_own_prefix_and_reads_nothing_back(world: World) -> None:
+    """The control: the same client reaches its own team's prefix for what submitting needs (so the refusals
+    above are not a broken client), and no more: the submitter role uploads, it does not read datasets back
+    (least privilege: no CLI command reads them)."""
     s3 = world.search.client("s3")
-    assert s3.get_object(Bucket=world.datasets, Key="search/sample/train.jsonl")["Body"].read()
-    listed = s3.list_objects_v2(Bucket=world.datasets, Prefix="search/")
-    assert {o["Key"] for o in listed["Contents"]} >= {"search/sample/train.jsonl"}
-    assert all(o["Key"].startswith("search/") for o in listed["Contents"])
-    # IAM allows this prefix (it matches search/*), and S3 keys are literal: ".." climbs nowhere.
-    climbing = s3.list_objects_v2(Bucket=world.datasets, Prefix="search/../moderation/")
-    assert climbing.get("Contents", []) == []
+    s3.put_object(Bucket=world.datasets, Key="search/control/upload.jsonl", Body=b"{}\n")
+    with pytest.raises(ClientError) as refused:
+        s3.get_object(Bucket=world.datasets, Key="search/sample/train.jsonl")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert "s3:GetObject" in refused.value.response["Error"]["Message"]
 
 
 # -- 3 and 4. a run of moderation waiting for its reviewer -----------------------------------------------
@@ -1000,8 +1002,9 @@ class TestTheRefusalsComeFromThePolicies:
 
     def test_assuming_moderations_role_once_trusted(self, loosened: World) -> None:
         session = loosened.env.session_as(loosened.role("moderation"), "loosened", caller=SEARCH_PERSON)
-        body = session.client("s3").get_object(Bucket=loosened.datasets, Key=loosened.moderation_objects["train"])
-        assert body["Body"].read()
+        # With moderation's role, search may now do what moderation's member may: start moderation's machine.
+        machine = json.loads(loosened.env.stack_output_by_key("Teams"))["moderation"]["stateMachineArn"]
+        assert session.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] is not None
 
     def test_invoking_the_approval_function_directly_once_not_limited_to_the_url(self, loosened: World) -> None:
         """Without the InvokedViaFunctionUrl condition a reviewer of search reaches the handler directly, and the

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,9 @@ def world(local_assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             account_id=ACCOUNT,
             s3=env.clients("s3"),
             on_event=env.put_event,
-            catalog=catalog(now=now, haiku_end_of_life=now + timedelta(days=90)),
+            # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
+            catalog=catalog(now=now, haiku_status="ACTIVE"),
+            no_commit_model_units=1,
             oracle=sample_data.oracle_from(list(data.values())).get,
             labels=sample_data.LABELS,
             service_role_s3=_service_role_s3(env),

@@ -194,6 +194,8 @@ def _header(summary: dict[str, Any], report: dict[str, Any], request_id: str) ->
                 "warn",
             )
         )
+    for parameter in summary.get("scenario_parameters") or []:
+        blocks.append(Text(f"Simulated scenario parameter: {parameter}", "warn"))
     blocks.append(KeyValues(rows))
     return Section("Run", blocks)
 

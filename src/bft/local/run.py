@@ -144,15 +144,17 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "throttled",
-            "Bedrock throttles the first two job starts; retries with backoff succeed",
+            "Bedrock throttles job starts past the client's own retries; the state machine's backoff succeeds",
             "deployed",
-            lambda w: w.fake.inject("CreateModelCustomizationJob", "ThrottlingException", times=2),
+            # Injected at the HTTP layer: each call's client retries absorb some, 8 reach the state machine's Retry.
+            lambda w: w.fake.inject("CreateModelCustomizationJob", "ThrottlingException", times=8),
         ),
         Scenario(
             "quota-exceeded",
             "no no-commitment model units are left for the throughput",
             "pt_quota_exceeded",
-            lambda w: w.fake.inject("CreateProvisionedModelThroughput", "ServiceQuotaExceededException", times=None),
+            # The account's no-commitment model units: zero until AWS Support raises them (the default).
+            fake_options={"no_commit_model_units": 0},
         ),
         Scenario(
             "pt-failed",
@@ -182,7 +184,7 @@ SCENARIOS: dict[str, Scenario] = {
             "model-end-of-life",
             "the base model is past end of life: refused before any spending",
             "model_unavailable",
-            catalog_overrides={"haiku_end_of_life_days": -76},
+            catalog_overrides={"haiku_status": "LEGACY", "haiku_end_of_life_days": -76},
         ),
         Scenario(
             "job-timeout",
@@ -250,9 +252,19 @@ def run_scenario(
             submitter_s3.upload_file(str(path), datasets, f"{TEAM}/sample/{local_name}.jsonl")
         now = datetime.now(UTC)
         overrides = scenario.catalog_overrides
+        eol_days = overrides.get("haiku_end_of_life_days")
+        haiku_status = overrides.get("haiku_status", "ACTIVE")
         world_catalog = catalog(
-            now=now, haiku_end_of_life=now + timedelta(days=overrides.get("haiku_end_of_life_days", 90))
+            now=now,
+            haiku_status=haiku_status,
+            haiku_end_of_life=now + timedelta(days=eol_days) if eol_days is not None else None,
         )
+        scenario_parameters = [
+            f"Claude 3 Haiku's lifecycle is {haiku_status}"
+            + (f", end of life {eol_days:+d} days from now" if eol_days is not None else "")
+            + " in this scenario; AWS's model card gives end of life 2026-09-10, so a real run today is refused "
+            "with model_unavailable (docs/bedrock-behaviour.md)",
+        ]
         # EventBridge: Bedrock's state-change events go to the rules of the synthesized template.
         delivered: list[Any] = []
         fake = FakeBedrock(
@@ -265,7 +277,9 @@ def run_scenario(
             oracle=sample_data.oracle_from(list(data.values())).get,
             labels=sample_data.LABELS,
             service_role_s3=_service_role_s3(env),
-            **scenario.fake_options,
+            # The scenarios' account was granted one no-commitment model unit through AWS Support (Bedrock's
+            # default quota is 0: docs/bedrock-behaviour.md#no-commit-quota); quota-exceeded keeps the default.
+            **{"no_commit_model_units": 1, **scenario.fake_options},
         )
         fake.plan_jobs("Completed", duration_s=3600 * (job_hours or scenario.job_hours), count=None)
         if on_bedrock is not None:
@@ -351,6 +365,7 @@ def run_scenario(
             "documents": documents,
             "executions": [{"status": r.status, "error": r.error, "cause": r.cause} for r in results],
             "authorization": _authorization_summary(env),
+            "scenario_parameters": scenario_parameters,
             "elapsed_seconds": round(time.monotonic() - started, 2),
             "simulated_job_hours": job_hours or scenario.job_hours,
         }
