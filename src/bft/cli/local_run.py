@@ -178,6 +178,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"  {summary['state_transitions']} state transitions, {summary['lambda_invocations']} Lambda invocations, "
         f"{summary['elapsed_seconds']} s"
     )
+    authorization = summary["authorization"]
+    print(
+        f"  IAM (from the templates): {authorization['calls_authorized']} calls authorized, "
+        f"{authorization['calls_denied']} refused"
+    )
+    for refused in authorization["denied"]:
+        print(f"    refused: {refused}")
+    for parameter in summary.get("scenario_parameters") or []:
+        print(f"  simulated scenario parameter: {parameter}")
     for note in summary["notifications"]:
         print(f"  notification: {note['subject']}")
     print(f"  run.json (in the simulated S3): {summary['report_uri']}")
