@@ -362,14 +362,3 @@ class Authorizer:
         error_class: Any = client.exceptions.from_code(code)
         response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
         raise error_class(response, model.name)
-
-    # -- reporting ----------------------------------------------------------------------------------
-
-    def denied(self) -> list[CallRecord]:
-        with self._lock:
-            return [record for record in self.records if not record.allowed]
-
-    def statements_used(self) -> set[str]:
-        """Every statement that allowed at least one call (``<source>#<index>``)."""
-        with self._lock:
-            return {f"{ref.source}#{ref.index}" for record in self.records for ref in record.allowed_by}

@@ -162,10 +162,6 @@ class PolicyStore:
     def role(self, arn: str) -> RoleRecord | None:
         return self.roles.get(arn)
 
-    def role_by_name(self, name: str) -> RoleRecord | None:
-        arn = self._role_names.get(name)
-        return self.roles.get(arn) if arn else None
-
     def identity_policies(self, role_arn: str) -> tuple[list[Policy], list[str]]:
         """The role's inline and managed policies, and the managed policy ARNs whose documents are unknown."""
         record = self.roles.get(role_arn)
@@ -210,25 +206,6 @@ class PolicyStore:
         document = {"Version": "2012-10-17", "Statement": [statement for _, statement in statements]}
         return Policy(document, ",".join(sources) if len(sources) > 1 else sources[0], "resource")
 
-    def statement_sources(self, function_arn: str) -> list[str]:
-        return [source for source, _ in self._function_statements.get(function_arn, [])]
-
     def grants_for(self, key_arn: str) -> list[Grant]:
         with self._lock:
             return list(self.grants.get(key_arn, []))
-
-    def all_allow_statements(self) -> list[tuple[str, int, dict[str, Any]]]:
-        """Every Allow statement of every identity policy of the assembly's roles: least-privilege accounting."""
-        found: list[tuple[str, int, dict[str, Any]]] = []
-        seen: set[str] = set()
-        for record in self.roles.values():
-            policies, _ = self.identity_policies(record.arn)
-            for policy in policies:
-                if policy.source in seen or policy.source.startswith("aws-managed:"):
-                    continue
-                seen.add(policy.source)
-                statements = policy.document.get("Statement", [])
-                for index, statement in enumerate([statements] if isinstance(statements, dict) else statements):
-                    if statement.get("Effect") == "Allow":
-                        found.append((policy.source, index, statement))
-        return found
