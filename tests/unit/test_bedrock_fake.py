@@ -13,11 +13,12 @@ import csv
 import io
 import json
 import math
+import random
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from moto import mock_aws
 
 from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import HAIKU_FT, HAIKU_ON_DEMAND, NOVA_MICRO_FT, SONNET_35, catalog
+from bft.local.sample_data import LABELS, Example, examples
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 ROLE = "arn:aws:iam::123456789012:role/bedrock-ft"
@@ -58,9 +60,14 @@ def s3() -> Iterator[Any]:
     with mock_aws():
         client = SESSION.client("s3", region_name="us-west-2")
         client.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        client.put_object(Bucket="data", Key="train.jsonl", Body=b'{"messages": []}\n' * TRAINING_RECORDS)
-        client.put_object(Bucket="data", Key="valid.jsonl", Body=b'{"messages": []}\n' * VALIDATION_RECORDS)
+        # The jobs learn from these (bedrock_fake._learner): comment moderation, four labels.
+        client.put_object(Bucket="data", Key="train.jsonl", Body=jsonl(examples(TRAINING_RECORDS, seed=1)))
+        client.put_object(Bucket="data", Key="valid.jsonl", Body=jsonl(examples(VALIDATION_RECORDS, seed=2)))
         yield client
+
+
+def jsonl(records: Iterable[Example]) -> bytes:
+    return b"".join(json.dumps(r.record()).encode() + b"\n" for r in records)
 
 
 @pytest.fixture
@@ -958,48 +965,70 @@ def test_nova_rejects_batch_size(s3: Any) -> None:
 # ---------------------------------------------------------------------- inference
 
 
-def oracle(prompt: str) -> str:
-    return "BLOCK" if int(prompt.rsplit("#", 1)[1]) % 3 == 0 else "ALLOW"
-
-
-def accuracy(runtime: Any, model_id: str, prompts: list[str]) -> tuple[float, list[str]]:
-    answers = [
-        runtime.converse(modelId=model_id, messages=[{"role": "user", "content": [{"text": p}]}])["output"]["message"][
-            "content"
-        ][0]["text"]
-        for p in prompts
+def answers(runtime: Any, model_id: str, records: list[Example]) -> list[str]:
+    return [
+        runtime.converse(
+            modelId=model_id,
+            system=[{"text": r.record()["system"]}],
+            messages=[{"role": "user", "content": [{"text": r.record()["messages"][0]["content"]}]}],  # type: ignore[index]
+        )["output"]["message"]["content"][0]["text"]
+        for r in records
     ]
-    return sum(a == oracle(p) for a, p in zip(answers, prompts, strict=True)) / len(prompts), answers
 
 
-def test_converse_accuracy_matches_the_configured_rates_and_is_deterministic(s3: Any) -> None:
-    fake = FakeBedrock(
-        s3=s3,
-        clock=frozen,
-        oracle=oracle,
-        labels=["ALLOW", "BLOCK"],
-        catalog=catalog(haiku_status="ACTIVE"),
-        no_commit_model_units=1,
-    )
-    bedrock, runtime = fake.client("bedrock"), fake.client("bedrock-runtime")
+def score(found: list[str], records: list[Example]) -> float:
+    return sum(a == r.label for a, r in zip(found, records, strict=True)) / len(records)
+
+
+def test_custom_model_answers_with_what_its_job_learned_and_the_base_model_zero_shot(
+    fake: FakeBedrock, bedrock: Any, runtime: Any
+) -> None:
+    """Computed, not preset: the custom model predicts from its training file, the base model guesses from the
+    labels the prompt lists; both deterministic."""
     pt = in_service_throughput(fake, bedrock, completed_model(fake, bedrock))
-    prompts = [f"Moderate this comment #{i}" for i in range(1000)]
+    held_out = list(examples(200, seed=3))
+    custom, base = answers(runtime, pt, held_out), answers(runtime, HAIKU_ON_DEMAND, held_out)
+    assert score(custom, held_out) >= 0.95
+    assert 0.6 <= score(base, held_out) < score(custom, held_out)
+    assert set(custom) <= set(LABELS)
+    assert set(base) <= set(LABELS)
+    assert answers(runtime, pt, held_out[:20]) == custom[:20]
+    again = FakeBedrock(clock=frozen).client("bedrock-runtime")
+    assert answers(again, HAIKU_ON_DEMAND, held_out[:20]) == base[:20]
+    assert fake.counters.invocations == 420
 
-    base_rate, base_answers = accuracy(runtime, HAIKU_ON_DEMAND, prompts)
-    custom_rate, _ = accuracy(runtime, pt, prompts)
-    assert 0.78 <= base_rate <= 0.85  # configured 0.815
-    assert custom_rate >= 0.985  # configured 0.996
-    assert set(base_answers) == {"ALLOW", "BLOCK"}  # wrong answers are the other label
-    assert accuracy(runtime, HAIKU_ON_DEMAND, prompts[:200])[1] == base_answers[:200]
-    again = FakeBedrock(s3=s3, clock=frozen, oracle=oracle, labels=["ALLOW", "BLOCK"])
-    assert accuracy(again.client("bedrock-runtime"), HAIKU_ON_DEMAND, prompts[:200])[1] == base_answers[:200]
-    assert fake.counters.invocations == 2200
 
-
-def test_per_model_accuracy_override(s3: Any) -> None:
-    fake = FakeBedrock(clock=frozen, oracle=oracle, accuracy={HAIKU_ON_DEMAND: 0.5})
-    rate, _ = accuracy(fake.client("bedrock-runtime"), HAIKU_ON_DEMAND, [f"c #{i}" for i in range(1000)])
-    assert 0.45 <= rate <= 0.55
+def test_shuffled_labels_teach_the_custom_model_noise(fake: FakeBedrock, bedrock: Any, s3: Any, runtime: Any) -> None:
+    records = list(examples(TRAINING_RECORDS, seed=1))
+    labels = [r.label for r in records]
+    random.Random(7).shuffle(labels)
+    s3.put_object(
+        Bucket="data",
+        Key="shuffled.jsonl",
+        Body=jsonl(Example(r.comment, label) for r, label in zip(records, labels, strict=True)),
+    )
+    clean = completed_model(fake, bedrock)
+    noisy = completed_model(
+        fake,
+        bedrock,
+        jobName="moderation-ft-2",
+        customModelName="moderation-2",
+        trainingDataConfig={"s3Uri": "s3://data/shuffled.jsonl"},
+    )
+    held_out = list(examples(200, seed=3))
+    clean_pt = in_service_throughput(fake, bedrock, clean)
+    noisy_pt = in_service_throughput(fake, bedrock, noisy, name="pt-2")
+    base = score(answers(runtime, HAIKU_ON_DEMAND, held_out), held_out)
+    assert (
+        score(answers(runtime, noisy_pt, held_out), held_out)
+        < base
+        < score(answers(runtime, clean_pt, held_out), held_out)
+    )
+    losses = {
+        name: bedrock.get_custom_model(modelIdentifier=name)["validationMetrics"][0]["validationLoss"]
+        for name in ("moderation-1", "moderation-2")
+    }
+    assert losses["moderation-2"] > 10 * losses["moderation-1"]
 
 
 def test_converse_response_shape_and_usage(fake: FakeBedrock, runtime: Any) -> None:
@@ -1068,7 +1097,8 @@ def test_custom_models_are_only_served_through_throughput(fake: FakeBedrock, bed
         runtime.converse(modelId=arn, messages=[{"role": "user", "content": [{"text": "hi"}]}])
     fake.advance(HOURS)
     answer = runtime.converse(modelId=arn, messages=[{"role": "user", "content": [{"text": "hi"}]}])
-    assert answer["output"]["message"]["content"][0]["text"] == "[moderation-1] hi"
+    # Nothing in "hi" was learned: the trained classifier answers its most frequent label.
+    assert answer["output"]["message"]["content"][0]["text"] == "OK"
 
 
 def test_models_past_end_of_life_stop_serving(s3: Any) -> None:

@@ -22,6 +22,7 @@ from bft.errors import (
     TransientError,
 )
 from bft.local.catalog import catalog
+from bft.local.sample_data import LABELS
 from bft.workflow import approval, cleanup, job, metrics, report, serving, state
 from bft.workflow.evaluation import evaluate
 from bft.workflow.ownership import run_tags
@@ -297,8 +298,18 @@ def test_evaluation_scores_custom_and_base_and_gates(env: Env) -> None:
     result = evaluate(run, created, bedrock=env.bedrock, s3=env.s3, runtime=env.runtime, reports_bucket=env.reports)
     assert result["passed"] is True
     assert result["scores"]["custom"] > result["scores"]["base"]
-    strict = {**run, "evaluation": {**run["evaluation"], "threshold": 1.0}}
-    env.fake._custom_accuracy = 0.5
+    # Expected answers the model never learned (every label moved to the next one): it cannot reach 1.0.
+    wrong = [
+        json.loads(line)
+        for line in env.s3.get_object(Bucket="datasets-bucket", Key="moderation/evaluation.jsonl")["Body"].iter_lines()
+    ]
+    for record in wrong:
+        label = record["messages"][-1]["content"]
+        record["messages"][-1]["content"] = LABELS[(LABELS.index(label) + 1) % len(LABELS)]
+    body = "".join(json.dumps(record) + "\n" for record in wrong)
+    env.s3.put_object(Bucket="datasets-bucket", Key="moderation/relabelled.jsonl", Body=body.encode())
+    uri = run["evaluation"]["dataUri"].replace("evaluation.jsonl", "relabelled.jsonl")
+    strict = {**run, "evaluation": {**run["evaluation"], "dataUri": uri, "threshold": 1.0}}
     with pytest.raises(EvaluationBelowThreshold, match=r"below the threshold 1\.000; table: s3://reports-bucket/"):
         evaluate(strict, created, bedrock=env.bedrock, s3=env.s3, runtime=env.runtime, reports_bucket=env.reports)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,12 +90,8 @@ def make_env(tmp_path: Any, **fake_options: Any) -> Env:
     for bucket in ("datasets-bucket", "outputs-bucket", "reports-bucket"):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     paths = write_splits(tmp_path / "data", training=40, validation=8, evaluation=20)
-    oracle = {}
     for name, path in paths.items():
         s3.upload_file(str(path), "datasets-bucket", f"moderation/{name}.jsonl")
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            oracle[record["messages"][0]["content"]] = record["messages"][-1]["content"]
     dynamodb = boto3.resource("dynamodb", region_name=REGION)
     table = dynamodb.create_table(
         TableName="state",
@@ -106,7 +101,8 @@ def make_env(tmp_path: Any, **fake_options: Any) -> Env:
     )
     sns = boto3.client("sns", region_name=REGION)
     topic_arn = sns.create_topic(Name="notes")["TopicArn"]
-    fake = FakeBedrock(region=REGION, account_id=ACCOUNT, s3=s3, oracle=oracle.get, **fake_options)
+    # The fake's custom models learn from the uploaded training file (bedrock_fake._learner).
+    fake = FakeBedrock(region=REGION, account_id=ACCOUNT, s3=s3, **fake_options)
     return Env(
         s3=s3,
         table=table,

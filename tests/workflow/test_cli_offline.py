@@ -40,8 +40,6 @@ def world(local_assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
             catalog=catalog(now=now, haiku_status="ACTIVE"),
             no_commit_model_units=1,
-            oracle=sample_data.oracle_from(list(data.values())).get,
-            labels=sample_data.LABELS,
             service_role_s3=_service_role_s3(env),
         )
         fake.plan_jobs("Completed", duration_s=3600, count=None)

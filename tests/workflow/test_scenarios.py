@@ -115,3 +115,45 @@ def test_rejection_deletes_the_custom_model(local_assembly: Path, tmp_path: Path
     )
     assert "custom model deleted" in " ".join(summary["report"]["cleanup"]["actions"])
     assert "CreateServing" not in summary["states_visited"]
+
+
+# -- the user's own files (`bft local-run --training ...`) ---------------------------------------------------
+
+
+def test_own_training_file_with_shuffled_labels_scores_under_the_base_model(
+    local_assembly: Path, tmp_path: Path
+) -> None:
+    """The scores are computed from the data: labels shuffled at random teach the custom model noise."""
+    from bft.local import sample_data
+
+    data = sample_data.write_splits(tmp_path / "mine")
+    shuffled = sample_data.shuffle_labels(data["train"], tmp_path / "mine" / "shuffled.jsonl", seed=11)
+    summary = run_scenario(
+        "success",
+        assembly=local_assembly,
+        workdir=tmp_path / "work",
+        training=shuffled,
+        validation=data["validation"],
+        evaluation=data["evaluation"],
+    )
+    assert summary["outcome"] == "eval_below_threshold"
+    assert summary["report"]["run"]["trainingDataUri"].endswith("/moderation/user/train.jsonl")
+    scores = summary["documents"]["evaluation.json"]["scores"]
+    assert scores["custom"] < scores["base"]
+    assert any("your data:" in p for p in summary["scenario_parameters"])
+
+
+def test_own_invalid_training_file_ends_dataset_invalid_with_its_line(local_assembly: Path, tmp_path: Path) -> None:
+    from bft.local import sample_data
+
+    data = sample_data.write_splits(tmp_path / "mine")
+    lines = data["train"].read_text().splitlines()
+    lines[4] = lines[4].replace('"role": "assistant"', '"role": "user"')
+    broken = tmp_path / "mine" / "mine.jsonl"
+    broken.write_text("\n".join(lines) + "\n")
+    summary = run_scenario(
+        "success", assembly=local_assembly, workdir=tmp_path / "work", training=broken, threshold=0.5
+    )
+    assert summary["outcome"] == "dataset_invalid"
+    assert summary["jobs_started"] == 0
+    assert ":5" in summary["executions"][0]["cause"]

@@ -1,5 +1,9 @@
 """`bft local-run --scenario NAME [--json]`: the real workflow on this machine, Bedrock simulated.
 
+`bft local-run --training FILE [--validation FILE] [--evaluation FILE] [--threshold X]` runs it on your own
+files (Claude 3 Haiku's format): validated by the workflow as usual, trained by the fake's naive Bayes
+stand-in, so the loss and scores are computed from your data but are not a real model's.
+
 Progress goes to stderr as the execution runs (each state, the simulated job while WaitForJob waits,
 elapsed time); the summary goes to stdout, followed by where the HTML/Markdown report was written.
 Exit code 0 means the scenario ended the way it is meant to, including an intended failure.
@@ -52,6 +56,17 @@ def register(subparsers: Any) -> None:
         help="run this already-synthesized cloud assembly (what `cdk synth -c env=local -o DIR` wrote) "
         "instead of synthesizing: the exact templates you are about to deploy",
     )
+    data = parser.add_argument_group(
+        "your own data",
+        "run the workflow on your files instead of the sample (Claude 3 Haiku's messages format); the loss and "
+        "scores come from a naive Bayes stand-in trained on them, not from a real model",
+    )
+    data.add_argument("--training", default=None, metavar="FILE", help="training JSONL")
+    data.add_argument("--validation", default=None, metavar="FILE", help="validation JSONL (default: none)")
+    data.add_argument(
+        "--evaluation", default=None, metavar="FILE", help="evaluation JSONL (default: the run is not evaluated)"
+    )
+    data.add_argument("--threshold", type=float, default=None, metavar="X", help="evaluation threshold, 0 to 1")
     parser.add_argument(
         "--report-dir",
         default=None,
@@ -72,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
     assembly = Path(args.assembly) if args.assembly else None
     if assembly is not None and not (assembly / "manifest.json").is_file():
         raise UsageError(f"--assembly {args.assembly}: no cloud assembly there (manifest.json missing)")
+    files = _own_files(args)
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise UsageError("--threshold must be a number from 0 to 1")
     live = LiveProgress(enabled=not args.json)
 
     # The handlers log structured JSON to stdout as in Lambda; keep it out of the terminal and of --json.
@@ -84,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
                 progress=live.say,
                 on_bedrock=live.watch_jobs,
                 assembly=assembly,
+                training=files.get("training"),
+                validation=files.get("validation"),
+                evaluation=files.get("evaluation"),
+                threshold=args.threshold,
             )
     finally:
         live.close()
@@ -100,6 +122,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary)
     return EXIT_OK if summary["ended_as_intended"] else EXIT_NEGATIVE
+
+
+# Scenarios that swap the training file for one of their own: they cannot run on the user's.
+_OWN_TRAINING_FILE = ("invalid-dataset", "eval-below-threshold")
+
+
+def _own_files(args: argparse.Namespace) -> dict[str, Path]:
+    named = {"training": args.training, "validation": args.validation, "evaluation": args.evaluation}
+    files = {kind: Path(value) for kind, value in named.items() if value is not None}
+    if files and "training" not in files:
+        raise UsageError("--validation and --evaluation need --training")
+    if files and args.scenario in _OWN_TRAINING_FILE:
+        raise UsageError(f"--training cannot be used with --scenario {args.scenario}: it brings its own training file")
+    for kind, path in files.items():
+        if not path.is_file():
+            raise UsageError(f"--{kind} {path}: no such file")
+    return files
 
 
 def ended_as_intended(summary: dict[str, Any]) -> bool:

@@ -22,6 +22,17 @@ UNKNOWN_PRICE = "unknown — set prices in config"
 # States the workflow passes through after a failure; the failing state is the one before them.
 _RECOVERY_STATES = ("Cleanup", "FinalizeFailure")
 EVALUATION_ROWS = 10
+# Labels of what the offline run computed rather than measured (bft.local.bedrock_fake._learner).
+SIMULATED_LOSS = (
+    "Simulated: the loss of a naive Bayes stand-in trained on your data by the Bedrock fake, not of a real model."
+)
+SIMULATED_SCORES = (
+    "Simulated: scores of a naive Bayes stand-in trained on your data, not of a real model; the base model's "
+    "answers come from fixed keyword rules over the labels the prompt lists."
+)
+ILLUSTRATIVE_PRICES = (
+    "Illustrative prices: the local configuration's price table, not AWS list prices; a real run is billed by AWS."
+)
 DATASET_ISSUES = 10
 
 
@@ -113,16 +124,20 @@ def build(summary: dict[str, Any], documents: dict[str, Any]) -> Document:
     run = report.get("run") or {}
     request_id = str(run.get("requestId") or request.get("requestId") or "unknown")
     curves = (documents.get("metrics.json") or {}).get("curves") or {}
-    chart = loss_chart(curves, standalone=True) if curves.get("training") or curves.get("validation") else None
+    # Every `bft local-run` summary carries simulated_job_hours; a real run's summary would not.
+    simulated = bool(summary.get("bedrock_simulated", "simulated_job_hours" in summary))
+    note = "simulated: a naive Bayes stand-in's loss, not a real model's" if simulated else None
+    has_curves = curves.get("training") or curves.get("validation")
+    chart = loss_chart(curves, standalone=True, note=note) if has_curves else None
     sections = [
         _header(summary, report, request_id),
         _warnings(report, documents),
         _path(summary, outcome),
         _dataset(report, documents),
-        _loss(documents, chart),
-        _evaluation(report, documents),
-        _throughput(report),
-        _cost(report),
+        _loss(documents, chart, simulated),
+        _evaluation(report, documents, simulated),
+        _throughput(report, simulated),
+        _cost(report, simulated),
         _left_running(summary, report),
         _cleanup(report, outcome),
     ]
@@ -189,8 +204,9 @@ def _header(summary: dict[str, Any], report: dict[str, Any], request_id: str) ->
         blocks.append(
             Text(
                 "Bedrock was simulated: this run used moto and a local Bedrock fake, no AWS account and no money "
-                "(one real second stood for one simulated hour). Prices and costs below are estimates of what a "
-                "real run would cost.",
+                "(one real second stood for one simulated hour). The loss curves and evaluation scores below are "
+                "computed by a naive Bayes stand-in trained on the data, not by a real model; prices are "
+                "illustrative (the local configuration's table, not AWS list prices).",
                 "warn",
             )
         )
@@ -284,13 +300,15 @@ def _dataset(report: dict[str, Any], documents: dict[str, Any]) -> Section:
     return Section("Dataset", blocks)
 
 
-def _loss(documents: dict[str, Any], chart: str | None) -> Section:
+def _loss(documents: dict[str, Any], chart: str | None, simulated: bool = False) -> Section:
     metrics = documents.get("metrics.json") or {}
     curves = metrics.get("curves") or {}
     if chart is None:
         why = metrics.get("note") or "the run ended before the job's metrics were collected"
         return Section("Training and validation loss", [Text(f"No loss curves: {why}.", "muted")])
-    blocks: list[Block] = [Chart(loss_chart(curves, standalone=False), "loss.svg", "Training and validation loss")]
+    note = "simulated: a naive Bayes stand-in's loss, not a real model's" if simulated else None
+    blocks: list[Block] = [Text(SIMULATED_LOSS, "warn")] if simulated else []
+    blocks.append(Chart(loss_chart(curves, standalone=False, note=note), "loss.svg", "Training and validation loss"))
     summary = metrics.get("summary") or {}
     rows = [
         (str(kind), _int(s.get("points")), _num(s.get("first")), _num(s.get("final")), _num(s.get("min")))
@@ -303,7 +321,7 @@ def _loss(documents: dict[str, Any], chart: str | None) -> Section:
     return Section("Training and validation loss", blocks)
 
 
-def _evaluation(report: dict[str, Any], documents: dict[str, Any]) -> Section:
+def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bool = False) -> Section:
     # The step result lacks a failed evaluation (it raised); evaluation.json has it either way.
     document = documents.get("evaluation.json") or {}
     result = report.get("evaluation") or document
@@ -330,6 +348,8 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any]) -> Section:
         ),
         KeyValues(rows),
     ]
+    if simulated:
+        blocks.insert(0, Text(SIMULATED_SCORES, "warn"))
     sample = document.get("rows") or []
     missed = {
         model: sum(1 for row in sample if isinstance(row.get(model), dict) and row[model].get("score", 0) < 1)
@@ -358,12 +378,14 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any]) -> Section:
     return Section("Evaluation", blocks)
 
 
-def _throughput(report: dict[str, Any]) -> Section:
+def _throughput(report: dict[str, Any], simulated: bool = False) -> Section:
     run = report.get("run") or {}
     planned = run.get("serving") or (report.get("request") or {}).get("serving") or {}
     serving = report.get("serving") or {}
     per_hour = (report.get("cost") or {}).get("servingPerHourUsd")
     price = f"{_usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE
+    if simulated and per_hour is not None:
+        price += " (illustrative price)"
     if not serving:
         if not planned:
             return Section("Provisioned throughput", [Text("No throughput was requested.", "muted")])
@@ -396,7 +418,7 @@ def _throughput(report: dict[str, Any]) -> Section:
     return Section("Provisioned throughput", [KeyValues(rows)])
 
 
-def _cost(report: dict[str, Any]) -> Section:
+def _cost(report: dict[str, Any], simulated: bool = False) -> Section:
     cost = report.get("cost") or {}
     if not cost:
         return Section("Cost estimate", [Text("No cost estimate was recorded.", "muted")])
@@ -409,7 +431,8 @@ def _cost(report: dict[str, Any]) -> Section:
     ]
     if per_hour is not None:
         rows.append(("serving for a day", _usd(per_hour * 24)))
-    blocks: list[Block] = [KeyValues(rows)]
+    blocks: list[Block] = [Text(ILLUSTRATIVE_PRICES, "warn")] if simulated else []
+    blocks.append(KeyValues(rows))
     if cost.get("note"):
         blocks.append(Text(str(cost["note"]), "muted"))
     return Section("Cost estimate", blocks)
@@ -481,8 +504,9 @@ _W, _H = 720, 320
 _LEFT, _RIGHT, _TOP, _BOTTOM = 60, 20, 20, 50
 
 
-def loss_chart(curves: dict[str, Any], *, standalone: bool) -> str:
-    """One SVG line chart of the loss curves (x: training step, y: loss), with axes, ticks and a legend."""
+def loss_chart(curves: dict[str, Any], *, standalone: bool, note: str | None = None) -> str:
+    """One SVG line chart of the loss curves (x: training step, y: loss), with axes, ticks and a legend;
+    ``note`` is written above the plot (what the curves are, e.g. simulated)."""
     series = {
         kind: sorted(
             (float(p["step"]), float(p["loss"]))
@@ -515,6 +539,8 @@ def loss_chart(curves: dict[str, Any], *, standalone: bool) -> str:
         "<title>Training and validation loss by step</title>",
         f'<rect x="0" y="0" width="{_W}" height="{_H}" fill="#ffffff"/>',
     ]
+    if note:
+        out.append(f'<text class="note" x="{_LEFT}" y="14" font-size="11" fill="#b45309">{html.escape(note)}</text>')
     for y in y_ticks:
         out.append(
             f'<line x1="{_LEFT}" y1="{py(y):.1f}" x2="{_W - _RIGHT}" y2="{py(y):.1f}" stroke="#e5e7eb"/>'

@@ -170,9 +170,10 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "eval-below-threshold",
-            "the custom model answers 70 % right, under the 95 % threshold",
+            "trained on the sample with its labels shuffled: the custom model learns noise, scores under the base "
+            "model and the 95 % threshold",
             "eval_below_threshold",
-            fake_options={"custom_accuracy": 0.7},
+            lambda w: w.request.update(trainingDataUri=w.request["trainingDataUri"].replace("train", "shuffled")),
         ),
         Scenario(
             "duplicate-submit",
@@ -205,8 +206,16 @@ def run_scenario(
     assembly: Path | None = None,
     on_bedrock: Callable[[FakeBedrock], None] | None = None,
     on_finish: Callable[[OfflineAssembly], None] | None = None,
+    training: Path | None = None,
+    validation: Path | None = None,
+    evaluation: Path | None = None,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """Run one scenario end to end and return the summary `bft local-run --json` prints.
+
+    ``training`` (with the optional ``validation`` and ``evaluation``) runs on the user's own files instead of
+    the sample: the team member uploads them as the sample files are; without ``validation`` the job has no
+    validation data, without ``evaluation`` the run is not evaluated. ``threshold`` sets the evaluation's.
 
     ``on_bedrock`` receives the simulated Bedrock before the execution starts (live job progress);
     ``on_finish`` the offline world after the run, before it is torn down (its policy store and every
@@ -234,6 +243,9 @@ def run_scenario(
     lines = data["train"].read_text().splitlines()
     lines[16] = lines[16].replace('"role": "assistant"', '"role": "user"')
     broken.write_text("\n".join(lines) + "\n")
+    # The same records with their labels shuffled (seeded): what eval-below-threshold trains on.
+    shuffled = sample_data.shuffle_labels(data["train"], scratch / "data" / "shuffled.jsonl")
+    own = {name: path for name, path in (("train", training), ("validation", validation), ("evaluation", evaluation))}
 
     started = time.monotonic()
     with OfflineAssembly(assembly, region=REGION, account_id=ACCOUNT) as env:
@@ -248,8 +260,12 @@ def run_scenario(
             ("validation", data["validation"]),
             ("evaluation", data["evaluation"]),
             ("broken", broken),
+            ("shuffled", shuffled),
         ):
             submitter_s3.upload_file(str(path), datasets, f"{TEAM}/sample/{local_name}.jsonl")
+        for local_name, user_path in own.items():
+            if training is not None and user_path is not None:
+                submitter_s3.upload_file(str(user_path), datasets, f"{TEAM}/user/{local_name}.jsonl")
         now = datetime.now(UTC)
         overrides = scenario.catalog_overrides
         eol_days = overrides.get("haiku_end_of_life_days")
@@ -264,6 +280,8 @@ def run_scenario(
             + (f", end of life {eol_days:+d} days from now" if eol_days is not None else "")
             + " in this scenario; AWS's model card gives end of life 2026-09-10, so a real run today is refused "
             "with model_unavailable (docs/bedrock-behaviour.md)",
+            "loss curves and evaluation scores are computed by a naive Bayes stand-in trained on the training "
+            "file, not by a real model; the base model answers from fixed keyword rules",
         ]
         # EventBridge: Bedrock's state-change events go to the rules of the synthesized template.
         delivered: list[Any] = []
@@ -274,8 +292,6 @@ def run_scenario(
             on_event=lambda event: delivered.extend(env.put_event(event)),
             time_scale=TIME_SCALE,
             catalog=world_catalog,
-            oracle=sample_data.oracle_from(list(data.values())).get,
-            labels=sample_data.LABELS,
             service_role_s3=_service_role_s3(env),
             # The scenarios' account was granted one no-commitment model unit through AWS Support (Bedrock's
             # default quota is 0: docs/bedrock-behaviour.md#no-commit-quota); quota-exceeded keeps the default.
@@ -286,7 +302,7 @@ def run_scenario(
             on_bedrock(fake)
         # Every Bedrock client of the world (each function's, the CLI's) talks to the fake, as its caller.
         env.attach_bedrock(fake)
-        request = {
+        request: dict[str, Any] = {
             "team": TEAM,
             "baseModelId": HAIKU,
             "trainingDataUri": f"s3://{datasets}/{TEAM}/sample/train.jsonl",
@@ -301,6 +317,23 @@ def run_scenario(
             },
             "requestId": f"demo-{name}-{int(time.time())}",
         }
+        if training is not None:
+            folder = f"s3://{datasets}/{TEAM}/user"
+            request["trainingDataUri"] = f"{folder}/train.jsonl"
+            request.pop("validationDataUri")
+            if validation is not None:
+                request["validationDataUri"] = f"{folder}/validation.jsonl"
+            request["evaluation"]["dataUri"] = f"{folder}/evaluation.jsonl"
+            if evaluation is None:
+                request.pop("evaluation")
+            scenario_parameters.append(
+                "your data: "
+                + ", ".join(f"{kind} {path}" for kind, path in own.items() if path is not None)
+                + ("" if validation is not None else "; no validation data")
+                + ("" if evaluation is not None else "; not evaluated (no --evaluation file)")
+            )
+        if threshold is not None and "evaluation" in request:
+            request["evaluation"]["threshold"] = threshold
         world = World(fake=fake, request=request)
         scenario.arrange(world)
         say(f"scenario '{name}': {scenario.description}")

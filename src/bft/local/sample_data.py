@@ -96,11 +96,15 @@ def write_splits(
     return paths
 
 
-def oracle_from(paths: list[Path]) -> dict[str, str]:
-    """prompt text -> expected label, so the Bedrock fake answers like a model of known accuracy."""
-    answers = {}
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            answers[record["messages"][0]["content"]] = record["messages"][-1]["content"]
-    return answers
+def shuffle_labels(source: Path, destination: Path, *, seed: int = 7) -> Path:
+    """A copy of ``source`` whose answers are shuffled across its records (seeded): the same comments, the same
+    label mix, no relation left between a comment and its label. What a model learns from it is noise; the
+    ``eval-below-threshold`` scenario trains on it."""
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    answers = [record["messages"][-1]["content"] for record in records]
+    random.Random(seed).shuffle(answers)
+    with destination.open("w", encoding="utf-8") as out:
+        for record, answer in zip(records, answers, strict=True):
+            record["messages"][-1]["content"] = answer
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return destination

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from botocore.model import OperationModel
 from botocore.utils import parse_to_aware_datetime
 
-from bft.local.bedrock_fake import _inference
+from bft.local.bedrock_fake._learner import Learner
 from bft.local.bedrock_fake._records import (
     Attempt,
     Counters,
@@ -135,11 +135,7 @@ class _Core:
     _time_scale: float
     _origin: float
     _offset: float
-    _oracle: _inference.Oracle | None
-    _labels: list[str] | None
-    _custom_accuracy: float
-    _base_accuracy: float
-    _accuracy: dict[str, float]
+    _learners: dict[str, Learner]
     _no_commit_units: int
     _max_running_jobs: int | None
     _legacy_allows_customization: bool

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
@@ -23,7 +23,7 @@ from botocore.hooks import BaseEventHooks
 from botocore.model import OperationModel, ServiceModel
 
 from bft.local import catalog as catalog_module
-from bft.local.bedrock_fake import _inference, _wire
+from bft.local.bedrock_fake import _wire
 from bft.local.bedrock_fake._core import (
     _DEFAULT_DEPLOYMENT,
     _DEFAULT_THROUGHPUT,
@@ -35,6 +35,7 @@ from bft.local.bedrock_fake._core import (
     _Reply,
 )
 from bft.local.bedrock_fake._jobs import _Jobs
+from bft.local.bedrock_fake._learner import Learner
 from bft.local.bedrock_fake._records import (
     PHASES,
     Attempt,
@@ -105,16 +106,18 @@ class FakeBedrock(_Jobs, _Serving):
 
     Parameters beyond the obvious ones: ``s3`` (a boto3 S3 client, e.g. moto's) lets
     the fake check training data and write metric CSVs; ``catalog`` replaces the
-    foundation-model catalog (see :func:`bft.local.catalog.catalog`); ``oracle`` maps a
-    prompt to its expected answer and ``labels`` lists the answers a classifier can
-    give; ``custom_accuracy``/``base_accuracy``/``accuracy`` (per model id, ARN or name)
-    set how often inference returns the expected answer; ``no_commit_model_units`` is the
+    foundation-model catalog (see :func:`bft.local.catalog.catalog`); ``no_commit_model_units`` is the
     quota of no-commitment model units across custom models, 0 by default as on a new
     account (``docs/bedrock-behaviour.md#no-commit-quota``): a scenario that serves a
     custom model sets it; ``legacy_allows_customization`` (a **guess**, default True)
     decides whether a LEGACY base model still accepts customization jobs
     (``docs/bedrock-behaviour.md#legacy-restrictions``); ``seed`` makes ids, events and
     metrics reproducible.
+
+    Simulated results are computed, not preset: when a job completes the fake trains a small learner
+    (:mod:`bft.local.bedrock_fake._learner`, a naive Bayes stand-in) on the job's training file; its loss is
+    the job's metrics and its predictions are the custom model's answers. A base model answers from a fixed
+    zero-shot heuristic that never sees the training data (:func:`bft.local.bedrock_fake._inference.zero_shot`).
     """
 
     def __init__(
@@ -127,11 +130,6 @@ class FakeBedrock(_Jobs, _Serving):
         clock: Callable[[], float] = time.time,
         time_scale: float = 3600.0,
         catalog: Catalog | None = None,
-        oracle: _inference.Oracle | None = None,
-        labels: Sequence[str] | None = None,
-        custom_accuracy: float = 0.996,
-        base_accuracy: float = 0.815,
-        accuracy: Mapping[str, float] | None = None,
         no_commit_model_units: int = 0,
         max_running_jobs: int | None = None,
         legacy_allows_customization: bool = True,
@@ -154,11 +152,8 @@ class FakeBedrock(_Jobs, _Serving):
         self._origin = clock()
         self._offset = 0.0
         self.catalog = catalog or catalog_module.catalog(now=_dt(self._origin))
-        self._oracle = oracle
-        self._labels = list(labels) if labels else None
-        self._custom_accuracy = custom_accuracy
-        self._base_accuracy = base_accuracy
-        self._accuracy = dict(accuracy or {})
+        # Custom model ARN -> what its job learned from the training data (bedrock_fake._learner).
+        self._learners: dict[str, Learner] = {}
         self._no_commit_units = no_commit_model_units
         self._max_running_jobs = max_running_jobs
         self._legacy_allows_customization = legacy_allows_customization

@@ -5,60 +5,80 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from bft.local.bedrock_fake._wire import ServiceError
 from bft.local.catalog import BodyFamily
 
-Oracle = Callable[[str], str | None]
-
-# Plausible confusions for label-style answers when no label set is given (a fake-only device).
-_OPPOSITES = {
-    a: b
-    for x, y in [
-        ("yes", "no"),
-        ("true", "false"),
-        ("allow", "block"),
-        ("allowed", "blocked"),
-        ("approve", "reject"),
-        ("safe", "unsafe"),
-        ("positive", "negative"),
-        ("acceptable", "unacceptable"),
-        ("compliant", "non-compliant"),
-        ("toxic", "non-toxic"),
-        ("spam", "not spam"),
-        ("0", "1"),
-    ]
-    for a, b in ((x, y), (y, x))
-}
-
-
-def fraction(*parts: str) -> float:
-    """A stable number in [0, 1) for these strings (Python's ``hash`` is salted per process)."""
-    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def _same_case(template: str, word: str) -> str:
-    if template.isupper():
-        return word.upper()
-    if template[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word
+# The base model's zero-shot knowledge: a few common words per kind of label. It never sees the team's data;
+# it knows only the label names the prompt lists. Keys: words a label name may contain; values: words (or
+# word prefixes, phrases) in the text that point to such a label. Deliberately short and generic.
+_ZERO_SHOT_LEXICON: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        ("insult", "abuse", "abusive", "harass", "toxic", "offensive", "rude"),
+        ("idiot", "stupid", "moron", "dumb", "loser", "fool"),
+    ),
+    (("threat", "violen", "harm"), ("kill", "hurt", "die", "shoot", "or else", "beat you")),
+    (("explicit", "sexual", "nsfw", "adult", "porn"), ("explicit", "sexual", "porn", "nude", "nsfw", "xxx")),
+    (("spam", "advert", "promo"), ("buy now", "click here", "discount", "free money", "subscribe")),
+    (("negative",), ("bad", "terrible", "awful", "hate", "worst", "disappoint")),
+    (("positive",), ("good", "great", "excellent", "love", "best", "amazing")),
+)
+# Labels a cautious zero-shot model falls back to when nothing in the text points elsewhere.
+_GENERIC_LABELS = (
+    "ok",
+    "safe",
+    "none",
+    "neutral",
+    "normal",
+    "clean",
+    "allow",
+    "allowed",
+    "acceptable",
+    "benign",
+    "other",
+    "no",
+)
+_LABEL_LIST = re.compile(
+    r"(?:\blabels?|\bcategor(?:y|ies)|\bclass(?:es)?|\bone of|\banswer with)\b[^:\n]{0,40}:[ \t]*([^\n]+)", re.I
+)
 
 
-def wrong_answer(expected: str, labels: Sequence[str] | None, draw: float) -> str:
-    """A plausible answer that is not ``expected``: another label, the opposite label, or a hedge."""
-    others = [label for label in labels or () if label != expected]
-    if others:
-        return others[int(draw * 1_000_003) % len(others)]
-    opposite = _OPPOSITES.get(expected.strip().lower())
-    if opposite is not None:
-        return _same_case(expected.strip(), opposite)
-    hedge = "I'm not sure; the request is ambiguous."
-    return hedge if expected != hedge else "Unable to determine."
+def listed_labels(text: str) -> list[str]:
+    """The labels a prompt lists ("Answer with exactly one label: OK, INSULT, THREAT or EXPLICIT.")."""
+    for match in _LABEL_LIST.finditer(text):
+        items = re.split(r",|/|\||\bor\b", match.group(1).strip().rstrip("."))
+        labels = [item.strip().strip("\"'`*.") for item in items]
+        labels = [label for label in labels if label and len(label) <= 30 and len(label.split()) <= 3]
+        if len(labels) >= 2:
+            return list(dict.fromkeys(labels))
+    return []
+
+
+def zero_shot(prompt: Prompt) -> str | None:
+    """The base model's answer: the listed label whose kind of words the question contains, else the most
+    generic listed label; None when the prompt lists no labels (the caller then echoes). Deterministic."""
+    labels = listed_labels(prompt.all_text)
+    if not labels:
+        return None
+    question = prompt.last_user_text.lower()
+    words = re.findall(r"[a-z0-9]+", question)
+
+    def hits(label: str) -> int:
+        name = label.lower()
+        found = 0
+        for kinds, cues in _ZERO_SHOT_LEXICON:
+            if any(kind in name for kind in kinds):
+                for cue in cues:
+                    found += int(cue in question if " " in cue else any(w.startswith(cue) for w in words))
+        return found
+
+    scores = [hits(label) for label in labels]
+    if max(scores) > 0:
+        return labels[scores.index(max(scores))]
+    return next((label for label in labels if label.lower() in _GENERIC_LABELS), labels[0])
 
 
 def tokens(text: str) -> int:
@@ -68,7 +88,7 @@ def tokens(text: str) -> int:
 
 @dataclass(frozen=True)
 class Prompt:
-    """What the oracle sees (the last user turn) and what the input token count covers."""
+    """What a model answers (the last user turn, in the context of everything) and what input tokens count."""
 
     last_user_text: str
     all_text: str

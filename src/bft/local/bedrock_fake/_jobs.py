@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bft.local.bedrock_fake import _metrics
+from bft.local.bedrock_fake import _learner, _metrics
 from bft.local.bedrock_fake._core import (
     _INVALID_MODEL,
     _RECORDS_WITHOUT_S3,
@@ -244,13 +244,23 @@ class _Jobs(_Core):
         # Haiku scales a multiplier, the other families set the rate itself: compare with the default.
         rate = job.base.hyperparameter("learningRateMultiplier") or job.base.hyperparameter("learningRate")
         lr_factor = hp[rate.name] / rate.default if rate is not None and rate.default else 1.0
-        run = _metrics.simulate(
-            f"{self._seed}|{job.name}|{request['customModelName']}",
-            records=job.records,
+        try:
+            # The simulated training: a small learner fit to the job's own data (bedrock_fake._learner).
+            limit = job.base.max_training_records
+            training = self._job_examples(job, request["trainingDataConfig"]["s3Uri"], limit)
+            validation = self._job_examples(job, validators[0]["s3Uri"], limit) if validators else None
+        except ClientError as error:
+            # Assumption: data that became unreadable after creation fails the job (message wording assumed).
+            self._fail_job(job, at, f"Amazon Bedrock could not read the training data: {error}")
+            return
+        learner, run = _learner.train(
+            training,
+            validation,
             epochs=int(hp.get("epochCount", 2)),
             batch_size=int(hp.get("batchSize", 1)),
             lr_factor=lr_factor,
-            validation=bool(validators),
+            seed=f"{self._seed}|{job.name}|{request['customModelName']}",
+            records=job.records,
         )
         try:
             self._write_metrics(job, run)
@@ -267,6 +277,7 @@ class _Jobs(_Core):
         model_arn = self._arn(f"custom-model/{job.base.model_id}/{self._new_id()}")
         kms = request.get("customModelKmsKeyId")
         self._models[model_arn] = CustomModel(model_arn, request["customModelName"], job, at, self._kms_arn(kms))
+        self._learners[model_arn] = learner
         self._tags[model_arn] = list(request.get("customModelTags") or [])
         job.status, job.end, job.output_model_arn = "Completed", at, model_arn
         job.training_loss = run.final_training_loss
@@ -275,6 +286,14 @@ class _Jobs(_Core):
             # Assumption: one metric per validator, the later ones a little apart.
             job.validation_losses = [round(last * (1 + 0.01 * i), 6) for i in range(len(validators))]
         self.counters.jobs_completed += 1
+
+    @staticmethod
+    def _job_examples(job: Job, uri: str, limit: int) -> list[_learner.Example]:
+        """The job's records read through its own S3 client (bounded; none without S3)."""
+        if job.s3 is None:
+            return []
+        bucket, key = _split_s3(uri)
+        return _learner.read_examples(job.s3, bucket, key, limit)
 
     def _kms_arn(self, key: str | None) -> str | None:
         if key is None:

@@ -333,9 +333,8 @@ class _Serving(_Core):
             result["nextToken"] = following
         return result
 
-    def _inference_target(self, model_id: str, now: float) -> tuple[FoundationModel, str, bool, list[str]]:
-        """(base model, stable model key, is custom, accuracy lookup keys) for a runtime modelId."""
-        keys = [model_id]
+    def _inference_target(self, model_id: str, now: float) -> tuple[FoundationModel, str, str | None]:
+        """(base model, stable model key, the custom model's ARN or None) for a runtime modelId."""
         served: str | None = None  # the model ARN behind a PT or deployment
         if model_id.startswith("arn:"):
             parts = model_id.split(":", 5)
@@ -383,8 +382,7 @@ class _Serving(_Core):
         if served is not None and served in self._models:
             custom = self._models[served]
             base = custom.job.base
-            keys += [custom.arn, custom.name, base.model_id]
-            model_key, is_custom = custom.name, True
+            model_key, custom_arn = custom.name, custom.arn
         else:
             base_id = served or model_id
             found = self.catalog.get(base_id, self.region)
@@ -394,8 +392,7 @@ class _Serving(_Core):
                 # Real Bedrock message for a provisioned-only model id used on demand.
                 raise ServiceError("ValidationException", "The provided model doesn't support on-demand throughput.")
             base = found
-            keys.append(base.model_id)
-            model_key, is_custom = base.model_id, False
+            model_key, custom_arn = base.model_id, None
         end_of_life = base.lifecycle.end_of_life
         if end_of_life is not None and now >= end_of_life.timestamp():
             # Assumption: past end of life, invocations fail as AWS does for retired models.
@@ -404,23 +401,21 @@ class _Serving(_Core):
                 "This model version has reached the end of its life. "
                 "Please refer to the AWS documentation for more details.",
             )
-        return base, model_key, is_custom, keys
+        return base, model_key, custom_arn
 
-    def _respond(self, model_key: str, is_custom: bool, keys: list[str], prompt: str) -> str:
-        # Default rates (0.996 custom, 0.815 base) are Anthropic's comment-moderation figures; the draw is a
-        # stable hash of (seed, model, prompt), so the same prompt always gets the same answer.
-        expected = self._oracle(prompt) if self._oracle is not None else None
-        if expected is None:
-            return f"[{model_key}] {prompt}"
-        rate = next(
-            (self._accuracy[k] for k in keys if k in self._accuracy),
-            self._custom_accuracy if is_custom else self._base_accuracy,
-        )
-        draw = _inference.fraction(str(self._seed), model_key, prompt)
-        return expected if draw < rate else _inference.wrong_answer(expected, self._labels, draw)
+    def _respond(self, model_key: str, custom_arn: str | None, prompt: _inference.Prompt) -> str:
+        """Computed, not preset: a custom model answers with what its job's learner predicts from the training
+        data; a base model with a fixed zero-shot heuristic over the labels the prompt lists. A model with no
+        answer of its own (nothing learned, no labels listed) echoes the question, tagged with its name."""
+        learner = self._learners.get(custom_arn) if custom_arn is not None else None
+        if custom_arn is None:
+            answer = _inference.zero_shot(prompt)
+        else:
+            answer = learner.predict(prompt.all_text) if learner is not None else None
+        return answer if answer is not None else f"[{model_key}] {prompt.last_user_text}"
 
     def _generate(self, request: dict[str, Any], now: float, *, invoke: bool) -> _Generation:
-        base, model_key, is_custom, keys = self._inference_target(request["modelId"], now)
+        base, model_key, custom_arn = self._inference_target(request["modelId"], now)
         if "TEXT" not in base.output_modalities:
             # Assumption: code and wording for a non-text model (embeddings) on Converse/InvokeModel.
             raise ServiceError(
@@ -432,7 +427,7 @@ class _Serving(_Core):
             prompt = _inference.invoke_prompt(base.body, request.get("body") or b"")
         else:
             prompt = _inference.converse_prompt(request)
-        answer = self._respond(model_key, is_custom, keys, prompt.last_user_text)
+        answer = self._respond(model_key, custom_arn, prompt)
         # Assumption: ~4 characters per token plus 4 tokens of framing per turn.
         input_tokens = _inference.tokens(prompt.all_text) + 4 * prompt.turns
         output_tokens = _inference.tokens(answer)
