@@ -43,13 +43,20 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--scenario", default="success", help="one of: " + ", ".join(SCENARIOS))
+    parser.add_argument(
+        "--env",
+        default="local",
+        choices=("local", "dev", "staging", "prod"),
+        help="whose assembly and configuration run (default local). dev, staging and prod run with their "
+        "configuration unchanged on one virtual clock, 1 real second = 1 virtual hour",
+    )
     parser.add_argument("--job-hours", type=float, default=None, help="simulated duration of the training job")
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
     parser.add_argument(
         "--assembly",
         default=None,
         metavar="DIR",
-        help="run this already-synthesized cloud assembly (what `cdk synth -c env=local -o DIR` wrote) "
+        help="run this already-synthesized cloud assembly (what `cdk synth -c env=ENV -o DIR` wrote) "
         "instead of synthesizing: the exact templates you are about to deploy",
     )
     parser.add_argument(
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=live.say,
                 on_bedrock=live.watch_jobs,
                 assembly=assembly,
+                environment=args.env,
             )
     finally:
         live.close()
