@@ -34,7 +34,8 @@ and :meth:`~OfflineAssembly.invoke` call the same code directly. Invocations are
 serialized (``os.environ`` is process-wide); a handler exception becomes the
 runtime's error payload, so ``Retry``/``Catch`` match on the exception class
 name. Function ``Timeout`` is reported by ``get_remaining_time_in_millis`` (on the
-environment's clock); a handler that ran past it fails with ``Sandbox.Timedout`` once it returns. Events that reach moto's PutEvents (handlers, ``events:putEvents``
+environment's clock); a handler that ran past it fails with ``Sandbox.Timedout``
+once it returns. Events that reach moto's PutEvents (handlers, ``events:putEvents``
 tasks) are delivered to the assembly's rule targets synchronously, before
 PutEvents returns (AWS delivers asynchronously).
 
