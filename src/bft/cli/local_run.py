@@ -47,13 +47,20 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--scenario", default="success", help="one of: " + ", ".join(SCENARIOS))
+    parser.add_argument(
+        "--env",
+        default="local",
+        choices=("local", "dev", "staging", "prod"),
+        help="whose assembly and configuration run (default local). dev, staging and prod run with their "
+        "configuration unchanged on one virtual clock, 1 real second = 1 virtual hour",
+    )
     parser.add_argument("--job-hours", type=float, default=None, help="simulated duration of the training job")
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
     parser.add_argument(
         "--assembly",
         default=None,
         metavar="DIR",
-        help="run this already-synthesized cloud assembly (what `cdk synth -c env=local -o DIR` wrote) "
+        help="run this already-synthesized cloud assembly (what `cdk synth -c env=ENV -o DIR` wrote) "
         "instead of synthesizing: the exact templates you are about to deploy",
     )
     data = parser.add_argument_group(
@@ -106,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 validation=files.get("validation"),
                 evaluation=files.get("evaluation"),
                 threshold=args.threshold,
+                environment=args.env,
             )
     finally:
         live.close()

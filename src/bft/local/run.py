@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,45 @@ HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 CACHE = ROOT / "cdk.out" / ".local-run"
 # One simulated hour per real second: a two-hour job takes two seconds.
 TIME_SCALE = 3600.0
+# Deployed environments (dev, staging, prod) run with their configuration unchanged on ONE virtual clock
+# (bft.local.offline._clock): the state machine's waits, retries and timeouts, the rate schedules and
+# Bedrock, all at this factor. `local` keeps its seconds-for-hours configuration on the real clock, with
+# only Bedrock's time compressed (TIME_SCALE): at 3600 its 60 s job timeout would fire before any job ends.
+DEPLOYED_TIME_FACTOR = 3600.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which environment a scenario runs and what differs per environment (from its configuration)."""
+
+    environment: str
+    account: str
+    region: str
+    team: str
+    time_factor: float  # virtual seconds per real second for the whole world; 1.0: local's real clock
+
+    @property
+    def uniform_clock(self) -> bool:
+        return self.environment != ENV
+
+
+def target_for(environment: str = ENV) -> Target:
+    from bft.config import load_config
+
+    config = load_config(environment)
+    team = TEAM if any(t.name == TEAM for t in config.teams) else config.teams[0].name
+    # An env-agnostic configuration (no `account`) deploys where its people are: the one account its
+    # submitters and reviewers name (dev's 111111111111). A person in another account would need an
+    # identity policy of their own account to assume the team's role, which the offline world cannot know.
+    people = [arn for t in config.teams for arn in (*t.submitters, *config.team_reviewers(t))]
+    accounts = {arn.split(":")[4] for arn in people}
+    return Target(
+        environment=environment,
+        account=config.account or (accounts.pop() if len(accounts) == 1 else ACCOUNT),
+        region=config.region,
+        team=team,
+        time_factor=1.0 if environment == ENV else DEPLOYED_TIME_FACTOR,
+    )
 
 
 @dataclass
@@ -95,16 +134,20 @@ def _decide(env: OfflineAssembly, run: dict[str, Any], *, approve: bool, reason:
     from bft.cli.signed_http import post_json
     from bft.config import load_config
 
-    config = load_config(ENV)
-    reviewer = config.team_reviewers(config.team(TEAM))[0]
+    team = run.get("team", TEAM)
+    config = load_config(run.get("environment", ENV))
+    reviewers = config.team_reviewers(config.team(team))
+    if not reviewers:
+        raise RuntimeError(f"environment {config.name!r} has no reviewer for team {team!r}: run a scenario without one")
+    reviewer = reviewers[0]
     # The platform team attaches the stack's reviewer policy to each reviewer role (README, onboarding).
     env.store.attach_to_external(reviewer, str(env.stack_output_by_key("ReviewerPolicyArn")))
     issued = env.authorizer.credentials(reviewer, "local-reviewer")
     status, answer = post_json(
         str(env.stack_output_by_key("ApprovalFunctionUrl")),
-        {"team": TEAM, "requestId": run["requestId"], "approve": approve, "reason": reason},
+        {"team": team, "requestId": run["requestId"], "approve": approve, "reason": reason},
         credentials=BotoCredentials(issued.access_key, issued.secret_key, issued.token),
-        region=REGION,
+        region=env.region,
         transport=env.function_url_transport(),
     )
     if status != 200:
@@ -210,6 +253,7 @@ def run_scenario(
     validation: Path | None = None,
     evaluation: Path | None = None,
     threshold: float | None = None,
+    environment: str = ENV,
 ) -> dict[str, Any]:
     """Run one scenario end to end and return the summary `bft local-run --json` prints.
 
@@ -219,19 +263,22 @@ def run_scenario(
 
     ``on_bedrock`` receives the simulated Bedrock before the execution starts (live job progress);
     ``on_finish`` the offline world after the run, before it is torn down (its policy store and every
-    authorization decision: the least-privilege measurement).
+    authorization decision: the least-privilege measurement). ``environment`` is whose assembly and
+    configuration run (`local` by default; dev, staging and prod on the virtual clock, see :class:`Target`).
     """
     from bft.local.bedrock_fake import FakeBedrock
     from bft.local.catalog import catalog
     from bft.local.offline import OfflineAssembly
 
     scenario = SCENARIOS[name]
+    target = target_for(environment)
+    team, region, account = target.team, target.region, target.account  # this environment's, from its config
     say = progress or (lambda _message: None)
     if assembly is None:
-        say(f"synthesizing the '{ENV}' environment (cached per source change)")
-        assembly = cached_synth(ENV, CACHE)
+        say(f"synthesizing the '{environment}' environment (cached per source change)")
+        assembly = cached_synth(environment, CACHE)
     for key, value in (
-        ("AWS_DEFAULT_REGION", REGION),
+        ("AWS_DEFAULT_REGION", region),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ):
@@ -248,12 +295,12 @@ def run_scenario(
     own = {name: path for name, path in (("train", training), ("validation", validation), ("evaluation", evaluation))}
 
     started = time.monotonic()
-    with OfflineAssembly(assembly, region=REGION, account_id=ACCOUNT) as env:
+    with OfflineAssembly(assembly, region=region, account_id=account, time_factor=target.time_factor) as env:
         _aws().reset()
         datasets = env.stack_output_by_key("DatasetsBucketName")
         s3 = env.clients("s3")  # the operator's: reading what the run left behind
         # The team member: a person's role assumes the team's submitter role through its trust policy.
-        submitter = _submitter_session(env)
+        submitter = _submitter_session(env, target)
         submitter_s3 = submitter.client("s3")
         for local_name, path in (
             ("train", data["train"]),
@@ -262,11 +309,11 @@ def run_scenario(
             ("broken", broken),
             ("shuffled", shuffled),
         ):
-            submitter_s3.upload_file(str(path), datasets, f"{TEAM}/sample/{local_name}.jsonl")
+            submitter_s3.upload_file(str(path), datasets, f"{team}/sample/{local_name}.jsonl")
         for local_name, user_path in own.items():
             if training is not None and user_path is not None:
-                submitter_s3.upload_file(str(user_path), datasets, f"{TEAM}/user/{local_name}.jsonl")
-        now = datetime.now(UTC)
+                submitter_s3.upload_file(str(user_path), datasets, f"{team}/user/{local_name}.jsonl")
+        now = env.clock.datetime()
         overrides = scenario.catalog_overrides
         eol_days = overrides.get("haiku_end_of_life_days")
         haiku_status = overrides.get("haiku_status", "ACTIVE")
@@ -286,11 +333,13 @@ def run_scenario(
         # EventBridge: Bedrock's state-change events go to the rules of the synthesized template.
         delivered: list[Any] = []
         fake = FakeBedrock(
-            region=REGION,
-            account_id=ACCOUNT,
+            region=region,
+            account_id=account,
             s3=s3,
             on_event=lambda event: delivered.extend(env.put_event(event)),
-            time_scale=TIME_SCALE,
+            # Deployed environments: the fake's simulated time IS the virtual time (its _sim_now is
+            # origin + (clock() - origin) * time_scale); local: Bedrock alone compressed, on the real clock.
+            **({"clock": env.clock.now, "time_scale": 1.0} if target.uniform_clock else {"time_scale": TIME_SCALE}),
             catalog=world_catalog,
             service_role_s3=_service_role_s3(env),
             # The scenarios' account was granted one no-commitment model unit through AWS Support (Bedrock's
@@ -303,14 +352,14 @@ def run_scenario(
         # Every Bedrock client of the world (each function's, the CLI's) talks to the fake, as its caller.
         env.attach_bedrock(fake)
         request: dict[str, Any] = {
-            "team": TEAM,
+            "team": team,
             "baseModelId": HAIKU,
-            "trainingDataUri": f"s3://{datasets}/{TEAM}/sample/train.jsonl",
-            "validationDataUri": f"s3://{datasets}/{TEAM}/sample/validation.jsonl",
+            "trainingDataUri": f"s3://{datasets}/{team}/sample/train.jsonl",
+            "validationDataUri": f"s3://{datasets}/{team}/sample/validation.jsonl",
             "hyperParameters": {"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1.0"},
             "serving": {"modelUnits": 1},
             "evaluation": {
-                "dataUri": f"s3://{datasets}/{TEAM}/sample/evaluation.jsonl",
+                "dataUri": f"s3://{datasets}/{team}/sample/evaluation.jsonl",
                 "threshold": 0.95,
                 "compareBase": True,
                 "scorer": "exact_match",
@@ -318,7 +367,7 @@ def run_scenario(
             "requestId": f"demo-{name}-{int(time.time())}",
         }
         if training is not None:
-            folder = f"s3://{datasets}/{TEAM}/user"
+            folder = f"s3://{datasets}/{team}/user"
             request["trainingDataUri"] = f"{folder}/train.jsonl"
             request.pop("validationDataUri")
             if validation is not None:
@@ -338,9 +387,14 @@ def run_scenario(
         scenario.arrange(world)
         say(f"scenario '{name}': {scenario.description}")
         say("Bedrock is SIMULATED on this machine (no AWS account is used); 1 real second = 1 simulated hour")
+        if target.uniform_clock:
+            say(
+                f"environment '{environment}' with its configuration unchanged, on one virtual clock: "
+                f"1 real second = {target.time_factor:g} virtual seconds for every wait, retry, timeout and schedule"
+            )
 
         stop = threading.Event()
-        background = _Background(env, fake, world, stop, say)
+        background = _Background(env, fake, world, stop, say, target)
         background.start()
         machine_arn = env.state_machine_arn(MACHINE)
         submitter_sfn = submitter.client("stepfunctions")
@@ -363,19 +417,21 @@ def run_scenario(
             (
                 (key, found)
                 for folder in (request["requestId"], first.execution_arn.rsplit(":", 1)[-1])
-                if (found := _read_json(s3, reports_bucket, key := f"reports/{TEAM}/{folder}/run.json")) is not None
+                if (found := _read_json(s3, reports_bucket, key := f"reports/{team}/{folder}/run.json")) is not None
             ),
-            (f"reports/{TEAM}/{request['requestId']}/run.json", None),
+            (f"reports/{team}/{request['requestId']}/run.json", None),
         )
         # The run's other documents live only in moto: read them before the context discards them.
         documents = {
             doc: loaded
             for doc in ("metrics.json", "evaluation.json", "dataset-validation.json")
-            if (loaded := _read_json(s3, reports_bucket, f"reports/{TEAM}/{request['requestId']}/{doc}")) is not None
+            if (loaded := _read_json(s3, reports_bucket, f"reports/{team}/{request['requestId']}/{doc}")) is not None
         }
         notifications = env.sns_messages()
         summary = {
             "scenario": name,
+            "environment": environment,
+            "time_factor": target.time_factor,
             "status": first.status,
             "outcome": (report or {}).get("outcome"),
             "expected_outcome": scenario.outcome,
@@ -412,10 +468,17 @@ class _Background(threading.Thread):
     """Advances simulated time, fires the reconciler on its schedule, and plays the reviewer."""
 
     def __init__(
-        self, env: OfflineAssembly, fake: FakeBedrock, world: World, stop: threading.Event, say: Callable[[str], None]
+        self,
+        env: OfflineAssembly,
+        fake: FakeBedrock,
+        world: World,
+        stop: threading.Event,
+        say: Callable[[str], None],
+        target: Target | None = None,
     ) -> None:
         super().__init__(daemon=True, name="bft-local-background")
         self.env, self.fake, self.world, self.stop_event, self.say = env, fake, world, stop, say
+        self.target = target or target_for(ENV)
         self.scheduled_invocations = 0
         self.errors: list[str] = []
 
@@ -428,7 +491,9 @@ class _Background(threading.Thread):
             # record it for the summary and go on, as the real schedules would.
             try:
                 self.fake.tick()
-                if time.monotonic() >= next_schedule:
+                if self.target.uniform_clock:  # each rule by its rate(), in virtual time
+                    self.scheduled_invocations += len(self.env.run_due_schedules())
+                elif time.monotonic() >= next_schedule:
                     self.scheduled_invocations += len(self.env.run_scheduled_rules())
                     next_schedule = time.monotonic() + 3.0
                 if self.world.reviewer and not reviewed:
@@ -443,8 +508,9 @@ class _Background(threading.Thread):
 
     def _awaiting_approval(self) -> dict[str, Any] | None:
         table = _operator_table(self.env)
-        item = table.get_item(Key={"pk": f"approval#{TEAM}#{self.world.request['requestId']}"}).get("Item")
-        return {"requestId": self.world.request["requestId"]} if item else None
+        team, request_id = self.world.request["team"], self.world.request["requestId"]
+        item = table.get_item(Key={"pk": f"approval#{team}#{request_id}"}).get("Item")
+        return {"requestId": request_id, "team": team, "environment": self.target.environment} if item else None
 
 
 def _authorization_summary(env: OfflineAssembly) -> dict[str, Any]:
@@ -459,13 +525,14 @@ def _authorization_summary(env: OfflineAssembly) -> dict[str, Any]:
     }
 
 
-def _submitter_session(env: OfflineAssembly) -> Any:
+def _submitter_session(env: OfflineAssembly, target: Target | None = None) -> Any:
     """The team member's session: their own role (from the config) assumes the team's submitter role."""
 
     from bft.config import load_config
 
-    person = load_config(ENV).team(TEAM).submitters[0]
-    role = json.loads(env.stack_output_by_key("Teams"))[TEAM]["submitterRoleArn"]
+    target = target or target_for(ENV)
+    person = load_config(target.environment).team(target.team).submitters[0]
+    role = json.loads(env.stack_output_by_key("Teams"))[target.team]["submitterRoleArn"]
     return env.session_as(role, "team-member", caller=person)
 
 
@@ -482,7 +549,7 @@ def _service_role_s3(env: OfflineAssembly) -> Callable[[str, str], Any]:
                 Principal("bedrock.amazonaws.com", type="Service"),
                 role_arn,
                 "bedrock-customization-job",
-                context={"aws:SourceAccount": ACCOUNT, "aws:SourceArn": job_arn},
+                context={"aws:SourceAccount": env.account_id, "aws:SourceArn": job_arn},
             )
         except AccessDeniedError:
             # docs/bedrock-behaviour.md: a role Bedrock cannot assume fails the create call this way.

@@ -33,8 +33,9 @@ moto), SNS ``lambda`` subscriptions and event source mappings -- and
 and :meth:`~OfflineAssembly.invoke` call the same code directly. Invocations are
 serialized (``os.environ`` is process-wide); a handler exception becomes the
 runtime's error payload, so ``Retry``/``Catch`` match on the exception class
-name. Function ``Timeout`` is reported by ``get_remaining_time_in_millis`` but
-not enforced. Events that reach moto's PutEvents (handlers, ``events:putEvents``
+name. Function ``Timeout`` is reported by ``get_remaining_time_in_millis`` (on the
+environment's clock); a handler that ran past it fails with ``Sandbox.Timedout``
+once it returns. Events that reach moto's PutEvents (handlers, ``events:putEvents``
 tasks) are delivered to the assembly's rule targets synchronously, before
 PutEvents returns (AWS delivers asynchronously).
 
@@ -94,9 +95,12 @@ Differs from AWS (design the definition around these)
   - moto logs every failure inside a state at ERROR with a page-long repr, including ones
     a Retry, Catch or Choice handles; this module filters those records (the history has
     them) while an environment is open.
-  - Time is real everywhere: make intervals, timeouts and waits come from the input or
-    the environment's configuration (``SecondsPath``, ``TimeoutSecondsPath``,
-    ``HeartbeatSecondsPath``) so local runs use seconds with the same definition.
+  - Time is real in moto. ``OfflineAssembly(..., time_factor=F)`` puts every wait of the
+    interpreter (Wait, Retry intervals, TimeoutSeconds/Path, heartbeats, the execution's own
+    TimeoutSeconds) and :meth:`OfflineAssembly.run_due_schedules` (each ``rate()`` rule by its
+    period) on one virtual clock, ``env.clock``: F virtual seconds per real second while nothing
+    computes; handlers and task service calls run at real speed (see ``_clock.py``). The
+    history's timestamps stay real. F = 1 (the default) is real time.
 """
 
 from bft.local.offline._assembly import AssemblyError

@@ -60,7 +60,15 @@ class Invocation:
 class FakeLambdaContext:
     """The attributes and method of the Lambda runtime's context object that handlers and Powertools use."""
 
-    def __init__(self, *, function_name: str, function_arn: str, memory_mb: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        function_arn: str,
+        memory_mb: int,
+        timeout_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function_arn
@@ -70,10 +78,12 @@ class FakeLambdaContext:
         self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         self.identity = None
         self.client_context = None
-        self._deadline = time.monotonic() + timeout_s
+        # ``clock``: monotonic seconds -- the environment's virtual clock (bft.local.offline._clock).
+        self._clock = clock
+        self._deadline = clock() + timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self._clock()) * 1000))
 
 
 @dataclass
@@ -97,6 +107,8 @@ class InProcessFunction:
     role_arn: str | None = None  # the execution role
     # Set by the runner: what surrounds each invocation (the role's credentials and client cache).
     scope: Callable[[], AbstractContextManager[None]] | None = None
+    # Set by the runner: the environment's virtual monotonic clock, for the context's remaining time.
+    clock: Callable[[], float] = time.monotonic
     _handler_fn: Handler | None = field(default=None, init=False, repr=False)
 
     def invoke(self, event: Any, *, source: str) -> Invocation:
@@ -108,6 +120,7 @@ class InProcessFunction:
                 function_arn=self.function_arn,
                 memory_mb=self.memory_mb,
                 timeout_s=self.timeout_s,
+                clock=self.clock,
             )
             result: Any = None
             error: dict[str, Any] | None = None
@@ -117,6 +130,7 @@ class InProcessFunction:
                 except _RuntimeError as exc:
                     error = exc.payload
                 else:
+                    began = self.clock()
                     try:
                         result = handler(event, context)
                     except Exception as exc:
@@ -124,6 +138,9 @@ class InProcessFunction:
                     else:
                         error = _marshal_error(result)
                         result = None if error else result
+                    if self.clock() - began > self.timeout_s:
+                        # Lambda stops a handler at its Timeout; in process it can only be judged afterwards.
+                        result, error = None, _timed_out(context.aws_request_id, self.timeout_s)
             return Invocation(
                 function=self.friendly_name,
                 logical_id=self.logical_id,
@@ -248,6 +265,14 @@ def _error_payload(exc: BaseException) -> dict[str, Any]:
         "errorMessage": str(exc),
         # The first frame is this module calling the handler; Lambda shows only the handler's frames.
         "stackTrace": traceback.format_tb(exc.__traceback__.tb_next if exc.__traceback__ else None),
+    }
+
+
+def _timed_out(request_id: str, timeout_s: float) -> dict[str, Any]:
+    """What Lambda reports for an invocation that ran past the function's Timeout."""
+    return {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds",
     }
 
 

@@ -39,6 +39,7 @@ from bft.local.iam.store import PolicyStore
 from bft.local.iam.world import MotoWorld
 from bft.local.offline import _events
 from bft.local.offline._assembly import AssemblyError, ResourceSpec, StackSpec, load_stacks, references
+from bft.local.offline._clock import RateSchedule, VirtualClock, moto_patches
 from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
 from bft.local.offline._lambda import InProcessFunction, Invocation, layer_python_dirs, shadowed_packages
 from bft.local.offline._resources import Created, ResourceFactory, RuleSpec
@@ -89,8 +90,13 @@ class OfflineAssembly:
         region: str = "us-west-2",
         account_id: str = "123456789012",
         partition: str = "aws",
+        time_factor: float = 1.0,
     ) -> None:
         self.assembly_dir = Path(assembly_dir)
+        # Virtual seconds per real second for every wait of the state machine and the rate schedules;
+        # the clock starts when the environment does (`env.clock`).
+        self.time_factor = time_factor
+        self.clock = VirtualClock(time_factor)
         self.region = region
         self.account_id = account_id
         self._pseudo = Pseudo(region=region, account_id=account_id, partition=partition)
@@ -123,6 +129,8 @@ class OfflineAssembly:
         self.world = MotoWorld(account=self.account_id, region=self.region, partition=self._pseudo.partition)
         self.authorizer.world = self.world
         self._client_hooks: list[Callable[[Any], None]] = []
+        self._schedules: dict[str, RateSchedule] = {}  # rule ARN -> its rate schedule on the virtual clock
+        self._schedule_origin = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -131,6 +139,7 @@ class OfflineAssembly:
             raise RuntimeError("this OfflineAssembly is already running")
         self._reset()
         self._stacks = load_stacks(self.assembly_dir)  # fail on a bad assembly before touching anything
+        self.clock = VirtualClock(self.time_factor)
         self._saved_account = os.environ.get("MOTO_ACCOUNT_ID")
         try:
             # moto takes the account from this variable first, for every client, including the
@@ -144,6 +153,7 @@ class OfflineAssembly:
                 mock.patch.object(LambdaFunction, "_invoke_lambda", self._patched_invoke()),
                 mock.patch.object(StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause),
                 mock.patch.object(Rule, "send_to_targets", self._patched_send_to_targets()),
+                *moto_patches(self.clock),
             ):
                 patch.start()
                 self._patches.append(patch)
@@ -158,6 +168,8 @@ class OfflineAssembly:
                 self._create_stack(stack)
             self._add_layers_to_path()
             self._give_functions_their_roles()
+            for function in self._functions.values():
+                function.clock = self.clock.elapsed  # context.get_remaining_time_in_millis() is virtual
             for stack in self._stacks:
                 digest = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}/{self.region}/{stack.name}")
                 self.world.stack_ids[stack.name] = (
@@ -169,6 +181,8 @@ class OfflineAssembly:
             for patch in _states_credentials_patches(self._states_credentials):
                 patch.start()
                 self._patches.append(patch)
+            # Rate schedules count from when the environment is ready, as from a rule's creation.
+            self._schedule_origin = self.clock.now()
         except BaseException:
             self._teardown()
             raise
@@ -487,7 +501,8 @@ class OfflineAssembly:
             saved = boto3.DEFAULT_SESSION
             boto3.DEFAULT_SESSION = session
             try:
-                with aws.scoped(cache, session), self.authorizer.running_function(name):
+                # A handler computes: the virtual clock runs at real speed meanwhile (see _clock.py).
+                with aws.scoped(cache, session), self.authorizer.running_function(name), self.clock.busy():
                     yield
             finally:
                 boto3.DEFAULT_SESSION = saved
@@ -839,6 +854,28 @@ class OfflineAssembly:
         for rule in self._rules():
             if rule.schedule is not None and rule.enabled:
                 event = _events.scheduled_event(rule.arn, region=self.region, account_id=self.account_id)
+                invocations.extend(self._deliver(rule, event, source=f"schedule:{rule.name}"))
+        return invocations
+
+    def run_due_schedules(self) -> list[Invocation]:
+        """Fire each enabled ``rate()`` rule once per period of *virtual* time that came due since the last
+        call (every missed occurrence, oldest first, its event's ``time`` the occurrence's).
+
+        The first occurrence is one period after the environment was ready, as after a rule's creation.
+        Call it often (the scenarios' background loop does); a ``cron()`` schedule raises NotImplementedError.
+        """
+        now = self.clock.now()
+        invocations: list[Invocation] = []
+        for rule in self._rules():
+            if rule.schedule is None or not rule.enabled:
+                continue
+            schedule = self._schedules.get(rule.arn)
+            if schedule is None or schedule.expression != rule.schedule:
+                schedule = RateSchedule.parse(rule.schedule, origin=self._schedule_origin)
+                self._schedules[rule.arn] = schedule
+            for due in schedule.due(now):
+                event = _events.scheduled_event(rule.arn, region=self.region, account_id=self.account_id)
+                event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(due))
                 invocations.extend(self._deliver(rule, event, source=f"schedule:{rule.name}"))
         return invocations
 
