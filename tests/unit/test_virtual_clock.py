@@ -62,7 +62,7 @@ def test_real_sleep_is_virtual_seconds_over_the_factor() -> None:
     clock = VirtualClock(HOUR)
     began = time.monotonic()
     clock.sleep(HOUR / 4)
-    assert 0.2 <= time.monotonic() - began < 0.6
+    assert 0.2 <= time.monotonic() - began < 2.0
 
 
 def test_a_rate_schedule_fires_24_times_in_a_virtual_day() -> None:
@@ -141,7 +141,7 @@ def test_a_wait_of_one_virtual_hour_takes_one_real_second(sfn: Any) -> None:
     client, _clock, _ = sfn
     described, took = _run(client, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}})
     assert described["status"] == "SUCCEEDED"
-    assert 0.95 <= took < 1.6
+    assert 0.95 <= took < 5.0  # the upper bound leaves room for a loaded CI machine, far below an hour
 
 
 def test_a_timestamp_wait_compares_with_the_virtual_now(sfn: Any) -> None:
@@ -155,7 +155,7 @@ def test_a_timestamp_wait_compares_with_the_virtual_now(sfn: Any) -> None:
     )
     assert described["status"] == "SUCCEEDED"
     assert clock.datetime() >= until
-    assert 1.5 <= took < 4.5  # less the virtual hour or so that creating and starting the execution take
+    assert 1.5 <= took < 7.5  # less the virtual hour or so that creating and starting the execution take
 
 
 def test_retry_intervals_and_backoff_are_virtual_seconds(sfn: Any) -> None:
@@ -171,7 +171,7 @@ def test_retry_intervals_and_backoff_are_virtual_seconds(sfn: Any) -> None:
     assert described["status"] == "FAILED"
     assert retries == [600, 1200]
     assert len([e for e in described["history"] if e["type"] == "TaskFailed"]) == 3
-    assert 0.45 <= took < 1.5  # 1800 virtual seconds
+    assert 0.45 <= took < 5.0  # 1800 virtual seconds (slack for a loaded machine)
 
 
 def test_retry_max_delay_caps_each_virtual_interval(sfn: Any) -> None:
@@ -213,7 +213,7 @@ def test_a_task_timeout_fires_at_its_virtual_seconds(sfn: Any) -> None:
     described, took = _run(client, {"StartAt": "T", "States": {"T": waiting}})
     assert described["status"] == "FAILED"
     assert described["error"] == "States.Timeout"
-    assert 1.9 <= took < 3.0  # two virtual hours
+    assert 1.9 <= took < 6.0  # two virtual hours (slack for a loaded machine)
 
 
 def test_a_timeout_seconds_path_and_a_heartbeat_are_virtual(sfn: Any) -> None:
@@ -231,7 +231,7 @@ def test_a_timeout_seconds_path_and_a_heartbeat_are_virtual(sfn: Any) -> None:
     }
     described, took = _run(client, {"StartAt": "T", "States": {"T": waiting}}, {"timeout": 8 * 3600})
     assert described["error"] == "States.Timeout"
-    assert 0.9 <= took < 2.0  # the heartbeat's virtual hour, well before the 8-hour timeout
+    assert 0.9 <= took < 5.0  # the heartbeat's virtual hour, well before the 8-hour timeout (8 s)
 
 
 def test_the_execution_timeout_is_virtual(sfn: Any) -> None:
@@ -243,7 +243,7 @@ def test_the_execution_timeout_is_virtual(sfn: Any) -> None:
     }
     described, took = _run(client, definition)
     assert described["status"] == "TIMED_OUT"
-    assert 0.95 <= took < 2.0
+    assert 0.95 <= took < 5.0
 
 
 # -- the offline environment on the clock ------------------------------------------------------------------
