@@ -157,3 +157,74 @@ def test_own_invalid_training_file_ends_dataset_invalid_with_its_line(local_asse
     assert summary["outcome"] == "dataset_invalid"
     assert summary["jobs_started"] == 0
     assert ":5" in summary["executions"][0]["cause"]
+
+
+# -- what the twin used to hide: at-least-once and unordered events, slow throughput, crashed steps --------
+
+
+def _one_job_nothing_leaked(summary: dict[str, Any]) -> None:
+    assert summary["jobs_started"] == 1
+    assert summary["jobs_left_running"] == 0
+    finals = [n for n in summary["notifications"] if "approval needed" not in n["subject"]]
+    assert len(finals) == 1, "exactly one final notification"
+    assert summary["report_uri"] is not None
+
+
+def test_duplicate_completed_event_resumes_once(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("duplicate-event", local_assembly, tmp_path)
+    assert summary["outcome"] == "deployed"
+    _one_job_nothing_leaked(summary)
+    completed = [d for d in summary["event_deliveries"] if d["jobStatus"] == "Completed"]
+    assert len(completed) == 2, "the Completed event reached the function twice"
+    assert all(d["error"] is None for d in completed), "the second delivery (token gone) is no error"
+    assert summary["states_visited"].count("WaitForJob") == 1
+    assert summary["states_visited"].count("CollectMetrics") == 1
+
+
+def test_stale_event_after_the_final_one_is_ignored(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("out-of-order-event", local_assembly, tmp_path)
+    assert summary["outcome"] == "deployed"
+    _one_job_nothing_leaked(summary)
+    assert summary["events_put"] == ["Completed", "InProgress"]
+    assert all(d["error"] is None for d in summary["event_deliveries"])
+    assert summary["states_visited"].count("CollectMetrics") == 1
+
+
+@pytest.mark.parametrize("environment", ["dev", "local"])
+def test_slow_throughput_is_polled_until_ready(environment: str, local_assembly: Path, tmp_path: Path) -> None:
+    """Meaningful on dev (its real polling configuration on the virtual clock: 20 min, then every 5 min);
+    local runs the same loop on its seconds-for-minutes configuration."""
+    from bft.config import load_config
+
+    summary = run_scenario(
+        "slow-throughput",
+        assembly=local_assembly if environment == "local" else None,
+        workdir=tmp_path,
+        environment=environment,
+    )
+    assert summary["background_errors"] == []
+    assert summary["outcome"] == "deployed"
+    _one_job_nothing_leaked(summary)
+    assert len(summary["provisioned_throughputs_left"]) == 1
+    visited = summary["states_visited"]
+    assert visited.count("WaitBeforeNextCheck") == 2
+    assert visited.count("CheckServing") <= load_config(environment).workflow.throughput_max_polls + 1
+
+
+def test_lambda_timeout_ends_step_timed_out_and_cleans_up(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("lambda-timeout", local_assembly, tmp_path)
+    assert summary["outcome"] == "step_timed_out"
+    assert summary["executions"][0]["error"] == "Sandbox.Timedout"
+    assert "Task timed out after 900.00 seconds" in summary["executions"][0]["cause"]
+    _one_job_nothing_leaked(summary)
+    assert summary["provisioned_throughputs_left"] == []
+    assert summary["states_visited"][-4:] == ["Evaluate", "Cleanup", "FinalizeFailure", "RunFailed"]
+    assert summary["retries"] == 0, "a timed-out step is not retried"
+
+
+def test_crash_after_create_is_retried_into_the_same_job_and_throughput(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("crash-after-create", local_assembly, tmp_path)
+    assert summary["outcome"] == "deployed"
+    _one_job_nothing_leaked(summary)
+    assert len(summary["provisioned_throughputs_left"]) == 1
+    assert summary["retries"] == 2, "StartJob and CreateServing each ran twice"

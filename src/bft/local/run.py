@@ -85,14 +85,23 @@ def target_for(environment: str = ENV) -> Target:
     )
 
 
+Event = dict[str, Any]
+
+
 @dataclass
 class World:
     """What a scenario may arrange before the execution starts."""
 
     fake: FakeBedrock
     request: dict[str, Any]
+    env: OfflineAssembly | None = None
+    environment: str = ENV
     executions: int = 1
     reviewer: Callable[[OfflineAssembly, dict[str, Any]], None] | None = None
+    # EventBridge between Bedrock and the rules: each emitted event -> the events delivered (in that order).
+    route: Callable[[Event], list[Event]] = lambda event: [event]
+    # Bedrock's simulated seconds per second of the state machine's clock (local: TIME_SCALE; deployed: 1).
+    bedrock_scale: float = 1.0
 
     def with_reviewer(self, decide: Callable[[OfflineAssembly, dict[str, Any]], None]) -> None:
         self.request["approvalRequired"] = True
@@ -104,6 +113,94 @@ class World:
     def never_ending_job(self, *, timeout_seconds: int) -> None:
         self.fake.plan_jobs("Never")
         self.request["jobTimeoutSeconds"] = timeout_seconds
+
+    def deliver_twice(self, status: str) -> None:
+        """EventBridge is at least once: the job's ``status`` event reaches the rules twice."""
+        self.route = lambda event: [event, event] if _job_status(event) == status else [event]
+
+    def deliver_late(self, stale: str, after: str) -> None:
+        """EventBridge does not order: the job's ``stale`` event is held back and arrives after its ``after``."""
+        held: list[Event] = []
+
+        def route(event: Event) -> list[Event]:
+            if _job_status(event) == stale:
+                held.append(event)
+                return []
+            if _job_status(event) == after:
+                late = [event, *held]
+                held.clear()
+                return late
+            return [event]
+
+        self.route = route
+
+    def slow_throughput(self, *, polls: int = 2) -> None:
+        """The throughput is InService only after the first check and ``polls`` more intervals (minus a
+        little): the state machine's poll loop runs, within the environment's ``throughput_max_polls``."""
+        from bft.config import load_config
+
+        timing = load_config(self.environment).workflow
+        if polls >= timing.throughput_max_polls:
+            raise ValueError(f"{polls} polls would exceed throughput_max_polls={timing.throughput_max_polls}")
+        seconds = timing.throughput_first_poll_seconds + (polls - 0.5) * timing.throughput_poll_seconds
+        self.fake.plan_throughput("InService", duration_s=seconds * self.bedrock_scale)
+
+    def step(self, function: str, wrapper: Callable[[Any], Any]) -> None:
+        """Run the workflow function ``function`` (e.g. "Evaluate") through ``wrapper(handler)``."""
+        assert self.env is not None
+        self.env.wrap_handler(f"Workflow/Functions/{function}", wrapper)
+
+    def slow_step(self, function: str, *, past_timeout_seconds: float = 1.0) -> None:
+        """The function's first invocation runs ``past_timeout_seconds`` past its Lambda timeout (virtual
+        time jumps while it computes); the runtime reports ``Sandbox.Timedout``, as Lambda would."""
+        env = self.env
+        assert env is not None
+        timeout = env.function_timeout(f"Workflow/Functions/{function}")
+        calls: list[int] = []
+
+        def wrapper(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+            def slow(event: Any, context: Any) -> Any:
+                result = handler(event, context)
+                calls.append(1)
+                if len(calls) == 1:
+                    env.clock.advance(timeout + past_timeout_seconds)
+                return result
+
+            return slow
+
+        self.step(function, wrapper)
+
+    def crash_after(self, *functions: str) -> None:
+        """The function's first invocation does its work (Bedrock accepted the create call), then its
+        result is lost: Lambda reports ``Lambda.ServiceException`` and the state machine's Retry runs the
+        step again, which must adopt what the first attempt created instead of creating a second one."""
+        for function in functions:
+            self.step(function, _crash_once(function))
+
+
+def _crash_once(function: str) -> Callable[[Any], Any]:
+    calls: list[int] = []
+
+    def wrapper(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def crashing(event: Any, context: Any) -> Any:
+            result = handler(event, context)
+            calls.append(1)
+            if len(calls) == 1:
+                raise _LAMBDA_SERVICE_EXCEPTION(f"{function}: the invocation's result was lost (simulated)")
+            return result
+
+        return crashing
+
+    return wrapper
+
+
+# The runtime names an error after its exception's class: this class is named as Lambda's own error.
+_LAMBDA_SERVICE_EXCEPTION = type("Lambda.ServiceException", (Exception,), {})
+
+
+def _job_status(event: Event) -> str | None:
+    detail = event.get("detail") or {}
+    return detail.get("jobStatus") if event.get("detail-type") == "Model Customization Job State Change" else None
 
 
 @dataclass(frozen=True)
@@ -236,6 +333,37 @@ SCENARIOS: dict[str, Scenario] = {
             "timed_out",
             lambda w: w.never_ending_job(timeout_seconds=4),
         ),
+        Scenario(
+            "duplicate-event",
+            "EventBridge delivers the job's Completed event twice; the second resumes nothing",
+            "deployed",
+            lambda w: w.deliver_twice("Completed"),
+        ),
+        Scenario(
+            "out-of-order-event",
+            "the job's InProgress event arrives after its Completed event; the stale one is ignored",
+            "deployed",
+            lambda w: w.deliver_late("InProgress", after="Completed"),
+        ),
+        Scenario(
+            "slow-throughput",
+            "the throughput is not ready at the first check: the state machine polls until it is",
+            "deployed",
+            lambda w: w.slow_throughput(polls=2),
+        ),
+        Scenario(
+            "lambda-timeout",
+            "the evaluation runs past its Lambda timeout (Sandbox.Timedout); the run cleans up and says so",
+            "step_timed_out",
+            lambda w: w.slow_step("Evaluate"),
+        ),
+        Scenario(
+            "crash-after-create",
+            "StartJob and CreateServing lose their result after Bedrock accepted the create; the retries adopt "
+            "the job and the throughput",
+            "deployed",
+            lambda w: w.crash_after("StartJob", "CreateServing"),
+        ),
     )
 }
 
@@ -332,11 +460,23 @@ def run_scenario(
         ]
         # EventBridge: Bedrock's state-change events go to the rules of the synthesized template.
         delivered: list[Any] = []
+        # The scenario's EventBridge (World.route: duplicates, reordering) once the world is arranged.
+        routes: list[Callable[[Event], list[Event]]] = [lambda event: [event]]
+        routed: list[str | None] = []  # the job status of each event put on the bus, in delivery order
+
+        def _put(event: Event) -> None:
+            routed.append(_job_status(event))
+            delivered.extend(env.put_event(event))
+
+        def _route(event: Event) -> None:
+            for routed_event in routes[0](event):
+                _put(routed_event)
+
         fake = FakeBedrock(
             region=region,
             account_id=account,
             s3=s3,
-            on_event=lambda event: delivered.extend(env.put_event(event)),
+            on_event=_route,
             # Deployed environments: the fake's simulated time IS the virtual time (its _sim_now is
             # origin + (clock() - origin) * time_scale); local: Bedrock alone compressed, on the real clock.
             **({"clock": env.clock.now, "time_scale": 1.0} if target.uniform_clock else {"time_scale": TIME_SCALE}),
@@ -383,8 +523,15 @@ def run_scenario(
             )
         if threshold is not None and "evaluation" in request:
             request["evaluation"]["threshold"] = threshold
-        world = World(fake=fake, request=request)
+        world = World(
+            fake=fake,
+            request=request,
+            env=env,
+            environment=environment,
+            bedrock_scale=1.0 if target.uniform_clock else TIME_SCALE,
+        )
         scenario.arrange(world)
+        routes[0] = world.route
         say(f"scenario '{name}': {scenario.description}")
         say("Bedrock is SIMULATED on this machine (no AWS account is used); 1 real second = 1 simulated hour")
         if target.uniform_clock:
@@ -442,6 +589,15 @@ def run_scenario(
             "state_transitions": first.state_transitions,
             # Steps the state machine invoked, plus the event-driven resume (JobEvents) of its job.
             "lambda_invocations": first.lambda_invocations + len(delivered),
+            "events_put": routed,
+            # Each delivery of a job state-change event to its rule's function (duplicates included).
+            "event_deliveries": [
+                {
+                    "jobStatus": _job_status(i.event) if isinstance(i.event, dict) else None,
+                    "error": (i.error or {}).get("errorType"),
+                }
+                for i in delivered
+            ],
             "background_errors": background.errors,
             "scheduled_invocations": background.scheduled_invocations,
             "states_visited": first.states_visited,

@@ -23,6 +23,7 @@ OUTCOMES = {
     "ApprovalRejected": "rejected",
     "EvaluationBelowThreshold": "eval_below_threshold",
     "States.Timeout": "timed_out",
+    "Sandbox.Timedout": "step_timed_out",
     "AccessDenied": "access_denied",
     "ForeignResource": "foreign_resource",
 }
@@ -52,6 +53,10 @@ RUNBOOK = {
     "rejected": "The reviewer's reason is above. The custom model was deleted if configured.",
     "eval_below_threshold": "Open the evaluation table; improve the data or hyperparameters, or lower the threshold.",
     "timed_out": "A step exceeded its timeout; the job was stopped. Check Bedrock quotas and resubmit.",
+    "step_timed_out": (
+        "A step's Lambda function ran past its own timeout; what the run started was cleaned up. Resubmit; "
+        "if it times out again, ask the platform team to raise that function's timeout."
+    ),
     "access_denied": (
         "A function lacked a permission: the error names the action. Ask the platform team to check the "
         "pipeline's IAM policies (a redeploy of the pipeline stack usually fixes it), then resubmit."

@@ -98,6 +98,15 @@ class VirtualClock:
         """The virtual now, timezone-aware UTC."""
         return _dt.datetime.fromtimestamp(self.now(), _dt.UTC)
 
+    def advance(self, virtual_seconds: float) -> None:
+        """Jump virtual time forward (a scenario's step that takes long: a handler "running" for minutes).
+        Waiters notice at their next look at the clock, at the latest when their real timeout ends."""
+        if virtual_seconds < 0:
+            raise ValueError("virtual time only moves forward")
+        with self._lock:
+            self._rebase()
+            self._mark_virtual += float(virtual_seconds)
+
     def to_real(self, virtual_seconds: float) -> float:
         """How long ``virtual_seconds`` of idle waiting take in real seconds (never negative)."""
         return max(0.0, float(virtual_seconds)) / self.factor

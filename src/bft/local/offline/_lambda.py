@@ -110,6 +110,17 @@ class InProcessFunction:
     # Set by the runner: the environment's virtual monotonic clock, for the context's remaining time.
     clock: Callable[[], float] = time.monotonic
     _handler_fn: Handler | None = field(default=None, init=False, repr=False)
+    _wrappers: list[Callable[[Handler], Handler]] = field(default_factory=list, init=False, repr=False)
+
+    def wrap_handler(self, wrapper: Callable[[Handler], Handler]) -> None:
+        """Run the handler through ``wrapper(handler)`` from now on (a test's or scenario's fault injection:
+        a slow step, a crash after a side effect). Applied at the cold start, inside the function's
+        environment, or at once if the handler is already loaded; the runtime's checks (timeout, marshalling,
+        error payload) still judge what the wrapped handler does."""
+        if self._handler_fn is not None:
+            self._handler_fn = wrapper(self._handler_fn)
+        else:
+            self._wrappers.append(wrapper)
 
     def invoke(self, event: Any, *, source: str) -> Invocation:
         """Call the handler with ``event``; never raises for handler errors (they are in the result)."""
@@ -170,6 +181,8 @@ class InProcessFunction:
         handler_fn = getattr(module, function, None)
         if not callable(handler_fn):
             raise _RuntimeError("Runtime.HandlerNotFound", f"handler {function!r} missing on module {module_path!r}")
+        for wrapper in self._wrappers:
+            handler_fn = wrapper(handler_fn)
         self._handler_fn = handler_fn
         return handler_fn
 

@@ -804,6 +804,14 @@ class OfflineAssembly:
         """Invoke a function of the assembly in process (friendly name, logical id or physical name)."""
         return self._record(self._find_function(function).invoke(event, source="direct"))
 
+    def wrap_handler(self, function: str, wrapper: Callable[[Any], Any]) -> None:
+        """Run a function's handler through ``wrapper(handler)`` (see :meth:`InProcessFunction.wrap_handler`)."""
+        self._find_function(function).wrap_handler(wrapper)
+
+    def function_timeout(self, function: str) -> float:
+        """A function's Lambda timeout in seconds (its template's ``Timeout``)."""
+        return self._find_function(function).timeout_s
+
     def _record(self, invocation: Invocation) -> Invocation:
         with self._lock:
             self.invocations[invocation.function] += 1
