@@ -274,6 +274,24 @@ def unchanged(w: World) -> Iterator[None]:
         assert after[part] == before[part], f"the attempt changed {part}"
 
 
+def _forged_url_event(request_id: str) -> dict[str, Any]:
+    """A function-URL payload claiming moderation's reviewer: what a direct Invoke would have to forge."""
+    return {
+        "version": "2.0",
+        "requestContext": {
+            "http": {"method": "POST"},
+            "authorizer": {
+                "iam": {
+                    "userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/moderation-reviewers/alice",
+                    "accountId": ACCOUNT,
+                    "callerId": "AROAFORGED:alice",
+                }
+            },
+        },
+        "body": json.dumps({"team": "moderation", "requestId": request_id, "approve": True}),
+    }
+
+
 def refused(error: pytest.ExceptionInfo[ClientError], code: str, action: str, resource: str | None = None) -> str:
     """The AccessDenied error of the service, naming the action (and the resource), as AWS words it."""
     found = error.value.response["Error"]
@@ -536,20 +554,7 @@ class TestModerationRunWaitingForApproval:
         """The handler trusts requestContext.authorizer.iam because only the function URL fills it: a direct
         Invoke carrying a forged one (moderation's reviewer) must be refused by IAM. Reviewers may invoke only
         via the URL (lambda:InvokedViaFunctionUrl), members not at all."""
-        forged = {
-            "version": "2.0",
-            "requestContext": {
-                "http": {"method": "POST"},
-                "authorizer": {
-                    "iam": {
-                        "userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/moderation-reviewers/alice",
-                        "accountId": ACCOUNT,
-                        "callerId": "AROAFORGED:alice",
-                    }
-                },
-            },
-            "body": json.dumps({"team": "moderation", "requestId": waiting.request_id, "approve": True}),
-        }
+        forged = _forged_url_event(waiting.request_id)
         session = world.search if principal is None else world.env.session_as(principal, who)
         function = world.env.physical_id("BftLocalPipeline", "Workflow/Functions/DecideApproval", "Arn")
         invocations = len(world.env.invocation_log)
@@ -1007,20 +1012,7 @@ class TestTheRefusalsComeFromThePolicies:
     def test_invoking_the_approval_function_directly_once_not_limited_to_the_url(self, loosened: World) -> None:
         """Without the InvokedViaFunctionUrl condition a reviewer of search reaches the handler directly, and the
         handler believes the forged caller: it looks for a run to decide (404) instead of refusing (403)."""
-        forged = {
-            "version": "2.0",
-            "requestContext": {
-                "http": {"method": "POST"},
-                "authorizer": {
-                    "iam": {
-                        "userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/moderation-reviewers/alice",
-                        "accountId": ACCOUNT,
-                        "callerId": "AROAFORGED:alice",
-                    }
-                },
-            },
-            "body": json.dumps({"team": "moderation", "requestId": "nothing-waits", "approve": True}),
-        }
+        forged = _forged_url_event("nothing-waits")
         session = loosened.env.session_as(SEARCH_REVIEWER, "search-reviewer")
         function = loosened.env.physical_id("BftLocalPipeline", "Workflow/Functions/DecideApproval", "Arn")
         answer = json.loads(
