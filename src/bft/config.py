@@ -283,6 +283,14 @@ class EnvironmentConfig(_Strict):
         self._check_execution_timeout()
         if self.production:
             self._check_production_approval()
+        elif self.approval_required:
+            for index, team in enumerate(self.teams):
+                if not self.team_reviewers(team):
+                    raise _Invalid(
+                        ("teams", index, "reviewers"),
+                        f"team {team.name} has no reviewers while approval_required is true, so its runs could "
+                        f"never be approved: set reviewers (environment) or teams[{index}].reviewers",
+                    )
         return self
 
     def _check_execution_timeout(self) -> None:

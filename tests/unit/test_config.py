@@ -176,6 +176,17 @@ def test_production_needs_reviewers(tmp_path: Path) -> None:
     )
 
 
+def test_approval_required_outside_production_needs_reviewers(tmp_path: Path) -> None:
+    reviewers = "reviewers:\n  - arn:aws:iam::111111111111:role/ml-platform-reviewers\n"
+    assert reviewers in BASE
+    text = BASE.replace(reviewers, "approval_required: true\n")
+    message = error_for(tmp_path, text)
+    assert f"dev.yaml:{line_of(text, '- name: moderation')}: teams[0].reviewers: team moderation has no reviewers" in (
+        message
+    )
+    assert load_config("dev", write(tmp_path, BASE.replace(reviewers, ""))).reviewers == []
+
+
 def test_production_refuses_a_submitter_as_reviewer(tmp_path: Path) -> None:
     submitter = "arn:aws:iam::333333333333:role/moderation-ml-engineers"
     text = PROD.replace("role/ml-platform-reviewers", "role/moderation-ml-engineers")

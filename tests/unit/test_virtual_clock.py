@@ -8,11 +8,13 @@ Lambda tests use the offline fixture app through OfflineAssembly(time_factor=...
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from moto import mock_aws
@@ -296,3 +298,19 @@ def test_the_default_factor_keeps_real_time(assembly: Path) -> None:  # noqa: F8
         arn = env.start_execution(_request("real-1", resume_now=True, wait_seconds=1))
         result = env.wait(arn, timeout=60)
     assert result.status == "SUCCEEDED"
+
+
+def test_a_started_worker_computes_before_the_scheduler_runs_it() -> None:
+    """A task's worker thread counts as computing from start(): the scheduler's delay is not 3600x virtual."""
+    real = [0.0]
+    clock = VirtualClock(3600, real=lambda: real[0])
+    ran: list[float] = []
+    with mock.patch.object(threading.Thread, "start", return_value=None):  # started, not yet scheduled
+        worker = clock.thread(lambda: ran.append(clock.elapsed()))
+        worker.start()
+    real[0] += 0.02
+    assert clock.elapsed() == pytest.approx(0.02), "a 20 ms scheduling delay must not be 72 virtual seconds"
+    worker.run()  # the scheduler gets to it: it computes (real speed), then ends
+    assert ran == [pytest.approx(0.02)]
+    real[0] += 0.02
+    assert clock.elapsed() == pytest.approx(0.02 + 0.02 * 3600), "nothing computes: virtual time races again"

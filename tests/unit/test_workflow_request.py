@@ -71,14 +71,14 @@ def test_base_model_past_end_of_life_is_refused(tmp_path: Any, monkeypatch: pyte
         ({"hyperParameters": {"epochCount": "11"}}, r"hyperParameters.epochCount must be an integer from 1 to 10"),
         ({"serving": {"modelUnits": 2}}, r"serving.modelUnits: 2 breaks team moderation's limit of 1 to 1 model units"),
         ({"serving": {"commitment": "OneMonth"}}, r"serving.commitment: OneMonth is not allowed for team moderation"),
-        ({"serving": {"ttlHours": 5}}, r"serving.ttlHours: 5 must be a number of hours above 0 and at most 1"),
+        ({"serving": {"ttlHours": 5}}, r"serving.ttlHours: 5 must be a number of hours above 0 and at most 4"),
         ({"serving": {"kind": "on-demand-deployment"}}, r"not offered for this model family"),
         (
             {"evaluation": {"dataUri": "s3://datasets-bucket/moderation/e.jsonl", "threshold": 2}},
             r"evaluation.threshold",
         ),
         ({"requestId": "has spaces"}, r"requestId: 'has spaces'"),
-        ({"jobTimeoutSeconds": 10**9}, r"jobTimeoutSeconds must be an integer from 1 to 60"),
+        ({"jobTimeoutSeconds": 10**9}, r"jobTimeoutSeconds must be an integer from 1 to 172800"),
         ({"customModelName": "double--dash"}, r"customModelName must be"),
         # Another team's data, by evaluation set too.
         (
@@ -106,6 +106,20 @@ def test_bad_requests_name_the_field(env: Env, overrides: dict[str, Any], messag
     with pytest.raises(RequestInvalid, match=message):
         env.run(**overrides)
     assert env.fake.calls == [] or all(op == "GetFoundationModel" for op, _ in env.fake.calls)
+
+
+def test_approval_without_reviewers_is_refused_before_anything_is_claimed(env: Env) -> None:
+    from bft.workflow.request import Context, validate_request
+
+    context = Context(
+        execution_arn="arn:aws:states:us-west-2:123456789012:execution:sm:e", execution_name="e", now=datetime.now(UTC)
+    )
+    policy = env.policy(reviewers={"moderation": []})
+    with pytest.raises(RequestInvalid, match="team moderation has no reviewers in local, so nobody could approve"):
+        validate_request(env.request(approvalRequired=True), policy, context, bedrock=env.bedrock, table=env.table)
+    assert state.get_claim(env.table, "moderation", "req-1") is None
+    run = validate_request(env.request(approvalRequired=False), policy, context, bedrock=env.bedrock, table=env.table)
+    assert run["approvalRequired"] is False
 
 
 def test_a_second_execution_of_a_running_request_is_a_duplicate(env: Env) -> None:

@@ -275,8 +275,10 @@ def test_serving_happy_path_and_bounded_polls(env: Env) -> None:
 def test_serving_still_creating_after_the_last_poll_fails(env: Env) -> None:
     run, _, _status = completed_job(env)
     created = serving.create_serving(run, bedrock=env.bedrock)
-    with pytest.raises(ThroughputFailed, match="still Creating after 5 checks"):
-        serving.check_serving(run, {**created, "polls": 4}, bedrock=env.bedrock)
+    last = run["serving"]["maxPolls"]  # the environment's workflow.throughput_max_polls
+    serving.check_serving(run, {**created, "polls": last - 2}, bedrock=env.bedrock)  # one check left: still waits
+    with pytest.raises(ThroughputFailed, match=f"still Creating after {last} checks"):
+        serving.check_serving(run, {**created, "polls": last - 1}, bedrock=env.bedrock)
 
 
 def test_serving_quota_and_failure(env: Env) -> None:

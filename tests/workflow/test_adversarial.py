@@ -40,7 +40,7 @@ from bft.local.iam.actions import Call
 from bft.local.iam.authorizer import AccessDeniedError
 from bft.local.iam.model import Principal
 from bft.local.offline import OfflineAssembly
-from bft.local.run import _service_role_s3
+from bft.local.run import TIME_FACTOR, _service_role_s3
 from bft.workflow import approval
 from bft.workflow.ownership import run_tags
 
@@ -95,7 +95,7 @@ class World:
 
 
 def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> World:
-    env = stack.enter_context(OfflineAssembly(assembly, region=REGION, account_id=ACCOUNT))
+    env = stack.enter_context(OfflineAssembly(assembly, region=REGION, account_id=ACCOUNT, time_factor=TIME_FACTOR))
     teams = json.loads(env.stack_output_by_key("Teams"))
     datasets = str(env.stack_output_by_key("DatasetsBucketName"))
     reports = str(env.stack_output_by_key("ReportsBucketName"))
@@ -122,7 +122,8 @@ def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> Wor
         account_id=ACCOUNT,
         s3=operator_s3,
         on_event=deliver,
-        time_scale=3600.0,
+        clock=env.clock.now,  # one virtual clock for the state machine, the schedules and Bedrock
+        time_scale=1.0,
         # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
         catalog=catalog(now=now, haiku_status="ACTIVE"),
         no_commit_model_units=1,

@@ -19,7 +19,7 @@ from bft.local import sample_data
 from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import catalog
 from bft.local.offline import OfflineAssembly
-from bft.local.run import ACCOUNT, REGION, TEAM, _service_role_s3, _submitter_session
+from bft.local.run import ACCOUNT, REGION, TEAM, TIME_FACTOR, _service_role_s3, _submitter_session
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ REQUEST = "cli-offline-1"
 @pytest.fixture
 def world(local_assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with OfflineAssembly(local_assembly, region=REGION, account_id=ACCOUNT) as env:
+    with OfflineAssembly(local_assembly, region=REGION, account_id=ACCOUNT, time_factor=TIME_FACTOR) as env:
         now = datetime.now(UTC)
         data = sample_data.write_splits(tmp_path / "data")
         fake = FakeBedrock(
@@ -37,6 +37,8 @@ def world(local_assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             account_id=ACCOUNT,
             s3=env.clients("s3"),
             on_event=env.put_event,
+            clock=env.clock.now,  # one virtual clock for the state machine, the schedules and Bedrock
+            time_scale=1.0,
             # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
             catalog=catalog(now=now, haiku_status="ACTIVE"),
             no_commit_model_units=1,

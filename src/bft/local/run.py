@@ -42,13 +42,11 @@ TEAM = "moderation"
 MACHINE = "Workflow/Moderation/StateMachine"  # the team's own state machine (construct path)
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 CACHE = ROOT / "cdk.out" / ".local-run"
-# One simulated hour per real second: a two-hour job takes two seconds.
-TIME_SCALE = 3600.0
-# Deployed environments (dev, staging, prod) run with their configuration unchanged on ONE virtual clock
-# (bft.local.offline._clock): the state machine's waits, retries and timeouts, the rate schedules and
-# Bedrock, all at this factor. `local` keeps its seconds-for-hours configuration on the real clock, with
-# only Bedrock's time compressed (TIME_SCALE): at 3600 its 60 s job timeout would fire before any job ends.
-DEPLOYED_TIME_FACTOR = 3600.0
+# Every environment (local included: dev's timings, docs/local-environment.md) runs with its configuration
+# unchanged on ONE virtual clock (bft.local.offline._clock): the state machine's waits, retries and
+# timeouts, the Lambda timeouts, the rate schedules and Bedrock, all at this factor. One real second is one
+# simulated hour: a two-hour job takes two seconds, a 5 s retry interval 1.4 ms.
+TIME_FACTOR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -59,11 +57,7 @@ class Target:
     account: str
     region: str
     team: str
-    time_factor: float  # virtual seconds per real second for the whole world; 1.0: local's real clock
-
-    @property
-    def uniform_clock(self) -> bool:
-        return self.environment != ENV
+    time_factor: float  # virtual seconds per real second for the whole world
 
 
 def target_for(environment: str = ENV) -> Target:
@@ -81,7 +75,7 @@ def target_for(environment: str = ENV) -> Target:
         account=config.account or (accounts.pop() if len(accounts) == 1 else ACCOUNT),
         region=config.region,
         team=team,
-        time_factor=1.0 if environment == ENV else DEPLOYED_TIME_FACTOR,
+        time_factor=TIME_FACTOR,
     )
 
 
@@ -100,8 +94,6 @@ class World:
     reviewer: Callable[[OfflineAssembly, dict[str, Any]], None] | None = None
     # EventBridge between Bedrock and the rules: each emitted event -> the events delivered (in that order).
     route: Callable[[Event], list[Event]] = lambda event: [event]
-    # Bedrock's simulated seconds per second of the state machine's clock (local: TIME_SCALE; deployed: 1).
-    bedrock_scale: float = 1.0
 
     def with_reviewer(self, decide: Callable[[OfflineAssembly, dict[str, Any]], None]) -> None:
         self.request["approvalRequired"] = True
@@ -143,7 +135,7 @@ class World:
         if polls >= timing.throughput_max_polls:
             raise ValueError(f"{polls} polls would exceed throughput_max_polls={timing.throughput_max_polls}")
         seconds = timing.throughput_first_poll_seconds + (polls - 0.5) * timing.throughput_poll_seconds
-        self.fake.plan_throughput("InService", duration_s=seconds * self.bedrock_scale)
+        self.fake.plan_throughput("InService", duration_s=seconds)
 
     def step(self, function: str, wrapper: Callable[[Any], Any]) -> None:
         """Run the workflow function ``function`` (e.g. "Evaluate") through ``wrapper(handler)``."""
@@ -477,9 +469,9 @@ def run_scenario(
             account_id=account,
             s3=s3,
             on_event=_route,
-            # Deployed environments: the fake's simulated time IS the virtual time (its _sim_now is
-            # origin + (clock() - origin) * time_scale); local: Bedrock alone compressed, on the real clock.
-            **({"clock": env.clock.now, "time_scale": 1.0} if target.uniform_clock else {"time_scale": TIME_SCALE}),
+            # The fake's simulated time IS the virtual time: its _sim_now is origin + (clock() - origin) * 1.
+            clock=env.clock.now,
+            time_scale=1.0,
             catalog=world_catalog,
             service_role_s3=_service_role_s3(env),
             # The scenarios' account was granted one no-commitment model unit through AWS Support (Bedrock's
@@ -528,17 +520,15 @@ def run_scenario(
             request=request,
             env=env,
             environment=environment,
-            bedrock_scale=1.0 if target.uniform_clock else TIME_SCALE,
         )
         scenario.arrange(world)
         routes[0] = world.route
         say(f"scenario '{name}': {scenario.description}")
-        say("Bedrock is SIMULATED on this machine (no AWS account is used); 1 real second = 1 simulated hour")
-        if target.uniform_clock:
-            say(
-                f"environment '{environment}' with its configuration unchanged, on one virtual clock: "
-                f"1 real second = {target.time_factor:g} virtual seconds for every wait, retry, timeout and schedule"
-            )
+        say("Bedrock is SIMULATED on this machine (no AWS account is used)")
+        say(
+            f"environment '{environment}' with its configuration unchanged, on one virtual clock: "
+            f"1 real second = {target.time_factor:g} virtual seconds for every wait, retry, timeout and schedule"
+        )
 
         stop = threading.Event()
         background = _Background(env, fake, world, stop, say, target)
@@ -639,19 +629,14 @@ class _Background(threading.Thread):
         self.errors: list[str] = []
 
     def run(self) -> None:
-        # The deployed schedules run every few minutes; offline every 3 s, so a lost event costs seconds.
-        next_schedule = time.monotonic() + 3.0
         reviewed = False
         while not self.stop_event.wait(0.05):
             # One failed round (a handler error, a race with moto) must not stop time or the reviewer:
             # record it for the summary and go on, as the real schedules would.
             try:
                 self.fake.tick()
-                if self.target.uniform_clock:  # each rule by its rate(), in virtual time
-                    self.scheduled_invocations += len(self.env.run_due_schedules())
-                elif time.monotonic() >= next_schedule:
-                    self.scheduled_invocations += len(self.env.run_scheduled_rules())
-                    next_schedule = time.monotonic() + 3.0
+                # Each rule by its rate(), in virtual time.
+                self.scheduled_invocations += len(self.env.run_due_schedules())
                 if self.world.reviewer and not reviewed:
                     run = self._awaiting_approval()
                     if run:

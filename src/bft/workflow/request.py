@@ -112,6 +112,13 @@ def check_request(
             f"approvalRequired: false is not allowed in {policy['environment']}: every run there waits for a "
             "reviewer before serving (drop the field or set it to true)"
         )
+    if approval and not (policy.get("reviewers") or {}).get(team_name):
+        # Otherwise the run trains, then waits out the approval timeout: nobody can decide it.
+        raise RequestInvalid(
+            f"approvalRequired: team {team_name} has no reviewers in {policy['environment']}, so nobody could "
+            "approve this run: ask the platform team to set `reviewers` in the environment's config, or set "
+            "approvalRequired to false"
+        )
     job_seconds = event.get("jobTimeoutSeconds", policy["timeouts"]["jobSeconds"])
     if (
         not isinstance(job_seconds, int)
