@@ -61,7 +61,7 @@ bench: setup ## run the benchmarks (each prints a ratio against a baseline measu
 	$(BIN)/python benchmarks/teams_synth_bench.py
 
 lock: ## re-resolve the Python lock after editing pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --generate-hashes --python-version 3.11 \
 	  -o requirements.lock -q
 
 clean:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import re
 import sys
@@ -24,6 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+
+# What the `local` extra adds to a product install (pyproject.toml): the offline twin's AWS services.
+TWIN_MODULES = ("moto",)
 
 if TYPE_CHECKING:
     from bft.local.bedrock_fake import FakeBedrock
@@ -82,7 +86,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
+    missing = [name for name in TWIN_MODULES if not _importable(name)]
+    if missing:
+        raise UsageError(
+            f"bft local-run needs the offline twin, which is not installed ({', '.join(missing)} missing): "
+            "pip install 'bedrock-fine-tuning[local]' (make setup installs it)"
+        )
     from bft.local.report_html import render
     from bft.local.run import SCENARIOS, run_scenario
     from bft.synth import ROOT

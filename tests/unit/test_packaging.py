@@ -1,0 +1,63 @@
+"""A product install (`pip install bedrock-fine-tuning`) works without the offline twin's packages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs in a fresh interpreter where the twin's third-party packages cannot be imported, as after a
+# product install: a finder refuses them before the installed ones are found.
+_WITHOUT_TWIN = """
+import importlib, importlib.abc, pkgutil, sys
+TWIN = {"moto"}
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in TWIN:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Refuse())
+import bft
+if sys.argv[1] == "import-product":
+    for module in pkgutil.walk_packages(bft.__path__, "bft."):
+        if not module.name.startswith("bft.local"):
+            importlib.import_module(module.name)
+    print("imported")
+else:
+    from bft.cli import main
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code
+    sys.exit(code)
+"""
+
+
+def _without_twin(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_TWIN, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_the_twin_is_an_extra_not_a_dependency() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not [dep for dep in project["dependencies"] if dep.startswith("moto")]
+    assert [dep for dep in project["optional-dependencies"]["local"] if dep.startswith("moto")]
+
+
+def test_product_modules_and_commands_run_without_the_twin() -> None:
+    imported = _without_twin("import-product")
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "imported"
+    validated = _without_twin("validate", "data/sample/train.jsonl")
+    assert validated.returncode == 0, validated.stderr
+    assert "VALID" in validated.stdout
+
+
+def test_local_run_without_the_twin_says_which_extra_to_install() -> None:
+    result = _without_twin("local-run", "--scenario", "success")
+    assert result.returncode == 2
+    assert "pip install 'bedrock-fine-tuning[local]'" in result.stderr
+    assert "Traceback" not in result.stderr
