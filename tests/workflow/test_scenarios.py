@@ -190,10 +190,26 @@ def test_stale_event_after_the_final_one_is_ignored(local_assembly: Path, tmp_pa
     assert summary["states_visited"].count("CollectMetrics") == 1
 
 
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_deployed_environments_train_approve_and_serve_as_configured(environment: str, tmp_path: Path) -> None:
+    """Each environment's own assembly and configuration, unchanged, on the virtual clock: the reviewer of
+    its config approves through the approval function URL (prod: mandatory; dev: the request asks)."""
+    from bft.config import load_config
+
+    summary = run_scenario("success", workdir=tmp_path, environment=environment)
+    assert summary["background_errors"] == []
+    assert (summary["environment"], summary["outcome"]) == (environment, "deployed")
+    assert "RequestApproval" in summary["states_visited"]
+    assert summary["authorization"]["calls_denied"] == 0
+    config = load_config(environment)
+    assert summary["time_factor"] == 3600.0
+    assert config.reviewers, f"{environment} names its reviewers"
+    _one_job_nothing_leaked(summary)
+
+
 @pytest.mark.parametrize("environment", ["dev", "local"])
 def test_slow_throughput_is_polled_until_ready(environment: str, local_assembly: Path, tmp_path: Path) -> None:
-    """Meaningful on dev (its real polling configuration on the virtual clock: 20 min, then every 5 min);
-    local runs the same loop on its seconds-for-minutes configuration."""
+    """dev's polling configuration on the virtual clock (20 min, then every 5 min); local runs dev's."""
     from bft.config import load_config
 
     summary = run_scenario(
