@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 
 from bft.local.offline import OfflineAssembly
-from bft.local.offline._clock import RateSchedule, VirtualClock, moto_patches
+from bft.local.offline._clock import RateSchedule, VirtualClock, VirtualEvent, moto_patches
 from tests.unit.test_offline_runner import ACCOUNT, REGION, _request, assembly  # noqa: F401
 
 HOUR = 3600.0
@@ -314,3 +314,59 @@ def test_a_started_worker_computes_before_the_scheduler_runs_it() -> None:
     assert ran == [pytest.approx(0.02)]
     real[0] += 0.02
     assert clock.elapsed() == pytest.approx(0.02 + 0.02 * 3600), "nothing computes: virtual time races again"
+
+
+class _SlowToResume(VirtualEvent):
+    """An event whose waiter, once woken, is not scheduled until ``resume`` is set (a loaded machine)."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__(clock)
+        self.resume = threading.Event()
+        self.woken = threading.Event()
+
+    def _wait_real(self, timeout: float | None) -> bool:
+        result = super()._wait_real(timeout)
+        self.woken.set()
+        self.resume.wait(10)
+        return result
+
+
+def _waiting(clock: VirtualClock, event: VirtualEvent, seconds: float, into: list[Any]) -> threading.Thread:
+    waiter = threading.Thread(target=lambda: into.append((event.wait(seconds), clock.elapsed())), daemon=True)
+    waiter.start()
+    for _ in range(1000):  # until the waiter is registered with the clock
+        if event._waiters:
+            break
+        time.sleep(0.001)
+    assert event._waiters
+    return waiter
+
+
+def test_a_woken_waiter_resumes_when_its_event_was_set_however_late_it_is_scheduled() -> None:
+    real = [0.0]
+    clock = VirtualClock(3600, real=lambda: real[0])
+    event, got = _SlowToResume(clock), []
+    waiter = _waiting(clock, event, 3600.0, got)
+    real[0] += 0.01  # 36 virtual seconds of idle waiting
+    event.set()
+    assert event.woken.wait(10)
+    real[0] += 0.05  # the OS takes 50 ms to run the woken thread: not 180 virtual seconds
+    assert clock.elapsed() == pytest.approx(36.0)
+    event.resume.set()
+    waiter.join(10)
+    assert got == [(True, pytest.approx(36.0))]
+    real[0] += 0.01
+    assert clock.elapsed() == pytest.approx(72.0), "once it resumed, idle time races again"
+
+
+def test_virtual_time_stops_at_a_due_waiters_deadline_until_it_resumes() -> None:
+    real = [0.0]
+    clock = VirtualClock(3600, real=lambda: real[0])
+    event, got = _SlowToResume(clock), []
+    waiter = _waiting(clock, event, 60.0, got)  # e.g. CheckServing's TimeoutSeconds
+    real[0] += 1.0  # a whole real second (an hour at 3600) before the waiter runs again
+    assert event.woken.wait(10), "its real wait (60/3600 s) ended"
+    assert clock.elapsed() == pytest.approx(60.0)
+    event.resume.set()
+    waiter.join(10)
+    assert got == [(False, pytest.approx(60.0))], "the waiter timed out at its deadline, not an hour later"

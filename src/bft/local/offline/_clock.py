@@ -61,6 +61,11 @@ class VirtualClock:
     virtual ms, not 3 virtual minutes against its task's TimeoutSeconds. Virtual time fast-forwards only
     while nothing computes. Every wait is :meth:`block`: until a virtual deadline, re-checked whenever the
     rate may have changed. ``real`` is the real monotonic source (tests may pass their own).
+
+    Fast-forwarding stops at the earliest deadline of the threads waiting on the clock, and at "now" for a
+    waiter whose :class:`VirtualEvent` was set, until that thread has resumed: the time a loaded machine
+    takes to schedule it is not multiplied by the factor. A Wait state then ends at its deadline and a
+    task's callback resumes at the moment its token was sent, however late the OS runs the thread.
     """
 
     def __init__(self, factor: float = 1.0, *, start: float | None = None, real: Callable[[], float] = time.monotonic):
@@ -72,6 +77,7 @@ class VirtualClock:
         self._mark_real = real()  # the clock is piecewise linear: (real, virtual) at the last rate change
         self._mark_virtual = 0.0
         self._busy: dict[int, int] = {}  # thread id -> nesting depth of busy sections
+        self._deadlines: dict[object, float] = {}  # waiter token -> virtual deadline (elapsed seconds)
         self.start = time.time() if start is None else float(start)
 
     def __repr__(self) -> str:
@@ -80,15 +86,21 @@ class VirtualClock:
     def _rate(self) -> float:
         return min(1.0, self.factor) if self._busy else self.factor
 
-    def _rebase(self) -> None:  # with the lock held, before the rate changes
+    def _flowing(self) -> float:  # with the lock held
+        value = self._mark_virtual + (self._real() - self._mark_real) * self._rate()
+        if self._deadlines:  # never past a waiter that is due but has not resumed; never backwards
+            value = min(value, max(self._mark_virtual, min(self._deadlines.values())))
+        return value
+
+    def _rebase(self) -> None:  # with the lock held, before the rate or the deadlines change
         now = self._real()
-        self._mark_virtual += (now - self._mark_real) * self._rate()
+        self._mark_virtual = self._flowing()
         self._mark_real = now
 
     def elapsed(self) -> float:
         """Virtual seconds since the clock started (a virtual ``time.monotonic``)."""
         with self._lock:
-            return self._mark_virtual + (self._real() - self._mark_real) * self._rate()
+            return self._flowing()
 
     def now(self) -> float:
         """Virtual epoch seconds (a virtual ``time.time``)."""
@@ -182,26 +194,52 @@ class VirtualClock:
             self._rebase()
             self._busy.pop(id(key), None)
 
-    def block(self, wait: Callable[[float | None], Any], virtual_seconds: float | None) -> bool:
+    def block(
+        self, wait: Callable[[float | None], Any], virtual_seconds: float | None, *, waiters: set[object] | None = None
+    ) -> bool:
         """Call ``wait(real_timeout)`` until it returns true (True) or ``virtual_seconds`` passed (False).
 
-        ``wait`` is e.g. ``event.wait``; None waits without a deadline.
+        ``wait`` is e.g. ``event.wait``; None waits without a deadline. ``waiters``: the waiting tokens of
+        the event ``wait`` waits on, which :meth:`wake` stops the clock for when the event is set.
         """
+        token = object()
         with self.idle():
-            if virtual_seconds is None:
-                return bool(wait(None))
-            deadline = self.elapsed() + max(0.0, float(virtual_seconds))
-            while True:
-                remaining = deadline - self.elapsed()
-                if remaining <= 0:
-                    return False
+            with self._lock:
+                self._rebase()
+                deadline = (
+                    float("inf") if virtual_seconds is None else self._mark_virtual + max(0.0, float(virtual_seconds))
+                )
+                self._deadlines[token] = deadline
+                if waiters is not None:
+                    waiters.add(token)
+            try:
+                if virtual_seconds is None:
+                    return bool(wait(None))
+                while True:
+                    remaining = deadline - self.elapsed()
+                    if remaining <= 0:
+                        return False
+                    with self._lock:
+                        busy = bool(self._busy)
+                    # Idle: exact (the rate can only drop; then the loop waits the rest). Busy: poll, because
+                    # the clock speeds up again when the computing thread is done.
+                    real = min(remaining, _BUSY_POLL_S) if busy else remaining / self.factor
+                    if wait(real):
+                        return True
+            finally:
                 with self._lock:
-                    busy = bool(self._busy)
-                # Idle: exact (the rate can only drop; then the loop waits the rest). Busy: poll, because
-                # the clock speeds up again when the computing thread is done.
-                real = min(remaining, _BUSY_POLL_S) if busy else remaining / self.factor
-                if wait(real):
-                    return True
+                    self._rebase()
+                    self._deadlines.pop(token, None)
+                    if waiters is not None:
+                        waiters.discard(token)
+
+    def wake(self, waiters: set[object]) -> None:
+        """An event was set: its waiters are due now, so the clock holds until each has resumed."""
+        with self._lock:
+            self._rebase()
+            for token in waiters:
+                if token in self._deadlines:
+                    self._deadlines[token] = self._mark_virtual
 
     def sleep(self, virtual_seconds: float) -> None:
         self.block(threading.Event().wait, virtual_seconds)
@@ -220,9 +258,17 @@ class VirtualEvent(threading.Event):
     def __init__(self, clock: VirtualClock) -> None:
         super().__init__()
         self.clock = clock
+        self._waiters: set[object] = set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self.clock.block(super().wait, timeout)
+        return self.clock.block(self._wait_real, timeout, waiters=self._waiters)
+
+    def _wait_real(self, timeout: float | None) -> bool:
+        return super().wait(timeout)
+
+    def set(self) -> None:
+        super().set()
+        self.clock.wake(self._waiters)
 
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
