@@ -100,9 +100,10 @@ def test_a_higher_learning_rate_learns_faster() -> None:
 
 def test_training_is_deterministic_and_fast() -> None:
     data = moderation(10_000, 5)
-    started = time.perf_counter()
+    # CPU time, not wall time: a loaded machine (CI's parallel workers) must not fail a cost bound.
+    started = time.process_time()
     learner, run = fit(data, moderation(100, 6), batch_size=32)
-    assert time.perf_counter() - started < 2.0  # about 0.5 s on a laptop; the bound leaves CI room
+    assert time.process_time() - started < 2.0  # about 0.5 s on a laptop
     _, run_again = fit(data, moderation(100, 6), batch_size=32)
     assert run == run_again
     assert learner.predict("Comment: Only an idiot would defend this.\nLabel:") == "INSULT"
