@@ -44,6 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bft {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:
+        # Missing or refused AWS credentials and region: one line that says what to do, not a traceback.
+        from bft.cli.settings import describe_aws_setup_error
+
+        message = describe_aws_setup_error(exc)
+        if message is None:
+            raise
+        print(f"bft {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
     return code
 
 

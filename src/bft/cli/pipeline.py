@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+from bft.cli.settings import add_config_dir, team_config
 from bft.errors import BaseModelUnavailable, RequestInvalid
 from bft.names import HAIKU, REQUEST_ID
 
@@ -30,7 +31,7 @@ def register(subparsers: Any) -> None:
         parser = subparsers.add_parser(name, help=help_, description=help_)
         parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
         parser.add_argument("--team", required=True, help="your team, as onboarded in the environment's config")
-        parser.add_argument("--config-dir", default=None, help=argparse.SUPPRESS)
+        add_config_dir(parser)
         return parser
 
     submit = command("submit", "validate locally, upload to the team's prefix and start a fine-tuning run")
@@ -72,22 +73,22 @@ def register(subparsers: Any) -> None:
 
 # -- shared --------------------------------------------------------------------------------------------------
 def _config(args: argparse.Namespace) -> EnvironmentConfig:
-    from bft.config import DEFAULT_CONFIG_DIR, ConfigError, load_config
+    """The environment's config and its team, from --config-dir / BFT_CONFIG_DIR; says which file it read."""
+    return team_config(args)
 
-    try:
-        config = load_config(args.env, Path(args.config_dir or DEFAULT_CONFIG_DIR))
-        config.team(args.team)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from exc
-    return config
+
+def _client(config: EnvironmentConfig, service: str) -> Any:
+    """A client in the environment's configured region, whatever AWS_DEFAULT_REGION says."""
+    from bft import aws
+
+    return aws.client(service, region=config.region)
 
 
 def _deployment(config: EnvironmentConfig) -> Deployment:
-    from bft import aws
     from bft.deployment import DeploymentError, discover
 
     try:
-        return discover(config, cloudformation=aws.client("cloudformation"))
+        return discover(config, cloudformation=_client(config, "cloudformation"))
     except DeploymentError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -102,7 +103,6 @@ def _request_id(value: str) -> str:
 def run_submit(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
-    from bft import aws
     from bft.dataset import summary_text, validate_paths
     from bft.families import default_epochs, family_for
     from bft.workflow.report import estimate_cost
@@ -169,7 +169,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
     deployment = _deployment(config)
     team = deployment.team(args.team)
-    s3, sfn = aws.client("s3"), aws.client("stepfunctions")
+    s3, sfn = _client(config, "s3"), _client(config, "stepfunctions")
     uploads = {"train.jsonl": args.training, "validation.jsonl": args.validation, "evaluation.jsonl": args.evaluation}
     final = json.loads(json.dumps(request).replace(placeholder_bucket, deployment.datasets_bucket))
     for key, path in uploads.items():
@@ -220,12 +220,10 @@ def _cost_line(cost: dict[str, Any], epochs: int, units: int) -> str:
 def run_status(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
-    from bft import aws
-
     config = _config(args)
     deployment = _deployment(config)
     request_id = _request_id(args.request_id)
-    sfn = aws.client("stepfunctions")
+    sfn = _client(config, "stepfunctions")
     try:
         execution = sfn.describe_execution(executionArn=deployment.execution_arn(args.team, request_id))
     except ClientError as exc:
@@ -247,11 +245,10 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from bft import aws
 
     config = _config(args)
     deployment = _deployment(config)
-    sfn = aws.client("stepfunctions")
+    sfn = _client(config, "stepfunctions")
     found = sfn.list_executions(
         stateMachineArn=deployment.team(args.team).state_machine_arn, maxResults=max(1, min(args.max, 100))
     )["executions"]
@@ -269,7 +266,7 @@ def _read_report(deployment: Deployment, team: str, request_id: str) -> dict[str
 
     try:
         body = (
-            aws.client("s3")
+            aws.client("s3", region=deployment.region)
             .get_object(Bucket=deployment.reports_bucket, Key=f"reports/{team}/{request_id}/run.json")["Body"]
             .read()
         )
@@ -321,7 +318,6 @@ def run_decide(args: argparse.Namespace) -> int:
 
 
 def run_teardown(args: argparse.Namespace) -> int:
-    from bft import aws
     from bft.errors import AccessDenied, ForeignResource, JobFailed
     from bft.workflow.bedrock_errors import bedrock_call
     from bft.workflow.ownership import own_model_arn, require_own
@@ -339,7 +335,7 @@ def run_teardown(args: argparse.Namespace) -> int:
     # environment, team and request is deleted.
     attempt = ((report or {}).get("run") or {}).get("attempt")
     run = {"environment": deployment.env, "team": args.team, "requestId": request_id, "attempt": attempt}
-    bedrock = aws.client("bedrock")
+    bedrock = _client(config, "bedrock")
     try:
         require_own(bedrock, serving["arn"], run, what=serving.get("kind", "serving resource"))
         print(f"{serving['arn']}: {delete_serving(bedrock, serving['kind'], serving['arn'])}")
