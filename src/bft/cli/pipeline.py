@@ -152,7 +152,7 @@ def run_submit(args: argparse.Namespace) -> int:
         return EXIT_NEGATIVE
 
     epochs = int(checked["hyperParameters"].get("epochCount", default_epochs(family)))
-    report = validate_paths(args.base_model, args.training, args.validation, epochs=epochs)
+    report = validate_paths(args.base_model, args.training, args.validation, evaluation=args.evaluation, epochs=epochs)
     print(summary_text(report))
     if not report.valid:
         print("refused before upload: the dataset is invalid (see above); nothing was uploaded or started")

@@ -25,8 +25,20 @@ def register(subparsers: Any) -> None:
         help="validate a JSONL dataset for a base model",
         description="Validate a training (and optional validation) JSONL file against the base model's rules.",
     )
-    parser.add_argument("training", metavar="TRAINING.jsonl", help="training data file")
+    parser.add_argument("training", metavar="TRAINING.jsonl", nargs="?", help="training data file")
     parser.add_argument("--validation", metavar="VALIDATION.jsonl", help="validation data file")
+    parser.add_argument(
+        "--evaluation",
+        metavar="EVALUATION.jsonl",
+        help="evaluation file, checked with the evaluation rules (each record's last assistant turn is the "
+        "expected answer; at least 10 records); may be given without a training file",
+    )
+    parser.add_argument(
+        "--eval-max-records",
+        type=int,
+        metavar="N",
+        help="records the run will score (the request's evaluation.maxRecords; default 200)",
+    )
     parser.add_argument(
         "--base-model",
         default=DEFAULT_BASE_MODEL,
@@ -56,10 +68,22 @@ def run(args: argparse.Namespace) -> int:
             epochs = int(check_hyperparameters(family, {"epochCount": args.epochs})["epochCount"])
         except RequestInvalid as exc:
             raise UsageError(f"--epochs: {exc}") from exc
+    if args.training is None and args.evaluation is None:
+        raise UsageError("give a training file, an --evaluation file, or both")
+    if args.validation is not None and args.training is None:
+        raise UsageError("--validation needs the training file it goes with")
     _require_file(args.training)
     _require_file(args.validation)
+    _require_file(args.evaluation)
     try:
-        report = validate_paths(args.base_model, args.training, args.validation, epochs=epochs)
+        report = validate_paths(
+            args.base_model,
+            args.training,
+            args.validation,
+            evaluation=args.evaluation,
+            scored_records=args.eval_max_records,
+            epochs=epochs,
+        )
     except OSError as exc:  # unreadable file (permissions, a directory)
         raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
     if args.json:

@@ -40,7 +40,7 @@ class Issue:
 
 @dataclass(frozen=True)
 class FileSummary:
-    role: str  # "training" | "validation"
+    role: str  # "training" | "validation" | "evaluation"
     path: str  # local path or s3:// URI
     records: int  # lines read (Bedrock counts every line as a record)
     bytes: int
