@@ -460,7 +460,7 @@ def _describe(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int
         elif error["type"] == "string_type" and isinstance(error["input"], int | float):
             what = "the account id" if loc == ("account",) else "the value"
             message = (
-                f"quote {what}: {key}: \"{error['input']}\" (unquoted, YAML reads it as a number, "
+                f'quote {what}: {key}: "{error["input"]}" (unquoted, YAML reads it as a number, '
                 "which drops leading zeros)"
             )
         elif error["type"] == "extra_forbidden":

@@ -89,11 +89,37 @@ def _diagnose(line: bytes | memoryview, lineno: int, exc: BaseException) -> tupl
     try:
         json.loads(text)
     except json.JSONDecodeError as err:
-        return "invalid_json", f"invalid JSON: {err.msg} (column {err.colno})"
+        return "invalid_json", f"invalid JSON at column {err.colno}: {_plain_json_error(err, text)}"
     except (RecursionError, ValueError):
         return "invalid_json", "invalid JSON: nested too deeply or a number too long"
     # Lenient json accepts it; the strict rules (NaN, Infinity, lone surrogates) do not.
     return "invalid_json", f"invalid JSON: {strict_rejection(raw) or exc}"
+
+
+# Python's JSON messages, said the way a person fixing the line thinks about it.
+_JSON_WORDS = (
+    (
+        "Expecting property name enclosed in double quotes",
+        "expected a key in double quotes (a trailing comma before '}', or a key in single quotes?)",
+    ),
+    ("Expecting ',' delimiter", "expected ',' between two items, or a closing '}' or ']'"),
+    ("Expecting ':' delimiter", "expected ':' after the key"),
+    ("Expecting value", "expected a value (a string in double quotes, a number, true, false, null, {...} or [...])"),
+    ("Unterminated string", "a string is not closed: its closing double quote is missing"),
+    ("Invalid control character", "a raw tab or line break inside a string: write it as \\t or \\n"),
+    ("Invalid \\escape", "a backslash that starts no valid escape: write a literal backslash as \\\\"),
+    ("Extra data", "more JSON after the record ended (two records on one line, or a stray character?)"),
+)
+
+
+def _plain_json_error(err: json.JSONDecodeError, text: str) -> str:
+    """What was expected, in words; a line that stops mid-record says it looks cut short."""
+    words = next((plain for prefix, plain in _JSON_WORDS if err.msg.startswith(prefix)), err.msg)
+    if err.msg.startswith("Unterminated string"):
+        return "the line ends inside a string (cut short?): its closing double quote is missing"
+    if err.pos >= len(text.rstrip()) and not err.msg.startswith("Extra data"):
+        return f"the line ends before the record does (cut short?); {words}"
+    return words
 
 
 class _CountingLines:
