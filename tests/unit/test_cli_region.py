@@ -15,6 +15,7 @@ from bft.cli import main
 
 EAST = "us-east-1"
 STACK = "BftEastPipeline"
+SUBMITTER = "arn:aws:iam::123456789012:role/BftEastPipeline-TeamTicketsSubmitterRole-1A2B3C"
 
 
 def _write_config(directory: Path) -> Path:
@@ -47,7 +48,7 @@ def east(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             "ReportsBucketName": "reports",
             "StateTableName": "state",
             "NotificationsTopicArn": f"arn:aws:sns:{EAST}:123456789012:t",
-            "Teams": json.dumps({"tickets": {"stateMachineArn": machine, "submitterRoleArn": None}}),
+            "Teams": json.dumps({"tickets": {"stateMachineArn": machine, "submitterRoleArn": SUBMITTER}}),
         }
         template = {
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},

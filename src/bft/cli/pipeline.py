@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
-from bft.cli.settings import add_config_dir, team_config
+from bft.cli.settings import add_config_dir, default_base_model, team_config
 from bft.errors import BaseModelUnavailable, RequestInvalid
-from bft.names import HAIKU, REQUEST_ID
+from bft.names import REQUEST_ID
 
 if TYPE_CHECKING:
     from bft.config import EnvironmentConfig
@@ -39,7 +39,9 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--validation", help="validation JSONL file")
     submit.add_argument("--evaluation", help="evaluation JSONL file (scored against the base model after serving)")
     submit.add_argument("--threshold", type=float, default=0.0, help="evaluation score the custom model must reach")
-    submit.add_argument("--base-model", default=HAIKU, help=f"base model id (default {HAIKU})")
+    submit.add_argument(
+        "--base-model", default=None, help="base model id (default: the team's first allowed model in the config)"
+    )
     submit.add_argument("--request-id", help="idempotency key and execution name (default: derived, printed)")
     submit.add_argument("--epochs", type=int, help="epochCount hyperparameter")
     submit.add_argument("--hyperparameter", action="append", default=[], metavar="NAME=VALUE")
@@ -109,6 +111,9 @@ def run_submit(args: argparse.Namespace) -> int:
     from bft.workflow.request import check_request
 
     config = _config(args)
+    if args.base_model is None:
+        args.base_model = default_base_model(config, args.team)
+        print(f"base model: {args.base_model} (the team's default; --base-model to choose another)")
     try:
         family = family_for(args.base_model)
     except BaseModelUnavailable as exc:

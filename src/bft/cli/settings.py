@@ -64,6 +64,16 @@ def team_config(args: argparse.Namespace) -> EnvironmentConfig:
     return config
 
 
+def team_models(config: EnvironmentConfig, team: str) -> list[str]:
+    """The base models a team may use: its own list, else the environment's."""
+    return list(config.team(team).allowed_base_models or config.allowed_base_models)
+
+
+def default_base_model(config: EnvironmentConfig, team: str | None) -> str:
+    """The model commands use when no --base-model is given: the team's first allowed model."""
+    return team_models(config, team)[0] if team else config.allowed_base_models[0]
+
+
 def describe_aws_setup_error(exc: BaseException) -> str | None:
     """One line for a missing or refused AWS setup (credentials, region), or None for any other error."""
     if not type(exc).__module__.startswith("botocore"):

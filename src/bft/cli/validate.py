@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+from bft.cli.settings import add_config_dir
 from bft.dataset import summary_text, validate_paths
 from bft.dataset.parsing import dumps
 from bft.errors import BaseModelUnavailable, RequestInvalid
@@ -41,10 +42,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--base-model",
-        default=DEFAULT_BASE_MODEL,
+        default=None,
         metavar="ID",
-        help=f"customizable base model id or foundation-model ARN (default: {DEFAULT_BASE_MODEL})",
+        help="customizable base model id or foundation-model ARN (default: with --env, the team's first allowed "
+        f"model; else {DEFAULT_BASE_MODEL})",
     )
+    parser.add_argument("--env", help="check against this environment's allowed models (config/<env>.yaml)")
+    parser.add_argument("--team", help="with --env: the team whose allowed models apply")
+    add_config_dir(parser)
     parser.add_argument(
         "--epochs", type=int, metavar="N", help="epochs for the billed-token estimate (default: the model's)"
     )
@@ -57,7 +62,36 @@ def _require_file(path: str | None) -> None:
         raise UsageError(f"no such file: {path}")
 
 
+def _base_model(args: argparse.Namespace) -> str:
+    """--base-model, else the environment's (team's) first allowed model, else Claude 3 Haiku; with --env a
+    model the environment does not allow is refused here, not after upload."""
+    if args.env is None:
+        if args.team is not None:
+            raise UsageError("--team needs --env")
+        return str(args.base_model or DEFAULT_BASE_MODEL)
+    from bft.cli.settings import default_base_model, load_environment, team_models
+
+    config = load_environment(args)
+    if args.team is not None:
+        from bft.config import ConfigError
+
+        try:
+            config.team(args.team)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from exc
+        allowed = team_models(config, args.team)
+    else:
+        allowed = list(config.allowed_base_models)
+    if args.base_model is None:
+        return default_base_model(config, args.team)
+    if args.base_model not in allowed:
+        who = f"team {args.team} in {config.name}" if args.team else f"environment {config.name}"
+        raise UsageError(f"--base-model {args.base_model} is not allowed for {who} (allowed: {', '.join(allowed)})")
+    return str(args.base_model)
+
+
 def run(args: argparse.Namespace) -> int:
+    args.base_model = _base_model(args)
     try:
         family = family_for(args.base_model)
     except BaseModelUnavailable as exc:
