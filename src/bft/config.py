@@ -201,11 +201,28 @@ class WorkflowTiming(_Strict):
 
 
 class Prices(_Strict):
-    """Prices for cost estimates, per model family (e.g. ``claude-3-haiku``). Bedrock's list prices change
-    and differ by region: the shipped files leave them empty (estimates then say "unknown"); set your own."""
+    """Prices for cost estimates, keyed by model id (``amazon.nova-lite-v1:0:300k``) or family
+    (``claude-3-haiku``); a model id wins over its family. Bedrock's list prices change and differ by region:
+    without a price here an estimate uses the shipped illustrative table (``bft.prices``) and says so."""
 
     training_per_1k_tokens_usd: dict[str, float] = Field(default_factory=dict)
     model_unit_hour_usd: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> Prices:
+        from bft.families import FAMILIES
+
+        known = {f.name for f in FAMILIES} | {m for f in FAMILIES for m in f.base_model_ids}
+        for table in ("training_per_1k_tokens_usd", "model_unit_hour_usd"):
+            for key in getattr(self, table):
+                if key not in known:
+                    raise _Invalid(
+                        (table, key),
+                        f"{key!r} is neither a fine-tunable model id nor a family; known families: "
+                        f"{', '.join(f.name for f in FAMILIES)} (a price under an unknown key would be ignored)",
+                        anchor=(table,),
+                    )
+        return self
 
 
 class ReaperConfig(_Strict):

@@ -163,7 +163,7 @@ def run_submit(args: argparse.Namespace) -> int:
         print("refused before upload: the dataset is invalid (see above); nothing was uploaded or started")
         return EXIT_NEGATIVE
     cost = estimate_cost(
-        {"family": family.name, "serving": checked["serving"]},
+        {"family": family.name, "baseModelId": args.base_model, "serving": checked["serving"]},
         {"statistics": report.to_dict()["statistics"]},
         config.price_document(),
     )
@@ -215,10 +215,13 @@ def _cost_line(cost: dict[str, Any], epochs: int, units: int) -> str:
         if cost.get("servingPerHourUsd") is not None
         else "unknown per hour (no price configured)"
     )
-    return (
+    line = (
         f"cost estimate: training ~{tokens} billed tokens ({epochs} epochs) = {training}; "
         f"serving {units} model unit(s) = {serving}"
     )
+    if cost.get("priceSource") == "illustrative":
+        line += f"\n  {cost['note']}"
+    return line
 
 
 # -- status / list -------------------------------------------------------------------------------------------
