@@ -1,4 +1,4 @@
-"""Cost estimates out of the box (an illustrative table, labelled), prices by model id honoured, unknown keys refused."""
+"""Cost estimates out of the box (illustrative, labelled), prices by model id honoured, unknown keys refused."""
 
 from __future__ import annotations
 
@@ -22,10 +22,13 @@ def _family(model: str) -> str:
 @pytest.mark.parametrize("model", MODELS)
 def test_every_supported_model_has_an_estimate_labelled_illustrative(model: str) -> None:
     cost = estimate_cost({"family": _family(model), "baseModelId": model, "serving": {"modelUnits": 1}}, DATASET, {})
-    assert cost["trainingUsd"] is not None and cost["trainingUsd"] > 0
-    assert cost["servingPerHourUsd"] is not None and cost["servingPerHourUsd"] > 0
+    assert cost["trainingUsd"] is not None
+    assert cost["trainingUsd"] > 0
+    assert cost["servingPerHourUsd"] is not None
+    assert cost["servingPerHourUsd"] > 0
     assert cost["priceSource"] == "illustrative"
-    assert "ILLUSTRATIVE" in cost["note"] and "aws.amazon.com/bedrock/pricing" in cost["note"]
+    assert "ILLUSTRATIVE" in cost["note"]
+    assert "aws.amazon.com/bedrock/pricing" in cost["note"]
 
 
 def test_a_price_by_model_id_wins_over_the_familys() -> None:
@@ -36,7 +39,8 @@ def test_a_price_by_model_id_wins_over_the_familys() -> None:
     run = {"family": "nova", "serving": {"modelUnits": 2}}
     pro = estimate_cost({**run, "baseModelId": "amazon.nova-pro-v1:0:300k"}, DATASET, prices)
     micro = estimate_cost({**run, "baseModelId": "amazon.nova-micro-v1:0:128k"}, DATASET, prices)
-    assert pro["trainingUsd"] == 6000.0 and micro["trainingUsd"] == 2000.0
+    assert pro["trainingUsd"] == 6000.0
+    assert micro["trainingUsd"] == 2000.0
     assert pro["servingPerHourUsd"] == 20.0
     assert pro["priceSource"] == "configured"
 
@@ -67,5 +71,6 @@ def test_the_dry_run_prints_a_figure_and_says_it_is_illustrative(
     assert main(["submit", "--env", "dev", "--team", "moderation", str(data["train"]), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "unknown (no price configured)" not in out
-    assert "= $" in out and "/hour" in out
+    assert "= $" in out
+    assert "/hour" in out
     assert "ILLUSTRATIVE prices" in out

@@ -238,7 +238,13 @@ def run_status(args: argparse.Namespace) -> int:
         if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
             raise UsageError(f"no run {request_id} for team {args.team} in {args.env}") from exc
         raise
-    print(f"{request_id}: {execution['status']} (started {execution['startDate']:%Y-%m-%d %H:%M:%S %Z})")
+    status = execution["status"]
+    step = _current_step(sfn, execution["executionArn"]) if status == "RUNNING" else None
+    if step is not None and step[0] == "RequestApproval":
+        status = "WAITING_FOR_APPROVAL"
+    print(f"{request_id}: {status} (started {execution['startDate']:%Y-%m-%d %H:%M:%S %Z})")
+    if step is not None:
+        print(f"now: {_step_in_words(step[0], step[1], args)}")
     report = _read_report(deployment, args.team, request_id)
     if report:
         print(f"outcome: {report['outcome']}")
@@ -250,6 +256,47 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"error: {report['error'].get('Error')}: {report['error'].get('Cause', '')[:500]}")
         print(f"report: s3://{deployment.reports_bucket}/reports/{args.team}/{request_id}/run.json")
     return EXIT_OK if execution["status"] in ("RUNNING", "SUCCEEDED") else EXIT_NEGATIVE
+
+
+# The workflow's states, as a team member would say what the run is doing.
+_STEP_WORDS = {
+    "Init": "starting",
+    "ValidateRequest": "checking the request against the guardrails",
+    "ValidateDataset": "validating the dataset",
+    "StartJob": "starting the customization job",
+    "WaitForJob": "training",
+    "CollectMetrics": "collecting the loss curves",
+    "CreateServing": "provisioning throughput",
+    "WaitForServing": "provisioning throughput",
+    "CheckServing": "provisioning throughput",
+    "WaitBeforeNextCheck": "provisioning throughput",
+    "Evaluate": "evaluating the custom model",
+    "FinalizeSuccess": "writing the report",
+    "Cleanup": "cleaning up after a failure",
+    "FinalizeFailure": "writing the failure report",
+}
+
+
+def _current_step(sfn: Any, execution_arn: str) -> tuple[str, Any] | None:
+    """(state name, when it was entered) of the state the execution is in, from its newest history events."""
+    events = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=25)["events"]
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            return str(event["stateEnteredEventDetails"]["name"]), event["timestamp"]
+    return None
+
+
+def _step_in_words(name: str, since: Any, args: argparse.Namespace) -> str:
+    from datetime import UTC, datetime
+
+    hours = (datetime.now(UTC) - since).total_seconds() / 3600
+    if name == "RequestApproval":
+        return (
+            f"waiting for approval since {since:%Y-%m-%d %H:%M %Z}; a reviewer approves with `bft approve --env "
+            f"{args.env} --team {args.team} --request-id {args.request_id}` (or bft reject ... --reason '...')"
+        )
+    words = _STEP_WORDS.get(name, f"in step {name}")
+    return f"{words} ({hours:.1f} h so far)"
 
 
 def run_list(args: argparse.Namespace) -> int:
