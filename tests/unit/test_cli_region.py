@@ -103,19 +103,26 @@ def _one_error_line(err: str) -> str:
     return problems[0]
 
 
-def test_no_region_variable_is_needed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """No AWS_DEFAULT_REGION (moto supplies credentials only): the config's region answers, no NoRegionError."""
+def _without_aws_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *argv: str, moto: bool) -> int:
+    """Run `bft` with no AWS variables or files at all (moto, when used, supplies credentials only)."""
     _no_aws_environment(tmp_path, monkeypatch)
     config_dir = _write_config(tmp_path / "cfg")
     try:
+        if not moto:
+            return main([*argv, "--config-dir", str(config_dir)])
         with mock_aws():
-            code = main(
-                ["status", "--env", "east", "--team", "tickets", "--request-id", "r1", "--config-dir", str(config_dir)]
-            )
+            return main([*argv, "--config-dir", str(config_dir)])
     finally:
         aws.reset()
+
+
+def test_no_region_variable_is_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No AWS_DEFAULT_REGION: the config's region answers, no NoRegionError."""
+    code = _without_aws_setup(
+        tmp_path, monkeypatch, "status", "--env", "east", "--team", "tickets", "--request-id", "r1", moto=True
+    )
     assert code == 2
     assert "environment east is not deployed in us-east-1" in _one_error_line(capsys.readouterr().err)
 
@@ -123,11 +130,6 @@ def test_no_region_variable_is_needed(
 def test_no_credentials_and_no_region_give_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _no_aws_environment(tmp_path, monkeypatch)
-    config_dir = _write_config(tmp_path / "cfg")
-    try:
-        code = main(["list", "--env", "east", "--team", "tickets", "--config-dir", str(config_dir)])
-    finally:
-        aws.reset()
+    code = _without_aws_setup(tmp_path, monkeypatch, "list", "--env", "east", "--team", "tickets", moto=False)
     assert code == 2
     assert "no AWS credentials found" in _one_error_line(capsys.readouterr().err)

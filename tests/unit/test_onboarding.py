@@ -34,12 +34,16 @@ def test_the_sheet_names_everything_a_team_needs(east: Path, capsys: pytest.Capt
     assert "output>" not in sheet, "no placeholder when the stack was read"
 
 
+@pytest.fixture
+def haiku_data(tmp_path: Path) -> Path:
+    return write_splits(tmp_path / "haiku", training=40, validation=1, evaluation=10)["train"]
+
+
 def test_validate_with_env_defaults_to_the_teams_model_not_haiku(
     east: Path,  # noqa: F811
-    tmp_path: Path,
+    haiku_data: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    haiku_data = write_splits(tmp_path / "haiku", training=40, validation=1, evaluation=10)["train"]
     assert main(["validate", str(haiku_data)]) == 0, "Haiku data is valid for Haiku"
     capsys.readouterr()
     code = main(["validate", str(haiku_data), "--env", "east", "--team", "tickets", "--config-dir", str(east)])
@@ -50,11 +54,10 @@ def test_validate_with_env_defaults_to_the_teams_model_not_haiku(
 
 def test_validate_refuses_a_model_the_environment_does_not_allow(
     east: Path,  # noqa: F811
-    tmp_path: Path,
+    haiku_data: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    data = write_splits(tmp_path / "d", training=40, validation=1, evaluation=10)["train"]
-    argv = ["validate", str(data), "--env", "east", "--config-dir", str(east), "--base-model"]
+    argv = ["validate", str(haiku_data), "--env", "east", "--config-dir", str(east), "--base-model"]
     assert main([*argv, "anthropic.claude-3-haiku-20240307-v1:0:200k"]) == 2
     assert "is not allowed for environment east (allowed: amazon.nova-micro-v1:0:128k)" in capsys.readouterr().err
 
