@@ -50,7 +50,11 @@ class PipelineStack(Stack):
             )
         removal = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
         self.notifications = Notifications(
-            self, "Notifications", emails=list(config.notification_emails), removal=removal
+            self,
+            "Notifications",
+            emails=list(config.notification_emails),
+            team_emails={team.name: list(team.notification_emails) for team in config.teams},
+            removal=removal,
         )
         timing = config.workflow
         self.workflow = CustomizationWorkflow(

@@ -1,6 +1,7 @@
 """Dataset-validation step: validate the request's S3 dataset, store the report, fail typed.
 
-Thin by design: the rules live in ``bft.dataset`` (shared with ``bft validate``)
+Validates the training, validation and evaluation files (the last with its own rules), so a bad evaluation
+file fails here, before any job. Thin by design: the rules live in ``bft.dataset`` (shared with ``bft validate``)
 and the S3 work in ``bft.dataset.s3``. Raises DatasetInvalid (message starts
 with the report's S3 URI), RequestInvalid, BaseModelUnavailable or
 TransientError; the state machine catches them by name.

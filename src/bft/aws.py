@@ -40,19 +40,24 @@ def _factory() -> Any:
     return boto3 if scoped is None or scoped[1] is None else scoped[1]
 
 
-def client(service: str) -> Any:
-    """Return the process-wide client for ``service``."""
+def client(service: str, *, region: str | None = None) -> Any:
+    """Return the process-wide client for ``service``.
+
+    ``region`` pins the client to a region whatever AWS_DEFAULT_REGION says: the CLI passes the environment's
+    configured region (handlers run in their function's region and leave it out).
+    """
     found = _overrides.get(service)
     if found is not None:
         return found
+    key = service if region is None else f"{service}@{region}"
     cache = _cache()
-    found = cache.get(service)
+    found = cache.get(key)
     if found is not None:
         return found
     with _lock:
-        if service not in cache:
-            cache[service] = _factory().client(service, config=_CONFIG)
-        return cache[service]
+        if key not in cache:
+            cache[key] = _factory().client(service, region_name=region, config=_CONFIG)
+        return cache[key]
 
 
 def override(service: str, value: Any) -> None:

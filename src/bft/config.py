@@ -62,6 +62,20 @@ TeamName = Annotated[str, StringConstraints(pattern=TEAM_NAME.pattern)]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$")]
 
 
+# What each pattern allows, in words: a raw regular expression is no help to the person editing the file.
+PATTERN_WORDS: dict[str, str] = {
+    TEAM_NAME.pattern: (
+        "a team name is lowercase letters, digits and hyphens, 3-32 characters, starting with a letter and "
+        "not ending with a hyphen (it becomes an S3 prefix and part of IAM names)"
+    ),
+    r"^[a-z][a-z0-9-]{0,15}$": "lowercase letters, digits and hyphens, 1-16 characters, starting with a letter",
+    r"^\d{12}$": "an AWS account id is exactly 12 digits, quoted",
+    r"^[a-z]{2}(-gov)?-[a-z]+-\d$": "an AWS region such as us-east-1 or us-west-2",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "an e-mail address such as team@example.com",
+    r"^[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$": "a Bedrock model id such as anthropic.claude-3-haiku-20240307-v1:0:200k",
+}
+
+
 class ConfigError(Exception):
     """The configuration is missing or invalid; the message says where and why."""
 
@@ -133,8 +147,9 @@ class ThroughputPolicy(_Strict):
     @model_validator(mode="after")
     def _defaults_within_limits(self) -> ThroughputPolicy:
         if self.default_model_units > self.max_model_units:
-            raise ValueError(
-                f"default_model_units ({self.default_model_units}) exceeds max_model_units ({self.max_model_units})"
+            raise _Invalid(
+                ("default_model_units",),
+                f"{self.default_model_units} exceeds max_model_units ({self.max_model_units})",
             )
         return self
 
@@ -186,11 +201,28 @@ class WorkflowTiming(_Strict):
 
 
 class Prices(_Strict):
-    """Prices for cost estimates, per model family (e.g. ``claude-3-haiku``). Bedrock's list prices change
-    and differ by region: the shipped files leave them empty (estimates then say "unknown"); set your own."""
+    """Prices for cost estimates, keyed by model id (``amazon.nova-lite-v1:0:300k``) or family
+    (``claude-3-haiku``); a model id wins over its family. Bedrock's list prices change and differ by region:
+    without a price here an estimate uses the shipped illustrative table (``bft.prices``) and says so."""
 
     training_per_1k_tokens_usd: dict[str, float] = Field(default_factory=dict)
     model_unit_hour_usd: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> Prices:
+        from bft.families import FAMILIES
+
+        known = {f.name for f in FAMILIES} | {m for f in FAMILIES for m in f.base_model_ids}
+        for table in ("training_per_1k_tokens_usd", "model_unit_hour_usd"):
+            for key in getattr(self, table):
+                if key not in known:
+                    raise _Invalid(
+                        (table, key),
+                        f"{key!r} is neither a fine-tunable model id nor a family; known families: "
+                        f"{', '.join(f.name for f in FAMILIES)} (a price under an unknown key would be ignored)",
+                        anchor=(table,),
+                    )
+        return self
 
 
 class ReaperConfig(_Strict):
@@ -251,35 +283,46 @@ class EnvironmentConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> EnvironmentConfig:
+        # Each rule names where it is broken (_Invalid), so the message keeps the file's line number.
         if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"log_retention_days: {self.log_retention_days} is not a CloudWatch Logs retention; "
-                f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            raise _Invalid(
+                ("log_retention_days",),
+                f"{self.log_retention_days} is not a CloudWatch Logs retention; "
+                f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}",
             )
         if self.production and self.data_retention.auto_delete_objects:
-            raise ValueError("data_retention.auto_delete_objects: must be false in production (data is retained)")
+            raise _Invalid(
+                ("data_retention", "auto_delete_objects"),
+                "must be false in production (data is retained)",
+                anchor=("data_retention",),
+            )
         names = [team.name for team in self.teams]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise ValueError(f"teams: duplicate team names {duplicates}")
+            second = [i for i, name in enumerate(names) if name == duplicates[0]][1]
+            raise _Invalid(("teams", second, "name"), f"duplicate team names {duplicates}")
         for index, team in enumerate(self.teams):
-            where = f"teams[{index}] ({team.name})"
+            where = f"(team {team.name})"
             outside = sorted(set(team.allowed_base_models or []) - set(self.allowed_base_models))
             if outside:
-                raise ValueError(
-                    f"{where}.allowed_base_models: {outside} not in the environment's allowed_base_models "
-                    f"{self.allowed_base_models}"
+                raise _Invalid(
+                    ("teams", index, "allowed_base_models"),
+                    f"{outside} not in the environment's allowed_base_models {self.allowed_base_models} {where}",
                 )
             if team.max_model_units and team.max_model_units > self.provisioned_throughput.max_model_units:
-                raise ValueError(
-                    f"{where}.max_model_units: {team.max_model_units} exceeds the environment's "
-                    f"provisioned_throughput.max_model_units ({self.provisioned_throughput.max_model_units})"
+                raise _Invalid(
+                    ("teams", index, "max_model_units"),
+                    f"{team.max_model_units} exceeds the environment's provisioned_throughput.max_model_units "
+                    f"({self.provisioned_throughput.max_model_units}) {where}",
                 )
             if team.allow_commitment and not self.provisioned_throughput.allow_commitment:
-                raise ValueError(f"{where}.allow_commitment: true needs provisioned_throughput.allow_commitment: true")
+                raise _Invalid(
+                    ("teams", index, "allow_commitment"),
+                    f"true needs provisioned_throughput.allow_commitment: true {where}",
+                )
         for key in self.tags:
             if key.lower().startswith("aws:"):
-                raise ValueError(f"tags.{key}: keys starting with 'aws:' are reserved by AWS")
+                raise _Invalid(("tags", key), "keys starting with 'aws:' are reserved by AWS", anchor=("tags",))
         self._check_execution_timeout()
         if self.production:
             self._check_production_approval()
@@ -436,7 +479,16 @@ def _describe(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int
             loc, anchor = (*loc, *cause.loc), (*loc, *cause.anchor)
         key = _dotted(loc)
         message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
+        pattern = (error.get("ctx") or {}).get("pattern")
+        if error["type"] == "string_pattern_mismatch" and pattern in PATTERN_WORDS:
+            message = f"{error['input']!r} is not allowed: {PATTERN_WORDS[pattern]}"
+        elif error["type"] == "string_type" and isinstance(error["input"], int | float):
+            what = "the account id" if loc == ("account",) else "the value"
+            message = (
+                f'quote {what}: {key}: "{error["input"]}" (unquoted, YAML reads it as a number, '
+                "which drops leading zeros)"
+            )
+        elif error["type"] == "extra_forbidden":
             message = "unknown key (check the spelling against the configuration reference in README.md)"
         elif error["type"] == "missing":
             message = "required key is missing"

@@ -70,7 +70,7 @@ def discover(config: EnvironmentConfig, *, cloudformation: Any) -> Deployment:
             f"account of {config.name}"
         ) from exc
     except NoRegionError as exc:
-        raise DeploymentError(f"no AWS region: set AWS_REGION={config.region}") from exc
+        raise DeploymentError(f"no AWS region: set `region: {config.region}` in config/{config.name}.yaml") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")

@@ -11,9 +11,22 @@ from constructs import Construct
 
 
 class Notifications(Construct):
-    """One topic per environment; subscribers filter on the ``team`` and ``outcome`` message attributes."""
+    """One topic per environment; subscribers filter on the ``team`` and ``outcome`` message attributes.
 
-    def __init__(self, scope: Construct, id_: str, *, emails: list[str], removal: RemovalPolicy) -> None:
+    ``emails`` (the platform's) receive every message; each address in ``team_emails`` receives only the
+    messages of its teams (outcomes, approval requests, reaper notices: every publisher sets ``team``),
+    through a subscription filter policy on that attribute.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        emails: list[str],
+        removal: RemovalPolicy,
+        team_emails: dict[str, list[str]] | None = None,
+    ) -> None:
         super().__init__(scope, id_)
         self.key = kms.Key(
             self,
@@ -61,6 +74,18 @@ class Notifications(Construct):
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        # One subscription per address (an address may serve several teams); the platform's already get all.
+        teams_of: dict[str, list[str]] = {}
+        for team, addresses in sorted((team_emails or {}).items()):
+            for email in addresses:
+                if email not in emails:
+                    teams_of.setdefault(email, []).append(team)
+        for email, teams in teams_of.items():
+            self.topic.add_subscription(
+                subscriptions.EmailSubscription(
+                    email, filter_policy={"team": sns.SubscriptionFilter.string_filter(allowlist=teams)}
+                )
+            )
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:
         """Publish, and the two key actions publishing to an encrypted topic needs (grant_publish adds wildcards)."""

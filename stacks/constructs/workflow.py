@@ -358,6 +358,8 @@ class CustomizationWorkflow(Construct):
                 "trainingDataUri.$": "$.run.trainingDataUri",
                 "validationDataUri.$": "$.run.validationDataUri",
                 "hyperParameters.$": "$.run.hyperParameters",
+                # Checked with the dataset, before any job: a broken evaluation file must not cost a training.
+                "evaluation.$": "$.run.evaluation",
             },
             "$.dataset",
         )

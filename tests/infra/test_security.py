@@ -241,3 +241,18 @@ def test_every_stack_is_pinned_to_the_configured_region(assembly: Assembly) -> N
         assert stack["environment"] == f"aws://{config.account or 'unknown-account'}/{config.region}"
     for name, template in assembly.templates().items():
         assert '{"Ref": "AWS::Region"}' not in json.dumps(template), f"{name} still follows the deploying region"
+
+
+def test_team_emails_receive_only_their_teams_messages(assembly: Assembly) -> None:
+    """Each team's addresses are subscribed with a filter policy on the `team` attribute every publisher sets;
+    the platform's addresses keep receiving everything (no filter)."""
+    config = load_config(assembly.env)
+    template = assembly.template("Pipeline")
+    subscriptions = [s["Properties"] for s in resources(template, "AWS::SNS::Subscription").values()]
+    by_email = {s["Endpoint"]: s.get("FilterPolicy") for s in subscriptions if s["Protocol"] == "email"}
+    for email in config.notification_emails:
+        assert by_email[email] is None
+    for team in config.teams:
+        for email in team.notification_emails:
+            if email not in config.notification_emails:
+                assert team.name in by_email[email]["team"], (email, by_email[email])

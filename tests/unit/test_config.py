@@ -82,10 +82,46 @@ def test_team_limits_must_fit_the_environment(tmp_path: Path) -> None:
         "    max_model_units: 1\n    throughput_ttl_hours", "    max_model_units: 3\n    throughput_ttl_hours"
     )
     message = error_for(tmp_path, text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "max_model_units: 3" in row)
     assert (
-        "teams[0] (moderation).max_model_units: 3 exceeds the environment's provisioned_throughput.max_model_units (1)"
-        in message
+        f"dev.yaml:{line}: teams[0].max_model_units: 3 exceeds the environment's "
+        "provisioned_throughput.max_model_units (1) (team moderation)"
+    ) in message
+
+
+def _line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    rows = [i for i, row in enumerate(text.splitlines(), 1) if needle in row]
+    return rows[occurrence - 1]
+
+
+def test_cross_field_errors_keep_their_line(tmp_path: Path) -> None:
+    """Rules over several keys used to print no line number at all."""
+    text = BASE.replace("log_retention_days: 30", "log_retention_days: 31")
+    assert f"dev.yaml:{_line_of(text, 'log_retention_days')}: log_retention_days: 31 is not" in error_for(
+        tmp_path, text
     )
+    text = BASE.replace("    max_model_units: 1\n", "    max_model_units: 1\n    allow_commitment: true\n")
+    assert f"dev.yaml:{_line_of(text, 'allow_commitment: true')}: teams[0].allow_commitment" in error_for(
+        tmp_path, text
+    )
+    text = BASE + "  - name: moderation\n"
+    assert f"dev.yaml:{_line_of(text, '- name: moderation', 2)}: teams[1].name: duplicate" in error_for(tmp_path, text)
+    text = BASE.replace("  default_model_units: 1", "  default_model_units: 2")
+    line = _line_of(text, "default_model_units: 2")
+    assert f"dev.yaml:{line}: provisioned_throughput.default_model_units: 2 exceeds" in error_for(tmp_path, text)
+
+
+def test_team_name_rule_is_said_in_words(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("  - name: moderation", "  - name: Moderation_Team"))
+    assert "teams[0].name: 'Moderation_Team' is not allowed: a team name is lowercase letters, digits and" in message
+    assert "3-32 characters" in message
+    assert "^[a-z]" not in message, "no raw regular expression"
+
+
+def test_an_unquoted_account_id_says_quote_it(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace('# account: "111111111111"', "account: 111111111111"))
+    assert 'account: quote the account id: account: "111111111111"' in message
+    assert "Input should be a valid string" not in message
 
 
 def test_team_commitment_needs_environment_commitment(tmp_path: Path) -> None:

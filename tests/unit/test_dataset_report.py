@@ -129,7 +129,8 @@ def test_summary_text_lists_errors_as_file_line_field_message() -> None:
 
 
 def test_summary_text_caps_the_errors_shown() -> None:
-    report = validate(HAIKU, dataset(HAIKU, 40, {n: b"x" for n in range(1, 31)}))
+    # Each error at a different column: distinct errors, not one repeated (those are grouped, see below).
+    report = validate(HAIKU, dataset(HAIKU, 40, {n: b"[" + b" " * n for n in range(1, 31)}))
     text = summary_text(report, max_issues=5)
     assert "30 errors, first 5 shown:" in text
     assert "training.jsonl:5:" in text
@@ -305,3 +306,36 @@ def test_validate_paths_reads_duplicates_back_from_disk(tmp_path: Path) -> None:
     path.write_bytes(b"\n".join(lines) + b"\n")
     report = validate_paths(HAIKU, path)
     assert [(w.line, w.message) for w in report.warnings] == [(34, "same content as line 3")]
+
+
+def test_the_same_error_on_many_records_is_one_line_with_their_lines() -> None:
+    """Haiku records checked for Nova break the same rule 60 times: said once, with the lines."""
+    from bft.dataset import summary_text, validate_lines
+    from tests.unit.test_dataset_rules import HAIKU, dataset
+
+    report = validate_lines("amazon.nova-lite-v1:0:300k", dataset(HAIKU, 60))
+    text = summary_text(report)
+    assert report.error_count == 60
+    assert "the same error on 60 records: lines 1-60" in text
+    assert len([row for row in text.splitlines() if "[" in row and "]" in row]) == 1
+
+
+def test_line_ranges() -> None:
+    from bft.dataset.report import line_ranges
+
+    assert line_ranges([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
+    assert line_ranges([4]) == "4"
+
+
+def test_a_json_syntax_error_is_said_in_words_with_line_and_column() -> None:
+    from bft.dataset import validate_lines
+    from tests.unit.test_dataset_rules import HAIKU, dataset
+
+    lines = dataset(HAIKU, 40)
+    lines[2] = b'{"messages": [{"role": "user", "content": "hi"},]}'
+    lines[5] = lines[5][:40]
+    errors = {e.line: e.message for e in validate_lines(HAIKU, lines).errors}
+    assert errors[3].startswith("invalid JSON at column 49: expected a value")
+    assert errors[6].startswith("invalid JSON at column")
+    assert "cut short" in errors[6]
+    assert "Expecting" not in errors[3] + errors[6], "not Python's raw text"

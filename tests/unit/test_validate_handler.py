@@ -316,3 +316,24 @@ def test_handler_works_without_orjson_as_in_the_lambda_runtime(s3: Any, monkeypa
     report = stored_report(s3)
     assert report["parser"] == "json"
     assert [(e["line"], e["code"]) for e in report["errors"]] == [(9, "not_an_object")]
+
+
+def test_a_truncated_evaluation_file_fails_the_step_before_any_job(s3: Any) -> None:
+    """The evaluation set is first read by Evaluate, after training and serving: the step checks it now."""
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    records = dataset(HAIKU, 12)
+    records[6] = records[6][: len(records[6]) // 2]
+    evaluation = put(s3, "search/evaluation.jsonl", records)
+    with pytest.raises(DatasetInvalid) as info:
+        invoke(event(training, evaluation={"dataUri": evaluation, "threshold": 0.9, "maxRecords": 200}))
+    assert f"{evaluation}:7: invalid JSON" in str(info.value)
+    report = stored_report(s3)
+    assert [(f["role"], f["records"]) for f in report["files"]] == [("training", 40), ("evaluation", 12)]
+
+
+def test_an_evaluation_file_is_held_to_its_own_rules_not_the_training_minimum(s3: Any) -> None:
+    training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))
+    evaluation = put(s3, "search/evaluation.jsonl", dataset(HAIKU, 12))
+    result = invoke(event(training, evaluation={"dataUri": evaluation, "threshold": 0.9, "maxRecords": 10}))
+    assert result["statistics"]["records"] == 40, "statistics stay the training file's (what is billed)"
+    assert "records_not_scored" in [w["code"] for w in stored_report(s3)["warnings"]]

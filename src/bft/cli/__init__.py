@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules under bft.cli, each registering one or more commands, in --help order.
-_SUBCOMMANDS = ["validate", "local_run", "pipeline"]
+_SUBCOMMANDS = ["validate", "local_run", "pipeline", "onboarding"]
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1
@@ -43,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except UsageError as exc:
         print(f"bft {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        # Missing or refused AWS credentials and region: one line that says what to do, not a traceback.
+        from bft.cli.settings import describe_aws_setup_error
+
+        message = describe_aws_setup_error(exc)
+        if message is None:
+            raise
+        print(f"bft {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     return code
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+from bft.cli.settings import add_config_dir, default_base_model, team_config
 from bft.errors import BaseModelUnavailable, RequestInvalid
-from bft.names import HAIKU, REQUEST_ID
+from bft.names import REQUEST_ID
 
 if TYPE_CHECKING:
     from bft.config import EnvironmentConfig
@@ -30,7 +31,7 @@ def register(subparsers: Any) -> None:
         parser = subparsers.add_parser(name, help=help_, description=help_)
         parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
         parser.add_argument("--team", required=True, help="your team, as onboarded in the environment's config")
-        parser.add_argument("--config-dir", default=None, help=argparse.SUPPRESS)
+        add_config_dir(parser)
         return parser
 
     submit = command("submit", "validate locally, upload to the team's prefix and start a fine-tuning run")
@@ -38,7 +39,9 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--validation", help="validation JSONL file")
     submit.add_argument("--evaluation", help="evaluation JSONL file (scored against the base model after serving)")
     submit.add_argument("--threshold", type=float, default=0.0, help="evaluation score the custom model must reach")
-    submit.add_argument("--base-model", default=HAIKU, help=f"base model id (default {HAIKU})")
+    submit.add_argument(
+        "--base-model", default=None, help="base model id (default: the team's first allowed model in the config)"
+    )
     submit.add_argument("--request-id", help="idempotency key and execution name (default: derived, printed)")
     submit.add_argument("--epochs", type=int, help="epochCount hyperparameter")
     submit.add_argument("--hyperparameter", action="append", default=[], metavar="NAME=VALUE")
@@ -72,22 +75,22 @@ def register(subparsers: Any) -> None:
 
 # -- shared --------------------------------------------------------------------------------------------------
 def _config(args: argparse.Namespace) -> EnvironmentConfig:
-    from bft.config import DEFAULT_CONFIG_DIR, ConfigError, load_config
+    """The environment's config and its team, from --config-dir / BFT_CONFIG_DIR; says which file it read."""
+    return team_config(args)
 
-    try:
-        config = load_config(args.env, Path(args.config_dir or DEFAULT_CONFIG_DIR))
-        config.team(args.team)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from exc
-    return config
+
+def _client(config: EnvironmentConfig, service: str) -> Any:
+    """A client in the environment's configured region, whatever AWS_DEFAULT_REGION says."""
+    from bft import aws
+
+    return aws.client(service, region=config.region)
 
 
 def _deployment(config: EnvironmentConfig) -> Deployment:
-    from bft import aws
     from bft.deployment import DeploymentError, discover
 
     try:
-        return discover(config, cloudformation=aws.client("cloudformation"))
+        return discover(config, cloudformation=_client(config, "cloudformation"))
     except DeploymentError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -102,13 +105,15 @@ def _request_id(value: str) -> str:
 def run_submit(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
-    from bft import aws
     from bft.dataset import summary_text, validate_paths
     from bft.families import default_epochs, family_for
     from bft.workflow.report import estimate_cost
     from bft.workflow.request import check_request
 
     config = _config(args)
+    if args.base_model is None:
+        args.base_model = default_base_model(config, args.team)
+        print(f"base model: {args.base_model} (the team's default; --base-model to choose another)")
     try:
         family = family_for(args.base_model)
     except BaseModelUnavailable as exc:
@@ -152,13 +157,13 @@ def run_submit(args: argparse.Namespace) -> int:
         return EXIT_NEGATIVE
 
     epochs = int(checked["hyperParameters"].get("epochCount", default_epochs(family)))
-    report = validate_paths(args.base_model, args.training, args.validation, epochs=epochs)
+    report = validate_paths(args.base_model, args.training, args.validation, evaluation=args.evaluation, epochs=epochs)
     print(summary_text(report))
     if not report.valid:
         print("refused before upload: the dataset is invalid (see above); nothing was uploaded or started")
         return EXIT_NEGATIVE
     cost = estimate_cost(
-        {"family": family.name, "serving": checked["serving"]},
+        {"family": family.name, "baseModelId": args.base_model, "serving": checked["serving"]},
         {"statistics": report.to_dict()["statistics"]},
         config.price_document(),
     )
@@ -169,7 +174,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
     deployment = _deployment(config)
     team = deployment.team(args.team)
-    s3, sfn = aws.client("s3"), aws.client("stepfunctions")
+    s3, sfn = _client(config, "s3"), _client(config, "stepfunctions")
     uploads = {"train.jsonl": args.training, "validation.jsonl": args.validation, "evaluation.jsonl": args.evaluation}
     final = json.loads(json.dumps(request).replace(placeholder_bucket, deployment.datasets_bucket))
     for key, path in uploads.items():
@@ -210,29 +215,36 @@ def _cost_line(cost: dict[str, Any], epochs: int, units: int) -> str:
         if cost.get("servingPerHourUsd") is not None
         else "unknown per hour (no price configured)"
     )
-    return (
+    line = (
         f"cost estimate: training ~{tokens} billed tokens ({epochs} epochs) = {training}; "
         f"serving {units} model unit(s) = {serving}"
     )
+    if cost.get("priceSource") == "illustrative":
+        line += f"\n  {cost['note']}"
+    return line
 
 
 # -- status / list -------------------------------------------------------------------------------------------
 def run_status(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
-    from bft import aws
-
     config = _config(args)
     deployment = _deployment(config)
     request_id = _request_id(args.request_id)
-    sfn = aws.client("stepfunctions")
+    sfn = _client(config, "stepfunctions")
     try:
         execution = sfn.describe_execution(executionArn=deployment.execution_arn(args.team, request_id))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
             raise UsageError(f"no run {request_id} for team {args.team} in {args.env}") from exc
         raise
-    print(f"{request_id}: {execution['status']} (started {execution['startDate']:%Y-%m-%d %H:%M:%S %Z})")
+    status = execution["status"]
+    step = _current_step(sfn, execution["executionArn"]) if status == "RUNNING" else None
+    if step is not None and step[0] == "RequestApproval":
+        status = "WAITING_FOR_APPROVAL"
+    print(f"{request_id}: {status} (started {execution['startDate']:%Y-%m-%d %H:%M:%S %Z})")
+    if step is not None:
+        print(f"now: {_step_in_words(step[0], step[1], args)}")
     report = _read_report(deployment, args.team, request_id)
     if report:
         print(f"outcome: {report['outcome']}")
@@ -246,12 +258,52 @@ def run_status(args: argparse.Namespace) -> int:
     return EXIT_OK if execution["status"] in ("RUNNING", "SUCCEEDED") else EXIT_NEGATIVE
 
 
+# The workflow's states, as a team member would say what the run is doing.
+_STEP_WORDS = {
+    "Init": "starting",
+    "ValidateRequest": "checking the request against the guardrails",
+    "ValidateDataset": "validating the dataset",
+    "StartJob": "starting the customization job",
+    "WaitForJob": "training",
+    "CollectMetrics": "collecting the loss curves",
+    "CreateServing": "provisioning throughput",
+    "WaitForServing": "provisioning throughput",
+    "CheckServing": "provisioning throughput",
+    "WaitBeforeNextCheck": "provisioning throughput",
+    "Evaluate": "evaluating the custom model",
+    "FinalizeSuccess": "writing the report",
+    "Cleanup": "cleaning up after a failure",
+    "FinalizeFailure": "writing the failure report",
+}
+
+
+def _current_step(sfn: Any, execution_arn: str) -> tuple[str, Any] | None:
+    """(state name, when it was entered) of the state the execution is in, from its newest history events."""
+    events = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=25)["events"]
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            return str(event["stateEnteredEventDetails"]["name"]), event["timestamp"]
+    return None
+
+
+def _step_in_words(name: str, since: Any, args: argparse.Namespace) -> str:
+    from datetime import UTC, datetime
+
+    hours = (datetime.now(UTC) - since).total_seconds() / 3600
+    if name == "RequestApproval":
+        return (
+            f"waiting for approval since {since:%Y-%m-%d %H:%M %Z}; a reviewer approves with `bft approve --env "
+            f"{args.env} --team {args.team} --request-id {args.request_id}` (or bft reject ... --reason '...')"
+        )
+    words = _STEP_WORDS.get(name, f"in step {name}")
+    return f"{words} ({hours:.1f} h so far)"
+
+
 def run_list(args: argparse.Namespace) -> int:
-    from bft import aws
 
     config = _config(args)
     deployment = _deployment(config)
-    sfn = aws.client("stepfunctions")
+    sfn = _client(config, "stepfunctions")
     found = sfn.list_executions(
         stateMachineArn=deployment.team(args.team).state_machine_arn, maxResults=max(1, min(args.max, 100))
     )["executions"]
@@ -269,7 +321,7 @@ def _read_report(deployment: Deployment, team: str, request_id: str) -> dict[str
 
     try:
         body = (
-            aws.client("s3")
+            aws.client("s3", region=deployment.region)
             .get_object(Bucket=deployment.reports_bucket, Key=f"reports/{team}/{request_id}/run.json")["Body"]
             .read()
         )
@@ -321,7 +373,6 @@ def run_decide(args: argparse.Namespace) -> int:
 
 
 def run_teardown(args: argparse.Namespace) -> int:
-    from bft import aws
     from bft.errors import AccessDenied, ForeignResource, JobFailed
     from bft.workflow.bedrock_errors import bedrock_call
     from bft.workflow.ownership import own_model_arn, require_own
@@ -339,7 +390,7 @@ def run_teardown(args: argparse.Namespace) -> int:
     # environment, team and request is deleted.
     attempt = ((report or {}).get("run") or {}).get("attempt")
     run = {"environment": deployment.env, "team": args.team, "requestId": request_id, "attempt": attempt}
-    bedrock = aws.client("bedrock")
+    bedrock = _client(config, "bedrock")
     try:
         require_own(bedrock, serving["arn"], run, what=serving.get("kind", "serving resource"))
         print(f"{serving['arn']}: {delete_serving(bedrock, serving['kind'], serving['arn'])}")

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+from bft.cli.settings import add_config_dir
 from bft.dataset import summary_text, validate_paths
 from bft.dataset.parsing import dumps
 from bft.errors import BaseModelUnavailable, RequestInvalid
@@ -25,14 +26,30 @@ def register(subparsers: Any) -> None:
         help="validate a JSONL dataset for a base model",
         description="Validate a training (and optional validation) JSONL file against the base model's rules.",
     )
-    parser.add_argument("training", metavar="TRAINING.jsonl", help="training data file")
+    parser.add_argument("training", metavar="TRAINING.jsonl", nargs="?", help="training data file")
     parser.add_argument("--validation", metavar="VALIDATION.jsonl", help="validation data file")
     parser.add_argument(
-        "--base-model",
-        default=DEFAULT_BASE_MODEL,
-        metavar="ID",
-        help=f"customizable base model id or foundation-model ARN (default: {DEFAULT_BASE_MODEL})",
+        "--evaluation",
+        metavar="EVALUATION.jsonl",
+        help="evaluation file, checked with the evaluation rules (each record's last assistant turn is the "
+        "expected answer; at least 10 records); may be given without a training file",
     )
+    parser.add_argument(
+        "--eval-max-records",
+        type=int,
+        metavar="N",
+        help="records the run will score (the request's evaluation.maxRecords; default 200)",
+    )
+    parser.add_argument(
+        "--base-model",
+        default=None,
+        metavar="ID",
+        help="customizable base model id or foundation-model ARN (default: with --env, the team's first allowed "
+        f"model; else {DEFAULT_BASE_MODEL})",
+    )
+    parser.add_argument("--env", help="check against this environment's allowed models (config/<env>.yaml)")
+    parser.add_argument("--team", help="with --env: the team whose allowed models apply")
+    add_config_dir(parser)
     parser.add_argument(
         "--epochs", type=int, metavar="N", help="epochs for the billed-token estimate (default: the model's)"
     )
@@ -45,7 +62,36 @@ def _require_file(path: str | None) -> None:
         raise UsageError(f"no such file: {path}")
 
 
+def _base_model(args: argparse.Namespace) -> str:
+    """--base-model, else the environment's (team's) first allowed model, else Claude 3 Haiku; with --env a
+    model the environment does not allow is refused here, not after upload."""
+    if args.env is None:
+        if args.team is not None:
+            raise UsageError("--team needs --env")
+        return str(args.base_model or DEFAULT_BASE_MODEL)
+    from bft.cli.settings import default_base_model, load_environment, team_models
+
+    config = load_environment(args)
+    if args.team is not None:
+        from bft.config import ConfigError
+
+        try:
+            config.team(args.team)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from exc
+        allowed = team_models(config, args.team)
+    else:
+        allowed = list(config.allowed_base_models)
+    if args.base_model is None:
+        return default_base_model(config, args.team)
+    if args.base_model not in allowed:
+        who = f"team {args.team} in {config.name}" if args.team else f"environment {config.name}"
+        raise UsageError(f"--base-model {args.base_model} is not allowed for {who} (allowed: {', '.join(allowed)})")
+    return str(args.base_model)
+
+
 def run(args: argparse.Namespace) -> int:
+    args.base_model = _base_model(args)
     try:
         family = family_for(args.base_model)
     except BaseModelUnavailable as exc:
@@ -56,10 +102,22 @@ def run(args: argparse.Namespace) -> int:
             epochs = int(check_hyperparameters(family, {"epochCount": args.epochs})["epochCount"])
         except RequestInvalid as exc:
             raise UsageError(f"--epochs: {exc}") from exc
+    if args.training is None and args.evaluation is None:
+        raise UsageError("give a training file, an --evaluation file, or both")
+    if args.validation is not None and args.training is None:
+        raise UsageError("--validation needs the training file it goes with")
     _require_file(args.training)
     _require_file(args.validation)
+    _require_file(args.evaluation)
     try:
-        report = validate_paths(args.base_model, args.training, args.validation, epochs=epochs)
+        report = validate_paths(
+            args.base_model,
+            args.training,
+            args.validation,
+            evaluation=args.evaluation,
+            scored_records=args.eval_max_records,
+            epochs=epochs,
+        )
     except OSError as exc:  # unreadable file (permissions, a directory)
         raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
     if args.json:

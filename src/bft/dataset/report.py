@@ -40,7 +40,7 @@ class Issue:
 
 @dataclass(frozen=True)
 class FileSummary:
-    role: str  # "training" | "validation"
+    role: str  # "training" | "validation" | "evaluation"
     path: str  # local path or s3:// URI
     records: int  # lines read (Bedrock counts every line as a record)
     bytes: int
@@ -116,6 +116,44 @@ def _size(num: int) -> str:
     return f"{value:,.1f} GB"
 
 
+def grouped(issues: list[Issue]) -> list[tuple[Issue, list[int]]]:
+    """Issues with the same file, field, code and message as one entry with all their lines, in first-seen order.
+
+    Data converted from another family breaks the same rule on every record: one line says so.
+    """
+    groups: dict[tuple[str, str | None, str, str], tuple[Issue, list[int]]] = {}
+    for issue in issues:
+        key = (issue.file, issue.field, issue.code, issue.message)
+        entry = groups.setdefault(key, (issue, []))
+        if issue.line is not None:
+            entry[1].append(issue.line)
+    return list(groups.values())
+
+
+def line_ranges(lines: list[int]) -> str:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``"1-3, 7, 9-10"``."""
+    parts: list[str] = []
+    start = previous = lines[0]
+    for line in [*lines[1:], None]:
+        if line is not None and line == previous + 1:
+            previous = line
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if line is not None:
+            start = previous = line
+    return ", ".join(parts)
+
+
+def _group_line(issue: Issue, lines: list[int]) -> str:
+    if len(lines) < 2:
+        return str(issue)
+    what = f"{issue.field}: " if issue.field else ""
+    return (
+        f"{issue.file}: {what}{issue.message} [{issue.code}]: the same error on {len(lines):,} records: "
+        f"lines {line_ranges(lines)}"
+    )
+
+
 def summary_text(report: Report, max_issues: int = 20) -> str:
     """A terminal summary: verdict, files, the first errors as ``file:line: field: message``, statistics."""
     verdict = "VALID" if report.valid else "INVALID"
@@ -129,11 +167,13 @@ def summary_text(report: Report, max_issues: int = 20) -> str:
     ):
         if not total:
             continue
-        shown = issues[:max_issues]
-        more = f", first {len(shown)} shown" if total > len(shown) else ""
+        groups = grouped(issues)
+        shown = groups[:max_issues]
+        listed = sum(len(lines) for _, lines in shown)
+        more = f", first {listed:,} shown" if total > listed else ""
         noun = title if total != 1 else title[:-1]
         out.append(f"{total:,} {noun}{more}:")
-        out.extend(f"  {issue}" for issue in shown)
+        out.extend(f"  {_group_line(issue, lines)}" for issue, lines in shown)
     stats = report.statistics
     if stats.get("measured_records"):
         tok, turns = stats["tokens"], stats["turns"]

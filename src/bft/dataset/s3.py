@@ -91,6 +91,10 @@ class ValidationRequest:
     training_uri: str
     validation_uri: str | None = None
     hyperparameters: Mapping[str, str | int | float] = field(default_factory=dict)
+    # The request's evaluation set (checked here, before any job, with the evaluation rules) and how many
+    # of its records Evaluate scores.
+    evaluation_uri: str | None = None
+    evaluation_max_records: int | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> ValidationRequest:
@@ -117,7 +121,26 @@ class ValidationRequest:
         parse_s3_uri(training, "trainingDataUri")
         if validation is not None:
             parse_s3_uri(validation, "validationDataUri")
-        return cls(str(request_id), str(team), str(text("baseModelId")), training, validation, dict(hp))
+        evaluation = event.get("evaluation")
+        evaluation_uri: str | None = None
+        max_records: int | None = None
+        if evaluation is not None:
+            if not isinstance(evaluation, Mapping) or not isinstance(evaluation.get("dataUri"), str):
+                raise RequestInvalid("evaluation must be an object with a dataUri")
+            evaluation_uri = evaluation["dataUri"]
+            parse_s3_uri(str(evaluation_uri), "evaluation.dataUri")
+            scored = evaluation.get("maxRecords")
+            max_records = scored if isinstance(scored, int) and not isinstance(scored, bool) else None
+        return cls(
+            str(request_id),
+            str(team),
+            str(text("baseModelId")),
+            training,
+            validation,
+            dict(hp),
+            evaluation_uri,
+            max_records,
+        )
 
 
 def report_key(request: ValidationRequest) -> str:
@@ -133,7 +156,9 @@ def _is_transient(exc: ClientError) -> bool:
     return _code(exc) in _TRANSIENT or (isinstance(status, int) and status >= 500)
 
 
-def _read_object(validator: DatasetValidator, s3: Any, role: str, uri: str) -> None:
+def _read_object(
+    validator: DatasetValidator, s3: Any, role: str, uri: str, *, scored_records: int | None = None
+) -> None:
     """Stream one object through the validator, or record why it could not be read."""
     bucket, key = parse_s3_uri(uri)
     try:
@@ -162,7 +187,14 @@ def _read_object(validator: DatasetValidator, s3: Any, role: str, uri: str) -> N
     body = response["Body"]
     reread = _object_reader(s3, bucket, key, response.get("ETag"))
     try:
-        validator.add_file(role, uri, iter_lines(read_chunks(body)), size=response.get("ContentLength"), reread=reread)
+        validator.add_file(
+            role,
+            uri,
+            iter_lines(read_chunks(body)),
+            size=response.get("ContentLength"),
+            reread=reread,
+            scored_records=scored_records,
+        )
     except _NETWORK_ERRORS as exc:
         raise TransientError(f"reading {uri} failed midway: {exc}") from exc
     finally:
@@ -226,6 +258,8 @@ def validate_request(
     _read_object(validator, s3, "training", request.training_uri)
     if request.validation_uri is not None:
         _read_object(validator, s3, "validation", request.validation_uri)
+    if request.evaluation_uri is not None:
+        _read_object(validator, s3, "evaluation", request.evaluation_uri, scored_records=request.evaluation_max_records)
     report = validator.finish(epochs)
 
     key = report_key(request)

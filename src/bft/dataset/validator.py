@@ -29,6 +29,12 @@ rule. Decisions on inputs the facts leave open:
   signature repeats are digested in full (64-bit), the earlier one read back
   from its file by offset. Hashing every byte would cost a fifth of the run.
 * A file whose known size is over the family's limit is rejected unread.
+* The evaluation file (role ``evaluation``) has the family's record format (its last assistant turn is the
+  expected answer) and rules of its own: at least ``EVALUATION_MIN_RECORDS`` records (a score over fewer
+  moves in steps of more than 10 %), at most ``EVALUATION_MAX_RECORDS`` (what the Evaluate step reads), and
+  a warning when more records than the request's ``maxRecords`` would be scored. The training minimum,
+  the training/validation total and the statistics do not apply to it. It is checked with the dataset, so
+  a broken evaluation file stops the run before any job is started.
 """
 
 from __future__ import annotations
@@ -55,7 +61,11 @@ from bft.dataset.rules import Content, RecordError, make_checker
 from bft.dataset.stats import EXACT_BUCKETS, RecordStats
 from bft.families import ModelFamily, default_epochs, family_for
 
-ROLES = ("training", "validation")
+ROLES = ("training", "validation", "evaluation")
+# The evaluation set: enough records for a threshold to mean something, no more than Evaluate reads.
+EVALUATION_MIN_RECORDS = 10
+EVALUATION_MAX_RECORDS = 1000
+EVALUATION_DEFAULT_SCORED = 200  # the request's evaluation.maxRecords default
 Reread = Callable[[int, int], bytes]  # (offset, length) -> those bytes of the file
 MAX_ISSUES = 100
 _BOM = b"\xef\xbb\xbf"
@@ -79,11 +89,37 @@ def _diagnose(line: bytes | memoryview, lineno: int, exc: BaseException) -> tupl
     try:
         json.loads(text)
     except json.JSONDecodeError as err:
-        return "invalid_json", f"invalid JSON: {err.msg} (column {err.colno})"
+        return "invalid_json", f"invalid JSON at column {err.colno}: {_plain_json_error(err, text)}"
     except (RecursionError, ValueError):
         return "invalid_json", "invalid JSON: nested too deeply or a number too long"
     # Lenient json accepts it; the strict rules (NaN, Infinity, lone surrogates) do not.
     return "invalid_json", f"invalid JSON: {strict_rejection(raw) or exc}"
+
+
+# Python's JSON messages, said the way a person fixing the line thinks about it.
+_JSON_WORDS = (
+    (
+        "Expecting property name enclosed in double quotes",
+        "expected a key in double quotes (a trailing comma before '}', or a key in single quotes?)",
+    ),
+    ("Expecting ',' delimiter", "expected ',' between two items, or a closing '}' or ']'"),
+    ("Expecting ':' delimiter", "expected ':' after the key"),
+    ("Expecting value", "expected a value (a string in double quotes, a number, true, false, null, {...} or [...])"),
+    ("Unterminated string", "a string is not closed: its closing double quote is missing"),
+    ("Invalid control character", "a raw tab or line break inside a string: write it as \\t or \\n"),
+    ("Invalid \\escape", "a backslash that starts no valid escape: write a literal backslash as \\\\"),
+    ("Extra data", "more JSON after the record ended (two records on one line, or a stray character?)"),
+)
+
+
+def _plain_json_error(err: json.JSONDecodeError, text: str) -> str:
+    """What was expected, in words; a line that stops mid-record says it looks cut short."""
+    words = next((plain for prefix, plain in _JSON_WORDS if err.msg.startswith(prefix)), err.msg)
+    if err.msg.startswith("Unterminated string"):
+        return "the line ends inside a string (cut short?): its closing double quote is missing"
+    if err.pos >= len(text.rstrip()) and not err.msg.startswith("Extra data"):
+        return f"the line ends before the record does (cut short?); {words}"
+    return words
 
 
 class _CountingLines:
@@ -160,13 +196,15 @@ class DatasetValidator:
         fam = self.family
         if role == "training":
             return fam.max_training_records, fam.max_training_bytes
+        if role == "evaluation":
+            return EVALUATION_MAX_RECORDS, fam.max_validation_bytes
         return fam.max_validation_records, fam.max_validation_bytes
 
     def _check_role(self, role: str) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-        if role == "training" and any(f.role == "training" for f in self._files):
-            raise ValueError("a dataset has one training file")
+        if role in ("training", "evaluation") and any(f.role == role for f in self._files):
+            raise ValueError(f"a dataset has one {role} file")
 
     def add_file_error(self, role: str, path: str, code: str, message: str) -> None:
         """Record that a file could not be read at all (missing, access denied)."""
@@ -182,6 +220,7 @@ class DatasetValidator:
         *,
         size: int | None = None,
         reread: Reread | None = None,
+        scored_records: int | None = None,
     ) -> FileSummary:
         """Validate one file given as byte lines (with or without line ends).
 
@@ -191,6 +230,7 @@ class DatasetValidator:
         length)`` returns a span of the file again; with it, and ``lines`` from
         ``iter_lines`` (which fixes every line's offset), duplicate detection
         digests a record's whole content only when its cheap signature repeats.
+        ``scored_records`` (evaluation only) is the request's ``maxRecords``: more records are warned about.
         """
         self._check_role(role)
         max_records, max_bytes = self._limits_for(role)
@@ -219,6 +259,23 @@ class DatasetValidator:
             self._file_error(
                 path, "too_few_records", f"{records:,} records; {fam.name} needs at least {fam.min_records:,}"
             )
+        elif role == "evaluation" and records < EVALUATION_MIN_RECORDS:
+            self._file_error(
+                path,
+                "too_few_records",
+                f"{records:,} evaluation records; at least {EVALUATION_MIN_RECORDS} are needed for a score "
+                f"a threshold can rely on (each record moves it by {1 / records:.0%})",
+            )
+        if role == "evaluation" and records <= max_records:
+            scored = EVALUATION_DEFAULT_SCORED if scored_records is None else scored_records
+            if records > scored:
+                self._warn(
+                    path,
+                    None,
+                    "records_not_scored",
+                    f"{records:,} evaluation records; only the first {scored:,} are scored "
+                    "(raise evaluation.maxRecords, at most 1,000, to score more)",
+                )
         if records > max_records:
             self._file_error(
                 path,
@@ -383,10 +440,10 @@ class DatasetValidator:
 
     def finish(self, epochs: int | None = None) -> Report:
         """Apply the whole-dataset rules and build the report."""
-        if not any(f.role == "training" for f in self._files):
-            raise ValueError("no training file was added")
+        if not any(f.role in ("training", "evaluation") for f in self._files):
+            raise ValueError("no training or evaluation file was added")
         fam = self.family
-        read = [f for f in self._files if f.read]
+        read = [f for f in self._files if f.read and f.role != "evaluation"]
         total = sum(f.records for f in read)
         if len(read) > 1 and total > fam.max_total_records:
             self._file_error(
@@ -402,8 +459,11 @@ class DatasetValidator:
                 "duplicates_not_checked",
                 f"duplicate detection stopped after {self._seen_cap:,} distinct records (the record limit)",
             )
-        training = next(f for f in self._files if f.role == "training")
-        stats: dict[str, Any] = {"records": training.records, **(self._training or RecordStats()).to_dict()}
+        training = next((f for f in self._files if f.role == "training"), None)
+        stats: dict[str, Any] = {
+            "records": training.records if training else 0,
+            **(self._training or RecordStats()).to_dict(),
+        }
         return Report(
             base_model_id=self.base_model_id,
             family=fam.name,
@@ -425,6 +485,8 @@ class DatasetValidator:
                 "max_tokens_per_record_confirmed": fam.max_tokens_per_record is not None,
                 "max_training_bytes": fam.max_training_bytes,
                 "max_validation_bytes": fam.max_validation_bytes,
+                "min_evaluation_records": EVALUATION_MIN_RECORDS,
+                "max_evaluation_records": EVALUATION_MAX_RECORDS,
             },
         )
 
@@ -450,22 +512,32 @@ def validate_lines(
 
 def validate_paths(
     base_model_id: str,
-    training: str | os.PathLike[str],
+    training: str | os.PathLike[str] | None,
     validation: str | os.PathLike[str] | None = None,
     *,
+    evaluation: str | os.PathLike[str] | None = None,
+    scored_records: int | None = None,
     epochs: int | None = None,
     max_issues: int = MAX_ISSUES,
     backend: tuple[str, Loads] | None = None,
 ) -> Report:
-    """Validate local files, streaming each in 1 MiB chunks (OSError if one cannot be opened)."""
+    """Validate local files, streaming each in 1 MiB chunks (OSError if one cannot be opened).
+
+    ``training`` may be None when only an evaluation file is checked.
+    """
     validator = DatasetValidator(base_model_id, max_issues=max_issues, backend=backend)
-    for role, path in (("training", training), ("validation", validation)):
+    for role, path in (("training", training), ("validation", validation), ("evaluation", evaluation)):
         if path is None:
             continue
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             validator.add_file(
-                role, os.fspath(path), iter_lines(read_chunks(stream)), size=size, reread=_file_reader(path)
+                role,
+                os.fspath(path),
+                iter_lines(read_chunks(stream)),
+                size=size,
+                reread=_file_reader(path),
+                scored_records=scored_records if role == "evaluation" else None,
             )
     return validator.finish(epochs)
 

@@ -170,17 +170,29 @@ def readable_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
-    """Training tokens x epochs at the configured price, and model-unit hours for serving (both USD)."""
-    family = run.get("family")
+    """Training tokens x epochs at the price for the model, and model-unit hours for serving (both USD).
+
+    Prices come from the environment's table by model id, then by family, then from the shipped illustrative
+    table (``bft.prices``); ``priceSource`` says which, and an illustrative estimate says so in its note.
+    """
+    from bft.prices import SOURCE, lookup
+
+    family, model = run.get("family"), run.get("baseModelId")
     tokens = (dataset.get("statistics") or {}).get("estimated_billed_tokens")
-    per_1k = (prices.get("trainingPer1kTokensUsd") or {}).get(family)
-    per_mu_hour = (prices.get("modelUnitHourUsd") or {}).get(family)
+    per_1k, training_source = lookup(prices, "trainingPer1kTokensUsd", model, family)
+    per_mu_hour, serving_source = lookup(prices, "modelUnitHourUsd", model, family)
     units = (run.get("serving") or {}).get("modelUnits")
+    illustrative = "illustrative" in (training_source, serving_source)
     return {
         "estimatedBilledTokens": tokens,
         "trainingUsd": round(tokens / 1000 * per_1k, 2) if tokens is not None and per_1k is not None else None,
         "servingPerHourUsd": round(units * per_mu_hour, 2) if units and per_mu_hour is not None else None,
-        "note": "estimates from the configured price table; Bedrock's bill is authoritative",
+        "priceSource": "illustrative" if illustrative else training_source,
+        "note": (
+            f"ILLUSTRATIVE prices ({SOURCE}); set prices in the environment's config"
+            if illustrative
+            else "estimates from the configured price table; Bedrock's bill is authoritative"
+        ),
     }
 
 

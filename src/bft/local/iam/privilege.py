@@ -164,8 +164,9 @@ KEPT: dict[str, str] = {
     ),
     "*/Team*SubmitterRoleDefaultPolicy* cloudformation:DescribeStacks|states:GetExecutionHistory": (
         "DescribeStacks: every bft command finds the deployment from the pipeline stack's outputs "
-        "(bft.deployment, exercised by tests/workflow/test_cli_offline.py); GetExecutionHistory: reading the "
-        "team's own runs in the Step Functions console, where the runbook's timed_out entry sends them"
+        "(bft.deployment, exercised by tests/workflow/test_cli_offline.py); GetExecutionHistory: `bft status` "
+        "names the step a run is in (waiting for approval, training, provisioning), and the team reads its own "
+        "runs in the Step Functions console, where the runbook's timed_out entry sends them"
     ),
     "*/ApprovalsReviewerPolicy* cloudformation:DescribeStacks|lambda:InvokeFunctionUrl|lambda:InvokeFunction": (
         "the managed policy platform teams attach to reviewer roles (`bft approve`): the scenarios' reviewer is "
