@@ -102,6 +102,8 @@ class World:
     route: Callable[[Event], list[Event]] = lambda event: [event]
     # Bedrock's simulated seconds per second of the state machine's clock (local: TIME_SCALE; deployed: 1).
     bedrock_scale: float = 1.0
+    # Puts one event on the bus now, past ``route`` (an event held back and delivered later).
+    deliver: Callable[[Event], None] | None = None
 
     def with_reviewer(self, decide: Callable[[OfflineAssembly, dict[str, Any]], None]) -> None:
         self.request["approvalRequired"] = True
@@ -382,6 +384,7 @@ def run_scenario(
     evaluation: Path | None = None,
     threshold: float | None = None,
     environment: str = ENV,
+    scenario: Scenario | None = None,
 ) -> dict[str, Any]:
     """Run one scenario end to end and return the summary `bft local-run --json` prints.
 
@@ -393,12 +396,13 @@ def run_scenario(
     ``on_finish`` the offline world after the run, before it is torn down (its policy store and every
     authorization decision: the least-privilege measurement). ``environment`` is whose assembly and
     configuration run (`local` by default; dev, staging and prod on the virtual clock, see :class:`Target`).
+    ``scenario`` runs that scenario instead of ``SCENARIOS[name]`` (a chaos run's, :mod:`bft.local.chaos`).
     """
     from bft.local.bedrock_fake import FakeBedrock
     from bft.local.catalog import catalog
     from bft.local.offline import OfflineAssembly
 
-    scenario = SCENARIOS[name]
+    scenario = scenario or SCENARIOS[name]
     target = target_for(environment)
     team, region, account = target.team, target.region, target.account  # this environment's, from its config
     say = progress or (lambda _message: None)
@@ -529,6 +533,7 @@ def run_scenario(
             env=env,
             environment=environment,
             bedrock_scale=1.0 if target.uniform_clock else TIME_SCALE,
+            deliver=_put,
         )
         scenario.arrange(world)
         routes[0] = world.route
@@ -585,6 +590,7 @@ def run_scenario(
             "jobs_started": fake.counters.jobs_started,
             "jobs_left_running": len(fake.running_jobs()),
             "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
+            "deployments_left": [d["customModelDeploymentArn"] for d in fake.custom_model_deployments()],
             "notifications": [{"subject": n["subject"], "message": n["message"]} for n in notifications],
             "state_transitions": first.state_transitions,
             # Steps the state machine invoked, plus the event-driven resume (JobEvents) of its job.
