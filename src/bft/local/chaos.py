@@ -182,7 +182,8 @@ def _draw_aws_error(rng: random.Random) -> dict[str, Any]:
         "operation": rng.choice(_CALLS[service]) if bedrock or rng.random() < 0.7 else None,
         "code": code,
         "status": status,
-        # With the client's 3 attempts per call: 1-2 are absorbed by it, 3 or more reach the handler.
+        # The handlers' clients (bft.aws) make 4 attempts per call: up to 3 are absorbed, 4 or more reach the
+        # handler (the fake's own clients, as the `throttled` scenario's, make 3).
         "times": rng.randint(1, 7),
         "skip": 0 if bedrock else rng.choice((0, 0, 0, 1, 2)),
     }
