@@ -388,6 +388,11 @@ def test_approval_round_trip(env: Env) -> None:
         approval.decide("moderation", "req-1", approve=True, reviewer="ana", reason="", table=env.table, sfn=sfn)
 
 
+def _report_targets(env: Env) -> dict[str, Any]:
+    """Where Finalize writes and publishes: the test world's reports bucket, topic and state table."""
+    return {"s3": env.s3, "sns": env.sns, "table": env.table, "reports_bucket": env.reports, "topic_arn": env.topic_arn}
+
+
 def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
     run = env.run()
     leftover = {"type": "provisioned-throughput", "arn": "arn:pt", "reason": "delete refused: ValidationException"}
@@ -399,11 +404,7 @@ def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
             "cleanup": {"actions": [], "leftRunning": [leftover]},
         },
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={"modelUnitHourUsd": {"claude-3-haiku": 40.0}},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": "2026-01-01T00:00:00Z"},
         environment="local",
@@ -425,11 +426,7 @@ def test_finalize_keeps_only_the_message_of_a_lambda_error(env: Env) -> None:
             "error": {"Error": "ThroughputFailed", "Cause": envelope},
         },
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={},
         execution={"id": "arn:x", "name": "early", "startTime": ""},
         environment="dev",
@@ -447,11 +444,7 @@ def test_finalize_of_a_refused_request_writes_under_its_own_machine_and_executio
             "error": {"Error": "RequestInvalid", "Cause": "team: does not match this state machine's team"},
         },
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={},
         execution={"id": "arn:x", "name": "exec-7", "startTime": ""},
         environment="dev",
@@ -649,11 +642,7 @@ def test_access_denied_in_cleanup_is_reported_in_the_runs_error(env: Env) -> Non
     result = report.finalize(
         state_doc,
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
         environment="local",
@@ -672,11 +661,7 @@ def test_a_failed_cleanup_step_is_reported_not_dropped(env: Env) -> None:
             "cleanupError": {"Error": "AccessDenied", "Cause": "StopModelCustomizationJob: AccessDeniedException: no"},
         },
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
         environment="local",
@@ -782,11 +767,7 @@ def test_finalize_retried_after_a_lost_result_notifies_once(env: Env) -> None:
         return report.finalize(
             {"input": env.request(), "run": run, "error": {"Error": "JobFailed", "Cause": "bad data"}},
             "FAILED",
-            s3=env.s3,
-            sns=env.sns,
-            table=env.table,
-            reports_bucket=env.reports,
-            topic_arn=env.topic_arn,
+            **_report_targets(env),
             policy_prices={},
             execution={"id": execution_id, "name": "exec-1", "startTime": "2026-01-01T00:00:00Z"},
             environment="local",

@@ -123,29 +123,25 @@ def run(args: argparse.Namespace) -> int:
     log_path = Path(tempfile.gettempdir()) / f"bft-local-run-{name}.log"
     try:
         with log_path.open("w") as log, contextlib.redirect_stdout(log):
+            common: dict[str, Any] = {
+                "job_hours": args.job_hours,
+                "progress": live.say,
+                "on_bedrock": live.watch_jobs,
+                "assembly": assembly,
+                "environment": args.env,
+            }
             if args.chaos is not None:
                 from bft.local.chaos import run_chaos
 
-                summary = run_chaos(
-                    args.chaos,
-                    job_hours=args.job_hours,
-                    progress=live.say,
-                    on_bedrock=live.watch_jobs,
-                    assembly=assembly,
-                    environment=args.env,
-                )
+                summary = run_chaos(args.chaos, **common)
             else:
                 summary = run_scenario(
                     args.scenario,
-                    job_hours=args.job_hours,
-                    progress=live.say,
-                    on_bedrock=live.watch_jobs,
-                    assembly=assembly,
                     training=files.get("training"),
                     validation=files.get("validation"),
                     evaluation=files.get("evaluation"),
                     threshold=args.threshold,
-                    environment=args.env,
+                    **common,
                 )
     finally:
         live.close()
