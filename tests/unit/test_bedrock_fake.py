@@ -527,6 +527,35 @@ def test_on_event_may_call_the_fake_back(s3: Any) -> None:
     assert seen == ["InProgress", "Completed"]
 
 
+def test_a_caller_never_waits_for_another_threads_event_delivery(s3: Any) -> None:
+    """Found by a chaos run (`bft local-run --chaos 0`, live progress on): the progress thread delivered the job's
+    event, whose Lambda target waited for the runtime's invocation lock, while the thread holding that lock (a
+    scheduled handler calling Bedrock) waited for the delivery to finish: both hung. Here ``invoke_lock`` stands
+    for the runtime's lock; the call made while holding it must return, and the event is still delivered."""
+    invoke_lock = threading.Lock()
+    delivering = threading.Event()
+    delivered: list[str] = []
+
+    def on_event(event: dict[str, Any]) -> None:  # an EventBridge rule's Lambda target
+        delivering.set()
+        with invoke_lock:
+            delivered.append(event["detail"]["jobStatus"])
+
+    fake = FakeBedrock(s3=s3, on_event=on_event, clock=frozen)
+    bedrock = fake.client("bedrock")
+    fake.plan_jobs("Completed", duration_s=HOURS)
+    with invoke_lock:  # a handler is running and calls Bedrock ...
+        deliverer = threading.Thread(target=lambda: bedrock.create_model_customization_job(**job_args()), daemon=True)
+        deliverer.start()  # ... while another thread delivers the InProgress event to a Lambda target
+        assert delivering.wait(5)
+        caller = threading.Thread(target=lambda: bedrock.list_model_customization_jobs(), daemon=True)
+        caller.start()
+        caller.join(5)
+        assert not caller.is_alive(), "a Bedrock call waited for another thread's event delivery: deadlock"
+    deliverer.join(5)
+    assert delivered == ["InProgress"]
+
+
 def test_the_ticker_advances_jobs_without_any_get(s3: Any) -> None:
     events: list[dict[str, Any]] = []
     fake = FakeBedrock(s3=s3, on_event=events.append, time_scale=36_000.0)  # one simulated hour per 0.1 s

@@ -67,6 +67,24 @@ def test_real_sleep_is_virtual_seconds_over_the_factor() -> None:
     assert 0.2 <= time.monotonic() - began < 2.0
 
 
+def test_a_waiter_notices_a_jump_of_virtual_time_at_once() -> None:
+    """Found by the chaos runs: at factor 1 (the `local` environment) a reviewer who never decides jumps the clock
+    past the 30 s approval timeout, but the task's wait slept its 30 real seconds regardless."""
+    import threading
+
+    clock = VirtualClock(1.0)
+    event = threading.Event()
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(clock.wait(event, 30.0)), daemon=True)
+    began = time.monotonic()
+    waiter.start()
+    time.sleep(0.05)
+    clock.advance(31.0)
+    waiter.join(5)
+    assert result == [False], "the wait ends as timed out"
+    assert time.monotonic() - began < 2.0, "well below the 30 real seconds the wait would otherwise take"
+
+
 def test_a_rate_schedule_fires_24_times_in_a_virtual_day() -> None:
     real = FakeReal()
     clock = VirtualClock(HOUR, start=0.0, real=real)

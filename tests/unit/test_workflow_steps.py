@@ -390,6 +390,11 @@ def test_approval_round_trip(env: Env) -> None:
         approval.decide("moderation", "req-1", approve=True, reviewer="ana", reason="", table=env.table, sfn=sfn)
 
 
+def _report_targets(env: Env) -> dict[str, Any]:
+    """Where Finalize writes and publishes: the test world's reports bucket, topic and state table."""
+    return {"s3": env.s3, "sns": env.sns, "table": env.table, "reports_bucket": env.reports, "topic_arn": env.topic_arn}
+
+
 def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
     run = env.run()
     leftover = {"type": "provisioned-throughput", "arn": "arn:pt", "reason": "delete refused: ValidationException"}
@@ -401,11 +406,7 @@ def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
             "cleanup": {"actions": [], "leftRunning": [leftover]},
         },
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={"modelUnitHourUsd": {"claude-3-haiku": 40.0}},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": "2026-01-01T00:00:00Z"},
         environment="local",
@@ -427,11 +428,7 @@ def test_finalize_keeps_only_the_message_of_a_lambda_error(env: Env) -> None:
             "error": {"Error": "ThroughputFailed", "Cause": envelope},
         },
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={},
         execution={"id": "arn:x", "name": "early", "startTime": ""},
         environment="dev",
@@ -449,11 +446,7 @@ def test_finalize_of_a_refused_request_writes_under_its_own_machine_and_executio
             "error": {"Error": "RequestInvalid", "Cause": "team: does not match this state machine's team"},
         },
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={},
         execution={"id": "arn:x", "name": "exec-7", "startTime": ""},
         environment="dev",
@@ -651,11 +644,7 @@ def test_access_denied_in_cleanup_is_reported_in_the_runs_error(env: Env) -> Non
     result = report.finalize(
         state_doc,
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
         environment="local",
@@ -674,11 +663,7 @@ def test_a_failed_cleanup_step_is_reported_not_dropped(env: Env) -> None:
             "cleanupError": {"Error": "AccessDenied", "Cause": "StopModelCustomizationJob: AccessDeniedException: no"},
         },
         "FAILED",
-        s3=env.s3,
-        sns=env.sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
+        **_report_targets(env),
         policy_prices={},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
         environment="local",
@@ -722,3 +707,76 @@ def test_bedrock_error_paths_stay_typed(env: Env) -> None:
             env.bedrock.get_model_customization_job(jobIdentifier="x")
         assert "GetModelCustomizationJob" in str(raised.value)
         assert not isinstance(raised.value, TransientError) or expected is TransientError
+
+
+def _client_error(code: str, status: int, operation: str) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "try later"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "operation"),
+    [
+        ("Throttling", 400, "Publish"),  # SNS's name for throttling
+        ("InternalServerError", 500, "UpdateItem"),  # DynamoDB's 5xx
+        ("ThrottlingException", 400, "SendTaskSuccess"),
+        ("ServiceUnavailable", 503, "PutObject"),
+    ],
+)
+def test_handlers_turn_a_throttle_or_5xx_left_after_client_retries_into_transient_error(
+    code: str, status: int, operation: str
+) -> None:
+    """Found by chaos seed 0: Finalize's SNS Publish failing with a 500 after botocore's three attempts escaped as
+    an anonymous ClientError, which the state machine does not retry, and the run ended ReportFailed. Every
+    handler is wrapped by typed_errors: a transient ClientError becomes TransientError, which is retried."""
+    from bft.errors import TransientError
+    from bft.workflow.bedrock_errors import typed_errors
+
+    @typed_errors
+    def handler() -> None:
+        raise _client_error(code, status, operation)
+
+    with pytest.raises(TransientError, match=rf"{operation}: {code}"):
+        handler()
+
+
+def test_handlers_leave_a_defined_client_error_alone() -> None:
+    from bft.workflow.bedrock_errors import typed_errors
+
+    @typed_errors
+    def handler() -> None:
+        raise _client_error("ValidationException", 400, "Publish")
+
+    with pytest.raises(ClientError, match="ValidationException"):
+        handler()
+
+
+def _topic_messages(env: Env) -> list[str]:
+    from moto.sns.models import sns_backends
+
+    backend = sns_backends["123456789012"]["us-west-2"]
+    return [n[1] for n in backend.topics[env.topic_arn].sent_notifications]
+
+
+def test_finalize_retried_after_a_lost_result_notifies_once(env: Env) -> None:
+    """Found by chaos (a crash after Finalize's side effect): Lambda's Retry ran Finalize again and the team got
+    the final notification twice. The report and claim are idempotent; the publish is now recorded per
+    execution and skipped on a retry. Another execution of the same request still notifies."""
+    run = env.run()
+
+    def finalize(execution_id: str) -> dict[str, Any]:
+        return report.finalize(
+            {"input": env.request(), "run": run, "error": {"Error": "JobFailed", "Cause": "bad data"}},
+            "FAILED",
+            **_report_targets(env),
+            policy_prices={},
+            execution={"id": execution_id, "name": "exec-1", "startTime": "2026-01-01T00:00:00Z"},
+            environment="local",
+        )
+
+    first, again = finalize(run["executionArn"]), finalize(run["executionArn"])
+    assert first == again
+    assert len(_topic_messages(env)) == 1
+    finalize(run["executionArn"] + "-resubmitted")
+    assert len(_topic_messages(env)) == 2

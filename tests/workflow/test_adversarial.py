@@ -753,7 +753,7 @@ HOSTILE_REQUESTS = [
 @pytest.mark.parametrize("hostile", HOSTILE_REQUESTS)
 def test_search_requests_naming_moderations_resources_are_invalid(world: World, hostile: str) -> None:
     """6 (data) and 5 (models): refused by ValidateRequest before any Bedrock call; nothing of moderation's
-    changes. The run's own report and notification are the only things it leaves."""
+    changes. The run's own report and notification (and the record that it was sent) are all it leaves."""
     request = _search_request(world, f"adv-{hostile}"[:40].rstrip("-"))
     _hostile_requests(world)[hostile](request)
     before = snapshot(world)
@@ -773,7 +773,10 @@ def test_search_requests_naming_moderations_resources_are_invalid(world: World, 
     assert {k: v for k, v in after["objects"].items() if k in before["objects"]} == before["objects"]
     assert {k: v for k, v in after["executions"].items() if k in before["executions"]} == before["executions"]
     assert set(after["executions"]) - set(before["executions"]) == {result.execution_arn}
-    for part in ("state_items", "custom_models", "jobs", "throughputs", "tags"):
+    new_items = [json.loads(item)["pk"] for item in after["state_items"] if item not in before["state_items"]]
+    assert new_items == [f"notified#{result.execution_arn}"], "only the run's record that it notified"
+    assert set(before["state_items"]) <= set(after["state_items"])
+    for part in ("custom_models", "jobs", "throughputs", "tags"):
         assert after[part] == before[part], part
 
 

@@ -1,5 +1,8 @@
 """`bft local-run --scenario NAME [--json]`: the real workflow on this machine, Bedrock simulated.
 
+`bft local-run --chaos SEED [--json]` runs it under a fault schedule drawn from SEED and checks the invariants
+every run must hold (:mod:`bft.local.chaos`); the exit code is 1 if one breaks.
+
 `bft local-run --training FILE [--validation FILE] [--evaluation FILE] [--threshold X]` runs it on your own
 files (Claude 3 Haiku's format): validated by the workflow as usual, trained by the fake's naive Bayes
 stand-in, so the loss and scores are computed from your data but are not a real model's.
@@ -50,7 +53,15 @@ def register(subparsers: Any) -> None:
         + "\n".join(f"  {name:<22}{s.description} ({s.outcome})" for name, s in SCENARIOS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scenario", default="success", help="one of: " + ", ".join(SCENARIOS))
+    parser.add_argument("--scenario", default=None, help="one of: " + ", ".join(SCENARIOS) + " (default success)")
+    parser.add_argument(
+        "--chaos",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="instead of a scenario, faults drawn from SEED (throttles and 5xx, lost or late events, Lambda "
+        "crashes, job, throughput, quota and approval failures); exit code 1 if an invariant breaks",
+    )
     parser.add_argument(
         "--env",
         default="local",
@@ -104,6 +115,14 @@ def run(args: argparse.Namespace) -> int:
     from bft.local.run import SCENARIOS, run_scenario
     from bft.synth import ROOT
 
+    if args.chaos is not None:
+        if args.scenario is not None or args.training is not None or args.threshold is not None:
+            raise UsageError(
+                "--chaos draws its own faults on the sample data: drop --scenario, --training and --threshold"
+            )
+        if args.chaos < 0:
+            raise UsageError("--chaos SEED must be 0 or more")
+    args.scenario = args.scenario or "success"
     if args.scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(SCENARIOS)}")
     if args.job_hours is not None and not 0 < args.job_hours <= 48:
@@ -117,33 +136,46 @@ def run(args: argparse.Namespace) -> int:
     live = LiveProgress(enabled=not args.json)
 
     # The handlers log structured JSON to stdout as in Lambda; keep it out of the terminal and of --json.
-    log_path = Path(tempfile.gettempdir()) / f"bft-local-run-{args.scenario}.log"
+    name = args.scenario if args.chaos is None else f"chaos-{args.chaos}"
+    log_path = Path(tempfile.gettempdir()) / f"bft-local-run-{name}.log"
     try:
         with log_path.open("w") as log, contextlib.redirect_stdout(log):
-            summary = run_scenario(
-                args.scenario,
-                job_hours=args.job_hours,
-                progress=live.say,
-                on_bedrock=live.watch_jobs,
-                assembly=assembly,
-                training=files.get("training"),
-                validation=files.get("validation"),
-                evaluation=files.get("evaluation"),
-                threshold=args.threshold,
-                environment=args.env,
-            )
+            common: dict[str, Any] = {
+                "job_hours": args.job_hours,
+                "progress": live.say,
+                "on_bedrock": live.watch_jobs,
+                "assembly": assembly,
+                "environment": args.env,
+            }
+            if args.chaos is not None:
+                from bft.local.chaos import run_chaos
+
+                summary = run_chaos(args.chaos, **common)
+            else:
+                summary = run_scenario(
+                    args.scenario,
+                    training=files.get("training"),
+                    validation=files.get("validation"),
+                    evaluation=files.get("evaluation"),
+                    threshold=args.threshold,
+                    **common,
+                )
     finally:
         live.close()
     summary["lambda_log"] = str(log_path)
-    out_dir = Path(args.report_dir) if args.report_dir else ROOT / "reports" / "local" / args.scenario
-    written = render(summary, summary.get("documents") or {}, out_dir)
-    summary["report_html"] = str(written["html"].resolve())
-    summary["report_md"] = str(written["markdown"].resolve())
+    out_dir = Path(args.report_dir) if args.report_dir else ROOT / "reports" / "local" / name
+    if "states_visited" in summary:  # a chaos run whose execution never ended has no report to render
+        written = render(summary, summary.get("documents") or {}, out_dir)
+        summary["report_html"] = str(written["html"].resolve())
+        summary["report_md"] = str(written["markdown"].resolve())
     summary["ended_as_intended"] = ended_as_intended(summary)
     if args.json:
         # The run and its documents are in the report files; stdout stays one readable summary.
         printable = {k: v for k, v in summary.items() if k not in ("report", "documents")}
         print(json.dumps(printable, indent=1, default=str))
+    elif "states_visited" not in summary:
+        print(f"chaos seed {summary['seed']}: the execution never ended: {summary.get('error')}")
+        _print_chaos(summary)
     else:
         _print_summary(summary)
     return EXIT_OK if summary["ended_as_intended"] else EXIT_NEGATIVE
@@ -167,7 +199,10 @@ def _own_files(args: argparse.Namespace) -> dict[str, Path]:
 
 
 def ended_as_intended(summary: dict[str, Any]) -> bool:
-    """The scenario's expected outcome, reached on the matching path (a deployment succeeds, the rest fail)."""
+    """The scenario's expected outcome, reached on the matching path (a deployment succeeds, the rest fail);
+    a chaos run's outcome is not known in advance: it ends as intended when every invariant held."""
+    if "invariants" in summary:
+        return all(summary["invariants"].values())
     expected = summary["expected_outcome"]
     return bool(summary["outcome"] == expected and (summary["status"] == "SUCCEEDED") == (expected == "deployed"))
 
@@ -255,6 +290,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"  notification: {note['subject']}")
     print(f"  run.json (in the simulated S3): {summary['report_uri']}")
     print(f"  Lambda logs: {summary['lambda_log']}")
+    if "invariants" in summary:
+        _print_chaos(summary)
     print()
     print(_verdict(summary))
     if summary["outcome"] != "deployed" and report.get("runbook"):
@@ -265,10 +302,25 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(f"Open it in a browser (works offline): {html_path.as_uri()}")
 
 
+def _print_chaos(summary: dict[str, Any]) -> None:
+    print(f"  chaos seed {summary['seed']}, faults drawn:")
+    for fault in summary["faults"]:
+        fired = "" if fault["fired"] is None else f" (acted {fault['fired']} times)"
+        print(f"    - {fault['what']}{fired}")
+    print("  invariants:")
+    for name, held in summary["invariants"].items():
+        print(f"    {'held  ' if held else 'BROKEN'} {name}")
+
+
 def _verdict(summary: dict[str, Any]) -> str:
     from bft.local.report_html import error_message
 
     scenario, outcome, expected = summary["scenario"], summary["outcome"], summary["expected_outcome"]
+    if "invariants" in summary:
+        broken = [name for name, held in summary["invariants"].items() if not held]
+        if broken:
+            return f"chaos seed {summary['seed']} BROKE invariants {', '.join(broken)} (outcome {outcome})"
+        return f"chaos seed {summary['seed']} held every invariant: outcome {outcome} (execution {summary['status']})"
     if not ended_as_intended(summary):
         return (
             f"scenario {scenario} did NOT end as intended: expected {expected}, "

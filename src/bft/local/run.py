@@ -94,6 +94,8 @@ class World:
     reviewer: Callable[[OfflineAssembly, dict[str, Any]], None] | None = None
     # EventBridge between Bedrock and the rules: each emitted event -> the events delivered (in that order).
     route: Callable[[Event], list[Event]] = lambda event: [event]
+    # Puts one event on the bus now, past ``route`` (an event held back and delivered later).
+    deliver: Callable[[Event], None] | None = None
 
     def with_reviewer(self, decide: Callable[[OfflineAssembly, dict[str, Any]], None]) -> None:
         self.request["approvalRequired"] = True
@@ -374,6 +376,7 @@ def run_scenario(
     evaluation: Path | None = None,
     threshold: float | None = None,
     environment: str = ENV,
+    scenario: Scenario | None = None,
 ) -> dict[str, Any]:
     """Run one scenario end to end and return the summary `bft local-run --json` prints.
 
@@ -385,12 +388,13 @@ def run_scenario(
     ``on_finish`` the offline world after the run, before it is torn down (its policy store and every
     authorization decision: the least-privilege measurement). ``environment`` is whose assembly and
     configuration run (`local` by default; dev, staging and prod on the virtual clock, see :class:`Target`).
+    ``scenario`` runs that scenario instead of ``SCENARIOS[name]`` (a chaos run's, :mod:`bft.local.chaos`).
     """
     from bft.local.bedrock_fake import FakeBedrock
     from bft.local.catalog import catalog
     from bft.local.offline import OfflineAssembly
 
-    scenario = SCENARIOS[name]
+    scenario = scenario or SCENARIOS[name]
     target = target_for(environment)
     team, region, account = target.team, target.region, target.account  # this environment's, from its config
     say = progress or (lambda _message: None)
@@ -520,6 +524,7 @@ def run_scenario(
             request=request,
             env=env,
             environment=environment,
+            deliver=_put,
         )
         scenario.arrange(world)
         routes[0] = world.route
@@ -575,6 +580,7 @@ def run_scenario(
             "jobs_started": fake.counters.jobs_started,
             "jobs_left_running": len(fake.running_jobs()),
             "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
+            "deployments_left": [d["customModelDeploymentArn"] for d in fake.custom_model_deployments()],
             "notifications": [{"subject": n["subject"], "message": n["message"]} for n in notifications],
             "state_transitions": first.state_transitions,
             # Steps the state machine invoked, plus the event-driven resume (JobEvents) of its job.

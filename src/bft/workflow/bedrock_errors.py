@@ -41,6 +41,33 @@ ACCESS_DENIED_CODES = frozenset(
 )
 
 
+# Throttling as each service names it (botocore's standard retry mode retries these same codes): SNS says
+# "Throttling", DynamoDB "ProvisionedThroughputExceededException", EC2-style APIs "RequestLimitExceeded".
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+
+
+def is_transient(exc: ClientError) -> bool:
+    """Throttling or a server-side fault (any 5xx, e.g. DynamoDB's InternalServerError): worth retrying later."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    code = error_code(exc)
+    return code in TRANSIENT_CODES or code in THROTTLING_CODES or int(status) >= 500
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -62,7 +89,7 @@ def bedrock_call(action: str, *, on_error: Callable[[str, str], PipelineError | 
         yield
     except ClientError as exc:
         code, message = error_code(exc), error_message(exc)
-        if code in TRANSIENT_CODES:
+        if is_transient(exc):
             raise TransientError(f"{action}: {code}: {message}") from exc
         if code == "ServiceQuotaExceededException":
             raise QuotaExceeded(f"{action}: {message}") from exc
@@ -87,7 +114,9 @@ def access_denied(exc: ClientError) -> AccessDenied | None:
 
 def typed_errors(handler: Callable[P, R]) -> Callable[P, R]:
     """Decorate a Lambda handler: an AWS permission refusal that escapes it becomes AccessDenied, so the run's
-    error says which action was refused (error type and message) instead of an anonymous ClientError."""
+    error says which action was refused (error type and message) instead of an anonymous ClientError; a
+    throttle or 5xx left after the client's own retries becomes TransientError, which the state machine
+    retries with backoff (an anonymous ClientError is not retried: the run would fail on a passing fault)."""
 
     @functools.wraps(handler)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -97,6 +126,9 @@ def typed_errors(handler: Callable[P, R]) -> Callable[P, R]:
             typed = access_denied(exc)
             if typed is not None:
                 raise typed from exc
+            if is_transient(exc):
+                operation = getattr(exc, "operation_name", "") or "an AWS call"
+                raise TransientError(f"{operation}: {error_code(exc)}: {error_message(exc)}") from exc
             raise
 
     return wrapper

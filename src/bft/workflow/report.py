@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from bft.errors import TransientError
 from bft.names import TEAM_NAME
 from bft.workflow import state as state_table
 from bft.workflow.s3io import put_json, report_key
+
+logger = logging.getLogger(__name__)
 
 # errorType -> outcome, the vocabulary of notifications, reports and `bft local-run`.
 OUTCOMES = {
@@ -137,15 +141,24 @@ def finalize(
     uri = put_json(s3, reports_bucket, report_key(team, request_id, "run.json"), report)
     if run.get("requestId") and outcome != "duplicate":
         state_table.finish_request(table, run["team"], run["requestId"], execution["id"], status)
-    sns.publish(
-        TopicArn=topic_arn,
-        Subject=_subject(environment, request_id, outcome),
-        Message=_message(report, uri),
-        MessageAttributes={
-            "team": {"DataType": "String", "StringValue": team},
-            "outcome": {"DataType": "String", "StringValue": outcome},
-        },
-    )
+    # Exactly one notification per execution: Finalize is retried after a lost result (Lambda.ServiceException)
+    # or a transient error, and the report and claim above are idempotent, a publish is not.
+    if not state_table.notification_sent(table, execution["id"]):
+        sns.publish(
+            TopicArn=topic_arn,
+            Subject=_subject(environment, request_id, outcome),
+            Message=_message(report, uri),
+            MessageAttributes={
+                "team": {"DataType": "String", "StringValue": team},
+                "outcome": {"DataType": "String", "StringValue": outcome},
+            },
+        )
+        try:
+            state_table.mark_notified(table, execution["id"])
+        except TransientError:
+            # The notification went out; failing the step now would send it again on the retry. A later
+            # retry of this step (a lost result) may then notify twice: at least once, never zero.
+            logger.warning("could not record the notification of %s; it was sent", execution["id"])
     result = {"outcome": outcome, "reportUri": uri, "leftRunning": left, "warnings": report["warnings"]}
     if error:
         name = str(error.get("Error", "Error"))

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bft.errors import TransientError
-from bft.workflow.bedrock_errors import TRANSIENT_CODES, error_code
+from bft.workflow.bedrock_errors import error_code, is_transient
 
 _URI = re.compile(r"^s3://([^/]+)/(.*)$")
 
@@ -30,7 +30,7 @@ def put_json(s3: Any, bucket: str, key: str, document: Any) -> str:
             ContentType="application/json",
         )
     except ClientError as exc:
-        if error_code(exc) in TRANSIENT_CODES:
+        if is_transient(exc):
             raise TransientError(f"S3 PutObject s3://{bucket}/{key}: {error_code(exc)}") from exc
         raise
     return f"s3://{bucket}/{key}"

@@ -4,7 +4,8 @@ Items (partition key ``pk``):
 * ``claim#<team>#<requestId>``    who owns a team's request id: executionArn, attempt, status, expiresAt
   (scoped by team: one team's id never blocks another team's run with the same id);
 * ``job#<jobArn>``                the task token of the execution waiting for that job;
-* ``approval#<team>#<requestId>`` the task token of the execution waiting for a reviewer, and its team.
+* ``approval#<team>#<requestId>`` the task token of the execution waiting for a reviewer, and its team;
+* ``notified#<executionArn>``     the execution's final notification went out (a retried Finalize skips it).
 ``expiresAt`` feeds DynamoDB TTL so stale tokens disappear on their own.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bft.errors import DuplicateRequest, TransientError
-from bft.workflow.bedrock_errors import TRANSIENT_CODES, error_code
+from bft.workflow.bedrock_errors import error_code, is_transient
 
 DAY = 24 * 3600
 
@@ -98,6 +99,18 @@ def finish_request(table: Any, team: str, request_id: str, execution_arn: str, s
             _reraise(exc, "finish request")
 
 
+def notification_sent(table: Any, execution_arn: str) -> bool:
+    """Whether this execution's final notification already went out (an earlier attempt of its Finalize
+    published, then its result was lost: Lambda's Retry must not notify a second time)."""
+    key = {"pk": f"notified#{execution_arn}"}
+    return "Item" in _call(table.get_item, Key=key, ConsistentRead=True)
+
+
+def mark_notified(table: Any, execution_arn: str) -> None:
+    now = int(time.time())
+    _call(table.put_item, Item={"pk": f"notified#{execution_arn}", "sentAt": now, "expiresAt": now + 30 * DAY})
+
+
 def put_token(
     table: Any,
     kind: str,
@@ -169,6 +182,6 @@ def _call(fn: Any, **kwargs: Any) -> Any:
 
 
 def _reraise(exc: ClientError, action: str) -> None:
-    if error_code(exc) in TRANSIENT_CODES or error_code(exc) == "ProvisionedThroughputExceededException":
+    if is_transient(exc):
         raise TransientError(f"DynamoDB {action}: {error_code(exc)}") from exc
     raise exc

@@ -514,14 +514,25 @@ class FakeBedrock(_Jobs, _Serving):
 
     def _deliver(self) -> None:
         # Outside the state lock, in order: on_event may call the fake or hand off to other threads.
-        with self._dispatch_lock:
-            while True:
-                with self._lock:
-                    if not self._outbox:
-                        return
-                    event = self._outbox.popleft()
-                if self._on_event is not None:
-                    self._on_event(copy.deepcopy(event))
+        # One thread delivers at a time and drains the outbox; another thread never waits for it. Waiting
+        # deadlocked: the delivering thread runs an event's Lambda target, which waits for the runtime's
+        # invocation lock, while the thread holding that lock (a handler calling Bedrock) waited here.
+        while True:
+            if not self._dispatch_lock.acquire(blocking=False):
+                return  # the delivering thread takes this event too
+            try:
+                while True:
+                    with self._lock:
+                        if not self._outbox:
+                            break
+                        event = self._outbox.popleft()
+                    if self._on_event is not None:
+                        self._on_event(copy.deepcopy(event))
+            finally:
+                self._dispatch_lock.release()
+            with self._lock:  # an event queued while the lock was being released is not left behind
+                if not self._outbox:
+                    return
 
     def _operation_model(self, operation: str) -> OperationModel:
         for service in ("bedrock", "bedrock-runtime"):

@@ -51,6 +51,9 @@ __all__ = ["RateSchedule", "VirtualClock", "VirtualEvent", "moto_patches"]
 _SYNC_POLL_FLOOR_S = 0.01
 # How often a waiter re-reads the clock while some thread computes (the clock runs at real speed then).
 _BUSY_POLL_S = 0.005
+# How often an idle waiter re-reads the clock at the latest, so a jump of virtual time (advance) is noticed
+# promptly even at factor 1, where a 30 s approval timeout would otherwise sleep 30 real seconds regardless.
+_ADVANCE_POLL_S = 0.1
 
 
 class VirtualClock:
@@ -111,8 +114,8 @@ class VirtualClock:
         return _dt.datetime.fromtimestamp(self.now(), _dt.UTC)
 
     def advance(self, virtual_seconds: float) -> None:
-        """Jump virtual time forward (a scenario's step that takes long: a handler "running" for minutes).
-        Waiters notice at their next look at the clock, at the latest when their real timeout ends."""
+        """Jump virtual time forward (a scenario's step that takes long: a handler "running" for minutes; a
+        reviewer who never decides). Waiters notice at their next look at the clock, within 0.1 real s."""
         if virtual_seconds < 0:
             raise ValueError("virtual time only moves forward")
         with self._lock:
@@ -223,7 +226,7 @@ class VirtualClock:
                         busy = bool(self._busy)
                     # Idle: exact (the rate can only drop; then the loop waits the rest). Busy: poll, because
                     # the clock speeds up again when the computing thread is done.
-                    real = min(remaining, _BUSY_POLL_S) if busy else remaining / self.factor
+                    real = min(remaining, _BUSY_POLL_S) if busy else min(remaining / self.factor, _ADVANCE_POLL_S)
                     if wait(real):
                         return True
             finally:
