@@ -128,11 +128,15 @@ def test_unknown_base_model_is_refused(tmp_path: Path) -> None:
     assert "customizable variant is 'meta.llama3-1-8b-instruct-v1:0:128k'" in message
 
 
+# dev moved to us-east-1 with Nova Micro, customizable there.
+NOVA_IN_US_EAST_1 = BASE.replace("region: us-west-2", "region: us-east-1").replace(
+    "  - meta.llama3-1-8b-instruct-v1:0:128k\n  - anthropic.claude-3-haiku-20240307-v1:0:200k\n",
+    "  - amazon.nova-micro-v1:0:128k\n",
+)
+
+
 def test_region_where_the_model_is_customizable_is_accepted(tmp_path: Path) -> None:
-    text = BASE.replace("region: us-west-2", "region: us-east-1").replace(
-        "  - meta.llama3-1-8b-instruct-v1:0:128k\n  - anthropic.claude-3-haiku-20240307-v1:0:200k\n",
-        "  - amazon.nova-micro-v1:0:128k\n",
-    )
+    text = NOVA_IN_US_EAST_1
     config = load_config("dev", write(tmp_path, text))
     assert config.region == "us-east-1"
 
@@ -145,11 +149,7 @@ def test_serving_kind_the_model_does_not_support_is_refused(tmp_path: Path) -> N
 
 
 def test_serving_kind_the_model_supports_reaches_the_policy(tmp_path: Path) -> None:
-    text = BASE.replace("region: us-west-2", "region: us-east-1").replace(
-        "  - meta.llama3-1-8b-instruct-v1:0:128k\n  - anthropic.claude-3-haiku-20240307-v1:0:200k\n",
-        "  - amazon.nova-micro-v1:0:128k\n",
-    )
-    text += "serving_kinds:\n  amazon.nova-micro-v1:0:128k: provisioned-throughput\n"
+    text = NOVA_IN_US_EAST_1 + "serving_kinds:\n  amazon.nova-micro-v1:0:128k: provisioned-throughput\n"
     config = load_config("dev", write(tmp_path, text))
     assert config.policy_document("b")["servingKinds"] == {"amazon.nova-micro-v1:0:128k": "provisioned-throughput"}
 
