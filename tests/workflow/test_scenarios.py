@@ -275,6 +275,7 @@ def test_nova_deploys_on_demand_with_no_hourly_charge(model: str, east_assembly:
     assert summary["serving"]["kind"] == "custom-model-deployment"
     assert summary["serving"]["hourly_cost_usd"] == 0
     assert summary["deployments_left"] == [summary["serving"]["arn"]]
+    assert summary["authorization"]["calls_denied"] == 0, summary["authorization"]["denied"]
     report = summary["report"]
     assert report["run"]["serving"]["kind"] == "on-demand-deployment"
     assert report["cost"]["servingPerHourUsd"] == 0

@@ -400,7 +400,9 @@ def _throughput(report: dict[str, Any], simulated: bool = False) -> Section:
     if serving.get("kind") == "on-demand-deployment":
         price = "no hourly charge (on-demand: billed per token served)"
     left = {str(item.get("arn")) for item in report.get("leftRunning") or []}
-    if arn in left:
+    if arn in left and serving.get("kind") == "on-demand-deployment":
+        state = "still deployed (billed only for the tokens it serves)"
+    elif arn in left:
         state = "still running (costs money until deleted)"
     elif any(arn in str(action) for action in (report.get("cleanup") or {}).get("actions") or []):
         state = "deleted during cleanup"
