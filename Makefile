@@ -10,8 +10,10 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-ENVS := local dev staging prod
+ENVS := local local-us-east-1 dev staging prod
 SCENARIO ?= success
+# Empty: the scenario's own model, else Nova Micro in us-east-1 (fine-tunable today, served on demand).
+MODEL ?=
 PYTEST_ARGS ?=
 
 .PHONY: help setup synth test check lint typecheck demo bench lock clean
@@ -52,8 +54,8 @@ typecheck: setup
 
 check: lint typecheck test ## ruff, mypy and the tests: what CI runs
 
-demo: setup ## run the pipeline end to end offline (SCENARIO=<name> for a failure path)
-	$(BIN)/bft local-run --scenario $(SCENARIO)
+demo: setup ## run the pipeline end to end offline (SCENARIO=<name> for a failure path, MODEL=<id> for another model)
+	$(BIN)/bft local-run --scenario $(SCENARIO) $(if $(MODEL),--model '$(MODEL)')
 
 bench: setup ## run the benchmarks (each prints a ratio against a baseline measured in the same run)
 	$(BIN)/python benchmarks/validate_bench.py

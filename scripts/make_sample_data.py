@@ -1,4 +1,6 @@
-"""Write the committed sample dataset: data/sample/{train,validation,evaluation}.jsonl.
+"""Write the committed sample dataset: data/sample/{train,validation,evaluation}.jsonl (Claude 3 Haiku's
+messages format), and the same records in the other families' formats under data/sample/conversation/
+(Nova, Llama 3.2: bedrock-conversation-2024) and data/sample/prompt-completion/ (Llama 3.1, Titan).
 
 Synthetic comment-moderation records (one label per forum comment) from the seeded generator in
 ``bft.local.sample_data``, with the split sizes `bft local-run` uploads, so the committed files are the
@@ -14,21 +16,28 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from bft.local.sample_data import write_splits
+from bft.local.sample_data import Format, write_splits
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "data" / "sample"
 # Claude 3 Haiku needs at least 32 training records; a few hundred keeps the files small and reviewable.
 SIZES = {"training": 400, "validation": 60, "evaluation": 80}
+# Format -> sub-directory of the output (the messages format stays at the top, where it always was).
+FOLDERS: dict[Format, str] = {
+    "anthropic-messages": "",
+    "bedrock-conversation-2024": "conversation",
+    "prompt-completion": "prompt-completion",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the deterministic sample dataset.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
     args = parser.parse_args(argv)
-    for name, path in write_splits(args.out, **SIZES).items():
-        lines = path.read_text(encoding="utf-8").count("\n")
-        print(f"{name}: {path} ({lines} records, {path.stat().st_size:,} bytes)")
+    for data_format, folder in FOLDERS.items():
+        for name, path in write_splits(args.out / folder, **SIZES, data_format=data_format).items():
+            lines = path.read_text(encoding="utf-8").count("\n")
+            print(f"{data_format} {name}: {path} ({lines} records, {path.stat().st_size:,} bytes)")
     return 0
 
 

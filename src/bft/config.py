@@ -15,10 +15,12 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from bft.errors import BaseModelUnavailable
+from bft.families import SERVING_KINDS, family_for, serving_kinds
 from bft.names import HAIKU, TEAM_NAME
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
-DEFAULT_REGION = "us-west-2"  # where Claude 3 Haiku fine-tuning is offered
+DEFAULT_REGION = "us-west-2"  # where Claude 3 Haiku and Llama 3.x fine-tuning are offered
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
@@ -279,6 +281,9 @@ class EnvironmentConfig(_Strict):
     prices: Prices = Prices()
     tags: dict[str, str] = Field(default_factory=dict)
     teams: list[Team] = Field(default_factory=list)
+    # How a model's custom models are served when a request does not say (model id -> kind); a model not
+    # named here uses its family's default (bft.families.serving_kinds: the first one listed).
+    serving_kinds: dict[ModelId, str] = Field(default_factory=dict)
     powertools_layer_version: int = Field(default=27, ge=1)
 
     @model_validator(mode="after")
@@ -296,6 +301,7 @@ class EnvironmentConfig(_Strict):
                 "must be false in production (data is retained)",
                 anchor=("data_retention",),
             )
+        self._check_models_offered()
         names = [team.name for team in self.teams]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -335,6 +341,41 @@ class EnvironmentConfig(_Strict):
                         f"never be approved: set reviewers (environment) or teams[{index}].reviewers",
                     )
         return self
+
+    def _check_models_offered(self) -> None:
+        """Every base model named is one the family registry says is customizable in this region, and every
+        serving kind named is one its model supports: refused at synth time, not on a team's first run."""
+        named: list[tuple[tuple[Any, ...], str]] = [
+            (("allowed_base_models", i), model) for i, model in enumerate(self.allowed_base_models)
+        ]
+        for index, team in enumerate(self.teams):
+            models = team.allowed_base_models or []
+            named += [(("teams", index, "allowed_base_models", i), model) for i, model in enumerate(models)]
+        for loc, model in named:
+            try:
+                family = family_for(model)
+            except BaseModelUnavailable as exc:
+                raise _Invalid(loc, str(exc), anchor=loc[:-1]) from None
+            if self.region not in family.regions:
+                raise _Invalid(
+                    loc,
+                    f"{model} is not customizable in this environment's region {self.region}: {family.name} "
+                    f"fine-tuning runs only in {', '.join(family.regions)} (set region, or pick a model offered there)",
+                    anchor=loc[:-1],
+                )
+        for model, kind in self.serving_kinds.items():
+            loc = ("serving_kinds", model)
+            if model not in self.allowed_base_models:
+                raise _Invalid(loc, f"{model} is not in allowed_base_models", anchor=("serving_kinds",))
+            supported = serving_kinds(model)
+            if kind not in supported:
+                allowed = ", ".join(supported)
+                raise _Invalid(
+                    loc,
+                    f"{kind!r} is not a serving kind of {model} (one of {', '.join(SERVING_KINDS)}; "
+                    f"this model supports: {allowed})",
+                    anchor=("serving_kinds",),
+                )
 
     def _check_execution_timeout(self) -> None:
         timing = self.workflow
@@ -405,6 +446,7 @@ class EnvironmentConfig(_Strict):
             "region": self.region,
             "datasetsBucket": datasets_bucket,
             "allowedBaseModels": list(self.allowed_base_models),
+            "servingKinds": dict(self.serving_kinds),
             "approvalRequiredByDefault": self.approval_required or self.approval_mandatory,
             "approvalMandatory": self.approval_mandatory,
             "reviewers": {team.name: self.team_reviewers(team) for team in self.teams},
@@ -463,10 +505,33 @@ def load_config(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> EnvironmentC
     if raw.get("name", env) != env:
         raise ConfigError(f"{path}:{lines.get(('name',), '?')}: name: {raw['name']!r} must match the file name {env!r}")
     raw.setdefault("name", env)
+    if "extends" in raw:
+        raw = _extended(raw, path, config_dir, lines)
     try:
         return EnvironmentConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc, lines)) from None
+
+
+def _extended(raw: dict[str, Any], path: Path, config_dir: Path, lines: dict[tuple[Any, ...], int]) -> dict[str, Any]:
+    """``extends: <env>``: the other environment's file with this file's keys on top (mappings merged key by
+    key, lists and values replaced). One level only, so a reader sees the whole environment in two files."""
+    parent_name = raw.pop("extends")
+    where = f"{path}:{lines.get(('extends',), '?')}: extends"
+    parent_path = config_dir / f"{parent_name}.yaml"
+    if not isinstance(parent_name, str) or parent_name == raw["name"] or not parent_path.is_file():
+        raise ConfigError(f"{where}: {parent_name!r} is not another environment in {config_dir}")
+    parent = yaml.safe_load(parent_path.read_text(encoding="utf-8"))
+    if not isinstance(parent, dict) or "extends" in parent:
+        raise ConfigError(f"{where}: {parent_path} must be a mapping that extends nothing itself")
+
+    def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+        out = dict(base)
+        for key, value in top.items():
+            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    return merge(parent, raw)
 
 
 def _describe(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int]) -> str:

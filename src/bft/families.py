@@ -292,6 +292,19 @@ def family_for(base_model_id: str) -> ModelFamily:
     return found
 
 
+# How a custom model is served: on-demand custom model deployment (Nova; no hourly charge) or provisioned
+# throughput (every family). docs/bedrock-behaviour.md#on-demand-deployments, #pt-required.
+SERVING_KINDS = ("on-demand-deployment", "provisioned-throughput")
+
+
+def serving_kinds(base_model_id: str) -> tuple[str, ...]:
+    """The serving kinds a base model's custom models support, the default (cheapest) first."""
+    family = family_for(base_model_id)
+    if "on-demand-deployment" in family.serving:
+        return ("on-demand-deployment", "provisioned-throughput")
+    return ("provisioned-throughput",)
+
+
 def check_hyperparameters(family: ModelFamily, hp: Mapping[str, str | int | float]) -> dict[str, str]:
     """Validate hyperparameters against the family's table and return the API form.
 

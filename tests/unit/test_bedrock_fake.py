@@ -33,7 +33,9 @@ from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import HAIKU_FT, HAIKU_ON_DEMAND, NOVA_MICRO_FT, SONNET_35, catalog
 from bft.local.sample_data import LABELS, Example, examples
 
-NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+# 2026-06-01T08:00:00Z: inside Claude 3 Haiku's published Legacy period (end of life 2026-09-10), so the
+# default catalog (the published dates) still customizes it here.
+NOW = 1_780_300_800.0
 ROLE = "arn:aws:iam::123456789012:role/bedrock-ft"
 JOB_ARN = re.compile(
     r"arn:aws:bedrock:us-west-2:123456789012:model-customization-job/"
@@ -46,6 +48,8 @@ PT_ARN = re.compile(r"arn:aws:bedrock:us-west-2:123456789012:provisioned-model/[
 TRAINING_RECORDS = 100
 VALIDATION_RECORDS = 40
 HOURS = 3600.0
+# Fakes on the real clock train Haiku past its published end of life: they simulate an ACTIVE Haiku.
+SIMULATED_ACTIVE_HAIKU = catalog(haiku_status="ACTIVE")
 
 
 def frozen() -> float:
@@ -411,7 +415,7 @@ def test_stopping_emits_its_own_state_change_event(
     assert [e["detail"]["jobStatus"] for e in events] == ["InProgress", "Stopping"]
     stopping = events[-1]
     assert stopping["resources"] == [job_arn]
-    assert stopping["time"] == "2027-01-15T09:00:00Z"
+    assert stopping["time"] == "2026-06-01T09:00:00Z"
     assert "endTime" not in stopping["detail"]
     fake.advance(HOURS)
     assert [e["detail"]["jobStatus"] for e in events] == ["InProgress", "Stopping", "Stopped"]
@@ -477,7 +481,7 @@ def test_events_are_eventbridge_shaped_and_emitted_once_per_transition(
         "region": "us-west-2",
         "resources": [job_arn],
     }
-    assert done["time"] == "2027-01-15T09:00:00Z"  # the transition's time, not the tick's
+    assert done["time"] == "2026-06-01T09:00:00Z"  # the transition's time, not the tick's
     detail = done["detail"]
     assert detail["version"] == "0.0"
     assert (detail["jobName"], detail["jobArn"], detail["outputModelName"]) == (
@@ -492,7 +496,7 @@ def test_events_are_eventbridge_shaped_and_emitted_once_per_transition(
     assert detail["trainingDataConfig"] == {"s3Uri": "s3://data/train.jsonl"}
     assert detail["validationDataConfig"] == {"s3Uri": "s3://data/valid.jsonl"}
     assert detail["outputDataConfig"] == {"s3Uri": "s3://data/output/"}
-    assert detail["endTime"] == "2027-01-15T09:00:00.000Z"
+    assert detail["endTime"] == "2026-06-01T09:00:00.000Z"
     assert "failureMessage" not in detail
     assert "endTime" not in events[0]["detail"]
 
@@ -558,7 +562,9 @@ def test_a_caller_never_waits_for_another_threads_event_delivery(s3: Any) -> Non
 
 def test_the_ticker_advances_jobs_without_any_get(s3: Any) -> None:
     events: list[dict[str, Any]] = []
-    fake = FakeBedrock(s3=s3, on_event=events.append, time_scale=36_000.0)  # one simulated hour per 0.1 s
+    fake = FakeBedrock(
+        s3=s3, on_event=events.append, time_scale=36_000.0, catalog=SIMULATED_ACTIVE_HAIKU
+    )  # one simulated hour per 0.1 s
     bedrock = fake.client("bedrock")
     fake.plan_jobs("Completed", duration_s=HOURS)
     bedrock.create_model_customization_job(**job_args())
@@ -577,7 +583,7 @@ def test_stop_ticker_reraises_what_the_ticker_hit(s3: Any) -> None:
         if event["detail"]["jobStatus"] == "Completed":
             raise RuntimeError("subscriber failed")
 
-    fake = FakeBedrock(s3=s3, on_event=broken, time_scale=36_000.0)
+    fake = FakeBedrock(s3=s3, on_event=broken, time_scale=36_000.0, catalog=SIMULATED_ACTIVE_HAIKU)
     fake.plan_jobs("Completed", duration_s=HOURS)
     fake.client("bedrock").create_model_customization_job(**job_args())
     fake.start_ticker(interval=0.01)
@@ -1143,13 +1149,14 @@ def test_models_past_end_of_life_stop_serving(s3: Any) -> None:
 
 
 def test_foundation_model_lifecycle_and_filters() -> None:
-    bedrock = FakeBedrock(clock=frozen).client("bedrock")  # the default catalog: Haiku LEGACY
+    bedrock = FakeBedrock(clock=frozen).client("bedrock")  # the default catalog: the published dates
     haiku = bedrock.get_foundation_model(modelIdentifier=HAIKU_FT)["modelDetails"]
     assert haiku["customizationsSupported"] == ["FINE_TUNING"]
     assert haiku["inferenceTypesSupported"] == ["PROVISIONED"]
     lifecycle = haiku["modelLifecycle"]
     assert lifecycle["status"] == "LEGACY"
-    assert lifecycle["endOfLifeTime"] == datetime.fromtimestamp(NOW, UTC) + timedelta(days=90)
+    # AWS's model card: end of life 2026-09-10 (docs/bedrock-behaviour.md#claude-3-haiku-eol).
+    assert lifecycle["endOfLifeTime"] == datetime(2026, 9, 10, tzinfo=UTC)
     tunable = bedrock.list_foundation_models(byProvider="anthropic", byCustomizationType="FINE_TUNING")
     assert [m["modelId"] for m in tunable["modelSummaries"]] == [HAIKU_FT]
     embeddings = bedrock.list_foundation_models(byOutputModality="EMBEDDING")["modelSummaries"]
@@ -1164,7 +1171,8 @@ def test_foundation_model_lifecycle_and_filters() -> None:
 
 
 def test_catalog_lifecycle_is_a_scenario_parameter() -> None:
-    eol = datetime(2026, 9, 10, tzinfo=UTC)
+    assert catalog().get(HAIKU_FT, "us-west-2").lifecycle.end_of_life == datetime(2026, 9, 10, tzinfo=UTC)  # type: ignore[union-attr]
+    eol = datetime(2026, 12, 1, tzinfo=UTC)
     fake = FakeBedrock(clock=frozen, catalog=catalog(haiku_end_of_life=eol))
     life = fake.client("bedrock").get_foundation_model(modelIdentifier=HAIKU_FT)["modelDetails"]["modelLifecycle"]
     assert life["endOfLifeTime"] == eol
@@ -1244,7 +1252,7 @@ def test_attach_to_an_existing_client(fake: FakeBedrock) -> None:
 
 
 def test_concurrent_callers_and_the_ticker_share_state_safely(s3: Any) -> None:
-    fake = FakeBedrock(s3=s3, time_scale=36_000.0)
+    fake = FakeBedrock(s3=s3, time_scale=36_000.0, catalog=SIMULATED_ACTIVE_HAIKU)
     fake.plan_jobs("Completed", duration_s=60, count=None)
     failures: list[BaseException] = []
     clients = [fake.client("bedrock") for _ in range(8)]

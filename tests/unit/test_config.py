@@ -31,7 +31,9 @@ def test_shipped_configurations_are_valid(env: str) -> None:
 
 
 def test_unknown_environment_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown environment 'qa'.*known environments: dev, local, prod, staging"):
+    with pytest.raises(
+        ConfigError, match=r"unknown environment 'qa'.*known environments: dev, local, local-us-east-1, prod, staging"
+    ):
         load_config("qa")
 
 
@@ -132,9 +134,86 @@ def test_team_commitment_needs_environment_commitment(tmp_path: Path) -> None:
 def test_team_model_outside_environment_list(tmp_path: Path) -> None:
     text = BASE.replace(
         "    max_model_units: 1\n",
-        "    max_model_units: 1\n    allowed_base_models: [amazon.nova-micro-v1:0:128k]\n",
+        "    max_model_units: 1\n    allowed_base_models: [meta.llama3-2-3b-instruct-v1:0:128k]\n",
     )
     assert "not in the environment's allowed_base_models" in error_for(tmp_path, text)
+
+
+def test_model_not_customizable_in_the_region_names_key_model_and_region(tmp_path: Path) -> None:
+    text = BASE.replace("  - meta.llama3-1-8b-instruct-v1:0:128k\n", "  - amazon.nova-lite-v1:0:300k\n")
+    message = error_for(tmp_path, text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "amazon.nova-lite" in row)
+    assert f"dev.yaml:{line}: allowed_base_models[0]: amazon.nova-lite-v1:0:300k" in message
+    assert "region us-west-2" in message
+    assert "runs only in us-east-1" in message
+
+
+def test_team_model_not_customizable_in_the_region(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    max_model_units: 1\n",
+        "    max_model_units: 1\n    allowed_base_models: [amazon.nova-micro-v1:0:128k]\n",
+    )
+    message = error_for(tmp_path, text)
+    assert "teams[0].allowed_base_models[0]: amazon.nova-micro-v1:0:128k is not customizable" in message
+
+
+def test_unknown_base_model_is_refused(tmp_path: Path) -> None:
+    text = BASE.replace("  - meta.llama3-1-8b-instruct-v1:0:128k\n", "  - meta.llama3-1-8b-instruct-v1:0\n")
+    message = error_for(tmp_path, text)
+    assert "allowed_base_models[0]: base model 'meta.llama3-1-8b-instruct-v1:0' cannot be fine-tuned" in message
+    assert "customizable variant is 'meta.llama3-1-8b-instruct-v1:0:128k'" in message
+
+
+# dev moved to us-east-1 with Nova Micro, customizable there.
+NOVA_IN_US_EAST_1 = BASE.replace("region: us-west-2", "region: us-east-1").replace(
+    "  - meta.llama3-1-8b-instruct-v1:0:128k\n  - meta.llama3-2-1b-instruct-v1:0:128k\n"
+    "  - anthropic.claude-3-haiku-20240307-v1:0:200k\n",
+    "  - amazon.nova-micro-v1:0:128k\n",
+)
+
+
+def test_region_where_the_model_is_customizable_is_accepted(tmp_path: Path) -> None:
+    text = NOVA_IN_US_EAST_1
+    config = load_config("dev", write(tmp_path, text))
+    assert config.region == "us-east-1"
+
+
+def test_serving_kind_the_model_does_not_support_is_refused(tmp_path: Path) -> None:
+    text = BASE + "serving_kinds:\n  meta.llama3-1-8b-instruct-v1:0:128k: on-demand-deployment\n"
+    message = error_for(tmp_path, text)
+    assert "serving_kinds.meta.llama3-1-8b-instruct-v1:0:128k: 'on-demand-deployment' is not a serving kind" in message
+    assert "this model supports: provisioned-throughput" in message
+
+
+def test_serving_kind_the_model_supports_reaches_the_policy(tmp_path: Path) -> None:
+    text = NOVA_IN_US_EAST_1 + "serving_kinds:\n  amazon.nova-micro-v1:0:128k: provisioned-throughput\n"
+    config = load_config("dev", write(tmp_path, text))
+    assert config.policy_document("b")["servingKinds"] == {"amazon.nova-micro-v1:0:128k": "provisioned-throughput"}
+
+
+def test_extends_merges_over_another_environment(tmp_path: Path) -> None:
+    write(tmp_path, BASE)
+    child = "extends: dev\nregion: us-east-1\nallowed_base_models: [amazon.nova-lite-v1:0:300k]\n"
+    config = load_config("dev-east", write(tmp_path, child, "dev-east"))
+    dev = load_config("dev", tmp_path)
+    assert (config.name, config.region, config.allowed_base_models) == (
+        "dev-east",
+        "us-east-1",
+        ["amazon.nova-lite-v1:0:300k"],
+    )
+    assert config.teams == dev.teams
+    assert config.provisioned_throughput == dev.provisioned_throughput
+
+
+def test_extends_names_another_environment(tmp_path: Path) -> None:
+    message = error_for(tmp_path, "extends: nowhere\n", "dev-east")
+    assert "extends: 'nowhere' is not another environment" in message
+
+
+def test_shipped_offline_worlds_differ_from_local_only_in_region_and_models() -> None:
+    local, east = load_config("local"), load_config("local-us-east-1")
+    differing = {key for key in type(local).model_fields if getattr(local, key) != getattr(east, key)}
+    assert differing == {"name", "region", "allowed_base_models"}
 
 
 def test_duplicate_team(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import html
+import json
 import re
 import subprocess
 import sys
@@ -239,10 +240,36 @@ def test_failing_state_is_the_one_before_cleanup() -> None:
 def test_committed_sample_data_is_what_the_script_writes(tmp_path: Path) -> None:
     script = ROOT / "scripts" / "make_sample_data.py"
     subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True)
-    for name in SPLITS:
-        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), (
-            f"data/sample/{name} drifted: run `.venv/bin/python scripts/make_sample_data.py` and commit the result"
-        )
+    for folder in ("", "conversation", "prompt-completion"):  # messages, bedrock-conversation-2024, prompt/completion
+        for name in SPLITS:
+            assert (tmp_path / folder / name).read_bytes() == (SAMPLE / folder / name).read_bytes(), (
+                f"data/sample/{folder}/{name} drifted: run `.venv/bin/python scripts/make_sample_data.py` and "
+                "commit the result"
+            )
+
+
+@pytest.mark.parametrize(
+    ("folder", "model"),
+    [
+        ("", "anthropic.claude-3-haiku-20240307-v1:0:200k"),
+        ("conversation", "amazon.nova-micro-v1:0:128k"),
+        ("conversation", "meta.llama3-2-1b-instruct-v1:0:128k"),
+        ("prompt-completion", "meta.llama3-1-8b-instruct-v1:0:128k"),
+    ],
+)
+def test_committed_sample_data_is_valid_for_each_family(folder: str, model: str) -> None:
+    from bft.dataset.validator import validate_paths
+
+    report = validate_paths(model, SAMPLE / folder / "train.jsonl", SAMPLE / folder / "validation.jsonl", epochs=2)
+    assert report.valid, report.errors[:3]
+
+
+def test_the_formats_carry_the_same_records() -> None:
+    answers = {
+        folder: [sample_data.answer_of(json.loads(line)) for line in (SAMPLE / folder / "train.jsonl").open()]
+        for folder in ("", "conversation", "prompt-completion")
+    }
+    assert answers[""] == answers["conversation"] == answers["prompt-completion"]
 
 
 def test_committed_sample_data_is_the_demos_data(tmp_path: Path) -> None:

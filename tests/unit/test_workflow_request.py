@@ -14,6 +14,7 @@ from moto import mock_aws
 from bft.errors import AccessDenied, BaseModelUnavailable, DuplicateRequest, RequestInvalid
 from bft.local.catalog import catalog
 from bft.workflow import state
+from bft.workflow.request import Context, validate_request
 from tests.unit.workflow_support import Env, make_env
 
 
@@ -55,6 +56,36 @@ def test_base_model_past_end_of_life_is_refused(tmp_path: Any, monkeypatch: pyte
         assert state.get_claim(env.table, "moderation", "req-1") is None, "a refused request claims nothing"
 
 
+def test_haiku_with_its_published_lifecycle_is_refused_naming_active_models(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default catalog carries AWS's published dates: Claude 3 Haiku's end of life is 2026-09-10.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    with mock_aws():
+        env = make_env(tmp_path, catalog=catalog())
+        with pytest.raises(BaseModelUnavailable) as refused:
+            env.run()
+        assert env.fake.counters.jobs_started == 0
+    message = str(refused.value)
+    assert "reached end of life on 2026-09-10" in message
+    # The team's other allowed models that Bedrock reports ACTIVE and fine-tunable here (config/local.yaml).
+    assert "move to an ACTIVE model allowed for your team: meta.llama3-1-8b-instruct-v1:0:128k" in message
+
+
+def test_refusal_says_when_no_allowed_model_is_active(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    with mock_aws():
+        env = make_env(tmp_path, catalog=catalog())
+        policy = env.policy(allowedBaseModels=["anthropic.claude-3-haiku-20240307-v1:0:200k"])
+        context = Context(
+            execution_arn="arn:aws:states:us-west-2:123456789012:execution:sm:e",
+            execution_name="e",
+            now=datetime.now(UTC),
+        )
+        with pytest.raises(BaseModelUnavailable, match="no other model allowed for your team is ACTIVE"):
+            validate_request(env.request(), policy, context, bedrock=env.bedrock, table=env.table)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -72,7 +103,11 @@ def test_base_model_past_end_of_life_is_refused(tmp_path: Any, monkeypatch: pyte
         ({"serving": {"modelUnits": 2}}, r"serving.modelUnits: 2 breaks team moderation's limit of 1 to 1 model units"),
         ({"serving": {"commitment": "OneMonth"}}, r"serving.commitment: OneMonth is not allowed for team moderation"),
         ({"serving": {"ttlHours": 5}}, r"serving.ttlHours: 5 must be a number of hours above 0 and at most 4"),
-        ({"serving": {"kind": "on-demand-deployment"}}, r"not offered for this model family"),
+        (
+            {"serving": {"kind": "on-demand-deployment"}},
+            r"serving.kind: on-demand-deployment is not offered for anthropic.claude-3-haiku.*"
+            r"use provisioned-throughput",
+        ),
         (
             {"evaluation": {"dataUri": "s3://datasets-bucket/moderation/e.jsonl", "threshold": 2}},
             r"evaluation.threshold",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import boto3
 
 from bft.config import load_config
 from bft.local.bedrock_fake import FakeBedrock
+from bft.local.catalog import catalog
 from bft.local.sample_data import write_splits
 from bft.workflow.request import Context, validate_request
 
@@ -102,6 +103,9 @@ def make_env(tmp_path: Any, **fake_options: Any) -> Env:
     sns = boto3.client("sns", region_name=REGION)
     topic_arn = sns.create_topic(Name="notes")["TopicArn"]
     # The fake's custom models learn from the uploaded training file (bedrock_fake._learner).
+    # These step tests train Claude 3 Haiku, whose published end of life (2026-09-10) has passed: by default
+    # they SIMULATE a Haiku still in Legacy, 90 days before its end of life (a scenario parameter).
+    fake_options.setdefault("catalog", catalog(haiku_end_of_life=datetime.now(UTC) + timedelta(days=90)))
     fake = FakeBedrock(region=REGION, account_id=ACCOUNT, s3=s3, **fake_options)
     return Env(
         s3=s3,

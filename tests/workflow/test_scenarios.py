@@ -58,8 +58,11 @@ def test_deploying_scenarios_leave_exactly_one_throughput(name: str, local_assem
     evaluation = summary["report"]["evaluation"]
     assert evaluation["passed"] is True
     assert evaluation["scores"]["custom"] > evaluation["scores"]["base"]
-    # Haiku's lifecycle is a simulated scenario parameter, and the summary says so where a person sees it.
-    assert any("ACTIVE in this scenario" in p for p in summary["scenario_parameters"])
+    # The local world trains a model customizable today (its first allowed model) with published lifecycles.
+    assert summary["model"] == "meta.llama3-1-8b-instruct-v1:0:128k"
+    assert not any("SIMULATED lifecycle" in p for p in summary["scenario_parameters"])
+    assert summary["serving"]["kind"] == "provisioned-throughput"
+    assert summary["serving"]["arn"] == summary["provisioned_throughputs_left"][0]
 
 
 def test_invalid_dataset_names_the_line_and_starts_nothing(local_assembly: Path, tmp_path: Path) -> None:
@@ -72,10 +75,27 @@ def test_invalid_dataset_names_the_line_and_starts_nothing(local_assembly: Path,
 
 
 def test_model_past_end_of_life_is_refused_before_any_spending(local_assembly: Path, tmp_path: Path) -> None:
+    """Claude 3 Haiku with its published lifecycle: no simulated date, refused, told where to move."""
     summary = _run("model-end-of-life", local_assembly, tmp_path)
+    assert summary["model"] == "anthropic.claude-3-haiku-20240307-v1:0:200k"
     assert summary["jobs_started"] == 0
-    assert "end of life" in summary["executions"][0]["cause"]
+    cause = summary["executions"][0]["cause"]
+    assert "reached end of life on 2026-09-10" in cause
+    assert "move to an ACTIVE model allowed for your team: meta.llama3-1-8b-instruct-v1:0:128k" in cause
     assert summary["states_visited"][:3] == ["Init", "ValidateRequest", "Cleanup"]
+    assert not any("SIMULATED" in p for p in summary["scenario_parameters"])
+    note = _outcome_notification(summary)
+    assert "2026-09-10" in note["message"]
+    assert "move to an ACTIVE model" in note["message"]
+    assert summary["serving"] is None
+
+
+def test_legacy_haiku_is_a_labelled_simulation(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("model-legacy", local_assembly, tmp_path)
+    assert summary["jobs_started"] == 1
+    assert "legacy model" in summary["executions"][0]["cause"]
+    assert any(p.startswith("SIMULATED lifecycle: Claude 3 Haiku is LEGACY") for p in summary["scenario_parameters"])
+    assert any("LEGACY" in w for w in summary["report"]["warnings"])
 
 
 def test_duplicate_submission_starts_one_job(local_assembly: Path, tmp_path: Path) -> None:
@@ -126,7 +146,8 @@ def test_own_training_file_with_shuffled_labels_scores_under_the_base_model(
     """The scores are computed from the data: labels shuffled at random teach the custom model noise."""
     from bft.local import sample_data
 
-    data = sample_data.write_splits(tmp_path / "mine")
+    # In the format of the local world's default model (Llama 3.1: prompt/completion).
+    data = sample_data.write_splits(tmp_path / "mine", data_format="prompt-completion")
     shuffled = sample_data.shuffle_labels(data["train"], tmp_path / "mine" / "shuffled.jsonl", seed=11)
     summary = run_scenario(
         "success",
@@ -146,11 +167,8 @@ def test_own_training_file_with_shuffled_labels_scores_under_the_base_model(
 def test_own_invalid_training_file_ends_dataset_invalid_with_its_line(local_assembly: Path, tmp_path: Path) -> None:
     from bft.local import sample_data
 
-    data = sample_data.write_splits(tmp_path / "mine")
-    lines = data["train"].read_text().splitlines()
-    lines[4] = lines[4].replace('"role": "assistant"', '"role": "user"')
-    broken = tmp_path / "mine" / "mine.jsonl"
-    broken.write_text("\n".join(lines) + "\n")
+    data = sample_data.write_splits(tmp_path / "mine", data_format="prompt-completion")
+    broken = sample_data.break_record(data["train"], tmp_path / "mine" / "mine.jsonl", line=5)
     summary = run_scenario(
         "success", assembly=local_assembly, workdir=tmp_path / "work", training=broken, threshold=0.5
     )
@@ -244,3 +262,80 @@ def test_crash_after_create_is_retried_into_the_same_job_and_throughput(local_as
     _one_job_nothing_leaked(summary)
     assert len(summary["provisioned_throughputs_left"]) == 1
     assert summary["retries"] == 2, "StartJob and CreateServing each ran twice"
+
+
+# -- every customizable family in its own region (`bft local-run --model MODEL_ID`) -------------------------
+
+
+@pytest.fixture(scope="session")
+def east_assembly() -> Path:
+    """The us-east-1 offline world (config/local-us-east-1.yaml), where Amazon Nova is customizable."""
+    from bft.synth import cached_synth
+    from tests.conftest import SYNTH_CACHE
+
+    return cached_synth("local-us-east-1", SYNTH_CACHE)
+
+
+@pytest.mark.parametrize(
+    "model", ["amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k", "amazon.nova-pro-v1:0:300k"]
+)
+def test_nova_deploys_on_demand_with_no_hourly_charge(model: str, east_assembly: Path, tmp_path: Path) -> None:
+    from bft.local.run import choose
+
+    assert choose("success", model) == (model, "local-us-east-1")
+    summary = run_scenario("success", model=model, assembly=east_assembly, workdir=tmp_path)
+    assert summary["background_errors"] == []
+    assert (summary["environment"], summary["region"]) == ("local-us-east-1", "us-east-1")
+    assert summary["outcome"] == "deployed"
+    assert summary["provisioned_throughputs_left"] == []
+    assert summary["serving"]["kind"] == "custom-model-deployment"
+    assert summary["serving"]["hourly_cost_usd"] == 0
+    assert summary["deployments_left"] == [summary["serving"]["arn"]]
+    assert summary["authorization"]["calls_denied"] == 0, summary["authorization"]["denied"]
+    report = summary["report"]
+    assert report["run"]["serving"]["kind"] == "on-demand-deployment"
+    assert report["cost"]["servingPerHourUsd"] == 0
+    # Trained on the conversation format, evaluated with Converse on the deployment.
+    assert report["run"]["trainingDataUri"].endswith("/sample/train.jsonl")
+    assert summary["documents"]["evaluation.json"]["models"]["custom"] == summary["serving"]["arn"]
+    assert report["evaluation"]["passed"] is True
+
+
+def test_nova_deployment_is_deleted_on_the_failure_path(east_assembly: Path, tmp_path: Path) -> None:
+    summary = run_scenario(
+        "approval-rejected", model="amazon.nova-lite-v1:0:300k", assembly=east_assembly, workdir=tmp_path
+    )
+    assert summary["outcome"] == "rejected"
+    assert summary["deployments_left"] == []
+    assert summary["provisioned_throughputs_left"] == []
+
+
+def test_nova_deployment_is_torn_down_after_a_failed_evaluation(east_assembly: Path, tmp_path: Path) -> None:
+    summary = run_scenario(
+        "eval-below-threshold", model="amazon.nova-micro-v1:0:128k", assembly=east_assembly, workdir=tmp_path
+    )
+    assert summary["outcome"] == "eval_below_threshold"
+    assert "CreateServing" in summary["states_visited"]
+    assert summary["deployments_left"] == []
+    assert any("custom-model-deployment/" in a and "deleted" in a for a in summary["report"]["cleanup"]["actions"])
+
+
+def test_llama_32_serves_by_provisioned_throughput(local_assembly: Path, tmp_path: Path) -> None:
+    summary = run_scenario(
+        "success", model="meta.llama3-2-1b-instruct-v1:0:128k", assembly=local_assembly, workdir=tmp_path
+    )
+    assert summary["outcome"] == "deployed"
+    assert summary["serving"]["kind"] == "provisioned-throughput"
+    assert summary["serving"]["hourly_cost_usd"] == 24.0  # illustrative price, config/local.yaml
+    assert summary["deployments_left"] == []
+
+
+def test_a_model_no_offline_world_offers_fails_clearly() -> None:
+    from bft.local.run import NoOfflineWorld, choose
+
+    with pytest.raises(NoOfflineWorld, match=r"no offline environment offers amazon\.titan-text-premier"):
+        choose("success", "amazon.titan-text-premier-v1:0:32k")
+    with pytest.raises(NoOfflineWorld, match=r"environment dev cannot run amazon\.nova-lite.*only in us-east-1"):
+        choose("success", "amazon.nova-lite-v1:0:300k", "dev")
+    with pytest.raises(NoOfflineWorld, match="cannot be fine-tuned"):
+        choose("success", "amazon.nova-lite-v1:0")

@@ -4,7 +4,7 @@
 every run must hold (:mod:`bft.local.chaos`); the exit code is 1 if one breaks.
 
 `bft local-run --training FILE [--validation FILE] [--evaluation FILE] [--threshold X]` runs it on your own
-files (Claude 3 Haiku's format): validated by the workflow as usual, trained by the fake's naive Bayes
+files (in the base model family's format): validated by the workflow as usual, trained by the fake's naive Bayes
 stand-in, so the loss and scores are computed from your data but are not a real model's.
 
 Progress goes to stderr as the execution runs (each state, the simulated job while WaitForJob waits,
@@ -63,11 +63,18 @@ def register(subparsers: Any) -> None:
         "crashes, job, throughput, quota and approval failures); exit code 1 if an invariant breaks",
     )
     parser.add_argument(
+        "--model",
+        default=None,
+        metavar="MODEL_ID",
+        help="base model to fine-tune, e.g. amazon.nova-lite-v1:0:300k or meta.llama3-1-8b-instruct-v1:0:128k "
+        "(default: the scenario's, else amazon.nova-micro-v1:0:128k); without --env, the offline world whose "
+        "region offers it runs (local: us-west-2, local-us-east-1: us-east-1)",
+    )
+    parser.add_argument(
         "--env",
-        default="local",
-        choices=("local", "dev", "staging", "prod"),
-        help="whose assembly and configuration run (default local). dev, staging and prod run with their "
-        "configuration unchanged on one virtual clock, 1 real second = 1 virtual hour",
+        default=None,
+        help="whose assembly and configuration run (default: the offline world for the model). dev, staging "
+        "and prod run with their configuration unchanged on one virtual clock, 1 real second = 1 virtual hour",
     )
     parser.add_argument("--job-hours", type=float, default=None, help="simulated duration of the training job")
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
@@ -80,7 +87,7 @@ def register(subparsers: Any) -> None:
     )
     data = parser.add_argument_group(
         "your own data",
-        "run the workflow on your files instead of the sample (Claude 3 Haiku's messages format); the loss and "
+        "run the workflow on your files instead of the sample (in the base model family's data format); the loss and "
         "scores come from a naive Bayes stand-in trained on them, not from a real model",
     )
     data.add_argument("--training", default=None, metavar="FILE", help="training JSONL")
@@ -111,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
             f"bft local-run needs the offline twin, which is not installed ({', '.join(missing)} missing): "
             "pip install 'bedrock-fine-tuning[local]' (make setup installs it)"
         )
+    from bft.config import ConfigError
     from bft.local.report_html import render
-    from bft.local.run import SCENARIOS, run_scenario
+    from bft.local.run import SCENARIOS, NoOfflineWorld, choose, environment_of, run_scenario
     from bft.synth import ROOT
 
     if args.chaos is not None:
@@ -130,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
     assembly = Path(args.assembly) if args.assembly else None
     if assembly is not None and not (assembly / "manifest.json").is_file():
         raise UsageError(f"--assembly {args.assembly}: no cloud assembly there (manifest.json missing)")
+    try:
+        env_name = args.env or (environment_of(assembly) if assembly else None)
+        model, environment = choose(args.scenario, args.model, env_name)
+    except (NoOfflineWorld, ConfigError) as exc:
+        raise UsageError(str(exc)) from None
     files = _own_files(args)
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise UsageError("--threshold must be a number from 0 to 1")
@@ -145,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
                 "progress": live.say,
                 "on_bedrock": live.watch_jobs,
                 "assembly": assembly,
-                "environment": args.env,
+                "environment": environment,
+                "model": model,
             }
             if args.chaos is not None:
                 from bft.local.chaos import run_chaos
@@ -268,11 +282,18 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"\nscenario {summary['scenario']}: execution {summary['status']}, outcome {summary['outcome']}"
         f" (expected {summary['expected_outcome']}); Bedrock was simulated"
     )
+    print(f"  base model {summary['model']} in environment {summary['environment']} ({summary['region']})")
     print(f"  path: {' -> '.join(summary['states_visited'])}")
     print(
         f"  jobs started {summary['jobs_started']}, left running {summary['jobs_left_running']}; "
-        f"provisioned throughputs left: {summary['provisioned_throughputs_left'] or 'none'}"
+        f"provisioned throughputs left: {summary['provisioned_throughputs_left'] or 'none'}; "
+        f"on-demand deployments left: {summary['deployments_left'] or 'none'}"
     )
+    serving = summary.get("serving")
+    if serving:
+        hourly = serving["hourly_cost_usd"]
+        cost = "no hourly charge" if hourly == 0 else (f"{hourly} USD per hour" if hourly is not None else "unknown")
+        print(f"  serving: {serving['kind']} {serving['arn']}, {cost}" + (" (illustrative price)" if hourly else ""))
     print(
         f"  {summary['state_transitions']} state transitions, {summary['lambda_invocations']} Lambda invocations, "
         f"{summary['elapsed_seconds']} s"

@@ -7,13 +7,13 @@ where the entry exists, the hyperparameter table of the model family, record
 limits and the request/response body family for ``InvokeModel``.
 
 Model ids, regions, customizations and hyperparameter ranges come from
-``docs/bedrock-behaviour.md#model-families``. **Lifecycle dates are scenario
-parameters, not facts.** AWS's model card gives Claude 3 Haiku status
-"Legacy (certain regions)" with end of life 2026-09-10, and the real pipeline
-reads the live value from ``GetFoundationModel``. The default catalog makes
-Haiku LEGACY with end of life ``now + 90 days`` so that the default offline
-world exercises the pipeline's Legacy-warning path; build another world with
-``catalog(haiku_status="ACTIVE")`` or ``catalog(haiku_end_of_life=...)``.
+``docs/bedrock-behaviour.md#model-families``. **Lifecycle dates are the
+published ones by default**: AWS's model card gives Claude 3 Haiku status
+"Legacy (specific regions)" with end of life 2026-09-10
+(``docs/bedrock-behaviour.md#claude-3-haiku-eol``), so in the default world a run
+on Haiku after that date is refused, as it is in AWS. Any other date is a scenario
+parameter (``catalog(haiku_end_of_life=...)``, ``catalog(haiku_status="ACTIVE")``)
+that the scenario must label as simulated.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Literal
 LifecycleStatus = Literal["ACTIVE", "LEGACY"]
 BodyFamily = Literal["anthropic", "nova", "llama", "titan", "titan-embed"]
 
-#: AWS's public end-of-life date for Claude 3 Haiku (model card); informational only.
+#: AWS's published end-of-life date for Claude 3 Haiku (model card): the default catalog's.
 HAIKU_EOL_PER_MODEL_CARD = datetime(2026, 9, 10, tzinfo=UTC)
 
 HAIKU_FT = "anthropic.claude-3-haiku-20240307-v1:0:200k"
@@ -170,16 +170,16 @@ def catalog(
 ) -> Catalog:
     """Build the catalog for one scenario.
 
-    ``now`` anchors the default dates (defaults to the wall clock). Haiku (both its
-    fine-tunable ``:200k`` and on-demand ids) is LEGACY with end of life
-    ``haiku_end_of_life`` (default ``now + 90 days``) unless ``haiku_status="ACTIVE"``.
+    ``now`` anchors the dates nobody publishes (Titan's). Haiku (both its fine-tunable
+    ``:200k`` and on-demand ids) is LEGACY with end of life ``haiku_end_of_life``
+    (default: the published 2026-09-10) unless ``haiku_status="ACTIVE"``.
     ``lifecycle`` replaces the lifecycle of any model id; ``extra`` adds or replaces models.
     """
     now = now or datetime.now(UTC)
     # Assumption: startOfLifeTime values are illustrative (release dates), not from the facts.
     haiku_start = datetime(2024, 3, 13, tzinfo=UTC)
     if haiku_status == "LEGACY":
-        haiku_life = _legacy(haiku_end_of_life or now + timedelta(days=90), haiku_start)
+        haiku_life = _legacy(haiku_end_of_life or HAIKU_EOL_PER_MODEL_CARD, haiku_start)
     else:
         haiku_life = Lifecycle("ACTIVE", start_of_life=haiku_start, end_of_life=haiku_end_of_life)
     # Facts: Titan Text is being phased out; its dates are unconfirmed, so this is scenario data too.
@@ -215,9 +215,9 @@ def catalog(
         )
         return [fine_tunable, on_demand]
 
-    def llama(model_id: str, name: str, inputs: tuple[str, ...] = ("TEXT",)) -> FoundationModel:
+    def llama(model_id: str, name: str, inputs: tuple[str, ...] = ("TEXT",)) -> list[FoundationModel]:
         # Assumption: Llama lifecycle ACTIVE (not in the facts). Facts: 100-10,000 records in total.
-        return FoundationModel(
+        fine_tunable = FoundationModel(
             model_id=model_id,
             name=name,
             provider="Meta",
@@ -229,6 +229,16 @@ def catalog(
             hyperparameters=_LLAMA_HP,
             min_training_records=100,
         )
+        # Assumption: the on-demand id (no context suffix) answers Converse in the same region, for the
+        # base-model side of the evaluation (AWS may route these through inference profiles instead).
+        on_demand = dataclasses.replace(
+            fine_tunable,
+            model_id=model_id.rsplit(":", 1)[0],
+            customizations=(),
+            inference_types=("ON_DEMAND",),
+            hyperparameters=(),
+        )
+        return [fine_tunable, on_demand]
 
     models: list[FoundationModel] = [
         FoundationModel(
@@ -265,13 +275,13 @@ def catalog(
         *nova(NOVA_MICRO_FT, "Nova Micro", ("TEXT",)),
         *nova(NOVA_LITE_FT, "Nova Lite", ("TEXT", "IMAGE")),
         *nova(NOVA_PRO_FT, "Nova Pro", ("TEXT", "IMAGE")),
-        llama("meta.llama3-1-8b-instruct-v1:0:128k", "Llama 3.1 8B Instruct"),
-        llama("meta.llama3-1-70b-instruct-v1:0:128k", "Llama 3.1 70B Instruct"),
-        llama("meta.llama3-2-1b-instruct-v1:0:128k", "Llama 3.2 1B Instruct"),
-        llama("meta.llama3-2-3b-instruct-v1:0:128k", "Llama 3.2 3B Instruct"),
-        llama("meta.llama3-2-11b-instruct-v1:0:128k", "Llama 3.2 11B Instruct", ("TEXT", "IMAGE")),
+        *llama("meta.llama3-1-8b-instruct-v1:0:128k", "Llama 3.1 8B Instruct"),
+        *llama("meta.llama3-1-70b-instruct-v1:0:128k", "Llama 3.1 70B Instruct"),
+        *llama("meta.llama3-2-1b-instruct-v1:0:128k", "Llama 3.2 1B Instruct"),
+        *llama("meta.llama3-2-3b-instruct-v1:0:128k", "Llama 3.2 3B Instruct"),
+        *llama("meta.llama3-2-11b-instruct-v1:0:128k", "Llama 3.2 11B Instruct", ("TEXT", "IMAGE")),
         # Facts: the ":128k" suffix of the 90B id is unconfirmed.
-        llama("meta.llama3-2-90b-instruct-v1:0:128k", "Llama 3.2 90B Instruct", ("TEXT", "IMAGE")),
+        *llama("meta.llama3-2-90b-instruct-v1:0:128k", "Llama 3.2 90B Instruct", ("TEXT", "IMAGE")),
         FoundationModel(
             model_id=TITAN_EXPRESS_FT,
             name="Titan Text G1 - Express",

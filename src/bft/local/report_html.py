@@ -397,8 +397,12 @@ def _throughput(report: dict[str, Any], simulated: bool = False) -> Section:
             ],
         )
     arn = str(serving.get("arn", "unknown"))
+    if serving.get("kind") == "on-demand-deployment":
+        price = "no hourly charge (on-demand: billed per token served)"
     left = {str(item.get("arn")) for item in report.get("leftRunning") or []}
-    if arn in left:
+    if arn in left and serving.get("kind") == "on-demand-deployment":
+        state = "still deployed (billed only for the tokens it serves)"
+    elif arn in left:
         state = "still running (costs money until deleted)"
     elif any(arn in str(action) for action in (report.get("cleanup") or {}).get("actions") or []):
         state = "deleted during cleanup"
@@ -413,6 +417,9 @@ def _throughput(report: dict[str, Any], simulated: bool = False) -> Section:
         ("status", state),
         ("cost", price),
     ]
+    if serving.get("kind") == "on-demand-deployment":
+        rows = [row for row in rows if row[0] not in ("model units", "commitment")]
+        return Section("On-demand custom model deployment", [KeyValues(rows)])
     if planned.get("ttlHours"):
         rows.append(("lifetime limit", f"deleted by the pipeline after {planned['ttlHours']} h (non-prod TTL)"))
     return Section("Provisioned throughput", [KeyValues(rows)])
@@ -427,7 +434,10 @@ def _cost(report: dict[str, Any], simulated: bool = False) -> Section:
     rows = [
         ("estimated billed training tokens", _int(cost.get("estimatedBilledTokens"))),
         ("training", _usd(training) if training is not None else UNKNOWN_PRICE),
-        ("serving (provisioned throughput)", f"{_usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE),
+        (
+            "serving (on-demand deployment)" if per_hour == 0 else "serving (provisioned throughput)",
+            f"{_usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE,
+        ),
     ]
     if per_hour is not None:
         rows.append(("serving for a day", _usd(per_hour * 24)))
@@ -460,7 +470,8 @@ def _left_running(summary: dict[str, Any], report: dict[str, Any]) -> Section:
     blocks.append(
         Text(
             f"Simulated Bedrock after the run: {summary.get('jobs_left_running', '?')} jobs running, "
-            f"{len(summary.get('provisioned_throughputs_left') or [])} provisioned throughputs.",
+            f"{len(summary.get('provisioned_throughputs_left') or [])} provisioned throughputs, "
+            f"{len(summary.get('deployments_left') or [])} on-demand deployments.",
             "muted",
         )
     )

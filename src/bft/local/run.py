@@ -1,8 +1,12 @@
 """`bft local-run`: one scenario of the real, synthesized workflow, executed on this machine.
 
-What runs is the ``local`` environment as ``cdk synth`` writes it: its resources in moto, its Lambda
+What runs is a ``local`` environment as ``cdk synth`` writes it: its resources in moto, its Lambda
 handlers in process (:mod:`bft.local.offline`), Bedrock simulated by :mod:`bft.local.bedrock_fake`
-behind real boto3 clients. Each scenario arranges the fake (a failed job, a lost event, a quota refusal,
+behind real boto3 clients. There is one offline world per region where customization runs: ``local``
+(us-west-2: Llama, Claude 3 Haiku) and ``local-us-east-1`` (Amazon Nova); :func:`choose` picks the one
+whose region offers the model, the environment's own configuration unchanged.
+
+Each scenario arranges the fake (a failed job, a lost event, a quota refusal,
 a reviewer who rejects) and reports how the execution ended and what it left behind.
 """
 
@@ -41,6 +45,20 @@ REGION = "us-west-2"
 TEAM = "moderation"
 MACHINE = "Workflow/Moderation/StateMachine"  # the team's own state machine (construct path)
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
+LLAMA_31_8B = "meta.llama3-1-8b-instruct-v1:0:128k"
+# What a scenario trains unless told otherwise: a model a team can fine-tune today, served on demand
+# (no hourly charge). Not Claude 3 Haiku: its published end of life (2026-09-10) has passed.
+DEFAULT_MODEL = NOVA_MICRO
+# Hyperparameters per family for the sample run (each within its family's table, bft.families).
+HYPERPARAMETERS: dict[str, dict[str, str]] = {
+    "claude-3-haiku": {"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1.0"},
+    "nova": {"epochCount": "2", "learningRate": "0.00001"},
+    "llama-3.1": {"epochCount": "2", "learningRate": "0.0001"},
+    "llama-3.2": {"epochCount": "2", "learningRate": "0.0001"},
+    "titan-text": {"epochCount": "2", "batchSize": "1"},
+    "titan-text-premier": {"epochCount": "2"},
+}
 CACHE = ROOT / "cdk.out" / ".local-run"
 # Every environment (local included: dev's timings, docs/local-environment.md) runs with its configuration
 # unchanged on ONE virtual clock (bft.local.offline._clock): the state machine's waits, retries and
@@ -58,6 +76,76 @@ class Target:
     region: str
     team: str
     time_factor: float  # virtual seconds per real second for the whole world
+
+
+class NoOfflineWorld(ValueError):
+    """No offline environment offers the model (or the named environment's region does not)."""
+
+
+def is_local(environment: str) -> bool:
+    """The offline worlds: ``local`` and the environments that extend it in another region (local-<region>)."""
+    return environment == ENV or environment.startswith(f"{ENV}-")
+
+
+def offers(environment: str, model: str) -> str | None:
+    """None when ``environment`` can train ``model``; else why not (its region, its allowed models)."""
+    from bft.config import load_config
+    from bft.errors import BaseModelUnavailable
+    from bft.families import family_for
+
+    config = load_config(environment)
+    try:
+        family = family_for(model)
+    except BaseModelUnavailable as exc:
+        return str(exc)
+    if config.region not in family.regions:
+        return (
+            f"{model} ({family.name}) is customizable only in {', '.join(family.regions)}; environment "
+            f"{environment} is in {config.region}"
+        )
+    if model not in config.allowed_base_models:
+        return f"{model} is not in environment {environment}'s allowed_base_models"
+    return None
+
+
+def choose(name: str, model: str | None = None, environment: str | None = None) -> tuple[str, str]:
+    """(model, environment) for one run of scenario ``name``: the environment whose region offers the model.
+
+    With an environment and no model, its first allowed model; with a model and no environment, the offline
+    world (``local``, ``local-<region>``) whose region and allowed models include it; with neither, the
+    scenario's own model or :data:`DEFAULT_MODEL`. Raises NoOfflineWorld, saying why, when none fits.
+    """
+    from bft.config import known_environments, load_config
+
+    model = model or (SCENARIOS[name].model if name in SCENARIOS else None)
+    if environment is not None:
+        if model is None:
+            model = load_config(environment).allowed_base_models[0]
+        why = offers(environment, model)
+        if why:
+            raise NoOfflineWorld(f"environment {environment} cannot run {model}: {why}")
+        return model, environment
+    model = model or DEFAULT_MODEL
+    worlds = [env for env in known_environments() if is_local(env)]
+    reasons = {env: offers(env, model) for env in worlds}
+    for env in sorted(worlds, key=lambda env: env != ENV):
+        if reasons[env] is None:
+            return model, env
+    raise NoOfflineWorld(
+        f"no offline environment offers {model}: " + "; ".join(f"{env}: {why}" for env, why in reasons.items())
+    )
+
+
+def environment_of(assembly: Path) -> str | None:
+    """Which environment a synthesized assembly deploys (by its stack names), None when none matches."""
+    from bft.config import known_environments, load_config, resource_prefix
+
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    stacks = set(manifest.get("artifacts", {}))
+    for env in known_environments():
+        if f"{resource_prefix(load_config(env))}Pipeline" in stacks:
+            return env
+    return None
 
 
 def target_for(environment: str = ENV) -> Target:
@@ -206,6 +294,10 @@ class Scenario:
     catalog_overrides: dict[str, Any] = field(default_factory=dict)
     fake_options: dict[str, Any] = field(default_factory=dict)
     job_hours: float = 2.0
+    # The base model this scenario is about (None: the run's, see choose()).
+    model: str | None = None
+    # The scenario arranges the provisioned throughput: the request serves by one whatever the model.
+    throughput: bool = False
 
 
 def _reject(env: OfflineAssembly, run: dict[str, Any]) -> None:
@@ -289,12 +381,14 @@ SCENARIOS: dict[str, Scenario] = {
             "pt_quota_exceeded",
             # The account's no-commitment model units: zero until AWS Support raises them (the default).
             fake_options={"no_commit_model_units": 0},
+            throughput=True,
         ),
         Scenario(
             "pt-failed",
             "the provisioned throughput ends Failed",
             "pt_failed",
             lambda w: w.fake.plan_throughput("Failed"),
+            throughput=True,
         ),
         Scenario(
             "approval-rejected",
@@ -311,15 +405,15 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "duplicate-submit",
-            "the same request submitted twice: one job, one deployment",
+            "the same request submitted twice: one job, one serving resource",
             "deployed",
             lambda w: w.submit_times(2),
         ),
         Scenario(
             "model-end-of-life",
-            "the base model is past end of life: refused before any spending",
+            "Claude 3 Haiku with its published lifecycle (end of life 2026-09-10): refused before any spending",
             "model_unavailable",
-            catalog_overrides={"haiku_status": "LEGACY", "haiku_end_of_life_days": -76},
+            model=HAIKU,
         ),
         Scenario(
             "job-timeout",
@@ -344,6 +438,7 @@ SCENARIOS: dict[str, Scenario] = {
             "the throughput is not ready at the first check: the state machine polls until it is",
             "deployed",
             lambda w: w.slow_throughput(polls=2),
+            throughput=True,
         ),
         Scenario(
             "lambda-timeout",
@@ -357,6 +452,15 @@ SCENARIOS: dict[str, Scenario] = {
             "the job and the throughput",
             "deployed",
             lambda w: w.crash_after("StartJob", "CreateServing"),
+            throughput=True,
+        ),
+        Scenario(
+            "model-legacy",
+            "Claude 3 Haiku while Legacy, end of life simulated 90 days ahead: trained with a warning, then "
+            "refused new provisioned throughput, as AWS does for Legacy models",
+            "pt_failed",
+            catalog_overrides={"haiku_status": "LEGACY", "haiku_end_of_life_days": 90},
+            model=HAIKU,
         ),
     )
 }
@@ -375,7 +479,8 @@ def run_scenario(
     validation: Path | None = None,
     evaluation: Path | None = None,
     threshold: float | None = None,
-    environment: str = ENV,
+    environment: str | None = None,
+    model: str | None = None,
     scenario: Scenario | None = None,
 ) -> dict[str, Any]:
     """Run one scenario end to end and return the summary `bft local-run --json` prints.
@@ -386,15 +491,21 @@ def run_scenario(
 
     ``on_bedrock`` receives the simulated Bedrock before the execution starts (live job progress);
     ``on_finish`` the offline world after the run, before it is torn down (its policy store and every
-    authorization decision: the least-privilege measurement). ``environment`` is whose assembly and
-    configuration run (`local` by default; dev, staging and prod on the virtual clock, see :class:`Target`).
+    authorization decision: the least-privilege measurement). ``model`` is the base model to fine-tune and
+    ``environment`` whose assembly and configuration run; :func:`choose` fills in what is not given (an offline
+    world whose region offers the model; every environment runs on the virtual clock, see :class:`Target`).
     ``scenario`` runs that scenario instead of ``SCENARIOS[name]`` (a chaos run's, :mod:`bft.local.chaos`).
     """
+    from bft.families import family_for
     from bft.local.bedrock_fake import FakeBedrock
     from bft.local.catalog import catalog
     from bft.local.offline import OfflineAssembly
 
     scenario = scenario or SCENARIOS[name]
+    if environment is None and assembly is not None:
+        environment = environment_of(assembly)  # the assembly deploys one environment: run that one
+    model, environment = choose(name, model or scenario.model, environment)
+    family = family_for(model)
     target = target_for(environment)
     team, region, account = target.team, target.region, target.account  # this environment's, from its config
     say = progress or (lambda _message: None)
@@ -409,11 +520,9 @@ def run_scenario(
         os.environ[key] = value
     os.environ.pop("AWS_PROFILE", None)
     scratch = Path(workdir or tempfile.mkdtemp(prefix="bft-local-"))
-    data = sample_data.write_splits(scratch / "data")
-    broken = scratch / "data" / "broken.jsonl"
-    lines = data["train"].read_text().splitlines()
-    lines[16] = lines[16].replace('"role": "assistant"', '"role": "user"')
-    broken.write_text("\n".join(lines) + "\n")
+    # The sample in the model family's own format: the same moderation task whatever the model.
+    data = sample_data.write_splits(scratch / "data", data_format=family.data_format)
+    broken = sample_data.break_record(data["train"], scratch / "data" / "broken.jsonl", line=17)
     # The same records with their labels shuffled (seeded): what eval-below-threshold trains on.
     shuffled = sample_data.shuffle_labels(data["train"], scratch / "data" / "shuffled.jsonl")
     own = {name: path for name, path in (("train", training), ("validation", validation), ("evaluation", evaluation))}
@@ -440,20 +549,27 @@ def run_scenario(
         now = env.clock.datetime()
         overrides = scenario.catalog_overrides
         eol_days = overrides.get("haiku_end_of_life_days")
-        haiku_status = overrides.get("haiku_status", "ACTIVE")
+        # Published lifecycle dates unless the scenario simulates others, and then it says so.
         world_catalog = catalog(
             now=now,
-            haiku_status=haiku_status,
+            haiku_status=overrides.get("haiku_status", "LEGACY"),
             haiku_end_of_life=now + timedelta(days=eol_days) if eol_days is not None else None,
         )
         scenario_parameters = [
-            f"Claude 3 Haiku's lifecycle is {haiku_status}"
-            + (f", end of life {eol_days:+d} days from now" if eol_days is not None else "")
-            + " in this scenario; AWS's model card gives end of life 2026-09-10, so a real run today is refused "
-            "with model_unavailable (docs/bedrock-behaviour.md)",
             "loss curves and evaluation scores are computed by a naive Bayes stand-in trained on the training "
             "file, not by a real model; the base model answers from fixed keyword rules",
         ]
+        if overrides:
+            life = world_catalog.get(HAIKU, "us-west-2")
+            assert life is not None
+            eol = life.lifecycle.end_of_life
+            scenario_parameters.insert(
+                0,
+                f"SIMULATED lifecycle: Claude 3 Haiku is {life.lifecycle.status}"
+                + (f" with end of life {eol.date()} ({eol_days:+d} days from the simulated now)" if eol else "")
+                + "; AWS's model card gives end of life 2026-09-10, so a real run today is refused with "
+                "model_unavailable (docs/bedrock-behaviour.md#claude-3-haiku-eol)",
+            )
         # EventBridge: Bedrock's state-change events go to the rules of the synthesized template.
         delivered: list[Any] = []
         # The scenario's EventBridge (World.route: duplicates, reordering) once the world is arranged.
@@ -489,11 +605,12 @@ def run_scenario(
         env.attach_bedrock(fake)
         request: dict[str, Any] = {
             "team": team,
-            "baseModelId": HAIKU,
+            "baseModelId": model,
             "trainingDataUri": f"s3://{datasets}/{team}/sample/train.jsonl",
             "validationDataUri": f"s3://{datasets}/{team}/sample/validation.jsonl",
-            "hyperParameters": {"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1.0"},
-            "serving": {"modelUnits": 1},
+            "hyperParameters": dict(HYPERPARAMETERS[family.name]),
+            # The model's default serving (the environment's serving_kinds, else on demand where offered).
+            "serving": {"modelUnits": 1, **({"kind": "provisioned-throughput"} if scenario.throughput else {})},
             "evaluation": {
                 "dataUri": f"s3://{datasets}/{team}/sample/evaluation.jsonl",
                 "threshold": 0.95,
@@ -529,6 +646,7 @@ def run_scenario(
         scenario.arrange(world)
         routes[0] = world.route
         say(f"scenario '{name}': {scenario.description}")
+        say(f"base model {model} ({family.name}, {family.data_format} data) in environment '{environment}' ({region})")
         say("Bedrock is SIMULATED on this machine (no AWS account is used)")
         say(
             f"environment '{environment}' with its configuration unchanged, on one virtual clock: "
@@ -570,9 +688,12 @@ def run_scenario(
             if (loaded := _read_json(s3, reports_bucket, f"reports/{team}/{request['requestId']}/{doc}")) is not None
         }
         notifications = env.sns_messages()
+        deployments_left = [d["customModelDeploymentArn"] for d in fake.custom_model_deployments()]
         summary = {
             "scenario": name,
+            "model": model,
             "environment": environment,
+            "region": region,
             "time_factor": target.time_factor,
             "status": first.status,
             "outcome": (report or {}).get("outcome"),
@@ -580,7 +701,8 @@ def run_scenario(
             "jobs_started": fake.counters.jobs_started,
             "jobs_left_running": len(fake.running_jobs()),
             "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
-            "deployments_left": [d["customModelDeploymentArn"] for d in fake.custom_model_deployments()],
+            "deployments_left": deployments_left,
+            "serving": serving_summary(report),
             "notifications": [{"subject": n["subject"], "message": n["message"]} for n in notifications],
             "state_transitions": first.state_transitions,
             # Steps the state machine invoked, plus the event-driven resume (JobEvents) of its job.
@@ -614,6 +736,27 @@ def run_scenario(
             on_finish(env)
     _aws().reset()
     return summary
+
+
+# The summary's names for the two ways of serving (the request's kind -> what Bedrock calls the resource).
+SERVING_SUMMARY_KINDS = {
+    "on-demand-deployment": "custom-model-deployment",
+    "provisioned-throughput": "provisioned-throughput",
+}
+
+
+def serving_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{kind, arn, hourly_cost_usd}`` of what serves the custom model after the run; None when nothing does."""
+    report = report or {}
+    serving = report.get("serving") or {}
+    live = [item for item in report.get("leftRunning") or [] if item.get("arn") == serving.get("arn")]
+    if not serving or not live:
+        return None
+    return {
+        "kind": SERVING_SUMMARY_KINDS.get(str(serving.get("kind")), str(serving.get("kind"))),
+        "arn": serving.get("arn"),
+        "hourly_cost_usd": live[0].get("hourlyCostUsd"),
+    }
 
 
 class _Background(threading.Thread):

@@ -3,6 +3,8 @@ fine-tuning Claude 3 Haiku took classification accuracy from 81.5 % to 99.6 %.
 
 Each record asks for one label for a forum comment; the expected answer is the label alone, so exact
 match scores it. The comments are generated from templates with a seeded RNG: same seed, same bytes.
+The same examples are written in each family's data format (``bft.families.DataFormat``): Claude 3
+Haiku's messages, Bedrock's conversation schema (Nova, Llama 3.2) and prompt/completion (Llama 3.1).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+Format = Literal["anthropic-messages", "bedrock-conversation-2024", "prompt-completion"]
+FORMATS: tuple[Format, ...] = ("anthropic-messages", "bedrock-conversation-2024", "prompt-completion")
 
 SYSTEM = "You moderate comments on an online forum. Answer with exactly one label: OK, INSULT, THREAT or EXPLICIT."
 LABELS = ("OK", "INSULT", "THREAT", "EXPLICIT")
@@ -63,11 +69,27 @@ class Example:
     comment: str
     label: str
 
-    def record(self) -> dict[str, object]:
+    @property
+    def prompt(self) -> str:
+        return f"Comment: {self.comment}\nLabel:"
+
+    def record(self, data_format: Format = "anthropic-messages") -> dict[str, object]:
+        if data_format == "prompt-completion":
+            # No system field in this format: the instruction leads the prompt.
+            return {"prompt": f"{SYSTEM}\n\n{self.prompt}", "completion": self.label}
+        if data_format == "bedrock-conversation-2024":
+            return {
+                "schemaVersion": "bedrock-conversation-2024",
+                "system": [{"text": SYSTEM}],
+                "messages": [
+                    {"role": "user", "content": [{"text": self.prompt}]},
+                    {"role": "assistant", "content": [{"text": self.label}]},
+                ],
+            }
         return {
             "system": SYSTEM,
             "messages": [
-                {"role": "user", "content": f"Comment: {self.comment}\nLabel:"},
+                {"role": "user", "content": self.prompt},
                 {"role": "assistant", "content": self.label},
             ],
         }
@@ -83,17 +105,54 @@ def examples(count: int, seed: int) -> Iterator[Example]:
 
 
 def write_splits(
-    directory: Path, *, training: int = 400, validation: int = 60, evaluation: int = 80
+    directory: Path,
+    *,
+    training: int = 400,
+    validation: int = 60,
+    evaluation: int = 80,
+    data_format: Format = "anthropic-messages",
 ) -> dict[str, Path]:
+    """The three splits in ``data_format``: the same comments and labels whatever the format."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, count, seed in (("train", training, 1), ("validation", validation, 2), ("evaluation", evaluation, 3)):
         path = directory / f"{name}.jsonl"
         with path.open("w", encoding="utf-8") as out:
             for example in examples(count, seed):
-                out.write(json.dumps(example.record(), ensure_ascii=False) + "\n")
+                out.write(json.dumps(example.record(data_format), ensure_ascii=False) + "\n")
         paths[name] = path
     return paths
+
+
+def answer_of(record: dict[str, object]) -> str:
+    """The expected answer of a record in any of the formats."""
+    if "completion" in record:
+        return str(record["completion"])
+    last = record["messages"][-1]["content"]  # type: ignore[index]
+    return last if isinstance(last, str) else "".join(block.get("text", "") for block in last)
+
+
+def _with_answer(record: dict[str, object], answer: str) -> dict[str, object]:
+    if "completion" in record:
+        return {**record, "completion": answer}
+    messages = list(record["messages"])  # type: ignore[call-overload]
+    last = dict(messages[-1])
+    last["content"] = answer if isinstance(last["content"], str) else [{"text": answer}]
+    return {**record, "messages": [*messages[:-1], last]}
+
+
+def break_record(source: Path, destination: Path, *, line: int = 17) -> Path:
+    """A copy of ``source`` with record ``line`` (1-based) broken for its format: the answer turned into a
+    second user turn (messages, conversation) or the completion dropped (prompt/completion)."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[line - 1])
+    if "completion" in record:
+        del record["completion"]
+    else:
+        record["messages"][-1]["role"] = "user"
+    lines[line - 1] = json.dumps(record, ensure_ascii=False)
+    destination.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return destination
 
 
 def shuffle_labels(source: Path, destination: Path, *, seed: int = 7) -> Path:
@@ -101,10 +160,9 @@ def shuffle_labels(source: Path, destination: Path, *, seed: int = 7) -> Path:
     label mix, no relation left between a comment and its label. What a model learns from it is noise; the
     ``eval-below-threshold`` scenario trains on it."""
     records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    answers = [record["messages"][-1]["content"] for record in records]
+    answers = [answer_of(record) for record in records]
     random.Random(seed).shuffle(answers)
     with destination.open("w", encoding="utf-8") as out:
         for record, answer in zip(records, answers, strict=True):
-            record["messages"][-1]["content"] = answer
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(json.dumps(_with_answer(record, answer), ensure_ascii=False) + "\n")
     return destination

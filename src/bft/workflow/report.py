@@ -43,8 +43,8 @@ ERROR_NAMES = {
 RUNBOOK = {
     "request_invalid": "Fix the field named above and submit again with the same requestId.",
     "model_unavailable": (
-        "Pick a base model that is ACTIVE and fine-tunable in this region "
-        "(aws bedrock list-foundation-models --by-customization-type FINE_TUNING)."
+        "Move to a base model that is ACTIVE and fine-tunable in this region: the error names those allowed "
+        "for your team (all of them: aws bedrock list-foundation-models --by-customization-type FINE_TUNING)."
     ),
     "duplicate": "Nothing was started. Use a new requestId to train again.",
     "dataset_invalid": "Open the validation report, fix the lines it names, run `bft validate` locally, resubmit.",
@@ -111,6 +111,8 @@ def finalize(
         left.append({"type": serving["kind"], "arn": serving["arn"], "reason": "serving the custom model"})
     cost = estimate_cost(run, state.get("dataset") or {}, policy_prices)
     for item in left:
+        if item["type"] == "on-demand-deployment":
+            item["hourlyCostUsd"] = 0.0  # billed per token used, no hourly charge
         if item["type"] == "provisioned-throughput" and cost.get("servingPerHourUsd") is not None:
             item["hourlyCostUsd"] = cost["servingPerHourUsd"]
         if run.get("serving", {}).get("ttlHours") and item["type"] == "provisioned-throughput":
@@ -196,16 +198,23 @@ def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str
     per_mu_hour, serving_source = lookup(prices, "modelUnitHourUsd", model, family)
     units = (run.get("serving") or {}).get("modelUnits")
     illustrative = "illustrative" in (training_source, serving_source)
+    per_hour = round(units * per_mu_hour, 2) if units and per_mu_hour is not None else None
+    note = (
+        f"ILLUSTRATIVE prices ({SOURCE}); set prices in the environment's config"
+        if illustrative
+        else "estimates from the configured price table; Bedrock's bill is authoritative"
+    )
+    if (run.get("serving") or {}).get("kind") == "on-demand-deployment":
+        # An on-demand custom model deployment bills the tokens it serves, not hours
+        # (docs/bedrock-behaviour.md#on-demand-deployments).
+        per_hour = 0.0
+        note += "; on-demand deployment: no hourly charge, billed per token served"
     return {
         "estimatedBilledTokens": tokens,
         "trainingUsd": round(tokens / 1000 * per_1k, 2) if tokens is not None and per_1k is not None else None,
-        "servingPerHourUsd": round(units * per_mu_hour, 2) if units and per_mu_hour is not None else None,
+        "servingPerHourUsd": per_hour,
         "priceSource": "illustrative" if illustrative else training_source,
-        "note": (
-            f"ILLUSTRATIVE prices ({SOURCE}); set prices in the environment's config"
-            if illustrative
-            else "estimates from the configured price table; Bedrock's bill is authoritative"
-        ),
+        "note": note,
     }
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bft.errors import BaseModelUnavailable, RequestInvalid
-from bft.families import check_hyperparameters, family_for
+from bft.errors import BaseModelUnavailable, PipelineError, RequestInvalid
+from bft.families import SERVING_KINDS, check_hyperparameters, family_for, serving_kinds
 from bft.names import REQUEST_ID, run_names
 from bft.workflow import state
 from bft.workflow.bedrock_errors import bedrock_call
@@ -22,7 +22,6 @@ CUSTOM_MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")
 # job produced. Base models are foundation-model ids from the environment's allowed list.
 MODEL_ARN = re.compile(r"^arn:[^:]+:(bedrock|sagemaker):[^:]*:[^:]*:(?!foundation-model/)[^/]+/")
 COMMITMENTS = {"none": None, "OneMonth": "OneMonth", "SixMonths": "SixMonths"}
-SERVING_KINDS = ("provisioned-throughput", "on-demand-deployment")
 KNOWN_FIELDS = {
     "team",
     "baseModelId",
@@ -101,7 +100,7 @@ def check_request(
     datasets_bucket = policy["datasetsBucket"]
     training = _data_uri(event, "trainingDataUri", datasets_bucket, team_name, required=True)
     validation = _data_uri(event, "validationDataUri", datasets_bucket, team_name, required=False)
-    serving = _serving(event.get("serving") or {}, policy, team, team_name, family.serving)
+    serving = _serving(event.get("serving") or {}, policy, team, team_name, base_model_id)
     evaluation = _evaluation(event.get("evaluation"), datasets_bucket, team_name)
     mandatory = policy.get("approvalMandatory", False) is True
     approval = event.get("approvalRequired", True if mandatory else policy["approvalRequiredByDefault"])
@@ -158,7 +157,11 @@ def validate_request(
     checked = check_request(
         event, policy, assigned_team=context.assigned_team, default_request_id=context.execution_name
     )
-    lifecycle, warnings = check_base_model(bedrock, checked["baseModelId"], context.now)
+    team_policy = policy["teams"][checked["team"]]
+    allowed = team_policy.get("allowedBaseModels") or policy["allowedBaseModels"]
+    lifecycle, warnings = check_base_model(
+        bedrock, checked["baseModelId"], context.now, alternatives=[m for m in allowed if m != checked["baseModelId"]]
+    )
     request_id, team_name = checked["requestId"], checked["team"]
     # Claimed last: a request that fails validation must not block a corrected resubmission.
     attempt = state.claim_request(
@@ -179,8 +182,14 @@ def validate_request(
     }
 
 
-def check_base_model(bedrock: Any, base_model_id: str, now: datetime) -> tuple[dict[str, Any], list[str]]:
-    """GetFoundationModel: fine-tunable here and not past end of life. Legacy is a warning."""
+def check_base_model(
+    bedrock: Any, base_model_id: str, now: datetime, *, alternatives: list[str] | tuple[str, ...] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """GetFoundationModel: fine-tunable here and not past end of life. Legacy is a warning.
+
+    A refusal for end of life names the models to move to: those of ``alternatives`` (the team's other
+    allowed models) that Bedrock reports ACTIVE and fine-tunable here, or says that none is.
+    """
 
     def unavailable(code: str, message: str) -> BaseModelUnavailable | None:
         # AccessDeniedException is not mapped: it surfaces as AccessDenied naming GetFoundationModel.
@@ -198,9 +207,16 @@ def check_base_model(bedrock: Any, base_model_id: str, now: datetime) -> tuple[d
     summary: dict[str, Any] = {"status": status, "endOfLifeTime": end_of_life.isoformat() if end_of_life else None}
     warnings: list[str] = []
     if end_of_life and end_of_life <= now:
+        active = active_alternatives(bedrock, alternatives, now)
+        move = (
+            f"move to an ACTIVE model allowed for your team: {', '.join(active)}"
+            if active
+            else "no other model allowed for your team is ACTIVE here: ask the platform team to allow one"
+        )
         raise BaseModelUnavailable(
-            f"baseModelId: {base_model_id} reached end of life on {end_of_life.date()}; choose an ACTIVE model "
-            "(see `aws bedrock list-foundation-models --by-customization-type FINE_TUNING`)"
+            f"baseModelId: {base_model_id} reached end of life on {end_of_life.date()} (status {status}), so "
+            f"Bedrock no longer customizes or serves it; nothing was started. {move} "
+            "(all fine-tunable models: `aws bedrock list-foundation-models --by-customization-type FINE_TUNING`)"
         )
     if status == "LEGACY":
         days = (end_of_life - now).days if end_of_life else None
@@ -210,6 +226,34 @@ def check_base_model(bedrock: Any, base_model_id: str, now: datetime) -> tuple[d
             "provisioned throughput for legacy models; plan a migration to an ACTIVE model"
         )
     return summary, warnings
+
+
+class _NotOffered(PipelineError):
+    """GetFoundationModel does not know the model in this region."""
+
+
+def active_alternatives(bedrock: Any, models: list[str] | tuple[str, ...], now: datetime) -> list[str]:
+    """The models of ``models`` that GetFoundationModel reports fine-tunable, ACTIVE and not past end of life."""
+    found = []
+
+    def not_offered(code: str, message: str) -> PipelineError | None:
+        return _NotOffered(message) if code in ("ResourceNotFoundException", "ValidationException") else None
+
+    for model in models:
+        try:
+            with bedrock_call("GetFoundationModel", on_error=not_offered):
+                details = bedrock.get_foundation_model(modelIdentifier=model)["modelDetails"]
+        except _NotOffered:  # not offered here: simply not suggested (other errors propagate)
+            continue
+        life = details.get("modelLifecycle") or {}
+        eol = life.get("endOfLifeTime")
+        if (
+            "FINE_TUNING" in details.get("customizationsSupported", [])
+            and life.get("status", "ACTIVE") == "ACTIVE"
+            and not (eol and eol <= now)
+        ):
+            found.append(model)
+    return found
 
 
 def _no_unknown(obj: dict[str, Any], known: set[str], prefix: str) -> None:
@@ -244,19 +288,19 @@ def check_team_uri(key: str, value: str, bucket: str, team: str) -> str:
 
 
 def _serving(
-    raw: Any, policy: dict[str, Any], team: dict[str, Any], team_name: str, family_serving: str
+    raw: Any, policy: dict[str, Any], team: dict[str, Any], team_name: str, base_model_id: str
 ) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise RequestInvalid("serving must be an object")
     _no_unknown(raw, SERVING_FIELDS, "serving.")
     limits = policy["throughput"]
-    kind = raw.get("kind", "provisioned-throughput")
+    supported = serving_kinds(base_model_id)
+    # The environment's choice for this model (config serving_kinds), else the model's cheapest kind.
+    kind = raw.get("kind", (policy.get("servingKinds") or {}).get(base_model_id, supported[0]))
     if kind not in SERVING_KINDS:
         raise RequestInvalid(f"serving.kind: {kind!r} is not one of {', '.join(SERVING_KINDS)}")
-    if kind == "on-demand-deployment" and "on-demand-deployment" not in family_serving:
-        raise RequestInvalid(
-            "serving.kind: on-demand-deployment is not offered for this model family; use provisioned-throughput"
-        )
+    if kind not in supported:
+        raise RequestInvalid(f"serving.kind: {kind} is not offered for {base_model_id}; use {' or '.join(supported)}")
     max_units = min(limits["maxModelUnits"], team.get("maxModelUnits") or limits["maxModelUnits"])
     units = raw.get("modelUnits", min(limits["defaultModelUnits"], max_units))
     if not isinstance(units, int) or isinstance(units, bool) or not 1 <= units <= max_units:

@@ -63,7 +63,9 @@ def zero_shot(prompt: Prompt) -> str | None:
     labels = listed_labels(prompt.all_text)
     if not labels:
         return None
-    question = prompt.last_user_text.lower()
+    # The question without the instruction that lists the labels: prompt/completion data carries the instruction
+    # in the user turn, and its label names ("... THREAT or EXPLICIT") are no evidence about the comment.
+    question = _LABEL_LIST.sub(" ", prompt.last_user_text).lower()
     words = re.findall(r"[a-z0-9]+", question)
 
     def hits(label: str) -> int:

@@ -98,7 +98,9 @@ KEPT: dict[str, str] = {
     # -- paths no scenario takes ---------------------------------------------------------------------------
     "*/WorkflowFunctions*RoleDefaultPolicy* bedrock:*CustomModelDeployment*": (
         "serving by on-demand custom model deployment (bft.workflow.serving, kind != provisioned throughput): "
-        "create, check, evaluate and clean up a deployment; every scenario serves with a provisioned throughput"
+        "create, check, evaluate and clean up a deployment; the measurement runs the us-west-2 world (local), "
+        "where every scenario serves with a provisioned throughput; Nova's deployments run in local-us-east-1 "
+        "(tests/workflow/test_scenarios.py, authorized with no refusal)"
     ),
     "*/WorkflowFunctionsCreateServingRoleDefaultPolicy* bedrock:CreateProvisionedModelThroughput": (
         "the statement on provisioned-model/* and custom-model-deployment/*: the Service Authorization "
