@@ -514,7 +514,12 @@ class FakeBedrock(_Jobs, _Serving):
 
     def _deliver(self) -> None:
         # Outside the state lock, in order: on_event may call the fake or hand off to other threads.
-        with self._dispatch_lock:
+        # If another thread is delivering, it drains the outbox (this thread's events too): waiting for it
+        # deadlocks when its delivery invokes a function while this thread is inside a Lambda invocation
+        # (one at a time, offline). An event left behind goes out with the next call or tick.
+        if not self._dispatch_lock.acquire(blocking=False):
+            return
+        try:
             while True:
                 with self._lock:
                     if not self._outbox:
@@ -522,6 +527,8 @@ class FakeBedrock(_Jobs, _Serving):
                     event = self._outbox.popleft()
                 if self._on_event is not None:
                     self._on_event(copy.deepcopy(event))
+        finally:
+            self._dispatch_lock.release()
 
     def _operation_model(self, operation: str) -> OperationModel:
         for service in ("bedrock", "bedrock-runtime"):
