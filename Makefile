@@ -4,7 +4,22 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV := .venv
-PYTHON ?= python3
+# The functions' runtime (stacks/constructs/functions.py deploys python3.13): the virtualenv, and so the offline
+# run, uses the same minor version. Chosen in this order: python3.13 on PATH (a pyenv shim counts only if it
+# runs), pyenv's newest 3.13, else python3 with a warning -- `bft local-run --json` then reports the mismatch.
+RUNTIME_PYTHON := 3.13
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell \
+  if found=$$(python$(RUNTIME_PYTHON) -c 'import sys; print(sys._base_executable)' 2>/dev/null); then echo "$$found"; \
+  elif command -v pyenv >/dev/null && prefix=$$(pyenv prefix $(RUNTIME_PYTHON) 2>/dev/null) \
+    && [ -x "$$prefix/bin/python$(RUNTIME_PYTHON)" ]; then echo "$$prefix/bin/python$(RUNTIME_PYTHON)"; \
+  else echo python3; fi)
+endif
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(PYTHON_VERSION),$(RUNTIME_PYTHON))
+$(warning *** $(PYTHON) is Python $(PYTHON_VERSION), not $(RUNTIME_PYTHON) as the functions deploy: \
+install python$(RUNTIME_PYTHON) (or `pyenv install $(RUNTIME_PYTHON)`) and run `make setup` again. ***)
+endif
 BIN := $(CURDIR)/$(VENV)/bin
 # Node 22 and the CDK CLI come from node_modules; jsii finds `node` on PATH.
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
@@ -21,10 +36,15 @@ PYTEST_ARGS ?=
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup: $(VENV)/.installed node_modules/.installed ## install Python (.venv) and Node 22 + CDK CLI (node_modules), pinned
+setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed ## install Python (.venv) and Node 22 + CDK CLI (node_modules), pinned
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The stamp names the interpreter's version: a virtualenv of another version is rebuilt, not reused.
+$(VENV)/.installed-$(PYTHON_VERSION): requirements.lock pyproject.toml
+	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYTHON_VERSION)" ]; then \
+	  echo "rebuilding $(VENV) with Python $(PYTHON_VERSION)"; rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# Read by the offline run's summary and its test: was the runtime's version found, or the fallback used?
+	@if [ "$(PYTHON_VERSION)" = "$(RUNTIME_PYTHON)" ]; then echo runtime; else echo fallback; fi > $(VENV)/bft-python-choice
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
@@ -64,7 +84,7 @@ bench: setup ## run the benchmarks (each prints a ratio against a baseline measu
 	$(BIN)/python benchmarks/cost_baseline.py
 
 lock: ## re-resolve the Python lock after editing pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --generate-hashes --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --generate-hashes --python-version $(RUNTIME_PYTHON) \
 	  -o requirements.lock -q
 
 clean:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Everything that can change a synthesized template or asset.
-_INPUTS = ("app.py", "cdk.json", "stacks", "lambda", "src/bft", "config")
+# requirements.lock: the layer ships the installed SDK (stacks/constructs/functions.py).
+_INPUTS = ("app.py", "cdk.json", "stacks", "lambda", "src/bft", "config", "requirements.lock")
 
 
 def source_digest(root: Path = ROOT) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -24,17 +27,75 @@ PACKAGE_DIR = ROOT / "src" / "bft"
 LAYER_EXCLUDES = ("__pycache__", "*.pyc", "cli", "local", "config.py", "synth.py")
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{version}"
+# The AWS SDK the functions run, pinned in the layer: Lambda puts /opt/python before the runtime's own boto3, so
+# the deployed functions run these versions, the ones requirements.lock installs here (boto3's dependency closure).
+LAYER_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+# Synth copies each SDK version once into this cache, then hard-links it into every layer asset it builds.
+SDK_CACHE = ROOT / "cdk.out" / ".layer-sdk"
 
 
 @jsii.implements(ILocalBundling)
 class _CopyPackage:
-    """Copies the shared package into the layer layout (python/bft) without Docker."""
+    """Builds the layer layout without Docker or network: python/bft (the shared package) and the SDK's
+    distributions as installed in this virtualenv (python/boto3, python/boto3-<version>.dist-info, ...)."""
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
-        shutil.copytree(
-            PACKAGE_DIR, Path(output_dir) / "python" / "bft", ignore=shutil.ignore_patterns(*LAYER_EXCLUDES)
-        )
+        python = Path(output_dir) / "python"
+        shutil.copytree(PACKAGE_DIR, python / "bft", ignore=shutil.ignore_patterns(*LAYER_EXCLUDES))
+        shutil.copytree(_sdk_cache(), python, copy_function=_link_or_copy, dirs_exist_ok=True)
         return True
+
+
+def sdk_versions() -> dict[str, str]:
+    """The installed version of each distribution the layer pins."""
+    return {name: metadata.version(name) for name in LAYER_SDK}
+
+
+def layer_asset_hash() -> str:
+    """What the layer's content depends on: the package's shipped files and the SDK versions. Cheaper than
+    hashing the output (the SDK is 2,000 files) and, unlike the source folder's hash, it sees an SDK upgrade."""
+    digest = hashlib.sha256(repr(sorted(sdk_versions().items())).encode())
+    ignore = shutil.ignore_patterns(*LAYER_EXCLUDES)
+    for folder, dirs, files in os.walk(PACKAGE_DIR):
+        dirs[:] = sorted(set(dirs) - ignore(folder, dirs))
+        for name in sorted(set(files) - ignore(folder, files)):
+            path = Path(folder, name)
+            digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _sdk_cache() -> Path:
+    """A folder holding the SDK's installed files (``python/`` layout), built once per set of versions."""
+    key = hashlib.sha256(repr(sorted(sdk_versions().items())).encode()).hexdigest()[:16]
+    target = SDK_CACHE / key
+    if target.is_dir():
+        return target
+    SDK_CACHE.mkdir(parents=True, exist_ok=True)
+    building = SDK_CACHE / f".{key}.{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    for name in LAYER_SDK:
+        distribution = metadata.distribution(name)
+        for file in distribution.files or []:
+            parts = Path(str(file)).parts
+            if parts[0] == ".." or "__pycache__" in parts or file.suffix == ".pyc":
+                continue  # console scripts outside site-packages; bytecode of this interpreter
+            destination = building.joinpath(*parts)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(str(distribution.locate_file(file))), destination)
+    try:
+        building.rename(target)
+    except OSError:  # another synth (a parallel test worker) built it first
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
+def _link_or_copy(source: str, destination: str) -> str:
+    """Hard links from the cache (not the virtualenv: an edited asset must not change the installed SDK)."""
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system
+        shutil.copy2(source, destination)
+    return destination
 
 
 class FunctionFactory(Construct):
@@ -60,11 +121,13 @@ class FunctionFactory(Construct):
         self.package_layer = lambda_.LayerVersion(
             self,
             "PackageLayer",
-            description="bft shared domain package (dataset rules, workflow steps)",
+            description="bft shared domain package (dataset rules, workflow steps) and the AWS SDK it runs",
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             code=lambda_.Code.from_asset(
                 str(PACKAGE_DIR),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=layer_asset_hash(),
                 bundling=BundlingOptions(
                     image=DockerImage.from_registry("unused-local-bundling"),
                     local=_CopyPackage(),  # type: ignore[arg-type]  # jsii.implements makes it an ILocalBundling

@@ -1,54 +1,101 @@
-"""Every handler imports from the layer as deployed: the shared package minus what the layer excludes,
-and nothing the Lambda Python runtime lacks (pydantic, PyYAML, orjson, moto, CDK)."""
+"""Every handler imports, as Lambda imports it, from the synthesized assets alone: its own folder, the package
+layer (the shared package and the pinned SDK) and the Powertools layer -- nothing else from this virtualenv."""
 
 from __future__ import annotations
 
-import shutil
+import json
+import re
 import subprocess
 import sys
+import sysconfig
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from bft.synth import ROOT
+from bft.synth import ROOT, cached_synth
+from stacks.constructs.functions import LAYER_SDK, POWERTOOLS_LAYER
+from tests.conftest import SYNTH_CACHE
 
 HANDLERS = sorted(p.parent.name for p in (ROOT / "lambda").glob("*/handler.py"))
-NOT_IN_LAMBDA = ("pydantic", "yaml", "orjson", "moto", "aws_cdk", "jsii", "cdk_nag")
+# The public Powertools layer (by ARN, not in the assembly): the package and the dependencies it requires.
+POWERTOOLS_LAYER_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
 
 PROBE = """
-import importlib.abc, importlib.util, sys
-blocked = {blocked!r}
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in blocked:
-            raise ImportError(f"{{name}} is not available in the Lambda runtime")
-        return None
-sys.meta_path.insert(0, Block())
-sys.path.insert(0, {layer!r})
-sys.path.insert(0, {function!r})
+import importlib.util, json, sys
+sys.path[:0] = [{function!r}, {layer!r}, {powertools!r}]
 spec = importlib.util.spec_from_file_location("handler", {function!r} + "/handler.py")
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-import bft
-assert bft.__file__.startswith({layer!r}), bft.__file__
 assert callable(module.handler)
+files = {{name: getattr(m, "__file__", None) for name, m in list(sys.modules.items())}}
+print(json.dumps({{name: file for name, file in files.items() if file}}))
 """
 
 
 @pytest.fixture(scope="module")
-def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from stacks.constructs.functions import LAYER_EXCLUDES, PACKAGE_DIR
+def assembly() -> Path:
+    return cached_synth("local", SYNTH_CACHE)
 
-    root = tmp_path_factory.mktemp("layer") / "python"
-    shutil.copytree(PACKAGE_DIR, root / "bft", ignore=shutil.ignore_patterns(*LAYER_EXCLUDES))
-    return root
+
+@pytest.fixture(scope="module")
+def layer(assembly: Path) -> Path:
+    """The package layer's ``python/`` folder as synthesized (what `cdk deploy` zips)."""
+    found = [path.parent for path in assembly.glob("asset.*/python/bft")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def powertools(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("powertools") / "python"
+    folder.mkdir()
+    for name in POWERTOOLS_LAYER_PACKAGES:
+        spec_origin = Path(__import__(name).__file__)
+        source = spec_origin.parent if spec_origin.name == "__init__.py" else spec_origin
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+def test_the_layer_pins_the_locked_sdk(layer: Path) -> None:
+    """The layer's SDK is the version this virtualenv runs (the offline run's) and requirements.lock pins."""
+    locked = dict(re.findall(r"^([a-z0-9-]+)==(\S+)", (ROOT / "requirements.lock").read_text(), re.MULTILINE))
+    for name in LAYER_SDK:
+        infos = list(layer.glob(f"{name.replace('-', '_')}-*.dist-info"))
+        assert len(infos) == 1, f"the layer has no single {name} distribution: {infos}"
+        shipped = metadata.PathDistribution(infos[0]).metadata["Version"]
+        assert shipped == metadata.version(name) == locked[name], name
+    # The files, not only the metadata: botocore's own idea of its version.
+    source = (layer / "botocore" / "__init__.py").read_text()
+    assert f"__version__ = '{locked['botocore']}'" in source
+    assert not list(layer.rglob("*.pyc")), "bytecode of the synthesizing interpreter is not shipped"
+
+
+def test_the_powertools_layer_is_the_installed_major() -> None:
+    """Powertools comes from its public layer (by ARN); offline it is the installed package, same major."""
+    major = re.search(r"PythonV(\d+)", POWERTOOLS_LAYER)
+    assert major is not None
+    assert metadata.version("aws-lambda-powertools").split(".")[0] == major[1]
 
 
 @pytest.mark.parametrize("name", HANDLERS)
-def test_handler_imports_from_the_layer_alone(name: str, layer: Path) -> None:
-    code = PROBE.format(blocked=NOT_IN_LAMBDA, layer=str(layer), function=str(ROOT / "lambda" / name))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_handler_imports_from_its_assets_alone(name: str, assembly: Path, layer: Path, powertools: Path) -> None:
+    # The function's folder in the assembly: the asset whose handler.py is lambda/<name>'s.
+    source = (ROOT / "lambda" / name / "handler.py").read_bytes()
+    functions = [p.parent for p in assembly.glob("asset.*/handler.py") if p.read_bytes() == source]
+    assert functions, f"lambda/{name} is not in the assembly"
+    function = functions[0]
+    code = PROBE.format(function=str(function), layer=str(layer), powertools=str(powertools))
+    # -I -S: no site-packages, no PYTHONPATH: the standard library and the three folders only.
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
+    allowed = (str(function), str(layer), str(powertools), *stdlib)
+    files = json.loads(result.stdout)
+    strays = {module: file for module, file in files.items() if not file.startswith(allowed)}
+    assert not strays, f"imported from outside Lambda's path: {strays}"
+    assert files["bft"].startswith(str(layer))
+    assert files["botocore"].startswith(str(layer))
 
 
 def test_every_handler_is_deployed() -> None:

@@ -728,6 +728,7 @@ def run_scenario(
             "documents": documents,
             "executions": [{"status": r.status, "error": r.error, "cause": r.cause} for r in results],
             "authorization": _authorization_summary(env),
+            "runtime": env.runtime(),  # the Python the handlers ran on vs the functions' runtime
             "scenario_parameters": scenario_parameters,
             "elapsed_seconds": round(time.monotonic() - started, 2),
             "simulated_job_hours": job_hours or scenario.job_hours,

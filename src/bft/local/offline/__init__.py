@@ -9,11 +9,13 @@ What runs is what ``cdk synth`` wrote: every stack template of the assembly
 (nested stage assemblies included), in dependency order, with CloudFormation
 intrinsics resolved against the resources created in moto (``Fn::ImportValue``
 and ``Fn::GetStackOutput`` across stacks). Lambda code is the function's asset
-folder; layers that are assets add their ``python/`` folder at the *end* of
-``sys.path``, so a package that is also installed here (the project's own
-``bft``, Powertools) is the installed copy: one module, whose clients tests can
-replace with ``bft.aws.override`` -- call it inside the ``with`` block, since
-entering and leaving the environment resets ``bft.aws``'s cached clients.
+folder, imported with Lambda's import path: the folder, then its asset layers'
+``python/``, then the runtime -- so the project's ``bft`` a handler runs is the
+layer's copy, one module tree per function (``_imports.py``), and the layer's
+SDK resolves to this process's botocore once its version is checked. A test
+replaces a function's client in *its* copy, after its first invocation:
+``env.function_module(function, "bft.aws").override(service, client)``. The
+installed ``bft.aws`` (the CLI's) is reset when the environment opens and closes.
 
 Created in moto: S3 buckets (versioning, default encryption), KMS keys and
 aliases, SNS topics and subscriptions, SQS queues, DynamoDB tables (TTL,

@@ -1,12 +1,12 @@
 """Running a Lambda function's real handler in this process, as the Lambda runtime would.
 
-The code is the function's asset folder in the cloud assembly, so what runs is
-what ``cdk deploy`` would upload. Each :class:`InProcessFunction` imports its
-handler module once (a cold start) under a module name unique to the function
-and to the environment, applies the function's resolved environment variables
-to ``os.environ`` for the duration of each call and turns an exception into the
-error payload the Lambda runtime returns, so Step Functions ``Retry``/``Catch``
-match on the exception's class name as they do in AWS.
+The code is the function's asset folder in the cloud assembly and its asset layers' ``python/`` folders, so
+what runs is what ``cdk deploy`` would upload: each :class:`InProcessFunction` imports its handler module once
+(a cold start) under a module name unique to the function and to the environment, with Lambda's import path
+and a module tree of its own (``_imports.py``: the layer's ``bft``, not the installed one), applies the
+function's resolved environment variables to ``os.environ`` for the duration of each call and turns an
+exception into the error payload the Lambda runtime returns, so Step Functions ``Retry``/``Catch`` match on
+the exception's class name as they do in AWS.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from bft.local.offline._imports import IMPORTS, LayerVersionMismatch, ModuleTree, tree_for
 
 __all__ = ["FakeLambdaContext", "InProcessFunction", "Invocation"]
 
@@ -105,11 +107,16 @@ class InProcessFunction:
     module_prefix: str  # makes module names unique per environment: each environment cold-starts
     inline_code: str | None = None  # Code.ZipFile: the source of the handler module
     role_arn: str | None = None  # the execution role
+    # The ``python/`` folders of the function's asset layers, in its ``Layers`` order.
+    layer_dirs: tuple[Path, ...] = ()
+    # Top-level packages of its public (ARN) layers, resolved from this process (Powertools).
+    public_packages: frozenset[str] = frozenset()
     # Set by the runner: what surrounds each invocation (the role's credentials and client cache).
     scope: Callable[[], AbstractContextManager[None]] | None = None
     # Set by the runner: the environment's virtual monotonic clock, for the context's remaining time.
     clock: Callable[[], float] = time.monotonic
     _handler_fn: Handler | None = field(default=None, init=False, repr=False)
+    _tree: ModuleTree | None = field(default=None, init=False, repr=False)
     _wrappers: list[Callable[[Handler], Handler]] = field(default_factory=list, init=False, repr=False)
 
     def wrap_handler(self, wrapper: Callable[[Handler], Handler]) -> None:
@@ -121,6 +128,21 @@ class InProcessFunction:
             self._handler_fn = wrapper(self._handler_fn)
         else:
             self._wrappers.append(wrapper)
+
+    def module(self, name: str) -> ModuleType | None:
+        """The function's own copy of module ``name`` (e.g. ``"bft.aws"``), once its cold start imported it."""
+        return None if self._tree is None else self._tree.modules.get(name)
+
+    @property
+    def modules(self) -> Mapping[str, ModuleType]:
+        """Every module of the function's own tree (its code's and its asset layers' packages)."""
+        return {} if self._tree is None else dict(self._tree.modules)
+
+    def unload(self) -> None:
+        """Forget the handler and its modules (the environment is closed)."""
+        if self._tree is not None:
+            IMPORTS.forget(self._tree)
+        self._handler_fn, self._tree = None, None
 
     def invoke(self, event: Any, *, source: str) -> Invocation:
         """Call the handler with ``event``; never raises for handler errors (they are in the result)."""
@@ -191,7 +213,10 @@ class InProcessFunction:
         if self.inline_code is not None:
             module = ModuleType(name)
             sys.modules[name] = module
-            exec(compile(self.inline_code, f"<inline code of {self.logical_id}>", "exec"), module.__dict__)
+            tree = self._module_tree()
+            IMPORTS.adopt(module, tree)
+            with IMPORTS.switched(tree):
+                exec(compile(self.inline_code, f"<inline code of {self.logical_id}>", "exec"), module.__dict__)
             return module
         if self.code_dir is None:
             raise _RuntimeError(
@@ -205,7 +230,9 @@ class InProcessFunction:
         module = importlib.util.module_from_spec(spec)
         # Registered under its unique name: dataclasses and pydantic look classes' modules up there.
         sys.modules[name] = module
-        with self._code_on_path():
+        tree = self._module_tree()
+        IMPORTS.adopt(module, tree)
+        with IMPORTS.switched(tree):
             try:
                 spec.loader.exec_module(module)
             except Exception as exc:
@@ -215,28 +242,16 @@ class InProcessFunction:
                 ) from exc
         return module
 
-    @contextmanager
-    def _code_on_path(self) -> Iterator[None]:
-        """Sibling modules resolve from the code folder first, as from /var/task in Lambda.
-
-        Modules the import brings in from the code folder are then dropped from
-        ``sys.modules`` (the handler keeps its references), so two functions that
-        each ship a ``common.py`` do not share one. Modules already imported in
-        this process (the installed ``bft`` package) are shared, which is what
-        lets tests replace clients with ``bft.aws.override``.
-        """
-        assert self.code_dir is not None
-        code_dir = str(self.code_dir)
-        before = set(sys.modules)
-        sys.path.insert(0, code_dir)
-        try:
-            yield
-        finally:
-            sys.path.remove(code_dir)
-            for added in set(sys.modules) - before:
-                origin = getattr(sys.modules[added], "__file__", None) or ""
-                if origin.startswith(code_dir + os.sep) and not added.startswith(self.module_prefix + "_"):
-                    del sys.modules[added]
+    def _module_tree(self) -> ModuleTree:
+        """Lambda's import path for this function: its code, then its layers' python/, then the runtime."""
+        if self._tree is None:
+            try:
+                self._tree = tree_for(
+                    f"{self.stack}/{self.logical_id}", self.code_dir, self.layer_dirs, self.public_packages
+                )
+            except LayerVersionMismatch as exc:
+                raise _RuntimeError("Runtime.ImportModuleError", str(exc)) from exc
+        return self._tree
 
     @contextmanager
     def _environment(self) -> Iterator[None]:
@@ -300,23 +315,3 @@ def _marshal_error(result: Any) -> dict[str, Any] | None:
             "stackTrace": [],
         }
     return None
-
-
-def layer_python_dirs(layer_dirs: Sequence[Path]) -> list[Path]:
-    """The ``python/`` folders of asset layers, as Lambda would put them on the path (``/opt/python``)."""
-    return [layer / "python" for layer in layer_dirs if (layer / "python").is_dir()]
-
-
-def shadowed_packages(python_dir: Path) -> list[str]:
-    """Top-level names in a layer that are also importable from this environment (those win)."""
-    names = sorted(
-        {entry.name.removesuffix(".py") for entry in python_dir.iterdir() if not entry.name.startswith((".", "_"))}
-    )
-    return [name for name in names if "-" not in name and "." not in name and _importable(name)]
-
-
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False

@@ -22,6 +22,7 @@ from typing import Any
 
 from bft.local.iam.store import PolicyStore
 from bft.local.offline._assembly import ResourceSpec
+from bft.local.offline._imports import public_layer_packages
 from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
 from bft.local.offline._lambda import InProcessFunction
 
@@ -332,7 +333,11 @@ class ResourceFactory:
         memory = int(self._prop(spec, resolver, "MemorySize", 128))
         code = spec.properties.get("Code", {})
         inline = code.get("ZipFile") if isinstance(code, Mapping) else None
-        # Layers are not passed to moto (it would look them up); asset layers go on sys.path instead.
+        # Layers are not passed to moto (it would look them up): asset layers are the function's import path
+        # (their python/ folders), public ones by ARN resolve from this process (_imports.py).
+        layers = [str(arn) for arn in self._prop(spec, resolver, "Layers", [])]
+        layer_dirs = tuple(self.layer_dirs[arn] / "python" for arn in layers if arn in self.layer_dirs)
+        public = frozenset().union(*(public_layer_packages(arn) for arn in layers if arn not in self.layer_dirs))
         arn = self._clients("lambda").create_function(
             FunctionName=name,
             Runtime=runtime if runtime != "image" else "python3.12",
@@ -360,6 +365,8 @@ class ResourceFactory:
                 module_prefix=self.module_prefix,
                 inline_code=resolver.resolve(inline, f"{spec.where} property Code.ZipFile") if inline else None,
                 role_arn=self._prop(spec, resolver, "Role"),
+                layer_dirs=tuple(path for path in layer_dirs if path.is_dir()),
+                public_packages=public,
             )
         )
         return Created(spec, name, {"Arn": arn})

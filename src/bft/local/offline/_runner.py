@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+import platform
 import sys
 import threading
 import time
@@ -40,8 +41,9 @@ from bft.local.iam.world import MotoWorld
 from bft.local.offline import _events
 from bft.local.offline._assembly import AssemblyError, ResourceSpec, StackSpec, load_stacks, references
 from bft.local.offline._clock import RateSchedule, VirtualClock, moto_patches
+from bft.local.offline._imports import IMPORTS
 from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
-from bft.local.offline._lambda import InProcessFunction, Invocation, layer_python_dirs, shadowed_packages
+from bft.local.offline._lambda import InProcessFunction, Invocation
 from bft.local.offline._resources import Created, ResourceFactory, RuleSpec
 
 __all__ = ["ExecutionResult", "OfflineAssembly"]
@@ -104,7 +106,7 @@ class OfflineAssembly:
         self._mock: Any = None
         self._patches: list[Any] = []
         self._saved_account: str | None = None
-        self._sys_path: list[str] = []
+        self._imports_installed = False
         self._reset()
 
     def _reset(self) -> None:
@@ -147,8 +149,11 @@ class OfflineAssembly:
             os.environ["MOTO_ACCOUNT_ID"] = self.account_id
             self._mock = mock_aws(config=_MOTO_CONFIG)
             self._mock.start()
-            # Handlers' cached clients must be created inside the mock; use aws.override inside the block.
+            # Clients of the installed package (the CLI's) must be created inside the mock. Handlers use their
+            # own bft (their layer's), one per function and environment: see _imports.py.
             aws.reset()
+            IMPORTS.install()
+            self._imports_installed = True
             for patch in (
                 mock.patch.object(LambdaFunction, "_invoke_lambda", self._patched_invoke()),
                 mock.patch.object(StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause),
@@ -166,10 +171,16 @@ class OfflineAssembly:
             )
             for stack in self._stacks:
                 self._create_stack(stack)
-            self._add_layers_to_path()
             self._give_functions_their_roles()
             for function in self._functions.values():
                 function.clock = self.clock.elapsed  # context.get_remaining_time_in_millis() is virtual
+            runtime = self.runtime()
+            if not runtime["matches"]:
+                logger.warning(
+                    "handlers run on Python %s, the functions deploy on %s",
+                    runtime["python"],
+                    ", ".join(runtime["function_runtimes"]),
+                )
             for stack in self._stacks:
                 digest = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}/{self.region}/{stack.name}")
                 self.world.stack_ids[stack.name] = (
@@ -202,10 +213,11 @@ class OfflineAssembly:
                 patch.stop()
             self._patches.clear()
             logging.getLogger(_MOTO_EVAL_LOGGER).removeFilter(_drop_handled_failures)
-            for entry in self._sys_path:
-                if entry in sys.path:
-                    sys.path.remove(entry)
-            self._sys_path.clear()
+            for function in self._functions.values():
+                function.unload()
+            if self._imports_installed:
+                IMPORTS.uninstall()
+                self._imports_installed = False
             if self._factory is not None:  # the handler modules of this environment
                 prefix = self._factory.module_prefix
                 for name in [name for name in sys.modules if name.startswith(prefix + "_")]:
@@ -306,23 +318,6 @@ class OfflineAssembly:
             elif default is not None:
                 values[name] = default
         return values
-
-    def _add_layers_to_path(self) -> None:
-        """Asset layers' ``python/`` folders go at the end of ``sys.path``: installed packages win.
-
-        Lambda puts ``/opt/python`` on the path; appending rather than prepending
-        means a package that is both installed here and in a layer (the project's
-        own package, Powertools) is the installed one, so there is one copy of
-        each module and tests can replace its clients.
-        """
-        assert self._factory is not None
-        for python_dir in layer_python_dirs(list(self._factory.layer_dirs.values())):
-            shadowed = shadowed_packages(python_dir)
-            if shadowed:
-                logger.debug("layer %s: using the installed %s", python_dir, ", ".join(shadowed))
-            if str(python_dir) not in sys.path:
-                sys.path.append(str(python_dir))
-                self._sys_path.append(str(python_dir))
 
     # -- intrinsics lookup (used by the resolvers) --------------------------------------------------
 
@@ -444,6 +439,16 @@ class OfflineAssembly:
             raise LookupError(f"{len(found)} functions match {key!r}; the assembly has {self.function_names}")
         return found[0]
 
+    def runtime(self) -> dict[str, Any]:
+        """The Python the handlers ran on here, the functions' runtimes, and whether they are the same version."""
+        running = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        runtimes = sorted({f.runtime for f in self._functions.values() if f.runtime.startswith("python")})
+        return {
+            "python": platform.python_version(),
+            "function_runtimes": runtimes,
+            "matches": all(runtime == running for runtime in runtimes),
+        }
+
     @property
     def function_names(self) -> list[str]:
         """Friendly names of the functions (the keys of :attr:`invocations`)."""
@@ -492,22 +497,30 @@ class OfflineAssembly:
 
     def _function_scope(self, name: str, credentials: Credentials) -> Callable[[], Any]:
         session = self.authorizer.session(credentials)
-        cache: dict[str, Any] = {}
 
         @contextmanager
         def scope() -> Iterator[None]:
-            # boto3's default session too: a handler calling boto3.client() directly gets its role's
-            # credentials (invocations are serialized, so swapping the process-wide default is safe).
+            # The function's clients come from boto3's default session, made its role's meanwhile: its own
+            # bft.aws (its own module tree, see _imports.py) keeps them, as its own process would in AWS.
+            # Invocations are serialized, so swapping the process-wide default is safe.
             saved = boto3.DEFAULT_SESSION
             boto3.DEFAULT_SESSION = session
             try:
                 # A handler computes: the virtual clock runs at real speed meanwhile (see _clock.py).
-                with aws.scoped(cache, session), self.authorizer.running_function(name), self.clock.busy():
+                with self.authorizer.running_function(name), self.clock.busy():
                     yield
             finally:
                 boto3.DEFAULT_SESSION = saved
 
         return scope
+
+    def function_module(self, function: str, name: str) -> Any:
+        """The module ``name`` (e.g. ``"bft.aws"``) as ``function`` runs it: its layer's copy, after its cold
+        start. To replace a function's client: ``env.function_module(f, "bft.aws").override(service, client)``."""
+        found = self._find_function(function).module(name)
+        if found is None:
+            raise LookupError(f"{function} has not imported {name} (not invoked yet, or its code does not use it)")
+        return found
 
     def _states_credentials(self, role_arn: str | None, machine_arn: str | None) -> Credentials:
         """What a state machine's service integrations call AWS with: its role, assumed by Step Functions."""
