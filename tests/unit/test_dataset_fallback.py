@@ -76,3 +76,13 @@ def test_dumps_fallback_writes_the_same_json(monkeypatch: pytest.MonkeyPatch) ->
     assert json.loads(parsing.stdlib_dumps(report)) == json.loads(dumps(report)) == report
     monkeypatch.setitem(sys.modules, "orjson", None)
     assert parsing._fast_dumps() is parsing.stdlib_dumps
+
+
+def test_the_fallback_stops_at_orjsons_nesting_limit_whatever_the_python() -> None:
+    from bft.dataset.parsing import MAX_DEPTH, _stdlib_loads
+
+    assert _stdlib_loads(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
+    with pytest.raises(ValueError, match="nested deeper than 1024 levels"):
+        _stdlib_loads(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    brackets_in_a_string = b'{"content": "' + b"[{" * MAX_DEPTH + b'\\"]"}'
+    assert _stdlib_loads(brackets_in_a_string)["content"].startswith("[{")

@@ -36,10 +36,40 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# orjson's nesting limit: 1,024 levels parse, 1,025 do not. Python 3.11's json stopped at its recursion
+# limit (RecursionError); 3.12+ parses much deeper, so the fallback counts levels itself.
+MAX_DEPTH = 1024
+
+
+def _too_deep(line: bytes) -> bool:
+    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:  # the common case: two C scans
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
 def _stdlib_loads(line: bytes | memoryview) -> Any:
     """json.loads made as strict as orjson, so both backends give the same report."""
     if type(line) is not bytes:
         line = bytes(line)  # a memoryview slice from LineBatches
+    if _too_deep(line):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     # Decode explicitly: json.loads(bytes) would also accept UTF-16/32 and a BOM.
     obj = json.loads(line.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
     if b"\\ud" in line or b"\\uD" in line:
