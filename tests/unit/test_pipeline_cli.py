@@ -16,7 +16,7 @@ from bft import aws
 from bft.cli import main, signed_http
 from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import catalog
-from bft.local.sample_data import write_splits
+from bft.local.sample_data import default_format, write_splits
 from bft.workflow import approval
 from bft.workflow.approval import ApprovalSettings
 from bft.workflow.ownership import run_tags
@@ -32,7 +32,8 @@ SUBMITTER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/BftDevModerationSubmitter"
 
 @pytest.fixture
 def data(tmp_path: Path) -> dict[str, Path]:
-    return write_splits(tmp_path / "data", training=40, validation=8, evaluation=10)
+    # In the format of dev's first allowed model: what `bft submit` trains without --base-model.
+    return write_splits(tmp_path / "data", training=100, validation=8, evaluation=10, data_format=default_format("dev"))
 
 
 @pytest.fixture

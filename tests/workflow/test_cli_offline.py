@@ -31,7 +31,7 @@ def world(local_assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with OfflineAssembly(local_assembly, region=REGION, account_id=ACCOUNT, time_factor=TIME_FACTOR) as env:
         now = datetime.now(UTC)
-        data = sample_data.write_splits(tmp_path / "data")
+        data = sample_data.write_splits(tmp_path / "data", data_format=sample_data.default_format("local"))
         fake = FakeBedrock(
             region=REGION,
             account_id=ACCOUNT,

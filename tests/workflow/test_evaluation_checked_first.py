@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from bft.local.run import run_scenario
-from bft.local.sample_data import write_splits
+from bft.local.sample_data import default_format, write_splits
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_truncated_evaluation_file_starts_no_job(local_assembly: Path, tmp_path: Path) -> None:
-    data = write_splits(tmp_path / "data")
+    data = write_splits(tmp_path / "data", data_format=default_format("local"))
     lines = data["evaluation"].read_text(encoding="utf-8").splitlines()
     lines[41] = lines[41][:60]  # line 42 cut mid-record, as an interrupted copy leaves it
     data["evaluation"].write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -27,5 +27,5 @@ def test_the_teams_email_gets_its_runs_outcome(local_assembly: Path, tmp_path: P
     assert any("approval needed" in s for s in team), team
     assert any(s.endswith(": deployed") for s in team), team
     assert inboxes["search-ml@example.com"] == [], "another team hears nothing of this run"
-    platform = [m["subject"] for m in inboxes["demo@example.com"]]
+    platform = [m["subject"] for m in inboxes["ml-platform-dev@example.com"]]
     assert set(team) <= set(platform), "the platform's list still gets everything"

@@ -169,7 +169,7 @@ def summary_text(report: Report, max_issues: int = 20) -> str:
             continue
         groups = grouped(issues)
         shown = groups[:max_issues]
-        listed = sum(len(lines) for _, lines in shown)
+        listed = sum(max(1, len(lines)) for _, lines in shown)  # a file-level issue has no line
         more = f", first {listed:,} shown" if total > listed else ""
         noun = title if total != 1 else title[:-1]
         out.append(f"{total:,} {noun}{more}:")

@@ -103,6 +103,9 @@ _JSON_WORDS = (
         "expected a key in double quotes (a trailing comma before '}', or a key in single quotes?)",
     ),
     ("Expecting ',' delimiter", "expected ',' between two items, or a closing '}' or ']'"),
+    # Python 3.13's json (the functions' runtime) names a trailing comma itself.
+    ("Illegal trailing comma before end of array", "a trailing comma before ']': remove it"),
+    ("Illegal trailing comma before end of object", "a trailing comma before '}': remove it"),
     ("Expecting ':' delimiter", "expected ':' after the key"),
     ("Expecting value", "expected a value (a string in double quotes, a number, true, false, null, {...} or [...])"),
     ("Unterminated string", "a string is not closed: its closing double quote is missing"),

@@ -104,6 +104,16 @@ def examples(count: int, seed: int) -> Iterator[Example]:
         yield Example(f"{text} (#{seed}-{index:05d})", label)
 
 
+def default_format(environment: str) -> Format:
+    """The data format of ``environment``'s first allowed model: what a run trains without --base-model."""
+    from bft.config import load_config
+    from bft.families import family_for
+
+    data_format = family_for(load_config(environment).allowed_base_models[0]).data_format
+    assert data_format in FORMATS, data_format
+    return data_format
+
+
 def write_splits(
     directory: Path,
     *,
