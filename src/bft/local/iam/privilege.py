@@ -124,9 +124,10 @@ KEPT: dict[str, str] = {
         "path (WaitForJob deletes its token when the job already ended; DecideApproval and JobEvents read "
         "before they take). Per-step narrowing is possible (see the removal candidates)"
     ),
-    "*/CostGuardrailsReaperPermissions* bedrock:DeleteProvisionedModelThroughput": (
-        "the reaper deletes a throughput past its ttl-hours tag; no scenario leaves one running past its TTL, "
-        "so the reaper only lists and reads tags"
+    "*/CostGuardrailsReaperPermissions* bedrock:DeleteProvisionedModelThroughput|bedrock:ListTagsForResource": (
+        "the reaper deletes a throughput past its ttl-hours tag; no scenario leaves one running past its TTL. "
+        "It reads a throughput's tags only when one of its half-hourly runs (virtual time) falls between the "
+        "throughput's creation and the end of the scenario, which depends on the path"
     ),
     "*/WorkflowFunctionsReapThroughputsRoleDefaultPolicy* sns:Publish|kms:Decrypt|kms:GenerateDataKey": (
         "the reaper notifies the topic (encrypted with its key) when it deletes or would delete a throughput; "

@@ -148,13 +148,6 @@ class InProcessFunction:
         """Call the handler with ``event``; never raises for handler errors (they are in the result)."""
         with _INVOKE_LOCK:
             started = time.perf_counter()
-            context = FakeLambdaContext(
-                function_name=self.function_name,
-                function_arn=self.function_arn,
-                memory_mb=self.memory_mb,
-                timeout_s=self.timeout_s,
-                clock=self.clock,
-            )
             result: Any = None
             error: dict[str, Any] | None = None
             with self._environment(), self.scope() if self.scope is not None else nullcontext():
@@ -163,6 +156,15 @@ class InProcessFunction:
                 except _RuntimeError as exc:
                     error = exc.payload
                 else:
+                    # The Timeout counts from the handler's call: the cold start (init) and the runtime's
+                    # credentials are not part of the invocation's time, as in Lambda.
+                    context = FakeLambdaContext(
+                        function_name=self.function_name,
+                        function_arn=self.function_arn,
+                        memory_mb=self.memory_mb,
+                        timeout_s=self.timeout_s,
+                        clock=self.clock,
+                    )
                     began = self.clock()
                     try:
                         result = handler(event, context)
