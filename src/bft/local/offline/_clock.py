@@ -79,7 +79,8 @@ class VirtualClock:
         self._lock = threading.Lock()
         self._mark_real = real()  # the clock is piecewise linear: (real, virtual) at the last rate change
         self._mark_virtual = 0.0
-        self._busy: dict[int, int] = {}  # thread id -> nesting depth of busy sections
+        # thread id -> nesting depth of busy sections; a started thread's pending hold is keyed by its token
+        self._busy: dict[object, int] = {}
         self._deadlines: dict[object, float] = {}  # waiter token -> virtual deadline (elapsed seconds)
         self.start = time.time() if start is None else float(start)
 
@@ -190,12 +191,12 @@ class VirtualClock:
     def _hold(self, key: object) -> None:
         with self._lock:
             self._rebase()
-            self._busy[id(key)] = 1
+            self._busy[key] = 1
 
     def _release(self, key: object) -> None:
         with self._lock:
             self._rebase()
-            self._busy.pop(id(key), None)
+            self._busy.pop(key, None)
 
     def block(
         self, wait: Callable[[float | None], Any], virtual_seconds: float | None, *, waiters: set[object] | None = None
