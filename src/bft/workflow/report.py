@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bft.names import TEAM_NAME
+from bft.report import notification
+from bft.report.publish import write_report
 from bft.workflow import state as state_table
-from bft.workflow.s3io import put_json, report_key
+from bft.workflow.s3io import report_key
 
 # errorType -> outcome, the vocabulary of notifications, reports and `bft local-run`.
 OUTCOMES = {
@@ -81,7 +83,13 @@ def finalize(
     policy_prices: dict[str, Any],
     execution: dict[str, str],
     environment: str,
+    sfn: Any = None,
+    simulation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Write the run's record and report (bft.report) under its prefix, finish its claim, and notify.
+
+    ``simulation``: what the offline twin simulated (bft.local.run sets it); a real run has none, and its
+    report carries no simulated labels."""
     run = state.get("run") or {}
     request = state.get("input") or {}
     error = readable_error(state.get("error"))
@@ -134,19 +142,36 @@ def finalize(
         "cost": cost,
         "runbook": RUNBOOK.get(outcome),
     }
-    uri = put_json(s3, reports_bucket, report_key(team, request_id, "run.json"), report)
+    if simulation:
+        report["simulation"] = simulation
+    prefix = report_key(team, request_id, "")
+    written = write_report(
+        report,
+        s3=s3,
+        sfn=sfn,
+        bucket=reports_bucket,
+        prefix=prefix,
+        subject=notification.subject(environment, request_id, outcome),
+    )
+    uri = f"s3://{reports_bucket}/{prefix}run.json"
     if run.get("requestId") and outcome != "duplicate":
         state_table.finish_request(table, run["team"], run["requestId"], execution["id"], status)
     sns.publish(
         TopicArn=topic_arn,
-        Subject=_subject(environment, request_id, outcome),
-        Message=_message(report, uri),
+        Subject=report["notification"]["subject"],
+        Message=report["notification"]["message"],
         MessageAttributes={
             "team": {"DataType": "String", "StringValue": team},
             "outcome": {"DataType": "String", "StringValue": outcome},
         },
     )
-    result = {"outcome": outcome, "reportUri": uri, "leftRunning": left, "warnings": report["warnings"]}
+    result = {
+        "outcome": outcome,
+        "reportUri": uri,
+        "reportObjects": written,
+        "leftRunning": left,
+        "warnings": report["warnings"],
+    }
     if error:
         name = str(error.get("Error", "Error"))
         result["errorType"] = ERROR_NAMES.get(name, name)
@@ -182,26 +207,3 @@ def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str
         "servingPerHourUsd": round(units * per_mu_hour, 2) if units and per_mu_hour is not None else None,
         "note": "estimates from the configured price table; Bedrock's bill is authoritative",
     }
-
-
-def _subject(environment: str, request_id: str, outcome: str) -> str:
-    env = environment
-    return f"[bft {env}] {request_id}: {outcome.replace('_', ' ')}"[:100]
-
-
-def _message(report: dict[str, Any], uri: str) -> str:
-    lines = [f"Outcome: {report['outcome']} ({report['status']})", f"Report: {uri}"]
-    if report["error"]:
-        lines.append(f"Error: {report['error'].get('Error')}: {report['error'].get('Cause', '')[:1500]}")
-    for problem in report["cleanupErrors"]:
-        lines.append(f"Cleanup error: {problem.get('error')}: {str(problem.get('message', ''))[:1000]}")
-    for warning in report["warnings"]:
-        lines.append(f"Warning: {warning}")
-    if report["leftRunning"]:
-        lines.append("Still running and costing money:")
-        lines.extend(f"  - {json.dumps(item)}" for item in report["leftRunning"])
-    else:
-        lines.append("Nothing this run created is still running.")
-    if report["runbook"] and report["outcome"] != "deployed":
-        lines.append(f"Next step: {report['runbook']}")
-    return "\n".join(lines)
