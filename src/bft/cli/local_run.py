@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
         "local-run",
         help="run one scenario of the synthesized workflow offline (moto + simulated Bedrock)",
         description="Runs the 'local' environment's synthesized state machine end to end on this machine,\n"
-        "Bedrock simulated, and writes an HTML and Markdown report. Exit code 0 when the scenario ends\n"
+        "Bedrock simulated, and downloads the report its Finalize step wrote. Exit code 0 when the scenario ends\n"
         "with its intended outcome (a failure scenario's failure included), 1 otherwise.\n\nscenarios:\n"
         + "\n".join(f"  {name:<22}{s.description} ({s.outcome})" for name, s in SCENARIOS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -81,7 +81,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--report-dir",
         default=None,
-        help="where to write report.html and report.md (default: reports/local/<scenario>/ in the repository)",
+        help="where to download the report Finalize wrote: report.html, report.md, loss.svg, run.json "
+        "(default: reports/local/<scenario>/ in the repository)",
     )
     parser.set_defaults(func=run)
 
@@ -100,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
             f"bft local-run needs the offline twin, which is not installed ({', '.join(missing)} missing): "
             "pip install 'bedrock-fine-tuning[local]' (make setup installs it)"
         )
-    from bft.local.report_html import render
     from bft.local.run import SCENARIOS, run_scenario
     from bft.synth import ROOT
 
@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise UsageError("--threshold must be a number from 0 to 1")
     live = LiveProgress(enabled=not args.json)
+    out_dir = Path(args.report_dir) if args.report_dir else ROOT / "reports" / "local" / args.scenario
 
     # The handlers log structured JSON to stdout as in Lambda; keep it out of the terminal and of --json.
     log_path = Path(tempfile.gettempdir()) / f"bft-local-run-{args.scenario}.log"
@@ -131,14 +132,14 @@ def run(args: argparse.Namespace) -> int:
                 evaluation=files.get("evaluation"),
                 threshold=args.threshold,
                 environment=args.env,
+                report_dir=out_dir,
             )
     finally:
         live.close()
     summary["lambda_log"] = str(log_path)
-    out_dir = Path(args.report_dir) if args.report_dir else ROOT / "reports" / "local" / args.scenario
-    written = render(summary, summary.get("documents") or {}, out_dir)
-    summary["report_html"] = str(written["html"].resolve())
-    summary["report_md"] = str(written["markdown"].resolve())
+    # The report is the one Finalize wrote into the simulated bucket, downloaded by run_scenario.
+    summary["report_html"] = str((out_dir / "report.html").resolve())
+    summary["report_md"] = str((out_dir / "report.md").resolve())
     summary["ended_as_intended"] = ended_as_intended(summary)
     if args.json:
         # The run and its documents are in the report files; stdout stays one readable summary.
@@ -254,6 +255,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for note in summary["notifications"]:
         print(f"  notification: {note['subject']}")
     print(f"  run.json (in the simulated S3): {summary['report_uri']}")
+    print(f"  Finalize wrote: {', '.join(key.rsplit('/', 1)[-1] for key in summary.get('report_objects') or [])}")
     print(f"  Lambda logs: {summary['lambda_log']}")
     print()
     print(_verdict(summary))
@@ -266,7 +268,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def _verdict(summary: dict[str, Any]) -> str:
-    from bft.local.report_html import error_message
+    from bft.report.render import error_message
 
     scenario, outcome, expected = summary["scenario"], summary["outcome"], summary["expected_outcome"]
     if not ended_as_intended(summary):
