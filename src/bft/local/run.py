@@ -606,7 +606,10 @@ def run_scenario(
             if (loaded := _read_json(s3, reports_bucket, f"reports/{team}/{request['requestId']}/{doc}")) is not None
         }
         # The report Finalize wrote into the simulated bucket, downloaded as a team member would (`bft report`).
-        report_objects = list((report or {}).get("reportObjects") or [])
+        # The objects its record lists that are in the bucket (a check on the record, not a second listing).
+        stored = s3.list_objects_v2(Bucket=reports_bucket, Prefix=report_key.rsplit("/", 1)[0] + "/")
+        in_bucket = {obj["Key"] for obj in stored.get("Contents", [])}
+        report_objects = [key for key in (report or {}).get("reportObjects") or [] if key in in_bucket]
         if report_dir is not None:
             download_report(submitter_s3, reports_bucket, report_objects, report_dir)
         notifications = env.sns_messages()

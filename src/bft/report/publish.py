@@ -28,17 +28,16 @@ CONTENT_TYPES = {
 def execution_path(sfn: Any, execution_arn: str) -> dict[str, Any]:
     """The states this execution entered so far, in order, from its history (states:GetExecutionHistory).
 
-    Only an unreadable history is reported as such (the report must still be written); any other error
-    propagates."""
+    A throttled read is retried by the state machine (TransientError); a refusal propagates (the handler
+    names it AccessDenied): a report that quietly lost its path would hide a broken deployment."""
     events: list[dict[str, Any]] = []
     try:
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             events.extend(page["events"])
     except ClientError as exc:
-        code = error_code(exc)
-        if code in TRANSIENT_CODES:
-            raise TransientError(f"Step Functions GetExecutionHistory: {code}") from exc
-        return {"unavailable": f"the execution history could not be read ({code})"}
+        if error_code(exc) in TRANSIENT_CODES:
+            raise TransientError(f"Step Functions GetExecutionHistory: {error_code(exc)}") from exc
+        raise
     states = [
         str(event["stateEnteredEventDetails"]["name"])
         for event in events
