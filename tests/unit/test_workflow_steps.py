@@ -762,6 +762,23 @@ def _objects(env: Env, prefix: str) -> set[str]:
     return {obj["Key"].removeprefix(prefix) for obj in listed}
 
 
+def _finalize(env: Env, state_doc: dict[str, Any], status: str, **clients: Any) -> dict[str, Any]:
+    """Finalize a run of ``env`` in dev (the recording SNS and a Step Functions stub given as ``clients``)."""
+    run = state_doc["run"]
+    return report.finalize(
+        state_doc,
+        status,
+        s3=env.s3,
+        table=env.table,
+        reports_bucket=env.reports,
+        topic_arn=env.topic_arn,
+        policy_prices={},
+        execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
+        environment="dev",
+        **{"sns": _RecordingSns(), **clients},
+    )
+
+
 @pytest.mark.parametrize("outcome_error", [None, *report.OUTCOMES])
 def test_finalize_writes_the_report_for_every_outcome(env: Env, outcome_error: str | None) -> None:
     """report.html, report.md and run.json under the run's prefix; the runbook entry on failure; a notification
@@ -772,19 +789,8 @@ def test_finalize_writes_the_report_for_every_outcome(env: Env, outcome_error: s
     state_doc: dict[str, Any] = {"input": env.request(), "run": run}
     if failed:
         state_doc.update(error={"Error": outcome_error, "Cause": "it went wrong"}, cleanup={"actions": []})
-    result = report.finalize(
-        state_doc,
-        "FAILED" if failed else "SUCCEEDED",
-        s3=env.s3,
-        sns=sns,
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
-        policy_prices={},
-        execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
-        environment="dev",
-        sfn=_History(["Init", "ValidateRequest", *(["Cleanup", "FinalizeFailure"] if failed else ["FinalizeSuccess"])]),
-    )
+    states = ["Init", "ValidateRequest", *(["Cleanup", "FinalizeFailure"] if failed else ["FinalizeSuccess"])]
+    result = _finalize(env, state_doc, "FAILED" if failed else "SUCCEEDED", sns=sns, sfn=_History(states))
     outcome = report.OUTCOMES[outcome_error] if outcome_error else "deployed"
     assert result["outcome"] == outcome
     prefix = "reports/moderation/req-1/"
@@ -817,18 +823,7 @@ def test_finalize_reads_the_runs_documents(env: Env) -> None:
     curves = {"training": [{"step": 1, "epoch": 0, "loss": 1.2}, {"step": 2, "epoch": 0, "loss": 0.8}]}
     env.s3.put_object(Bucket=env.reports, Key=prefix + "metrics.json", Body=json.dumps({"curves": curves}))
     env.s3.put_object(Bucket=env.reports, Key=prefix + "unrelated.txt", Body=b"not a document")
-    result = report.finalize(
-        {"input": env.request(), "run": run},
-        "SUCCEEDED",
-        s3=env.s3,
-        sns=_RecordingSns(),
-        table=env.table,
-        reports_bucket=env.reports,
-        topic_arn=env.topic_arn,
-        policy_prices={},
-        execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
-        environment="dev",
-    )
+    result = _finalize(env, {"input": env.request(), "run": run}, "SUCCEEDED")
     assert prefix + "loss.svg" in result["reportObjects"]
     page = env.s3.get_object(Bucket=env.reports, Key=prefix + "report.html")["Body"].read().decode()
     assert page.count("<polyline") == 1
@@ -842,16 +837,4 @@ def test_finalize_does_not_hide_a_refused_history_read(env: Env) -> None:
 
     run = env.run()
     with pytest.raises(AccessDenied, match="AccessDeniedException"):
-        typed_errors(report.finalize)(
-            {"input": env.request(), "run": run},
-            "SUCCEEDED",
-            s3=env.s3,
-            sns=_RecordingSns(),
-            table=env.table,
-            reports_bucket=env.reports,
-            topic_arn=env.topic_arn,
-            policy_prices={},
-            execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
-            environment="dev",
-            sfn=_History([], denied=True),
-        )
+        typed_errors(_finalize)(env, {"input": env.request(), "run": run}, "SUCCEEDED", sfn=_History([], denied=True))
