@@ -339,7 +339,12 @@ class CustomizationWorkflow(Construct):
             scope,
             "ReportFailed",
             error="ReportFailed",
-            cause="The run failed and its report could not be written; see the execution history",
+            # What kept Finalize from writing the report (e.g. AccessDenied naming the action), not only that.
+            cause_path=sfn.JsonPath.format(
+                "The run failed and its report could not be written: {}: {}",
+                sfn.JsonPath.string_at("$.finalizeError.Error"),
+                sfn.JsonPath.string_at("$.finalizeError.Cause"),
+            ),
         )
         finalize_failure = self._task(
             scope,
