@@ -1,4 +1,5 @@
-"""Last step on every path: write the run report and notify, saying what still runs and costs money."""
+"""Last step on every path: write the run report (run.json, report.html, report.md) and notify, saying what
+still runs and costs money and where the report is."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         event["status"],
         s3=aws.client("s3"),
         sns=aws.client("sns"),
+        sfn=aws.client("stepfunctions"),
         table=aws.resource_table(env("STATE_TABLE")),
         reports_bucket=env("REPORTS_BUCKET"),
         topic_arn=env("TOPIC_ARN"),
         policy_prices=env_json("PRICES"),
         execution=event["execution"],
         environment=env("ENVIRONMENT"),
+        # Set only by the offline twin (bft.local.run): labels the report's figures as simulated.
+        simulation=event.get("simulation"),
     )

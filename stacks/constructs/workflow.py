@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -25,6 +25,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from bft.config import RETRY_BACKOFF_RATE, STEP_TIMEOUT_SECONDS, retry_max_delay_seconds
+from bft.report.render import DOCUMENTS
 from bft.workflow.reaper import PROJECT_TAG
 from stacks.constructs.functions import FunctionFactory, pascal
 from stacks.constructs.notifications import Notifications
@@ -262,6 +263,31 @@ class CustomizationWorkflow(Construct):
                     )
                 ],
             )
+            # The report's path through the states: Finalize reads its own execution's history. A separate policy
+            # for the same reason as above (the machines' definitions name the finalize function).
+            executions = [
+                stack.format_arn(
+                    service="states",
+                    resource="execution",
+                    resource_name=f"{machine.state_machine_name}:*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+                for machine in self.state_machines.values()
+            ]
+            finalize_role = fn["finalize"].role
+            assert finalize_role is not None
+            history = iam.Policy(
+                self,
+                "ExecutionHistoryPolicy",
+                roles=[finalize_role],
+                statements=[iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=executions)],
+            )
+            for arn in executions:
+                acknowledge(
+                    history,
+                    f"IAM5[Resource::{resource_text(self, arn)}]",
+                    "Executions are named per request; these are the executions of this pipeline's own machines.",
+                )
 
         events.Rule(
             self,
@@ -313,7 +339,12 @@ class CustomizationWorkflow(Construct):
             scope,
             "ReportFailed",
             error="ReportFailed",
-            cause="The run failed and its report could not be written; see the execution history",
+            # What kept Finalize from writing the report (e.g. AccessDenied naming the action), not only that.
+            cause_path=sfn.JsonPath.format(
+                "The run failed and its report could not be written: {}: {}",
+                sfn.JsonPath.string_at("$.finalizeError.Error"),
+                sfn.JsonPath.string_at("$.finalizeError.Cause"),
+            ),
         )
         finalize_failure = self._task(
             scope,
@@ -658,6 +689,11 @@ class CustomizationWorkflow(Construct):
         # List* actions take no resource ARN.
         allow("cleanup", ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments"], ["*"])
         write("finalize", reports, "reports/*")
+        # The report reads the documents the steps wrote beside it (bft.report.publish.read_documents): which
+        # exist (a listing of the run's prefix), then each by its name.
+        allow("finalize", ["s3:ListBucket"], [reports.bucket_arn], StringLike={"s3:prefix": ["reports/*"]})
+        allow("finalize", ["s3:GetObject"], [reports.arn_for_objects(f"reports/*/{name}") for name in DOCUMENTS])
+        allow("finalize", ["kms:Decrypt"], [data_key.key_arn])
         notifications.grant_publish(fn["finalize"])
 
         for resource, reason in (
@@ -675,6 +711,12 @@ class CustomizationWorkflow(Construct):
         ):
             for suffix in ("*", "reports/*"):
                 acknowledge(self, f"IAM5[Resource::{resource_text(self, bucket.arn_for_objects(suffix))}]", reason)
+        for name in DOCUMENTS:
+            acknowledge(
+                self,
+                f"IAM5[Resource::{resource_text(self, reports.arn_for_objects(f'reports/*/{name}'))}]",
+                "The report reads this document of any run it reports on (one function serves every team).",
+            )
         acknowledge(
             fn["cleanup"].role or self, "IAM5[Resource::*]", "Bedrock List* actions support no resource-level scope."
         )

@@ -256,3 +256,37 @@ def test_execution_timeout_outlasts_every_wait_and_step(assembly: Assembly) -> N
     )
     budget = timing.job_timeout_seconds + timing.approval_timeout_seconds + serving + steps + retries
     assert definition(assembly)["TimeoutSeconds"] > budget
+
+
+def test_finalize_reads_only_the_runs_documents_and_its_own_executions_history(assembly: Assembly) -> None:
+    """The report needs: PutObject under reports/, the three documents by name (and which exist: ListBucket
+    on reports/ only), and the history of executions of this pipeline's own machines. Nothing else of S3
+    or Step Functions, and no other function reads an execution's history."""
+    template = assembly.template("Pipeline")
+    by_action: dict[str, list[Any]] = {}
+    for statement in _role_statements(template, "FinalizeRole"):
+        listed = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in _actions(statement):
+            by_action.setdefault(action, []).extend(listed)
+            if action == "s3:ListBucket":
+                assert statement["Condition"] == {"StringLike": {"s3:prefix": ["reports/*"]}}
+    assert {a for a in by_action if a.startswith("s3:")} == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+    assert [r["Fn::Join"][1][-1] for r in by_action["s3:PutObject"]] == ["/reports/*"]
+    read = sorted(r["Fn::Join"][1][-1] for r in by_action["s3:GetObject"])
+    assert read == ["/reports/*/dataset-validation.json", "/reports/*/evaluation.json", "/reports/*/metrics.json"]
+    assert {a for a in by_action if a.startswith("states:")} == {"states:GetExecutionHistory"}
+    histories = by_action["states:GetExecutionHistory"]
+    parts = [part for r in histories for part in r["Fn::Join"][1] if isinstance(part, dict)]
+    named = {part["Fn::GetAtt"][0] for part in parts if "Fn::GetAtt" in part}
+    assert named == set(resources(template, "AWS::StepFunctions::StateMachine")), "each team's machine by name"
+    for r in histories:
+        parts = r["Fn::Join"][1]
+        assert any(isinstance(part, str) and part.endswith(":execution:") for part in parts), parts
+        assert parts[-1] == ":*", parts
+    roles = resources(template, "AWS::IAM::Role")
+    functions = {k for k, role in roles.items() if "lambda.amazonaws.com" in json.dumps(role["Properties"])}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "states:GetExecutionHistory" in _actions(statement):
+                readers = {role["Ref"] for role in policy["Properties"]["Roles"]} & functions
+                assert all("Finalize" in role for role in readers), readers

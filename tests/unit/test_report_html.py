@@ -1,8 +1,8 @@
-"""The `bft local-run` report (HTML + Markdown twin), the CLI's verdict, and the committed sample data."""
+"""The run report (HTML + Markdown twin) Finalize writes for every run, the CLI's verdict, and the committed
+sample data."""
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 import re
@@ -16,13 +16,15 @@ import pytest
 
 from bft.cli.local_run import _print_summary, ended_as_intended
 from bft.local import sample_data
-from bft.local.report_html import failing_state, loss_chart, render
+from bft.report.render import failing_state, loss_chart, render
 from bft.synth import ROOT, cached_synth
-from bft.workflow.report import RUNBOOK
+from bft.workflow.report import OUTCOMES, RUNBOOK
 
 SAMPLE = ROOT / "data" / "sample"
 SPLITS = ("train.jsonl", "validation.jsonl", "evaluation.jsonl")
 EVIL = "<script>alert('x')</script> | *bold* [link](http://evil.example) & `tick`"
+# Words only the offline twin's report may use: a real run's report must not pretend or apologise.
+DEMO_WORDING = ("simulat", "illustrative", "naive bayes", "scenario", "local run", "fake")
 
 
 def _run(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -30,8 +32,8 @@ def _run(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str,
 
     assembly = cached_synth("local", ROOT / ".pytest_cache" / "synth")
     work = tmp_path_factory.mktemp(name)
-    summary = run_scenario(name, assembly=assembly, workdir=work / "data")
-    return summary, render(summary, summary["documents"], work / "report")
+    summary = run_scenario(name, assembly=assembly, workdir=work / "data", report_dir=work / "report")
+    return summary, {path.name: path for path in (work / "report").iterdir()}
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +58,19 @@ def _offline_only(page: str) -> None:
 def test_success_report_has_chart_scores_and_throughput(success: tuple[dict[str, Any], dict[str, Path]]) -> None:
     summary, files = success
     assert summary["outcome"] == "deployed"
-    assert {"html", "markdown", "svg"} <= files.keys()
-    assert all(path.is_file() for path in files.values())
-    page = files["html"].read_text()
+    # What the demo shows is what Finalize wrote into the (simulated) reports bucket, downloaded.
+    prefix = summary["report_uri"].split("/", 3)[3].removesuffix("run.json")
+    assert summary["report_objects"] == [prefix + name for name in ("report.html", "report.md", "loss.svg", "run.json")]
+    assert set(files) == {"report.html", "report.md", "loss.svg", "run.json"}
+    page = files["report.html"].read_text()
     _offline_only(page)
     assert '<div class="banner ok"' in page
     assert "Bedrock was simulated" in page
     # What the stand-in computed is labelled as simulated where a person reads it.
     assert "Simulated scenario parameter: loss curves and evaluation scores are computed by a naive Bayes" in page
+    # The path comes from the execution's history, read by Finalize itself.
+    assert '<li class="">RequestApproval</li>' in page
+    assert '<li class="">FinalizeSuccess</li>' in page
     # One inline chart with a line for each curve.
     svg = re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
     assert len(svg) == 1
@@ -80,13 +87,13 @@ def test_success_report_has_chart_scores_and_throughput(success: tuple[dict[str,
     assert f"${per_hour:,.2f} per hour" in page
     assert '<li class="failed">' not in page
     # The Markdown twin tells the same story and points at the chart written next to it.
-    markdown = files["markdown"].read_text()
+    markdown = files["report.md"].read_text()
     assert "SUCCESS: deployed" in markdown
     assert f"{scores['custom']:.1%}" in markdown
     assert f"{scores['base']:.1%}" in markdown
     assert arn in markdown
     assert "![Training and validation loss](loss.svg)" in markdown
-    standalone = ET.fromstring(files["svg"].read_text())
+    standalone = ET.fromstring(files["loss.svg"].read_text())
     assert len(standalone.findall(".//{http://www.w3.org/2000/svg}polyline")) == 2
 
 
@@ -96,8 +103,9 @@ def test_failure_report_has_banner_failing_state_and_runbook(
 ) -> None:
     summary, files = job_failed
     assert summary["outcome"] == "job_failed"
-    assert "svg" not in files, "a job that failed in training has no loss curves"
-    page = files["html"].read_text()
+    assert "loss.svg" not in files, "a job that failed in training has no loss curves"
+    assert [key.rsplit("/", 1)[-1] for key in summary["report_objects"]] == ["report.html", "report.md", "run.json"]
+    page = files["report.html"].read_text()
     _offline_only(page)
     assert '<div class="banner bad"' in page
     assert "FAILED: job_failed" in page
@@ -106,7 +114,7 @@ def test_failure_report_has_banner_failing_state_and_runbook(
     assert html.escape(RUNBOOK["job_failed"]) in page
     assert "Nothing this run created is still running." in page
     assert "<polyline" not in page
-    markdown = files["markdown"].read_text()
+    markdown = files["report.md"].read_text()
     assert "FAILED: job_failed" in markdown
     assert "**WaitForJob (failed here)**" in markdown
     assert "Runbook: Read Bedrock" in markdown
@@ -117,43 +125,46 @@ def test_cli_says_the_failure_was_intended(
     job_failed: tuple[dict[str, Any], dict[str, Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     summary, files = job_failed
-    printed = {**summary, "lambda_log": "x.log", "report_html": str(files["html"]), "report_md": str(files["markdown"])}
+    printed = {
+        **summary,
+        "lambda_log": "x.log",
+        "report_html": str(files["report.html"]),
+        "report_md": str(files["report.md"]),
+    }
     assert ended_as_intended(printed)
     _print_summary(printed)
     out = capsys.readouterr().out
     assert "ended in the failure path as intended: job_failed: " in out
-    assert f"Report: {files['html'].resolve()}" in out
+    assert f"Report: {files['report.html'].resolve()}" in out
+    assert "Finalize wrote: report.html, report.md, run.json" in out
     # The same run would be a failure of the demo if the scenario had meant to deploy.
     assert not ended_as_intended({**summary, "expected_outcome": "deployed"})
 
 
-def _handmade_summary() -> tuple[dict[str, Any], dict[str, Any]]:
-    """A failed run whose every team-controlled string is hostile (no workflow run needed)."""
+def _handmade(*, simulated: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A failed run's record whose every team-controlled string is hostile (no workflow run needed)."""
     row = {"line": 1, "expected": EVIL, "custom": {"answer": EVIL, "score": 0.0}, "base": {"answer": "OK", "score": 1}}
-    return {
-        "scenario": EVIL,
+    report: dict[str, Any] = {
         "status": "FAILED",
         "outcome": "eval_below_threshold",
-        "expected_outcome": "eval_below_threshold",
-        "states_visited": ["Init", "Evaluate", "Cleanup", "FinalizeFailure", "RunFailed"],
-        "simulated_job_hours": 2.0,
-        "notifications": [{"subject": EVIL, "message": EVIL}],
-        "executions": [{"status": "FAILED", "error": "EvaluationBelowThreshold", "cause": EVIL}],
-        "report": {
-            "request": {"team": EVIL, "requestId": EVIL},
-            "run": {"baseModelId": EVIL, "serving": {"modelUnits": 1}},
-            "warnings": [EVIL],
-            "error": {
-                "Error": "EvaluationBelowThreshold",
-                "Cause": '{"errorMessage": "' + EVIL.replace('"', "") + '"}',
-            },
-            "serving": {"arn": EVIL, "name": EVIL},
-            "cleanup": {"actions": [EVIL]},
-            "leftRunning": [],
-            "cost": {"estimatedBilledTokens": None, "trainingUsd": None, "servingPerHourUsd": None},
-            "runbook": RUNBOOK["eval_below_threshold"],
+        "path": {"states": ["Init", "Evaluate", "Cleanup", "FinalizeFailure"], "stateTransitions": 4},
+        "notification": {"subject": EVIL, "message": EVIL},
+        "request": {"team": EVIL, "requestId": EVIL},
+        "run": {"baseModelId": EVIL, "serving": {"modelUnits": 1}},
+        "warnings": [EVIL],
+        "error": {
+            "Error": "EvaluationBelowThreshold",
+            "Cause": '{"errorMessage": "' + EVIL.replace('"', "") + '"}',
         },
-    }, {
+        "serving": {"arn": EVIL, "name": EVIL},
+        "cleanup": {"actions": [EVIL]},
+        "leftRunning": [],
+        "cost": {"estimatedBilledTokens": None, "trainingUsd": None, "servingPerHourUsd": None},
+        "runbook": RUNBOOK["eval_below_threshold"],
+    }
+    if simulated:
+        report["simulation"] = {"scenario": EVIL, "expectedOutcome": "eval_below_threshold", "parameters": [EVIL]}
+    return report, {
         "evaluation.json": {
             "scorer": "exact_match",
             "threshold": 0.95,
@@ -168,15 +179,15 @@ def _handmade_summary() -> tuple[dict[str, Any], dict[str, Any]]:
     }
 
 
-def test_every_value_is_escaped(tmp_path: Path) -> None:
-    summary, documents = _handmade_summary()
-    files = render(summary, documents, tmp_path)
-    page = files["html"].read_text()
+def test_every_value_is_escaped() -> None:
+    report, documents = _handmade()
+    files = render(report, documents)
+    page = files["report.html"]
     _offline_only(page)
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
     assert "evil.example" in page  # shown as text, never as a link
-    markdown = files["markdown"].read_text()
+    markdown = files["report.md"]
     # Fenced code is shown literally by every Markdown renderer; everywhere else data must be inert.
     prose = re.sub(r"^(`{3,})\n.*?^\1$", "", markdown, flags=re.DOTALL | re.MULTILINE)
     assert "alert(" in markdown
@@ -190,21 +201,57 @@ def test_every_value_is_escaped(tmp_path: Path) -> None:
     assert row.replace("\\|", "").count(" | ") == header.count(" | ")
 
 
-def test_unknown_prices_say_how_to_set_them(tmp_path: Path) -> None:
-    summary, documents = _handmade_summary()
-    page = render(summary, documents, tmp_path)["html"].read_text()
+def test_a_real_runs_report_has_no_demo_wording() -> None:
+    """Only the offline twin sets ``simulation``: without it, nothing is labelled simulated or illustrative."""
+    report, documents = _handmade(simulated=False)
+    report["cost"] = {"estimatedBilledTokens": 1000, "trainingUsd": 0.01, "servingPerHourUsd": 21.18}
+    files = render(report, documents)
+    for name in ("report.html", "report.md", "loss.svg"):
+        text = files[name].lower()
+        assert not [word for word in DEMO_WORDING if word in text], name
+    simulated, _ = _handmade(simulated=True)
+    assert "simulated" in render(simulated, documents)["report.html"].lower()
+
+
+@pytest.mark.parametrize("outcome", sorted({*OUTCOMES.values(), "error", "deployed"}))
+def test_every_outcome_renders_and_a_failure_names_its_runbook_entry(outcome: str) -> None:
+    report, documents = _handmade(simulated=False)
+    report.update(outcome=outcome, runbook=RUNBOOK.get(outcome))
+    if outcome == "deployed":
+        report.update(status="SUCCEEDED", error=None)
+        report["path"]["states"] = ["Init", "Evaluate", "FinalizeSuccess"]
+    files = render(report, documents)
+    page, markdown = files["report.html"], files["report.md"]
+    _offline_only(page)
+    if outcome == "deployed":
+        assert "SUCCESS: deployed" in page
+        assert "Runbook:" not in page
+    else:
+        assert f"FAILED: {outcome}" in page
+        assert f"FAILED: {outcome.replace('_', chr(92) + '_')}" in markdown or f"FAILED: {outcome}" in markdown
+        assert html.escape(f"Runbook: {RUNBOOK[outcome]}") in page
+        assert '<li class="failed">Evaluate (failed here)</li>' in page
+    for title in ("Path through the states", "Dataset", "Training and validation loss", "Evaluation", "Serving"):
+        assert f"<h2>{title}</h2>" in page
+    assert "<h2>What still costs money</h2>" in page
+    assert "<h2>Cleanup</h2>" in page
+
+
+def test_unknown_prices_say_how_to_set_them() -> None:
+    report, documents = _handmade()
+    page = render(report, documents)["report.html"]
     assert "unknown — set prices in config" in page
     assert "deleted during cleanup" in page  # the serving ARN appears among the cleanup actions
 
 
-def test_chart_without_validation_has_one_line_and_says_so(tmp_path: Path) -> None:
-    summary, documents = _handmade_summary()
-    files = render(summary, documents, tmp_path)
-    page = files["html"].read_text()
+def test_chart_without_validation_has_one_line_and_says_so() -> None:
+    report, documents = _handmade()
+    files = render(report, documents)
+    page = files["report.html"]
     assert page.count("<polyline") == 1
     assert ">validation loss</text>" not in page  # no legend entry for a curve that is not there
     assert "No validation curve" in page
-    assert "No validation curve" in files["markdown"].read_text()
+    assert "No validation curve" in files["report.md"]
 
 
 def test_chart_axes_cover_the_data() -> None:
@@ -221,13 +268,11 @@ def test_chart_axes_cover_the_data() -> None:
     assert len(validation.attrib["points"].split()) == 1, "a non-finite loss is dropped, not drawn"
 
 
-def test_a_report_from_an_earlier_run_loses_its_stale_chart(tmp_path: Path) -> None:
-    summary, documents = _handmade_summary()
-    assert "svg" in render(summary, documents, tmp_path)
-    without_curves = copy.deepcopy(documents)
-    del without_curves["metrics.json"]
-    assert "svg" not in render(summary, without_curves, tmp_path)
-    assert not (tmp_path / "loss.svg").exists()
+def test_a_run_without_curves_has_no_chart() -> None:
+    report, documents = _handmade()
+    assert "loss.svg" in render(report, documents)
+    del documents["metrics.json"]
+    assert "loss.svg" not in render(report, documents)
 
 
 def test_failing_state_is_the_one_before_cleanup() -> None:

@@ -5,6 +5,7 @@ Tests of a documented Bedrock behaviour name its entry: ``docs/bedrock-behaviour
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -780,3 +781,118 @@ def test_finalize_retried_after_a_lost_result_notifies_once(env: Env) -> None:
     assert len(_topic_messages(env)) == 1
     finalize(run["executionArn"] + "-resubmitted")
     assert len(_topic_messages(env)) == 2
+
+
+class _RecordingSns:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, **kwargs: Any) -> dict[str, str]:
+        self.published.append(kwargs)
+        return {"MessageId": "m-1"}
+
+
+class _History:
+    """Step Functions as Finalize sees it: its own execution's history, up to its own state."""
+
+    def __init__(self, states: list[str], *, denied: bool = False) -> None:
+        self.states, self.denied = states, denied
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "get_execution_history"
+        history = self
+
+        class Pages:
+            def paginate(self, executionArn: str) -> Any:  # noqa: N803 (boto3's name)
+                if history.denied:
+                    raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetHistory")
+                events: list[dict[str, Any]] = [
+                    {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": s}} for s in history.states
+                ]
+                events.insert(1, {"type": "TaskScheduled", "taskScheduledEventDetails": {"resourceType": "lambda"}})
+                return [{"events": events}]
+
+        return Pages()
+
+
+def _objects(env: Env, prefix: str) -> set[str]:
+    listed = env.s3.list_objects_v2(Bucket=env.reports, Prefix=prefix).get("Contents", [])
+    return {obj["Key"].removeprefix(prefix) for obj in listed}
+
+
+def _finalize(env: Env, state_doc: dict[str, Any], status: str, **clients: Any) -> dict[str, Any]:
+    """Finalize a run of ``env`` in dev (the recording SNS and a Step Functions stub given as ``clients``)."""
+    run = state_doc["run"]
+    return report.finalize(
+        state_doc,
+        status,
+        s3=env.s3,
+        table=env.table,
+        reports_bucket=env.reports,
+        topic_arn=env.topic_arn,
+        policy_prices={},
+        execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
+        environment="dev",
+        **{"sns": _RecordingSns(), **clients},
+    )
+
+
+@pytest.mark.parametrize("outcome_error", [None, *report.OUTCOMES])
+def test_finalize_writes_the_report_for_every_outcome(env: Env, outcome_error: str | None) -> None:
+    """report.html, report.md and run.json under the run's prefix; the runbook entry on failure; a notification
+    in plain text that says where the report is."""
+    run = env.run()
+    sns = _RecordingSns()
+    failed = outcome_error is not None
+    state_doc: dict[str, Any] = {"input": env.request(), "run": run}
+    if failed:
+        state_doc.update(error={"Error": outcome_error, "Cause": "it went wrong"}, cleanup={"actions": []})
+    states = ["Init", "ValidateRequest", *(["Cleanup", "FinalizeFailure"] if failed else ["FinalizeSuccess"])]
+    result = _finalize(env, state_doc, "FAILED" if failed else "SUCCEEDED", sns=sns, sfn=_History(states))
+    outcome = report.OUTCOMES[outcome_error] if outcome_error else "deployed"
+    assert result["outcome"] == outcome
+    prefix = "reports/moderation/req-1/"
+    assert _objects(env, prefix) == {"report.html", "report.md", "run.json"}
+    assert result["reportObjects"] == [prefix + name for name in ("report.html", "report.md", "run.json")]
+    page = env.s3.get_object(Bucket=env.reports, Key=prefix + "report.html")["Body"].read().decode()
+    record = json.loads(env.s3.get_object(Bucket=env.reports, Key=prefix + "run.json")["Body"].read())
+    assert record["path"]["states"][:2] == ["Init", "ValidateRequest"]
+    assert record["path"]["lambdaInvocations"] == 1
+    assert "simulat" not in page.lower(), "a real run's report has no demo wording"
+    message = sns.published[0]["Message"]
+    assert message.startswith(f"Outcome: {outcome.replace('_', ' ')}")
+    assert f"s3://{env.reports}/{prefix}report.html" in message
+    assert "console.aws.amazon.com/s3/object/" in message
+    assert not {"{", "}", "["} & set(message), message
+    if failed:
+        assert '<li class="failed">ValidateRequest (failed here)</li>' in page
+        assert html.escape(f"Runbook: {report.RUNBOOK[outcome]}") in page
+        assert f"Next step: {report.RUNBOOK[outcome]}" in message
+    else:
+        assert "SUCCESS: deployed" in page
+        assert "Next step:" not in message
+
+
+def test_finalize_reads_the_runs_documents(env: Env) -> None:
+    """The loss curves come from the document CollectMetrics wrote beside the report; other objects under the
+    prefix are not read. Without a Step Functions client the path is said to be unknown."""
+    run = env.run()
+    prefix = "reports/moderation/req-1/"
+    curves = {"training": [{"step": 1, "epoch": 0, "loss": 1.2}, {"step": 2, "epoch": 0, "loss": 0.8}]}
+    env.s3.put_object(Bucket=env.reports, Key=prefix + "metrics.json", Body=json.dumps({"curves": curves}))
+    env.s3.put_object(Bucket=env.reports, Key=prefix + "unrelated.txt", Body=b"not a document")
+    result = _finalize(env, {"input": env.request(), "run": run}, "SUCCEEDED")
+    assert prefix + "loss.svg" in result["reportObjects"]
+    page = env.s3.get_object(Bucket=env.reports, Key=prefix + "report.html")["Body"].read().decode()
+    assert page.count("<polyline") == 1
+    assert "Not known: no Step Functions client was given." in page
+
+
+def test_finalize_does_not_hide_a_refused_history_read(env: Env) -> None:
+    """A refusal is a broken deployment: Finalize fails naming it (as its handler's typed_errors does)."""
+    from bft.errors import AccessDenied
+    from bft.workflow.bedrock_errors import typed_errors
+
+    run = env.run()
+    with pytest.raises(AccessDenied, match="AccessDeniedException"):
+        typed_errors(_finalize)(env, {"input": env.request(), "run": run}, "SUCCEEDED", sfn=_History([], denied=True))

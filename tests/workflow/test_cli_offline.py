@@ -85,7 +85,7 @@ def _wait_for_approval(world: dict[str, Any], timeout: float = 90.0) -> None:
 
 
 def test_team_member_and_reviewer_use_the_cli_under_their_own_roles(
-    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     env, data = world["env"], world["data"]
     files = [str(data["train"]), "--validation", str(data["validation"]), "--evaluation", str(data["evaluation"])]
@@ -108,14 +108,30 @@ def test_team_member_and_reviewer_use_the_cli_under_their_own_roles(
     status = capsys.readouterr().out
     assert "outcome: deployed" in status
     assert "still running: provisioned-throughput" in status
+    reports_bucket = env.stack_output_by_key("ReportsBucketName")
+    assert f"report: s3://{reports_bucket}/reports/{TEAM}/{REQUEST}/report.html" in status
+    # `bft report` downloads what Finalize wrote, found through the stack outputs, as the team member.
+    out = tmp_path / "report"
+    assert _as_team_member(world, monkeypatch, "report", *common, "--request-id", REQUEST, "--out", str(out)) == EXIT_OK
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.md", "loss.svg", "run.json"}
+    assert "SUCCESS: deployed" in (out / "report.html").read_text()
+    # Submitted as a real run is (not through `bft local-run`): nothing tells Finalize it is simulated.
+    assert "simulat" not in (out / "report.html").read_text().lower()
+    assert out.joinpath("report.html").resolve().as_uri() in capsys.readouterr().out
+    # Another team's reports are not the team member's to read.
+    env.clients("s3").put_object(Bucket=reports_bucket, Key=f"reports/search/{REQUEST}/run.json", Body=b"{}")
+    theirs = ["--env", "local", "--team", "search", "--request-id", REQUEST]
+    assert _as_team_member(world, monkeypatch, "report", *theirs) == 2
+    assert "a team reads its own reports only" in capsys.readouterr().err
     assert _as_team_member(world, monkeypatch, "list", *common) == EXIT_OK
     assert REQUEST in capsys.readouterr().out
 
     assert _as_team_member(world, monkeypatch, "teardown", *common, "--request-id", REQUEST) == EXIT_OK
     assert world["fake"].provisioned_throughputs() == []
     denied = [r for r in env.authorizer.records if not r.allowed]
-    # The only refusal: the team member's attempt to approve (lambda:InvokeFunctionUrl on the approval function).
-    assert [r.action for r in denied] == ["lambda:InvokeFunctionUrl"], denied
+    # The only refusals: the team member's attempt to approve (lambda:InvokeFunctionUrl on the approval function)
+    # and to read another team's report.
+    assert [r.action for r in denied] == ["lambda:InvokeFunctionUrl", "s3:GetObject"], denied
     assert {r.principal for r in env.authorizer.records if r.service == "cloudformation"} >= {
         json.loads(env.stack_output_by_key("Teams"))[TEAM]["submitterRoleArn"]
     }

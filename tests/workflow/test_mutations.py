@@ -107,8 +107,13 @@ def mutate(assembly: Path, into: Path, target: Found, *, action: str | None = No
         remaining = [a for a in _actions(statements[target.index]) if a != action]
         assert len(remaining) == len(_actions(statements[target.index])) - 1, f"{action} not in the statement"
         statements[target.index]["Action"] = remaining
-    if not statements:  # CloudFormation refuses an empty policy; no mutation here needs one
-        raise AssertionError(f"removing the statement empties {target.policy_id}")
+    if not statements:
+        # CloudFormation refuses an empty policy: a policy of one statement (Finalize's execution-history
+        # policy) goes as a whole, which nothing else may reference.
+        others = {k: v for k, v in template["Resources"].items() if k != target.policy_id}
+        if target.inline_name is not None or target.policy_id in json.dumps(others):
+            raise AssertionError(f"removing the statement empties {target.policy_id}, which is referenced")
+        del template["Resources"][target.policy_id]
     path.write_text(json.dumps(template))
     return copy
 

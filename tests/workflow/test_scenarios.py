@@ -27,6 +27,16 @@ def _outcome_notification(summary: dict[str, Any]) -> dict[str, str]:
     return finals[-1]
 
 
+def _assert_report_written(summary: dict[str, Any], note: dict[str, str]) -> None:
+    """Finalize left the report beside run.json in the (simulated) reports bucket, and said where it is in a
+    notification without JSON."""
+    names = [key.rsplit("/", 1)[-1] for key in summary["report_objects"]]
+    assert {"report.html", "report.md", "run.json"} <= set(names), names
+    html_uri = summary["report_uri"].removesuffix("run.json") + "report.html"
+    assert html_uri in note["message"]
+    assert not {"{", "}"} & set(note["message"]), note["message"]
+
+
 @pytest.mark.parametrize("name", FAILURES)
 def test_failure_scenarios_end_defined_and_clean(name: str, local_assembly: Path, tmp_path: Path) -> None:
     summary = _run(name, local_assembly, tmp_path)
@@ -42,6 +52,7 @@ def test_failure_scenarios_end_defined_and_clean(name: str, local_assembly: Path
     report = summary["report"]
     assert report["outcome"] == summary["outcome"]
     assert report["error"]["Error"]
+    _assert_report_written(summary, note)
 
 
 @pytest.mark.parametrize("name", DEPLOYED)
@@ -55,6 +66,7 @@ def test_deploying_scenarios_leave_exactly_one_throughput(name: str, local_assem
     note = _outcome_notification(summary)
     assert "Still running and costing money" in note["message"]
     assert summary["provisioned_throughputs_left"][0] in note["message"]
+    _assert_report_written(summary, note)
     evaluation = summary["report"]["evaluation"]
     assert evaluation["passed"] is True
     assert evaluation["scores"]["custom"] > evaluation["scores"]["base"]

@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
         "local-run",
         help="run one scenario of the synthesized workflow offline (moto + simulated Bedrock)",
         description="Runs the 'local' environment's synthesized state machine end to end on this machine,\n"
-        "Bedrock simulated, and writes an HTML and Markdown report. Exit code 0 when the scenario ends\n"
+        "Bedrock simulated, and downloads the report its Finalize step wrote. Exit code 0 when the scenario ends\n"
         "with its intended outcome (a failure scenario's failure included), 1 otherwise.\n\nscenarios:\n"
         + "\n".join(f"  {name:<22}{s.description} ({s.outcome})" for name, s in SCENARIOS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -99,7 +99,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--report-dir",
         default=None,
-        help="where to write report.html and report.md (default: reports/local/<scenario>/ in the repository)",
+        help="where to download the report Finalize wrote: report.html, report.md, loss.svg, run.json "
+        "(default: reports/local/<scenario>/ in the repository)",
     )
     parser.set_defaults(func=run)
 
@@ -119,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
             "pip install 'bedrock-fine-tuning[local]' (make setup installs it)"
         )
     from bft.config import ConfigError
-    from bft.local.report_html import render
     from bft.local.run import SCENARIOS, NoOfflineWorld, choose, environment_of, run_scenario
     from bft.synth import ROOT
 
@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     # The handlers log structured JSON to stdout as in Lambda; keep it out of the terminal and of --json.
     name = args.scenario if args.chaos is None else f"chaos-{args.chaos}"
     log_path = Path(tempfile.gettempdir()) / f"bft-local-run-{name}.log"
+    out_dir = Path(args.report_dir) if args.report_dir else ROOT / "reports" / "local" / name
     try:
         with log_path.open("w") as log, contextlib.redirect_stdout(log):
             common: dict[str, Any] = {
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
                 "assembly": assembly,
                 "environment": environment,
                 "model": model,
+                "report_dir": out_dir,
             }
             if args.chaos is not None:
                 from bft.local.chaos import run_chaos
@@ -177,11 +179,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         live.close()
     summary["lambda_log"] = str(log_path)
-    out_dir = Path(args.report_dir) if args.report_dir else ROOT / "reports" / "local" / name
-    if "states_visited" in summary:  # a chaos run whose execution never ended has no report to render
-        written = render(summary, summary.get("documents") or {}, out_dir)
-        summary["report_html"] = str(written["html"].resolve())
-        summary["report_md"] = str(written["markdown"].resolve())
+    # The report is the one Finalize wrote into the simulated bucket, downloaded by run_scenario.
+    if summary.get("report_objects"):  # a chaos run whose execution never ended has no report
+        summary["report_html"] = str((out_dir / "report.html").resolve())
+        summary["report_md"] = str((out_dir / "report.md").resolve())
     summary["ended_as_intended"] = ended_as_intended(summary)
     if args.json:
         # The run and its documents are in the report files; stdout stays one readable summary.
@@ -310,6 +311,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for note in summary["notifications"]:
         print(f"  notification: {note['subject']}")
     print(f"  run.json (in the simulated S3): {summary['report_uri']}")
+    print(f"  Finalize wrote: {', '.join(key.rsplit('/', 1)[-1] for key in summary.get('report_objects') or [])}")
     print(f"  Lambda logs: {summary['lambda_log']}")
     if "invariants" in summary:
         _print_chaos(summary)
@@ -317,6 +319,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(_verdict(summary))
     if summary["outcome"] != "deployed" and report.get("runbook"):
         print(f"Next step (runbook): {report['runbook']}")
+    if "report_html" not in summary:
+        print("Report: none (Finalize wrote no report for this run; see the Lambda logs)")
+        return
     html_path = Path(summary["report_html"])
     print(f"Report: {_shown(html_path)}")
     print(f"        {_shown(Path(summary['report_md']))} (Markdown)")
@@ -334,7 +339,7 @@ def _print_chaos(summary: dict[str, Any]) -> None:
 
 
 def _verdict(summary: dict[str, Any]) -> str:
-    from bft.local.report_html import error_message
+    from bft.report.render import error_message
 
     scenario, outcome, expected = summary["scenario"], summary["outcome"], summary["expected_outcome"]
     if "invariants" in summary:

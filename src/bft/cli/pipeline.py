@@ -254,7 +254,9 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"still running: {item['type']} {item['arn']} ({item['reason']})")
         if report.get("error"):
             print(f"error: {report['error'].get('Error')}: {report['error'].get('Cause', '')[:500]}")
-        print(f"report: s3://{deployment.reports_bucket}/reports/{args.team}/{request_id}/run.json")
+        prefix = f"s3://{deployment.reports_bucket}/reports/{args.team}/{request_id}/"
+        print(f"report: {prefix}report.html (run record: {prefix}run.json)")
+        print(f"  open it: bft report --env {args.env} --team {args.team} --request-id {request_id} --open")
     return EXIT_OK if execution["status"] in ("RUNNING", "SUCCEEDED") else EXIT_NEGATIVE
 
 

@@ -276,6 +276,31 @@ def _crash_once(function: str) -> Callable[[Any], Any]:
     return wrapper
 
 
+def _with_simulation(simulation: dict[str, Any]) -> Callable[[Any], Any]:
+    """Finalize's event gains ``simulation``: only the offline twin adds it, so only its report says simulated."""
+
+    def wrapper(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def finalize(event: Any, context: Any) -> Any:
+            return handler({**event, "simulation": simulation}, context)
+
+        return finalize
+
+    return wrapper
+
+
+def download_report(s3: Any, bucket: str, keys: list[str], out_dir: Path) -> dict[str, Path]:
+    """Each report object into ``out_dir`` by its file name; a loss chart of an earlier run there is removed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for key in keys:
+        name = key.rsplit("/", 1)[-1]
+        s3.download_file(bucket, key, str(out_dir / name))
+        written[name] = out_dir / name
+    if "loss.svg" not in written:
+        (out_dir / "loss.svg").unlink(missing_ok=True)  # it would contradict this report
+    return written
+
+
 # The runtime names an error after its exception's class: this class is named as Lambda's own error.
 _LAMBDA_SERVICE_EXCEPTION = type("Lambda.ServiceException", (Exception,), {})
 
@@ -482,8 +507,11 @@ def run_scenario(
     environment: str | None = None,
     model: str | None = None,
     scenario: Scenario | None = None,
+    report_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Run one scenario end to end and return the summary `bft local-run --json` prints.
+
+    ``report_dir``: where to download the report Finalize wrote (report.html, report.md, loss.svg, run.json).
 
     ``training`` (with the optional ``validation`` and ``evaluation``) runs on the user's own files instead of
     the sample: the team member uploads them as the sample files are; without ``validation`` the job has no
@@ -645,6 +673,19 @@ def run_scenario(
         )
         scenario.arrange(world)
         routes[0] = world.route
+        # What this run simulates, in the report Finalize writes (and only in an offline run's report).
+        world.step(
+            "Finalize",
+            _with_simulation(
+                {
+                    "scenario": name,
+                    "description": scenario.description,
+                    "expectedOutcome": scenario.outcome,
+                    "parameters": scenario_parameters,
+                    "timeFactor": target.time_factor,
+                }
+            ),
+        )
         say(f"scenario '{name}': {scenario.description}")
         say(f"base model {model} ({family.name}, {family.data_format} data) in environment '{environment}' ({region})")
         say("Bedrock is SIMULATED on this machine (no AWS account is used)")
@@ -687,6 +728,13 @@ def run_scenario(
             for doc in ("metrics.json", "evaluation.json", "dataset-validation.json")
             if (loaded := _read_json(s3, reports_bucket, f"reports/{team}/{request['requestId']}/{doc}")) is not None
         }
+        # The report Finalize wrote into the simulated bucket, downloaded as a team member would (`bft report`).
+        # The objects its record lists that are in the bucket (a check on the record, not a second listing).
+        stored = s3.list_objects_v2(Bucket=reports_bucket, Prefix=report_key.rsplit("/", 1)[0] + "/")
+        in_bucket = {obj["Key"] for obj in stored.get("Contents", [])}
+        report_objects = [key for key in (report or {}).get("reportObjects") or [] if key in in_bucket]
+        if report_dir is not None:
+            download_report(submitter_s3, reports_bucket, report_objects, report_dir)
         notifications = env.sns_messages()
         deployments_left = [d["customModelDeploymentArn"] for d in fake.custom_model_deployments()]
         summary = {
@@ -724,6 +772,7 @@ def run_scenario(
             + len(first.events("LambdaFunctionScheduled"))
             - len(first.events("TaskStateEntered")),
             "report_uri": f"s3://{reports_bucket}/{report_key}" if report else None,
+            "report_objects": report_objects,
             "report": report,
             "documents": documents,
             "executions": [{"status": r.status, "error": r.error, "cause": r.cause} for r in results],

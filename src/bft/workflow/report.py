@@ -9,8 +9,10 @@ from typing import Any
 
 from bft.errors import TransientError
 from bft.names import TEAM_NAME
+from bft.report import notification
+from bft.report.publish import write_report
 from bft.workflow import state as state_table
-from bft.workflow.s3io import put_json, report_key
+from bft.workflow.s3io import report_key
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,13 @@ def finalize(
     policy_prices: dict[str, Any],
     execution: dict[str, str],
     environment: str,
+    sfn: Any = None,
+    simulation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Write the run's record and report (bft.report) under its prefix, finish its claim, and notify.
+
+    ``simulation``: what the offline twin simulated (bft.local.run sets it); a real run has none, and its
+    report carries no simulated labels."""
     run = state.get("run") or {}
     request = state.get("input") or {}
     error = readable_error(state.get("error"))
@@ -140,7 +148,18 @@ def finalize(
         "cost": cost,
         "runbook": RUNBOOK.get(outcome),
     }
-    uri = put_json(s3, reports_bucket, report_key(team, request_id, "run.json"), report)
+    if simulation:
+        report["simulation"] = simulation
+    prefix = report_key(team, request_id, "")
+    written = write_report(
+        report,
+        s3=s3,
+        sfn=sfn,
+        bucket=reports_bucket,
+        prefix=prefix,
+        subject=notification.subject(environment, request_id, outcome),
+    )
+    uri = f"s3://{reports_bucket}/{prefix}run.json"
     if run.get("requestId") and outcome != "duplicate":
         state_table.finish_request(table, run["team"], run["requestId"], execution["id"], status)
     # Exactly one notification per execution: Finalize is retried after a lost result (Lambda.ServiceException)
@@ -148,8 +167,8 @@ def finalize(
     if not state_table.notification_sent(table, execution["id"]):
         sns.publish(
             TopicArn=topic_arn,
-            Subject=_subject(environment, request_id, outcome),
-            Message=_message(report, uri),
+            Subject=report["notification"]["subject"],
+            Message=report["notification"]["message"],
             MessageAttributes={
                 "team": {"DataType": "String", "StringValue": team},
                 "outcome": {"DataType": "String", "StringValue": outcome},
@@ -161,7 +180,13 @@ def finalize(
             # The notification went out; failing the step now would send it again on the retry. A later
             # retry of this step (a lost result) may then notify twice: at least once, never zero.
             logger.warning("could not record the notification of %s; it was sent", execution["id"])
-    result = {"outcome": outcome, "reportUri": uri, "leftRunning": left, "warnings": report["warnings"]}
+    result = {
+        "outcome": outcome,
+        "reportUri": uri,
+        "reportObjects": written,
+        "leftRunning": left,
+        "warnings": report["warnings"],
+    }
     if error:
         name = str(error.get("Error", "Error"))
         result["errorType"] = ERROR_NAMES.get(name, name)
@@ -216,26 +241,3 @@ def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str
         "priceSource": "illustrative" if illustrative else training_source,
         "note": note,
     }
-
-
-def _subject(environment: str, request_id: str, outcome: str) -> str:
-    env = environment
-    return f"[bft {env}] {request_id}: {outcome.replace('_', ' ')}"[:100]
-
-
-def _message(report: dict[str, Any], uri: str) -> str:
-    lines = [f"Outcome: {report['outcome']} ({report['status']})", f"Report: {uri}"]
-    if report["error"]:
-        lines.append(f"Error: {report['error'].get('Error')}: {report['error'].get('Cause', '')[:1500]}")
-    for problem in report["cleanupErrors"]:
-        lines.append(f"Cleanup error: {problem.get('error')}: {str(problem.get('message', ''))[:1000]}")
-    for warning in report["warnings"]:
-        lines.append(f"Warning: {warning}")
-    if report["leftRunning"]:
-        lines.append("Still running and costing money:")
-        lines.extend(f"  - {json.dumps(item)}" for item in report["leftRunning"])
-    else:
-        lines.append("Nothing this run created is still running.")
-    if report["runbook"] and report["outcome"] != "deployed":
-        lines.append(f"Next step: {report['runbook']}")
-    return "\n".join(lines)

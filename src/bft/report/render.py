@@ -1,9 +1,16 @@
-"""The report a person reads after `bft local-run`: ``report.html`` and its Markdown twin ``report.md``.
+"""The run report a person reads: ``report.html`` and its Markdown twin ``report.md``, for every run.
 
-Both are rendered from one list of sections, so they carry the same facts. The HTML is self-contained
-(inline CSS, inline SVG, no script, no external URL) so it opens offline; the Markdown refers to the
-loss chart as ``loss.svg`` next to it. Every value that came from a run is escaped: requests, model
-answers and error messages are data a team controls.
+FinalizeSuccess and FinalizeFailure render it from the run's record (``run.json``) and the documents the
+steps wrote beside it (dataset validation, metrics, evaluation), and put it in the reports bucket; the
+demo downloads what Finalize wrote. Both formats come from one list of sections, so they carry the same
+facts. The HTML is self-contained (inline CSS, inline SVG, no script, no external URL) so it opens
+offline; the Markdown refers to the loss chart as ``loss.svg`` next to it. Every value that came from a
+run is escaped: requests, model answers and error messages are data a team controls.
+
+Standard library only: this module ships in the functions' layer.
+
+Figures are labelled simulated only when the run's record carries ``simulation``, which only the offline
+twin sets (``bft.local.run``): a real run's report has no demo wording.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 Tone = Literal["", "ok", "bad", "warn", "muted"]
@@ -33,7 +39,11 @@ SIMULATED_SCORES = (
 ILLUSTRATIVE_PRICES = (
     "Illustrative prices: the local configuration's price table, not AWS list prices; a real run is billed by AWS."
 )
+SIMULATED_CHART_NOTE = "simulated: a naive Bayes stand-in's loss, not a real model's"
 DATASET_ISSUES = 10
+# The documents the steps write under the run's prefix, which the report reads.
+DOCUMENTS = ("dataset-validation.json", "metrics.json", "evaluation.json")
+HTML, MARKDOWN, CHART = "report.html", "report.md", "loss.svg"
 
 
 # -- the document model shared by both renderers ---------------------------------------------------
@@ -100,53 +110,48 @@ class Document:
 # -- entry point -----------------------------------------------------------------------------------
 
 
-def render(summary: dict[str, Any], documents: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    """Write report.html, report.md (and loss.svg when there are curves) into ``out_dir``."""
-    document = build(summary, documents)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = {"html": out_dir / "report.html", "markdown": out_dir / "report.md"}
-    written["html"].write_text(to_html(document), encoding="utf-8")
-    written["markdown"].write_text(to_markdown(document), encoding="utf-8")
-    svg_path = out_dir / "loss.svg"
+def render(report: dict[str, Any], documents: dict[str, Any]) -> dict[str, str]:
+    """The report's files by name: report.html, report.md and, when the run has loss curves, loss.svg."""
+    document = build(report, documents)
+    files = {HTML: to_html(document), MARKDOWN: to_markdown(document)}
     if document.chart_svg is not None:
-        svg_path.write_text(document.chart_svg, encoding="utf-8")
-        written["svg"] = svg_path
-    else:
-        # A chart from an earlier run in the same directory would contradict this report.
-        svg_path.unlink(missing_ok=True)
-    return written
+        files[CHART] = document.chart_svg
+    return files
 
 
-def build(summary: dict[str, Any], documents: dict[str, Any]) -> Document:
-    report: dict[str, Any] = summary.get("report") or {}
-    outcome = str(summary.get("outcome") or report.get("outcome") or "unknown")
+def build(report: dict[str, Any], documents: dict[str, Any]) -> Document:
+    outcome = str(report.get("outcome") or "unknown")
     request = report.get("request") or {}
     run = report.get("run") or {}
-    request_id = str(run.get("requestId") or request.get("requestId") or "unknown")
+    request_id = str(run.get("requestId") or request.get("requestId") or (report.get("execution") or {}).get("name"))
     curves = (documents.get("metrics.json") or {}).get("curves") or {}
-    # Every `bft local-run` summary carries simulated_job_hours; a real run's summary would not.
-    simulated = bool(summary.get("bedrock_simulated", "simulated_job_hours" in summary))
-    note = "simulated: a naive Bayes stand-in's loss, not a real model's" if simulated else None
+    simulation = report.get("simulation") or None
+    simulated = simulation is not None
+    note = SIMULATED_CHART_NOTE if simulated else None
     has_curves = curves.get("training") or curves.get("validation")
     chart = loss_chart(curves, standalone=True, note=note) if has_curves else None
     sections = [
-        _header(summary, report, request_id),
+        _header(report, request_id, simulation),
         _warnings(report, documents),
-        _path(summary, outcome),
+        _path(report, outcome),
         _dataset(report, documents),
         _loss(documents, chart, simulated),
         _evaluation(report, documents, simulated),
-        _throughput(report, simulated),
+        _serving(report, simulated),
         _cost(report, simulated),
-        _left_running(summary, report),
+        _left_running(report),
         _cleanup(report, outcome),
     ]
     if outcome != "deployed":
-        sections.append(_error(report, summary))
-    sections.append(_notifications(summary))
+        sections.append(_error(report))
+    sections.append(_notification(report))
+    environment = str(run.get("environment") or "")
+    title = f"bft {environment} run {request_id}".replace("  ", " ")
+    if simulation:
+        title = f"bft local run: {simulation.get('scenario', '?')} ({request_id})"
     return Document(
-        title=f"bft local run: {summary.get('scenario', '?')} ({request_id})",
-        banner=_banner(summary, report, outcome),
+        title=title,
+        banner=_banner(report, outcome, simulation),
         sections=[s for s in sections if s.blocks],
         chart_svg=chart,
     )
@@ -155,8 +160,8 @@ def build(summary: dict[str, Any], documents: dict[str, Any]) -> Document:
 # -- sections --------------------------------------------------------------------------------------
 
 
-def _banner(summary: dict[str, Any], report: dict[str, Any], outcome: str) -> Text:
-    expected = summary.get("expected_outcome")
+def _banner(report: dict[str, Any], outcome: str, simulation: dict[str, Any] | None) -> Text:
+    expected = (simulation or {}).get("expectedOutcome")
     if outcome == "deployed":
         text = "SUCCESS: deployed. The custom model is trained, evaluated and serving."
         tone: Tone = "ok"
@@ -172,46 +177,42 @@ def _banner(summary: dict[str, Any], report: dict[str, Any], outcome: str) -> Te
     return Text(text, tone)
 
 
-def _header(summary: dict[str, Any], report: dict[str, Any], request_id: str) -> Section:
+def _header(report: dict[str, Any], request_id: str, simulation: dict[str, Any] | None) -> Section:
     run = report.get("run") or {}
     request = report.get("request") or {}
     execution = report.get("execution") or {}
+    location = report.get("location") or {}
     rows = [
-        ("Scenario", str(summary.get("scenario", "?"))),
-        ("Outcome", f"{summary.get('outcome')} (execution {summary.get('status')})"),
-        ("Expected outcome", str(summary.get("expected_outcome", "?"))),
+        ("Outcome", f"{report.get('outcome')} (execution {report.get('status')})"),
         ("Request id", request_id),
         ("Team", str(run.get("team") or request.get("team") or "unknown")),
         ("Base model", str(run.get("baseModelId") or request.get("baseModelId") or "unknown")),
         ("Environment", str(run.get("environment") or "unknown")),
-        ("Execution", str(execution.get("name") or "unknown")),
+        ("Execution", str(execution.get("id") or execution.get("name") or "unknown")),
         ("Started", str(execution.get("startTime") or "unknown")),
         ("Finished", str(report.get("finishedAt") or "unknown")),
-        ("Wall-clock time", f"{summary.get('elapsed_seconds', '?')} s"),
-        ("Run report (S3, in the local simulation)", str(summary.get("report_uri") or "none written")),
     ]
-    executions = summary.get("executions") or []
-    if len(executions) > 1:
-        rows.append(
-            (
-                "Executions",
-                ", ".join(f"{e['status']}" + (f" ({e['error']})" if e.get("error") else "") for e in executions),
-            )
-        )
+    if location.get("prefixUri"):
+        rows.append(("Report and documents (S3)", str(location["prefixUri"])))
     blocks: list[Block] = []
-    # Every `bft local-run` summary carries simulated_job_hours; a real run's summary would not.
-    if summary.get("bedrock_simulated", "simulated_job_hours" in summary):
+    if simulation is not None:
+        rows[:0] = [
+            ("Scenario", str(simulation.get("scenario", "?"))),
+            ("Expected outcome", str(simulation.get("expectedOutcome", "?"))),
+        ]
+        factor = simulation.get("timeFactor")
         blocks.append(
             Text(
-                "Bedrock was simulated: this run used moto and a local Bedrock fake, no AWS account and no money "
-                "(one real second stood for one simulated hour). The loss curves and evaluation scores below are "
-                "computed by a naive Bayes stand-in trained on the data, not by a real model; prices are "
-                "illustrative (the local configuration's table, not AWS list prices).",
+                "Bedrock was simulated: this run used moto and a local Bedrock fake, no AWS account and no money"
+                + (f" (one real second stood for {factor:g} simulated seconds)" if _finite(factor) else "")
+                + ". The loss curves and evaluation scores below are computed by a naive Bayes stand-in trained on "
+                "the data, not by a real model; prices are illustrative (the local configuration's table, not AWS "
+                "list prices).",
                 "warn",
             )
         )
-    for parameter in summary.get("scenario_parameters") or []:
-        blocks.append(Text(f"Simulated scenario parameter: {parameter}", "warn"))
+        for parameter in simulation.get("parameters") or []:
+            blocks.append(Text(f"Simulated scenario parameter: {parameter}", "warn"))
     blocks.append(KeyValues(rows))
     return Section("Run", blocks)
 
@@ -226,16 +227,21 @@ def _warnings(report: dict[str, Any], documents: dict[str, Any]) -> Section:
     return Section("Warnings", [Bullets(items, "warn")] if items else [])
 
 
-def _path(summary: dict[str, Any], outcome: str) -> Section:
-    states = [str(s) for s in summary.get("states_visited") or []]
+def _path(report: dict[str, Any], outcome: str) -> Section:
+    path = report.get("path") or {}
+    states = [str(s) for s in path.get("states") or []]
+    if not states:
+        why = path.get("unavailable") or "the run's record has no execution history"
+        return Section("Path through the states", [Text(f"Not known: {why}.", "muted")])
     failed_at = failing_state(states) if outcome != "deployed" else None
     blocks: list[Block] = [Flow(states, failed_at)]
     if failed_at is not None:
         blocks.append(Text(f"Failed in {states[failed_at]}; the workflow then cleaned up and reported.", "bad"))
     blocks.append(
         Text(
-            f"{summary.get('state_transitions', '?')} state transitions, "
-            f"{summary.get('lambda_invocations', '?')} Lambda invocations, {summary.get('retries', 0)} retries.",
+            f"{_int(path.get('stateTransitions'))} state transitions, "
+            f"{_int(path.get('lambdaInvocations'))} Lambda invocations, {_int(path.get('retries', 0))} retries "
+            "(until the report was written).",
             "muted",
         )
     )
@@ -378,29 +384,32 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
     return Section("Evaluation", blocks)
 
 
-def _throughput(report: dict[str, Any], simulated: bool = False) -> Section:
+def _serving(report: dict[str, Any], simulated: bool = False) -> Section:
     run = report.get("run") or {}
     planned = run.get("serving") or (report.get("request") or {}).get("serving") or {}
     serving = report.get("serving") or {}
     per_hour = (report.get("cost") or {}).get("servingPerHourUsd")
+    if per_hour is None and _finite(serving.get("hourly_cost_usd")):
+        per_hour = serving["hourly_cost_usd"]
     price = f"{_usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE
     if simulated and per_hour is not None:
         price += " (illustrative price)"
     if not serving:
         if not planned:
-            return Section("Provisioned throughput", [Text("No throughput was requested.", "muted")])
+            return Section("Serving", [Text("No serving was requested.", "muted")])
         return Section(
-            "Provisioned throughput",
+            "Serving",
             [
-                Text("None was created: the run ended before serving.", "muted"),
+                Text("Nothing was created: the run ended before serving.", "muted"),
                 KeyValues([("model units requested", _int(planned.get("modelUnits"))), ("would cost", price)]),
             ],
         )
+    kind = str(serving.get("kind", "provisioned-throughput"))
     arn = str(serving.get("arn", "unknown"))
-    if serving.get("kind") == "on-demand-deployment":
+    if kind == "on-demand-deployment":
         price = "no hourly charge (on-demand: billed per token served)"
     left = {str(item.get("arn")) for item in report.get("leftRunning") or []}
-    if arn in left and serving.get("kind") == "on-demand-deployment":
+    if arn in left and kind == "on-demand-deployment":
         state = "still deployed (billed only for the tokens it serves)"
     elif arn in left:
         state = "still running (costs money until deleted)"
@@ -408,21 +417,16 @@ def _throughput(report: dict[str, Any], simulated: bool = False) -> Section:
         state = "deleted during cleanup"
     else:
         state = str(serving.get("status", "unknown"))
-    rows = [
-        ("ARN", arn),
-        ("name", str(serving.get("name", "unknown"))),
-        ("kind", str(serving.get("kind", "provisioned-throughput"))),
-        ("model units", _int(planned.get("modelUnits"))),
-        ("commitment", str(planned.get("commitment") or "none (no-commitment, billed per hour)")),
-        ("status", state),
-        ("cost", price),
-    ]
-    if serving.get("kind") == "on-demand-deployment":
-        rows = [row for row in rows if row[0] not in ("model units", "commitment")]
-        return Section("On-demand custom model deployment", [KeyValues(rows)])
+    rows = [("ARN", arn), ("name", str(serving.get("name", "unknown"))), ("kind", kind)]
+    if kind == "provisioned-throughput":
+        rows += [
+            ("model units", _int(planned.get("modelUnits"))),
+            ("commitment", str(planned.get("commitment") or "none (no-commitment, billed per hour)")),
+        ]
+    rows += [("status", state), ("cost", price)]
     if planned.get("ttlHours"):
         rows.append(("lifetime limit", f"deleted by the pipeline after {planned['ttlHours']} h (non-prod TTL)"))
-    return Section("Provisioned throughput", [KeyValues(rows)])
+    return Section("Serving", [KeyValues(rows)])
 
 
 def _cost(report: dict[str, Any], simulated: bool = False) -> Section:
@@ -448,50 +452,49 @@ def _cost(report: dict[str, Any], simulated: bool = False) -> Section:
     return Section("Cost estimate", blocks)
 
 
-def _left_running(summary: dict[str, Any], report: dict[str, Any]) -> Section:
+def _left_running(report: dict[str, Any]) -> Section:
     left = report.get("leftRunning") or []
-    blocks: list[Block] = []
-    if left:
-        rows = [
-            (
-                str(item.get("type")),
-                str(item.get("arn")),
-                str(item.get("reason", "")),
-                f"{_usd(item['hourlyCostUsd'])} per hour" if item.get("hourlyCostUsd") is not None else UNKNOWN_PRICE,
-                f"{item['expiresAfterHours']} h" if item.get("expiresAfterHours") else "never (delete it yourself)",
-            )
-            for item in left
-        ]
-        blocks.append(Text("Still running and costing money:", "warn"))
-        blocks.append(Table(("resource", "ARN", "why", "cost", "deleted after"), rows))
-    else:
-        blocks.append(Text("Nothing this run created is still running.", "ok"))
-    # The runner's own count, taken from the simulated Bedrock after the run: a check on the report.
-    blocks.append(
-        Text(
-            f"Simulated Bedrock after the run: {summary.get('jobs_left_running', '?')} jobs running, "
-            f"{len(summary.get('provisioned_throughputs_left') or [])} provisioned throughputs, "
-            f"{len(summary.get('deployments_left') or [])} on-demand deployments.",
-            "muted",
+    if not left:
+        return Section("What still costs money", [Text("Nothing this run created is still running.", "ok")])
+    rows = [
+        (
+            str(item.get("type")),
+            str(item.get("arn")),
+            str(item.get("reason", "")),
+            f"{_usd(item['hourlyCostUsd'])} per hour" if item.get("hourlyCostUsd") is not None else UNKNOWN_PRICE,
+            f"{item['expiresAfterHours']} h" if item.get("expiresAfterHours") else "never (delete it yourself)",
         )
+        for item in left
+    ]
+    return Section(
+        "What still costs money",
+        [
+            Text("Still running and costing money:", "warn"),
+            Table(("resource", "ARN", "why", "cost", "deleted after"), rows),
+        ],
     )
-    return Section("Still running", blocks)
 
 
 def _cleanup(report: dict[str, Any], outcome: str) -> Section:
     actions = [str(a) for a in (report.get("cleanup") or {}).get("actions") or []]
-    if actions:
-        return Section("Cleanup", [Bullets(actions)])
-    text = "No cleanup was needed: the run succeeded." if outcome == "deployed" else "Cleanup had nothing to do."
-    return Section("Cleanup", [Text(text, "muted")])
+    problems = [
+        f"{p.get('step', 'Cleanup')}: {p.get('error')}: {p.get('message', '')}"
+        for p in report.get("cleanupErrors") or []
+    ]
+    blocks: list[Block] = [Bullets(actions)] if actions else []
+    if problems:
+        blocks.append(Text("What went wrong while cleaning up:", "bad"))
+        blocks.append(Bullets(problems, "bad"))
+    if not blocks:
+        text = "No cleanup was needed: the run succeeded." if outcome == "deployed" else "Cleanup had nothing to do."
+        blocks.append(Text(text, "muted"))
+    return Section("Cleanup", blocks)
 
 
-def _error(report: dict[str, Any], summary: dict[str, Any]) -> Section:
+def _error(report: dict[str, Any]) -> Section:
     error = report.get("error") or {}
-    executions = summary.get("executions") or [{}]
-    rows = [("error", str(error.get("Error") or executions[0].get("error") or "unknown"))]
-    message = error_message(error) or str(executions[0].get("cause") or "")
-    blocks: list[Block] = [KeyValues(rows)]
+    blocks: list[Block] = [KeyValues([("error", str(error.get("Error") or "unknown"))])]
+    message = error_message(error)
     if message:
         blocks.append(Code(message))
     runbook = report.get("runbook")
@@ -500,12 +503,12 @@ def _error(report: dict[str, Any], summary: dict[str, Any]) -> Section:
     return Section("Error and next step", blocks)
 
 
-def _notifications(summary: dict[str, Any]) -> Section:
-    blocks: list[Block] = []
-    for note in summary.get("notifications") or []:
-        blocks.append(Text(str(note.get("subject", "")), "muted"))
-        blocks.append(Code(str(note.get("message", ""))))
-    return Section("Notifications sent", blocks)
+def _notification(report: dict[str, Any]) -> Section:
+    note = report.get("notification") or {}
+    if not note:
+        return Section("Notification sent", [])
+    subject, text = str(note.get("subject", "")), str(note.get("message", ""))
+    return Section("Notification sent", [Text(subject, "muted"), Code(text)])
 
 
 # -- the loss chart --------------------------------------------------------------------------------

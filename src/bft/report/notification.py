@@ -1,0 +1,94 @@
+"""The notification Finalize sends: plain sentences and aligned lists a person reads in a mail client.
+
+The outcome comes first; then what still runs and costs money, with its hourly cost and time-to-live;
+then where the report is (console link and S3 URI) and the execution's console link; on failure, the
+error and the runbook's next step. No JSON, dicts or Python reprs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+CONSOLE = "https://{region}.console.aws.amazon.com"
+
+
+def region_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else "us-east-1"
+
+
+def s3_console_url(bucket: str, key: str, region: str) -> str:
+    return f"{CONSOLE.format(region=region)}/s3/object/{bucket}?region={region}&prefix={quote(key, safe='/')}"
+
+
+def execution_console_url(execution_arn: str) -> str:
+    region = region_of(execution_arn)
+    return f"{CONSOLE.format(region=region)}/states/home?region={region}#/v2/executions/details/{execution_arn}"
+
+
+def subject(environment: str, request_id: str, outcome: str) -> str:
+    return f"[bft {environment}] {request_id}: {outcome.replace('_', ' ')}"[:100]
+
+
+def message(report: dict[str, Any]) -> str:
+    outcome = str(report["outcome"])
+    run = report.get("run") or {}
+    execution = report.get("execution") or {}
+    location = report.get("location") or {}
+    if outcome == "deployed":
+        lines = ["Outcome: deployed. The custom model is trained, evaluated and serving."]
+    else:
+        lines = [f"Outcome: {outcome.replace('_', ' ')} (the run failed)."]
+    team, request_id = run.get("team") or location.get("team"), run.get("requestId") or execution.get("name")
+    if team:
+        lines.append(f"Request {request_id} of team {team}, environment {run.get('environment') or 'unknown'}.")
+    lines.append("")
+    left = report.get("leftRunning") or []
+    if left:
+        lines.append("Still running and costing money:")
+        lines.extend(_aligned([_left_row(item) for item in left]))
+    else:
+        lines.append("Nothing this run created is still running.")
+    lines.append("")
+    lines.append("Report:")
+    rows = [
+        ("Console", str(location.get("consoleUrl", ""))),
+        ("S3", str(location.get("htmlUri", ""))),
+        ("Markdown", str(location.get("markdownUri", ""))),
+        ("Run record", str(location.get("runUri", ""))),
+        ("Execution", execution_console_url(str(execution.get("id", ""))) if execution.get("id") else "unknown"),
+    ]
+    lines.extend(_aligned([(name, value) for name, value in rows if value]))
+    error = report.get("error")
+    if error:
+        lines += ["", f"Error: {error.get('Error')}: {str(error.get('Cause', ''))[:1500]}"]
+    for problem in report.get("cleanupErrors") or []:
+        lines.append(f"Cleanup error: {problem.get('error')}: {str(problem.get('message', ''))[:1000]}")
+    warnings = report.get("warnings") or []
+    if warnings:
+        lines += ["", "Warnings:"]
+        lines.extend(f"  - {warning}" for warning in warnings)
+    if report.get("runbook") and outcome != "deployed":
+        lines += ["", f"Next step: {report['runbook']}"]
+    return "\n".join(lines)
+
+
+def _left_row(item: dict[str, Any]) -> tuple[str, ...]:
+    cost = item.get("hourlyCostUsd")
+    ttl = item.get("expiresAfterHours")
+    return (
+        str(item.get("type", "resource")),
+        str(item.get("arn", "")),
+        f"${cost:,.2f} per hour" if isinstance(cost, int | float) else "hourly cost unknown",
+        f"deleted after {ttl} h" if ttl else "until you delete it",
+        str(item.get("reason", "")),
+    )
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as columns padded to the widest cell, indented two spaces (a mail client's monospace or not)."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
