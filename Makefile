@@ -82,6 +82,7 @@ bench: setup ## run the benchmarks (each prints a ratio against a baseline measu
 	$(BIN)/python benchmarks/wait_cost_bench.py
 	$(BIN)/python benchmarks/teams_synth_bench.py
 	$(BIN)/python benchmarks/cost_baseline.py
+	$(BIN)/python benchmarks/evaluation_scale_bench.py
 
 lock: ## re-resolve the Python lock after editing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --generate-hashes --python-version $(RUNTIME_PYTHON) \

@@ -104,12 +104,17 @@ STEP_TIMEOUT_SECONDS: dict[str, int] = {
     "CollectMetrics": 150,
     "CreateServing": 90,
     "CheckServing": 60,
-    "Evaluate": 960,
+    "Evaluate": 300,  # plans the chunks: one read of the evaluation set
+    "EvaluateChunk": 960,  # one chunk, planned at a third of this (bft.workflow.evaluation)
+    "ScoreEvaluation": 300,
     "FinalizeSuccess": 90,
     "Cleanup": 150,
     "FinalizeFailure": 90,
 }
 RETRY_BACKOFF_RATE = 2.0
+# An evaluation chunk throttled past the serving capacity: retried 6 times from 10 s (~10 minutes in all).
+EVALUATION_THROTTLE_RETRIES = 6
+EVALUATION_THROTTLE_RETRY_SECONDS = 10
 
 
 def retry_max_delay_seconds(interval_seconds: int) -> int:
@@ -170,7 +175,8 @@ class WorkflowTiming(_Strict):
     retry_max_attempts: int = Field(default=5, ge=0, le=20)
     # Must exceed every wait and step of one run (see minimum_execution_seconds): an execution
     # timeout skips every Catch, so nothing would clean up after it.
-    execution_timeout_seconds: int = Field(default=11 * 24 * 3600, ge=60)
+    # 14 days: a 72 h job, a 7-day approval, serving, and the largest evaluation (the config check adds it up).
+    execution_timeout_seconds: int = Field(default=14 * 24 * 3600, ge=60)
 
     def largest_retry_delay_seconds(self) -> int:
         if not self.retry_max_attempts:
@@ -181,10 +187,15 @@ class WorkflowTiming(_Strict):
     def minimum_execution_parts(self) -> dict[str, int]:
         """What one run can spend at most, by part. Any request may ask for approval, so its wait counts.
 
-        CheckServing runs once after the first wait and once after each further poll.
+        CheckServing runs once after the first wait and once after each further poll; EvaluateChunk once per
+        round of the evaluation's Map.
         """
+        from bft.workflow.evaluation import worst_case_rounds
+
         steps = dict(STEP_TIMEOUT_SECONDS)
         steps["CheckServing"] *= self.throughput_max_polls + 1
+        # The evaluation's Map: the most chunks at the least concurrency, each up to its task timeout.
+        steps["EvaluateChunk"] *= worst_case_rounds()
         return {
             "job_timeout_seconds": self.job_timeout_seconds,
             "approval_timeout_seconds": self.approval_timeout_seconds,

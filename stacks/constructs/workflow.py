@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
@@ -24,7 +24,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from bft.config import RETRY_BACKOFF_RATE, STEP_TIMEOUT_SECONDS, retry_max_delay_seconds
+from bft.config import (
+    EVALUATION_THROTTLE_RETRIES,
+    EVALUATION_THROTTLE_RETRY_SECONDS,
+    RETRY_BACKOFF_RATE,
+    STEP_TIMEOUT_SECONDS,
+    retry_max_delay_seconds,
+)
 from bft.report.render import DOCUMENTS
 from bft.workflow.reaper import PROJECT_TAG
 from stacks.constructs.functions import FunctionFactory, pascal
@@ -426,7 +432,60 @@ class CustomizationWorkflow(Construct):
         first_wait = sfn.Wait(scope, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
         check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving")
         poll_wait = sfn.Wait(scope, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
-        evaluate = step("Evaluate", fn["evaluate"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.evaluation")
+        # The evaluation fans out (bft.workflow.evaluation): plan the chunks, score them through a Map bounded
+        # by the serving capacity, then aggregate and gate. The Map's output is discarded: the parts are in S3
+        # under keys the plan fixed, so a retried chunk overwrites its part and nothing is counted twice.
+        evaluate = step(
+            "Evaluate",
+            fn["evaluate"],
+            {
+                "phase": "plan",
+                "run.$": "$.run",
+                "serving.$": "$.serving",
+                "executionName.$": "$$.Execution.Name",
+            },
+            "$.evaluationPlan",
+        )
+        chunk = self._task(
+            scope,
+            "EvaluateChunk",
+            fn["evaluate"],
+            {
+                "phase": "chunk",
+                "chunk.$": "$.chunk",
+                "dataUri.$": "$.dataUri",
+                "models.$": "$.models",
+                "partsPrefix.$": "$.partsPrefix",
+            },
+            "$.result",
+            # Throttling past the serving capacity is retried longer than other steps' faults: capacity frees up.
+            replace(
+                timing,
+                retry_interval_seconds=EVALUATION_THROTTLE_RETRY_SECONDS,
+                retry_max_attempts=max(timing.retry_max_attempts, EVALUATION_THROTTLE_RETRIES),
+            ),
+        )
+        chunks = sfn.Map(
+            scope,
+            "EvaluateChunks",
+            items_path="$.evaluationPlan.chunks",
+            max_concurrency_path="$.evaluationPlan.concurrency",
+            item_selector={
+                "chunk.$": "$$.Map.Item.Value",
+                "dataUri.$": "$.run.evaluation.dataUri",
+                "models.$": "$.evaluationPlan.models",
+                "partsPrefix.$": "$.evaluationPlan.partsPrefix",
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        chunks.item_processor(chunk)
+        chunks.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+        aggregate = step(
+            "ScoreEvaluation",
+            fn["evaluate"],
+            {"phase": "score", "run.$": "$.run", "plan.$": "$.evaluationPlan"},
+            "$.evaluation",
+        )
         finalize = self._task(
             scope,
             "FinalizeSuccess",
@@ -442,7 +501,7 @@ class CustomizationWorkflow(Construct):
         ready = sfn.Choice(scope, "ServingReady?")
         evaluation = sfn.Choice(scope, "EvaluationRequested?")
         evaluation.when(sfn.Condition.is_null("$.run.evaluation"), finalize).otherwise(evaluate)
-        evaluate.next(finalize)
+        evaluate.next(chunks).next(aggregate).next(finalize)
         finalize.next(done)
         ready.when(sfn.Condition.boolean_equals("$.serving.ready", True), evaluation).otherwise(poll_wait)
         poll_wait.next(check)
@@ -674,6 +733,8 @@ class CustomizationWorkflow(Construct):
         use_model_key("evaluate", ["kms:Decrypt", "kms:GenerateDataKey"])
         read("evaluate", datasets)
         write("evaluate", reports, "reports/*")
+        # ScoreEvaluation reads the parts its chunks wrote, nothing else of the reports bucket.
+        allow("evaluate", ["s3:GetObject"], [reports.arn_for_objects("reports/*/evaluation-parts/*")])
         fn["cleanup"].add_to_role_policy(
             iam.PolicyStatement(
                 actions=[
@@ -719,6 +780,11 @@ class CustomizationWorkflow(Construct):
             )
         acknowledge(
             fn["cleanup"].role or self, "IAM5[Resource::*]", "Bedrock List* actions support no resource-level scope."
+        )
+        acknowledge(
+            self,
+            f"IAM5[Resource::{resource_text(self, reports.arn_for_objects('reports/*/evaluation-parts/*'))}]",
+            "ScoreEvaluation reads the evaluation parts of the run it scores (one function serves every team).",
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from bft.config import STEP_TIMEOUT_SECONDS, load_config
+from bft.workflow.evaluation import worst_case_rounds
 from tests.conftest import Assembly, resources
 
 WAITING_TASKS = {"WaitForJob": "$.run.timeouts.jobSeconds", "RequestApproval": "$.run.timeouts.approvalSeconds"}
@@ -38,6 +39,20 @@ def test_one_state_machine_per_team_stamping_its_team(assembly: Assembly) -> Non
 
 def tasks(assembly: Assembly) -> dict[str, dict[str, Any]]:
     return {name: state for name, state in definition(assembly)["States"].items() if state["Type"] == "Task"}
+
+
+def maps(assembly: Assembly) -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in definition(assembly)["States"].items() if state["Type"] == "Map"}
+
+
+def map_tasks(assembly: Assembly) -> dict[str, dict[str, Any]]:
+    """The task states inside the Maps' item processors."""
+    return {
+        name: state
+        for found in maps(assembly).values()
+        for name, state in found["ItemProcessor"]["States"].items()
+        if state["Type"] == "Task"
+    }
 
 
 def test_every_task_has_a_timeout_and_a_catch(assembly: Assembly) -> None:
@@ -237,10 +252,30 @@ def test_readme_architecture_names_every_state_of_the_synthesized_machine(assemb
 
 
 def test_step_timeouts_come_from_the_one_table_the_config_check_adds_up(assembly: Assembly) -> None:
-    found = tasks(assembly)
+    found = {**tasks(assembly), **map_tasks(assembly)}
     for name, seconds in STEP_TIMEOUT_SECONDS.items():
         assert found[name]["TimeoutSeconds"] == seconds, name
     assert set(found) - set(STEP_TIMEOUT_SECONDS) == set(WAITING_TASKS), "a step whose timeout the check ignores"
+
+
+def test_the_evaluation_fans_out_bounded_by_the_plan_and_caught_by_cleanup(assembly: Assembly) -> None:
+    """The Map runs as many chunks at once as the plan allows (the serving capacity), discards its output (the
+    parts are in S3) and leads to cleanup on any error; each chunk retries throttling with backoff."""
+    ((name, found),) = maps(assembly).items()
+    assert name == "EvaluateChunks"
+    assert found["ItemsPath"] == "$.evaluationPlan.chunks"
+    assert found["MaxConcurrencyPath"] == "$.evaluationPlan.concurrency"
+    assert found["ResultPath"] is None
+    assert [c["Next"] for c in found["Catch"]] == ["Cleanup"]
+    assert found["ItemProcessor"].get("ProcessorConfig", {}).get("Mode", "INLINE") == "INLINE"
+    chunk = map_tasks(assembly)["EvaluateChunk"]
+    (retry,) = chunk["Retry"]
+    assert "TransientError" in retry["ErrorEquals"]
+    assert retry["MaxAttempts"] >= 6
+    assert retry["BackoffRate"] > 1
+    assert retry["JitterStrategy"] == "FULL"
+    states = definition(assembly)["States"]
+    assert (states["Evaluate"]["Next"], found["Next"]) == ("EvaluateChunks", "ScoreEvaluation")
 
 
 def test_execution_timeout_outlasts_every_wait_and_step(assembly: Assembly) -> None:
@@ -248,7 +283,11 @@ def test_execution_timeout_outlasts_every_wait_and_step(assembly: Assembly) -> N
     config = load_config(assembly.env)
     states = tasks(assembly)
     timing = config.workflow
-    steps = sum(STEP_TIMEOUT_SECONDS.values()) + STEP_TIMEOUT_SECONDS["CheckServing"] * timing.throughput_max_polls
+    steps = (
+        sum(STEP_TIMEOUT_SECONDS.values())
+        + STEP_TIMEOUT_SECONDS["CheckServing"] * timing.throughput_max_polls
+        + STEP_TIMEOUT_SECONDS["EvaluateChunk"] * (worst_case_rounds() - 1)
+    )
     serving = timing.throughput_first_poll_seconds + timing.throughput_max_polls * timing.throughput_poll_seconds
     (retry,) = states["StartJob"]["Retry"]
     retries = retry["MaxAttempts"] * min(
@@ -290,3 +329,14 @@ def test_finalize_reads_only_the_runs_documents_and_its_own_executions_history(a
             if "states:GetExecutionHistory" in _actions(statement):
                 readers = {role["Ref"] for role in policy["Properties"]["Roles"]} & functions
                 assert all("Finalize" in role for role in readers), readers
+
+
+def test_status_has_words_for_every_state_a_run_can_wait_in(assemblies: dict[str, Assembly]) -> None:
+    """`bft status` says the current step in words: a state without words would show its bare name."""
+    from bft.cli.pipeline import _STEP_WORDS
+
+    states = definition(assemblies["dev"])["States"]
+    waiting = {name for name, state in states.items() if state["Type"] in ("Task", "Wait", "Map")}
+    # RequestApproval has its own line: who may approve, since when, and the command.
+    missing = (waiting | set(map_tasks(assemblies["dev"]))) - set(_STEP_WORDS) - {"RequestApproval"}
+    assert not missing

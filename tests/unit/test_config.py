@@ -271,8 +271,9 @@ def test_too_short_execution_timeout_names_file_line_keys_and_minimum(tmp_path: 
 
 def test_execution_minimum_adds_job_approval_serving_steps_and_retries() -> None:
     timing = load_config("prod").workflow
-    # 72 h job + 7 d approval + 20 min + 12 * 5 min serving wait + the steps (CheckServing once per poll) + 5 * 60 s.
-    steps = 60 + 960 + 90 + 150 + 90 + 60 * 13 + 960 + 90 + 150 + 90
+    # 72 h job + 7 d approval + 20 min + 12 * 5 min serving wait + the steps (CheckServing once per poll, each
+    # evaluation chunk once per round: 400 chunks two at a time) + 5 * 60 s.
+    steps = 60 + 960 + 90 + 150 + 90 + 60 * 13 + 300 + 960 * 200 + 300 + 90 + 150 + 90
     assert timing.minimum_execution_seconds() == 259200 + 604800 + 1200 + 3600 + steps + 300 + 1
     assert timing.execution_timeout_seconds >= timing.minimum_execution_seconds()
 
@@ -280,7 +281,7 @@ def test_execution_minimum_adds_job_approval_serving_steps_and_retries() -> None
 def test_execution_timeout_check_without_the_key_in_the_file_points_at_the_workflow_block(tmp_path: Path) -> None:
     text = BASE.replace("  job_timeout_seconds: 172800       # 48 h\n", "  job_timeout_seconds: 1000000\n")
     message = error_for(tmp_path, text)
-    assert f"dev.yaml:{line_of(text, 'workflow:')}: workflow.execution_timeout_seconds: 950400 must be" in message
+    assert f"dev.yaml:{line_of(text, 'workflow:')}: workflow.execution_timeout_seconds: 1209600 must be" in message
 
 
 def test_production_needs_reviewers(tmp_path: Path) -> None:

@@ -24,8 +24,7 @@ from bft.errors import (
 )
 from bft.local.catalog import catalog
 from bft.local.sample_data import LABELS
-from bft.workflow import approval, cleanup, job, metrics, report, serving, state
-from bft.workflow.evaluation import evaluate
+from bft.workflow import approval, cleanup, evaluation, job, metrics, report, serving, state
 from bft.workflow.ownership import run_tags
 from tests.unit.workflow_support import ROLE, Env, FakeContext, RecordingSfn, load_handler, make_env
 
@@ -39,6 +38,22 @@ def env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda _seconds: None)
     with mock_aws():
         yield make_env(tmp_path, catalog=catalog(haiku_status="ACTIVE"), no_commit_model_units=1)
+
+
+def evaluate(
+    run: dict[str, Any], created: dict[str, Any], *, bedrock: Any, s3: Any, runtime: Any, reports_bucket: str
+) -> dict[str, Any]:
+    """The evaluation's three phases as the state machine runs them (its Map one chunk after another)."""
+    planned = evaluation.plan(run, created, bedrock=bedrock, s3=s3, execution_name="exec-1")
+    for chunk in planned["chunks"]:
+        item = {
+            "chunk": chunk,
+            "dataUri": run["evaluation"]["dataUri"],
+            "models": planned["models"],
+            "partsPrefix": planned["partsPrefix"],
+        }
+        evaluation.score_chunk(item, s3=s3, runtime=runtime, reports_bucket=reports_bucket)
+    return evaluation.aggregate(run, planned, s3=s3, reports_bucket=reports_bucket)
 
 
 def start(env: Env, run: dict[str, Any]) -> dict[str, Any]:

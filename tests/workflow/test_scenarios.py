@@ -12,7 +12,9 @@ from bft.local.run import SCENARIOS, run_scenario
 pytestmark = pytest.mark.slow
 
 FAILURES = [name for name, s in SCENARIOS.items() if s.outcome != "deployed"]
-DEPLOYED = [name for name, s in SCENARIOS.items() if s.outcome == "deployed"]
+# The evaluation-at-scale scenarios have their own tests below, which also check what every deployment does.
+EVALUATION_AT_SCALE = ("large-evaluation", "evaluation-throttled")
+DEPLOYED = [name for name, s in SCENARIOS.items() if s.outcome == "deployed" and name not in EVALUATION_AT_SCALE]
 
 
 def _run(name: str, assembly: Path, tmp_path: Path) -> dict[str, Any]:
@@ -34,7 +36,7 @@ def _assert_report_written(summary: dict[str, Any], note: dict[str, str]) -> Non
     assert {"report.html", "report.md", "run.json"} <= set(names), names
     html_uri = summary["report_uri"].removesuffix("run.json") + "report.html"
     assert html_uri in note["message"]
-    assert not {"{", "}"} & set(note["message"]), note["message"]
+    assert not {"{", "}", "["} & set(note["message"]), note["message"]
 
 
 @pytest.mark.parametrize("name", FAILURES)
@@ -57,7 +59,10 @@ def test_failure_scenarios_end_defined_and_clean(name: str, local_assembly: Path
 
 @pytest.mark.parametrize("name", DEPLOYED)
 def test_deploying_scenarios_leave_exactly_one_throughput(name: str, local_assembly: Path, tmp_path: Path) -> None:
-    summary = _run(name, local_assembly, tmp_path)
+    _assert_deployed(_run(name, local_assembly, tmp_path))
+
+
+def _assert_deployed(summary: dict[str, Any]) -> None:
     assert summary["status"] == "SUCCEEDED"
     assert summary["outcome"] == "deployed"
     assert summary["jobs_started"] == 1
@@ -75,6 +80,38 @@ def test_deploying_scenarios_leave_exactly_one_throughput(name: str, local_assem
     assert not any("SIMULATED lifecycle" in p for p in summary["scenario_parameters"])
     assert summary["serving"]["kind"] == "provisioned-throughput"
     assert summary["serving"]["arn"] == summary["provisioned_throughputs_left"][0]
+
+
+def test_large_evaluation_fans_out_within_every_limit_bounded_by_one_model_unit(
+    local_assembly: Path, tmp_path: Path
+) -> None:
+    """2,000 records on one model unit: one sequential Lambda would need more than its 900 s; the Map runs as
+    many chunks at once as the unit serves, each well inside the Timeout, every record scored once."""
+    summary = _run("large-evaluation", local_assembly, tmp_path)
+    _assert_deployed(summary)
+    evaluation = summary["evaluation"]
+    assert evaluation["records"] == summary["report"]["evaluation"]["records"] == 2000
+    visited = summary["states_visited"]
+    assert visited.index("Evaluate") < visited.index("EvaluateChunks") < visited.index("ScoreEvaluation")
+    assert visited.count("EvaluateChunk") == evaluation["chunks"] == evaluation["chunk_invocations"] > 1
+    # Bounded by capacity: one model unit serves 2 requests at once, and never more were sent.
+    assert evaluation["concurrency"] == 2
+    assert evaluation["peak_concurrent_requests"]["custom"] == 2
+    assert evaluation["throttled_requests"] == 0
+    assert evaluation["longest_chunk_simulated_seconds"] < evaluation["function_timeout_seconds"] / 2
+    # The design this replaced: every call in one invocation, past the function's 900 s.
+    assert evaluation["sequential_simulated_seconds"] > evaluation["function_timeout_seconds"]
+    assert evaluation["simulated_seconds"] < evaluation["sequential_simulated_seconds"] / 1.5
+
+
+def test_a_throttled_evaluation_is_retried_and_counts_each_record_once(local_assembly: Path, tmp_path: Path) -> None:
+    summary = _run("evaluation-throttled", local_assembly, tmp_path)
+    _assert_deployed(summary)
+    evaluation = summary["evaluation"]
+    assert evaluation["throttled_requests"] > 0
+    assert evaluation["peak_concurrent_requests"]["custom"] == 1  # the halved capacity held
+    assert evaluation["chunk_invocations"] > evaluation["chunks"]  # retried chunks
+    assert evaluation["records"] == summary["report"]["evaluation"]["records"] == 400
 
 
 def test_invalid_dataset_names_the_line_and_starts_nothing(local_assembly: Path, tmp_path: Path) -> None:

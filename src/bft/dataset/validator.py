@@ -64,7 +64,10 @@ from bft.families import ModelFamily, default_epochs, family_for
 ROLES = ("training", "validation", "evaluation")
 # The evaluation set: enough records for a threshold to mean something, no more than Evaluate reads.
 EVALUATION_MIN_RECORDS = 10
-EVALUATION_MAX_RECORDS = 1000
+# Evaluate fans out over chunks (bft.workflow.evaluation), so the set is bounded by what a run should score,
+# not by one Lambda's time; its bytes are read in ranges, never sent to Bedrock as training data.
+EVALUATION_MAX_RECORDS = 10_000
+EVALUATION_MAX_BYTES = 256 * 1024 * 1024
 EVALUATION_DEFAULT_SCORED = 200  # the request's evaluation.maxRecords default
 Reread = Callable[[int, int], bytes]  # (offset, length) -> those bytes of the file
 MAX_ISSUES = 100
@@ -200,7 +203,7 @@ class DatasetValidator:
         if role == "training":
             return fam.max_training_records, fam.max_training_bytes
         if role == "evaluation":
-            return EVALUATION_MAX_RECORDS, fam.max_validation_bytes
+            return EVALUATION_MAX_RECORDS, EVALUATION_MAX_BYTES
         return fam.max_validation_records, fam.max_validation_bytes
 
     def _check_role(self, role: str) -> None:
@@ -277,7 +280,7 @@ class DatasetValidator:
                     None,
                     "records_not_scored",
                     f"{records:,} evaluation records; only the first {scored:,} are scored "
-                    "(raise evaluation.maxRecords, at most 1,000, to score more)",
+                    f"(raise evaluation.maxRecords, at most {EVALUATION_MAX_RECORDS:,}, to score more)",
                 )
         if records > max_records:
             self._file_error(

@@ -288,6 +288,56 @@ def _with_simulation(simulation: dict[str, Any]) -> Callable[[Any], Any]:
     return wrapper
 
 
+class _EvaluationTiming:
+    """How long the evaluation took in virtual seconds, from its plan to its score, and its longest chunk
+    against the function's Timeout: what `large-evaluation` and the evaluation benchmark report."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.longest_chunk = 0.0
+        self.chunk_invocations = 0
+
+    def wrap(self, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def timed(event: Any, context: Any) -> Any:
+            began = self.clock.elapsed()
+            try:
+                return handler(event, context)
+            finally:
+                now = self.clock.elapsed()
+                phase = event.get("phase") if isinstance(event, dict) else None
+                with self._lock:
+                    if phase == "plan" and self.started is None:
+                        self.started = began
+                    elif phase == "chunk":
+                        self.longest_chunk = max(self.longest_chunk, now - began)
+                        self.chunk_invocations += 1
+                    elif phase == "score":
+                        self.ended = now
+
+        return timed
+
+    def summary(self, document: dict[str, Any] | None, *, timeout_seconds: float, fake: Any) -> dict[str, Any] | None:
+        if self.started is None:
+            return None
+        models = (document or {}).get("models") or {}
+        return {
+            "records": (document or {}).get("records"),
+            "chunks": (document or {}).get("chunks"),
+            "concurrency": (document or {}).get("concurrency"),
+            "chunk_invocations": self.chunk_invocations,
+            "simulated_seconds": None if self.ended is None else round(self.ended - self.started, 1),
+            "longest_chunk_simulated_seconds": round(self.longest_chunk, 1),
+            "function_timeout_seconds": timeout_seconds,
+            "throttled_requests": fake.counters.throttled,
+            # Every answered call one after another: what a single sequential Lambda would have taken.
+            "sequential_simulated_seconds": round(fake.counters.latency_ms / 1000, 1),
+            "peak_concurrent_requests": {name: fake.peak_in_flight.get(arn, 0) for name, arn in models.items()},
+        }
+
+
 def download_report(s3: Any, bucket: str, keys: list[str], out_dir: Path) -> dict[str, Path]:
     """Each report object into ``out_dir`` by its file name; a loss chart of an earlier run there is removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -323,6 +373,10 @@ class Scenario:
     model: str | None = None
     # The scenario arranges the provisioned throughput: the request serves by one whatever the model.
     throughput: bool = False
+    # Evaluation records in the sample (and scored): None for the sample's 80.
+    evaluation_records: int | None = None
+    # Model units of the throughput the request asks for (within the environment's max_model_units).
+    model_units: int = 1
 
 
 def _reject(env: OfflineAssembly, run: dict[str, Any]) -> None:
@@ -472,6 +526,25 @@ SCENARIOS: dict[str, Scenario] = {
             lambda w: w.slow_step("Evaluate"),
         ),
         Scenario(
+            "large-evaluation",
+            "2,000 evaluation records on one model unit: the evaluation fans out over chunks, as many at once as "
+            "the throughput serves, each well inside its Lambda timeout",
+            "deployed",
+            lambda w: w.with_reviewer(_approve),
+            throughput=True,
+            evaluation_records=2000,
+        ),
+        Scenario(
+            "evaluation-throttled",
+            "the throughput serves one request at a time, half what the plan assumed: chunks are throttled, "
+            "retried with backoff, and every record is scored once",
+            "deployed",
+            lambda w: w.with_reviewer(_approve),
+            throughput=True,
+            evaluation_records=400,
+            fake_options={"requests_per_model_unit": 1},
+        ),
+        Scenario(
             "crash-after-create",
             "StartJob and CreateServing lose their result after Bedrock accepted the create; the retries adopt "
             "the job and the throughput",
@@ -549,7 +622,9 @@ def run_scenario(
     os.environ.pop("AWS_PROFILE", None)
     scratch = Path(workdir or tempfile.mkdtemp(prefix="bft-local-"))
     # The sample in the model family's own format: the same moderation task whatever the model.
-    data = sample_data.write_splits(scratch / "data", data_format=family.data_format)
+    data = sample_data.write_splits(
+        scratch / "data", data_format=family.data_format, evaluation=scenario.evaluation_records or 80
+    )
     broken = sample_data.break_record(data["train"], scratch / "data" / "broken.jsonl", line=17)
     # The same records with their labels shuffled (seeded): what eval-below-threshold trains on.
     shuffled = sample_data.shuffle_labels(data["train"], scratch / "data" / "shuffled.jsonl")
@@ -620,11 +695,13 @@ def run_scenario(
             # The fake's simulated time IS the virtual time: its _sim_now is origin + (clock() - origin) * 1.
             clock=env.clock.now,
             time_scale=1.0,
+            # Each model call takes its simulated latency in virtual time, and occupies its target's capacity.
+            latency_sleep=env.sleep,
             catalog=world_catalog,
             service_role_s3=_service_role_s3(env),
             # The scenarios' account was granted one no-commitment model unit through AWS Support (Bedrock's
             # default quota is 0: docs/bedrock-behaviour.md#no-commit-quota); quota-exceeded keeps the default.
-            **{"no_commit_model_units": 1, **scenario.fake_options},
+            **{"no_commit_model_units": scenario.model_units, **scenario.fake_options},
         )
         fake.plan_jobs("Completed", duration_s=3600 * (job_hours or scenario.job_hours), count=None)
         if on_bedrock is not None:
@@ -638,12 +715,18 @@ def run_scenario(
             "validationDataUri": f"s3://{datasets}/{team}/sample/validation.jsonl",
             "hyperParameters": dict(HYPERPARAMETERS[family.name]),
             # The model's default serving (the environment's serving_kinds, else on demand where offered).
-            "serving": {"modelUnits": 1, **({"kind": "provisioned-throughput"} if scenario.throughput else {})},
+            "serving": {
+                "modelUnits": scenario.model_units,
+                **({"kind": "provisioned-throughput"} if scenario.throughput else {}),
+            },
             "evaluation": {
                 "dataUri": f"s3://{datasets}/{team}/sample/evaluation.jsonl",
                 "threshold": 0.95,
                 "compareBase": True,
-                "scorer": "exact_match",
+                # The moderation task is a classification: accuracy gates, the report shows the rest.
+                "scorer": "classification",
+                "metric": "accuracy",
+                **({"maxRecords": scenario.evaluation_records} if scenario.evaluation_records else {}),
             },
             "requestId": f"demo-{name}-{int(time.time())}",
         }
@@ -673,6 +756,8 @@ def run_scenario(
         )
         scenario.arrange(world)
         routes[0] = world.route
+        evaluation_timing = _EvaluationTiming(env.clock)
+        world.step("Evaluate", evaluation_timing.wrap)
         # What this run simulates, in the report Finalize writes (and only in an offline run's report).
         world.step(
             "Finalize",
@@ -781,6 +866,11 @@ def run_scenario(
             "scenario_parameters": scenario_parameters,
             "elapsed_seconds": round(time.monotonic() - started, 2),
             "simulated_job_hours": job_hours or scenario.job_hours,
+            "evaluation": evaluation_timing.summary(
+                documents.get("evaluation.json"),
+                timeout_seconds=env.function_timeout("Workflow/Functions/Evaluate"),
+                fake=fake,
+            ),
         }
         if on_finish is not None:
             on_finish(env)

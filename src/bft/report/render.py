@@ -337,18 +337,21 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
         return Section("Evaluation", [Text("Evaluation was not requested.", "muted")])
     scores = result.get("scores") or {}
     passed = bool(result.get("passed"))
+    metric = str(result.get("metric") or document.get("metric") or result.get("scorer", "?"))
     rows = [
-        ("custom model score", _pct(scores.get("custom"))),
-        ("base model score", _pct(scores.get("base")) if "base" in scores else "not compared"),
+        ("custom model", _pct(scores.get("custom"))),
+        ("base model", _pct(scores.get("base")) if "base" in scores else "not compared"),
         ("threshold", _pct(result.get("threshold"))),
         ("records", _int(result.get("records"))),
-        ("scorer", str(result.get("scorer", "?"))),
+        ("scorer and gate metric", f"{result.get('scorer', '?')}, {metric}"),
         ("result", "PASS" if passed else "FAIL"),
     ]
+    if document.get("chunks"):
+        rows.append(("scored in", f"{document['chunks']} chunks, {document.get('concurrency', '?')} at a time"))
     blocks: list[Block] = [
         Text(
-            f"{'PASS' if passed else 'FAIL'}: the custom model scored {_pct(scores.get('custom'))} against a threshold "
-            f"of {_pct(result.get('threshold'))}"
+            f"{'PASS' if passed else 'FAIL'}: the custom model scored {_pct(scores.get('custom'))} ({metric}) against "
+            f"a threshold of {_pct(result.get('threshold'))}"
             + (f"; the base model scored {_pct(scores.get('base'))}." if "base" in scores else "."),
             "ok" if passed else "bad",
         ),
@@ -356,17 +359,19 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
     ]
     if simulated:
         blocks.insert(0, Text(SIMULATED_SCORES, "warn"))
+    metrics = document.get("metrics") or {}
+    blocks.extend(_classification(metrics))
     sample = document.get("rows") or []
-    missed = {
+    wrong = document.get("wrong") or {
         model: sum(1 for row in sample if isinstance(row.get(model), dict) and row[model].get("score", 0) < 1)
         for model in ("custom", "base")
         if any(model in row for row in sample)
     }
-    if missed:
+    if wrong:
         blocks.append(
             Text(
                 "Records answered wrong: "
-                + ", ".join(f"{model} model {count} of {len(sample)}" for model, count in missed.items())
+                + ", ".join(f"{model} model {count} of {_int(result.get('records'))}" for model, count in wrong.items())
                 + "."
             )
         )
@@ -379,9 +384,39 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
         for row in sample[:EVALUATION_ROWS]:
             cells = (str(row.get("line")), str(row.get("expected")), *_answer(row.get("custom")))
             table_rows.append(cells + (_answer(row.get("base")) if has_base else ()))
-        blocks.append(Text(f"First {len(table_rows)} of {len(sample)} evaluation records:", "muted"))
+        what = "records the custom model answered wrong" if "wrong" in document else "evaluation records"
+        blocks.append(Text(f"First {len(table_rows)} {what}, base against custom:", "muted"))
         blocks.append(Table(header, table_rows))
     return Section("Evaluation", blocks)
+
+
+def _classification(metrics: dict[str, Any]) -> list[Block]:
+    """Per-label precision, recall and F1, and the confusion matrix, of a classification scorer's run."""
+    custom = metrics.get("custom") or {}
+    labels = custom.get("labels")
+    if not labels:
+        return []
+    base = (metrics.get("base") or {}).get("labels") or {}
+    header = ("label", "support", "precision", "recall", "F1") + (("base F1",) if base else ())
+    rows = [
+        (label, _int(values.get("support")), _pct(values.get("precision")), _pct(values.get("recall")))
+        + (_pct(values.get("f1")),)
+        + ((_pct((base.get(label) or {}).get("f1")),) if base else ())
+        for label, values in labels.items()
+    ]
+    confusion = custom.get("confusion") or {}
+    columns = [str(c) for c in confusion.get("columns") or []]
+    matrix = [(label, *(str(n) for n in counts)) for label, counts in (confusion.get("rows") or {}).items()]
+    return [
+        Text(
+            f"Custom model per label: accuracy {_pct(custom.get('accuracy'))}, "
+            f"macro F1 {_pct(custom.get('macro_f1'))}.",
+            "muted",
+        ),
+        Table(header, rows),
+        Text("Confusion matrix of the custom model (rows: expected label, columns: its answer):", "muted"),
+        Table(("expected / answered", *columns), matrix),
+    ]
 
 
 def _serving(report: dict[str, Any], simulated: bool = False) -> Section:

@@ -1,34 +1,58 @@
-"""Step 7: invoke the custom model (and the base model) on the evaluation set and gate on the score.
+"""Step 7: score the custom model (and the base model) on the evaluation set, and gate on the result.
 
-The evaluation file is JSONL in the training format of the family: each record's last assistant turn
-(or ``completion``) is the expected answer, everything before it is the prompt. Scorers are pluggable:
-register a function ``(expected, answer) -> float in [0, 1]`` in :data:`SCORERS`.
+One Lambda calling both models for every record in sequence cannot finish at production size: 2,000
+sequential calls of ~0.5-10 s each do not fit a 15-minute Lambda. So the step fans out:
+
+1. :func:`plan` (state ``Evaluate``) checks the run's own serving resource, reads the set once and cuts it
+   into chunks of records, each sized to take at most :data:`CHUNK_BUDGET_SECONDS` at the assumed latency;
+   it records each chunk's byte range and the concurrency the serving capacity allows.
+2. :func:`score_chunk` (state ``EvaluateChunk``, inside the Map ``EvaluateChunks`` whose ``MaxConcurrency``
+   is the plan's) reads its byte range, calls the models and writes its answers to one part object whose
+   key is fixed by the plan: a retried chunk overwrites its part, so nothing is counted twice.
+3. :func:`aggregate` (state ``ScoreEvaluation``) reads exactly the planned parts, scores them
+   (:mod:`bft.workflow.scoring`), writes ``evaluation.json`` and applies the gate.
+
+The evaluation file is JSONL in the training format of the family: each record's last assistant turn (or
+``completion``) is the expected answer, everything before it is the prompt.
+
+Capacity and latency figures AWS does not publish are assumptions, named here and in
+docs/bedrock-behaviour.md#evaluation-capacity.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from bft.errors import EvaluationBelowThreshold, RequestInvalid
 from bft.workflow.bedrock_errors import bedrock_call
 from bft.workflow.s3io import put_json, report_key, split_uri
-from bft.workflow.serving import own_serving
+from bft.workflow.scoring import SCORERS, record_score, score
+from bft.workflow.serving import PT, own_serving
 
-Scorer = Callable[[str, str], float]
-
-
-def _normalize(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().strip(".").lower()
-
-
-SCORERS: dict[str, Scorer] = {
-    "exact_match": lambda expected, answer: float(expected.strip() == answer.strip()),
-    "normalized_match": lambda expected, answer: float(_normalize(expected) == _normalize(answer)),
-    "contains": lambda expected, answer: float(_normalize(expected) in _normalize(answer)),
-}
+# The Converse answer limit: enough for a generative answer, a ceiling on each call's latency.
+MAX_ANSWER_TOKENS = 512
+# Assumption (docs/bedrock-behaviour.md#evaluation-capacity): a call takes 0.5 s plus its answer at 50 output
+# tokens per second. AWS publishes no per-model latency for custom models; this errs slow, so chunks stay small.
+ASSUMED_FIRST_TOKEN_SECONDS = 0.5
+ASSUMED_TOKENS_PER_SECOND = 50.0
+# Assumption: concurrent requests one model unit of provisioned throughput serves without throttling, and a
+# custom model deployment's and a base model's on-demand concurrency. AWS publishes none of them per model.
+CONCURRENT_REQUESTS_PER_MODEL_UNIT = 2
+DEPLOYMENT_CONCURRENT_REQUESTS = 4
+BASE_MODEL_CONCURRENT_REQUESTS = 10
+# Step Functions: an inline Map runs at most 40 iterations at once (docs/bedrock-behaviour.md#inline-map).
+INLINE_MAP_MAX_CONCURRENCY = 40
+# A chunk's planned time: a third of the function's 15 minutes, so a slow model or a retry inside the
+# client still finishes; the Map's Retry takes what is left.
+CHUNK_BUDGET_SECONDS = 300
+MAX_CHUNK_RECORDS = 500
+# Bounds the plan carried in the execution's state (256 KB per state) and its history (25,000 events).
+MAX_CHUNKS = 400
 
 
 def base_invocation_id(base_model_id: str) -> str:
@@ -36,68 +60,183 @@ def base_invocation_id(base_model_id: str) -> str:
     return re.sub(r":\d+k$", "", base_model_id)
 
 
-def evaluate(
-    run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any, runtime: Any, reports_bucket: str
-) -> dict[str, Any]:
+def seconds_per_call(answer_tokens: int) -> float:
+    """The assumed latency of one call that answers ``answer_tokens`` tokens."""
+    return ASSUMED_FIRST_TOKEN_SECONDS + answer_tokens / ASSUMED_TOKENS_PER_SECOND
+
+
+def concurrency(run: dict[str, Any], *, chunks: int) -> int:
+    """How many chunks may call the models at once: the serving capacity, and the base model's when compared."""
+    kind = run["serving"]["kind"]
+    allowed = (
+        int(run["serving"].get("modelUnits") or 1) * CONCURRENT_REQUESTS_PER_MODEL_UNIT
+        if kind == PT
+        else DEPLOYMENT_CONCURRENT_REQUESTS
+    )
+    if run["evaluation"]["compareBase"]:
+        allowed = min(allowed, BASE_MODEL_CONCURRENT_REQUESTS)
+    return max(1, min(allowed, INLINE_MAP_MAX_CONCURRENCY, chunks))
+
+
+def worst_case_rounds() -> int:
+    """How many chunks one Map iteration may run one after another at most: the most chunks at the least
+    concurrency any serving allows (what the execution timeout must leave room for)."""
+    least = min(CONCURRENT_REQUESTS_PER_MODEL_UNIT, DEPLOYMENT_CONCURRENT_REQUESTS, BASE_MODEL_CONCURRENT_REQUESTS)
+    return math.ceil(MAX_CHUNKS / least)
+
+
+def plan(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any, execution_name: str) -> dict[str, Any]:
+    """Check the serving resource and the set, and cut the set into chunks (see the module docstring)."""
     spec = run["evaluation"]
     if not spec:
-        return {"skipped": True, "passed": True}
+        return {"skipped": True, "chunks": []}
     # Invoke only the run's own serving resource, serving the run's own job's model (tags and model checked).
     serving_arn, _ = own_serving(run, serving, bedrock=bedrock)
     _, key = split_uri(spec["dataUri"])
     if not key.startswith(f"{run['team']}/") or ".." in key.split("/"):  # validated at submission; checked again
         raise RequestInvalid(f"evaluation.dataUri: {spec['dataUri']} is outside team {run['team']}'s prefix")
-    records = list(_records(s3, spec["dataUri"], spec["maxRecords"]))
-    if not records:
-        raise RequestInvalid(f"evaluation.dataUri: {spec['dataUri']} holds no usable records")
-    scorer = SCORERS[spec["scorer"]]
     models = {"custom": serving_arn}
     if spec["compareBase"]:
         models["base"] = base_invocation_id(run["baseModelId"])
-    rows: list[dict[str, Any]] = []
-    totals = {name: 0.0 for name in models}
-    for index, (system, messages, expected) in enumerate(records, start=1):
-        row: dict[str, Any] = {"line": index, "expected": expected}
-        for name, model_id in models.items():
-            answer = _converse(runtime, model_id, system, messages)
-            score = scorer(expected, answer)
-            totals[name] += score
-            row[name] = {"answer": answer[:500], "score": score}
-        rows.append(row)
-    scores = {name: round(total / len(records), 4) for name, total in totals.items()}
-    passed = scores["custom"] >= spec["threshold"]
-    document = {
-        "scorer": spec["scorer"],
-        "threshold": spec["threshold"],
+    records, answer_tokens = _scan(s3, spec["dataUri"], spec["maxRecords"])
+    if not records:
+        raise RequestInvalid(f"evaluation.dataUri: {spec['dataUri']} holds no usable records")
+    per_call = seconds_per_call(answer_tokens)
+    size = max(1, min(MAX_CHUNK_RECORDS, math.floor(CHUNK_BUDGET_SECONDS / (len(models) * per_call))))
+    count = math.ceil(len(records) / size)
+    if count > MAX_CHUNKS:
+        raise RequestInvalid(
+            f"evaluation.maxRecords: {len(records):,} records with answers of up to {answer_tokens} tokens need "
+            f"{count} chunks of {size} (at {per_call:.1f} s a call, {len(models)} models), more than {MAX_CHUNKS}; "
+            "score fewer records, or set compareBase to false"
+        )
+    chunks = []
+    for index in range(count):
+        part = records[index * size : (index + 1) * size]
+        chunks.append(
+            {"index": index, "firstLine": part[0][0], "records": len(part), "bytes": [part[0][1], part[-1][2]]}
+        )
+    return {
+        "skipped": False,
         "records": len(records),
+        "answerTokens": answer_tokens,
+        "chunkRecords": size,
+        "concurrency": concurrency(run, chunks=count),
+        "models": models,
+        "partsPrefix": report_key(run["team"], run["requestId"], f"evaluation-parts/{execution_name}/"),
+        "chunks": chunks,
+    }
+
+
+def part_key(parts_prefix: str, index: int) -> str:
+    return f"{parts_prefix}part-{index:05d}.json"
+
+
+def score_chunk(
+    item: dict[str, Any], *, s3: Any, runtime: Any, reports_bucket: str, max_tokens: int = MAX_ANSWER_TOKENS
+) -> dict[str, Any]:
+    """Call the models on one chunk's records and write their answers to the chunk's part (overwritten on a
+    retry). ``item``: the Map's item: ``chunk``, ``dataUri``, ``models``, ``partsPrefix``."""
+    chunk = item["chunk"]
+    bucket, key = split_uri(item["dataUri"])
+    start, end = chunk["bytes"]
+    changed = RequestInvalid(
+        f"evaluation.dataUri: {item['dataUri']} changed during the evaluation: lines from {chunk['firstLine']} "
+        f"no longer hold the {chunk['records']} planned records"
+    )
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}")["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # the object is shorter now
+            raise changed from exc
+        raise
+    rows = []
+    line = chunk["firstLine"] - 1
+    for raw in body.splitlines():
+        line += 1
+        if not raw.strip():
+            continue
+        system, messages, expected = _parse(raw, item["dataUri"], line)
+        row: dict[str, Any] = {"line": line, "expected": expected}
+        for name, model_id in item["models"].items():
+            row[name] = _converse(runtime, model_id, system, messages, max_tokens)[:2000]
+        rows.append(row)
+    if len(rows) != chunk["records"] or len(body) != end - start:
+        # The file changed between the plan and this chunk: the scores would not be of the planned set.
+        raise changed
+    put_json(s3, reports_bucket, part_key(item["partsPrefix"], chunk["index"]), {"chunk": chunk, "rows": rows})
+    return {"index": chunk["index"], "records": len(rows)}
+
+
+# Wrong answers kept in evaluation.json for the report (the parts hold every answer).
+WRONG_ROWS_KEPT = 200
+
+
+def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_bucket: str) -> dict[str, Any]:
+    """Score the planned parts (each read once, by its planned key), write evaluation.json, apply the gate."""
+    spec = run["evaluation"]
+    if planned.get("skipped"):
+        return {"skipped": True, "passed": True}
+    rows: list[dict[str, Any]] = []
+    for chunk in planned["chunks"]:
+        part = s3.get_object(Bucket=reports_bucket, Key=part_key(planned["partsPrefix"], chunk["index"]))
+        document = json.loads(part["Body"].read())
+        if document["chunk"] != chunk or len(document["rows"]) != chunk["records"]:
+            raise RequestInvalid(f"evaluation part {chunk['index']} does not hold the planned records")
+        rows.extend(document["rows"])
+    scorer, metric = spec["scorer"], spec.get("metric") or SCORERS[spec["scorer"]].default_metric
+    models = planned["models"]
+    metrics = {name: score(scorer, ((row["expected"], row[name]) for row in rows)) for name in models}
+    scores = {name: metrics[name][metric] for name in models}
+    passed = scores["custom"] >= spec["threshold"]
+    per_record = {name: [record_score(scorer, row["expected"], row[name]) for row in rows] for name in models}
+    wrong = {name: sum(1 for value in per_record[name] if value < 1) for name in models}
+    wrong_rows = [
+        {"line": row["line"], "expected": row["expected"]}
+        | {name: {"answer": row[name][:500], "score": round(per_record[name][i], 4)} for name in models}
+        for i, row in enumerate(rows)
+        if per_record["custom"][i] < 1
+    ][:WRONG_ROWS_KEPT]
+    document = {
+        "scorer": scorer,
+        "metric": metric,
+        "threshold": spec["threshold"],
+        "records": len(rows),
         "models": models,
         "scores": scores,
+        "metrics": metrics,
         "passed": passed,
-        "rows": rows,
+        "wrong": wrong,
+        "rows": wrong_rows,
+        "chunks": len(planned["chunks"]),
+        "concurrency": planned["concurrency"],
+        "parts": planned["partsPrefix"],
     }
     uri = put_json(s3, reports_bucket, report_key(run["team"], run["requestId"], "evaluation.json"), document)
     result = {
         "evaluationUri": uri,
         "scores": scores,
-        "records": len(records),
+        "records": len(rows),
         "threshold": spec["threshold"],
-        "scorer": spec["scorer"],
+        "scorer": scorer,
+        "metric": metric,
         "passed": passed,
+        "chunks": len(planned["chunks"]),
     }
     if not passed:
         raise EvaluationBelowThreshold(
-            f"custom model scored {scores['custom']:.3f} ({spec['scorer']}) on {len(records)} records, below the "
+            f"custom model scored {scores['custom']:.3f} ({scorer} {metric}) on {len(rows)} records, below the "
             f"threshold {spec['threshold']:.3f}; table: {uri}"
             + (f"; base model scored {scores['base']:.3f}" if "base" in scores else "")
         )
     return result
 
 
-def _converse(runtime: Any, model_id: str, system: str | None, messages: list[dict[str, Any]]) -> str:
+def _converse(runtime: Any, model_id: str, system: str | None, messages: list[dict[str, Any]], max_tokens: int) -> str:
     params: dict[str, Any] = {
         "modelId": model_id,
         "messages": messages,
-        "inferenceConfig": {"maxTokens": 512, "temperature": 0.0},
+        "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0},
     }
     if system:
         params["system"] = [{"text": system}]
@@ -107,21 +246,32 @@ def _converse(runtime: Any, model_id: str, system: str | None, messages: list[di
     return "".join(block.get("text", "") for block in content)
 
 
-def _records(s3: Any, uri: str, limit: int) -> Iterator[tuple[str | None, list[dict[str, Any]], str]]:
+def _scan(s3: Any, uri: str, limit: int) -> tuple[list[tuple[int, int, int]], int]:
+    """(line, first byte, end byte) of the first ``limit`` records, and the answer tokens to plan for."""
     bucket, key = split_uri(uri)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    count = 0
-    for number, raw in enumerate(body.iter_lines(), start=1):
-        if count >= limit:
-            return
+    records: list[tuple[int, int, int]] = []
+    longest = 0
+    offset = 0
+    for number, raw in enumerate(body.iter_lines(keepends=True), start=1):
+        start, offset = offset, offset + len(raw)
+        if len(records) >= limit:
+            break
         if not raw.strip():
             continue
-        try:
-            record = json.loads(raw)
-            yield _split(record)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            raise RequestInvalid(f"evaluation.dataUri: {uri}:{number}: not a usable record ({exc})") from exc
-        count += 1
+        _, _, expected = _parse(raw, uri, number)
+        longest = max(longest, len(expected.encode()))
+        records.append((number, start, offset))
+    # An answer as long as the longest expected one, twice over (bytes / 3 per token, as the validator counts).
+    answer_tokens = min(MAX_ANSWER_TOKENS, max(16, math.ceil(longest / 3) * 2))
+    return records, answer_tokens
+
+
+def _parse(raw: bytes, uri: str, number: int) -> tuple[str | None, list[dict[str, Any]], str]:
+    try:
+        return _split(json.loads(raw))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise RequestInvalid(f"evaluation.dataUri: {uri}:{number}: not a usable record ({exc})") from exc
 
 
 def _split(record: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]], str]:

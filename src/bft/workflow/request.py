@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bft.dataset.validator import EVALUATION_MAX_RECORDS
 from bft.errors import BaseModelUnavailable, PipelineError, RequestInvalid
 from bft.families import SERVING_KINDS, check_hyperparameters, family_for, serving_kinds
 from bft.names import REQUEST_ID, run_names
 from bft.workflow import state
 from bft.workflow.bedrock_errors import bedrock_call
 from bft.workflow.ownership import run_tags
+from bft.workflow.scoring import SCORERS
 
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 CUSTOM_MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")
@@ -36,8 +38,7 @@ KNOWN_FIELDS = {
     "jobTimeoutSeconds",
 }
 SERVING_FIELDS = {"kind", "modelUnits", "commitment", "ttlHours", "keep"}
-EVALUATION_FIELDS = {"dataUri", "threshold", "compareBase", "scorer", "maxRecords"}
-SCORERS = ("exact_match", "normalized_match", "contains")
+EVALUATION_FIELDS = {"dataUri", "threshold", "compareBase", "scorer", "metric", "maxRecords"}
 
 
 @dataclass(frozen=True)
@@ -351,16 +352,27 @@ def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
     scorer = raw.get("scorer", "exact_match")
     if scorer not in SCORERS:
         raise RequestInvalid(f"evaluation.scorer: {scorer!r} is not one of {', '.join(SCORERS)}")
+    metric = raw.get("metric", SCORERS[scorer].default_metric)
+    if metric not in SCORERS[scorer].metrics:
+        raise RequestInvalid(
+            f"evaluation.metric: {metric!r} is not a metric of scorer {scorer}; "
+            f"choose one of {', '.join(SCORERS[scorer].metrics)}"
+        )
     compare = raw.get("compareBase", True)
     if not isinstance(compare, bool):
         raise RequestInvalid("evaluation.compareBase must be true or false")
     max_records = raw.get("maxRecords", 200)
-    if not isinstance(max_records, int) or isinstance(max_records, bool) or not 1 <= max_records <= 1000:
-        raise RequestInvalid("evaluation.maxRecords must be an integer from 1 to 1000")
+    if (
+        not isinstance(max_records, int)
+        or isinstance(max_records, bool)
+        or not 1 <= max_records <= EVALUATION_MAX_RECORDS
+    ):
+        raise RequestInvalid(f"evaluation.maxRecords must be an integer from 1 to {EVALUATION_MAX_RECORDS:,}")
     return {
         "dataUri": uri,
         "threshold": float(threshold),
         "scorer": scorer,
+        "metric": metric,
         "compareBase": compare,
         "maxRecords": max_records,
     }

@@ -157,6 +157,12 @@ class _Core:
     _events: list[Event]
     _calls: list[tuple[str, dict[str, Any]]]
     _attempts: list[Attempt]
+    # Simulated latency and capacity (bft.local.bedrock_fake._serving): None = latency reported, never slept.
+    _latency_sleep: Callable[[float], None] | None
+    _requests_per_model_unit: int
+    _in_flight: dict[str, int]
+    _holds: dict[int, Any]
+    peak_in_flight: dict[str, int]
 
     def now(self) -> datetime:
         """The simulated time."""

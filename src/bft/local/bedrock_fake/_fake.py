@@ -54,7 +54,7 @@ from bft.local.bedrock_fake._records import (
     Throughput,
     ThroughputOutcome,
 )
-from bft.local.bedrock_fake._serving import _Serving
+from bft.local.bedrock_fake._serving import CONCURRENT_REQUESTS_PER_MODEL_UNIT, _Serving
 from bft.local.bedrock_fake._wire import ServiceError
 from bft.local.catalog import Catalog, FoundationModel
 
@@ -111,7 +111,11 @@ class FakeBedrock(_Jobs, _Serving):
     account (``docs/bedrock-behaviour.md#no-commit-quota``): a scenario that serves a
     custom model sets it; ``legacy_allows_customization`` (a **guess**, default True)
     decides whether a LEGACY base model still accepts customization jobs
-    (``docs/bedrock-behaviour.md#legacy-restrictions``); ``seed`` makes ids, events and
+    (``docs/bedrock-behaviour.md#legacy-restrictions``); ``latency_sleep`` (the offline world passes its
+    virtual clock's sleep) makes each Converse/InvokeModel take its simulated latency and occupy one of its
+    target's concurrent slots meanwhile: past a throughput's, deployment's or base model's capacity the
+    request is throttled (``docs/bedrock-behaviour.md#evaluation-capacity``; ``requests_per_model_unit``
+    sets a model unit's share, an assumption); ``seed`` makes ids, events and
     metrics reproducible.
 
     Simulated results are computed, not preset: when a job completes the fake trains a small learner
@@ -135,6 +139,8 @@ class FakeBedrock(_Jobs, _Serving):
         legacy_allows_customization: bool = True,
         seed: int = 0,
         service_role_s3: Callable[[str, str], Any] | None = None,
+        latency_sleep: Callable[[float], None] | None = None,
+        requests_per_model_unit: int = CONCURRENT_REQUESTS_PER_MODEL_UNIT,
     ) -> None:
         if not re.fullmatch(r"\d{12}", account_id):
             raise ValueError("account_id must be 12 digits")
@@ -178,6 +184,11 @@ class FakeBedrock(_Jobs, _Serving):
         self._calls: list[tuple[str, dict[str, Any]]] = []
         self._attempts: list[Attempt] = []
         self.counters = Counters()
+        self._latency_sleep = latency_sleep
+        self._requests_per_model_unit = requests_per_model_unit
+        self._in_flight = {}
+        self._holds = {}
+        self.peak_in_flight = {}
         self._ticker: threading.Thread | None = None
         self._ticker_stop = threading.Event()
         self._ticker_error: BaseException | None = None
@@ -299,7 +310,21 @@ class FakeBedrock(_Jobs, _Serving):
                 errors = _wire.constraint_errors(model.input_shape, request_params) if model.input_shape else []
                 if errors:
                     raise ServiceError("ValidationException", _wire.validation_message(errors))
-                result = handler(request_params, now)
+                try:
+                    result = handler(request_params, now)
+                except BaseException:
+                    failed = self._release_capacity()
+                    if failed is not None:
+                        self._in_flight[failed.target] -= 1
+                    raise
+                hold = self._release_capacity()
+            if hold is not None and self._latency_sleep is not None:
+                # The answer takes its latency, outside the state lock: other requests run meanwhile, and
+                # those past the target's capacity are throttled.
+                try:
+                    self._latency_sleep(hold.seconds)
+                finally:
+                    self._end_hold(hold)
             if isinstance(result, _Reply):
                 return _wire.success(request.url, model, result.body, request_id, headers | result.headers)
             return _wire.success(request.url, model, result, request_id, headers)

@@ -186,6 +186,8 @@ class Counters:
     deployments_created: int = 0
     deployments_deleted: int = 0
     invocations: int = 0
+    throttled: int = 0  # invocations refused past a target's capacity (simulated latency only)
+    latency_ms: int = 0  # simulated latency of every answered invocation, added up
     events_emitted: int = 0
     events_dropped: int = 0
     faults_injected: int = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +38,52 @@ class _Generation:
     latency_ms: int
 
 
+# Assumptions (docs/bedrock-behaviour.md#evaluation-capacity): the concurrent requests a target serves before
+# it throttles. AWS publishes no per-model figure for a model unit of a custom model, nor for a custom model
+# deployment's or a base model's on-demand concurrency (its quotas are per minute and per account).
+CONCURRENT_REQUESTS_PER_MODEL_UNIT = 2
+DEPLOYMENT_CONCURRENT_REQUESTS = 4
+ON_DEMAND_CONCURRENT_REQUESTS = 10
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """A request in flight on ``target`` for ``seconds`` of simulated latency (released after the sleep)."""
+
+    target: str
+    seconds: float
+
+
 class _Serving(_Core):
     """Provisioned throughput, custom model deployments, Converse and InvokeModel."""
+
+    def _capacity(self, model_id: str) -> int:
+        if ":provisioned-model/" in model_id:
+            return self._throughputs[model_id].units * self._requests_per_model_unit
+        if ":custom-model-deployment/" in model_id:
+            return DEPLOYMENT_CONCURRENT_REQUESTS
+        return ON_DEMAND_CONCURRENT_REQUESTS
+
+    def _take_capacity(self, model_id: str, latency_ms: int) -> None:
+        """With simulated latency, a request occupies one of its target's slots while it is answered; past the
+        target's capacity it is throttled, as Bedrock throttles past a throughput's or a quota's capacity."""
+        if self._latency_sleep is None:
+            return
+        busy = self._in_flight.get(model_id, 0)
+        if busy >= self._capacity(model_id):
+            self.counters.throttled += 1
+            raise ServiceError("ThrottlingException", "Too many requests, please wait before trying again.")
+        self._in_flight[model_id] = busy + 1
+        self.peak_in_flight[model_id] = max(self.peak_in_flight.get(model_id, 0), busy + 1)
+        self._holds[threading.get_ident()] = _Hold(model_id, latency_ms / 1000)
+
+    def _release_capacity(self) -> _Hold | None:
+        """The calling thread's hold, if its request took one (with the state lock held)."""
+        return self._holds.pop(threading.get_ident(), None)
+
+    def _end_hold(self, hold: _Hold) -> None:
+        with self._lock:
+            self._in_flight[hold.target] -= 1
 
     def _find_throughput(self, identifier: str) -> Throughput:
         found = self._throughputs.get(identifier) or next(
@@ -434,9 +479,13 @@ class _Serving(_Core):
         truncated = prompt.max_tokens is not None and output_tokens > prompt.max_tokens
         if truncated and prompt.max_tokens is not None:
             answer, output_tokens = answer[: prompt.max_tokens * 4], prompt.max_tokens
+        # Assumption (docs/bedrock-behaviour.md#evaluation-capacity): 150 ms plus 8 ms per output token, slept in
+        # simulated time when the fake has a latency_sleep (the offline world's clock), otherwise only reported.
+        latency_ms = 150 + 8 * output_tokens
+        self._take_capacity(request["modelId"], latency_ms)
         self.counters.invocations += 1
-        # Assumption: simulated latency, deterministic and never slept.
-        return _Generation(base, answer, input_tokens, output_tokens, truncated, 150 + 8 * output_tokens)
+        self.counters.latency_ms += latency_ms
+        return _Generation(base, answer, input_tokens, output_tokens, truncated, latency_ms)
 
     def _converse(self, request: dict[str, Any], now: float) -> dict[str, Any]:
         out = self._generate(request, now, invoke=False)

@@ -2,7 +2,7 @@
 Bedrock fake run on it, compressed by one factor.
 
 ``VirtualClock(factor)``: virtual now = start + (real elapsed) x factor. At factor 3600 one real second is
-one virtual hour, so an environment's own configuration (a 5 s retry interval, a 2 h job, an 11-day
+one virtual hour, so an environment's own configuration (a 5 s retry interval, a 2 h job, a 14-day
 execution timeout) runs unchanged and in proportion: the retry waits 1.4 ms, the job 2 s, and the
 execution timeout never fires in a run of seconds.
 
@@ -24,6 +24,8 @@ places, each patched here (module attributes and methods, with ``mock.patch``):
   machine's top-level ``TimeoutSeconds`` in virtual seconds.
 - ``StateTaskService``, ``StateTaskLambda``, ``StateTaskActivity``: ``_eval_execution`` runs
   :meth:`VirtualClock.busy` (calling the service is computing, at real speed; its waits are idle).
+- ``.../state_map/iteration/inline_iteration_component.py``: a Map's iteration workers are started as the
+  task workers above; ``.../iteration/job.py``: ``JobPool``'s termination ``Event`` waits idle.
 - ``.../state_task/service/state_task_service_callback.py``: the ``.sync`` poll (0.5 s in moto, an
   implementation detail, not ASL time) is 0.5 virtual seconds with a floor of 10 real ms, so it never spins.
 
@@ -320,6 +322,10 @@ def moto_patches(clock: VirtualClock) -> list[Any]:
     from moto.stepfunctions.parser.asl.component.program import program as program_module
     from moto.stepfunctions.parser.asl.component.program.program import Program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        inline_iteration_component,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import job as map_jobs
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
@@ -392,6 +398,10 @@ def moto_patches(clock: VirtualClock) -> list[Any]:
         mock.patch.object(Timestamp, "_get_wait_seconds", get_wait_seconds),
         mock.patch.object(execute_state, "threading", threading_shim),
         mock.patch.object(execute_state, "Thread", task_thread),
+        # A Map's iterations run on worker threads (busy from their start, as a task's); the Map waits for
+        # them idle, so their waits (a model's latency, a Retry's interval) overlap in virtual time.
+        mock.patch.object(inline_iteration_component, "threading", _Shim(threading, Thread=task_thread)),
+        mock.patch.object(map_jobs, "threading", threading_shim),
         mock.patch.object(callback, "Event", clock.event),
         mock.patch.object(Program, "eval", program_eval),
         mock.patch.object(

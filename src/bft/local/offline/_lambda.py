@@ -21,7 +21,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -29,7 +29,7 @@ from typing import Any
 
 from bft.local.offline._imports import IMPORTS, LayerVersionMismatch, ModuleTree, tree_for
 
-__all__ = ["FakeLambdaContext", "InProcessFunction", "Invocation"]
+__all__ = ["FakeLambdaContext", "InProcessFunction", "Invocation", "suspended"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,52 @@ Handler = Callable[[Any, Any], Any]
 # os.environ and sys.path are process-wide: one invocation at a time. Re-entrant,
 # because a handler may invoke another function synchronously from the same thread.
 _INVOKE_LOCK = threading.RLock()
+# The invocation this thread runs and how deep (a handler invoking another function from the same thread).
+_ACTIVE = threading.local()
+
+
+class _Entered:
+    """The process-wide state one invocation set (its environment variables, its role's scope), which it
+    leaves while :func:`suspended` and enters again before its handler goes on."""
+
+    def __init__(self, function: InProcessFunction) -> None:
+        self.function = function
+        self._stack: ExitStack | None = None
+
+    def enter(self) -> None:
+        stack = ExitStack()
+        stack.enter_context(self.function._environment())
+        if self.function.scope is not None:
+            stack.enter_context(self.function.scope())
+        self._stack = stack
+
+    def leave(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """Let other invocations run while this thread's handler waits outside the process (a model's latency).
+
+    Lambda runs concurrent invocations in separate execution environments; here one invocation at a time
+    holds the process, so a handler that waits would serialize the others (a Map's concurrent iterations),
+    and their waits would add up instead of overlapping. Meanwhile the invocation's environment variables
+    and scope are withdrawn (another function must not see them) and restored before it goes on. Outside a
+    handler, or in a nested invocation, it waits holding what it holds.
+    """
+    entered: _Entered | None = getattr(_ACTIVE, "entered", None)
+    if entered is None or getattr(_ACTIVE, "depth", 0) != 1:
+        yield
+        return
+    entered.leave()
+    _INVOKE_LOCK.release()
+    try:
+        yield
+    finally:
+        _INVOKE_LOCK.acquire()
+        entered.enter()
 
 
 @dataclass(frozen=True)
@@ -150,7 +196,10 @@ class InProcessFunction:
             started = time.perf_counter()
             result: Any = None
             error: dict[str, Any] | None = None
-            with self._environment(), self.scope() if self.scope is not None else nullcontext():
+            entered, previous = _Entered(self), getattr(_ACTIVE, "entered", None)
+            entered.enter()
+            _ACTIVE.entered, _ACTIVE.depth = entered, getattr(_ACTIVE, "depth", 0) + 1
+            try:
                 try:
                     handler = self._load()
                 except _RuntimeError as exc:
@@ -176,6 +225,9 @@ class InProcessFunction:
                     if self.clock() - began > self.timeout_s:
                         # Lambda stops a handler at its Timeout; in process it can only be judged afterwards.
                         result, error = None, _timed_out(context.aws_request_id, self.timeout_s)
+            finally:
+                entered.leave()
+                _ACTIVE.entered, _ACTIVE.depth = previous, _ACTIVE.depth - 1
             return Invocation(
                 function=self.friendly_name,
                 logical_id=self.logical_id,

@@ -23,6 +23,7 @@ from typing import Any, Self
 from unittest import mock
 
 import boto3
+import botocore.endpoint
 import botocore.loaders
 import botocore.session
 from moto import mock_aws
@@ -40,10 +41,10 @@ from bft.local.iam.store import PolicyStore
 from bft.local.iam.world import MotoWorld
 from bft.local.offline import _events
 from bft.local.offline._assembly import AssemblyError, ResourceSpec, StackSpec, load_stacks, references
-from bft.local.offline._clock import RateSchedule, VirtualClock, moto_patches
+from bft.local.offline._clock import RateSchedule, VirtualClock, _Shim, moto_patches
 from bft.local.offline._imports import IMPORTS
 from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
-from bft.local.offline._lambda import InProcessFunction, Invocation
+from bft.local.offline._lambda import InProcessFunction, Invocation, suspended
 from bft.local.offline._resources import Created, ResourceFactory, RuleSpec
 
 __all__ = ["ExecutionResult", "OfflineAssembly"]
@@ -159,6 +160,8 @@ class OfflineAssembly:
                 mock.patch.object(StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause),
                 mock.patch.object(Rule, "send_to_targets", self._patched_send_to_targets()),
                 *moto_patches(self.clock),
+                # A client's own retries (standard mode) back off in virtual time too, releasing the runtime.
+                mock.patch.object(botocore.endpoint, "time", _Shim(time, sleep=self.sleep)),
             ):
                 patch.start()
                 self._patches.append(patch)
@@ -820,6 +823,11 @@ class OfflineAssembly:
     def wrap_handler(self, function: str, wrapper: Callable[[Any], Any]) -> None:
         """Run a function's handler through ``wrapper(handler)`` (see :meth:`InProcessFunction.wrap_handler`)."""
         self._find_function(function).wrap_handler(wrapper)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of virtual time; a handler waiting so lets other invocations run meanwhile."""
+        with suspended():
+            self.clock.sleep(seconds)
 
     def function_timeout(self, function: str) -> float:
         """A function's Lambda timeout in seconds (its template's ``Timeout``)."""

@@ -1,0 +1,141 @@
+"""Scorers of the evaluation step: what a team's gate can be built on.
+
+Two kinds, both computed from (expected, answer) pairs:
+
+- per-record scorers, averaged over the records: ``exact_match``, ``normalized_match``, ``contains`` and
+  ``rouge_l`` (ROUGE-L F-measure over word tokens, Lin 2004, for generative answers);
+- ``classification``: the expected answers are labels; accuracy, per-label precision, recall and F1, their
+  macro average and the confusion matrix.
+
+Each scorer names the metrics it produces and the one a threshold applies to by default; a request may pick
+another of them (``evaluation.metric``).
+
+ROUGE-L is computed here, not by a library: the maintained implementation (``rouge-score``) brings nltk,
+numpy and absl into the functions' layer for ~20 lines of LCS; :func:`rouge_l` follows its definition
+(lower-cased alphanumeric tokens, F-measure with beta 1) and its tests check values worked by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SCORERS", "Scorer", "normalize", "rouge_l", "score"]
+
+
+def normalize(text: str) -> str:
+    """Whitespace collapsed, outer spaces and a final period removed, lower case."""
+    return re.sub(r"\s+", " ", text).strip().strip(".").lower()
+
+
+def _tokens(text: str) -> list[str]:
+    # rouge-score's default tokenizer: lower case, runs of [a-z0-9] (everything else separates).
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence, in O(len(a) * len(b)) time and O(len(b)) memory."""
+    if not a or not b:
+        return 0
+    previous = [0] * (len(b) + 1)
+    for token in a:
+        current = [0]
+        for j, other in enumerate(b, start=1):
+            current.append(previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1]))
+        previous = current
+    return previous[-1]
+
+
+def rouge_l(expected: str, answer: str) -> float:
+    """ROUGE-L F-measure of ``answer`` against the reference ``expected`` (0 when either has no token)."""
+    reference, candidate = _tokens(expected), _tokens(answer)
+    common = _lcs(reference, candidate)
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(candidate), common / len(reference)
+    return 2 * precision * recall / (precision + recall)
+
+
+_PER_RECORD: dict[str, Callable[[str, str], float]] = {
+    "exact_match": lambda expected, answer: float(expected.strip() == answer.strip()),
+    "normalized_match": lambda expected, answer: float(normalize(expected) == normalize(answer)),
+    "contains": lambda expected, answer: float(normalize(expected) in normalize(answer)),
+    "rouge_l": rouge_l,
+}
+
+
+@dataclass(frozen=True)
+class Scorer:
+    name: str
+    metrics: tuple[str, ...]  # what score() returns, in report order
+    default_metric: str
+    description: str
+
+
+SCORERS: dict[str, Scorer] = {
+    "exact_match": Scorer("exact_match", ("exact_match",), "exact_match", "the answer equals the expected text"),
+    "normalized_match": Scorer(
+        "normalized_match",
+        ("normalized_match",),
+        "normalized_match",
+        "equal after lower-casing and collapsing whitespace",
+    ),
+    "contains": Scorer("contains", ("contains",), "contains", "the answer contains the expected text"),
+    "rouge_l": Scorer("rouge_l", ("rouge_l",), "rouge_l", "ROUGE-L F-measure (longest common word subsequence)"),
+    "classification": Scorer(
+        "classification",
+        ("accuracy", "macro_precision", "macro_recall", "macro_f1"),
+        "accuracy",
+        "the expected answer is a label: accuracy, per-label precision/recall/F1, confusion matrix",
+    ),
+}
+
+
+def record_score(scorer: str, expected: str, answer: str) -> float:
+    """One record's score in [0, 1]: the per-record scorer, or 1/0 for a (normalized) label match."""
+    if scorer == "classification":
+        return float(normalize(expected) == normalize(answer))
+    return _PER_RECORD[scorer](expected, answer)
+
+
+def score(scorer: str, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The scorer's metrics over (expected, answer) pairs, rounded to 4 places; ``labels`` and ``confusion``
+    too for ``classification`` (answers outside the expected labels are counted as their own column)."""
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("no records to score")
+    if scorer != "classification":
+        total = sum(record_score(scorer, expected, answer) for expected, answer in pairs)
+        return {scorer: round(total / len(pairs), 4)}
+    truth = [normalize(expected) for expected, _ in pairs]
+    predicted = [normalize(answer) for _, answer in pairs]
+    labels = sorted(set(truth))
+    confusion: dict[str, Counter[str]] = {label: Counter() for label in labels}
+    for actual, guess in zip(truth, predicted, strict=True):
+        confusion[actual][guess if guess in confusion else "(other)"] += 1
+    per_label: dict[str, dict[str, float]] = {}
+    for label in labels:
+        tp = confusion[label][label]
+        predicted_as = sum(row[label] for row in confusion.values())
+        support = sum(confusion[label].values())
+        precision = tp / predicted_as if predicted_as else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_label[label] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": support,
+        }
+    columns = [*labels, *(["(other)"] if any(row["(other)"] for row in confusion.values()) else [])]
+    return {
+        "accuracy": round(sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(pairs), 4),
+        "macro_precision": round(sum(v["precision"] for v in per_label.values()) / len(labels), 4),
+        "macro_recall": round(sum(v["recall"] for v in per_label.values()) / len(labels), 4),
+        "macro_f1": round(sum(v["f1"] for v in per_label.values()) / len(labels), 4),
+        "labels": per_label,
+        "confusion": {"columns": columns, "rows": {label: [confusion[label][c] for c in columns] for label in labels}},
+    }
