@@ -88,8 +88,8 @@ class StepFunctions:
 class Bedrock:
     """The calls of the teardown path, on resources tagged as the smoke run's."""
 
-    def __init__(self, job_status: str = "Completed") -> None:
-        self.job_status, self.deleted = job_status, []
+    def __init__(self, job_status: str = "Completed", busy: int = 0) -> None:
+        self.job_status, self.deleted, self.busy = job_status, [], busy
 
     def list_tags_for_resource(self, resourceARN: str) -> dict[str, Any]:  # noqa: N803
         return {"tags": run_tags(ENV, "moderation", REQUEST)}
@@ -102,6 +102,9 @@ class Bedrock:
         return job | ({"outputModelArn": MODEL} if self.job_status == "Completed" else {})
 
     def delete_custom_model(self, modelIdentifier: str) -> None:  # noqa: N803
+        if self.busy:  # the deployment is still Deleting
+            self.busy -= 1
+            raise _error("ConflictException", "the model is in use by a deployment", "DeleteCustomModel")
         self.deleted.append(modelIdentifier)
 
 
@@ -246,6 +249,21 @@ def test_deployed_stacks_are_reused_and_a_failed_evaluation_still_tears_down(
     assert said[-1].startswith("smoke FAILED at step evaluate: the run was not evaluated")
 
 
+def test_the_models_delete_is_retried_while_its_deployment_goes(config: EnvironmentConfig, plan: SmokePlan) -> None:
+    bedrock = Bedrock(busy=2)
+    clients = {
+        "cloudformation": CloudFormation(deployed=True),
+        "s3": S3(_report()),
+        "stepfunctions": StepFunctions("SUCCEEDED"),
+        "bedrock": bedrock,
+    }
+    smoke, _, said = _smoke(config, plan, clients)
+    assert smoke.run() == 0, said
+    assert bedrock.deleted == [DEPLOYMENT, MODEL]
+    assert said.count("teardown: custom model not deletable yet (ConflictException); retrying") == 2
+    assert said[-1].startswith("smoke PASSED")
+
+
 def test_a_failed_run_names_the_wait_step_and_checks_nothing_is_left(
     config: EnvironmentConfig, plan: SmokePlan
 ) -> None:
@@ -306,6 +324,8 @@ def test_cli_names_the_region_that_would_work(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "region us-west-2 of environment dev offers no customizable model that is served on demand" in err
     assert "nothing was deployed or started" in err
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert err.strip().splitlines()[-1] in readme  # the README quotes the refusal word for word
 
 
 def test_make_smoke_runs_bft_smoke() -> None:
@@ -313,3 +333,16 @@ def test_make_smoke_runs_bft_smoke() -> None:
         ["make", "-n", "smoke", "ENV=staging", "YES=1"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert shown.splitlines()[-1].endswith("/bft smoke --env staging --yes")
+
+
+def test_the_readme_quotes_the_estimate_the_command_prints(tmp_path: Path) -> None:
+    """The README's expected cost is the line `bft smoke` prints for dev moved to us-east-1 (shipped prices)."""
+    dev = load_config("dev")
+    east = dev.model_copy(update={"region": "us-east-1", "allowed_base_models": ["amazon.nova-micro-v1:0:128k"]})
+    printed = plan_smoke(east, "moderation", workdir=tmp_path, request_id=REQUEST).cost_lines()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Smoke test in a real account") : readme.index("## Onboard a team")]
+    assert printed[1] in section
+    assert printed[2] in section
+    assert "ILLUSTRATIVE" in printed[2]
+    assert "make smoke ENV=dev" in section
