@@ -5,6 +5,7 @@ tests/workflow/test_cli_offline.py."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -329,8 +330,15 @@ def test_cli_names_the_region_that_would_work(capsys: pytest.CaptureFixture[str]
 
 
 def test_make_smoke_runs_bft_smoke() -> None:
+    # Run as from a shell, not as a sub-make of `make check` (which would add its flags and directory lines).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     shown = subprocess.run(
-        ["make", "-n", "smoke", "ENV=staging", "YES=1"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "smoke", "ENV=staging", "YES=1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     ).stdout
     assert shown.splitlines()[-1].endswith("/bft smoke --env staging --yes")
 
