@@ -30,8 +30,12 @@ SCENARIO ?= success
 # Empty: the scenario's own model, else Nova Micro in us-east-1 (fine-tunable today, served on demand).
 MODEL ?=
 PYTEST_ARGS ?=
+# `make smoke ENV=<env>`: only a command-line ENV counts, since POSIX shells use an ENV variable of their own
+# (a startup file) that would otherwise name the environment.
+SMOKE_ENV := $(if $(filter command line,$(origin ENV)),$(ENV),dev)
+YES ?=
 
-.PHONY: help setup synth test check lint typecheck demo bench lock clean
+.PHONY: help setup synth test check lint typecheck demo smoke bench lock clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -76,6 +80,9 @@ check: lint typecheck test ## ruff, mypy and the tests: what CI runs
 
 demo: setup ## run the pipeline end to end offline (SCENARIO=<name> for a failure path, MODEL=<id> for another model)
 	$(BIN)/bft local-run --scenario $(SCENARIO) $(if $(MODEL),--model '$(MODEL)')
+
+smoke: setup ## real-account smoke test: deploy or reuse ENV's stacks, train a tiny job served on demand, evaluate, tear down (YES=1: no prompt)
+	$(BIN)/bft smoke --env $(SMOKE_ENV) $(if $(YES),--yes)
 
 bench: setup ## run the benchmarks (each prints a ratio against a baseline measured in the same run)
 	$(BIN)/python benchmarks/validate_bench.py

@@ -15,6 +15,10 @@ class DeploymentError(Exception):
     """The environment cannot be reached or is not deployed; the message says what to do."""
 
 
+class NotDeployed(DeploymentError):
+    """The environment's pipeline stack does not exist in its region (`bft smoke` deploys it then)."""
+
+
 @dataclass(frozen=True)
 class TeamRefs:
     state_machine_arn: str
@@ -75,7 +79,7 @@ def discover(config: EnvironmentConfig, *, cloudformation: Any) -> Deployment:
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
         if code == "ValidationError" and "does not exist" in message:
-            raise DeploymentError(
+            raise NotDeployed(
                 f"environment {config.name} is not deployed in {config.region}: stack {stack} not found "
                 f"(deploy it with `cdk deploy --all -c env={config.name}`)"
             ) from exc

@@ -54,6 +54,10 @@ def test_product_modules_and_commands_run_without_the_twin() -> None:
     validated = _without_twin("validate", "data/sample/train.jsonl")
     assert validated.returncode == 0, validated.stderr
     assert "VALID" in validated.stdout
+    # The smoke test writes its data with the sample generator (standard library only), not with the twin.
+    smoke = _without_twin("smoke", "--env", "local-us-east-1", "--dry-run")
+    assert smoke.returncode == 0, smoke.stderr
+    assert "dry run: nothing was deployed or started" in smoke.stdout
 
 
 def test_local_run_without_the_twin_says_which_extra_to_install() -> None:

@@ -12,3 +12,9 @@ from tests.conftest import SYNTH_CACHE
 def local_assembly() -> Path:
     """The synthesized `local` environment: the workflow tests run exactly this template."""
     return cached_synth("local", SYNTH_CACHE)
+
+
+@pytest.fixture(scope="session")
+def east_assembly() -> Path:
+    """The us-east-1 offline world (config/local-us-east-1.yaml), where Amazon Nova is customizable."""
+    return cached_synth("local-us-east-1", SYNTH_CACHE)

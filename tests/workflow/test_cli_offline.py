@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,40 +20,56 @@ from bft.local import sample_data
 from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import catalog
 from bft.local.offline import OfflineAssembly
-from bft.local.run import ACCOUNT, REGION, TEAM, TIME_FACTOR, _service_role_s3, _submitter_session
+from bft.local.run import ACCOUNT, REGION, TEAM, TIME_FACTOR, _service_role_s3, _submitter_session, target_for
 
 pytestmark = pytest.mark.slow
 
 REQUEST = "cli-offline-1"
 
 
+OpenWorld = Callable[[Path, str], dict[str, Any]]
+
+
 @pytest.fixture
-def world(local_assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with OfflineAssembly(local_assembly, region=REGION, account_id=ACCOUNT, time_factor=TIME_FACTOR) as env:
-        now = datetime.now(UTC)
-        data = sample_data.write_splits(tmp_path / "data", data_format=sample_data.default_format("local"))
-        fake = FakeBedrock(
-            region=REGION,
-            account_id=ACCOUNT,
-            s3=env.clients("s3"),
-            on_event=env.put_event,
-            clock=env.clock.now,  # one virtual clock for the state machine, the schedules and Bedrock
-            time_scale=1.0,
-            # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
-            catalog=catalog(now=now, haiku_status="ACTIVE"),
-            no_commit_model_units=1,
-            service_role_s3=_service_role_s3(env),
-        )
-        fake.plan_jobs("Completed", duration_s=3600, count=None)
-        env.attach_bedrock(fake)
-        fake.start_ticker()
-        signed_http.use_transport(env.function_url_transport())
-        try:
-            yield {"env": env, "fake": fake, "data": data, "submitter": _submitter_session(env)}
-        finally:
-            signed_http.use_transport(None)
-            fake.stop_ticker()
+def open_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenWorld]:
+    """Opens the offline world of an environment (its synthesized assembly, its region and account): moto, the
+    Bedrock fake on the world's virtual clock, the team member's session. One world per test."""
+    with ExitStack() as stack:
+
+        def open_(assembly: Path, environment: str) -> dict[str, Any]:
+            target = target_for(environment)
+            monkeypatch.setenv("AWS_DEFAULT_REGION", target.region)
+            env = stack.enter_context(
+                OfflineAssembly(assembly, region=target.region, account_id=target.account, time_factor=TIME_FACTOR)
+            )
+            now = datetime.now(UTC)
+            data = sample_data.write_splits(tmp_path / "data", data_format=sample_data.default_format(environment))
+            fake = FakeBedrock(
+                region=target.region,
+                account_id=target.account,
+                s3=env.clients("s3"),
+                on_event=env.put_event,
+                clock=env.clock.now,  # one virtual clock for the state machine, the schedules and Bedrock
+                time_scale=1.0,
+                # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
+                catalog=catalog(now=now, haiku_status="ACTIVE"),
+                no_commit_model_units=1,
+                service_role_s3=_service_role_s3(env),
+            )
+            fake.plan_jobs("Completed", duration_s=3600, count=None)
+            env.attach_bedrock(fake)
+            fake.start_ticker()
+            stack.callback(fake.stop_ticker)
+            signed_http.use_transport(env.function_url_transport())
+            stack.callback(signed_http.use_transport, None)
+            return {"env": env, "fake": fake, "data": data, "submitter": _submitter_session(env, target)}
+
+        yield open_
+
+
+@pytest.fixture
+def world(local_assembly: Path, open_world: OpenWorld) -> dict[str, Any]:
+    return open_world(local_assembly, "local")
 
 
 def _as_team_member(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
@@ -139,3 +156,39 @@ def test_team_member_and_reviewer_use_the_cli_under_their_own_roles(
 
 def _machine_name(env: OfflineAssembly) -> str:
     return str(json.loads(env.stack_output_by_key("Teams"))[TEAM]["stateMachineArn"]).rsplit(":", 1)[-1]
+
+
+def test_smoke_runs_end_to_end_against_the_offline_twin(
+    east_assembly: Path, open_world: OpenWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make smoke ENV=<env>` is `bft smoke --env <env> --yes`: the same code path, on the us-east-1 twin, as the
+    team member (every call authorized from the templates). The twin has deployed the stacks: they are reused."""
+    world = open_world(east_assembly, "local-us-east-1")
+    request = "smoke-offline-1"
+    argv = ["smoke", "--env", "local-us-east-1", "--yes", "--poll-seconds", "0.05", "--request-id", request]
+    code = _as_team_member(world, monkeypatch, *argv)
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    lines = out.splitlines()
+    # The estimate comes first, before anything is deployed or started.
+    assert lines[0].startswith("smoke test of environment local-us-east-1 (us-east-1), team moderation: ")
+    assert "amazon.nova-micro-v1:0:128k (nova), 100 training records, 1 epoch" in lines[0]
+    assert lines[1].startswith("cost estimate: training ~")
+    assert "on-demand deployment, no hourly charge" in lines[1]
+    assert lines[3] == "deploy: reusing the deployed stacks (BftLocalUsEast-1Pipeline in us-east-1)"
+    assert "evaluate: 20 records, custom model " in out
+    assert "hourly charge 0" in out
+    assert lines[-1] == "smoke PASSED: amazon.nova-micro-v1:0:128k trained, served on demand, evaluated and deleted"
+
+    # Trained once, on demand, then nothing left: no job running, no deployment, no custom model.
+    fake = world["fake"]
+    assert fake.counters.jobs_started == 1
+    assert fake.running_jobs() == []
+    assert fake.custom_model_deployments() == []
+    assert fake.provisioned_throughputs() == []
+    assert fake.client("bedrock").list_custom_models()["modelSummaries"] == []
+    assert "custom-model-deployment/" in out
+    assert "custom model deleted" in out
+    denied = [r for r in world["env"].authorizer.records if not r.allowed]
+    assert denied == []
+    print(out)  # shown with -s: the run as a platform team sees it

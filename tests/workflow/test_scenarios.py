@@ -316,15 +316,6 @@ def test_crash_after_create_is_retried_into_the_same_job_and_throughput(local_as
 # -- every customizable family in its own region (`bft local-run --model MODEL_ID`) -------------------------
 
 
-@pytest.fixture(scope="session")
-def east_assembly() -> Path:
-    """The us-east-1 offline world (config/local-us-east-1.yaml), where Amazon Nova is customizable."""
-    from bft.synth import cached_synth
-    from tests.conftest import SYNTH_CACHE
-
-    return cached_synth("local-us-east-1", SYNTH_CACHE)
-
-
 @pytest.mark.parametrize(
     "model", ["amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k", "amazon.nova-pro-v1:0:300k"]
 )

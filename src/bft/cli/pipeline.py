@@ -379,34 +379,28 @@ def run_decide(args: argparse.Namespace) -> int:
 
 def run_teardown(args: argparse.Namespace) -> int:
     from bft.errors import AccessDenied, ForeignResource, JobFailed
-    from bft.workflow.bedrock_errors import bedrock_call
-    from bft.workflow.ownership import own_model_arn, require_own
-    from bft.workflow.serving import delete_serving
+    from bft.teardown import ModelKept, teardown_run
 
     config = _config(args)
     deployment = _deployment(config)
     request_id = _request_id(args.request_id)
     report = _read_report(deployment, args.team, request_id)
-    serving = (report or {}).get("serving") or {}
-    if not serving.get("arn"):
+    if not ((report or {}).get("serving") or {}).get("arn"):
         print(f"run {request_id} has no throughput or deployment to tear down")
         return EXIT_OK
-    # Whose run this is comes from the command line, not from the report: only a resource tagged for this
-    # environment, team and request is deleted.
-    attempt = ((report or {}).get("run") or {}).get("attempt")
-    run = {"environment": deployment.env, "team": args.team, "requestId": request_id, "attempt": attempt}
-    bedrock = _client(config, "bedrock")
     try:
-        require_own(bedrock, serving["arn"], run, what=serving.get("kind", "serving resource"))
-        print(f"{serving['arn']}: {delete_serving(bedrock, serving['kind'], serving['arn'])}")
-        if args.delete_model:
-            if attempt is None:
-                print("the run's report names no attempt: the custom model is kept (delete it in the console)")
-                return EXIT_NEGATIVE
-            model = own_model_arn(bedrock, run)  # the job's own output, tags checked
-            with bedrock_call("DeleteCustomModel"):
-                bedrock.delete_custom_model(modelIdentifier=model)
-            print(f"{model}: custom model deleted")
+        teardown_run(
+            _client(config, "bedrock"),
+            environment=deployment.env,
+            team=args.team,
+            request_id=request_id,
+            report=report,
+            delete_model=args.delete_model,
+            say=print,
+        )
+    except ModelKept as exc:
+        print(exc)
+        return EXIT_NEGATIVE
     except (ForeignResource, AccessDenied, JobFailed) as exc:
         print(f"bft teardown: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_NEGATIVE

@@ -13,9 +13,10 @@ from typing import Any
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
 from bft.cli.settings import add_config_dir
 from bft.dataset import summary_text, validate_paths
+from bft.dataset.migration import Migration, family_of_format, plan_migration
 from bft.dataset.parsing import dumps
 from bft.errors import BaseModelUnavailable, RequestInvalid
-from bft.families import check_hyperparameters, default_epochs, family_for
+from bft.families import ModelFamily, check_hyperparameters, default_epochs, family_for
 
 DEFAULT_BASE_MODEL = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 
@@ -46,6 +47,13 @@ def register(subparsers: Any) -> None:
         metavar="ID",
         help="customizable base model id or foundation-model ARN (default: with --env, the team's first allowed "
         f"model; else {DEFAULT_BASE_MODEL})",
+    )
+    parser.add_argument(
+        "--from-model",
+        default=None,
+        metavar="ID",
+        help="the base model the data was written for: the migration advice compares it with --base-model "
+        "(default: the family whose format the training file is in)",
     )
     parser.add_argument("--env", help="check against this environment's allowed models (config/<env>.yaml)")
     parser.add_argument("--team", help="with --env: the team whose allowed models apply")
@@ -94,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     args.base_model = _base_model(args)
     try:
         family = family_for(args.base_model)
+        source = family_for(args.from_model) if args.from_model else None
     except BaseModelUnavailable as exc:
         raise UsageError(str(exc)) from exc
     epochs = default_epochs(family)
@@ -118,10 +127,33 @@ def run(args: argparse.Namespace) -> int:
             scored_records=args.eval_max_records,
             epochs=epochs,
         )
+        migration = _migration(args, family, source)
     except OSError as exc:  # unreadable file (permissions, a directory)
         raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
     if args.json:
-        print(dumps(report.to_dict()).decode("utf-8"))
-    else:
-        print(summary_text(report))
+        document = report.to_dict() | ({"migration": migration.to_dict()} if migration else {})
+        print(dumps(document).decode("utf-8"))
+        return EXIT_OK if report.valid else EXIT_NEGATIVE
+    # A file in another family's format fails every record for that one reason: said once, with the advice.
+    mismatched = {
+        check.path: (
+            f"format: the records are in {check.data_format} ({family_of_format(str(check.data_format)).name}'s "
+            f"format), not {family.data_format}, which {family.name} reads [wrong_format]; the file's "
+            f"{report.errors_by_file.get(check.path, 0):,} errors follow from it and are not listed one by one: "
+            "convert the records as the migration below says"
+        )
+        for check in (migration.files if migration else [])
+        if check.data_format not in (None, family.data_format)
+    }
+    print(summary_text(report, summarized=mismatched))
+    if migration is not None:
+        print(migration.text())
     return EXIT_OK if report.valid else EXIT_NEGATIVE
+
+
+def _migration(args: argparse.Namespace, family: ModelFamily, source: ModelFamily | None) -> Migration | None:
+    """What to change to move the training (and validation) data to ``family``, when it was written for another."""
+    if args.training is None:
+        return None
+    files = [("training", args.training)] + ([("validation", args.validation)] if args.validation else [])
+    return plan_migration(args.base_model, family, files, source=source)

@@ -7,6 +7,7 @@ or changes meaning.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,7 @@ class Report:
     statistics: dict[str, Any]  # of the training file: what a job is billed for
     epochs: int
     limits: dict[str, Any] = field(default_factory=dict)
+    errors_by_file: dict[str, int] = field(default_factory=dict)  # path -> errors counted, uncapped
 
     @property
     def valid(self) -> bool:
@@ -154,15 +156,23 @@ def _group_line(issue: Issue, lines: list[int]) -> str:
     )
 
 
-def summary_text(report: Report, max_issues: int = 20) -> str:
-    """A terminal summary: verdict, files, the first errors as ``file:line: field: message``, statistics."""
+def summary_text(report: Report, max_issues: int = 20, *, summarized: Mapping[str, str] | None = None) -> str:
+    """A terminal summary: verdict, files, the first errors as ``file:line: field: message``, statistics.
+
+    ``summarized`` maps a file to one line that stands for all of its errors (data in another family's format
+    breaks the same rule on every record: said once, not once per record).
+    """
+    summarized = summarized or {}
     verdict = "VALID" if report.valid else "INVALID"
     out = [f"{verdict}: {report.family} dataset for {report.base_model_id}"]
     for f in report.files:
         state = "" if f.read else "  (not read)"
         out.append(f"  {f.role:<10} {f.path}  {f.records:,} records, {_size(f.bytes)}{state}")
+    out.extend(f"{path}: {line}" for path, line in summarized.items())
+    errors = [issue for issue in report.errors if issue.file not in summarized]
+    error_count = report.error_count - sum(report.errors_by_file.get(path, 0) for path in summarized)
     for title, issues, total in (
-        ("errors", report.errors, report.error_count),
+        ("errors", errors, error_count),
         ("warnings", report.warnings, report.warning_count),
     ):
         if not total:
@@ -172,6 +182,9 @@ def summary_text(report: Report, max_issues: int = 20) -> str:
         listed = sum(max(1, len(lines)) for _, lines in shown)  # a file-level issue has no line
         more = f", first {listed:,} shown" if total > listed else ""
         noun = title if total != 1 else title[:-1]
+        if not shown:  # the listed issues were all the summarized files' (the list is capped)
+            out.append(f"{total:,} more {noun}, not listed: validate the converted files again to see them")
+            continue
         out.append(f"{total:,} {noun}{more}:")
         out.extend(f"  {_group_line(issue, lines)}" for issue, lines in shown)
     stats = report.statistics

@@ -168,6 +168,7 @@ class DatasetValidator:
         self._warnings: list[Issue] = []
         self._error_count = 0
         self._warning_count = 0
+        self._errors_by_file: dict[str, int] = {}  # uncapped: a summary can leave one file's errors out exactly
         # Signature -> records with it: [source, line, offset, length, digest or None].
         # Bounded: past the family's record limit the dataset is invalid anyway,
         # so tracking stops there.
@@ -184,10 +185,12 @@ class DatasetValidator:
 
     def _file_error(self, path: str, code: str, message: str) -> None:
         self._error_count += 1
+        self._errors_by_file[path] = self._errors_by_file.get(path, 0) + 1
         self._file_errors.append(Issue(path, None, None, code, message))
 
     def _line_error(self, path: str, line: int, field: str | None, code: str, message: str) -> None:
         self._error_count += 1
+        self._errors_by_file[path] = self._errors_by_file.get(path, 0) + 1
         if len(self._line_errors) < self._max_issues:
             self._line_errors.append(Issue(path, line, field, code, message))
 
@@ -482,6 +485,7 @@ class DatasetValidator:
             warning_count=self._warning_count,
             statistics=stats,
             epochs=default_epochs(fam) if epochs is None else epochs,
+            errors_by_file=dict(self._errors_by_file),
             limits={
                 "min_records": fam.min_records,
                 "max_training_records": fam.max_training_records,

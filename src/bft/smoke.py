@@ -1,0 +1,438 @@
+"""`bft smoke`: one tiny real run through a deployed environment, then nothing left billing.
+
+A platform team runs it in its sandbox account (`make smoke ENV=<env>`); the tests run the same code against
+the offline twin. Steps, each named when it fails:
+
+* **deploy**: reuse the environment's stacks (found from their outputs, :mod:`bft.deployment`), else
+  `cdk deploy --all -c env=<env>`;
+* **submit**: upload 100 sample training and 20 evaluation records (:mod:`bft.local.sample_data`) to the
+  team's prefix and start the team's state machine, on the cheapest customizable model of the region that
+  is served on demand (no hourly charge), one epoch;
+* **wait**: follow the execution until it ends;
+* **evaluate**: the run's report says `deployed`, served on demand, evaluated against the base model;
+* **teardown**: delete the deployment and the custom model (:mod:`bft.teardown`, tags checked), and the
+  stacks when this command deployed them.
+
+Every AWS call goes through ``clients`` (a service name -> client factory) and ``cdk`` through ``runner``,
+so tests inject moto, the offline twin or a recorder. A failure at any step still tears down what the run
+created, and the exit code is non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bft.errors import RequestInvalid
+from bft.families import FAMILIES, family_for
+
+if TYPE_CHECKING:
+    from bft.config import EnvironmentConfig
+    from bft.deployment import Deployment
+
+STEPS = ("deploy", "submit", "wait", "evaluate", "teardown")
+TRAINING_RECORDS = 100
+EVALUATION_RECORDS = 20  # the evaluation file's minimum is 10 (bft.dataset.validator)
+EPOCHS = 1
+# Bounds the customization job: past it the workflow stops the job and cleans up by itself, so the execution
+# always ends and a smoke run never trains for the environment's full job timeout.
+JOB_TIMEOUT_SECONDS = 6 * 3600
+SERVING = "on-demand-deployment"
+# DeleteCustomModel while the deployment is still Deleting: which error Bedrock answers is not documented
+# (a guess: docs/bedrock-behaviour.md#smoke-test), so both of the operation's client errors are retried.
+RETRIED_MODEL_DELETE_ERRORS = ("ConflictException", "ValidationException")
+MODEL_DELETE_ATTEMPTS = 10
+
+Clients = Callable[[str], Any]
+Runner = Callable[[list[str]], int]
+
+
+class NoSmokeModel(Exception):
+    """The environment cannot run a smoke test that leaves no hourly charge; the message says what would."""
+
+
+class SmokeFailed(Exception):
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step = step
+        self.message = message
+
+
+def on_demand_models() -> list[str]:
+    """Customizable models served on demand once fine-tuned (docs/bedrock-behaviour.md#on-demand-deployments)."""
+    return [model for family in FAMILIES if "on-demand" in family.serving for model in family.base_model_ids]
+
+
+def training_price(config: EnvironmentConfig, model: str) -> float | None:
+    from bft.prices import lookup
+
+    return lookup(config.price_document(), "trainingPer1kTokensUsd", model, family_for(model).name)[0]
+
+
+def smoke_model(config: EnvironmentConfig, team: str) -> str:
+    """The cheapest model to train (by the environment's price table) that the team may use, customizable in
+    the environment's region and served on demand; NoSmokeModel naming what would work otherwise."""
+    servable = on_demand_models()
+    here = [model for model in servable if config.region in family_for(model).regions]
+    if not here:
+        regions = sorted({region for model in servable for region in family_for(model).regions})
+        raise NoSmokeModel(
+            f"region {config.region} of environment {config.name} offers no customizable model that is served on "
+            f"demand (no hourly charge), so a smoke run there would need provisioned throughput, billed by the "
+            f"hour. {', '.join(regions)} would: {', '.join(servable)} (Amazon Nova). Run the smoke test in an "
+            f"environment whose `region:` is {regions[0]} with one of them in its allowed_base_models"
+        )
+    allowed = list(config.team(team).allowed_base_models or config.allowed_base_models)
+    usable = [model for model in here if model in allowed]
+    if not usable:
+        raise NoSmokeModel(
+            f"{', '.join(here)} can be customized and served on demand in {config.region}, but team {team} of "
+            f"environment {config.name} may use only {', '.join(allowed)}: add one to allowed_base_models"
+        )
+    # Unknown prices sort last; among equal prices the registry's order (smallest model first) decides.
+    return min(usable, key=lambda model: (training_price(config, model) is None, training_price(config, model) or 0))
+
+
+@dataclass(frozen=True)
+class SmokePlan:
+    """What the smoke run will do and what it should cost, decided before anything is deployed or started."""
+
+    environment: str
+    region: str
+    team: str
+    model: str
+    family: str
+    request_id: str
+    files: dict[str, Path]
+    request: dict[str, Any]  # with the placeholder bucket; submit puts the deployed one in
+    cost: dict[str, Any]  # bft.workflow.report.estimate_cost, the dry run's and the report's estimate
+
+    def cost_lines(self) -> list[str]:
+        cost = self.cost
+        usd = cost.get("trainingUsd")
+        training = (
+            "unknown (no price configured)"
+            if usd is None
+            else f"${usd:.2f}" + (" (under one cent)" if usd == 0 else "")
+        )
+        return [
+            f"smoke test of environment {self.environment} ({self.region}), team {self.team}: {self.model} "
+            f"({self.family}), {TRAINING_RECORDS} training records, {EPOCHS} epoch, {EVALUATION_RECORDS} evaluation "
+            f"records, request {self.request_id}",
+            f"cost estimate: training ~{cost['estimatedBilledTokens']:,} billed tokens = {training}; serving: "
+            f"on-demand deployment, no hourly charge (the {EVALUATION_RECORDS} evaluation prompts to it and to "
+            f"the base model are billed per token, not estimated); deployment and custom model deleted at the end",
+            f"  {cost['note']}",
+        ]
+
+
+PLACEHOLDER_BUCKET = "bucket-to-be-discovered"
+
+
+def plan_smoke(config: EnvironmentConfig, team: str, *, workdir: Path, request_id: str) -> SmokePlan:
+    """Choose the model, write the data in its family's format, check the request against the environment's
+    guardrails (RequestInvalid, BaseModelUnavailable) and estimate the cost, all before any AWS call."""
+    from bft.dataset import validate_paths
+    from bft.local.sample_data import write_splits
+    from bft.workflow.report import estimate_cost
+    from bft.workflow.request import check_request
+
+    model = smoke_model(config, team)
+    family = family_for(model)
+    files = write_splits(
+        workdir,
+        training=TRAINING_RECORDS,
+        validation=0,
+        evaluation=EVALUATION_RECORDS,
+        data_format=family.data_format,
+    )
+    files.pop("validation")  # optional for Nova; a smoke run keeps the job as small as it can be
+    prefix = f"s3://{PLACEHOLDER_BUCKET}/{team}/{request_id}"
+    request: dict[str, Any] = {
+        "team": team,
+        "requestId": request_id,
+        "baseModelId": model,
+        "trainingDataUri": f"{prefix}/train.jsonl",
+        "hyperParameters": {"epochCount": str(EPOCHS)},
+        "serving": {"kind": SERVING},
+        # The smoke test checks the pipeline, not the model: any score passes, the score is printed.
+        "evaluation": {"dataUri": f"{prefix}/evaluation.jsonl", "threshold": 0.0, "compareBase": True},
+        "approvalRequired": False,
+        "jobTimeoutSeconds": min(JOB_TIMEOUT_SECONDS, config.workflow.job_timeout_seconds),
+    }
+    checked = check_request(
+        request, config.policy_document(PLACEHOLDER_BUCKET), assigned_team=team, default_request_id=request_id
+    )
+    report = validate_paths(model, files["train"], evaluation=files["evaluation"], epochs=EPOCHS)
+    if not report.valid:  # the committed generator writes valid data; this guards against its drift
+        raise RequestInvalid(f"the generated sample data is invalid for {model}: {report.errors[:3]}")
+    cost = estimate_cost(
+        {"family": family.name, "baseModelId": model, "serving": checked["serving"]},
+        {"statistics": report.to_dict()["statistics"]},
+        config.price_document(),
+    )
+    return SmokePlan(
+        environment=config.name,
+        region=config.region,
+        team=team,
+        model=model,
+        family=family.name,
+        request_id=request_id,
+        files=files,
+        request=request,
+        cost=cost,
+    )
+
+
+def default_runner(argv: list[str]) -> int:
+    """Run the CDK CLI from the checkout (its cdk.json, its node_modules), output on the terminal."""
+    from bft.synth import ROOT
+
+    local = ROOT / "node_modules" / ".bin" / argv[0]
+    command = [str(local), *argv[1:]] if local.exists() else argv
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
+
+
+@dataclass
+class Smoke:
+    """One smoke run: :meth:`run` goes through the steps and returns the exit code."""
+
+    config: EnvironmentConfig
+    plan: SmokePlan
+    clients: Clients
+    runner: Runner = default_runner
+    say: Callable[[str], None] = print
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    poll_seconds: float = 60.0
+    keep_stacks: bool = False
+    config_dir: Path | None = None  # passed to cdk (-c config_dir=...) when not the checkout's config/
+    # What the run did, for the teardown and the summary.
+    deployed_here: bool = False
+    deployment: Deployment | None = None
+    execution_arn: str | None = None
+    status: str | None = None
+    report: dict[str, Any] | None = None
+    failures: list[SmokeFailed] = field(default_factory=list)
+
+    # -- driver ------------------------------------------------------------------------------------------
+    def run(self) -> int:
+        for step, action in (
+            ("deploy", self.deploy),
+            ("submit", self.submit),
+            ("wait", self.wait),
+            ("evaluate", self.evaluate),
+        ):
+            if not self._step(step, action):
+                break
+        # Whatever failed, what this run created is torn down (or said to be left).
+        self._step("teardown", self.teardown)
+        for failure in self.failures:
+            self.say(f"smoke FAILED at step {failure.step}: {failure.message}")
+        if self.failures:
+            return 1
+        self.say(f"smoke PASSED: {self.plan.model} trained, served on demand, evaluated and deleted")
+        return 0
+
+    def _step(self, step: str, action: Callable[[], None]) -> bool:
+        try:
+            action()
+        except SmokeFailed as exc:
+            self.failures.append(exc)
+            return False
+        except KeyboardInterrupt:
+            self.failures.append(SmokeFailed(step, "interrupted"))
+            return False
+        except Exception as exc:  # an AWS or local error: reported with its step, the exit code says failure
+            self.failures.append(SmokeFailed(step, f"{type(exc).__name__}: {exc}"))
+            return False
+        return True
+
+    def cdk(self, *args: str) -> list[str]:
+        context = ["-c", f"env={self.config.name}"]
+        if self.config_dir is not None:
+            context += ["-c", f"config_dir={self.config_dir}"]
+        return ["cdk", args[0], "--all", *context, *args[1:]]
+
+    # -- steps -------------------------------------------------------------------------------------------
+    def deploy(self) -> None:
+        from bft.deployment import DeploymentError, NotDeployed, discover
+
+        cloudformation = self.clients("cloudformation")
+        try:
+            try:
+                self.deployment = discover(self.config, cloudformation=cloudformation)
+                self.say(f"deploy: reusing the deployed stacks ({self.deployment.stack} in {self.config.region})")
+            except NotDeployed as exc:
+                argv = self.cdk("deploy", "--require-approval", "never")
+                self.say(f"deploy: {exc}; running `{' '.join(argv)}`")
+                code = self.runner(argv)
+                if code != 0:
+                    raise SmokeFailed("deploy", f"`{' '.join(argv)}` exited {code}") from exc
+                self.deployed_here = True
+                self.deployment = discover(self.config, cloudformation=cloudformation)
+                self.say(f"deploy: deployed {self.deployment.stack}")
+            self.deployment.team(self.plan.team)
+        except DeploymentError as exc:
+            raise SmokeFailed("deploy", str(exc)) from exc
+
+    def submit(self) -> None:
+        deployment = self._deployed()
+        bucket = deployment.datasets_bucket
+        request = json.loads(json.dumps(self.plan.request).replace(PLACEHOLDER_BUCKET, bucket))
+        s3 = self.clients("s3")
+        for name, path in self.plan.files.items():
+            s3.upload_file(str(path), bucket, f"{self.plan.team}/{self.plan.request_id}/{path.name}")
+            self.say(
+                f"submit: uploaded {name} data ({path.name}) to s3://{bucket}/{self.plan.team}/{self.plan.request_id}/"
+            )
+        started = self.clients("stepfunctions").start_execution(
+            stateMachineArn=deployment.team(self.plan.team).state_machine_arn,
+            name=self.plan.request_id,
+            input=json.dumps(request),
+        )
+        self.execution_arn = str(started["executionArn"])
+        self.say(f"submit: started {self.execution_arn}")
+
+    def wait(self) -> None:
+        arn = self._execution()
+        sfn = self.clients("stepfunctions")
+        # The execution's own timeout ends it (its Catch cleans up), so waiting that long always ends.
+        deadline = self.clock() + self.config.workflow.execution_timeout_seconds + 600
+        started, entered = self.clock(), None
+        while True:
+            self.status = str(sfn.describe_execution(executionArn=arn)["status"])
+            if self.status != "RUNNING":
+                break
+            state = _current_state(sfn, arn)
+            if state and state != entered:
+                entered = state
+                self.say(f"wait: {state} ({(self.clock() - started) / 60:.0f} min)")
+            if self.clock() > deadline:
+                raise SmokeFailed("wait", f"{arn} still RUNNING past the environment's execution timeout")
+            self.sleep(self.poll_seconds)
+        self.report = self._read_report("run.json")
+        outcome = (self.report or {}).get("outcome")
+        self.say(f"wait: execution {self.status}, outcome {outcome}")
+        if self.status != "SUCCEEDED":
+            error = (self.report or {}).get("error") or {}
+            raise SmokeFailed(
+                "wait",
+                f"execution {self.status}, outcome {outcome}: {error.get('Error', '')}: "
+                f"{str(error.get('Cause', ''))[:500]}",
+            )
+
+    def evaluate(self) -> None:
+        report = self.report or {}
+        serving = report.get("serving") or {}
+        evaluation = report.get("evaluation") or {}
+        if report.get("outcome") != "deployed":
+            raise SmokeFailed("evaluate", f"the run ended {report.get('outcome')!r}, not 'deployed'")
+        if serving.get("kind") != SERVING or not serving.get("arn"):
+            raise SmokeFailed("evaluate", f"the custom model is not served on demand: serving {serving}")
+        scores = evaluation.get("scores") or {}
+        if not evaluation.get("records") or "custom" not in scores:
+            raise SmokeFailed("evaluate", f"the run was not evaluated: {evaluation or 'no evaluation in its report'}")
+        hourly = [
+            item.get("hourlyCostUsd") for item in report.get("leftRunning") or [] if item.get("arn") == serving["arn"]
+        ]
+        self.say(
+            f"evaluate: {evaluation['records']} records, custom model {scores['custom']:.3f}"
+            + (f", base model {scores['base']:.3f}" if "base" in scores else "")
+            + f" ({evaluation.get('scorer')}); served by {serving['arn']}, hourly charge {hourly[0] if hourly else 0}"
+        )
+
+    def teardown(self) -> None:
+        from botocore.exceptions import ClientError
+
+        from bft.teardown import teardown_run
+        from bft.workflow.bedrock_errors import error_code
+
+        if self.execution_arn is not None and self.status in (None, "RUNNING"):
+            # The team's role cannot stop an execution, on purpose: a stopped execution skips its Cleanup.
+            raise SmokeFailed(
+                "teardown",
+                f"{self.execution_arn} is still running; it cleans up after itself when it fails or times out. "
+                f"Once it has ended: bft teardown --env {self.config.name} --team {self.plan.team} --request-id "
+                f"{self.plan.request_id} --delete-model",
+            )
+        if self.execution_arn is not None:
+            report = self.report or {}
+            bedrock = self.clients("bedrock")
+            common: dict[str, Any] = {
+                "environment": self.config.name,
+                "team": self.plan.team,
+                "request_id": self.plan.request_id,
+                "say": lambda line: self.say(f"teardown: {line}"),
+            }
+            teardown_run(bedrock, report=report, delete_model=False, **common)
+            # Deleting a deployment leaves the custom model, and finishes asynchronously (status Deleting):
+            # docs/bedrock-behaviour.md#smoke-test. The model's delete is retried while the deployment goes.
+            without_serving = {**report, "serving": None}
+            for attempt in range(1, MODEL_DELETE_ATTEMPTS + 1):
+                try:
+                    # A run that failed before training has no model: nothing to delete, not an error.
+                    teardown_run(bedrock, report=without_serving, delete_model=True, model_required=False, **common)
+                    break
+                except ClientError as exc:
+                    if error_code(exc) not in RETRIED_MODEL_DELETE_ERRORS or attempt == MODEL_DELETE_ATTEMPTS:
+                        raise
+                    self.say(f"teardown: custom model not deletable yet ({error_code(exc)}); retrying")
+                    self.sleep(self.poll_seconds)
+            serving_arn = (report.get("serving") or {}).get("arn")
+            left = [item for item in report.get("leftRunning") or [] if item.get("arn") != serving_arn]
+            if left:
+                raise SmokeFailed("teardown", f"the run reports still running: {left}")
+        if self.deployed_here and not self.keep_stacks:
+            argv = self.cdk("destroy", "--force")
+            self.say(f"teardown: the stacks were deployed by this run; running `{' '.join(argv)}`")
+            code = self.runner(argv)
+            if code != 0:
+                raise SmokeFailed("teardown", f"`{' '.join(argv)}` exited {code}: delete the stacks in CloudFormation")
+        self.say("teardown: nothing this smoke run created is left billing")
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _deployed(self) -> Deployment:
+        assert self.deployment is not None, "submit runs after deploy"
+        return self.deployment
+
+    def _execution(self) -> str:
+        assert self.execution_arn is not None, "wait runs after submit"
+        return self.execution_arn
+
+    def _read_report(self, name: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        deployment = self._deployed()
+        key = f"reports/{self.plan.team}/{self.plan.request_id}/{name}"
+        try:
+            body = self.clients("s3").get_object(Bucket=deployment.reports_bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        loaded: dict[str, Any] = json.loads(body)
+        return loaded
+
+
+def _current_state(sfn: Any, execution_arn: str) -> str | None:
+    """The state the execution is in, from its newest history events."""
+    events = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=25)["events"]
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            return str(event["stateEnteredEventDetails"]["name"])
+    return None
+
+
+def new_request_id(now: float | None = None) -> str:
+    return f"smoke-{int(now if now is not None else time.time())}"
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="bft-smoke-"))
