@@ -106,3 +106,17 @@ def test_console_script_missing_file_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == b""
     assert b"no such file" in done.stderr
+
+
+def test_by_record_lists_a_records_errors_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path / "converted.jsonl", dataset(HAIKU, 12))
+    assert main(["validate", str(path), "--base-model", NOVA_LITE]) == 1
+    grouped = capsys.readouterr().out
+    assert (
+        f"{path}: system: must be an array of {{text}} objects, got string [wrong_type]: "
+        "the same error on 12 records: lines 1-12" in grouped
+    )
+    assert main(["validate", str(path), "--base-model", NOVA_LITE, "--by-record"]) == 1
+    rows = capsys.readouterr().out.splitlines()
+    first = [row.strip() for row in rows if row.strip().startswith(f"{path}:1:")]
+    assert [row.split(": ", 2)[1] for row in first] == ["system", "messages[0].content", "messages[1].content"]

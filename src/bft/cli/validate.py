@@ -53,6 +53,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--epochs", type=int, metavar="N", help="epochs for the billed-token estimate (default: the model's)"
     )
+    parser.add_argument(
+        "--by-record",
+        action="store_true",
+        help="list each record's errors together, line by line (default: the same error on many records once, "
+        "with its lines)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout, nothing else")
     parser.set_defaults(func=run)
 
@@ -123,5 +129,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(report.to_dict()).decode("utf-8"))
     else:
-        print(summary_text(report))
+        print(summary_text(report, by_record=args.by_record))
     return EXIT_OK if report.valid else EXIT_NEGATIVE
