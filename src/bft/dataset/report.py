@@ -8,6 +8,7 @@ or changes meaning.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,6 +180,29 @@ class Report:
             },
             "limits": self.limits,
         }
+
+
+# An invalid dataset stops the run with an error, not a step result: its token estimate travels in the
+# error's message (billed_tokens_phrase), and the run report's cost estimate reads it back (billed_tokens_in).
+_BILLED_TOKENS = re.compile(r"about ([0-9,]+) billed training tokens over ([0-9]+) epochs?")
+
+
+def billed_tokens_phrase(report: Report) -> str | None:
+    """The token estimate of the records that passed, in words; None when no training record did."""
+    measured = int(report.statistics.get("measured_records") or 0)
+    if not measured:
+        return None
+    epochs = report.epochs
+    return (
+        f"its {measured:,} valid training record{'s' if measured != 1 else ''}: about "
+        f"{report.estimated_billed_tokens():,} billed training tokens over {epochs} epoch{'s' if epochs != 1 else ''}"
+    )
+
+
+def billed_tokens_in(text: str) -> int | None:
+    """The estimated billed tokens a ``billed_tokens_phrase`` in ``text`` states, else None."""
+    match = _BILLED_TOKENS.search(text)
+    return int(match[1].replace(",", "")) if match else None
 
 
 def _n(value: float) -> str:

@@ -109,7 +109,7 @@ def finalize(
     serving = state.get("serving")
     if status == "SUCCEEDED" and serving:
         left.append({"type": serving["kind"], "arn": serving["arn"], "reason": "serving the custom model"})
-    cost = estimate_cost(run, state.get("dataset") or {}, policy_prices)
+    cost = estimate_cost(run, state.get("dataset") or _invalid_dataset_size(error), policy_prices)
     for item in left:
         if item["type"] == "on-demand-deployment":
             item["hourlyCostUsd"] = 0.0  # billed per token used, no hourly charge
@@ -170,6 +170,19 @@ def finalize(
     return result
 
 
+def _invalid_dataset_size(error: dict[str, Any] | None) -> dict[str, Any]:
+    """An invalid dataset has no step result; its DatasetInvalid message states the valid records' tokens, so
+    the cost estimate says what the data would have cost rather than "unknown"."""
+    from bft.dataset.report import billed_tokens_in
+
+    if not error or error.get("Error") != "DatasetInvalid":
+        return {}
+    tokens = billed_tokens_in(str(error.get("Cause", "")))
+    if tokens is None:
+        return {}
+    return {"statistics": {"estimated_billed_tokens": tokens}, "fromInvalidDataset": True}
+
+
 def readable_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
     """A Lambda failure's Cause is the runtime's JSON envelope (message, type, stack trace): keep the message."""
     if not error:
@@ -204,6 +217,8 @@ def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str
         if illustrative
         else "estimates from the configured price table; Bedrock's bill is authoritative"
     )
+    if dataset.get("fromInvalidDataset"):
+        note += "; tokens estimated from the records of the invalid dataset that passed validation"
     if (run.get("serving") or {}).get("kind") == "on-demand-deployment":
         # An on-demand custom model deployment bills the tokens it serves, not hours
         # (docs/bedrock-behaviour.md#on-demand-deployments).
