@@ -48,12 +48,21 @@ class ModelPrices:
     on_demand_per_1k_input: float | None = None  # None: the model has no on-demand deployment
     on_demand_per_1k_output: float | None = None
 
+    @property
+    def model_unit_hour_one_month(self) -> float:
+        return round(self.model_unit_hour * _ONE_MONTH, 2)
+
+    @property
+    def model_unit_hour_six_months(self) -> float:
+        return round(self.model_unit_hour * _SIX_MONTHS, 2)
+
     def by_key(self, key: str) -> float | None:
+        """The price under a price document's key (``bft.config.PRICE_TABLES``)."""
         return {
             "trainingPer1kTokensUsd": self.training_per_1k_tokens,
             "modelUnitHourUsd": self.model_unit_hour,
-            "modelUnitHourOneMonthUsd": round(self.model_unit_hour * _ONE_MONTH, 2),
-            "modelUnitHourSixMonthsUsd": round(self.model_unit_hour * _SIX_MONTHS, 2),
+            "modelUnitHourOneMonthUsd": self.model_unit_hour_one_month,
+            "modelUnitHourSixMonthsUsd": self.model_unit_hour_six_months,
             "onDemandInputPer1kTokensUsd": self.on_demand_per_1k_input,
             "onDemandOutputPer1kTokensUsd": self.on_demand_per_1k_output,
         }[key]

@@ -242,7 +242,9 @@ def _cost_line(cost: dict[str, Any], epochs: int, units: int) -> str:
     training = f"${cost['trainingUsd']:.2f}" if cost.get("trainingUsd") is not None else "unknown (no price configured)"
     served = cost.get("onDemandPer1kTokensUsd")
     if served is not None:
-        rates = " / ".join(f"${served[k]:g}" if served.get(k) is not None else "unknown" for k in ("input", "output"))
+        rates = " / ".join(
+            f"${served[k]:.6f}".rstrip("0") if served.get(k) is not None else "unknown" for k in ("input", "output")
+        )
         serving = f"on-demand deployment, no hourly charge; {rates} per 1,000 input / output tokens served"
     elif cost.get("servingPerHourUsd") is not None:
         serving = f"{units} model unit(s) with {cost.get('commitment')} = ${cost['servingPerHourUsd']:.2f}/hour"
