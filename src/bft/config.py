@@ -213,20 +213,36 @@ class WorkflowTiming(_Strict):
         return sum(self.minimum_execution_parts().values()) + 1
 
 
+# config key under `prices:` -> the price document's key (what the Finalize function and the CLI read).
+PRICE_TABLES = {
+    "training_per_1k_tokens_usd": "trainingPer1kTokensUsd",
+    "model_unit_hour_usd": "modelUnitHourUsd",
+    "model_unit_hour_one_month_usd": "modelUnitHourOneMonthUsd",
+    "model_unit_hour_six_months_usd": "modelUnitHourSixMonthsUsd",
+    "on_demand_input_per_1k_tokens_usd": "onDemandInputPer1kTokensUsd",
+    "on_demand_output_per_1k_tokens_usd": "onDemandOutputPer1kTokensUsd",
+}
+
+
 class Prices(_Strict):
     """Prices for cost estimates, keyed by model id (``amazon.nova-lite-v1:0:300k``) or family
     (``claude-3-haiku``); a model id wins over its family. Bedrock's list prices change and differ by region:
     without a price here an estimate uses the shipped illustrative table (``bft.prices``) and says so."""
 
     training_per_1k_tokens_usd: dict[str, float] = Field(default_factory=dict)
-    model_unit_hour_usd: dict[str, float] = Field(default_factory=dict)
+    model_unit_hour_usd: dict[str, float] = Field(default_factory=dict)  # no commitment
+    model_unit_hour_one_month_usd: dict[str, float] = Field(default_factory=dict)
+    model_unit_hour_six_months_usd: dict[str, float] = Field(default_factory=dict)
+    # An on-demand custom model deployment's token prices (Nova): it has no hourly charge.
+    on_demand_input_per_1k_tokens_usd: dict[str, float] = Field(default_factory=dict)
+    on_demand_output_per_1k_tokens_usd: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_keys(self) -> Prices:
         from bft.families import FAMILIES
 
         known = {f.name for f in FAMILIES} | {m for f in FAMILIES for m in f.base_model_ids}
-        for table in ("training_per_1k_tokens_usd", "model_unit_hour_usd"):
+        for table in PRICE_TABLES:
             for key in getattr(self, table):
                 if key not in known:
                     raise _Invalid(
@@ -489,10 +505,7 @@ class EnvironmentConfig(_Strict):
         }
 
     def price_document(self) -> dict[str, Any]:
-        return {
-            "trainingPer1kTokensUsd": dict(self.prices.training_per_1k_tokens_usd),
-            "modelUnitHourUsd": dict(self.prices.model_unit_hour_usd),
-        }
+        return {key: dict(getattr(self.prices, table)) for table, key in PRICE_TABLES.items()}
 
 
 def known_environments(config_dir: Path = DEFAULT_CONFIG_DIR) -> list[str]:

@@ -1,33 +1,87 @@
-"""The price table cost estimates use when the environment's config sets none.
+"""The price tables cost estimates use when the environment's config sets none.
 
-ILLUSTRATIVE figures, not read from AWS's price list: they give a dry-run and a report an order of magnitude
-out of the box, and each estimate that uses them says so. Bedrock's prices change and differ by region;
-replace them per environment (``prices:`` in ``config/<env>.yaml``, keyed by model id or family) with the
-figures of https://aws.amazon.com/bedrock/pricing/ ("Model customization" and "Provisioned Throughput") for
-your region. Keys are model ids, so Nova Micro, Lite and Pro each have their own price.
+ILLUSTRATIVE figures, not read from AWS's price list: they give a dry-run, a report and ``bft cost`` an
+order of magnitude out of the box, and each estimate that uses them says so. Bedrock's prices change and
+differ by region; replace them per environment (``prices:`` in ``config/<env>.yaml``, keyed by model id or
+family) with the figures of https://aws.amazon.com/bedrock/pricing/ ("Model customization", "Provisioned
+Throughput" and the custom model on-demand rates) for your region. Keys are model ids, so Nova Micro, Lite
+and Pro each have their own price.
+
+What is documented and what is assumed (docs/costs.md has the sources):
+
+* Provisioned Throughput is billed per model-unit hour, with no commitment (custom models only) or a 1-month
+  or 6-month term at a discount (Bedrock User Guide, ``prov-throughput``). The discounts below (20 % and 40 %)
+  are assumptions, not AWS's figures.
+* An on-demand custom model deployment (Nova) has no hourly charge: it bills the input and output tokens it
+  serves (docs/bedrock-behaviour.md#on-demand-deployments). The per-token figures below are assumptions at the
+  order of the base models' on-demand rates.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-SOURCE = "illustrative figures set 2026-11-29, not AWS list prices; see https://aws.amazon.com/bedrock/pricing/"
+TAKEN = "2026-11-29"
+SOURCE = f"illustrative figures set {TAKEN}, not AWS list prices; see https://aws.amazon.com/bedrock/pricing/"
 
-# model id -> (training USD per 1,000 billed tokens, USD per model-unit hour without commitment)
-ILLUSTRATIVE: dict[str, tuple[float, float]] = {
-    "anthropic.claude-3-haiku-20240307-v1:0:200k": (0.008, 40.0),
-    "amazon.nova-micro-v1:0:128k": (0.001, 20.0),
-    "amazon.nova-lite-v1:0:300k": (0.002, 25.0),
-    "amazon.nova-pro-v1:0:300k": (0.008, 50.0),
-    "meta.llama3-1-8b-instruct-v1:0:128k": (0.002, 25.0),
-    "meta.llama3-1-70b-instruct-v1:0:128k": (0.008, 50.0),
-    "meta.llama3-2-1b-instruct-v1:0:128k": (0.001, 20.0),
-    "meta.llama3-2-3b-instruct-v1:0:128k": (0.001, 20.0),
-    "meta.llama3-2-11b-instruct-v1:0:128k": (0.002, 25.0),
-    "meta.llama3-2-90b-instruct-v1:0:128k": (0.008, 50.0),
-    "amazon.titan-text-express-v1:0:8k": (0.008, 20.0),
-    "amazon.titan-text-lite-v1:0:4k": (0.001, 10.0),
-    "amazon.titan-text-premier-v1:0:32k": (0.008, 50.0),
+# Request's serving.commitment (None: no commitment) -> the price document's key for its model-unit hour.
+COMMITMENT_KEYS: dict[str | None, str] = {
+    None: "modelUnitHourUsd",
+    "OneMonth": "modelUnitHourOneMonthUsd",
+    "SixMonths": "modelUnitHourSixMonthsUsd",
+}
+COMMITMENT_WORDS: dict[str | None, str] = {
+    None: "no commitment",
+    "OneMonth": "1-month commitment",
+    "SixMonths": "6-month commitment",
+}
+ON_DEMAND_KEYS = ("onDemandInputPer1kTokensUsd", "onDemandOutputPer1kTokensUsd")
+# Assumed discounts of a committed term against the no-commitment hour (AWS: "a discounted rate").
+_ONE_MONTH, _SIX_MONTHS = 0.8, 0.6
+
+
+@dataclass(frozen=True)
+class ModelPrices:
+    training_per_1k_tokens: float
+    model_unit_hour: float  # no commitment
+    on_demand_per_1k_input: float | None = None  # None: the model has no on-demand deployment
+    on_demand_per_1k_output: float | None = None
+
+    @property
+    def model_unit_hour_one_month(self) -> float:
+        return round(self.model_unit_hour * _ONE_MONTH, 2)
+
+    @property
+    def model_unit_hour_six_months(self) -> float:
+        return round(self.model_unit_hour * _SIX_MONTHS, 2)
+
+    def by_key(self, key: str) -> float | None:
+        """The price under a price document's key (``bft.config.PRICE_TABLES``)."""
+        return {
+            "trainingPer1kTokensUsd": self.training_per_1k_tokens,
+            "modelUnitHourUsd": self.model_unit_hour,
+            "modelUnitHourOneMonthUsd": self.model_unit_hour_one_month,
+            "modelUnitHourSixMonthsUsd": self.model_unit_hour_six_months,
+            "onDemandInputPer1kTokensUsd": self.on_demand_per_1k_input,
+            "onDemandOutputPer1kTokensUsd": self.on_demand_per_1k_output,
+        }[key]
+
+
+ILLUSTRATIVE: dict[str, ModelPrices] = {
+    "anthropic.claude-3-haiku-20240307-v1:0:200k": ModelPrices(0.008, 40.0),
+    "amazon.nova-micro-v1:0:128k": ModelPrices(0.001, 20.0, 0.000035, 0.00014),
+    "amazon.nova-lite-v1:0:300k": ModelPrices(0.002, 25.0, 0.00006, 0.00024),
+    "amazon.nova-pro-v1:0:300k": ModelPrices(0.008, 50.0, 0.0008, 0.0032),
+    "meta.llama3-1-8b-instruct-v1:0:128k": ModelPrices(0.002, 25.0),
+    "meta.llama3-1-70b-instruct-v1:0:128k": ModelPrices(0.008, 50.0),
+    "meta.llama3-2-1b-instruct-v1:0:128k": ModelPrices(0.001, 20.0),
+    "meta.llama3-2-3b-instruct-v1:0:128k": ModelPrices(0.001, 20.0),
+    "meta.llama3-2-11b-instruct-v1:0:128k": ModelPrices(0.002, 25.0),
+    "meta.llama3-2-90b-instruct-v1:0:128k": ModelPrices(0.008, 50.0),
+    "amazon.titan-text-express-v1:0:8k": ModelPrices(0.008, 20.0),
+    "amazon.titan-text-lite-v1:0:4k": ModelPrices(0.001, 10.0),
+    "amazon.titan-text-premier-v1:0:32k": ModelPrices(0.008, 50.0),
 }
 
 
@@ -38,6 +92,5 @@ def lookup(prices: dict[str, Any], kind: str, model_id: str | None, family: str 
         if key and key in configured:
             return float(configured[key]), "configured"
     shipped = ILLUSTRATIVE.get(model_id or "")
-    if shipped is None:
-        return None, "none"
-    return (shipped[0] if kind == "trainingPer1kTokensUsd" else shipped[1]), "illustrative"
+    value = shipped.by_key(kind) if shipped is not None else None
+    return (value, "illustrative") if value is not None else (None, "none")

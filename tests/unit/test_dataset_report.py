@@ -22,7 +22,8 @@ from tests.unit.test_dataset_rules import (
     validate,
 )
 
-ISSUE_KEYS = {"file", "line", "field", "code", "message"}
+ISSUE_KEYS = {"file", "line", "field", "code", "message", "more_on_record"}
+GROUP_KEYS = {"file", "field", "code", "message", "count", "line_ranges", "lines_not_listed"}
 
 
 def test_report_schema_is_stable_and_json_serializable() -> None:
@@ -42,6 +43,10 @@ def test_report_schema_is_stable_and_json_serializable() -> None:
         "errors",
         "warning_count",
         "warnings",
+        "error_groups",
+        "ungrouped_errors",
+        "warning_groups",
+        "ungrouped_warnings",
         "statistics",
         "limits",
     }
@@ -55,6 +60,12 @@ def test_report_schema_is_stable_and_json_serializable() -> None:
     assert all(set(e) == ISSUE_KEYS for e in data["errors"] + data["warnings"])
     assert [(e["line"], e["code"]) for e in data["errors"]] == [(3, "invalid_json"), (8, "too_few_messages")]
     assert [(w["line"], w["code"]) for w in data["warnings"]] == [(21, "duplicate_record")]
+    assert all(set(g) == GROUP_KEYS for g in data["error_groups"] + data["warning_groups"])
+    assert [(g["code"], g["count"], g["line_ranges"]) for g in data["error_groups"]] == [
+        ("invalid_json", 1, [[3, 3]]),
+        ("too_few_messages", 1, [[8, 8]]),
+    ]
+    assert (data["ungrouped_errors"], data["ungrouped_warnings"]) == (0, 0)
     stats = data["statistics"]
     assert set(stats) >= {"records", "tokens", "turns", "system_prompt_share", "epochs", "estimated_billed_tokens"}
     assert set(stats["tokens"]) == {"min", "mean", "p95", "max", "total"}
@@ -133,7 +144,7 @@ def test_summary_text_caps_the_errors_shown() -> None:
     # Each error at a different column: distinct errors, not one repeated (those are grouped, see below).
     report = validate(HAIKU, dataset(HAIKU, 40, {n: b"[" + b" " * n for n in range(1, 31)}))
     text = summary_text(report, max_issues=5)
-    assert "30 errors, first 5 shown:" in text
+    assert "30 errors, 30 different: first 5 shown:" in text
     assert "training.jsonl:5:" in text
     assert "training.jsonl:6:" not in text
 
@@ -310,22 +321,81 @@ def test_validate_paths_reads_duplicates_back_from_disk(tmp_path: Path) -> None:
 
 
 def test_the_same_error_on_many_records_is_one_line_with_their_lines() -> None:
-    """Haiku records checked for Nova break the same rule 60 times: said once, with the lines."""
+    """Haiku records checked for Nova break the same three rules 60 times: each said once, with the lines."""
     from bft.dataset import summary_text, validate_lines
     from tests.unit.test_dataset_rules import HAIKU, dataset
 
     report = validate_lines("amazon.nova-lite-v1:0:300k", dataset(HAIKU, 60))
     text = summary_text(report)
-    assert report.error_count == 60
-    assert "the same error on 60 records: lines 1-60" in text
-    assert len([row for row in text.splitlines() if "[" in row and "]" in row]) == 1
+    assert report.error_count == 180  # system and both messages' content, on every record
+    assert "180 errors, 3 different:" in text
+    assert (
+        "training.jsonl: system: must be an array of {text} objects, got string [wrong_type]: "
+        "the same error on 60 records: lines 1-60" in text
+    )
+    assert (
+        "messages[1].content: must be an array of content blocks, got string [wrong_type]: "
+        "the same error on 60 records: lines 1-60" in text
+    )
+    assert len([row for row in text.splitlines() if "[wrong_type]" in row]) == 3
+    assert [g.count for g in report.error_groups] == [60, 60, 60]
+
+
+def test_scattered_lines_are_listed_up_to_a_bound_then_counted() -> None:
+    from bft.dataset import summary_text, validate_lines
+    from bft.dataset.report import MAX_GROUP_RANGES
+    from tests.unit.test_dataset_rules import HAIKU, dataset
+
+    broken = {"messages": [{"role": "user", "content": "hi"}]}
+    at = [3, 4, 7, *range(10, 200, 3)]  # 3-4 one run, then one line each
+    report = validate_lines(HAIKU, dataset(HAIKU, 200, dict.fromkeys(at, broken)))
+    (group,) = report.error_groups
+    assert group.count == len(at) == 67
+    assert group.line_ranges == [[3, 4], [7, 7], [10, 10], [13, 13], [16, 16], [19, 19], [22, 22], [25, 25]]
+    assert len(group.line_ranges) == MAX_GROUP_RANGES
+    assert group.lines_not_listed == 67 - 9
+    assert "the same error on 67 records: lines 3-4, 7, 10, 13, 16, 19, 22, 25, … and 58 more" in summary_text(report)
+    # Grouping counts every record, not only the first 100 errors listed one by one.
+    many = validate_lines(HAIKU, dataset(HAIKU, 300, dict.fromkeys(range(1, 301), broken)), max_issues=100)
+    assert len(many.errors) == 100
+    assert many.error_groups[0].count == 300
+    assert many.error_groups[0].line_ranges == [[1, 300]]
+
+
+def test_distinct_errors_past_the_group_limit_are_counted_not_dropped() -> None:
+    from bft.dataset import summary_text, validate_lines
+    from tests.unit.test_dataset_rules import HAIKU, dataset
+
+    report = validate_lines(HAIKU, dataset(HAIKU, 40, {n: b"[" + b" " * n for n in range(1, 31)}), max_issues=10)
+    assert report.error_count == 30
+    assert len(report.error_groups) == 10
+    assert report.ungrouped_errors == 20
+    assert report.to_dict()["ungrouped_errors"] == 20
+    assert "… and 20 more errors of other kinds, not listed" in summary_text(report)
+
+
+def test_by_record_lists_each_error_of_a_record_together() -> None:
+    from bft.dataset import summary_text, validate_lines
+    from tests.unit.test_dataset_rules import HAIKU, dataset, haiku_record
+
+    report = validate_lines(
+        "amazon.nova-lite-v1:0:300k", [*dataset(HAIKU, 2), *dataset("amazon.nova-lite-v1:0:300k", 10)]
+    )
+    assert haiku_record(0)  # the two Haiku-format records are lines 1 and 2
+    rows = summary_text(report, by_record=True).splitlines()
+    assert rows[rows.index("6 errors:") + 1 :][:3] == [
+        "  training.jsonl:1: system: must be an array of {text} objects, got string [wrong_type]",
+        "  training.jsonl:1: messages[0].content: must be an array of content blocks, got string [wrong_type]",
+        "  training.jsonl:1: messages[1].content: must be an array of content blocks, got string [wrong_type]",
+    ]
 
 
 def test_line_ranges() -> None:
     from bft.dataset.report import line_ranges
 
-    assert line_ranges([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
-    assert line_ranges([4]) == "4"
+    assert line_ranges([[1, 3], [7, 7], [9, 10]]) == "1-3, 7, 9-10"
+    assert line_ranges([[4, 4]]) == "4"
+    assert line_ranges([[4, 4]], 55) == "4, … and 55 more"
 
 
 def test_a_json_syntax_error_is_said_in_words_with_line_and_column() -> None:

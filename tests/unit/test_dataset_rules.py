@@ -97,6 +97,15 @@ def assert_error(model: str, bad: Any, code: str, field: str | None, at: int = 7
     return issue
 
 
+def assert_errors(model: str, bad: Any, expected: list[tuple[str, str | None]], at: int = 7) -> list[Issue]:
+    """Every error of the record at line ``at``, in record order, as (code, field)."""
+    report = validate(model, dataset(model, replace={at: bad}))
+    assert [(e.code, e.field) for e in report.errors] == expected, [str(e) for e in report.errors]
+    assert {(e.file, e.line) for e in report.errors} == {("training.jsonl", at)}
+    assert report.error_count == len(expected)
+    return report.errors
+
+
 def msgs(*pairs: tuple[str, Any]) -> list[dict[str, Any]]:
     return [{"role": role, "content": content} for role, content in pairs]
 
@@ -193,7 +202,6 @@ _A = ("assistant", "hello")
         ({"system": 3, "messages": msgs(_H, _A)}, "wrong_type", "system"),
         ({"system": ["be nice"], "messages": msgs(_H, _A)}, "wrong_type", "system"),
         ({"messages": "hi"}, "wrong_type", "messages"),
-        ({"messages": [["user", "hi"], ["assistant", "yo"]]}, "wrong_type", "messages[0]"),
         ({"messages": msgs(("user", [{"type": "text", "text": "hi"}]), _A)}, "wrong_type", "messages[0].content"),
         ({"messages": msgs(_H, ("assistant", None))}, "wrong_type", "messages[1].content"),
         ({"messages": msgs(_H)}, "too_few_messages", "messages"),
@@ -212,6 +220,100 @@ _A = ("assistant", "hello")
 )
 def test_haiku_record_rules(bad: dict[str, Any], code: str, field: str) -> None:
     assert_error(HAIKU, bad, code, field)
+
+
+# -- every error of a record ---------------------------------------------------------------
+
+
+def test_a_record_with_several_broken_rules_reports_each_in_record_order() -> None:
+    record = {
+        "system": 3,
+        "messages": [
+            {"role": "user", "content": "hi", "name": "bob"},
+            {"role": "assistant", "content": ""},
+            ["user", "again"],
+            {"role": "assistant", "content": "a\nHuman: b"},
+        ],
+        "extra": 1,
+    }
+    assert_errors(
+        HAIKU,
+        record,
+        [
+            ("unknown_key", "extra"),
+            ("wrong_type", "system"),
+            ("unknown_key", "messages[0].name"),
+            ("empty_content", "messages[1].content"),
+            ("wrong_type", "messages[2]"),
+            ("reserved_string", "messages[3].content"),
+        ],
+    )
+
+
+def test_every_broken_message_is_reported() -> None:
+    assert_errors(
+        HAIKU,
+        {"messages": [["user", "hi"], ["assistant", "yo"]]},
+        [("wrong_type", "messages[0]"), ("wrong_type", "messages[1]")],
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        # One misplaced role: the roles after it are not each "out of order".
+        ({"messages": msgs(_H, _H, _A, _H)}, [("role_order", "messages[1].role")]),
+        # An unknown role may have shifted the positions: no order errors after it, but each unknown role is.
+        (
+            {"messages": msgs(("system", "x"), _H, ("bot", "y"), _A)},
+            [("invalid_role", "messages[0].role"), ("invalid_role", "messages[2].role")],
+        ),
+        # A missing content is not also of the wrong type; a missing role is reported once.
+        (
+            {"messages": [{"content": "hi"}, {"role": "assistant"}]},
+            [
+                ("missing_key", "messages[0].role"),
+                ("missing_key", "messages[1].content"),
+            ],
+        ),
+    ],
+)
+def test_errors_that_follow_from_another_are_not_repeated(bad: Any, expected: list[tuple[str, str]]) -> None:
+    assert_errors(HAIKU, bad, expected)
+
+
+def test_a_misspelt_key_is_both_missing_and_unknown() -> None:
+    assert_errors(
+        NOVA_LITE,
+        conv(_U, _B, system=[{"content": "x"}]),
+        [("missing_key", "system[0].text"), ("unknown_key", "system[0].content")],
+    )
+    for model in (LLAMA31, TITAN):
+        assert_errors(
+            model, {"prompt": "p", "response": "c"}, [("missing_key", "completion"), ("unknown_key", "response")]
+        )
+
+
+def test_a_haiku_record_checked_for_nova_reports_each_field() -> None:
+    """The issue's case: data in another family's format breaks a rule per field, all said at once."""
+    errors = assert_errors(
+        NOVA_LITE,
+        haiku_record(3),
+        [("wrong_type", "system"), ("wrong_type", "messages[0].content"), ("wrong_type", "messages[1].content")],
+    )
+    assert errors[0].message == "must be an array of {text} objects, got string"
+
+
+def test_at_most_ten_errors_of_a_record_are_listed_and_the_rest_counted() -> None:
+    from bft.dataset.validator import MAX_ERRORS_PER_RECORD
+
+    record = {"messages": [{"role": r, "content": ""} for r in ["user", "assistant"] * 8]}
+    report = validate(HAIKU, dataset(HAIKU, replace={5: record}))
+    assert report.error_count == 16
+    assert len(report.errors) == MAX_ERRORS_PER_RECORD == 10
+    assert [e.more_on_record for e in report.errors] == [0] * 9 + [6]
+    assert str(report.errors[-1]).endswith("[empty_content] (and 6 more on this record)")
+    assert sum(g.count for g in report.error_groups) == 16  # the unlisted ones are still grouped
 
 
 def test_haiku_reserved_strings_need_the_newline() -> None:
@@ -272,7 +374,6 @@ _B = ("assistant", [{"text": "hello"}])
         (conv(_U, _B, toolConfig={}), "unknown_key", "toolConfig"),
         ({"schemaVersion": "bedrock-conversation-2024"}, "missing_key", "messages"),
         (conv(_U, _B, system="be brief"), "wrong_type", "system"),
-        (conv(_U, _B, system=[{"content": "x"}]), "missing_key", "system[0].text"),
         (conv(_U, _B, system=[{"text": "System: obey"}]), "reserved_string", "system[0].text"),
         (conv(_U, ("assistant", "hello")), "wrong_type", "messages[1].content"),
         (conv(_U, ("assistant", [])), "empty_content", "messages[1].content"),
@@ -383,7 +484,6 @@ def test_llama32_has_no_reserved_strings() -> None:
         ({"prompt": "p"}, "missing_key", "completion"),
         ({"completion": "c"}, "missing_key", "prompt"),
         ({"prompt": "p", "completion": "c", "id": 3}, "unknown_key", "id"),
-        ({"prompt": "p", "response": "c"}, "missing_key", "completion"),
         ({"prompt": ["p"], "completion": "c"}, "wrong_type", "prompt"),
         ({"prompt": "p", "completion": None}, "wrong_type", "completion"),
         ({"prompt": "", "completion": "c"}, "empty_content", "prompt"),

@@ -74,3 +74,43 @@ def test_the_dry_run_prints_a_figure_and_says_it_is_illustrative(
     assert "= $" in out
     assert "/hour" in out
     assert "ILLUSTRATIVE prices" in out
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_has_hourly_prices_for_each_commitment_the_longer_the_cheaper(model: str) -> None:
+    run = {"family": _family(model), "baseModelId": model}
+    hourly = [
+        estimate_cost({**run, "serving": {"modelUnits": 2, "commitment": c}}, DATASET, {})
+        for c in (None, "OneMonth", "SixMonths")
+    ]
+    rates = [c["servingPerHourUsd"] for c in hourly]
+    assert rates[0] > rates[1] > rates[2] > 0
+    assert [c["commitment"] for c in hourly] == ["no commitment", "1-month commitment", "6-month commitment"]
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m.startswith("amazon.nova")])
+def test_an_on_demand_deployment_is_priced_per_token_not_per_hour(model: str) -> None:
+    cost = estimate_cost(
+        {"family": "nova", "baseModelId": model, "serving": {"kind": "on-demand-deployment", "modelUnits": 1}},
+        DATASET,
+        {},
+    )
+    assert cost["servingPerHourUsd"] == 0.0
+    served = cost["onDemandPer1kTokensUsd"]
+    assert served["output"] > served["input"] > 0
+    assert "billed per token served" in cost["note"]
+
+
+def test_configured_commitment_and_on_demand_prices_win(tmp_path: Path) -> None:
+    text = (ROOT / "config" / "dev.yaml").read_text() + (
+        "prices:\n"
+        "  model_unit_hour_six_months_usd:\n    llama-3.1: 7.5\n"
+        "  on_demand_output_per_1k_tokens_usd:\n    amazon.nova-lite-v1:0:300k: 0.5\n"
+    )
+    (tmp_path / "dev.yaml").write_text(text)
+    prices = load_config("dev", tmp_path).price_document()
+    run = {"family": "llama-3.1", "baseModelId": "meta.llama3-1-8b-instruct-v1:0:128k"}
+    six = estimate_cost({**run, "serving": {"modelUnits": 2, "commitment": "SixMonths"}}, DATASET, prices)
+    assert six["servingPerHourUsd"] == 15.0
+    nova = {"family": "nova", "baseModelId": "amazon.nova-lite-v1:0:300k", "serving": {"kind": "on-demand-deployment"}}
+    assert estimate_cost(nova, DATASET, prices)["onDemandPer1kTokensUsd"]["output"] == 0.5

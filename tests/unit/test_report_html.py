@@ -337,3 +337,20 @@ def test_readme_quick_start_lists_every_scenario() -> None:
         if outcome != "error":
             assert f"### {outcome}\n" in runbook
             assert " ".join(line.split()) in " ".join(runbook.split()), f"README runbook differs for {outcome}"
+
+
+def test_the_dataset_section_groups_the_same_error_on_many_records() -> None:
+    from bft.dataset import validate_lines
+    from tests.unit.test_dataset_rules import HAIKU, dataset
+
+    report, documents = _handmade(simulated=False)
+    validation = validate_lines("amazon.nova-lite-v1:0:300k", dataset(HAIKU, 60)).to_dict()
+    files = render(report, {**documents, "dataset-validation.json": validation})
+    page = files["report.html"]
+    assert "INVALID (180 errors)" in page
+    line = (
+        "system: must be an array of {text} objects, got string [wrong_type]: the same error on 60 records: lines 1-60"
+    )
+    assert line in page
+    assert page.count("[wrong_type]") == 3  # one line per kind, not one per record
+    assert files["report.md"].count("wrong_type") == 3

@@ -106,3 +106,17 @@ def test_console_script_missing_file_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == b""
     assert b"no such file" in done.stderr
+
+
+def test_by_record_lists_a_records_errors_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path / "converted.jsonl", dataset(HAIKU, 12))
+    assert main(["validate", str(path), "--base-model", NOVA_LITE]) == 1
+    summarized = capsys.readouterr().out
+    # Another family's format: said once with the migration, its errors counted, not listed.
+    assert f"{path}: format: the records are in anthropic-messages" in summarized
+    assert "the file's 36 errors follow from it" in summarized
+    assert "[wrong_type]" not in summarized
+    assert main(["validate", str(path), "--base-model", NOVA_LITE, "--by-record"]) == 1
+    rows = capsys.readouterr().out.splitlines()
+    first = [row.strip() for row in rows if row.strip().startswith(f"{path}:1:")]
+    assert [row.split(": ", 2)[1] for row in first] == ["system", "messages[0].content", "messages[1].content"]

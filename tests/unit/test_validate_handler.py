@@ -118,7 +118,8 @@ def test_invalid_dataset_writes_the_report_and_raises_with_its_uri(s3: Any) -> N
     with pytest.raises(DatasetInvalid) as info:
         invoke(event(training))
     message = str(info.value)
-    assert message.startswith(f"{REPORT_URI}: 2 errors in the dataset; first: ")
+    assert message.startswith(f"{REPORT_URI}: 2 errors in the dataset (its 38 valid training records: about ")
+    assert " billed training tokens over 3 epochs); first: " in message  # the event asks for 3
     assert f"{training}:5: messages[1].role: roles must alternate" in message
     assert f"{training}:12: invalid JSON" in message
     report = stored_report(s3)

@@ -37,7 +37,7 @@ def test_haiku_data_for_nova_reports_the_format_once_with_the_migration(
     # One line per file for the mismatch, no per-record error (a record's line number never appears).
     assert out.count("[wrong_format]") == 2
     assert f"{data['train']}: format: the records are in anthropic-messages (claude-3-haiku's format)" in out
-    assert "the file's 60 errors follow from it" in out
+    assert "the file's 180 errors follow from it" in out  # 3 rules broken by each of 60 records
     assert f"{data['train']}:1:" not in out
     assert "[wrong_type]" not in out
     assert f"Migration from claude-3-haiku (anthropic-messages) to nova (bedrock-conversation-2024), {NOVA_MICRO}:" in (

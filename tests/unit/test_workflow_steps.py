@@ -453,6 +453,44 @@ def test_finalize_keeps_only_the_message_of_a_lambda_error(env: Env) -> None:
     assert "stackTrace" not in result["cause"]
 
 
+def test_finalize_of_an_invalid_dataset_prices_its_token_estimate(env: Env) -> None:
+    """The DatasetInvalid message carries the valid records' token estimate; the cost estimate uses it."""
+    from bft.dataset import validate_lines
+    from bft.dataset.s3 import invalid_message
+    from tests.unit.test_dataset_rules import HAIKU, dataset
+
+    invalid = validate_lines(HAIKU, dataset(HAIKU, 40, {17: b"{"}), epochs=3)
+    message = invalid_message("s3://reports-bucket/reports/moderation/req-1/dataset-validation.json", invalid)
+    assert "(its 39 valid training records: about " in message
+    envelope = json.dumps({"errorType": "DatasetInvalid", "errorMessage": message})
+    run = env.run()
+    result = report.finalize(
+        {"input": env.request(), "run": run, "error": {"Error": "DatasetInvalid", "Cause": envelope}},
+        "FAILED",
+        **_report_targets(env),
+        policy_prices={"trainingPer1kTokensUsd": {"claude-3-haiku": 2.0}},
+        execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
+        environment="local",
+    )
+    assert result["outcome"] == "dataset_invalid"
+    written = json.loads(env.s3.get_object(Bucket=env.reports, Key="reports/moderation/req-1/run.json")["Body"].read())
+    cost = written["cost"]
+    assert cost["estimatedBilledTokens"] == invalid.estimated_billed_tokens() > 0
+    assert cost["trainingUsd"] == round(invalid.estimated_billed_tokens() / 1000 * 2.0, 2)
+    assert "records of the invalid dataset that passed validation" in cost["note"]
+
+
+def test_an_invalid_dataset_without_a_valid_record_leaves_the_cost_unknown(env: Env) -> None:
+    from bft.dataset import validate_lines
+    from bft.dataset.s3 import invalid_message
+    from bft.workflow.report import _invalid_dataset_size
+
+    invalid = validate_lines("amazon.nova-lite-v1:0:300k", [b"{"] * 10)
+    message = invalid_message("s3://r/k", invalid)
+    assert "billed training tokens" not in message
+    assert _invalid_dataset_size({"Error": "DatasetInvalid", "Cause": message}) == {}
+
+
 def test_finalize_of_a_refused_request_writes_under_its_own_machine_and_execution(env: Env) -> None:
     """A request ValidateRequest refused claims a team and an id: neither names where its report goes."""
     result = report.finalize(

@@ -121,6 +121,12 @@ def test_invalid_dataset_names_the_line_and_starts_nothing(local_assembly: Path,
     assert "dataset-validation.json" in cause
     assert ":17" in cause, "the broken record is on line 17"
     assert "CreateServing" not in summary["states_visited"]
+    # The tokens the dataset section shows are priced in the cost estimate, not "unknown".
+    cost = summary["report"]["cost"]
+    assert cost["estimatedBilledTokens"] is not None
+    assert cost["estimatedBilledTokens"] > 0
+    assert cost["trainingUsd"] is not None
+    assert cost["trainingUsd"] > 0
 
 
 def test_model_past_end_of_life_is_refused_before_any_spending(local_assembly: Path, tmp_path: Path) -> None:

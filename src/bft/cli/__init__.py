@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules under bft.cli, each registering one or more commands, in --help order.
-_SUBCOMMANDS = ["validate", "local_run", "pipeline", "report", "onboarding", "smoke"]
+_SUBCOMMANDS = ["validate", "local_run", "pipeline", "report", "onboarding", "smoke", "cost"]
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1

@@ -38,7 +38,12 @@ def register(subparsers: Any) -> None:
     submit.add_argument("training", help="training JSONL file")
     submit.add_argument("--validation", help="validation JSONL file")
     submit.add_argument("--evaluation", help="evaluation JSONL file (scored against the base model after serving)")
-    submit.add_argument("--threshold", type=float, default=0.0, help="evaluation score the custom model must reach")
+    submit.add_argument(
+        "--threshold", type=float, help="evaluation score (0 to 1) the custom model must reach; needs --evaluation"
+    )
+    submit.add_argument(
+        "--scorer", help="how an evaluation answer is scored: exact_match (default), normalized_match or contains"
+    )
     submit.add_argument(
         "--base-model", default=None, help="base model id (default: the team's first allowed model in the config)"
     )
@@ -46,6 +51,15 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--epochs", type=int, help="epochCount hyperparameter")
     submit.add_argument("--hyperparameter", action="append", default=[], metavar="NAME=VALUE")
     submit.add_argument("--model-units", type=int, help="provisioned throughput model units")
+    submit.add_argument(
+        "--serving-kind",
+        help="on-demand-deployment (Nova: billed per token) or provisioned-throughput (default: the environment's "
+        "choice for the model, else its cheapest)",
+    )
+    submit.add_argument(
+        "--commitment",
+        help="provisioned throughput term: none (default, hourly), OneMonth or SixMonths (when the team may commit)",
+    )
     submit.add_argument("--keep-on-failure", action="store_true", help="keep the throughput if a later step fails")
     approval = submit.add_mutually_exclusive_group()
     approval.add_argument("--approval", dest="approval", action="store_true", default=None)
@@ -140,12 +154,24 @@ def run_submit(args: argparse.Namespace) -> int:
         "trainingDataUri": f"{prefix}/train.jsonl",
         "hyperParameters": hyper,
         "requestId": request_id,
-        "serving": {"keep": args.keep_on_failure} | ({"modelUnits": args.model_units} if args.model_units else {}),
+        "serving": {"keep": args.keep_on_failure}
+        | ({"modelUnits": args.model_units} if args.model_units is not None else {})
+        | ({"kind": args.serving_kind} if args.serving_kind is not None else {})
+        | ({"commitment": args.commitment} if args.commitment is not None else {}),
     }
     if args.validation:
         request["validationDataUri"] = f"{prefix}/validation.jsonl"
     if args.evaluation:
-        request["evaluation"] = {"dataUri": f"{prefix}/evaluation.jsonl", "threshold": args.threshold}
+        request["evaluation"] = {"dataUri": f"{prefix}/evaluation.jsonl", "threshold": args.threshold or 0.0} | (
+            {"scorer": args.scorer} if args.scorer is not None else {}
+        )
+    elif args.threshold is not None or args.scorer is not None:
+        option = "--threshold" if args.threshold is not None else "--scorer"
+        print(
+            f"refused before upload: evaluation.{option[2:]}: {option} needs --evaluation FILE (without an evaluation "
+            "set nothing is scored, so the run would deploy whatever it trains)"
+        )
+        return EXIT_NEGATIVE
     if args.approval is not None:
         request["approvalRequired"] = args.approval
     try:
@@ -204,21 +230,27 @@ def _derived_request_id(args: argparse.Namespace) -> str:
         if path:
             digest.update(Path(path).read_bytes())
     digest.update(json.dumps([args.base_model, args.epochs, args.hyperparameter, args.model_units]).encode())
+    # Options added later count only when given, so the ids of earlier submissions stay the same.
+    later = [args.serving_kind, args.commitment, args.threshold, args.scorer]
+    if any(option is not None for option in later):
+        digest.update(json.dumps(later).encode())
     return f"{re.sub(r'[^a-z0-9]', '', args.team)[:16]}-{digest.hexdigest()[:12]}"
 
 
 def _cost_line(cost: dict[str, Any], epochs: int, units: int) -> str:
     tokens = cost.get("estimatedBilledTokens")
     training = f"${cost['trainingUsd']:.2f}" if cost.get("trainingUsd") is not None else "unknown (no price configured)"
-    serving = (
-        f"${cost['servingPerHourUsd']:.2f}/hour"
-        if cost.get("servingPerHourUsd") is not None
-        else "unknown per hour (no price configured)"
-    )
-    line = (
-        f"cost estimate: training ~{tokens} billed tokens ({epochs} epochs) = {training}; "
-        f"serving {units} model unit(s) = {serving}"
-    )
+    served = cost.get("onDemandPer1kTokensUsd")
+    if served is not None:
+        rates = " / ".join(
+            f"${served[k]:.6f}".rstrip("0") if served.get(k) is not None else "unknown" for k in ("input", "output")
+        )
+        serving = f"on-demand deployment, no hourly charge; {rates} per 1,000 input / output tokens served"
+    elif cost.get("servingPerHourUsd") is not None:
+        serving = f"{units} model unit(s) with {cost.get('commitment')} = ${cost['servingPerHourUsd']:.2f}/hour"
+    else:
+        serving = f"{units} model unit(s) = unknown per hour (no price configured)"
+    line = f"cost estimate: training ~{tokens} billed tokens ({epochs} epochs) = {training}; serving {serving}"
     if cost.get("priceSource") == "illustrative":
         line += f"\n  {cost['note']}"
     return line

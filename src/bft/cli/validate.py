@@ -61,6 +61,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--epochs", type=int, metavar="N", help="epochs for the billed-token estimate (default: the model's)"
     )
+    parser.add_argument(
+        "--by-record",
+        action="store_true",
+        help="list each record's errors together, line by line (default: the same error on many records once, "
+        "with its lines)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout, nothing else")
     parser.set_defaults(func=run)
 
@@ -134,18 +140,23 @@ def run(args: argparse.Namespace) -> int:
         document = report.to_dict() | ({"migration": migration.to_dict()} if migration else {})
         print(dumps(document).decode("utf-8"))
         return EXIT_OK if report.valid else EXIT_NEGATIVE
-    # A file in another family's format fails every record for that one reason: said once, with the advice.
-    mismatched = {
-        check.path: (
-            f"format: the records are in {check.data_format} ({family_of_format(str(check.data_format)).name}'s "
-            f"format), not {family.data_format}, which {family.name} reads [wrong_format]; the file's "
-            f"{report.errors_by_file.get(check.path, 0):,} errors follow from it and are not listed one by one: "
-            "convert the records as the migration below says"
-        )
-        for check in (migration.files if migration else [])
-        if check.data_format not in (None, family.data_format)
-    }
-    print(summary_text(report, summarized=mismatched))
+    # A file in another family's format fails every record for that one reason: said once, with the advice
+    # (unless each record's errors were asked for).
+    mismatched = (
+        {}
+        if args.by_record
+        else {
+            check.path: (
+                f"format: the records are in {check.data_format} ({family_of_format(str(check.data_format)).name}'s "
+                f"format), not {family.data_format}, which {family.name} reads [wrong_format]; the file's "
+                f"{report.errors_by_file.get(check.path, 0):,} errors follow from it and are not listed one by one: "
+                "convert the records as the migration below says"
+            )
+            for check in (migration.files if migration else [])
+            if check.data_format not in (None, family.data_format)
+        }
+    )
+    print(summary_text(report, summarized=mismatched, by_record=args.by_record))
     if migration is not None:
         print(migration.text())
     return EXIT_OK if report.valid else EXIT_NEGATIVE

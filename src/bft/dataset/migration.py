@@ -19,7 +19,7 @@ from typing import Any
 
 from bft.dataset.formats import example_line
 from bft.dataset.parsing import default_backend, iter_lines, read_chunks
-from bft.dataset.rules import RecordError, _reserved_finder, make_checker
+from bft.dataset.rules import RecordError, RecordInvalid, _reserved_finder, make_checker
 from bft.families import FAMILIES, ModelFamily
 
 # Records read to decide a file's format: enough to outvote a few broken lines, cheap on a 10 GB file.
@@ -291,7 +291,7 @@ def _measure(
             check.records += 1
             try:
                 units, turns, _system, content, media = parse(loads(raw))
-            except (ValueError, RecursionError, RecordError, TypeError, AttributeError, KeyError):
+            except (ValueError, RecursionError, RecordError, RecordInvalid, TypeError, AttributeError, KeyError):
                 check.invalid_in_source += 1
                 continue
             if (units + 2) // 3 > target.token_limit:

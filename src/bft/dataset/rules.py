@@ -1,8 +1,13 @@
 """Per-record rules, one checker per data format.
 
 A checker takes one parsed JSON object and either returns a ``RecordInfo`` or
-raises ``RecordError`` for the first rule the record breaks (one error per line:
-the first fix usually changes the rest). The Claude checker, the one the
+raises ``RecordInvalid`` with every rule the record breaks, in record order: a
+record converted from another family breaks several at once, and fixing them one
+upload at a time wastes a round trip each. Within one field the rules run in
+order and stop at the first broken one (a content that is not a string is not
+also "empty"), and an error that only follows from another is not repeated:
+after the first misplaced role the next roles are not "out of order" too, and
+a missing key is not also a wrong type. The Claude checker, the one the
 pipeline mostly runs, keeps its common path to whole-list operations that run
 in C and builds field paths and messages only when a rule fails.
 
@@ -35,6 +40,26 @@ class RecordError(Exception):
         self.code = code
         self.field = field
         self.message = message
+
+
+class RecordInvalid(Exception):
+    """Every rule a record breaks (at least one), in record order."""
+
+    def __init__(self, errors: list[RecordError]) -> None:
+        super().__init__("; ".join(f"{e.field or 'record'}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+class _Errors(list[RecordError]):
+    """A record's errors; the same code on the same field is kept once (two rules may notice one fault)."""
+
+    def add(self, error: RecordError) -> None:
+        if not any(e.field == error.field and e.code == error.code for e in self):
+            self.append(error)
+
+    def add_all(self, errors: list[RecordError]) -> None:
+        for error in errors:
+            self.add(error)
 
 
 # The normalized content of a record, for duplicate detection: its texts (and media
@@ -99,18 +124,21 @@ def _wrong_type(field: str, expected: str, value: Any) -> RecordError:
     return RecordError("wrong_type", field, f"must be {expected}, got {_type_name(value)}")
 
 
-def _check_keys(obj: dict[str, Any], required: tuple[str, ...], allowed: tuple[str, ...], prefix: str) -> None:
-    """Slow path: name the missing or unknown key (called only when a count is off)."""
-    for key in required:
-        if key not in obj:
-            raise RecordError("missing_key", prefix + key, f"required key {key!r} is missing")
-    for key in obj:
-        if key not in allowed:
-            raise RecordError(
-                "unknown_key",
-                prefix + key,
-                f"unknown key {key!r}; allowed keys: {', '.join(allowed)}",
-            )
+def _key_errors(
+    obj: dict[str, Any], required: tuple[str, ...], allowed: tuple[str, ...], prefix: str
+) -> list[RecordError]:
+    """Slow path: every missing and every unknown key (called only when a count is off)."""
+    errors = [
+        RecordError("missing_key", prefix + key, f"required key {key!r} is missing")
+        for key in required
+        if key not in obj
+    ]
+    errors.extend(
+        RecordError("unknown_key", prefix + key, f"unknown key {key!r}; allowed keys: {', '.join(allowed)}")
+        for key in obj
+        if key not in allowed
+    )
+    return errors
 
 
 def _reserved_finder(family: ModelFamily) -> Callable[[str], str | None]:
@@ -175,6 +203,12 @@ def _reserved_finder(family: ModelFamily) -> Callable[[str], str | None]:
     return find
 
 
+def _raise_first(errors: list[RecordError]) -> None:
+    """Inside one nested object (a media block) later rules presume the earlier ones: its first error."""
+    if errors:
+        raise errors[0]
+
+
 def _reserved_error(field: str, found: str, family: ModelFamily) -> RecordError:
     listed = ", ".join(repr(s) for s in family.reserved_strings)
     case = " (any letter case)" if family.reserved_strings_ignore_case else ""
@@ -184,7 +218,7 @@ def _reserved_error(field: str, found: str, family: ModelFamily) -> RecordError:
 
 
 def _role_error(messages: list[Any], index: int, expected: str) -> RecordError:
-    """Explain why messages[index] is not the expected role (slow path)."""
+    """Explain why messages[index] (an object) is not the expected role (slow path)."""
     message = messages[index]
     field = f"messages[{index}]"
     if "role" not in message:
@@ -194,11 +228,39 @@ def _role_error(messages: list[Any], index: int, expected: str) -> RecordError:
         return RecordError("invalid_role", field + ".role", f"role must be 'user' or 'assistant', got {role!r}")
     if index == 0:
         return RecordError("role_order", field + ".role", "the first message must be from 'user'")
+    previous = messages[index - 1]
+    before = previous.get("role") if type(previous) is dict else None
+    # The previous message may itself be broken (its errors are reported too): then say the position.
+    after = f"after {before!r}" if before in ("user", "assistant") else f"at position {index}"
     return RecordError(
-        "role_order",
-        field + ".role",
-        f"roles must alternate user/assistant: expected {expected!r} after {messages[index - 1]['role']!r}",
+        "role_order", field + ".role", f"roles must alternate user/assistant: expected {expected!r} {after}"
     )
+
+
+class _RoleOrder:
+    """Positions fix the roles (user first, alternating); only the first misplaced role is an error, the
+    ones after it follow from it. A missing or unknown role is always its own error."""
+
+    def __init__(self, messages: list[Any], errors: _Errors) -> None:
+        self.messages = messages
+        self.errors = errors
+        self.broken = False
+
+    def check(self, index: int, expected: str) -> None:
+        error = _role_error(self.messages, index, expected)
+        if error.code == "role_order" and self.broken:
+            return
+        # After a missing or unknown role the positions may be shifted (an extra message?): order errors
+        # past it would only follow from it.
+        self.broken = True
+        self.errors.add(error)
+
+    def check_last(self) -> None:
+        count = len(self.messages)
+        if count >= 2 and count & 1 and not self.broken:
+            self.errors.add(
+                RecordError("role_order", f"messages[{count - 1}].role", "the last message must be from 'assistant'")
+            )
 
 
 def _alternating_roles(count: int) -> list[str]:
@@ -217,47 +279,73 @@ def _anthropic_checker(family: ModelFamily) -> Checker:
     get_content = itemgetter("content")
     get_role = itemgetter("role")
 
-    def explain(messages: list[Any]) -> None:
-        """Slow path: walk the messages in order and raise for the first broken rule."""
-        expected = "user"
-        for index, message in enumerate(messages):
-            if type(message) is not dict:
-                raise _wrong_type(f"messages[{index}]", "an object", message)
-            if message.get("role") != expected:
-                raise _role_error(messages, index, expected)
-            if len(message) != 2:
-                _check_keys(message, message_keys, message_keys, f"messages[{index}].")
-            content = message["content"]
-            if type(content) is not str:
-                raise _wrong_type(f"messages[{index}].content", "a string", content)
-            if not content or content.isspace():
-                raise RecordError("empty_content", f"messages[{index}].content", "content is empty")
-            expected = "assistant" if expected == "user" else "user"
-        if len(messages) & 1:
-            raise RecordError(
-                "role_order", f"messages[{len(messages) - 1}].role", "the last message must be from 'assistant'"
-            )
-        raise AssertionError("explain() found no broken rule")  # the fast path and this walk disagree
+    def reserved(text: str, field: str, errors: _Errors) -> None:
+        found = find_reserved(text)
+        if found:
+            errors.add(_reserved_error(field, found, family))
+
+    def problems(obj: dict[str, Any]) -> RecordInvalid:
+        """Slow path: walk the whole record and collect every broken rule."""
+        errors = _Errors(_key_errors(obj, ("messages",), top_keys, ""))
+        system = obj.get("system")
+        if system is not None:  # null is accepted as "no system prompt", as the aws-samples helper does
+            if type(system) is not str:
+                errors.add(_wrong_type("system", "a string", system))
+            else:
+                reserved(system, "system", errors)
+        messages = obj.get("messages", _MISSING)
+        if messages is not _MISSING and type(messages) is not list:
+            errors.add(_wrong_type("messages", "an array of {role, content} objects", messages))
+        elif messages is not _MISSING:
+            count = len(messages)
+            if count < 2:
+                errors.add(
+                    RecordError(
+                        "too_few_messages", "messages", f"needs at least 2 messages (user, assistant), got {count}"
+                    )
+                )
+            roles = _RoleOrder(messages, errors)
+            for index, message in enumerate(messages):
+                expected = "user" if index % 2 == 0 else "assistant"
+                field = f"messages[{index}]"
+                if type(message) is not dict:
+                    errors.add(_wrong_type(field, "an object", message))
+                    continue
+                if message.get("role") != expected:
+                    roles.check(index, expected)
+                if len(message) != 2:
+                    errors.add_all(_key_errors(message, message_keys, message_keys, field + "."))
+                content = message.get("content", _MISSING)
+                if content is _MISSING:
+                    continue
+                if type(content) is not str:
+                    errors.add(_wrong_type(field + ".content", "a string", content))
+                elif not content or content.isspace():
+                    errors.add(RecordError("empty_content", field + ".content", "content is empty"))
+                else:
+                    reserved(content, field + ".content", errors)
+            roles.check_last()
+        if not errors:  # the fast path and this walk disagree
+            raise AssertionError("the record failed a check but no broken rule was found")
+        return RecordInvalid(errors)
 
     def check(obj: dict[str, Any]) -> RecordInfo:
         messages = obj.get("messages", _MISSING)
-        if messages is _MISSING or len(obj) != (2 if "system" in obj else 1):
-            _check_keys(obj, ("messages",), top_keys, "")
         system = obj.get("system")
-        if system is None:  # null is accepted as "no system prompt", as the aws-samples helper does
+        if system is None:
             system = ""
-        elif type(system) is not str:
-            raise _wrong_type("system", "a string", system)
-        if type(messages) is not list:
-            raise _wrong_type("messages", "an array of {role, content} objects", messages)
+        if (
+            messages is _MISSING
+            or len(obj) != (2 if "system" in obj else 1)
+            or type(system) is not str
+            or type(messages) is not list
+            or len(messages) < 2
+        ):
+            raise problems(obj)
         count = len(messages)
-        if count < 2:
-            raise RecordError(
-                "too_few_messages", "messages", f"needs at least 2 messages (user, assistant), got {count}"
-            )
         # Fast path: whole-list operations in C (no Python frame per message). Any
         # doubt (a non-object message, a missing key, a non-string or empty
-        # content) lands in explain(), which walks the messages and names the rule.
+        # content) lands in problems(), which walks the record and names every rule.
         try:
             contents = list(map(get_content, messages))
             ok = (
@@ -271,18 +359,14 @@ def _anthropic_checker(family: ModelFamily) -> Checker:
         except (TypeError, KeyError):
             ok = False
         if not ok:
-            explain(messages)
+            raise problems(obj)
         # Roles are fixed by position once the order is valid, so the texts are the
         # content. One NUL-joined string (NUL is in no reserved string, so no match
         # spans two texts) lets a single call screen the record.
         texts = [system, *contents]
         joined = "\0".join(texts)
         if find_reserved(joined):
-            for index, text in enumerate(texts):
-                found = find_reserved(text)
-                if found:
-                    field = "system" if index == 0 else f"messages[{index - 1}].content"
-                    raise _reserved_error(field, found, family)
+            raise problems(obj)
         units = len(joined) - count if joined.isascii() else sum(map(utf8_size, texts))
         return (units, count, bool(system), (joined, tuple(map(len, texts))), None)
 
@@ -297,16 +381,22 @@ def _prompt_completion_checker(family: ModelFamily) -> Checker:
     def check(obj: dict[str, Any]) -> RecordInfo:
         prompt: Any = obj.get("prompt")
         completion: Any = obj.get("completion")
+        errors = _Errors()
         if len(obj) != 2 or prompt is None or completion is None:
-            _check_keys(obj, keys, keys, "")
+            errors.add_all(_key_errors(obj, keys, keys, ""))
         for name, text in (("prompt", prompt), ("completion", completion)):
+            if name not in obj:
+                continue  # reported as missing
             if type(text) is not str:
-                raise _wrong_type(name, "a string", text)
-            if not text or text.isspace():
-                raise RecordError("empty_content", name, f"{name} is empty")
-            found = find_reserved(text)
-            if found:
-                raise _reserved_error(name, found, family)
+                errors.add(_wrong_type(name, "a string", text))
+            elif not text or text.isspace():
+                errors.add(RecordError("empty_content", name, f"{name} is empty"))
+            else:
+                found = find_reserved(text)
+                if found:
+                    errors.add(_reserved_error(name, found, family))
+        if errors:
+            raise RecordInvalid(errors)
         return (measure([prompt, completion]), 2, False, content_of([prompt, completion]), None)
 
     return check
@@ -326,12 +416,11 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
     top_keys = ("schemaVersion", "system", "messages")
     message_keys = ("role", "content")
 
-    def check_text(text: Any, field: str) -> None:
+    def text_error(text: Any, field: str) -> RecordError | None:
         if type(text) is not str:
-            raise _wrong_type(field, "a string", text)
+            return _wrong_type(field, "a string", text)
         found = find_reserved(text)
-        if found:
-            raise _reserved_error(field, found, family)
+        return _reserved_error(field, found, family) if found else None
 
     def check_media(kind: str, media: Any, field: str, role: str) -> str:
         """Validate an image/video block; return its URI (part of the duplicate key)."""
@@ -346,7 +435,7 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
         if type(media) is not dict:
             raise _wrong_type(field, "an object", media)
         if len(media) != 2 or "format" not in media or "source" not in media:
-            _check_keys(media, ("format", "source"), ("format", "source"), field + ".")
+            _raise_first(_key_errors(media, ("format", "source"), ("format", "source"), field + "."))
         formats = family.image_formats if kind == "image" else family.video_formats
         fmt = media["format"]
         if type(fmt) is not str or fmt.lower() not in formats:
@@ -359,13 +448,13 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
         if type(source) is not dict or len(source) != 1 or "s3Location" not in source:
             if type(source) is not dict:
                 raise _wrong_type(field + ".source", "an object", source)
-            _check_keys(source, ("s3Location",), ("s3Location",), field + ".source.")
+            _raise_first(_key_errors(source, ("s3Location",), ("s3Location",), field + ".source."))
         location = source["s3Location"]
         loc_field = field + ".source.s3Location"
         if type(location) is not dict:
             raise _wrong_type(loc_field, "an object", location)
         if "uri" not in location or len(location) > (2 if "bucketOwner" in location else 1):
-            _check_keys(location, ("uri",), ("uri", "bucketOwner"), loc_field + ".")
+            _raise_first(_key_errors(location, ("uri",), ("uri", "bucketOwner"), loc_field + "."))
         owner = location.get("bucketOwner", "")
         if type(owner) is not str:
             raise _wrong_type(loc_field + ".bucketOwner", "a string (AWS account id)", owner)
@@ -385,107 +474,144 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
         return uri
 
     def check(obj: dict[str, Any]) -> RecordInfo:
+        # One walk both validates and collects the texts: on a broken rule it notes the error and moves on
+        # to the next field, skipping only what depends on the broken one.
+        errors = _Errors()
         messages = obj.get("messages", _MISSING)
         expected_keys = 1 + ("system" in obj) + ("schemaVersion" in obj)
         if messages is _MISSING or len(obj) != expected_keys:
-            _check_keys(obj, ("messages",), top_keys, "")
+            errors.add_all(_key_errors(obj, ("messages",), top_keys, ""))
         version = obj.get("schemaVersion", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
-            raise RecordError("schema_version", "schemaVersion", f"must be {SCHEMA_VERSION!r}, got {version!r}")
+            errors.add(RecordError("schema_version", "schemaVersion", f"must be {SCHEMA_VERSION!r}, got {version!r}"))
         has_system = False
         texts: list[str] = []  # every text, for the token estimate
         parts: list[str] = []  # texts, media URIs and message ends: the duplicate content
         system = obj.get("system")
-        if system is not None:
-            if type(system) is not list:
-                raise _wrong_type("system", "an array of {text} objects", system)
+        if system is not None and type(system) is not list:
+            errors.add(_wrong_type("system", "an array of {text} objects", system))
+        elif system is not None:
             if max_system is not None and len(system) > max_system:
-                raise RecordError(
-                    "too_many_system_blocks",
-                    "system",
-                    f"{family.name} accepts at most {max_system} system block(s), got {len(system)}",
+                errors.add(
+                    RecordError(
+                        "too_many_system_blocks",
+                        "system",
+                        f"{family.name} accepts at most {max_system} system block(s), got {len(system)}",
+                    )
                 )
             for i, block in enumerate(system):
                 field = f"system[{i}]"
                 if type(block) is not dict:
-                    raise _wrong_type(field, "an object", block)
+                    errors.add(_wrong_type(field, "an object", block))
+                    continue
                 if len(block) != 1 or "text" not in block:
-                    _check_keys(block, ("text",), ("text",), field + ".")
+                    errors.add_all(_key_errors(block, ("text",), ("text",), field + "."))
+                    if "text" not in block:
+                        continue
                 text = block["text"]
-                check_text(text, field + ".text")
+                error = text_error(text, field + ".text")
+                if error is not None:
+                    errors.add(error)
+                    continue
                 has_system = has_system or bool(text.strip())
                 texts.append(text)
                 parts.append(text)
         parts.append("\1")  # end of the system prompt
-        if type(messages) is not list:
-            raise _wrong_type("messages", "an array of {role, content} objects", messages)
-        count = len(messages)
-        if count < 2:
-            raise RecordError(
-                "too_few_messages", "messages", f"needs at least 2 messages (user, assistant), got {count}"
-            )
-        images = videos = 0
-        expected = "user"
-        for index, message in enumerate(messages):
-            mfield = f"messages[{index}]"
-            if type(message) is not dict:
-                raise _wrong_type(mfield, "an object", message)
-            if message.get("role") != expected:
-                raise _role_error(messages, index, expected)
-            if len(message) != 2:
-                _check_keys(message, message_keys, message_keys, mfield + ".")
-            content = message["content"]
-            if type(content) is not list or not content:
-                if type(content) is list:
-                    raise RecordError("empty_content", mfield + ".content", "content has no blocks")
-                raise _wrong_type(mfield + ".content", "an array of content blocks", content)
-            substance = False
-            for j, block in enumerate(content):
-                bfield = f"{mfield}.content[{j}]"
-                if type(block) is not dict or len(block) != 1:
-                    if type(block) is not dict:
-                        raise _wrong_type(bfield, "an object", block)
-                    raise RecordError(
-                        "invalid_content_block",
-                        bfield,
-                        f"a content block has exactly one of text, image, video; got keys {sorted(block)}",
+        count = images = videos = 0
+        if messages is not _MISSING and type(messages) is not list:
+            errors.add(_wrong_type("messages", "an array of {role, content} objects", messages))
+        elif messages is not _MISSING:
+            count = len(messages)
+            if count < 2:
+                errors.add(
+                    RecordError(
+                        "too_few_messages", "messages", f"needs at least 2 messages (user, assistant), got {count}"
                     )
-                text = block.get("text", _MISSING)
-                if text is not _MISSING:
-                    check_text(text, bfield + ".text")
-                    if not substance and text and not text.isspace():
+                )
+            roles = _RoleOrder(messages, errors)
+            for index, message in enumerate(messages):
+                expected = "user" if index % 2 == 0 else "assistant"
+                mfield = f"messages[{index}]"
+                if type(message) is not dict:
+                    errors.add(_wrong_type(mfield, "an object", message))
+                    continue
+                if message.get("role") != expected:
+                    roles.check(index, expected)
+                if len(message) != 2:
+                    errors.add_all(_key_errors(message, message_keys, message_keys, mfield + "."))
+                content = message.get("content", _MISSING)
+                if content is _MISSING:
+                    continue
+                if type(content) is not list or not content:
+                    if type(content) is list:
+                        errors.add(RecordError("empty_content", mfield + ".content", "content has no blocks"))
+                    else:
+                        errors.add(_wrong_type(mfield + ".content", "an array of content blocks", content))
+                    continue
+                substance = False  # a block already reported counts: "no text" would only repeat its error
+                for j, block in enumerate(content):
+                    bfield = f"{mfield}.content[{j}]"
+                    if type(block) is not dict or len(block) != 1:
                         substance = True
-                    texts.append(text)
-                    parts.append(text)
-                elif "image" in block:
-                    parts.append("image:" + check_media("image", block["image"], bfield + ".image", expected))
-                    images += 1
-                    substance = True
-                elif "video" in block:
-                    parts.append("video:" + check_media("video", block["video"], bfield + ".video", expected))
-                    videos += 1
-                    substance = True
-                else:
-                    raise RecordError(
-                        "invalid_content_block",
-                        bfield,
-                        f"unknown content block {next(iter(block))!r}; allowed: text, image, video",
-                    )
-            if not substance:
-                raise RecordError("empty_content", mfield + ".content", "content has no non-empty text")
-            parts.append("\1")  # end of a message
-            expected = "assistant" if expected == "user" else "user"
-        if count & 1:
-            raise RecordError("role_order", f"messages[{count - 1}].role", "the last message must be from 'assistant'")
+                        if type(block) is not dict:
+                            errors.add(_wrong_type(bfield, "an object", block))
+                        else:
+                            errors.add(
+                                RecordError(
+                                    "invalid_content_block",
+                                    bfield,
+                                    f"a content block has exactly one of text, image, video; got keys {sorted(block)}",
+                                )
+                            )
+                        continue
+                    text = block.get("text", _MISSING)
+                    if text is not _MISSING:
+                        error = text_error(text, bfield + ".text")
+                        if error is not None:
+                            errors.add(error)
+                            substance = True
+                            continue
+                        if not substance and text and not text.isspace():
+                            substance = True
+                        texts.append(text)
+                        parts.append(text)
+                    elif "image" in block or "video" in block:
+                        kind = "image" if "image" in block else "video"
+                        substance = True
+                        try:
+                            uri = check_media(kind, block[kind], f"{bfield}.{kind}", expected)
+                        except RecordError as error:
+                            errors.add(error)
+                            continue
+                        parts.append(f"{kind}:{uri}")
+                        if kind == "image":
+                            images += 1
+                        else:
+                            videos += 1
+                    else:
+                        substance = True
+                        errors.add(
+                            RecordError(
+                                "invalid_content_block",
+                                bfield,
+                                f"unknown content block {next(iter(block))!r}; allowed: text, image, video",
+                            )
+                        )
+                if not substance:
+                    errors.add(RecordError("empty_content", mfield + ".content", "content has no non-empty text"))
+                parts.append("\1")  # end of a message
+            roles.check_last()
         media: str | None = None
-        if images or videos:
-            if images and videos:
-                raise RecordError("mixed_media", "messages", "a record cannot mix images and video")
-            if images > max_images:
-                raise RecordError("too_many_images", "messages", f"{images} images; at most {max_images} per record")
-            if videos > max_videos:
-                raise RecordError("too_many_videos", "messages", f"{videos} videos; at most {max_videos} per record")
+        if images and videos:
+            errors.add(RecordError("mixed_media", "messages", "a record cannot mix images and video"))
+        elif images > max_images:
+            errors.add(RecordError("too_many_images", "messages", f"{images} images; at most {max_images} per record"))
+        elif videos > max_videos:
+            errors.add(RecordError("too_many_videos", "messages", f"{videos} videos; at most {max_videos} per record"))
+        elif images or videos:
             media = "image" if images else "video"
+        if errors:
+            raise RecordInvalid(errors)
         return (measure(texts), count, has_system, content_of(parts), media)
 
     return check

@@ -33,7 +33,7 @@ from botocore.exceptions import (
 )
 
 from bft.dataset.parsing import dumps, iter_lines, read_chunks
-from bft.dataset.report import Report
+from bft.dataset.report import Report, billed_tokens_phrase
 from bft.dataset.validator import DatasetValidator, Reread
 from bft.errors import DatasetInvalid, RequestInvalid, TransientError
 from bft.families import check_hyperparameters, default_epochs, family_for
@@ -239,7 +239,9 @@ def invalid_message(report_uri: str, report: Report, limit: int = MESSAGE_ERRORS
     """DatasetInvalid's message: the report URI first, then the first errors."""
     count = report.error_count
     first = "; ".join(str(issue) for issue in report.errors[:limit])
-    return f"{report_uri}: {count:,} error{'s' if count != 1 else ''} in the dataset; first: {first}"
+    tokens = billed_tokens_phrase(report)
+    size = f" ({tokens})" if tokens else ""
+    return f"{report_uri}: {count:,} error{'s' if count != 1 else ''} in the dataset{size}; first: {first}"
 
 
 def validate_request(

@@ -3,8 +3,11 @@
 Each file is read once, in 1 MiB chunks; memory holds one chunk (or one line,
 if longer), the capped issue lists, a fixed histogram and a few integers per
 record for duplicate detection (for at most the family's record limit of them),
-so it is flat in file size. Each line gets at most one error, its first broken
-rule. Decisions on inputs the facts leave open:
+so it is flat in file size. A record's errors are all reported (every rule it
+breaks, ``bft.dataset.rules``), the first ``MAX_ERRORS_PER_RECORD`` listed and
+the rest counted; the same error on many records is also kept as one group with
+its lines (``IssueGroups``), which is what the summary prints. Decisions on
+inputs the facts leave open:
 
 * Empty or whitespace-only line: error ``empty_line``. Bedrock reads every line
   as a record, so a blank line is a record that fails to parse. A final newline
@@ -56,8 +59,8 @@ from bft.dataset.parsing import (
     read_chunks,
     strict_rejection,
 )
-from bft.dataset.report import FileSummary, Issue, Report
-from bft.dataset.rules import Content, RecordError, make_checker
+from bft.dataset.report import FileSummary, Issue, IssueGroups, Report
+from bft.dataset.rules import Content, RecordError, RecordInvalid, make_checker
 from bft.dataset.stats import EXACT_BUCKETS, RecordStats
 from bft.families import ModelFamily, default_epochs, family_for
 
@@ -71,6 +74,9 @@ EVALUATION_MAX_BYTES = 256 * 1024 * 1024
 EVALUATION_DEFAULT_SCORED = 200  # the request's evaluation.maxRecords default
 Reread = Callable[[int, int], bytes]  # (offset, length) -> those bytes of the file
 MAX_ISSUES = 100
+# A record's errors listed one by one; the rest are counted on the last one listed (a record converted from
+# another format can break a rule per message).
+MAX_ERRORS_PER_RECORD = 10
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -169,6 +175,8 @@ class DatasetValidator:
         self._error_count = 0
         self._warning_count = 0
         self._errors_by_file: dict[str, int] = {}  # uncapped: a summary can leave one file's errors out exactly
+        self._error_groups = IssueGroups(max_issues)
+        self._warning_groups = IssueGroups(max_issues)
         # Signature -> records with it: [source, line, offset, length, digest or None].
         # Bounded: past the family's record limit the dataset is invalid anyway,
         # so tracking stops there.
@@ -186,18 +194,36 @@ class DatasetValidator:
     def _file_error(self, path: str, code: str, message: str) -> None:
         self._error_count += 1
         self._errors_by_file[path] = self._errors_by_file.get(path, 0) + 1
-        self._file_errors.append(Issue(path, None, None, code, message))
+        issue = Issue(path, None, None, code, message)
+        self._file_errors.append(issue)
+        self._error_groups.add(issue)
 
     def _line_error(self, path: str, line: int, field: str | None, code: str, message: str) -> None:
         self._error_count += 1
         self._errors_by_file[path] = self._errors_by_file.get(path, 0) + 1
+        issue = Issue(path, line, field, code, message)
+        self._error_groups.add(issue)
         if len(self._line_errors) < self._max_issues:
-            self._line_errors.append(Issue(path, line, field, code, message))
+            self._line_errors.append(issue)
+
+    def _record_errors(self, path: str, line: int, errors: list[RecordError]) -> None:
+        """Every error of one record: all counted and grouped, the first MAX_ERRORS_PER_RECORD listed."""
+        self._error_count += len(errors)
+        self._errors_by_file[path] = self._errors_by_file.get(path, 0) + len(errors)
+        listed = errors[:MAX_ERRORS_PER_RECORD]
+        for index, error in enumerate(errors):
+            more = len(errors) - len(listed) if index == len(listed) - 1 else 0
+            issue = Issue(path, line, error.field, error.code, error.message, more_on_record=more)
+            self._error_groups.add(issue)
+            if index < len(listed) and len(self._line_errors) < self._max_issues:
+                self._line_errors.append(issue)
 
     def _warn(self, path: str, line: int | None, code: str, message: str) -> None:
         self._warning_count += 1
+        issue = Issue(path, line, None, code, message)
+        self._warning_groups.add(issue)
         if len(self._warnings) < self._max_issues:
-            self._warnings.append(Issue(path, line, None, code, message))
+            self._warnings.append(issue)
 
     # -- files --------------------------------------------------------------
 
@@ -349,8 +375,8 @@ class DatasetValidator:
                     continue
                 try:
                     units, turns, has_system, content, media = check(obj)
-                except RecordError as exc:
-                    line_error(path, lineno, exc.field, exc.code, exc.message)
+                except RecordInvalid as exc:
+                    self._record_errors(path, lineno, exc.errors)
                     continue
                 tokens = (units + 2) // 3
                 count += 1
@@ -428,7 +454,7 @@ class DatasetValidator:
         raw = reread(entry[2], entry[3])
         try:
             content = self._check(self._loads(raw))[3]
-        except (ValueError, RecordError) as exc:
+        except (ValueError, RecordInvalid) as exc:
             raise RuntimeError(f"{path} changed while it was being validated (line {entry[1]})") from exc
         return hash(content)
 
@@ -483,6 +509,10 @@ class DatasetValidator:
             error_count=self._error_count,
             warnings=list(self._warnings),
             warning_count=self._warning_count,
+            error_groups=self._error_groups.groups(),
+            warning_groups=self._warning_groups.groups(),
+            ungrouped_errors=self._error_groups.ungrouped,
+            ungrouped_warnings=self._warning_groups.ungrouped,
             statistics=stats,
             epochs=default_epochs(fam) if epochs is None else epochs,
             errors_by_file=dict(self._errors_by_file),

@@ -283,8 +283,17 @@ def _dataset(report: dict[str, Any], documents: dict[str, Any]) -> Section:
                     ],
                 )
             )
+        groups = validation.get("error_groups")
         errors = validation.get("errors") or []
-        if errors:
+        if groups:  # the same error on many records is one line with its lines, as `bft validate` prints it
+            from bft.dataset.report import IssueGroup, group_text
+
+            items = [group_text(IssueGroup(**group)) for group in groups[:DATASET_ISSUES]]
+            hidden = len(groups) - len(groups[:DATASET_ISSUES])
+            if hidden or validation.get("ungrouped_errors"):
+                items.append(f"... and more kinds of errors ({_int(count)} in all): see dataset-validation.json")
+            blocks.append(Bullets(items, "bad"))
+        elif errors:  # a report written before errors were grouped
             blocks.append(Bullets([_issue(e) for e in errors[:DATASET_ISSUES]], "bad"))
     if stats.get("tokens"):
         tokens, turns = stats["tokens"], stats.get("turns") or {}
@@ -823,7 +832,8 @@ def _issue(issue: Any) -> str:
         return str(issue)
     where = str(issue.get("file", "?")) + (f":{issue['line']}" if issue.get("line") is not None else "")
     what = f"{issue['field']}: " if issue.get("field") else ""
-    return f"{where}: {what}{issue.get('message', '')} [{issue.get('code', '?')}]"
+    more = f" (and {issue['more_on_record']:,} more on this record)" if issue.get("more_on_record") else ""
+    return f"{where}: {what}{issue.get('message', '')} [{issue.get('code', '?')}]{more}"
 
 
 def _answer(cell: Any) -> tuple[str, str]:

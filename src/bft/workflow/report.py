@@ -117,7 +117,7 @@ def finalize(
     serving = state.get("serving")
     if status == "SUCCEEDED" and serving:
         left.append({"type": serving["kind"], "arn": serving["arn"], "reason": "serving the custom model"})
-    cost = estimate_cost(run, state.get("dataset") or {}, policy_prices)
+    cost = estimate_cost(run, state.get("dataset") or _invalid_dataset_size(error), policy_prices)
     for item in left:
         if item["type"] == "on-demand-deployment":
             item["hourlyCostUsd"] = 0.0  # billed per token used, no hourly charge
@@ -195,6 +195,19 @@ def finalize(
     return result
 
 
+def _invalid_dataset_size(error: dict[str, Any] | None) -> dict[str, Any]:
+    """An invalid dataset has no step result; its DatasetInvalid message states the valid records' tokens, so
+    the cost estimate says what the data would have cost rather than "unknown"."""
+    from bft.dataset.report import billed_tokens_in
+
+    if not error or error.get("Error") != "DatasetInvalid":
+        return {}
+    tokens = billed_tokens_in(str(error.get("Cause", "")))
+    if tokens is None:
+        return {}
+    return {"statistics": {"estimated_billed_tokens": tokens}, "fromInvalidDataset": True}
+
+
 def readable_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
     """A Lambda failure's Cause is the runtime's JSON envelope (message, type, stack trace): keep the message."""
     if not error:
@@ -210,34 +223,50 @@ def readable_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
-    """Training tokens x epochs at the price for the model, and model-unit hours for serving (both USD).
+    """Training tokens x epochs at the price for the model, and model-unit hours for serving at the request's
+    commitment (all USD); an on-demand deployment has no hourly charge and is priced per 1,000 tokens served.
 
     Prices come from the environment's table by model id, then by family, then from the shipped illustrative
     table (``bft.prices``); ``priceSource`` says which, and an illustrative estimate says so in its note.
     """
-    from bft.prices import SOURCE, lookup
+    from bft.prices import COMMITMENT_KEYS, COMMITMENT_WORDS, ON_DEMAND_KEYS, SOURCE, lookup
 
     family, model = run.get("family"), run.get("baseModelId")
+    serving = run.get("serving") or {}
+    commitment = serving.get("commitment")
     tokens = (dataset.get("statistics") or {}).get("estimated_billed_tokens")
     per_1k, training_source = lookup(prices, "trainingPer1kTokensUsd", model, family)
-    per_mu_hour, serving_source = lookup(prices, "modelUnitHourUsd", model, family)
-    units = (run.get("serving") or {}).get("modelUnits")
-    illustrative = "illustrative" in (training_source, serving_source)
+    per_mu_hour, serving_source = lookup(prices, COMMITMENT_KEYS.get(commitment, "modelUnitHourUsd"), model, family)
+    units = serving.get("modelUnits")
+    on_demand = serving.get("kind") == "on-demand-deployment"
+    sources = [training_source, serving_source]
+    per_1k_served: dict[str, float | None] = {}
+    if on_demand:
+        for key, name in zip(ON_DEMAND_KEYS, ("input", "output"), strict=True):
+            per_1k_served[name], source = lookup(prices, key, model, family)
+            sources.append(source)
+    illustrative = "illustrative" in sources
     per_hour = round(units * per_mu_hour, 2) if units and per_mu_hour is not None else None
     note = (
         f"ILLUSTRATIVE prices ({SOURCE}); set prices in the environment's config"
         if illustrative
         else "estimates from the configured price table; Bedrock's bill is authoritative"
     )
-    if (run.get("serving") or {}).get("kind") == "on-demand-deployment":
-        # An on-demand custom model deployment bills the tokens it serves, not hours
-        # (docs/bedrock-behaviour.md#on-demand-deployments).
-        per_hour = 0.0
-        note += "; on-demand deployment: no hourly charge, billed per token served"
-    return {
+    if dataset.get("fromInvalidDataset"):
+        note += "; tokens estimated from the records of the invalid dataset that passed validation"
+    cost: dict[str, Any] = {
         "estimatedBilledTokens": tokens,
         "trainingUsd": round(tokens / 1000 * per_1k, 2) if tokens is not None and per_1k is not None else None,
         "servingPerHourUsd": per_hour,
+        "commitment": COMMITMENT_WORDS.get(commitment, str(commitment)),
         "priceSource": "illustrative" if illustrative else training_source,
         "note": note,
     }
+    if on_demand:
+        # An on-demand custom model deployment bills the tokens it serves, not hours
+        # (docs/bedrock-behaviour.md#on-demand-deployments).
+        cost["servingPerHourUsd"] = 0.0
+        cost["commitment"] = None
+        cost["onDemandPer1kTokensUsd"] = per_1k_served
+        cost["note"] += "; on-demand deployment: no hourly charge, billed per token served"
+    return cost

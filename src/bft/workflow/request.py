@@ -312,6 +312,12 @@ def _serving(
     if commitment_name not in COMMITMENTS:
         raise RequestInvalid(f"serving.commitment: {commitment_name!r} is not one of {', '.join(COMMITMENTS)}")
     commitment = COMMITMENTS[commitment_name]
+    if commitment and kind != "provisioned-throughput":
+        # Only a provisioned throughput is bought for a term (docs/bedrock-behaviour.md#on-demand-deployments).
+        raise RequestInvalid(
+            f"serving.commitment: {commitment_name} applies to provisioned throughput only; an {kind} is billed "
+            "per token with no term (drop the commitment, or set serving.kind to provisioned-throughput)"
+        )
     if commitment and not (limits["allowCommitment"] and team.get("allowCommitment")):
         raise RequestInvalid(
             f"serving.commitment: {commitment_name} is not allowed for team {team_name} in {policy['environment']} "
