@@ -62,16 +62,25 @@ def message(report: dict[str, Any]) -> str:
     lines.extend(_aligned([(name, value) for name, value in rows if value]))
     error = report.get("error")
     if error:
-        lines += ["", f"Error: {error.get('Error')}: {str(error.get('Cause', ''))[:1500]}"]
+        lines += ["", f"Error: {error.get('Error')}: {_prose(str(error.get('Cause', ''))[:1500])}"]
     for problem in report.get("cleanupErrors") or []:
-        lines.append(f"Cleanup error: {problem.get('error')}: {str(problem.get('message', ''))[:1000]}")
+        lines.append(f"Cleanup error: {problem.get('error')}: {_prose(str(problem.get('message', ''))[:1000])}")
     warnings = report.get("warnings") or []
     if warnings:
         lines += ["", "Warnings:"]
-        lines.extend(f"  - {warning}" for warning in warnings)
+        lines.extend(f"  - {_prose(str(warning))}" for warning in warnings)
     if report.get("runbook") and outcome != "deployed":
         lines += ["", f"Next step: {report['runbook']}"]
     return "\n".join(lines)
+
+
+# Messages from the steps carry the validator's codes ("[missing_key]") and field shapes ("{text}"): in a mail
+# they read as markup, so brackets and braces become parentheses.
+_BRACKETS = str.maketrans({"[": "(", "]": ")", "{": "(", "}": ")"})
+
+
+def _prose(text: str) -> str:
+    return text.translate(_BRACKETS)
 
 
 def _left_row(item: dict[str, Any]) -> tuple[str, ...]:

@@ -479,9 +479,9 @@ class _Serving(_Core):
         truncated = prompt.max_tokens is not None and output_tokens > prompt.max_tokens
         if truncated and prompt.max_tokens is not None:
             answer, output_tokens = answer[: prompt.max_tokens * 4], prompt.max_tokens
-        # Assumption (docs/bedrock-behaviour.md#evaluation-capacity): 150 ms plus 8 ms per output token, slept in
-        # simulated time when the fake has a latency_sleep (the offline world's clock), otherwise only reported.
-        latency_ms = 150 + 8 * output_tokens
+        # Assumption (docs/bedrock-behaviour.md#evaluation-capacity): 400 ms to the first token, then 50 tokens a
+        # second; slept in simulated time when the fake has a latency_sleep (the offline world's clock).
+        latency_ms = 400 + 20 * output_tokens
         self._take_capacity(request["modelId"], latency_ms)
         self.counters.invocations += 1
         self.counters.latency_ms += latency_ms
