@@ -102,6 +102,8 @@ class SmokeChoice:
 def smoke_choice(config: EnvironmentConfig, team: str) -> SmokeChoice:
     """The cheapest model the team may use, customizable in the environment's region, served on demand (no
     hourly charge) when one is; else the cheapest served by provisioned throughput (billed by the hour)."""
+    from bft.prices import ILLUSTRATIVE
+
     allowed = set(config.team(team).allowed_base_models or config.allowed_base_models)
     # Registry order: among equal prices the earlier (smaller) model wins, as min() keeps the first.
     here = [m for f in FAMILIES if config.region in f.regions for m in f.base_model_ids if m in allowed]
@@ -125,10 +127,9 @@ def smoke_choice(config: EnvironmentConfig, team: str) -> SmokeChoice:
         f"{where}, so the custom model is served by provisioned throughput, billed by the hour "
         f"(on demand, no hourly charge: Amazon Nova in {', '.join(regions)})"
     )
+
     # A model-unit hour costs far more than training 100 records, so the hourly price ranks first. Equal
     # configured prices (set per family) fall back to the shipped table, which tells the sizes apart.
-    from bft.prices import ILLUSTRATIVE
-
     def rank(model: str) -> tuple[bool, float, bool, float, float]:
         hour, training = model_unit_hour_price(config, model), training_price(config, model)
         shipped = ILLUSTRATIVE.get(model)
@@ -144,6 +145,7 @@ def smoke_choice(config: EnvironmentConfig, team: str) -> SmokeChoice:
 
 
 def smoke_model(config: EnvironmentConfig, team: str) -> str:
+    """The model :func:`smoke_choice` picks."""
     return smoke_choice(config, team).model
 
 
@@ -274,11 +276,10 @@ def plan_smoke(
     choice = smoke_choice(config, team)
     model = choice.model
     family = family_for(model)
-    # At least the family's minimum (Llama: 100), in its own format.
-    training = max(TRAINING_RECORDS, family.min_records)
+    # In the family's own format; 100 records meet every family's minimum (Llama's is 100, checked below).
     files = write_splits(
         workdir,
-        training=training,
+        training=TRAINING_RECORDS,
         validation=0,
         evaluation=EVALUATION_RECORDS,
         data_format=family.data_format,
