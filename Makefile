@@ -81,7 +81,7 @@ check: lint typecheck test ## ruff, mypy and the tests: what CI runs
 demo: setup ## run the pipeline end to end offline (SCENARIO=<name> for a failure path, MODEL=<id> for another model)
 	$(BIN)/bft local-run --scenario $(SCENARIO) $(if $(MODEL),--model '$(MODEL)')
 
-smoke: setup ## real-account smoke test: deploy or reuse ENV's stacks, train a tiny job served on demand, evaluate, tear down (YES=1: no prompt)
+smoke: setup ## real-account smoke test: deploy or reuse ENV's stacks, train a tiny job served on demand (else 1 no-commitment model unit), evaluate, tear down (YES=1: no prompt)
 	$(BIN)/bft smoke --env $(SMOKE_ENV) $(if $(YES),--yes)
 
 bench: setup ## run the benchmarks (each prints a ratio against a baseline measured in the same run)

@@ -11,7 +11,8 @@ What is documented and what is assumed (docs/costs.md has the sources):
 
 * Provisioned Throughput is billed per model-unit hour, with no commitment (custom models only) or a 1-month
   or 6-month term at a discount (Bedrock User Guide, ``prov-throughput``). The discounts below (20 % and 40 %)
-  are assumptions, not AWS's figures.
+  are assumptions, not AWS's figures. How a partial hour is billed is not published: a short-lived PT's
+  estimate (``bft smoke``) counts every started hour in full (docs/bedrock-behaviour.md#pt-billing, a guess).
 * An on-demand custom model deployment (Nova) has no hourly charge: it bills the input and output tokens it
   serves (docs/bedrock-behaviour.md#on-demand-deployments). The per-token figures below are assumptions at the
   order of the base models' on-demand rates.

@@ -6,12 +6,13 @@ the offline twin. Steps, each named when it fails:
 * **deploy**: reuse the environment's stacks (found from their outputs, :mod:`bft.deployment`), else
   `cdk deploy --all -c env=<env>`;
 * **submit**: upload 100 sample training and 20 evaluation records (:mod:`bft.local.sample_data`) to the
-  team's prefix and start the team's state machine, on the cheapest customizable model of the region that
-  is served on demand (no hourly charge), one epoch;
+  team's prefix and start the team's state machine, one epoch, on the cheapest customizable model the team
+  may use that the region serves on demand (no hourly charge); where there is none (us-west-2), on the
+  cheapest one served by provisioned throughput, 1 model unit, no commitment, billed by the hour;
 * **wait**: follow the execution until it ends;
-* **evaluate**: the run's report says `deployed`, served on demand, evaluated against the base model;
-* **teardown**: delete the deployment and the custom model (:mod:`bft.teardown`, tags checked), and the
-  stacks when this command deployed them.
+* **evaluate**: the run's report says `deployed`, served as planned, evaluated against the base model;
+* **teardown**: delete the deployment or throughput, then the custom model (:mod:`bft.teardown`, tags
+  checked), and the stacks when this command deployed them.
 
 Every AWS call goes through ``clients`` (a service name -> client factory) and ``cdk`` through ``runner``,
 so tests inject moto, the offline twin or a recorder. A failure at any step still tears down what the run
@@ -21,6 +22,7 @@ created, and the exit code is non-zero.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import tempfile
 import time
@@ -43,7 +45,15 @@ EPOCHS = 1
 # Bounds the customization job: past it the workflow stops the job and cleans up by itself, so the execution
 # always ends and a smoke run never trains for the environment's full job timeout.
 JOB_TIMEOUT_SECONDS = 6 * 3600
-SERVING = "on-demand-deployment"
+ON_DEMAND = "on-demand-deployment"
+PT = "provisioned-throughput"
+# The smallest throughput there is, and never a commitment term: a committed PT cannot be deleted before its
+# term ends (docs/bedrock-behaviour.md#pt-commitment), so teardown could not stop the charge.
+PT_MODEL_UNITS = 1
+# A new PT takes roughly 20-30 minutes to reach InService (docs/bedrock-behaviour.md#pt-statuses): the
+# estimate takes the slow end, as seen by the workflow's own polls.
+PT_CREATION_SECONDS = 30 * 60
+QUOTA_NAME = "Model units no-commitment Provisioned Throughputs across custom models"
 # DeleteCustomModel while the deployment is still Deleting: which error Bedrock answers is not documented
 # (a guess: docs/bedrock-behaviour.md#smoke-test), so both of the operation's client errors are retried.
 RETRIED_MODEL_DELETE_ERRORS = ("ConflictException", "ValidationException")
@@ -54,7 +64,7 @@ Runner = Callable[[list[str]], int]
 
 
 class NoSmokeModel(Exception):
-    """The environment cannot run a smoke test that leaves no hourly charge; the message says what would."""
+    """The environment cannot run the smoke test as configured; the message says what would."""
 
 
 class SmokeFailed(Exception):
@@ -66,7 +76,7 @@ class SmokeFailed(Exception):
 
 def on_demand_models() -> list[str]:
     """Customizable models served on demand once fine-tuned (docs/bedrock-behaviour.md#on-demand-deployments)."""
-    return [model for family in FAMILIES if "on-demand" in family.serving for model in family.base_model_ids]
+    return [model for family in FAMILIES if ON_DEMAND in family.serving for model in family.base_model_ids]
 
 
 def training_price(config: EnvironmentConfig, model: str) -> float | None:
@@ -75,28 +85,115 @@ def training_price(config: EnvironmentConfig, model: str) -> float | None:
     return lookup(config.price_document(), "trainingPer1kTokensUsd", model, family_for(model).name)[0]
 
 
-def smoke_model(config: EnvironmentConfig, team: str) -> str:
-    """The cheapest model to train (by the environment's price table) that the team may use, customizable in
-    the environment's region and served on demand; NoSmokeModel naming what would work otherwise."""
+def model_unit_hour_price(config: EnvironmentConfig, model: str) -> float | None:
+    """The no-commitment model-unit hour (the smoke test never commits)."""
+    from bft.prices import lookup
+
+    return lookup(config.price_document(), "modelUnitHourUsd", model, family_for(model).name)[0]
+
+
+@dataclass(frozen=True)
+class SmokeChoice:
+    model: str
+    serving: str  # ON_DEMAND or PT
+    why: str = ""  # for PT: why nothing is served on demand, and what would be
+
+
+def smoke_choice(config: EnvironmentConfig, team: str) -> SmokeChoice:
+    """The cheapest model the team may use, customizable in the environment's region, served on demand (no
+    hourly charge) when one is; else the cheapest served by provisioned throughput (billed by the hour)."""
+    from bft.prices import ILLUSTRATIVE
+
+    allowed = set(config.team(team).allowed_base_models or config.allowed_base_models)
+    # Registry order: among equal prices the earlier (smaller) model wins, as min() keeps the first.
+    here = [m for f in FAMILIES if config.region in f.regions for m in f.base_model_ids if m in allowed]
+    if not here:  # config validation refuses this already; kept so the message is ours if it ever slips
+        raise NoSmokeModel(f"team {team} of environment {config.name} may use no model customizable in {config.region}")
+    on_demand = [model for model in here if ON_DEMAND in family_for(model).serving]
+    if on_demand:
+        # Unknown prices sort last.
+        return SmokeChoice(
+            min(on_demand, key=lambda m: (training_price(config, m) is None, training_price(config, m) or 0)),
+            ON_DEMAND,
+        )
     servable = on_demand_models()
-    here = [model for model in servable if config.region in family_for(model).regions]
-    if not here:
-        regions = sorted({region for model in servable for region in family_for(model).regions})
-        raise NoSmokeModel(
-            f"region {config.region} of environment {config.name} offers no customizable model that is served on "
-            f"demand (no hourly charge), so a smoke run there would need provisioned throughput, billed by the "
-            f"hour. {', '.join(regions)} would: {', '.join(servable)} (Amazon Nova). Run the smoke test in an "
-            f"environment whose `region:` is {regions[0]} with one of them in its allowed_base_models"
+    regions = sorted({region for model in servable for region in family_for(model).regions})
+    where = (
+        f"region {config.region} offers no customizable model that is served on demand"
+        if not any(config.region in family_for(m).regions for m in servable)
+        else f"team {team} may use none of the models {config.region} serves on demand ({', '.join(servable)})"
+    )
+    why = (
+        f"{where}, so the custom model is served by provisioned throughput, billed by the hour "
+        f"(on demand, no hourly charge: Amazon Nova in {', '.join(regions)})"
+    )
+
+    # A model-unit hour costs far more than training 100 records, so the hourly price ranks first. Equal
+    # configured prices (set per family) fall back to the shipped table, which tells the sizes apart.
+    def rank(model: str) -> tuple[bool, float, bool, float, float]:
+        hour, training = model_unit_hour_price(config, model), training_price(config, model)
+        shipped = ILLUSTRATIVE.get(model)
+        return (
+            hour is None,
+            hour or 0.0,
+            training is None,
+            training or 0.0,
+            shipped.model_unit_hour if shipped else math.inf,
         )
-    allowed = list(config.team(team).allowed_base_models or config.allowed_base_models)
-    usable = [model for model in here if model in allowed]
-    if not usable:
-        raise NoSmokeModel(
-            f"{', '.join(here)} can be customized and served on demand in {config.region}, but team {team} of "
-            f"environment {config.name} may use only {', '.join(allowed)}: add one to allowed_base_models"
-        )
-    # Unknown prices sort last; among equal prices the registry's order (smallest model first) decides.
-    return min(usable, key=lambda model: (training_price(config, model) is None, training_price(config, model) or 0))
+
+    return SmokeChoice(min(here, key=rank), PT, why)
+
+
+def smoke_model(config: EnvironmentConfig, team: str) -> str:
+    """The model :func:`smoke_choice` picks."""
+    return smoke_choice(config, team).model
+
+
+@dataclass(frozen=True)
+class ThroughputEstimate:
+    """How long the smoke run's provisioned throughput lives and what that bills, before anything starts.
+
+    It is bought once the job has produced the custom model, so the training hours are not billed by the
+    hour: it lives while Bedrock creates it, while the evaluation runs, and until the smoke run sees the
+    execution end and deletes it."""
+
+    model_units: int
+    per_hour_usd: float | None  # all the units, no commitment
+    phases: tuple[tuple[str, float], ...]  # (what, seconds)
+
+    @property
+    def seconds(self) -> float:
+        return sum(seconds for _, seconds in self.phases)
+
+    @property
+    def billed_hours(self) -> int:
+        # Assumption (docs/bedrock-behaviour.md#pt-billing): every started hour is billed in full.
+        return max(1, math.ceil(self.seconds / 3600))
+
+    @property
+    def usd(self) -> float | None:
+        return None if self.per_hour_usd is None else round(self.per_hour_usd * self.billed_hours, 2)
+
+
+def estimate_throughput(config: EnvironmentConfig, model: str, *, poll_seconds: float) -> ThroughputEstimate:
+    from bft.workflow.evaluation import CONCURRENT_REQUESTS_PER_MODEL_UNIT, MAX_ANSWER_TOKENS, seconds_per_call
+
+    timing = config.workflow
+    # The workflow first looks after throughput_first_poll_seconds, then every throughput_poll_seconds.
+    late = max(0, PT_CREATION_SECONDS - timing.throughput_first_poll_seconds)
+    creation = timing.throughput_first_poll_seconds + math.ceil(late / timing.throughput_poll_seconds) * (
+        timing.throughput_poll_seconds
+    )
+    # Each record asks the custom and the base model, every answer as long as the limit lets it (errs slow),
+    # as many at once as one model unit serves (docs/bedrock-behaviour.md#evaluation-capacity).
+    calls = EVALUATION_RECORDS * 2
+    evaluation = calls * seconds_per_call(MAX_ANSWER_TOKENS) / (PT_MODEL_UNITS * CONCURRENT_REQUESTS_PER_MODEL_UNIT)
+    hour = model_unit_hour_price(config, model)
+    return ThroughputEstimate(
+        model_units=PT_MODEL_UNITS,
+        per_hour_usd=None if hour is None else round(hour * PT_MODEL_UNITS, 2),
+        phases=(("creation", float(creation)), ("evaluation", evaluation), ("teardown", poll_seconds)),
+    )
 
 
 @dataclass(frozen=True)
@@ -112,39 +209,74 @@ class SmokePlan:
     files: dict[str, Path]
     request: dict[str, Any]  # with the placeholder bucket; submit puts the deployed one in
     cost: dict[str, Any]  # bft.workflow.report.estimate_cost, the dry run's and the report's estimate
+    serving: str = ON_DEMAND
+    why: str = ""  # why provisioned throughput (SmokeChoice.why)
+    throughput: ThroughputEstimate | None = None  # None when served on demand
+
+    @property
+    def served(self) -> str:
+        if self.serving == ON_DEMAND:
+            return "served on demand"
+        return f"served by provisioned throughput ({PT_MODEL_UNITS} model unit, no commitment)"
 
     def cost_lines(self) -> list[str]:
         cost = self.cost
         usd = cost.get("trainingUsd")
-        training = (
-            "unknown (no price configured)"
-            if usd is None
-            else f"${usd:.2f}" + (" (under one cent)" if usd == 0 else "")
-        )
-        return [
+        training = "unknown (no price configured)" if usd is None else _usd(usd)
+        lines = [
             f"smoke test of environment {self.environment} ({self.region}), team {self.team}: {self.model} "
             f"({self.family}), {TRAINING_RECORDS} training records, {EPOCHS} epoch, {EVALUATION_RECORDS} evaluation "
             f"records, request {self.request_id}",
-            f"cost estimate: training ~{cost['estimatedBilledTokens']:,} billed tokens = {training}; serving: "
-            f"on-demand deployment, no hourly charge (the {EVALUATION_RECORDS} evaluation prompts to it and to "
-            f"the base model are billed per token, not estimated); deployment and custom model deleted at the end",
-            f"  {cost['note']}",
         ]
+        if self.throughput is None:
+            lines.append(
+                f"cost estimate: training ~{cost['estimatedBilledTokens']:,} billed tokens = {training}; serving: "
+                f"on-demand deployment, no hourly charge (the {EVALUATION_RECORDS} evaluation prompts to it and to "
+                f"the base model are billed per token, not estimated); deployment and custom model deleted at the end"
+            )
+            return [*lines, f"  {cost['note']}"]
+        pt = self.throughput
+        phases = ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in pt.phases)
+        hourly = "unknown (no price configured)" if pt.per_hour_usd is None else f"${pt.per_hour_usd:.2f}/hour"
+        serving = "unknown" if pt.usd is None else f"${pt.usd:.2f}"
+        total = "unknown" if pt.usd is None or usd is None else f"${pt.usd + usd:.2f}"
+        hours = f"{pt.billed_hours} hour" + ("s" if pt.billed_hours > 1 else "")
+        return [
+            *lines,
+            f"serving: {self.why}",
+            f"cost estimate: training ~{cost['estimatedBilledTokens']:,} billed tokens = {training}; serving: "
+            f"provisioned throughput, {pt.model_units} model unit, no commitment, {hourly} for ~{pt.seconds / 60:.0f} "
+            f"min once trained ({phases}), billed as {hours} (assumed: every started hour in full) = {serving}; "
+            f"total ~{total}; throughput and custom model deleted at the end",
+            f"  {cost['note']}",
+            f'quota: the account needs {pt.model_units} model unit of the Bedrock quota "{QUOTA_NAME}", 0 on a new '
+            f"account until AWS Support grants it (docs/bedrock-behaviour.md#no-commit-quota); bft smoke cannot "
+            f"read it: without it the run fails at step wait (pt_quota_exceeded) and tears down what it created",
+        ]
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:.2f}" + (" (under one cent)" if amount == 0 else "")
 
 
 PLACEHOLDER_BUCKET = "bucket-to-be-discovered"
 
 
-def plan_smoke(config: EnvironmentConfig, team: str, *, workdir: Path, request_id: str) -> SmokePlan:
-    """Choose the model, write the data in its family's format, check the request against the environment's
-    guardrails (RequestInvalid, BaseModelUnavailable) and estimate the cost, all before any AWS call."""
+def plan_smoke(
+    config: EnvironmentConfig, team: str, *, workdir: Path, request_id: str, poll_seconds: float = 60.0
+) -> SmokePlan:
+    """Choose the model and its serving, write the data in its family's format, check the request against the
+    environment's guardrails (RequestInvalid, BaseModelUnavailable, NoSmokeModel) and estimate the cost, all
+    before any AWS call."""
     from bft.dataset import validate_paths
     from bft.local.sample_data import write_splits
     from bft.workflow.report import estimate_cost
     from bft.workflow.request import check_request
 
-    model = smoke_model(config, team)
+    choice = smoke_choice(config, team)
+    model = choice.model
     family = family_for(model)
+    # In the family's own format; 100 records meet every family's minimum (Llama's is 100, checked below).
     files = write_splits(
         workdir,
         training=TRAINING_RECORDS,
@@ -152,15 +284,18 @@ def plan_smoke(config: EnvironmentConfig, team: str, *, workdir: Path, request_i
         evaluation=EVALUATION_RECORDS,
         data_format=family.data_format,
     )
-    files.pop("validation")  # optional for Nova; a smoke run keeps the job as small as it can be
+    files.pop("validation")  # optional for every family; a smoke run keeps the job as small as it can be
     prefix = f"s3://{PLACEHOLDER_BUCKET}/{team}/{request_id}"
+    serving: dict[str, Any] = {"kind": choice.serving}
+    if choice.serving == PT:
+        serving |= {"modelUnits": PT_MODEL_UNITS, "commitment": "none"}
     request: dict[str, Any] = {
         "team": team,
         "requestId": request_id,
         "baseModelId": model,
         "trainingDataUri": f"{prefix}/train.jsonl",
         "hyperParameters": {"epochCount": str(EPOCHS)},
-        "serving": {"kind": SERVING},
+        "serving": serving,
         # The smoke test checks the pipeline, not the model: any score passes, the score is printed.
         "evaluation": {"dataUri": f"{prefix}/evaluation.jsonl", "threshold": 0.0, "compareBase": True},
         "approvalRequired": False,
@@ -169,6 +304,10 @@ def plan_smoke(config: EnvironmentConfig, team: str, *, workdir: Path, request_i
     checked = check_request(
         request, config.policy_document(PLACEHOLDER_BUCKET), assigned_team=team, default_request_id=request_id
     )
+    throughput = None
+    if choice.serving == PT:
+        throughput = estimate_throughput(config, model, poll_seconds=poll_seconds)
+        _check_throughput_guardrails(config, team, checked["serving"], throughput)
     report = validate_paths(model, files["train"], evaluation=files["evaluation"], epochs=EPOCHS)
     if not report.valid:  # the committed generator writes valid data; this guards against its drift
         raise RequestInvalid(f"the generated sample data is invalid for {model}: {report.errors[:3]}")
@@ -187,7 +326,28 @@ def plan_smoke(config: EnvironmentConfig, team: str, *, workdir: Path, request_i
         files=files,
         request=request,
         cost=cost,
+        serving=choice.serving,
+        why=choice.why,
+        throughput=throughput,
     )
+
+
+def _check_throughput_guardrails(
+    config: EnvironmentConfig, team: str, serving: dict[str, Any], throughput: ThroughputEstimate
+) -> None:
+    """Refuse before any spending when the environment would not let the throughput live out the run."""
+    if serving["commitment"] is not None or serving["modelUnits"] != PT_MODEL_UNITS:
+        # check_request keeps what was asked; this guards the "never a commitment" promise against its drift.
+        raise NoSmokeModel(f"the checked request would buy {serving}, not 1 model unit without commitment")
+    ttl = serving.get("ttlHours")
+    if ttl is not None and ttl * 3600 < throughput.seconds:
+        # The reaper deletes a non-production throughput past its TTL: it would go during the evaluation.
+        raise NoSmokeModel(
+            f"team {team} of environment {config.name} keeps a provisioned throughput {ttl:g} h at most "
+            f"(teams[].throughput_ttl_hours, else provisioned_throughput.default_ttl_hours), shorter than the "
+            f"~{throughput.seconds / 60:.0f} min the smoke run's throughput needs: the reaper would delete it "
+            f"before the evaluation ends. Raise it to at least {math.ceil(throughput.seconds / 3600)} h"
+        )
 
 
 def default_runner(argv: list[str]) -> int:
@@ -237,7 +397,7 @@ class Smoke:
             self.say(f"smoke FAILED at step {failure.step}: {failure.message}")
         if self.failures:
             return 1
-        self.say(f"smoke PASSED: {self.plan.model} trained, served on demand, evaluated and deleted")
+        self.say(f"smoke PASSED: {self.plan.model} trained, {self.plan.served}, evaluated and deleted")
         return 0
 
     def _step(self, step: str, action: Callable[[], None]) -> bool:
@@ -322,10 +482,12 @@ class Smoke:
         self.say(f"wait: execution {self.status}, outcome {outcome}")
         if self.status != "SUCCEEDED":
             error = (self.report or {}).get("error") or {}
+            # The run's own advice (e.g. pt_quota_exceeded: ask AWS Support for no-commitment model units).
+            runbook = (self.report or {}).get("runbook")
             raise SmokeFailed(
                 "wait",
                 f"execution {self.status}, outcome {outcome}: {error.get('Error', '')}: "
-                f"{str(error.get('Cause', ''))[:500]}",
+                f"{str(error.get('Cause', ''))[:500]}" + (f" -- {runbook}" if runbook else ""),
             )
 
     def evaluate(self) -> None:
@@ -334,8 +496,8 @@ class Smoke:
         evaluation = report.get("evaluation") or {}
         if report.get("outcome") != "deployed":
             raise SmokeFailed("evaluate", f"the run ended {report.get('outcome')!r}, not 'deployed'")
-        if serving.get("kind") != SERVING or not serving.get("arn"):
-            raise SmokeFailed("evaluate", f"the custom model is not served on demand: serving {serving}")
+        if serving.get("kind") != self.plan.serving or not serving.get("arn"):
+            raise SmokeFailed("evaluate", f"the custom model is not {self.plan.served}: serving {serving}")
         scores = evaluation.get("scores") or {}
         if not evaluation.get("records") or "custom" not in scores:
             raise SmokeFailed("evaluate", f"the run was not evaluated: {evaluation or 'no evaluation in its report'}")

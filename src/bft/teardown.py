@@ -13,7 +13,7 @@ from typing import Any
 
 from bft.errors import JobFailed
 from bft.workflow.bedrock_errors import bedrock_call
-from bft.workflow.ownership import own_model_arn, require_own
+from bft.workflow.ownership import own_job, own_model_arn, require_own
 from bft.workflow.serving import delete_serving
 
 
@@ -61,6 +61,13 @@ def teardown_run(
         return result
     if attempt is None:
         raise ModelKept("the run's report names no attempt: the custom model is kept (delete it in the console)")
+    job = own_job(bedrock, run)  # tags checked
+    cleaned = ((report or {}).get("cleanup") or {}).get("actions") or []
+    if job and job.get("outputModelArn") and f"{job['outputModelArn']}: custom model deleted" in cleaned:
+        # The run's own Cleanup deleted it (e.g. after pt_quota_exceeded): its tags can no longer be read, so
+        # the tag check below would be refused, and there is nothing left to delete.
+        result.done(f"{job['outputModelArn']}: custom model already deleted by the run's cleanup")
+        return result
     try:
         model = own_model_arn(bedrock, run)  # the job's own output, tags checked
     except JobFailed as exc:

@@ -1,6 +1,6 @@
-"""`bft smoke` without AWS: the model it picks, the deploy path through an injected `cdk` runner, each failure
-named by its step and followed by a teardown. The whole run against the offline twin is in
-tests/workflow/test_cli_offline.py."""
+"""`bft smoke` without AWS: the model and serving it picks in each region, its estimate, the deploy path through
+an injected `cdk` runner, each failure named by its step and followed by a teardown. The whole run against the
+offline twins (us-east-1 on demand, us-west-2 by provisioned throughput) is in tests/workflow/test_cli_offline.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,19 @@ from botocore.exceptions import ClientError
 
 from bft.cli import EXIT_USAGE, main
 from bft.config import EnvironmentConfig, load_config
-from bft.smoke import NoSmokeModel, Smoke, SmokePlan, plan_smoke, smoke_model
+from bft.smoke import (
+    ON_DEMAND,
+    PT,
+    NoSmokeModel,
+    Smoke,
+    SmokeChoice,
+    SmokePlan,
+    ThroughputEstimate,
+    estimate_throughput,
+    plan_smoke,
+    smoke_choice,
+    smoke_model,
+)
 from bft.synth import ROOT
 from bft.workflow.ownership import run_tags
 
@@ -25,6 +37,8 @@ MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:moderation"
 DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123def456"
 MODEL = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abc123def456"
 JOB = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/abc123def456"
+THROUGHPUT = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abc123def456"
+LLAMA = "meta.llama3-2-1b-instruct-v1:0:128k"
 
 
 def _error(code: str, message: str, operation: str) -> ClientError:
@@ -89,14 +103,17 @@ class StepFunctions:
 class Bedrock:
     """The calls of the teardown path, on resources tagged as the smoke run's."""
 
-    def __init__(self, job_status: str = "Completed", busy: int = 0) -> None:
-        self.job_status, self.deleted, self.busy = job_status, [], busy
+    def __init__(self, job_status: str = "Completed", busy: int = 0, environment: str = ENV) -> None:
+        self.job_status, self.deleted, self.busy, self.environment = job_status, [], busy, environment
 
     def list_tags_for_resource(self, resourceARN: str) -> dict[str, Any]:  # noqa: N803
-        return {"tags": run_tags(ENV, "moderation", REQUEST)}
+        return {"tags": run_tags(self.environment, "moderation", REQUEST)}
 
     def delete_custom_model_deployment(self, customModelDeploymentIdentifier: str) -> None:  # noqa: N803
         self.deleted.append(customModelDeploymentIdentifier)
+
+    def delete_provisioned_model_throughput(self, provisionedModelId: str) -> None:  # noqa: N803
+        self.deleted.append(provisionedModelId)
 
     def get_model_customization_job(self, jobIdentifier: str) -> dict[str, Any]:  # noqa: N803
         job = {"jobArn": JOB, "status": self.job_status}
@@ -161,10 +178,30 @@ def test_the_cheapest_model_served_on_demand_is_chosen(config: EnvironmentConfig
     assert smoke_model(cheaper_lite, "moderation") == "amazon.nova-lite-v1:0:300k"
 
 
-def test_a_region_without_on_demand_serving_is_refused_naming_the_region_that_has_it() -> None:
-    with pytest.raises(NoSmokeModel, match=r"region us-west-2 of environment dev offers no customizable model") as exc:
-        smoke_model(load_config("dev"), "moderation")
-    assert "us-east-1 would: amazon.nova-micro-v1:0:128k" in str(exc.value)
+def test_a_region_without_on_demand_serving_falls_back_to_the_cheapest_throughput() -> None:
+    # dev as shipped (us-west-2): Llama 3.2 1B has the lowest illustrative model-unit hour of its models.
+    choice = smoke_choice(load_config("dev"), "moderation")
+    assert (choice.model, choice.serving) == (LLAMA, PT)
+    assert choice.why.startswith("region us-west-2 offers no customizable model that is served on demand")
+    assert "Amazon Nova in us-east-1" in choice.why
+    # local prices Llama 3.1 and 3.2 the same per family: the shipped table tells the sizes apart.
+    assert smoke_choice(load_config("local"), "moderation") == SmokeChoice(LLAMA, PT, choice.why)
+
+
+def test_the_configured_hourly_price_ranks_the_throughput_models_first() -> None:
+    dev = load_config("dev")
+    cheaper_8b = dev.model_copy(
+        update={
+            "prices": dev.prices.model_copy(
+                # Training dearer, but the hour is what a smoke run on provisioned throughput pays for.
+                update={
+                    "model_unit_hour_usd": {"meta.llama3-1-8b-instruct-v1:0:128k": 5.0},
+                    "training_per_1k_tokens_usd": {"meta.llama3-1-8b-instruct-v1:0:128k": 0.01},
+                }
+            )
+        }
+    )
+    assert smoke_model(cheaper_8b, "moderation") == "meta.llama3-1-8b-instruct-v1:0:128k"
 
 
 def test_the_teams_allowed_models_limit_the_choice(config: EnvironmentConfig) -> None:
@@ -172,9 +209,15 @@ def test_the_teams_allowed_models_limit_the_choice(config: EnvironmentConfig) ->
     assert smoke_model(only_pro, "moderation") == "amazon.nova-pro-v1:0:300k"
     team = config.team("moderation").model_copy(update={"allowed_base_models": ["amazon.nova-pro-v1:0:300k"]})
     assert smoke_model(config.model_copy(update={"teams": [team]}), "moderation") == "amazon.nova-pro-v1:0:300k"
-    no_nova = config.model_copy(update={"allowed_base_models": ["meta.llama3-1-8b-instruct-v1:0:128k"]})
-    with pytest.raises(NoSmokeModel, match=r"team moderation of environment local-us-east-1 may use only meta\.llama"):
-        smoke_model(no_nova, "moderation")
+    # Nova is served on demand here, but not allowed: the team's model on provisioned throughput, and why.
+    titan = "amazon.titan-text-express-v1:0:8k"
+    no_nova = config.model_copy(update={"allowed_base_models": [titan]})
+    choice = smoke_choice(no_nova, "moderation")
+    assert (choice.model, choice.serving) == (titan, PT)
+    assert choice.why.startswith("team moderation may use none of the models us-east-1 serves on demand")
+    nothing_here = config.model_copy(update={"allowed_base_models": [LLAMA]})
+    with pytest.raises(NoSmokeModel, match=r"team moderation of environment local-us-east-1 may use no model"):
+        smoke_model(nothing_here, "moderation")
 
 
 def test_the_plan_is_a_tiny_on_demand_job_with_its_estimate(plan: SmokePlan) -> None:
@@ -186,6 +229,49 @@ def test_the_plan_is_a_tiny_on_demand_job_with_its_estimate(plan: SmokePlan) -> 
     assert plan.cost["servingPerHourUsd"] == 0.0
     assert plan.cost["estimatedBilledTokens"] > 0
     assert "no hourly charge" in plan.cost_lines()[1]
+
+
+def test_the_us_west_2_plan_buys_one_unit_without_commitment_in_the_familys_format(tmp_path: Path) -> None:
+    plan = plan_smoke(load_config("dev"), "moderation", workdir=tmp_path, request_id=REQUEST)
+    assert (plan.model, plan.family, plan.serving) == (LLAMA, "llama-3.2", PT)
+    assert plan.request["serving"] == {"kind": PT, "modelUnits": 1, "commitment": "none"}
+    assert plan.cost["commitment"] == "no commitment"
+    records = plan.files["train"].read_text().splitlines()
+    assert len(records) == 100  # Llama's minimum
+    assert json.loads(records[0])["schemaVersion"] == "bedrock-conversation-2024"  # Llama 3.2's format
+
+
+def test_the_throughput_estimate_covers_creation_evaluation_and_teardown_in_whole_hours() -> None:
+    dev = load_config("dev")
+    estimate = estimate_throughput(dev, LLAMA, poll_seconds=60)
+    # The workflow looks at 20 min, then every 5: a PT ready at 30 min (the slow end) is seen at 30 min.
+    # 40 calls (custom and base) at 0.5 s + 512 tokens / 50 per s, two at a time on one model unit.
+    assert estimate.phases == (("creation", 1800.0), ("evaluation", 214.8), ("teardown", 60))
+    assert (estimate.per_hour_usd, estimate.billed_hours, estimate.usd) == (20.0, 1, 20.0)
+    slower = dev.model_copy(
+        update={"workflow": dev.workflow.model_copy(update={"throughput_first_poll_seconds": 50 * 60})}
+    )
+    assert estimate_throughput(slower, LLAMA, poll_seconds=900).billed_hours == 2  # 50 + 3.6 + 15 min
+    assert ThroughputEstimate(2, None, (("creation", 60.0),)).usd is None
+
+
+def test_the_us_west_2_estimate_prices_the_throughput_and_warns_of_the_quota(tmp_path: Path) -> None:
+    lines = plan_smoke(load_config("dev"), "moderation", workdir=tmp_path, request_id=REQUEST).cost_lines()
+    assert lines[1].startswith("serving: region us-west-2 offers no customizable model that is served on demand")
+    assert lines[2].startswith("cost estimate: training ~6,292 billed tokens = $0.01; serving: provisioned throughput")
+    assert "1 model unit, no commitment, $20.00/hour for ~35 min once trained" in lines[2]
+    assert "billed as 1 hour (assumed: every started hour in full) = $20.00; total ~$20.01" in lines[2]
+    assert lines[3].startswith("  ILLUSTRATIVE prices")
+    assert lines[4].startswith('quota: the account needs 1 model unit of the Bedrock quota "Model units no-commitment')
+    assert "docs/bedrock-behaviour.md#no-commit-quota" in lines[4]
+
+
+def test_a_throughput_ttl_shorter_than_the_run_is_refused_before_anything(tmp_path: Path) -> None:
+    dev = load_config("dev")
+    team = dev.team("moderation").model_copy(update={"throughput_ttl_hours": 0.25})
+    refused = r"keeps a provisioned throughput 0.25 h at most .* Raise it to at least 1 h"
+    with pytest.raises(NoSmokeModel, match=refused):
+        plan_smoke(dev.model_copy(update={"teams": [team]}), "moderation", workdir=tmp_path, request_id=REQUEST)
 
 
 def test_undeployed_stacks_are_deployed_with_cdk_and_destroyed_after_a_failure(
@@ -265,6 +351,46 @@ def test_the_models_delete_is_retried_while_its_deployment_goes(config: Environm
     assert said[-1].startswith("smoke PASSED")
 
 
+def test_a_throughput_run_passes_and_deletes_the_throughput_then_the_model(tmp_path: Path) -> None:
+    dev = load_config("dev")
+    plan = plan_smoke(dev, "moderation", workdir=tmp_path, request_id=REQUEST)
+    report = _report(
+        serving={"kind": PT, "arn": THROUGHPUT},
+        leftRunning=[{"type": PT, "arn": THROUGHPUT, "hourlyCostUsd": 20.0}],
+    )
+    bedrock = Bedrock(environment="dev")
+    clients = {
+        "cloudformation": CloudFormation(deployed=True),
+        "s3": S3(report),
+        "stepfunctions": StepFunctions("SUCCEEDED"),
+        "bedrock": bedrock,
+    }
+    smoke, _, said = _smoke(dev, plan, clients)
+    assert smoke.run() == 0, said
+    assert bedrock.deleted == [THROUGHPUT, MODEL]
+    assert any(line.endswith(f"served by {THROUGHPUT}, hourly charge 20.0") for line in said)
+    assert said[-1] == (
+        f"smoke PASSED: {LLAMA} trained, served by provisioned throughput (1 model unit, no commitment), "
+        "evaluated and deleted"
+    )
+
+
+def test_a_run_served_otherwise_than_planned_fails_the_evaluate_step(tmp_path: Path) -> None:
+    dev = load_config("dev")
+    plan = plan_smoke(dev, "moderation", workdir=tmp_path, request_id=REQUEST)
+    clients = {
+        "cloudformation": CloudFormation(deployed=True),
+        "s3": S3(_report()),  # an on-demand deployment
+        "stepfunctions": StepFunctions("SUCCEEDED"),
+        "bedrock": Bedrock(environment="dev"),
+    }
+    smoke, _, said = _smoke(dev, plan, clients)
+    assert smoke.run() == 1
+    assert said[-1].startswith(
+        "smoke FAILED at step evaluate: the custom model is not served by provisioned throughput (1 model unit"
+    )
+
+
 def test_a_failed_run_names_the_wait_step_and_checks_nothing_is_left(
     config: EnvironmentConfig, plan: SmokePlan
 ) -> None:
@@ -320,13 +446,21 @@ def test_cli_dry_run_prints_the_estimate_only(capsys: pytest.CaptureFixture[str]
     assert out.splitlines()[-1] == "dry run: nothing was deployed or started"
 
 
-def test_cli_names_the_region_that_would_work(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["smoke", "--env", "dev", "--yes"]) == EXIT_USAGE
+def test_cli_dry_run_for_dev_prints_the_throughput_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["smoke", "--env", "dev", "--dry-run", "--request-id", REQUEST]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"smoke test of environment dev (us-west-2), team moderation: {LLAMA} (llama-3.2)")
+    assert "provisioned throughput, 1 model unit, no commitment" in out[2]
+    assert out[-1] == "dry run: nothing was deployed or started"
+
+
+def test_cli_refuses_a_plan_the_environment_forbids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "config" / "dev.yaml").read_text(encoding="utf-8")
+    (tmp_path / "dev.yaml").write_text(text.replace("throughput_ttl_hours: 4", "throughput_ttl_hours: 0.25"))
+    assert main(["smoke", "--env", "dev", "--config-dir", str(tmp_path), "--yes"]) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert "region us-west-2 of environment dev offers no customizable model that is served on demand" in err
-    assert "nothing was deployed or started" in err
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert err.strip().splitlines()[-1] in readme  # the README quotes the refusal word for word
+    assert "the reaper would delete it before the evaluation ends" in err
+    assert err.strip().endswith("nothing was deployed or started")
 
 
 def test_make_smoke_runs_bft_smoke() -> None:
@@ -343,14 +477,18 @@ def test_make_smoke_runs_bft_smoke() -> None:
     assert shown.splitlines()[-1].endswith("/bft smoke --env staging --yes")
 
 
-def test_the_readme_quotes_the_estimate_the_command_prints(tmp_path: Path) -> None:
-    """The README's expected cost is the line `bft smoke` prints for dev moved to us-east-1 (shipped prices)."""
-    dev = load_config("dev")
-    east = dev.model_copy(update={"region": "us-east-1", "allowed_base_models": ["amazon.nova-micro-v1:0:128k"]})
-    printed = plan_smoke(east, "moderation", workdir=tmp_path, request_id=REQUEST).cost_lines()
+def test_the_readme_quotes_the_estimates_the_command_prints(tmp_path: Path) -> None:
+    """The README's expected costs are the lines `bft smoke` prints for dev as shipped (provisioned throughput in
+    us-west-2) and for dev moved to us-east-1 (Nova Micro on demand), at the shipped illustrative prices."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Smoke test in a real account") : readme.index("## Onboard a team")]
-    assert printed[1] in section
-    assert printed[2] in section
-    assert "ILLUSTRATIVE" in printed[2]
     assert "make smoke ENV=dev" in section
+    dev = load_config("dev")
+    east = dev.model_copy(update={"region": "us-east-1", "allowed_base_models": ["amazon.nova-micro-v1:0:128k"]})
+    for config, serving in ((dev, PT), (east, ON_DEMAND)):
+        plan = plan_smoke(config, "moderation", workdir=tmp_path / config.region, request_id=REQUEST)
+        assert plan.serving == serving
+        printed = plan.cost_lines()[1:]  # the first line names the request id
+        assert "ILLUSTRATIVE" in "\n".join(printed)
+        for line in printed:
+            assert line in section, line

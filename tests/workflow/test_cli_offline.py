@@ -21,13 +21,14 @@ from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import catalog
 from bft.local.offline import OfflineAssembly
 from bft.local.run import ACCOUNT, REGION, TEAM, TIME_FACTOR, _service_role_s3, _submitter_session, target_for
+from bft.workflow.report import RUNBOOK
 
 pytestmark = pytest.mark.slow
 
 REQUEST = "cli-offline-1"
 
 
-OpenWorld = Callable[[Path, str], dict[str, Any]]
+OpenWorld = Callable[..., dict[str, Any]]  # (assembly, environment, *, no_commit_model_units=1)
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def open_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Open
     Bedrock fake on the world's virtual clock, the team member's session. One world per test."""
     with ExitStack() as stack:
 
-        def open_(assembly: Path, environment: str) -> dict[str, Any]:
+        def open_(assembly: Path, environment: str, *, no_commit_model_units: int = 1) -> dict[str, Any]:
             target = target_for(environment)
             monkeypatch.setenv("AWS_DEFAULT_REGION", target.region)
             env = stack.enter_context(
@@ -53,7 +54,7 @@ def open_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Open
                 time_scale=1.0,
                 # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
                 catalog=catalog(now=now, haiku_status="ACTIVE"),
-                no_commit_model_units=1,
+                no_commit_model_units=no_commit_model_units,
                 service_role_s3=_service_role_s3(env),
             )
             fake.plan_jobs("Completed", duration_s=3600, count=None)
@@ -158,37 +159,100 @@ def _machine_name(env: OfflineAssembly) -> str:
     return str(json.loads(env.stack_output_by_key("Teams"))[TEAM]["stateMachineArn"]).rsplit(":", 1)[-1]
 
 
+# (environment, its assembly fixture, its region, the model and serving `bft smoke` picks there, the stack)
+SMOKE_WORLDS = [
+    pytest.param(
+        "local-us-east-1",
+        "east_assembly",
+        "us-east-1",
+        "amazon.nova-micro-v1:0:128k (nova)",
+        "served on demand",
+        "BftLocalUsEast-1Pipeline",
+        id="us-east-1-on-demand",
+    ),
+    # dev's configuration offline: no model served on demand in us-west-2, so one no-commitment model unit.
+    pytest.param(
+        "local",
+        "local_assembly",
+        "us-west-2",
+        "meta.llama3-2-1b-instruct-v1:0:128k (llama-3.2)",
+        "served by provisioned throughput (1 model unit, no commitment)",
+        "BftLocalPipeline",
+        id="us-west-2-provisioned-throughput",
+    ),
+]
+
+
+@pytest.mark.parametrize(("environment", "assembly", "region", "model", "served", "stack"), SMOKE_WORLDS)
 def test_smoke_runs_end_to_end_against_the_offline_twin(
-    east_assembly: Path, open_world: OpenWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    environment: str,
+    assembly: str,
+    region: str,
+    model: str,
+    served: str,
+    stack: str,
+    request: pytest.FixtureRequest,
+    open_world: OpenWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """`make smoke ENV=<env>` is `bft smoke --env <env> --yes`: the same code path, on the us-east-1 twin, as the
-    team member (every call authorized from the templates). The twin has deployed the stacks: they are reused."""
-    world = open_world(east_assembly, "local-us-east-1")
-    request = "smoke-offline-1"
-    argv = ["smoke", "--env", "local-us-east-1", "--yes", "--poll-seconds", "0.05", "--request-id", request]
+    """`make smoke ENV=<env>` is `bft smoke --env <env> --yes`: the same code path, on the environment's offline
+    twin, as the team member (every call authorized from the templates). The twin has deployed the stacks: they
+    are reused."""
+    world = open_world(request.getfixturevalue(assembly), environment)
+    request_id = "smoke-offline-1"
+    argv = ["smoke", "--env", environment, "--yes", "--poll-seconds", "0.05", "--request-id", request_id]
     code = _as_team_member(world, monkeypatch, *argv)
     out = capsys.readouterr().out
     assert code == EXIT_OK, out
     lines = out.splitlines()
     # The estimate comes first, before anything is deployed or started.
-    assert lines[0].startswith("smoke test of environment local-us-east-1 (us-east-1), team moderation: ")
-    assert "amazon.nova-micro-v1:0:128k (nova), 100 training records, 1 epoch" in lines[0]
-    assert lines[1].startswith("cost estimate: training ~")
-    assert "on-demand deployment, no hourly charge" in lines[1]
-    assert lines[3] == "deploy: reusing the deployed stacks (BftLocalUsEast-1Pipeline in us-east-1)"
+    assert lines[0].startswith(f"smoke test of environment {environment} ({region}), team moderation: ")
+    assert f"{model}, 100 training records, 1 epoch" in lines[0]
+    estimate = next(line for line in lines if line.startswith("cost estimate: training ~"))
+    deploy = next(index for index, line in enumerate(lines) if line.startswith("deploy: "))
+    assert lines.index(estimate) < deploy
+    assert lines[deploy] == f"deploy: reusing the deployed stacks ({stack} in {region})"
     assert "evaluate: 20 records, custom model " in out
-    assert "hourly charge 0" in out
-    assert lines[-1] == "smoke PASSED: amazon.nova-micro-v1:0:128k trained, served on demand, evaluated and deleted"
+    if served == "served on demand":
+        assert "on-demand deployment, no hourly charge" in estimate
+        assert "hourly charge 0" in out
+        assert "custom-model-deployment/" in out
+    else:
+        assert "provisioned throughput, 1 model unit, no commitment, $24.00/hour" in estimate
+        assert any(line.startswith("quota: the account needs 1 model unit") for line in lines[:deploy])
+        assert "hourly charge 24.0" in out
+        assert "provisioned-model/" in out
+    short = model.split(" ")[0]
+    assert lines[-1] == f"smoke PASSED: {short} trained, {served}, evaluated and deleted"
 
-    # Trained once, on demand, then nothing left: no job running, no deployment, no custom model.
+    # Trained once, served, then nothing left: no job running, no deployment, no throughput, no custom model.
     fake = world["fake"]
     assert fake.counters.jobs_started == 1
     assert fake.running_jobs() == []
     assert fake.custom_model_deployments() == []
     assert fake.provisioned_throughputs() == []
     assert fake.client("bedrock").list_custom_models()["modelSummaries"] == []
-    assert "custom-model-deployment/" in out
     assert "custom model deleted" in out
     denied = [r for r in world["env"].authorizer.records if not r.allowed]
     assert denied == []
     print(out)  # shown with -s: the run as a platform team sees it
+
+
+def test_smoke_without_no_commitment_quota_names_the_step_and_leaves_nothing(
+    local_assembly: Path, open_world: OpenWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new account has no no-commitment model units (docs/bedrock-behaviour.md#no-commit-quota): bft smoke
+    cannot read the quota, so the run meets it, names the step, and still leaves nothing behind."""
+    world = open_world(local_assembly, "local", no_commit_model_units=0)
+    argv = ["smoke", "--env", "local", "--yes", "--poll-seconds", "0.05", "--request-id", "smoke-offline-quota"]
+    code = _as_team_member(world, monkeypatch, *argv)
+    out = capsys.readouterr().out
+    assert code == EXIT_NEGATIVE, out
+    failed = out.splitlines()[-1]
+    assert failed.startswith("smoke FAILED at step wait: execution FAILED, outcome pt_quota_exceeded: QuotaExceeded")
+    assert failed.endswith(" -- " + RUNBOOK["pt_quota_exceeded"])  # the run's own advice
+    assert "teardown: nothing this smoke run created is left billing" in out
+    fake = world["fake"]
+    assert fake.provisioned_throughputs() == []
+    assert fake.client("bedrock").list_custom_models()["modelSummaries"] == []

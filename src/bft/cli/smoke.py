@@ -1,7 +1,7 @@
 """``bft smoke``: the real-account smoke test (`make smoke ENV=<env>`); the logic lives in :mod:`bft.smoke`.
 
 Exit codes: 0 passed, 1 a step failed (named; what the run created was torn down, or said to be left),
-2 nothing was done (no model served on demand in the region, a refused request, no confirmation).
+2 nothing was done (no model the team may use, a request the environment refuses, no confirmation).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from bft.cli.settings import add_config_dir, config_dir, load_environment
 
 def register(subparsers: Any) -> None:
     help_ = (
-        "deploy (or reuse) an environment, train a tiny job on the cheapest model served on demand, evaluate it, "
-        "tear everything down"
+        "deploy (or reuse) an environment, train a tiny job on the cheapest model served on demand (else by 1 "
+        "no-commitment model unit of provisioned throughput), evaluate it, tear everything down"
     )
     parser = subparsers.add_parser("smoke", help=help_, description=help_)
     parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
@@ -49,7 +49,13 @@ def run(args: argparse.Namespace) -> int:
     directory = workdir()
     try:
         try:
-            plan = plan_smoke(config, team, workdir=directory, request_id=args.request_id or new_request_id())
+            plan = plan_smoke(
+                config,
+                team,
+                workdir=directory,
+                request_id=args.request_id or new_request_id(),
+                poll_seconds=args.poll_seconds,
+            )
         except (NoSmokeModel, RequestInvalid, BaseModelUnavailable) as exc:
             raise UsageError(f"{exc}; nothing was deployed or started") from exc
         for line in plan.cost_lines():
