@@ -90,7 +90,7 @@ def _deployment(config: EnvironmentConfig) -> Deployment:
     from bft.deployment import DeploymentError, discover
 
     try:
-        return discover(config, cloudformation=_client(config, "cloudformation"))
+        return discover(config, cloudformation=_client(config, "cloudformation"), ssm=_client(config, "ssm"))
     except DeploymentError as exc:
         raise UsageError(str(exc)) from exc
 
