@@ -57,7 +57,7 @@ def build(app: App, config: EnvironmentConfig) -> Deployment:
     # adding one changes no other template. Dependencies only order `cdk deploy --all`; nothing is exported.
     teams: dict[str, TeamStack] = {}
     for team in config.teams:
-        stack = TeamStack(
+        team_stack = TeamStack(
             app,
             team_stack_name(prefix, team.name),
             config=config,
@@ -68,8 +68,8 @@ def build(app: App, config: EnvironmentConfig) -> Deployment:
             description=f"Bedrock fine-tuning pipeline ({config.name}): team {team.name}",
             termination_protection=config.production,
         )
-        stack.add_stack_dependency(pipeline)
-        teams[team.name] = stack
+        team_stack.add_stack_dependency(pipeline)
+        teams[team.name] = team_stack
 
     for stack in (data, pipeline, *teams.values()):
         tags = Tags.of(stack)

@@ -63,7 +63,10 @@ class TeamStack(Stack):
         data = DataRefs.import_into(self, data_export_prefix)
         functions = {
             name: lambda_.Function.from_function_attributes(
-                self, f"{pascal(name)}Function", function_arn=shared(function_parameter_key(name)), same_environment=True
+                self,
+                f"{pascal(name)}Function",
+                function_arn=shared(function_parameter_key(name)),
+                same_environment=True,
             )
             for name in STEP_FUNCTIONS
         }

@@ -13,8 +13,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from bft.workflow.reaper import PROJECT_TAG  # one constant for the code's check and the IAM condition
 from bft.registry import teams_path
+from bft.workflow.reaper import PROJECT_TAG  # one constant for the code's check and the IAM condition
 from stacks.constructs.functions import FunctionFactory
 from stacks.constructs.workflow import registry_arn
 from stacks.nag import acknowledge, resource_text
@@ -140,6 +140,7 @@ class CostGuardrails(Construct):
                 f"{why}; aws:ResourceTag conditions limit the reaper to this pipeline and environment.",
             )
         return policy
+
 
 def team_budget(
     scope: Construct, id_: str, *, team: str, environment: str, limit_usd: float, emails: list[str]

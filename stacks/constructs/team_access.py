@@ -67,7 +67,9 @@ class TeamAccess(Construct):
         allow(["cloudformation:DescribeStacks"], [pipeline_stack])
         own_path = team_path(environment, team).lstrip("/")
         own_entries = stack.format_arn(service="ssm", resource="parameter", resource_name=f"{own_path}/*")
-        allow(["ssm:GetParametersByPath"], [stack.format_arn(service="ssm", resource="parameter", resource_name=own_path)])
+        allow(
+            ["ssm:GetParametersByPath"], [stack.format_arn(service="ssm", resource="parameter", resource_name=own_path)]
+        )
         allow(["ssm:GetParameter"], [own_entries])
         # No StopExecution: a stopped execution skips the workflow's Catch -> Cleanup, leaving a job or a
         # throughput billing; `bft teardown` is the way out. The history is for reading a run in the console.

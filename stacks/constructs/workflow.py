@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
@@ -29,7 +29,7 @@ from constructs import Construct
 from bft.config import RETRY_BACKOFF_RATE, STEP_TIMEOUT_SECONDS, retry_max_delay_seconds
 from bft.registry import state_machine_name, state_machine_prefix, team_path, teams_path
 from bft.workflow.reaper import PROJECT_TAG
-from stacks.constructs.functions import FunctionFactory, pascal
+from stacks.constructs.functions import FunctionFactory
 from stacks.constructs.notifications import Notifications
 from stacks.nag import acknowledge, resource_text
 
@@ -746,7 +746,6 @@ class TeamWorkflow(Construct):
         return task
 
 
-
 class ApprovalDecisions(Construct):
     """Reviewers approve or reject waiting runs through one function URL with ``AuthType AWS_IAM``.
 
@@ -790,7 +789,9 @@ class ApprovalDecisions(Construct):
             iam.PolicyStatement(actions=list(STATE_TABLE_ACTIONS), resources=[table.table_arn])
         )
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=[machine_pattern])
+            iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=[machine_pattern]
+            )
         )
         registry = registry_arn(stack, environment)
         self.function.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[registry]))

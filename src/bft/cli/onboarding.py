@@ -76,8 +76,8 @@ def sheet(
     config_path: str,
     why: str | None = None,
 ) -> str:
-    from bft.dataset.formats import CONVERSION, example_line, limits_text
     from bft.config import resource_prefix
+    from bft.dataset.formats import CONVERSION, example_line, limits_text
     from bft.families import family_for
     from bft.registry import SUBMITTER_ROLE_ARN, team_parameter, team_stack_name
 

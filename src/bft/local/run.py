@@ -27,8 +27,8 @@ from bft.local import sample_data
 from bft.synth import ROOT, cached_synth
 
 if TYPE_CHECKING:
-    from bft.local.bedrock_fake import FakeBedrock
     from bft.deployment import TeamRefs
+    from bft.local.bedrock_fake import FakeBedrock
     from bft.local.offline import OfflineAssembly
 
 # boto3, moto and the fake load when a scenario runs, not when the scenario table is read (`bft --help`).

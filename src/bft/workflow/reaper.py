@@ -55,11 +55,11 @@ class RegistryTtls(dict[str, float | None]):
         super().__init__()
         self._read = read
 
-    def get(self, team: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, team: str, default: Any = None) -> Any:
         if team not in self:
             entry = self._read(team)
             hours = (entry or {}).get("ttlHours")
-            self[team] = float(hours) if _positive_number(hours) else None
+            self[team] = float(hours) if hours is not None and _positive_number(hours) else None
         found = super().get(team)
         return default if found is None else found
 
