@@ -65,12 +65,11 @@ class TeamAccess(Construct):
             service="cloudformation", resource="stack", resource_name=f"{pipeline_stack_name}/*"
         )
         allow(["cloudformation:DescribeStacks"], [pipeline_stack])
-        own_path = team_path(environment, team).lstrip("/")
-        own_entries = stack.format_arn(service="ssm", resource="parameter", resource_name=f"{own_path}/*")
-        allow(
-            ["ssm:GetParametersByPath"], [stack.format_arn(service="ssm", resource="parameter", resource_name=own_path)]
+        # GetParametersByPath is authorized on the path itself: this team's, not the registry of every team.
+        own_path = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=team_path(environment, team).lstrip("/")
         )
-        allow(["ssm:GetParameter"], [own_entries])
+        allow(["ssm:GetParametersByPath"], [own_path])
         # No StopExecution: a stopped execution skips the workflow's Catch -> Cleanup, leaving a job or a
         # throughput billing; `bft teardown` is the way out. The history is for reading a run in the console.
         allow(["states:DescribeExecution", "states:GetExecutionHistory"], [executions])
@@ -128,6 +127,5 @@ class TeamAccess(Construct):
             (custom_model, "Only custom models tagged with this team (tag condition)."),
             (executions, "Executions of the team's own state machine."),
             (pipeline_stack, "The pipeline stack, whatever its generated id suffix: the CLI reads its outputs."),
-            (own_entries, "The team's own registry entries (its machine and role), read-only."),
         ):
             acknowledge(role, f"IAM5[Resource::{resource_text(self, finding)}]", reason)

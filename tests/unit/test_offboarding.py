@@ -31,7 +31,9 @@ class Bedrock:
             "list_provisioned_model_throughputs": (PT, "provisionedModelSummaries", "provisionedModelArn"),
             "list_custom_model_deployments": (DEPLOYMENT, "modelDeploymentSummaries", "customModelDeploymentArn"),
         }[operation]
-        summaries = [{arn_key: arn, "status": status} for arn, (status, _) in self.items.items() if arn.startswith(kind)]
+        summaries = [
+            {arn_key: arn, "status": status} for arn, (status, _) in self.items.items() if arn.startswith(kind)
+        ]
 
         class Paginator:
             def paginate(self) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ approval function's URL. Every call the CLI makes is authorized from the synthes
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from bft.local import sample_data
 from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import catalog
 from bft.local.offline import OfflineAssembly
-from bft.local.run import ACCOUNT, REGION, TEAM, TIME_FACTOR, _service_role_s3, _submitter_session
+from bft.local.run import ACCOUNT, REGION, TEAM, TIME_FACTOR, _service_role_s3, _submitter_session, team_refs
 
 pytestmark = pytest.mark.slow
 
@@ -116,10 +115,13 @@ def test_team_member_and_reviewer_use_the_cli_under_their_own_roles(
     denied = [r for r in env.authorizer.records if not r.allowed]
     # The only refusal: the team member's attempt to approve (lambda:InvokeFunctionUrl on the approval function).
     assert [r.action for r in denied] == ["lambda:InvokeFunctionUrl"], denied
-    assert {r.principal for r in env.authorizer.records if r.service == "cloudformation"} >= {
-        json.loads(env.stack_output_by_key("Teams"))[TEAM]["submitterRoleArn"]
+    role = team_refs(env, "local", TEAM).submitter_role_arn
+    assert {r.principal for r in env.authorizer.records if r.service == "cloudformation"} >= {role}
+    # The CLI found the team in its registry entry, with the team's own role (its path, nobody else's).
+    assert {r.action for r in env.authorizer.records if r.service == "ssm" and r.principal == role} == {
+        "ssm:GetParametersByPath"
     }
 
 
 def _machine_name(env: OfflineAssembly) -> str:
-    return str(json.loads(env.stack_output_by_key("Teams"))[TEAM]["stateMachineArn"]).rsplit(":", 1)[-1]
+    return team_refs(env, "local", TEAM).state_machine_arn.rsplit(":", 1)[-1]
