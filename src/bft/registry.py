@@ -15,7 +15,6 @@ from typing import Any
 STATE_MACHINE_ARN = "state-machine-arn"
 SUBMITTER_ROLE_ARN = "submitter-role-arn"  # absent for a team without submitters
 GUARDRAILS = "guardrails"  # JSON: the team's limits and reviewers (what ValidateRequest and the approval read)
-TEAM_KEYS = (STATE_MACHINE_ARN, SUBMITTER_ROLE_ARN, GUARDRAILS)
 
 # Keys under the shared path (the pipeline stack writes them; team stacks read them at deploy time).
 SHARED_STATE_MACHINE_ROLE = "state-machine-role-arn"
@@ -61,11 +60,6 @@ def state_machine_name(environment: str, team: str) -> str:
     if len(name) > STATE_MACHINE_NAME_LIMIT:
         raise ValueError(f"state machine name {name!r} is longer than {STATE_MACHINE_NAME_LIMIT} characters")
     return name
-
-
-def team_from_state_machine_name(environment: str, name: str) -> str | None:
-    prefix = state_machine_prefix(environment)
-    return name[len(prefix) :] if name.startswith(prefix) else None
 
 
 def pascal(name: str) -> str:
