@@ -9,8 +9,10 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
 from bft.config import EnvironmentConfig, resource_prefix
+from bft.registry import team_stack_name
 from stacks.data_stack import DataStack
 from stacks.pipeline_stack import PipelineStack
+from stacks.team_stack import TeamStack
 
 PROJECT_TAG = "bedrock-fine-tuning"
 
@@ -19,6 +21,7 @@ PROJECT_TAG = "bedrock-fine-tuning"
 class Deployment:
     data: DataStack
     pipeline: PipelineStack
+    teams: dict[str, TeamStack]
 
 
 def build(app: App, config: EnvironmentConfig) -> Deployment:
@@ -50,8 +53,25 @@ def build(app: App, config: EnvironmentConfig) -> Deployment:
         description=f"Bedrock fine-tuning pipeline ({config.name}): roles, workflow, alarms",
     )
     pipeline.add_stack_dependency(data)
+    # One stack per team (`cdk deploy Bft<Env>Team<Name>` onboards it): the pipeline stack knows no team, so
+    # adding one changes no other template. Dependencies only order `cdk deploy --all`; nothing is exported.
+    teams: dict[str, TeamStack] = {}
+    for team in config.teams:
+        team_stack = TeamStack(
+            app,
+            team_stack_name(prefix, team.name),
+            config=config,
+            team=team,
+            data_export_prefix=prefix,
+            pipeline_stack_name=pipeline.stack_name,
+            env=env,
+            description=f"Bedrock fine-tuning pipeline ({config.name}): team {team.name}",
+            termination_protection=config.production,
+        )
+        team_stack.add_stack_dependency(pipeline)
+        teams[team.name] = team_stack
 
-    for stack in (data, pipeline):
+    for stack in (data, pipeline, *teams.values()):
         tags = Tags.of(stack)
         tags.add("project", PROJECT_TAG)
         tags.add("environment", config.name)
@@ -62,4 +82,4 @@ def build(app: App, config: EnvironmentConfig) -> Deployment:
                 iam.ManagedPolicy.from_managed_policy_arn(stack, "PermissionsBoundary", config.permissions_boundary_arn)
             )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
-    return Deployment(data=data, pipeline=pipeline)
+    return Deployment(data=data, pipeline=pipeline, teams=teams)

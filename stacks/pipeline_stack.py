@@ -6,14 +6,21 @@ from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from bft.config import EnvironmentConfig
+from bft.registry import (
+    SHARED_APPROVAL_FUNCTION,
+    SHARED_STATE_MACHINE_ROLE,
+    SHARED_TOPIC,
+    function_parameter_key,
+    pascal,
+    shared_parameter,
+)
 from stacks.constructs.customization_role import CustomizationServiceRole
-from stacks.constructs.functions import pascal
 from stacks.constructs.guardrails import CostGuardrails
 from stacks.constructs.notifications import Notifications
-from stacks.constructs.team_access import TeamAccess
 from stacks.constructs.workflow import ApprovalDecisions, CustomizationWorkflow, JobPlacement, Timing
 from stacks.data_stack import DataRefs
 from stacks.nag import acknowledge
@@ -53,7 +60,6 @@ class PipelineStack(Stack):
             self,
             "Notifications",
             emails=list(config.notification_emails),
-            team_emails={team.name: list(team.notification_emails) for team in config.teams},
             removal=removal,
         )
         timing = config.workflow
@@ -72,8 +78,7 @@ class PipelineStack(Stack):
                 vpc_security_group_ids=list(vpc.security_group_ids) if vpc else None,
             ),
             notifications=self.notifications,
-            policy_document=config.policy_document(data.datasets.bucket_name),
-            teams=[team.name for team in config.teams],
+            policy_document=config.shared_policy_document(data.datasets.bucket_name),
             prices=config.price_document(),
             timing=Timing(
                 retry_interval_seconds=timing.retry_interval_seconds,
@@ -82,7 +87,7 @@ class PipelineStack(Stack):
                 reconcile_interval_minutes=timing.reconcile_interval_minutes,
             ),
             delete_failed_models=config.delete_failed_custom_models,
-            log_retention=_RETENTION[config.log_retention_days],
+            log_retention=RETENTION[config.log_retention_days],
             production=config.production,
             powertools_layer_version=config.powertools_layer_version,
             environment=config.name,
@@ -95,16 +100,10 @@ class PipelineStack(Stack):
             topic_arn=self.notifications.topic.topic_arn,
             environment=config.name,
             production=config.production,
-            ttl_hours_by_team={t.name: t.throughput_ttl_hours for t in config.teams if t.throughput_ttl_hours},
             default_ttl_hours=config.provisioned_throughput.default_ttl_hours,
             schedule_minutes=config.reaper.schedule_minutes,
             dry_run=config.reaper.dry_run,
             model_retention_days=config.reaper.custom_model_retention_days,
-            budgets={
-                t.name: (t.monthly_budget_usd, list(t.notification_emails or config.notification_emails))
-                for t in config.teams
-                if t.monthly_budget_usd
-            },
         )
         outputs = {
             "CustomizationServiceRoleArn": self.service_role.role.role_arn,
@@ -114,40 +113,34 @@ class PipelineStack(Stack):
             "DatasetsBucketName": data.datasets.bucket_name,
             "ReportsBucketName": data.reports.bucket_name,
         }
-        self.teams = {
-            team.name: TeamAccess(
-                self,
-                f"Team{pascal(team.name)}",
-                team=team.name,
-                submitters=list(team.submitters),
-                state_machine=self.workflow.state_machines[team.name],
-                datasets=data.datasets,
-                reports=data.reports,
-                data_key=data.key,
-                environment=config.name,
-            )
-            for team in config.teams
-        }
         self.approvals = ApprovalDecisions(
             self,
             "Approvals",
             factory=self.workflow.factory,
             table=self.workflow.table,
-            state_machines=list(self.workflow.state_machines.values()),
+            machine_pattern=self.workflow.machine_pattern,
             environment=config.name,
             production=config.production,
-            reviewers={team.name: config.team_reviewers(team) for team in config.teams},
-            submitter_roles={name: access.role.role_arn for name, access in self.teams.items() if access.role},
+            reviewers=list(config.reviewers),
         )
-        outputs["Teams"] = self.to_json_string(
-            {
-                name: {
-                    "stateMachineArn": access.state_machine.state_machine_arn,
-                    "submitterRoleArn": access.role.role_arn if access.role else None,
-                }
-                for name, access in self.teams.items()
-            }
-        )
+        # What team stacks need of this one, in SSM (bft.registry): read when a team stack deploys, so this
+        # stack stays free to change (CDK's automatic cross-stack exports would pin it to every team stack).
+        shared = {
+            SHARED_STATE_MACHINE_ROLE: self.workflow.role.role_arn,
+            SHARED_TOPIC: self.notifications.topic.topic_arn,
+            SHARED_APPROVAL_FUNCTION: self.approvals.function.function_arn,
+        }
+        for name, function in self.workflow.step_functions.items():
+            shared[function_parameter_key(name)] = function.function_arn
+        for key, value in shared.items():
+            ssm.StringParameter(
+                self,
+                f"Shared{pascal(key.replace('/', '-'))}",
+                parameter_name=shared_parameter(config.name, key),
+                string_value=value,
+                description=f"Read by the team stacks of {config.name} when they deploy",
+            )
+        # A team's machine and role are in its registry entry (bft.registry), not here: this stack knows no team.
         # The CLI finds everything through these outputs: nobody types a resource name.
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)
@@ -166,7 +159,7 @@ class PipelineStack(Stack):
         )
 
 
-_RETENTION = {
+RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
     5: logs.RetentionDays.FIVE_DAYS,

@@ -36,10 +36,27 @@ class Assembly:
         return out
 
     def template(self, kind: str) -> dict[str, Any]:
-        """The template of the stack whose name ends with ``kind`` ("Data" or "Pipeline")."""
+        """The template of the stack whose name ends with ``kind`` ("Data", "Pipeline", "TeamModeration")."""
         matches = [t for name, t in self.templates().items() if name.endswith(kind)]
         assert len(matches) == 1, f"expected one {kind} stack in {self.path}"
         return matches[0]
+
+    def team_templates(self) -> dict[str, dict[str, Any]]:
+        """Team name -> the template of its own stack (``Bft<Env>Team<Name>``)."""
+        from bft.config import load_config, resource_prefix
+        from bft.registry import team_stack_name
+
+        config = load_config(self.env)
+        templates = self.templates()
+        return {team.name: templates[team_stack_name(resource_prefix(config), team.name)] for team in config.teams}
+
+    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        """Resources of ``type_`` in every stack, keyed ``<stack>/<logical id>``."""
+        return {
+            f"{stack}/{logical_id}": resource
+            for stack, template in self.templates().items()
+            for logical_id, resource in resources(template, type_).items()
+        }
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ logger = Logger(service="bft")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_function_url(
         event,
-        settings=ApprovalSettings.from_env,
+        settings=lambda: ApprovalSettings.from_env(ssm=lambda: aws.client("ssm")),
         table=aws.resource_table,
         sfn=lambda: aws.client("stepfunctions"),
     )

@@ -28,7 +28,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     force = event.get("dryRun", False) if isinstance(event, dict) else False
     if not isinstance(force, bool):
         raise RequestInvalid(f"dryRun must be true or false, not {force!r}")
-    settings = ReaperSettings.from_env()
+    settings = ReaperSettings.from_env(ssm=lambda: aws.client("ssm"))
     try:
         result = run(
             settings,

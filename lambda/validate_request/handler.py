@@ -9,25 +9,42 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 from bft import aws
+from bft.names import TEAM_NAME
+from bft.registry import GUARDRAILS, merge_team, team_parameter
 from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.request import Context, now_utc, validate_request
 from bft.workflow.settings import env
 
 logger = Logger(service="bft")
-_policy: dict[str, Any] = {}
-_POLICY_TTL_SECONDS = 300  # a redeploy changes the parameter, not this function: re-read it now and then
+_cache: dict[str, tuple[float, Any]] = {}
+_POLICY_TTL_SECONDS = 300  # a redeploy changes the parameters, not this function: re-read them now and then
 
 
-def policy() -> dict[str, Any]:
-    """The environment's guardrails from the SSM parameter the stack writes, cached for a few minutes."""
-    if not _policy or time.monotonic() - _policy["loadedAt"] > _POLICY_TTL_SECONDS:
-        value = aws.client("ssm").get_parameter(Name=env("POLICY_PARAMETER"))["Parameter"]["Value"]
-        _policy.clear()
-        _policy.update(document=json.loads(value), loadedAt=time.monotonic())
-    document: dict[str, Any] = _policy["document"]
-    return document
+def _parameter(name: str) -> Any:
+    """A JSON parameter, cached for a few minutes; None when it does not exist."""
+    cached = _cache.get(name)
+    if cached is None or time.monotonic() - cached[0] > _POLICY_TTL_SECONDS:
+        try:
+            value = json.loads(aws.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
+                raise
+            value = None
+        cached = _cache[name] = (time.monotonic(), value)
+    return cached[1]
+
+
+def policy(team: str | None) -> dict[str, Any]:
+    """The environment's guardrails (the pipeline stack's parameter) with the team's entry merged in, from
+    the registry its stack writes. A team without an entry is not onboarded: the request check says so."""
+    document: dict[str, Any] = _parameter(env("POLICY_PARAMETER"))
+    if not isinstance(team, str) or not TEAM_NAME.match(team):
+        return document
+    guardrails = _parameter(team_parameter(document["environment"], team, GUARDRAILS))
+    return merge_team(document, team, guardrails) if isinstance(guardrails, dict) else document
 
 
 @logger.inject_lambda_context
@@ -39,9 +56,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if execution.get("startTime")
         else now_utc()
     )
+    request = event["input"]
+    team = event.get("assignedTeam") or (request.get("team") if isinstance(request, dict) else None)
     run = validate_request(
-        event["input"],
-        policy(),
+        request,
+        policy(team),
         Context(
             execution_arn=execution["id"],
             execution_name=execution["name"],

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from bft.errors import BaseModelUnavailable
 from bft.families import SERVING_KINDS, family_for, serving_kinds
 from bft.names import HAIKU, TEAM_NAME
+from bft.registry import merge_team
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 DEFAULT_REGION = "us-west-2"  # where Claude 3 Haiku and Llama 3.x fine-tuning are offered
@@ -353,6 +354,20 @@ class EnvironmentConfig(_Strict):
                     ("teams", index, "allow_commitment"),
                     f"true needs provisioned_throughput.allow_commitment: true {where}",
                 )
+        # Each team's stack subscribes its own addresses with a filter on its team; SNS refuses a second
+        # subscription of one address to one topic with another filter, so an address serves one team (or is
+        # the platform's, which receives everything).
+        owner: dict[str, str] = {}
+        for index, team in enumerate(self.teams):
+            for position, email in enumerate(team.notification_emails):
+                if email in self.notification_emails:
+                    continue
+                if owner.setdefault(email, team.name) != team.name:
+                    raise _Invalid(
+                        ("teams", index, "notification_emails", position),
+                        f"{email} is already team {owner[email]}'s address: an address receives one team's "
+                        "messages (list it under the environment's notification_emails to receive every team's)",
+                    )
         for key in self.tags:
             if key.lower().startswith("aws:"):
                 raise _Invalid(("tags", key), "keys starting with 'aws:' are reserved by AWS", anchor=("tags",))
@@ -465,7 +480,17 @@ class EnvironmentConfig(_Strict):
         raise ConfigError(f"team {name!r} is not onboarded in environment {self.name!r} (known: {known})")
 
     def policy_document(self, datasets_bucket: str) -> dict[str, Any]:
-        """The guardrails the workflow's first step applies, in the shape `bft.workflow.request` reads."""
+        """The guardrails the workflow's first step applies, in the shape `bft.workflow.request` reads: the
+        shared document with every team's entry merged in, as ValidateRequest sees each team's."""
+        document = self.shared_policy_document(datasets_bucket)
+        for team in self.teams:
+            document = merge_team(document, team.name, self.team_guardrails(team))
+        return document
+
+    def shared_policy_document(self, datasets_bucket: str) -> dict[str, Any]:
+        """The environment's guardrails without any team: the pipeline stack's parameter. Each team's entry
+        lives in its own stack's registry parameter (`team_guardrails`), so onboarding changes no shared
+        resource."""
         pt, timing = self.provisioned_throughput, self.workflow
         return {
             "environment": self.name,
@@ -476,7 +501,7 @@ class EnvironmentConfig(_Strict):
             "servingKinds": dict(self.serving_kinds),
             "approvalRequiredByDefault": self.approval_required or self.approval_mandatory,
             "approvalMandatory": self.approval_mandatory,
-            "reviewers": {team.name: self.team_reviewers(team) for team in self.teams},
+            "reviewers": {},
             "throughput": {
                 "defaultModelUnits": pt.default_model_units,
                 "maxModelUnits": pt.max_model_units,
@@ -493,15 +518,17 @@ class EnvironmentConfig(_Strict):
                 "pollSeconds": timing.throughput_poll_seconds,
                 "maxPolls": timing.throughput_max_polls,
             },
-            "teams": {
-                team.name: {
-                    "allowedBaseModels": list(team.allowed_base_models or []),
-                    "maxModelUnits": team.max_model_units,
-                    "allowCommitment": team.allow_commitment,
-                    "ttlHours": team.throughput_ttl_hours,
-                }
-                for team in self.teams
-            },
+            "teams": {},
+        }
+
+    def team_guardrails(self, team: Team) -> dict[str, Any]:
+        """One team's limits and reviewers: its registry parameter (`bft.registry.GUARDRAILS`)."""
+        return {
+            "allowedBaseModels": list(team.allowed_base_models or []),
+            "maxModelUnits": team.max_model_units,
+            "allowCommitment": team.allow_commitment,
+            "ttlHours": team.throughput_ttl_hours,
+            "reviewers": self.team_reviewers(team),
         }
 
     def price_document(self) -> dict[str, Any]:
@@ -633,9 +660,10 @@ def _account(arn: str) -> str:
 
 
 def _is_submitter_role(arn: str, config: EnvironmentConfig) -> bool:
-    """A role CloudFormation named for this pipeline's submitter roles (``<stack>-Team<Name>SubmitterRole...``)."""
+    """A role CloudFormation named for this pipeline's submitter roles (``<prefix>Team<Name>-...SubmitterRole...``,
+    generated in each team's stack)."""
     name = arn.split(":role/", 1)[1].rsplit("/", 1)[-1] if ":role/" in arn else ""
-    return name.startswith(f"{resource_prefix(config)}Pipeline-Team") and "Submitter" in name
+    return name.startswith(f"{resource_prefix(config)}Team") and "Submitter" in name
 
 
 def resource_prefix(config: EnvironmentConfig) -> str:

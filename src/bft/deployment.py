@@ -1,14 +1,18 @@
-"""Find a deployed environment's resources from its stack outputs: nobody types a resource name."""
+"""Find a deployed environment's resources: the shared ones from the pipeline stack's outputs, each team's
+from the registry its own stack writes (``/bft/<env>/teams/<team>/``, bft.registry). Nobody types a
+resource name, and no output lists every team."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
 from bft.config import EnvironmentConfig, resource_prefix
+from bft.names import TEAM_NAME
+from bft.registry import STATE_MACHINE_ARN, SUBMITTER_ROLE_ARN, team_path, team_stack_name
 
 
 class DeploymentError(Exception):
@@ -34,17 +38,23 @@ class Deployment:
     reports_bucket: str
     state_table: str
     topic_arn: str
-    teams: dict[str, TeamRefs]
     # The approval function's URL (AWS_IAM auth): `bft approve/reject` POST signed decisions to it.
     approval_function_url: str | None = None
+    # Reads one team's registry entry (None: not onboarded); what it found is kept in ``teams``.
+    registry: Callable[[str], TeamRefs | None] | None = None
+    teams: dict[str, TeamRefs] = field(default_factory=dict)
 
     def team(self, name: str) -> TeamRefs:
         if name not in self.teams:
-            known = ", ".join(sorted(self.teams)) or "none"
-            raise DeploymentError(
-                f"team {name!r} is not deployed in {self.env} (deployed teams: {known}); add it to "
-                f"config/{self.env}.yaml and run `cdk deploy --all -c env={self.env}`"
-            )
+            refs = self.registry(name) if self.registry and TEAM_NAME.match(name) else None
+            if refs is None:
+                stack = team_stack_name(resource_prefix_of(self.stack), name)
+                raise DeploymentError(
+                    f"team {name!r} is not deployed in {self.env}: no registry entry under "
+                    f"{team_path(self.env, name)}/ (onboard it: add it to config/{self.env}.yaml and run "
+                    f"`cdk deploy -c env={self.env} {stack}`)"
+                )
+            self.teams[name] = refs
         return self.teams[name]
 
     def approval_url(self) -> str:
@@ -64,7 +74,31 @@ def pipeline_stack_name(config: EnvironmentConfig) -> str:
     return f"{resource_prefix(config)}Pipeline"
 
 
-def discover(config: EnvironmentConfig, *, cloudformation: Any) -> Deployment:
+def resource_prefix_of(pipeline_stack: str) -> str:
+    return pipeline_stack.removesuffix("Pipeline")
+
+
+def read_team(ssm: Any, environment: str, team: str) -> TeamRefs | None:
+    """A team's machine and submitter role from its registry entry; None when it has none."""
+    found: dict[str, str] = {}
+    try:
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=team_path(environment, team)):
+            for parameter in page["Parameters"]:
+                found[parameter["Name"].rsplit("/", 1)[-1]] = parameter["Value"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("AccessDenied", "AccessDeniedException"):
+            raise DeploymentError(
+                f"AWS refused reading team {team}'s registry entry {team_path(environment, team)}/ ({code}): use "
+                "the team's submitter role (`bft onboarding` prints a profile that assumes it)"
+            ) from exc
+        raise
+    if STATE_MACHINE_ARN not in found:
+        return None
+    return TeamRefs(state_machine_arn=found[STATE_MACHINE_ARN], submitter_role_arn=found.get(SUBMITTER_ROLE_ARN))
+
+
+def discover(config: EnvironmentConfig, *, cloudformation: Any, ssm: Any) -> Deployment:
     stack = pipeline_stack_name(config)
     try:
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
@@ -89,15 +123,11 @@ def discover(config: EnvironmentConfig, *, cloudformation: Any) -> Deployment:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     missing = [
         k
-        for k in ("DatasetsBucketName", "ReportsBucketName", "StateTableName", "NotificationsTopicArn", "Teams")
+        for k in ("DatasetsBucketName", "ReportsBucketName", "StateTableName", "NotificationsTopicArn")
         if k not in outputs
     ]
     if missing:
         raise DeploymentError(f"stack {stack} lacks outputs {missing}: redeploy it with this version of the pipeline")
-    teams = {
-        name: TeamRefs(state_machine_arn=refs["stateMachineArn"], submitter_role_arn=refs.get("submitterRoleArn"))
-        for name, refs in json.loads(outputs["Teams"]).items()
-    }
     return Deployment(
         env=config.name,
         region=config.region,
@@ -106,6 +136,6 @@ def discover(config: EnvironmentConfig, *, cloudformation: Any) -> Deployment:
         reports_bucket=outputs["ReportsBucketName"],
         state_table=outputs["StateTableName"],
         topic_arn=outputs["NotificationsTopicArn"],
-        teams=teams,
         approval_function_url=outputs.get("ApprovalFunctionUrl"),
+        registry=lambda team: read_team(ssm, config.name, team),
     )

@@ -424,10 +424,10 @@ class Smoke:
     def deploy(self) -> None:
         from bft.deployment import DeploymentError, NotDeployed, discover
 
-        cloudformation = self.clients("cloudformation")
+        cloudformation, ssm = self.clients("cloudformation"), self.clients("ssm")
         try:
             try:
-                self.deployment = discover(self.config, cloudformation=cloudformation)
+                self.deployment = discover(self.config, cloudformation=cloudformation, ssm=ssm)
                 self.say(f"deploy: reusing the deployed stacks ({self.deployment.stack} in {self.config.region})")
             except NotDeployed as exc:
                 argv = self.cdk("deploy", "--require-approval", "never")
@@ -436,7 +436,7 @@ class Smoke:
                 if code != 0:
                     raise SmokeFailed("deploy", f"`{' '.join(argv)}` exited {code}") from exc
                 self.deployed_here = True
-                self.deployment = discover(self.config, cloudformation=cloudformation)
+                self.deployment = discover(self.config, cloudformation=cloudformation, ssm=ssm)
                 self.say(f"deploy: deployed {self.deployment.stack}")
             self.deployment.team(self.plan.team)
         except DeploymentError as exc:

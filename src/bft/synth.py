@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 # Everything that can change a synthesized template or asset.
@@ -75,3 +77,96 @@ def cached_synth(env: str, cache_root: Path, *, root: Path = ROOT) -> Path:
                     shutil.rmtree(stale, ignore_errors=True)
             synth(env, target, root=root)
     return target
+
+
+# -- CloudFormation and IAM limits of a synthesized assembly (the teams test and benchmark) -----------------------
+RESOURCE_LIMIT = 500  # resources per CloudFormation template
+MANAGED_POLICY_LIMIT = 6144  # characters of a managed policy document (IAM quotas; whitespace not counted)
+ROLE_INLINE_LIMIT = 10240  # characters of all inline policies of one role together
+TRUST_POLICY_LIMIT = 2048  # characters of a role trust policy (the default quota)
+# An intrinsic stands for a value only known at deploy time (an ARN, a name): counted as this many characters,
+# more than a generated ARN takes (arn:aws:iam::<12>:role/ + a 64-character generated name is 95).
+PLACEHOLDER_CHARS = 100
+
+
+@dataclass(frozen=True)
+class PolicySize:
+    kind: str  # "managed", "role inline (aggregate)" or "trust"
+    where: str  # <stack>/<logical id>
+    chars: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class AssemblyLimits:
+    stacks: int
+    largest_template: tuple[str, int]  # stack, resources
+    policies: list[PolicySize]
+
+    @property
+    def largest_policy(self) -> PolicySize:
+        """The policy closest to its limit."""
+        return max(self.policies, key=lambda p: p.chars / p.limit)
+
+
+def iam_chars(document: Any, pseudo: dict[str, str] | None = None) -> int:
+    """A policy document's size as IAM counts it (characters other than whitespace), with each intrinsic
+    replaced by its value where the template says it (pseudo parameters) or a ``PLACEHOLDER_CHARS`` stand-in."""
+    pseudo = pseudo or {}
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                ((key, arg),) = value.items()
+                if key == "Ref" and arg in pseudo:
+                    return pseudo[arg]
+                if key in ("Ref", "Fn::GetAtt", "Fn::ImportValue", "Fn::Sub", "Fn::Select", "Fn::GetStackOutput"):
+                    return "x" * PLACEHOLDER_CHARS
+                if key == "Fn::Join":
+                    separator, parts = arg
+                    return separator.join(str(resolve(part)) for part in parts)
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(item) for item in value]
+        return value
+
+    text = json.dumps(resolve(document), separators=(",", ":"))
+    return sum(1 for char in text if not char.isspace())
+
+
+def assembly_limits(outdir: Path) -> AssemblyLimits:
+    """Resource counts and IAM policy sizes of every stack template of a synthesized assembly."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    templates = {
+        name: json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+    pseudo = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::URLSuffix": "amazonaws.com"}
+    policies: list[PolicySize] = []
+    largest = ("", 0)
+    for stack, template in templates.items():
+        resources = template.get("Resources", {})
+        if len(resources) > largest[1]:
+            largest = (stack, len(resources))
+        inline: dict[str, int] = {}
+        for logical_id, resource in resources.items():
+            kind, properties = resource["Type"], resource.get("Properties", {})
+            if kind == "AWS::IAM::ManagedPolicy":
+                size = iam_chars(properties["PolicyDocument"], pseudo)
+                policies.append(PolicySize("managed", f"{stack}/{logical_id}", size, MANAGED_POLICY_LIMIT))
+            elif kind == "AWS::IAM::Policy":
+                size = iam_chars(properties["PolicyDocument"], pseudo)
+                for role in properties.get("Roles", []):
+                    key = role["Ref"] if isinstance(role, dict) and "Ref" in role else json.dumps(role)
+                    inline[key] = inline.get(key, 0) + size
+            elif kind == "AWS::IAM::Role":
+                trust = iam_chars(properties["AssumeRolePolicyDocument"], pseudo)
+                policies.append(PolicySize("trust", f"{stack}/{logical_id}", trust, TRUST_POLICY_LIMIT))
+                for policy in properties.get("Policies", []):
+                    inline[logical_id] = inline.get(logical_id, 0) + iam_chars(policy["PolicyDocument"], pseudo)
+        policies += [
+            PolicySize("role inline (aggregate)", f"{stack}/{role}", size, ROLE_INLINE_LIMIT)
+            for role, size in inline.items()
+        ]
+    return AssemblyLimits(stacks=len(templates), largest_template=largest, policies=policies)

@@ -3,7 +3,6 @@ optional AWS Budgets alarm per team."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from aws_cdk import Duration, Stack
@@ -14,8 +13,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from bft.registry import teams_path
 from bft.workflow.reaper import PROJECT_TAG  # one constant for the code's check and the IAM condition
-from stacks.constructs.functions import FunctionFactory, pascal
+from stacks.constructs.functions import FunctionFactory
+from stacks.constructs.workflow import registry_arn
 from stacks.nag import acknowledge, resource_text
 
 # AWS Budgets accepts at most 10 e-mail subscribers per notification.
@@ -31,8 +32,7 @@ class CostGuardrails(Construct):
     read tags of and delete only resources tagged ``project=bedrock-fine-tuning`` and
     ``environment=<this environment>``, the same test its code applies first.
 
-    ``budgets`` maps a team to (monthly limit in USD, e-mails); each gets an AWS Budgets cost budget on
-    the ``team`` cost-allocation tag, alerting at 80 % of actual and 100 % of forecasted spend.
+    Each team's budget lives in the team's stack (``team_budget``).
     """
 
     def __init__(
@@ -45,19 +45,19 @@ class CostGuardrails(Construct):
         topic_arn: str,
         environment: str,
         production: bool,
-        ttl_hours_by_team: dict[str, float],
         default_ttl_hours: float,
         schedule_minutes: int,
         dry_run: bool,
         model_retention_days: int | None,
-        budgets: dict[str, tuple[float, list[str]]],
     ) -> None:
         super().__init__(scope, id_)
         settings = {
             "ENVIRONMENT": environment,
             "PRODUCTION": _flag(production),
             "TOPIC_ARN": topic_arn,
-            "TTL_HOURS": json.dumps(ttl_hours_by_team, sort_keys=True),
+            # A team's time-to-live comes from its registry entry (bft.registry), read when the reaper meets
+            # one of its throughputs: onboarding a team changes nothing here.
+            "REGISTRY_PATH": teams_path(environment),
             "DEFAULT_TTL_HOURS": str(default_ttl_hours),
             "DRY_RUN": _flag(dry_run),
         }
@@ -71,6 +71,13 @@ class CostGuardrails(Construct):
             asynchronous=True,
         )
         self.policy = self._permissions(self.function, environment, retain_models=model_retention_days is not None)
+        registry = registry_arn(Stack.of(self), environment)
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[registry]))
+        acknowledge(
+            self.function.role or self,
+            f"IAM5[Resource::{resource_text(self, registry)}]",
+            "The registry entries of this environment's teams (their time-to-live), read-only.",
+        )
         topic_grant(self.function)
 
         self.schedule = events.Rule(
@@ -82,10 +89,6 @@ class CostGuardrails(Construct):
         )
         # No run before the function may list and delete (it would report every throughput as unreadable).
         self.schedule.node.add_dependency(self.policy)
-
-        self.budgets = {
-            team: self._budget(team, environment, limit_usd, emails) for team, (limit_usd, emails) in budgets.items()
-        }
 
     def _permissions(self, function: lambda_.Function, environment: str, *, retain_models: bool) -> iam.Policy:
         stack = Stack.of(self)
@@ -138,44 +141,49 @@ class CostGuardrails(Construct):
             )
         return policy
 
-    def _budget(self, team: str, environment: str, limit_usd: float, emails: list[str]) -> budgets_.CfnBudget:
-        if len(emails) > MAX_BUDGET_EMAILS:
-            raise ValueError(
-                f"team {team}: AWS Budgets notifies at most {MAX_BUDGET_EMAILS} e-mail addresses, got {len(emails)}"
-            )
-        subscribers = [budgets_.CfnBudget.SubscriberProperty(address=e, subscription_type="EMAIL") for e in emails]
-        alerts = [
-            # 80 % of what was actually spent, and 100 % of what AWS forecasts for the month.
-            ("ACTUAL", 80),
-            ("FORECASTED", 100),
-        ]
-        return budgets_.CfnBudget(
-            self,
-            f"Budget{pascal(team)}",
-            budget=budgets_.CfnBudget.BudgetDataProperty(
-                budget_type="COST",
-                time_unit="MONTHLY",
-                budget_limit=budgets_.CfnBudget.SpendProperty(amount=limit_usd, unit="USD"),
-                # Named: the alert e-mail quotes the name, and the team must recognise it.
-                budget_name=f"bft-{environment}-{team}",
-                # The `team` tag must be activated as a cost-allocation tag in Billing (no CloudFormation resource).
-                cost_filters={"TagKeyValue": [f"user:team${team}"]},
-            ),
-            notifications_with_subscribers=[
-                budgets_.CfnBudget.NotificationWithSubscribersProperty(
-                    notification=budgets_.CfnBudget.NotificationProperty(
-                        notification_type=kind,
-                        comparison_operator="GREATER_THAN",
-                        threshold=percent,
-                        threshold_type="PERCENTAGE",
-                    ),
-                    subscribers=subscribers,
-                )
-                for kind, percent in alerts
-            ]
-            if subscribers
-            else None,
+
+def team_budget(
+    scope: Construct, id_: str, *, team: str, environment: str, limit_usd: float, emails: list[str]
+) -> budgets_.CfnBudget:
+    """An AWS Budgets cost budget on the ``team`` cost-allocation tag, alerting at 80 % of actual and 100 % of
+    forecasted spend (in the team's stack)."""
+    if len(emails) > MAX_BUDGET_EMAILS:
+        raise ValueError(
+            f"team {team}: AWS Budgets notifies at most {MAX_BUDGET_EMAILS} e-mail addresses, got {len(emails)}"
         )
+    subscribers = [budgets_.CfnBudget.SubscriberProperty(address=e, subscription_type="EMAIL") for e in emails]
+    alerts = [
+        # 80 % of what was actually spent, and 100 % of what AWS forecasts for the month.
+        ("ACTUAL", 80),
+        ("FORECASTED", 100),
+    ]
+    return budgets_.CfnBudget(
+        scope,
+        id_,
+        budget=budgets_.CfnBudget.BudgetDataProperty(
+            budget_type="COST",
+            time_unit="MONTHLY",
+            budget_limit=budgets_.CfnBudget.SpendProperty(amount=limit_usd, unit="USD"),
+            # Named: the alert e-mail quotes the name, and the team must recognise it.
+            budget_name=f"bft-{environment}-{team}",
+            # The `team` tag must be activated as a cost-allocation tag in Billing (no CloudFormation resource).
+            cost_filters={"TagKeyValue": [f"user:team${team}"]},
+        ),
+        notifications_with_subscribers=[
+            budgets_.CfnBudget.NotificationWithSubscribersProperty(
+                notification=budgets_.CfnBudget.NotificationProperty(
+                    notification_type=kind,
+                    comparison_operator="GREATER_THAN",
+                    threshold=percent,
+                    threshold_type="PERCENTAGE",
+                ),
+                subscribers=subscribers,
+            )
+            for kind, percent in alerts
+        ]
+        if subscribers
+        else None,
+    )
 
 
 def _flag(value: bool) -> str:

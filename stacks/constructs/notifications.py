@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,9 +15,8 @@ from constructs import Construct
 class Notifications(Construct):
     """One topic per environment; subscribers filter on the ``team`` and ``outcome`` message attributes.
 
-    ``emails`` (the platform's) receive every message; each address in ``team_emails`` receives only the
-    messages of its teams (outcomes, approval requests, reaper notices: every publisher sets ``team``),
-    through a subscription filter policy on that attribute.
+    ``emails`` (the platform's) receive every message; a team's addresses are subscribed from the team's
+    own stack (``subscribe_team``), each receiving only that team's messages.
     """
 
     def __init__(
@@ -25,7 +26,6 @@ class Notifications(Construct):
         *,
         emails: list[str],
         removal: RemovalPolicy,
-        team_emails: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.key = kms.Key(
@@ -74,18 +74,6 @@ class Notifications(Construct):
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        # One subscription per address (an address may serve several teams); the platform's already get all.
-        teams_of: dict[str, list[str]] = {}
-        for team, addresses in sorted((team_emails or {}).items()):
-            for email in addresses:
-                if email not in emails:
-                    teams_of.setdefault(email, []).append(team)
-        for email, teams in teams_of.items():
-            self.topic.add_subscription(
-                subscriptions.EmailSubscription(
-                    email, filter_policy={"team": sns.SubscriptionFilter.string_filter(allowlist=teams)}
-                )
-            )
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:
         """Publish, and the two key actions publishing to an encrypted topic needs (grant_publish adds wildcards)."""
@@ -94,4 +82,22 @@ class Notifications(Construct):
         )
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn])
+        )
+
+
+def subscribe_team(scope: Construct, *, topic: sns.ITopic, team: str, emails: list[str], platform: list[str]) -> None:
+    """Subscribe a team's addresses to the environment's topic, filtered on the ``team`` message attribute
+    (outcomes, approval requests, reaper notices: every publisher sets it). The platform's addresses already
+    receive everything. An address shared by two teams gets one subscription per team stack; SNS refuses a
+    second subscription of one address with another filter, so the config refuses such a sharing."""
+    for email in emails:
+        if email in platform:
+            continue
+        sns.Subscription(
+            scope,
+            f"Email{hashlib.sha256(email.encode()).hexdigest()[:8].upper()}",
+            topic=topic,
+            protocol=sns.SubscriptionProtocol.EMAIL,
+            endpoint=email,
+            filter_policy={"team": sns.SubscriptionFilter.string_filter(allowlist=[team])},
         )

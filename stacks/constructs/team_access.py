@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from bft.registry import team_path
 from bft.workflow.reaper import PROJECT_TAG
 from stacks.nag import acknowledge, resource_text
 
@@ -30,6 +31,7 @@ class TeamAccess(Construct):
         reports: s3.IBucket,
         data_key: kms.IKey,
         environment: str,
+        pipeline_stack_name: str,
     ) -> None:
         super().__init__(scope, id_)
         self.team = team
@@ -57,11 +59,17 @@ class TeamAccess(Construct):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None))
 
         allow(["states:ListExecutions"], [state_machine.state_machine_arn])
-        # The bft CLI finds the team's machine, buckets and table from this stack's outputs (bft.deployment).
+        # The bft CLI finds the buckets and table from the pipeline stack's outputs, and the team's machine and
+        # role in the team's own registry entry (bft.deployment): its own path only, never another team's.
         pipeline_stack = stack.format_arn(
-            service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
+            service="cloudformation", resource="stack", resource_name=f"{pipeline_stack_name}/*"
         )
         allow(["cloudformation:DescribeStacks"], [pipeline_stack])
+        # GetParametersByPath is authorized on the path itself: this team's, not the registry of every team.
+        own_path = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=team_path(environment, team).lstrip("/")
+        )
+        allow(["ssm:GetParametersByPath"], [own_path])
         # No StopExecution: a stopped execution skips the workflow's Catch -> Cleanup, leaving a job or a
         # throughput billing; `bft teardown` is the way out. The history is for reading a run in the console.
         allow(["states:DescribeExecution", "states:GetExecutionHistory"], [executions])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -31,9 +33,10 @@ from bft.config import (
     STEP_TIMEOUT_SECONDS,
     retry_max_delay_seconds,
 )
+from bft.registry import state_machine_name, state_machine_prefix, team_path, teams_path
 from bft.report.render import DOCUMENTS
 from bft.workflow.reaper import PROJECT_TAG
-from stacks.constructs.functions import FunctionFactory, pascal
+from stacks.constructs.functions import FunctionFactory
 from stacks.constructs.notifications import Notifications
 from stacks.nag import acknowledge, resource_text
 
@@ -57,6 +60,38 @@ TRANSIENT_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+
+
+# The functions a team's state machine invokes (its definition's steps); team stacks find them in the registry.
+STEP_FUNCTIONS = (
+    "validate_request",
+    "validate_dataset",
+    "start_job",
+    "wait_for_job",
+    "collect_metrics",
+    "request_approval",
+    "create_serving",
+    "check_serving",
+    "evaluate",
+    "cleanup",
+    "finalize",
+)
+
+
+def machine_pattern(stack: Stack, environment: str) -> str:
+    """Every team's state machine of ``environment``: their names share a fixed prefix (bft.registry)."""
+    return stack.format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name=f"{state_machine_prefix(environment)}*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def registry_arn(stack: Stack, environment: str, team: str | None = None) -> str:
+    """The registry's parameters: every team's (``team`` None) or one team's."""
+    path = team_path(environment, team) if team else teams_path(environment)
+    return stack.format_arn(service="ssm", resource="parameter", resource_name=path.lstrip("/") + "/*")
 
 
 @dataclass(frozen=True)
@@ -90,7 +125,6 @@ class CustomizationWorkflow(Construct):
         placement: JobPlacement,
         notifications: Notifications,
         policy_document: dict[str, Any],
-        teams: list[str],
         prices: dict[str, Any],
         timing: Timing,
         delete_failed_models: bool,
@@ -233,68 +267,49 @@ class CustomizationWorkflow(Construct):
         )
 
         # Only the steps of the definition: JobEvents and ReconcileJobs are EventBridge's to invoke.
-        self.role = self._state_machine_role(
-            [f for name, f in fn.items() if name not in ("job_events", "reconcile_jobs")]
+        self.step_functions = {name: fn[name] for name in STEP_FUNCTIONS}
+        self.role = self._state_machine_role(list(self.step_functions.values()))
+        # Each team's state machine lives in the team's own stack (TeamWorkflow). Resuming a parked execution
+        # must reach whichever team's machine issued the token: one ARN pattern over the environment's machine
+        # names (bft.registry.state_machine_name), so this policy's size does not grow with the teams.
+        self.machine_pattern = machine_pattern(stack, environment)
+        iam.Policy(
+            self,
+            "TaskResponsePolicy",
+            roles=[role for name in ("wait_for_job", "job_events", "reconcile_jobs") if (role := fn[name].role)],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=[self.machine_pattern]
+                )
+            ],
         )
-        self.state_machines: dict[str, sfn.StateMachine] = {}
-        # One state machine per team: IAM can then let a team start executions of its own machine only,
-        # and the machine stamps the team on every request it runs.
-        for team in teams:
-            scope = Construct(self, pascal(team))
-            Tags.of(scope).add("team", team)  # executions cannot carry tags; their machine does
-            log_group = logs.LogGroup(scope, "ExecutionLogs", retention=log_retention, removal_policy=removal)
-            self.state_machines[team] = sfn.StateMachine(
-                scope,
-                "StateMachine",
-                state_machine_type=sfn.StateMachineType.STANDARD,  # waits of hours and task tokens need Standard
-                definition_body=sfn.DefinitionBody.from_chainable(self._definition(scope, fn, timing, team)),
-                timeout=Duration.seconds(timing.execution_timeout_seconds),
-                role=self.role.without_policy_updates(),
-                tracing_enabled=True,
-                logs=sfn.LogOptions(
-                    destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production
-                ),
-            )
-        machine_arns = [m.state_machine_arn for m in self.state_machines.values()]
-        # Resuming a parked execution; a separate policy (not the roles' default ones) avoids a dependency cycle
-        # between the functions and the state machines whose definitions name them.
-        if machine_arns:
-            iam.Policy(
-                self,
-                "TaskResponsePolicy",
-                roles=[role for name in ("wait_for_job", "job_events", "reconcile_jobs") if (role := fn[name].role)],
-                statements=[
-                    iam.PolicyStatement(
-                        actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=machine_arns
-                    )
-                ],
-            )
-            # The report's path through the states: Finalize reads its own execution's history. A separate policy
-            # for the same reason as above (the machines' definitions name the finalize function).
-            executions = [
-                stack.format_arn(
-                    service="states",
-                    resource="execution",
-                    resource_name=f"{machine.state_machine_name}:*",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-                for machine in self.state_machines.values()
-            ]
-            finalize_role = fn["finalize"].role
-            assert finalize_role is not None
-            history = iam.Policy(
-                self,
-                "ExecutionHistoryPolicy",
-                roles=[finalize_role],
-                statements=[iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=executions)],
-            )
-            for arn in executions:
-                acknowledge(
-                    history,
-                    f"IAM5[Resource::{resource_text(self, arn)}]",
-                    "Executions are named per request; these are the executions of this pipeline's own machines.",
-                )
-
+        acknowledge(
+            self,
+            f"IAM5[Resource::{resource_text(self, self.machine_pattern)}]",
+            "Every team's state machine of this environment (fixed name prefix): the functions resume the "
+            "execution whose task token they hold, whichever team's it is.",
+        )
+        # The report's path through the states: Finalize reads its own execution's history, whichever team's
+        # machine runs it. One pattern over the machines' fixed name prefix: its size does not grow with teams.
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine_prefix(environment)}*:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        finalize_role = fn["finalize"].role
+        assert finalize_role is not None
+        iam.Policy(
+            self,
+            "ExecutionHistoryPolicy",
+            roles=[finalize_role],
+            statements=[iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=[executions])],
+        )
+        acknowledge(
+            self,
+            f"IAM5[Resource::{resource_text(self, executions)}]",
+            "Executions are named per request; these are the executions of this environment's team machines.",
+        )
         events.Rule(
             self,
             "JobStateChange",
@@ -313,240 +328,6 @@ class CustomizationWorkflow(Construct):
             schedule=events.Schedule.rate(Duration.minutes(timing.reconcile_interval_minutes)),
             targets=[targets.LambdaFunction(fn["reconcile_jobs"], retry_attempts=2)],
         )
-
-        action = cw_actions.SnsAction(notifications.topic)
-        for team, machine in self.state_machines.items():
-            for name, metric in (
-                ("ExecutionsFailed", machine.metric_failed()),
-                ("ExecutionsTimedOut", machine.metric_timed_out()),
-            ):
-                alarm = cloudwatch.Alarm(
-                    machine.node.scope,  # type: ignore[arg-type]
-                    f"{name}Alarm",
-                    metric=metric.with_(period=Duration.minutes(5), statistic="Sum"),
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    alarm_description=f"Fine-tuning executions of team {team} "
-                    f"{name.removeprefix('Executions').lower()}; see the run report",
-                )
-                alarm.add_alarm_action(action)
-
-    # -- definition --------------------------------------------------------------------------------------
-    def _definition(
-        self, scope: Construct, fn: dict[str, lambda_.Function], timing: Timing, team: str
-    ) -> sfn.IChainable:
-        execution = {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime"}
-        # The error name comes from FinalizeFailure: Fail states may not raise "States.*" names (a caught
-        # States.Timeout becomes TimedOut there).
-        fail = sfn.Fail(scope, "RunFailed", error_path="$.result.errorType", cause_path="$.result.cause")
-        report_failed = sfn.Fail(
-            scope,
-            "ReportFailed",
-            error="ReportFailed",
-            # What kept Finalize from writing the report (e.g. AccessDenied naming the action), not only that.
-            cause_path=sfn.JsonPath.format(
-                "The run failed and its report could not be written: {}: {}",
-                sfn.JsonPath.string_at("$.finalizeError.Error"),
-                sfn.JsonPath.string_at("$.finalizeError.Cause"),
-            ),
-        )
-        finalize_failure = self._task(
-            scope,
-            "FinalizeFailure",
-            fn["finalize"],
-            {"state.$": "$", "status": "FAILED", "execution": execution},
-            "$.result",
-            timing,
-        )
-        finalize_failure.add_catch(report_failed, errors=["States.ALL"], result_path="$.finalizeError")
-        finalize_failure.next(fail)
-        cleanup = self._task(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing)
-        cleanup.add_catch(finalize_failure, errors=["States.ALL"], result_path="$.cleanupError")
-        cleanup.next(finalize_failure)
-        # Keep the request untouched under $.input; each step adds its result beside it.
-        init = sfn.Pass(scope, "Init", parameters={"input.$": "$", "assignedTeam": team})
-
-        def step(
-            name: str,
-            function: lambda_.Function,
-            payload: dict[str, Any],
-            result_path: str,
-            **kwargs: Any,
-        ) -> tasks.LambdaInvoke:
-            task = self._task(scope, name, function, payload, result_path, timing, **kwargs)
-            task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
-            return task
-
-        validate = step(
-            "ValidateRequest",
-            fn["validate_request"],
-            {"input.$": "$.input", "assignedTeam.$": "$.assignedTeam", "execution": execution},
-            "$.run",
-        )
-        dataset = step(
-            "ValidateDataset",
-            fn["validate_dataset"],
-            {
-                "requestId.$": "$.run.requestId",
-                "team.$": "$.run.team",
-                "baseModelId.$": "$.run.baseModelId",
-                "trainingDataUri.$": "$.run.trainingDataUri",
-                "validationDataUri.$": "$.run.validationDataUri",
-                "hyperParameters.$": "$.run.hyperParameters",
-                # Checked with the dataset, before any job: a broken evaluation file must not cost a training.
-                "evaluation.$": "$.run.evaluation",
-            },
-            "$.dataset",
-        )
-        start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job")
-        wait_job = step(
-            "WaitForJob",
-            fn["wait_for_job"],
-            {
-                "token": sfn.JsonPath.task_token,
-                "jobArn.$": "$.job.jobArn",
-                "executionArn.$": "$$.Execution.Id",
-                "timeoutSeconds.$": "$.run.timeouts.jobSeconds",
-            },
-            "$.jobResult",
-            integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            task_timeout=sfn.Timeout.at("$.run.timeouts.jobSeconds"),
-        )
-        metrics = step("CollectMetrics", fn["collect_metrics"], {"run.$": "$.run", "job.$": "$.job"}, "$.metrics")
-        approval = step(
-            "RequestApproval",
-            fn["request_approval"],
-            {"token": sfn.JsonPath.task_token, "run.$": "$.run", "metrics.$": "$.metrics"},
-            "$.approval",
-            integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            task_timeout=sfn.Timeout.at("$.run.timeouts.approvalSeconds"),
-        )
-        create = step(
-            "CreateServing",
-            fn["create_serving"],
-            {"run.$": "$.run", "modelArn.$": "$.jobResult.outputModelArn"},
-            "$.serving",
-        )
-        first_wait = sfn.Wait(scope, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
-        check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving")
-        poll_wait = sfn.Wait(scope, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
-        # The evaluation fans out (bft.workflow.evaluation): plan the chunks, score them through a Map bounded
-        # by the serving capacity, then aggregate and gate. The Map's output is discarded: the parts are in S3
-        # under keys the plan fixed, so a retried chunk overwrites its part and nothing is counted twice.
-        evaluate = step(
-            "Evaluate",
-            fn["evaluate"],
-            {
-                "phase": "plan",
-                "run.$": "$.run",
-                "serving.$": "$.serving",
-                "executionName.$": "$$.Execution.Name",
-            },
-            "$.evaluationPlan",
-        )
-        chunk = self._task(
-            scope,
-            "EvaluateChunk",
-            fn["evaluate"],
-            {
-                "phase": "chunk",
-                "chunk.$": "$.chunk",
-                "dataUri.$": "$.dataUri",
-                "models.$": "$.models",
-                "partsPrefix.$": "$.partsPrefix",
-            },
-            "$.result",
-            # Throttling past the serving capacity is retried longer than other steps' faults: capacity frees up.
-            replace(
-                timing,
-                retry_interval_seconds=EVALUATION_THROTTLE_RETRY_SECONDS,
-                retry_max_attempts=max(timing.retry_max_attempts, EVALUATION_THROTTLE_RETRIES),
-            ),
-        )
-        chunks = sfn.Map(
-            scope,
-            "EvaluateChunks",
-            items_path="$.evaluationPlan.chunks",
-            max_concurrency_path="$.evaluationPlan.concurrency",
-            item_selector={
-                "chunk.$": "$$.Map.Item.Value",
-                "dataUri.$": "$.run.evaluation.dataUri",
-                "models.$": "$.evaluationPlan.models",
-                "partsPrefix.$": "$.evaluationPlan.partsPrefix",
-            },
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        chunks.item_processor(chunk)
-        chunks.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
-        aggregate = step(
-            "ScoreEvaluation",
-            fn["evaluate"],
-            {"phase": "score", "run.$": "$.run", "plan.$": "$.evaluationPlan"},
-            "$.evaluation",
-        )
-        finalize = self._task(
-            scope,
-            "FinalizeSuccess",
-            fn["finalize"],
-            {"state.$": "$", "status": "SUCCEEDED", "execution": execution},
-            "$.result",
-            timing,
-        )
-        finalize.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
-        done = sfn.Succeed(scope, "Deployed")
-
-        after_metrics = sfn.Choice(scope, "ApprovalRequired?")
-        ready = sfn.Choice(scope, "ServingReady?")
-        evaluation = sfn.Choice(scope, "EvaluationRequested?")
-        evaluation.when(sfn.Condition.is_null("$.run.evaluation"), finalize).otherwise(evaluate)
-        evaluate.next(chunks).next(aggregate).next(finalize)
-        finalize.next(done)
-        ready.when(sfn.Condition.boolean_equals("$.serving.ready", True), evaluation).otherwise(poll_wait)
-        poll_wait.next(check)
-        create.next(first_wait).next(check).next(ready)
-        approval.next(create)
-        after_metrics.when(sfn.Condition.boolean_equals("$.run.approvalRequired", True), approval).otherwise(create)
-        return init.next(validate).next(dataset).next(start).next(wait_job).next(metrics).next(after_metrics)
-
-    def _task(
-        self,
-        scope: Construct,
-        name: str,
-        function: lambda_.Function,
-        payload: dict[str, Any],
-        result_path: str,
-        timing: Timing,
-        *,
-        integration: sfn.IntegrationPattern | None = None,
-        task_timeout: sfn.Timeout | None = None,
-    ) -> tasks.LambdaInvoke:
-        """A Lambda step. Its timeout is the request's (task-token waits) or STEP_TIMEOUT_SECONDS[name]."""
-        token = integration == sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN
-        # The direct function ARN returns the handler's value itself (no Payload envelope); the task-token
-        # integration returns what the resumer sends.
-        pattern: dict[str, Any] = {"integration_pattern": integration} if token else {"payload_response_only": True}
-        task = tasks.LambdaInvoke(
-            scope,
-            name,
-            lambda_function=function,
-            payload=sfn.TaskInput.from_object(payload),
-            result_path=result_path,
-            task_timeout=task_timeout or sfn.Timeout.duration(Duration.seconds(STEP_TIMEOUT_SECONDS[name])),
-            retry_on_service_exceptions=False,
-            **pattern,
-        )
-        if timing.retry_max_attempts:
-            task.add_retry(
-                errors=TRANSIENT_ERRORS,
-                interval=Duration.seconds(timing.retry_interval_seconds),
-                max_attempts=timing.retry_max_attempts,
-                backoff_rate=RETRY_BACKOFF_RATE,
-                max_delay=Duration.seconds(retry_max_delay_seconds(timing.retry_interval_seconds)),
-                jitter_strategy=sfn.JitterType.FULL,
-            )
-        return task
 
     # -- permissions -------------------------------------------------------------------------------------
     @staticmethod
@@ -641,6 +422,14 @@ class CustomizationWorkflow(Construct):
         ):
             allow(name, list(STATE_TABLE_ACTIONS), [self.table.table_arn])
         allow("validate_request", ["ssm:GetParameter"], [self.policy_parameter.parameter_arn])
+        # Each team's guardrails, from the registry its stack writes (bft.registry): any team of this environment.
+        registry = registry_arn(stack, environment)
+        allow("validate_request", ["ssm:GetParameter"], [registry])
+        acknowledge(
+            fn["validate_request"].role or self,
+            f"IAM5[Resource::{resource_text(self, registry)}]",
+            "The guardrails of whichever team of this environment submitted; read-only.",
+        )
         allow("validate_request", ["bedrock:GetFoundationModel"], [foundation])
         read("validate_dataset", datasets)
         write("validate_dataset", reports, "reports/*")
@@ -788,15 +577,289 @@ class CustomizationWorkflow(Construct):
         )
 
 
+class TeamWorkflow(Construct):
+    """One team's state machine, its execution log group and its alarms, in the team's own stack.
+
+    One machine per team: IAM can then let a team start executions of its own machine only, and the machine
+    stamps the team on every request it runs. It invokes the shared functions with the shared state machine
+    role, both found through the registry (``functions``, ``role``: imported, never granted from here).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        team: str,
+        environment: str,
+        functions: Mapping[str, lambda_.IFunction],
+        role: iam.IRole,
+        topic: sns.ITopic,
+        timing: Timing,
+        log_retention: logs.RetentionDays,
+        production: bool,
+    ) -> None:
+        super().__init__(scope, id_)
+        removal = RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY
+        Tags.of(self).add("team", team)  # executions cannot carry tags; their machine does
+        log_group = logs.LogGroup(self, "ExecutionLogs", retention=log_retention, removal_policy=removal)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            # A fixed name (bft.registry.state_machine_name): the shared functions' callback policy reaches every
+            # team's machine through one name pattern instead of a list that grows with the teams.
+            state_machine_name=state_machine_name(environment, team),
+            state_machine_type=sfn.StateMachineType.STANDARD,  # waits of hours and task tokens need Standard
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition(self, functions, timing, team)),
+            timeout=Duration.seconds(timing.execution_timeout_seconds),
+            role=role,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production),
+        )
+        action = cw_actions.SnsAction(topic)
+        for name, metric in (
+            ("ExecutionsFailed", self.state_machine.metric_failed()),
+            ("ExecutionsTimedOut", self.state_machine.metric_timed_out()),
+        ):
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{name}Alarm",
+                metric=metric.with_(period=Duration.minutes(5), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"Fine-tuning executions of team {team} "
+                f"{name.removeprefix('Executions').lower()}; see the run report",
+            )
+            alarm.add_alarm_action(action)
+
+    # -- definition --------------------------------------------------------------------------------------
+    def _definition(
+        self, scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Timing, team: str
+    ) -> sfn.IChainable:
+        execution = {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime"}
+        # The error name comes from FinalizeFailure: Fail states may not raise "States.*" names (a caught
+        # States.Timeout becomes TimedOut there).
+        fail = sfn.Fail(scope, "RunFailed", error_path="$.result.errorType", cause_path="$.result.cause")
+        report_failed = sfn.Fail(
+            scope,
+            "ReportFailed",
+            error="ReportFailed",
+            # What kept Finalize from writing the report (e.g. AccessDenied naming the action), not only that.
+            cause_path=sfn.JsonPath.format(
+                "The run failed and its report could not be written: {}: {}",
+                sfn.JsonPath.string_at("$.finalizeError.Error"),
+                sfn.JsonPath.string_at("$.finalizeError.Cause"),
+            ),
+        )
+        finalize_failure = self._task(
+            scope,
+            "FinalizeFailure",
+            fn["finalize"],
+            {"state.$": "$", "status": "FAILED", "execution": execution},
+            "$.result",
+            timing,
+        )
+        finalize_failure.add_catch(report_failed, errors=["States.ALL"], result_path="$.finalizeError")
+        finalize_failure.next(fail)
+        cleanup = self._task(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing)
+        cleanup.add_catch(finalize_failure, errors=["States.ALL"], result_path="$.cleanupError")
+        cleanup.next(finalize_failure)
+        # Keep the request untouched under $.input; each step adds its result beside it.
+        init = sfn.Pass(scope, "Init", parameters={"input.$": "$", "assignedTeam": team})
+
+        def step(
+            name: str,
+            function: lambda_.IFunction,
+            payload: dict[str, Any],
+            result_path: str,
+            **kwargs: Any,
+        ) -> tasks.LambdaInvoke:
+            task = self._task(scope, name, function, payload, result_path, timing, **kwargs)
+            task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+            return task
+
+        validate = step(
+            "ValidateRequest",
+            fn["validate_request"],
+            {"input.$": "$.input", "assignedTeam.$": "$.assignedTeam", "execution": execution},
+            "$.run",
+        )
+        dataset = step(
+            "ValidateDataset",
+            fn["validate_dataset"],
+            {
+                "requestId.$": "$.run.requestId",
+                "team.$": "$.run.team",
+                "baseModelId.$": "$.run.baseModelId",
+                "trainingDataUri.$": "$.run.trainingDataUri",
+                "validationDataUri.$": "$.run.validationDataUri",
+                "hyperParameters.$": "$.run.hyperParameters",
+                # Checked with the dataset, before any job: a broken evaluation file must not cost a training.
+                "evaluation.$": "$.run.evaluation",
+            },
+            "$.dataset",
+        )
+        start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job")
+        wait_job = step(
+            "WaitForJob",
+            fn["wait_for_job"],
+            {
+                "token": sfn.JsonPath.task_token,
+                "jobArn.$": "$.job.jobArn",
+                "executionArn.$": "$$.Execution.Id",
+                "timeoutSeconds.$": "$.run.timeouts.jobSeconds",
+            },
+            "$.jobResult",
+            integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            task_timeout=sfn.Timeout.at("$.run.timeouts.jobSeconds"),
+        )
+        metrics = step("CollectMetrics", fn["collect_metrics"], {"run.$": "$.run", "job.$": "$.job"}, "$.metrics")
+        approval = step(
+            "RequestApproval",
+            fn["request_approval"],
+            {"token": sfn.JsonPath.task_token, "run.$": "$.run", "metrics.$": "$.metrics"},
+            "$.approval",
+            integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            task_timeout=sfn.Timeout.at("$.run.timeouts.approvalSeconds"),
+        )
+        create = step(
+            "CreateServing",
+            fn["create_serving"],
+            {"run.$": "$.run", "modelArn.$": "$.jobResult.outputModelArn"},
+            "$.serving",
+        )
+        first_wait = sfn.Wait(scope, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
+        check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving")
+        poll_wait = sfn.Wait(scope, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
+        # The evaluation fans out (bft.workflow.evaluation): plan the chunks, score them through a Map bounded
+        # by the serving capacity, then aggregate and gate. The Map's output is discarded: the parts are in S3
+        # under keys the plan fixed, so a retried chunk overwrites its part and nothing is counted twice.
+        evaluate = step(
+            "Evaluate",
+            fn["evaluate"],
+            {
+                "phase": "plan",
+                "run.$": "$.run",
+                "serving.$": "$.serving",
+                "executionName.$": "$$.Execution.Name",
+            },
+            "$.evaluationPlan",
+        )
+        chunk = self._task(
+            scope,
+            "EvaluateChunk",
+            fn["evaluate"],
+            {
+                "phase": "chunk",
+                "chunk.$": "$.chunk",
+                "dataUri.$": "$.dataUri",
+                "models.$": "$.models",
+                "partsPrefix.$": "$.partsPrefix",
+            },
+            "$.result",
+            # Throttling past the serving capacity is retried longer than other steps' faults: capacity frees up.
+            replace(
+                timing,
+                retry_interval_seconds=EVALUATION_THROTTLE_RETRY_SECONDS,
+                retry_max_attempts=max(timing.retry_max_attempts, EVALUATION_THROTTLE_RETRIES),
+            ),
+        )
+        chunks = sfn.Map(
+            scope,
+            "EvaluateChunks",
+            items_path="$.evaluationPlan.chunks",
+            max_concurrency_path="$.evaluationPlan.concurrency",
+            item_selector={
+                "chunk.$": "$$.Map.Item.Value",
+                "dataUri.$": "$.run.evaluation.dataUri",
+                "models.$": "$.evaluationPlan.models",
+                "partsPrefix.$": "$.evaluationPlan.partsPrefix",
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        chunks.item_processor(chunk)
+        chunks.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+        aggregate = step(
+            "ScoreEvaluation",
+            fn["evaluate"],
+            {"phase": "score", "run.$": "$.run", "plan.$": "$.evaluationPlan"},
+            "$.evaluation",
+        )
+        finalize = self._task(
+            scope,
+            "FinalizeSuccess",
+            fn["finalize"],
+            {"state.$": "$", "status": "SUCCEEDED", "execution": execution},
+            "$.result",
+            timing,
+        )
+        finalize.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+        done = sfn.Succeed(scope, "Deployed")
+
+        after_metrics = sfn.Choice(scope, "ApprovalRequired?")
+        ready = sfn.Choice(scope, "ServingReady?")
+        evaluation = sfn.Choice(scope, "EvaluationRequested?")
+        evaluation.when(sfn.Condition.is_null("$.run.evaluation"), finalize).otherwise(evaluate)
+        evaluate.next(chunks).next(aggregate).next(finalize)
+        finalize.next(done)
+        ready.when(sfn.Condition.boolean_equals("$.serving.ready", True), evaluation).otherwise(poll_wait)
+        poll_wait.next(check)
+        create.next(first_wait).next(check).next(ready)
+        approval.next(create)
+        after_metrics.when(sfn.Condition.boolean_equals("$.run.approvalRequired", True), approval).otherwise(create)
+        return init.next(validate).next(dataset).next(start).next(wait_job).next(metrics).next(after_metrics)
+
+    def _task(
+        self,
+        scope: Construct,
+        name: str,
+        function: lambda_.IFunction,
+        payload: dict[str, Any],
+        result_path: str,
+        timing: Timing,
+        *,
+        integration: sfn.IntegrationPattern | None = None,
+        task_timeout: sfn.Timeout | None = None,
+    ) -> tasks.LambdaInvoke:
+        """A Lambda step. Its timeout is the request's (task-token waits) or STEP_TIMEOUT_SECONDS[name]."""
+        token = integration == sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN
+        # The direct function ARN returns the handler's value itself (no Payload envelope); the task-token
+        # integration returns what the resumer sends.
+        pattern: dict[str, Any] = {"integration_pattern": integration} if token else {"payload_response_only": True}
+        task = tasks.LambdaInvoke(
+            scope,
+            name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            result_path=result_path,
+            task_timeout=task_timeout or sfn.Timeout.duration(Duration.seconds(STEP_TIMEOUT_SECONDS[name])),
+            retry_on_service_exceptions=False,
+            **pattern,
+        )
+        if timing.retry_max_attempts:
+            task.add_retry(
+                errors=TRANSIENT_ERRORS,
+                interval=Duration.seconds(timing.retry_interval_seconds),
+                max_attempts=timing.retry_max_attempts,
+                backoff_rate=RETRY_BACKOFF_RATE,
+                max_delay=Duration.seconds(retry_max_delay_seconds(timing.retry_interval_seconds)),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        return task
+
+
 class ApprovalDecisions(Construct):
     """Reviewers approve or reject waiting runs through one function URL with ``AuthType AWS_IAM``.
 
     No human role holds ``states:SendTask*``: only this function resumes an execution waiting for approval,
-    after its handler checked the caller (``REVIEWERS``: team -> reviewer principal ARNs) and refused a
-    team's own submitter role (``SUBMITTERS``: team -> submitter role ARN). Each configured reviewer is
-    allowed by the function's resource policy; a reviewer in another account also needs an identity policy
-    allowing ``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction`` on this function, which that account
-    grants. (Same-account roles need nothing more than the resource policy.)
+    after its handler checked the caller against the team's registry entry (a reviewer of the team) and
+    refused the team's own submitter role. The environment's reviewers are allowed by the function's resource
+    policy here, a team's own reviewers from the team's stack (``allow_reviewer``); a reviewer in another
+    account also needs an identity policy allowing ``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction``
+    on this function, which that account grants. (Same-account roles need nothing more than the resource
+    policy.)
     """
 
     def __init__(
@@ -806,11 +869,10 @@ class ApprovalDecisions(Construct):
         *,
         factory: FunctionFactory,
         table: dynamodb.ITableV2,
-        state_machines: list[sfn.IStateMachine],
+        machine_pattern: str,
         environment: str,
         production: bool,
-        reviewers: dict[str, list[str]],
-        submitter_roles: dict[str, str],
+        reviewers: list[str],
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -822,37 +884,30 @@ class ApprovalDecisions(Construct):
                 "STATE_TABLE": table.table_name,
                 "ENVIRONMENT": environment,
                 "PRODUCTION": "true" if production else "false",
-                "REVIEWERS": json.dumps(reviewers, sort_keys=True),
-                "SUBMITTERS": stack.to_json_string(submitter_roles),
+                # Each team's reviewers and submitter role come from its registry entry (bft.registry), read
+                # per decision: onboarding a team changes nothing here.
+                "REGISTRY_PATH": teams_path(environment),
             },
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=list(STATE_TABLE_ACTIONS), resources=[table.table_arn])
         )
-        if state_machines:
-            self.function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
-                    resources=[machine.state_machine_arn for machine in state_machines],
-                )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=[machine_pattern]
             )
+        )
+        registry = registry_arn(stack, environment)
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[registry]))
+        for resource, reason in (
+            (machine_pattern, "Every team's state machine of this environment (fixed name prefix)."),
+            (registry, "The registry entries of this environment's teams: reviewers and submitter role, read-only."),
+        ):
+            acknowledge(self.function.role or self, f"IAM5[Resource::{resource_text(self, resource)}]", reason)
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
-        # Since October 2025 a function URL call needs both actions; the second is limited to calls through the URL.
-        for arn in sorted({arn for arns in reviewers.values() for arn in arns}):
-            suffix = hashlib.sha256(arn.encode()).hexdigest()[:8].upper()  # stable ids, whatever the order
-            principal = iam.ArnPrincipal(arn)
-            self.function.add_permission(
-                f"ReviewerInvokeUrl{suffix}",
-                principal=principal,
-                action="lambda:InvokeFunctionUrl",
-                function_url_auth_type=lambda_.FunctionUrlAuthType.AWS_IAM,
-            )
-            self.function.add_permission(
-                f"ReviewerInvoke{suffix}",
-                principal=principal,
-                action="lambda:InvokeFunction",
-                invoked_via_function_url=True,
-            )
+        # The environment's reviewers (every team's); a team's own reviewers are allowed from its stack.
+        for arn in sorted(set(reviewers)):
+            allow_reviewer(self.function, self.function, arn)
         # What a reviewer's own role needs, ready to attach (`bft approve` reads the stack's outputs, then posts
         # to the URL): same-account reviewers are allowed by the resource policy above, but finding the URL needs
         # DescribeStacks, and a reviewer of another account needs the invoke actions in its own policy too.
@@ -885,3 +940,26 @@ class ApprovalDecisions(Construct):
             f"IAM5[Resource::{resource_text(self, pipeline_stack)}]",
             "The pipeline stack, whatever its generated id suffix: the CLI reads its outputs.",
         )
+
+
+def allow_reviewer(scope: Construct, function: lambda_.IFunction, arn: str) -> None:
+    """Let one reviewer call the approval function's URL (its resource policy). Since October 2025 a function
+    URL call needs both actions; the second is limited to calls through the URL."""
+    suffix = hashlib.sha256(arn.encode()).hexdigest()[:8].upper()  # stable ids, whatever the order
+    principal = iam.ArnPrincipal(arn)
+    lambda_.CfnPermission(
+        scope,
+        f"ReviewerInvokeUrl{suffix}",
+        action="lambda:InvokeFunctionUrl",
+        function_name=function.function_arn,
+        principal=principal.arn,
+        function_url_auth_type="AWS_IAM",
+    )
+    lambda_.CfnPermission(
+        scope,
+        f"ReviewerInvoke{suffix}",
+        action="lambda:InvokeFunction",
+        function_name=function.function_arn,
+        principal=principal.arn,
+        invoked_via_function_url=True,
+    )

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bft.config import load_config, resource_prefix
+from bft.registry import state_machine_prefix, teams_path
 from tests.conftest import Assembly, resources
 
 
@@ -14,7 +15,7 @@ def decide_function(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return found
 
 
-def test_the_approval_function_knows_reviewers_submitters_and_environment(assembly: Assembly) -> None:
+def test_the_approval_function_finds_teams_in_the_registry(assembly: Assembly) -> None:
     config = load_config(assembly.env)
     template = assembly.template("Pipeline")
     _, function = decide_function(template)
@@ -23,15 +24,10 @@ def test_the_approval_function_knows_reviewers_submitters_and_environment(assemb
     assert variables["STATE_TABLE"] == {"Ref": table}
     assert variables["ENVIRONMENT"] == config.name
     assert variables["PRODUCTION"] == ("true" if config.production else "false")
-    assert json.loads(variables["REVIEWERS"]) == {team.name: config.team_reviewers(team) for team in config.teams}
-    # team -> the team's submitter role ARN, so the handler can refuse a team approving its own run.
-    submitters = variables["SUBMITTERS"]["Fn::Join"][1]
-    roles = {part["Fn::GetAtt"][0] for part in submitters if isinstance(part, dict)}
-    for team in config.teams:
-        pascal = "".join(p.capitalize() for p in team.name.split("-"))
-        if team.submitters:
-            assert any(r.startswith(f"Team{pascal}SubmitterRole") for r in roles), team.name
-            assert any(f'"{team.name}":' in p for p in submitters if isinstance(p, str))
+    # Reviewers and submitter role per team come from the team's registry entry, read per decision: nothing
+    # in the shared function names a team (onboarding one changes nothing here).
+    assert variables["REGISTRY_PATH"] == teams_path(config.name)
+    assert not any(team.name in json.dumps(variables) for team in config.teams)
 
 
 def test_the_approval_function_is_reached_by_an_iam_authenticated_url(assembly: Assembly) -> None:
@@ -47,15 +43,22 @@ def test_the_approval_function_is_reached_by_an_iam_authenticated_url(assembly: 
 
 
 def test_each_reviewer_and_nobody_else_may_call_the_url(assembly: Assembly) -> None:
+    """The environment's reviewers are allowed by the pipeline stack, a team's own reviewers by the team's
+    stack (on the function it finds in the registry); nobody else."""
     config = load_config(assembly.env)
     template = assembly.template("Pipeline")
     key, _ = decide_function(template)
+    approval_parameter = f"/bft/{config.name}/shared/approval-function-arn"
+    permissions: list[dict[str, Any]] = []
+    for stack, found in assembly.templates().items():
+        parameters = {name for name, p in found.get("Parameters", {}).items() if p.get("Default") == approval_parameter}
+        targets = [{"Fn::GetAtt": [key, "Arn"]}] if stack.endswith("Pipeline") else [{"Ref": p} for p in parameters]
+        permissions += [
+            p["Properties"]
+            for p in resources(found, "AWS::Lambda::Permission").values()
+            if p["Properties"]["FunctionName"] in targets
+        ]
     reviewers = {arn for team in config.teams for arn in config.team_reviewers(team)}
-    permissions = [
-        p["Properties"]
-        for p in resources(template, "AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [key, "Arn"]}
-    ]
     url_calls = [p for p in permissions if p["Action"] == "lambda:InvokeFunctionUrl"]
     invokes = [p for p in permissions if p["Action"] == "lambda:InvokeFunction"]
     assert {p["Principal"] for p in url_calls} == reviewers
@@ -64,6 +67,11 @@ def test_each_reviewer_and_nobody_else_may_call_the_url(assembly: Assembly) -> N
     assert {p["Principal"] for p in invokes} == reviewers
     assert all(p["InvokedViaFunctionUrl"] is True for p in invokes)
     assert len(permissions) == 2 * len(reviewers), "no other principal may invoke the approval function"
+    team_permissions = [
+        p for team, found in assembly.team_templates().items() for p in resources(found, "AWS::Lambda::Permission")
+    ]
+    own = {arn for team in config.teams for arn in (team.reviewers or []) if arn not in config.reviewers}
+    assert len(team_permissions) == 2 * len(own)
 
 
 def test_the_approval_function_resumes_team_machines_and_reads_the_state_table(assembly: Assembly) -> None:
@@ -77,8 +85,8 @@ def test_the_approval_function_resumes_team_machines_and_reads_the_state_table(a
     ]
     (send,) = [s for s in statements if "states:SendTaskSuccess" in s["Action"]]
     assert sorted(send["Action"]) == ["states:SendTaskFailure", "states:SendTaskSuccess"]
-    targets = send["Resource"] if isinstance(send["Resource"], list) else [send["Resource"]]
-    assert {t["Ref"] for t in targets} == set(resources(template, "AWS::StepFunctions::StateMachine"))
+    # Every team's machine of this environment through one name pattern (constant in the number of teams).
+    assert f":stateMachine:{state_machine_prefix(assembly.env)}*" in json.dumps(send["Resource"])
     (table,) = resources(template, "AWS::DynamoDB::GlobalTable")
     data = [s for s in statements if any(str(a).startswith("dynamodb:") for a in s["Action"])]
     assert data

@@ -60,6 +60,10 @@ def _resolve(token: Any, template: dict[str, Any]) -> str:
     assert not rest, f"unexpected token {token}"
     if function == "Ref" and arg in PSEUDO:
         return PSEUDO[arg]
+    if function == "Ref" and arg in template.get("Parameters", {}):
+        # A team stack's definition names the shared functions by the registry parameters it reads at deploy
+        # time (bft.registry): a function ARN.
+        return _arn("lambda", f"function:{arg[:60]}")
     if function in ("Ref", "Fn::GetAtt"):
         name, attribute = (arg, "Ref") if function == "Ref" else arg
         type_ = template["Resources"][name]["Type"]

@@ -14,8 +14,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.constructs.functions import FunctionFactory
-from stacks.constructs.guardrails import CostGuardrails
+from stacks.constructs.functions import FunctionFactory, pascal
+from stacks.constructs.guardrails import CostGuardrails, team_budget
 from stacks.constructs.notifications import Notifications
 from tests.conftest import resources
 
@@ -43,7 +43,9 @@ class Synthesized:
         return dict(found)
 
 
-def guarded_stack(app: App, id_: str, **options: Any) -> Stack:
+def guarded_stack(
+    app: App, id_: str, *, budgets: dict[str, tuple[float, list[str]]], environment: str, **options: Any
+) -> Stack:
     stack = Stack(app, id_)
     notifications = Notifications(stack, "Notifications", emails=[], removal=RemovalPolicy.DESTROY)
     factory = FunctionFactory(
@@ -59,10 +61,15 @@ def guarded_stack(app: App, id_: str, **options: Any) -> Stack:
         factory=factory,
         topic_grant=notifications.grant_publish,
         topic_arn=notifications.topic.topic_arn,
-        ttl_hours_by_team={"moderation": 4.0},
         default_ttl_hours=8.0,
+        environment=environment,
         **options,
     )
+    # Budgets live in the team stacks (stacks/team_stack.py); the same function builds them here.
+    for team, (limit_usd, emails) in budgets.items():
+        team_budget(
+            stack, f"Budget{pascal(team)}", team=team, environment=environment, limit_usd=limit_usd, emails=emails
+        )
     return stack
 
 
@@ -149,7 +156,8 @@ def test_reaper_settings_come_from_the_construct(synthesized: Synthesized) -> No
     assert variables["ENVIRONMENT"] == "dev"
     assert variables["PRODUCTION"] == "false"
     assert variables["DRY_RUN"] == "false"
-    assert json.loads(variables["TTL_HOURS"]) == {"moderation": 4.0}
+    # Each team's time-to-live comes from its registry entry, read when the reaper meets its throughput.
+    assert variables["REGISTRY_PATH"] == "/bft/dev/teams"
     assert float(variables["DEFAULT_TTL_HOURS"]) == 8.0
     assert variables["MODEL_RETENTION_DAYS"] == "90"
     assert "Ref" in variables["TOPIC_ARN"]

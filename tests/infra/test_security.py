@@ -226,8 +226,15 @@ def test_alarms_may_publish_to_the_encrypted_topic(assembly: Assembly) -> None:
     (cloudwatch,) = [s for s in key_statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
     assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert cloudwatch["Condition"] == allow["Condition"]
-    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+    # Each team's alarms publish to this topic, found through the registry parameter the pipeline writes.
+    for team_template in assembly.team_templates().values():
+        (parameter,) = [
+            name
+            for name, p in team_template["Parameters"].items()
+            if p.get("Default") == f"/bft/{config.name}/shared/topic-arn"
+        ]
+        for alarm in resources(team_template, "AWS::CloudWatch::Alarm").values():
+            assert alarm["Properties"]["AlarmActions"] == [{"Ref": parameter}]
 
 
 def test_every_stack_is_pinned_to_the_configured_region(assembly: Assembly) -> None:
@@ -236,7 +243,7 @@ def test_every_stack_is_pinned_to_the_configured_region(assembly: Assembly) -> N
     config = load_config(assembly.env)
     manifest = json.loads((assembly.path / "manifest.json").read_text())
     stacks = [a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"]
-    assert len(stacks) == 2
+    assert len(stacks) == 2 + len(config.teams)  # data, pipeline, one per team
     for stack in stacks:
         assert stack["environment"] == f"aws://{config.account or 'unknown-account'}/{config.region}"
     for name, template in assembly.templates().items():
@@ -247,12 +254,11 @@ def test_team_emails_receive_only_their_teams_messages(assembly: Assembly) -> No
     """Each team's addresses are subscribed with a filter policy on the `team` attribute every publisher sets;
     the platform's addresses keep receiving everything (no filter)."""
     config = load_config(assembly.env)
-    template = assembly.template("Pipeline")
-    subscriptions = [s["Properties"] for s in resources(template, "AWS::SNS::Subscription").values()]
+    subscriptions = [s["Properties"] for s in assembly.resources("AWS::SNS::Subscription").values()]
     by_email = {s["Endpoint"]: s.get("FilterPolicy") for s in subscriptions if s["Protocol"] == "email"}
     for email in config.notification_emails:
         assert by_email[email] is None
     for team in config.teams:
         for email in team.notification_emails:
             if email not in config.notification_emails:
-                assert team.name in by_email[email]["team"], (email, by_email[email])
+                assert by_email[email]["team"] == [team.name], (email, by_email[email])

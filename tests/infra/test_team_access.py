@@ -1,4 +1,5 @@
-"""Each team's submitter role reaches its own state machine, prefix, reports and throughputs only."""
+"""Each team's stack: its submitter role reaches its own state machine, prefix, reports, throughputs and
+registry entry only; its registry entry is what the CLI and the shared functions find it by."""
 
 from __future__ import annotations
 
@@ -6,85 +7,92 @@ import json
 from typing import Any
 
 from bft.config import load_config
+from bft.registry import GUARDRAILS, STATE_MACHINE_ARN, SUBMITTER_ROLE_ARN, state_machine_name, team_parameter
 from tests.conftest import Assembly, resources
 
 
-def _team_statements(template: dict[str, Any], team_pascal: str) -> list[dict[str, Any]]:
-    roles = [k for k in resources(template, "AWS::IAM::Role") if k.startswith(f"Team{team_pascal}SubmitterRole")]
-    assert len(roles) == 1
+def _role(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    (found,) = [(k, v) for k, v in resources(template, "AWS::IAM::Role").items() if k.startswith("AccessSubmitterRole")]
+    return found
+
+
+def _team_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    role, _ = _role(template)
     statements = []
     for policy in resources(template, "AWS::IAM::Policy").values():
-        if {"Ref": roles[0]} in policy["Properties"]["Roles"]:
+        if {"Ref": role} in policy["Properties"]["Roles"]:
             statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
     return statements
 
 
 def test_submitter_role_trusts_the_configured_principals(assembly: Assembly) -> None:
     config = load_config(assembly.env)
-    template = assembly.template("Pipeline")
-    for team in config.teams:
-        pascal = "".join(p.capitalize() for p in team.name.split("-"))
-        (role,) = [
-            v for k, v in resources(template, "AWS::IAM::Role").items() if k.startswith(f"Team{pascal}SubmitterRole")
-        ]
+    for team, template in assembly.team_templates().items():
+        _, role = _role(template)
         principals = json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
-        for arn in team.submitters:
+        for arn in config.team(team).submitters:
             assert arn in principals
 
 
 def test_submitter_role_is_confined_to_its_team(assembly: Assembly) -> None:
     config = load_config(assembly.env)
-    template = assembly.template("Pipeline")
-    machines = list(resources(template, "AWS::StepFunctions::StateMachine"))
-    for team in config.teams:
-        pascal = "".join(p.capitalize() for p in team.name.split("-"))
-        statements = _team_statements(template, pascal)
+    templates = assembly.team_templates()
+    for team, template in templates.items():
+        statements = _team_statements(template)
         text = json.dumps(statements)
-        own_machine = next(m for m in machines if m.startswith(f"Workflow{pascal}StateMachine"))
-        for machine in machines:
-            if machine != own_machine:
-                assert machine not in text, f"{team.name} can reach another team's state machine"
+        for other in set(templates) - {team}:
+            assert state_machine_name(config.name, other) not in text, f"{team} can reach {other}'s machine"
+            assert f"/{other}/" not in text, f"{team} can reach {other}'s data"
+            assert f"/{other}*" not in text, f"{team} can reach {other}'s data"
+        (machine,) = resources(template, "AWS::StepFunctions::StateMachine")
         start = [s for s in statements if "states:StartExecution" in json.dumps(s["Action"])]
         assert start
-        assert start[0]["Resource"] == {"Ref": own_machine}
+        assert start[0]["Resource"] == {"Ref": machine}
         for statement in statements:
             resource = json.dumps(statement["Resource"])
-            if "DatasetsBucketArn" in resource and "s3:PutObject" in json.dumps(statement["Action"]):
-                assert f"/{team.name}/*" in resource
-            if "s3:ListBucket" in json.dumps(statement["Action"]):
+            actions = json.dumps(statement["Action"])
+            if "DatasetsBucketArn" in resource and "s3:PutObject" in actions:
+                assert f"/{team}/*" in resource
+            if "s3:ListBucket" in actions:
                 prefix = statement["Condition"]["StringLike"]["s3:prefix"][0]
-                assert prefix in (f"{team.name}/*", f"reports/{team.name}/*")
-            if "bedrock:DeleteProvisionedModelThroughput" in json.dumps(statement["Action"]):
+                assert prefix in (f"{team}/*", f"reports/{team}/*")
+            if "bedrock:DeleteProvisionedModelThroughput" in actions:
                 assert statement["Condition"]["StringEquals"] == {
-                    "aws:ResourceTag/team": team.name,
+                    "aws:ResourceTag/team": team,
                     "aws:ResourceTag/project": "bedrock-fine-tuning",
                     "aws:ResourceTag/environment": config.name,
                 }
+            if "ssm:" in actions:  # its own registry entry, never the path of every team
+                assert f"parameter/bft/{config.name}/teams/{team}" in resource, resource
 
 
 def test_submitter_role_never_decides_approvals(assembly: Assembly) -> None:
     """A submitter approving its own run would defeat the approval: only the approval function resumes a run,
     and no submitter role reaches the task tokens in the state table."""
-    config = load_config(assembly.env)
-    template = assembly.template("Pipeline")
-    for team in config.teams:
-        pascal = "".join(p.capitalize() for p in team.name.split("-"))
-        statements = _team_statements(template, pascal)
+    for team, template in assembly.team_templates().items():
+        statements = _team_statements(template)
         actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-        assert not {a for a in actions if a.startswith("states:SendTask")}, team.name
-        assert not {a for a in actions if a.startswith("dynamodb:")}, team.name
+        assert not {a for a in actions if a.startswith("states:SendTask")}, team
+        assert not {a for a in actions if a.startswith("dynamodb:")}, team
 
 
-def test_teams_output_maps_each_team_to_its_machine_and_role(assembly: Assembly) -> None:
+def test_each_team_stack_registers_its_machine_role_and_guardrails(assembly: Assembly) -> None:
     config = load_config(assembly.env)
-    outputs = assembly.template("Pipeline")["Outputs"]
-    text = json.dumps(outputs["Teams"]["Value"])
-    for team in config.teams:
-        assert f'\\"{team.name}\\"' in text or f'"{team.name}"' in text
+    assert "Teams" not in assembly.template("Pipeline").get("Outputs", {}), "no output lists every team"
+    for team, template in assembly.team_templates().items():
+        parameters = {
+            p["Properties"]["Name"]: p["Properties"]["Value"]
+            for p in resources(template, "AWS::SSM::Parameter").values()
+        }
+        (machine,) = resources(template, "AWS::StepFunctions::StateMachine")
+        role, _ = _role(template)
+        assert parameters[team_parameter(config.name, team, STATE_MACHINE_ARN)] == {"Ref": machine}
+        assert parameters[team_parameter(config.name, team, SUBMITTER_ROLE_ARN)] == {"Fn::GetAtt": [role, "Arn"]}
+        guardrails = json.loads(parameters[team_parameter(config.name, team, GUARDRAILS)])
+        assert guardrails == config.team_guardrails(config.team(team))
 
 
 def test_each_team_machine_carries_its_team_tag(assembly: Assembly) -> None:
-    teams = {team.name for team in load_config(assembly.env).teams}
-    machines = resources(assembly.template("Pipeline"), "AWS::StepFunctions::StateMachine").values()
-    tagged = {t["Value"] for m in machines for t in m["Properties"]["Tags"] if t["Key"] == "team"}
-    assert tagged == teams
+    for team, template in assembly.team_templates().items():
+        (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+        assert {"Key": "team", "Value": team} in machine["Properties"]["Tags"]

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from bft.config import STEP_TIMEOUT_SECONDS, load_config
+from bft.registry import state_machine_name, state_machine_prefix
 from bft.workflow.evaluation import worst_case_rounds
 from tests.conftest import Assembly, resources
 
@@ -15,11 +16,10 @@ WAITING_TASKS = {"WaitForJob": "$.run.timeouts.jobSeconds", "RequestApproval": "
 
 
 def definitions(assembly: Assembly) -> list[dict[str, Any]]:
-    template = assembly.template("Pipeline")
     found = []
-    for machine in resources(template, "AWS::StepFunctions::StateMachine").values():
+    for machine in assembly.resources("AWS::StepFunctions::StateMachine").values():
         parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-        # Function ARNs are GetAtts: a placeholder keeps the JSON parseable.
+        # Function ARNs are registry parameters (Refs): a placeholder keeps the JSON parseable.
         found.append(json.loads("".join(p if isinstance(p, str) else "ARN" for p in parts)))
     return found
 
@@ -107,24 +107,29 @@ def test_serving_poll_is_bounded_by_waits_from_the_run(assembly: Assembly) -> No
 
 def test_state_machine_logs_traces_and_times_out(assembly: Assembly) -> None:
     config = load_config(assembly.env)
-    template = Template.from_json(assembly.template("Pipeline"))
-    template.has_resource_properties(
-        "AWS::StepFunctions::StateMachine",
-        {
-            "StateMachineType": "STANDARD",
-            "TracingConfiguration": {"Enabled": True},
-            "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": not config.production}),
-        },
-    )
+    for team, found in assembly.team_templates().items():
+        template = Template.from_json(found)
+        template.has_resource_properties(
+            "AWS::StepFunctions::StateMachine",
+            {
+                "StateMachineName": state_machine_name(config.name, team),
+                "StateMachineType": "STANDARD",
+                "TracingConfiguration": {"Enabled": True},
+                "LoggingConfiguration": Match.object_like(
+                    {"Level": "ALL", "IncludeExecutionData": not config.production}
+                ),
+            },
+        )
     assert definition(assembly)["TimeoutSeconds"] == config.workflow.execution_timeout_seconds
 
 
 def test_alarms_on_failed_and_timed_out_executions(assembly: Assembly) -> None:
-    alarms = resources(assembly.template("Pipeline"), "AWS::CloudWatch::Alarm").values()
-    metrics = {a["Properties"]["MetricName"] for a in alarms}
-    assert {"ExecutionsFailed", "ExecutionsTimedOut"} <= metrics
-    for alarm in alarms:
-        assert alarm["Properties"]["AlarmActions"], "an alarm nobody hears"
+    for template in assembly.team_templates().values():
+        alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+        metrics = {a["Properties"]["MetricName"] for a in alarms}
+        assert {"ExecutionsFailed", "ExecutionsTimedOut"} <= metrics
+        for alarm in alarms:
+            assert alarm["Properties"]["AlarmActions"], "an alarm nobody hears"
 
 
 def test_job_events_rule_matches_final_states_of_our_jobs(assembly: Assembly) -> None:
@@ -196,10 +201,12 @@ def test_only_resume_functions_may_send_task_results(assembly: Assembly) -> None
                     ("WaitForJob" in r or "JobEvents" in r or "ReconcileJobs" in r or "DecideApproval" in r)
                     for r in roles
                 ), roles
-                # Each team's state machine by reference (one statement lists every team's), never a wildcard.
+                # Every team's machine through one name pattern of this environment (constant in the number of
+                # teams), never a bare wildcard: the machine names are bft-<env>-team-<team> (bft.registry).
                 machines = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-                assert machines, statement
-                assert all(set(m) == {"Ref"} for m in machines), statement["Resource"]
+                assert len(machines) == 1, statement
+                text = json.dumps(machines[0])
+                assert f":stateMachine:{state_machine_prefix(assembly.env)}*" in text, text
 
 
 def test_state_table_has_ttl_and_point_in_time_recovery(assembly: Assembly) -> None:
@@ -217,7 +224,7 @@ def test_notifications_topic_is_encrypted_and_subscribed(assembly: Assembly) -> 
     template = assembly.template("Pipeline")
     (topic,) = resources(template, "AWS::SNS::Topic").values()
     assert "KmsMasterKeyId" in topic["Properties"]
-    emails = {s["Properties"]["Endpoint"] for s in resources(template, "AWS::SNS::Subscription").values()}
+    emails = {s["Properties"]["Endpoint"] for s in assembly.resources("AWS::SNS::Subscription").values()}
     # The platform's addresses and each team's (filtered to the team: see test_security).
     team_emails = {email for team in config.teams for email in team.notification_emails}
     assert emails == set(config.notification_emails) | team_emails

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -37,12 +38,22 @@ def sfn(env: Env, monkeypatch: pytest.MonkeyPatch) -> RecordingSfn:
         "STATE_TABLE": "state",
         "ENVIRONMENT": "local",
         "PRODUCTION": "false",
-        # The submitter role is listed as a reviewer too (a config mistake): it must still be refused.
-        "REVIEWERS": json.dumps({"moderation": [REVIEWER_ROLE, REVIEWER_USER, SUBMITTER_ROLE]}),
-        "SUBMITTERS": json.dumps({"moderation": SUBMITTER_ROLE}),
+        "REGISTRY_PATH": "/bft/local/teams",
     }.items():
         monkeypatch.setenv(name, value)
+    # Each team's registry entry, as its stack writes it (bft.registry). The submitter role is listed as a
+    # reviewer too (a config mistake): it must still be refused.
+    register("moderation", [REVIEWER_ROLE, REVIEWER_USER, SUBMITTER_ROLE], SUBMITTER_ROLE)
+    register("payments", [], None)
     return recording
+
+
+def register(team: str, reviewers: list[str], submitter: str | None) -> None:
+    ssm = boto3.client("ssm", region_name="us-west-2")
+    guardrails = {"allowedBaseModels": [], "reviewers": reviewers, "ttlHours": None}
+    ssm.put_parameter(Name=f"/bft/local/teams/{team}/guardrails", Value=json.dumps(guardrails), Type="String")
+    if submitter:
+        ssm.put_parameter(Name=f"/bft/local/teams/{team}/submitter-role-arn", Value=submitter, Type="String")
 
 
 def waiting(env: Env, team: str = "moderation", request_id: str = "req-1", stored_team: str | None = None) -> None:
@@ -198,10 +209,18 @@ def test_only_post(env: Env, sfn: RecordingSfn) -> None:
 def test_a_misconfigured_function_says_which_variable(
     env: Env, sfn: RecordingSfn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REVIEWERS", "not json")
+    monkeypatch.delenv("REGISTRY_PATH")
     status, body = call(url_event(DECISION))
     assert status == 500
-    assert "REVIEWERS" in body["message"]
+    assert "REGISTRY_PATH" in body["message"]
+
+
+def test_a_team_without_a_registry_entry_is_not_onboarded(env: Env, sfn: RecordingSfn) -> None:
+    waiting(env, team="offboarded")
+    status, body = call(url_event(DECISION | {"team": "offboarded"}))
+    assert status == 403
+    assert "team offboarded is not onboarded in local" in body["message"]
+    assert sfn.sent == []
 
 
 def test_a_refused_send_task_names_the_action(env: Env, sfn: RecordingSfn, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from bft.cli import main
 
 EAST = "us-east-1"
 STACK = "BftEastPipeline"
-SUBMITTER = "arn:aws:iam::123456789012:role/BftEastPipeline-TeamTicketsSubmitterRole-1A2B3C"
+SUBMITTER = "arn:aws:iam::123456789012:role/BftEastTeamTickets-AccessSubmitterRole-1A2B3C"
 
 
 def _write_config(directory: Path) -> Path:
@@ -48,8 +48,11 @@ def east(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             "ReportsBucketName": "reports",
             "StateTableName": "state",
             "NotificationsTopicArn": f"arn:aws:sns:{EAST}:123456789012:t",
-            "Teams": json.dumps({"tickets": {"stateMachineArn": machine, "submitterRoleArn": SUBMITTER}}),
         }
+        # The team's registry entry, as its stack (BftEastTeamTickets) writes it.
+        ssm = boto3.client("ssm", region_name=EAST)
+        for key, value in (("state-machine-arn", machine), ("submitter-role-arn", SUBMITTER)):
+            ssm.put_parameter(Name=f"/bft/east/teams/tickets/{key}", Value=value, Type="String")
         template = {
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
             "Outputs": {k: {"Value": v} for k, v in outputs.items()},

@@ -314,7 +314,7 @@ def test_production_refuses_a_team_reviewer_that_is_a_submitter_session_root_or_
     for reviewer, problem in (
         ("arn:aws:iam::333333333333:root", "is the account root of a submitter"),
         (
-            "arn:aws:iam::333333333333:role/BftProdPipeline-TeamModerationSubmitterRole7F7D9-ABC",
+            "arn:aws:iam::333333333333:role/BftProdTeamModeration-AccessSubmitterRole7F7D9-ABC",
             "is a submitter role of this pipeline",
         ),
     ):

@@ -62,13 +62,15 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        teams = json.dumps({"moderation": {"stateMachineArn": machine, "submitterRoleArn": None}})
+        # The team's registry entry, as its stack (BftDevTeamModeration) writes it; no submitter role here.
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name="/bft/dev/teams/moderation/state-machine-arn", Value=machine, Type="String"
+        )
         outputs = {
             "DatasetsBucketName": "datasets",
             "ReportsBucketName": "reports",
             "StateTableName": "state",
             "NotificationsTopicArn": f"arn:aws:sns:{REGION}:123456789012:t",
-            "Teams": teams,
             "ApprovalFunctionUrl": APPROVAL_URL,
         }
         template = {

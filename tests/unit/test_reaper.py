@@ -336,7 +336,7 @@ ENV = {
     "ENVIRONMENT": "dev",
     "PRODUCTION": "false",
     "TOPIC_ARN": "",  # set per test
-    "TTL_HOURS": json.dumps(TTL),
+    "REGISTRY_PATH": "/bft/dev/teams",
     "DEFAULT_TTL_HOURS": str(DEFAULT_TTL),
     "DRY_RUN": "false",
     "MODEL_RETENTION_DAYS": "30",
@@ -346,8 +346,7 @@ ENV = {
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("TTL_HOURS", '{"moderation": -1}', "TTL_HOURS must be a JSON object"),
-        ("TTL_HOURS", "[8]", "TTL_HOURS must be a JSON object"),
+        ("REGISTRY_PATH", "", "REGISTRY_PATH is not set"),
         ("PRODUCTION", "yes", "PRODUCTION must be 'true' or 'false'"),
         ("DEFAULT_TTL_HOURS", "soon", "DEFAULT_TTL_HOURS must be a number above 0"),
         ("MODEL_RETENTION_DAYS", "0", "MODEL_RETENTION_DAYS must be a whole number"),
@@ -359,15 +358,37 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: s
         monkeypatch.setenv(key, default or "arn:aws:sns:us-west-2:123456789012:notes")
     monkeypatch.setenv(name, value)
     with pytest.raises(Misconfigured, match=message):
-        ReaperSettings.from_env()
+        ReaperSettings.from_env(ssm=lambda: None)
+
+
+class RegistrySsm:
+    """GetParameter over the team registry (bft.registry), counting the reads."""
+
+    def __init__(self, ttl: dict[str, float | None]) -> None:
+        self.ttl, self.reads = ttl, 0
+
+    def get_parameter(self, Name: str) -> dict[str, Any]:  # noqa: N803 (boto3's argument name)
+        from botocore.exceptions import ClientError
+
+        self.reads += 1
+        team = Name.split("/")[4]
+        if team not in self.ttl or not Name.endswith("/guardrails"):
+            raise ClientError({"Error": {"Code": "ParameterNotFound", "Message": Name}}, "GetParameter")
+        return {"Parameter": {"Value": json.dumps({"ttlHours": self.ttl[team], "reviewers": []})}}
 
 
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in ENV.items():
         monkeypatch.setenv(key, value or "arn:aws:sns:us-west-2:123456789012:notes")
     monkeypatch.delenv("MODEL_RETENTION_DAYS")
-    settings = ReaperSettings.from_env()
-    assert settings.ttl_hours_by_team == TTL
+    ssm = RegistrySsm({"moderation": 8.0, "search": None})
+    settings = ReaperSettings.from_env(ssm=lambda: ssm)
+    # Each team's time-to-live from its registry entry, read once per run; none, or no entry: the default.
+    assert settings.ttl_hours_by_team.get("moderation") == 8.0
+    assert settings.ttl_hours_by_team.get("moderation") == 8.0
+    assert settings.ttl_hours_by_team.get("search") is None
+    assert settings.ttl_hours_by_team.get("offboarded", DEFAULT_TTL) == DEFAULT_TTL
+    assert ssm.reads == 2 + 2 + 1  # each entry once per run (guardrails, role); offboarded: its guardrails
     assert settings.model_retention_days is None
     assert (settings.production, settings.dry_run, settings.default_ttl_hours) == (False, False, DEFAULT_TTL)
 
@@ -418,6 +439,7 @@ def handler(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(key, value or world.topic_arn)
     aws.override("bedrock", world.bedrock)
     aws.override("sns", world.sns)
+    aws.override("ssm", RegistrySsm(dict(TTL)))
     module = load_handler()
     # Simulated time: the throughputs' ages are the fake's, not the wall clock's.
     monkeypatch.setattr(module, "now", world.fake.now)

@@ -57,9 +57,20 @@ class CloudFormation:
             "ReportsBucketName": "reports",
             "StateTableName": "state",
             "NotificationsTopicArn": "arn:aws:sns:us-east-1:123456789012:t",
-            "Teams": json.dumps({"moderation": {"stateMachineArn": MACHINE}}),
         }
         return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]}
+
+
+class Ssm:
+    """The team's registry entry (bft.registry), as its stack writes it."""
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "get_parameters_by_path"
+        return self
+
+    def paginate(self, Path: str) -> list[dict[str, Any]]:  # noqa: N803  (boto3's parameter name)
+        assert Path.endswith("/teams/moderation")
+        return [{"Parameters": [{"Name": f"{Path}/state-machine-arn", "Value": MACHINE}]}]
 
 
 class S3:
@@ -278,7 +289,7 @@ def test_undeployed_stacks_are_deployed_with_cdk_and_destroyed_after_a_failure(
     config: EnvironmentConfig, plan: SmokePlan
 ) -> None:
     denied = _error("AccessDenied", "denied", "PutObject")
-    clients = {"cloudformation": CloudFormation(deployed=False), "s3": S3(None, upload_error=denied)}
+    clients = {"cloudformation": CloudFormation(deployed=False), "ssm": Ssm(), "s3": S3(None, upload_error=denied)}
     smoke, calls, said = _smoke(config, plan, clients)
     assert smoke.run() == 1
     assert calls == [
@@ -292,7 +303,11 @@ def test_undeployed_stacks_are_deployed_with_cdk_and_destroyed_after_a_failure(
 
 
 def test_keep_stacks_and_config_dir_reach_cdk(config: EnvironmentConfig, plan: SmokePlan, tmp_path: Path) -> None:
-    clients = {"cloudformation": CloudFormation(deployed=False), "s3": S3(None, _error("AccessDenied", "x", "Put"))}
+    clients = {
+        "cloudformation": CloudFormation(deployed=False),
+        "ssm": Ssm(),
+        "s3": S3(None, _error("AccessDenied", "x", "Put")),
+    }
     smoke, calls, _ = _smoke(config, plan, clients)
     smoke.keep_stacks, smoke.config_dir = True, tmp_path
     assert smoke.run() == 1
@@ -302,7 +317,7 @@ def test_keep_stacks_and_config_dir_reach_cdk(config: EnvironmentConfig, plan: S
 
 
 def test_a_failed_cdk_deploy_names_the_step_and_destroys_nothing(config: EnvironmentConfig, plan: SmokePlan) -> None:
-    clients = {"cloudformation": CloudFormation(deployed=False)}
+    clients = {"cloudformation": CloudFormation(deployed=False), "ssm": Ssm()}
     smoke, calls, said = _smoke(config, plan, clients, runner_codes={"deploy": 1})
     assert smoke.run() == 1
     assert len(calls) == 1
@@ -318,6 +333,7 @@ def test_deployed_stacks_are_reused_and_a_failed_evaluation_still_tears_down(
     sfn = StepFunctions("SUCCEEDED")
     clients = {
         "cloudformation": CloudFormation(deployed=True),
+        "ssm": Ssm(),
         "s3": S3(_report(evaluation=None)),
         "stepfunctions": sfn,
         "bedrock": bedrock,
@@ -340,6 +356,7 @@ def test_the_models_delete_is_retried_while_its_deployment_goes(config: Environm
     bedrock = Bedrock(busy=2)
     clients = {
         "cloudformation": CloudFormation(deployed=True),
+        "ssm": Ssm(),
         "s3": S3(_report()),
         "stepfunctions": StepFunctions("SUCCEEDED"),
         "bedrock": bedrock,
@@ -361,6 +378,7 @@ def test_a_throughput_run_passes_and_deletes_the_throughput_then_the_model(tmp_p
     bedrock = Bedrock(environment="dev")
     clients = {
         "cloudformation": CloudFormation(deployed=True),
+        "ssm": Ssm(),
         "s3": S3(report),
         "stepfunctions": StepFunctions("SUCCEEDED"),
         "bedrock": bedrock,
@@ -380,6 +398,7 @@ def test_a_run_served_otherwise_than_planned_fails_the_evaluate_step(tmp_path: P
     plan = plan_smoke(dev, "moderation", workdir=tmp_path, request_id=REQUEST)
     clients = {
         "cloudformation": CloudFormation(deployed=True),
+        "ssm": Ssm(),
         "s3": S3(_report()),  # an on-demand deployment
         "stepfunctions": StepFunctions("SUCCEEDED"),
         "bedrock": Bedrock(environment="dev"),
@@ -404,6 +423,7 @@ def test_a_failed_run_names_the_wait_step_and_checks_nothing_is_left(
     bedrock = Bedrock(job_status="Failed")
     clients = {
         "cloudformation": CloudFormation(deployed=True),
+        "ssm": Ssm(),
         "s3": S3(failed),
         "stepfunctions": StepFunctions("FAILED"),
         "bedrock": bedrock,
@@ -423,6 +443,7 @@ def test_something_left_running_fails_the_teardown(config: EnvironmentConfig, pl
     left = {"type": "provisioned-throughput", "arn": "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/x"}
     clients = {
         "cloudformation": CloudFormation(deployed=True),
+        "ssm": Ssm(),
         "s3": S3(_report(leftRunning=[left])),
         "stepfunctions": StepFunctions("SUCCEEDED"),
         "bedrock": Bedrock(),

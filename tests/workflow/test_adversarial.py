@@ -40,7 +40,8 @@ from bft.local.iam.actions import Call
 from bft.local.iam.authorizer import AccessDeniedError
 from bft.local.iam.model import Principal
 from bft.local.offline import OfflineAssembly
-from bft.local.run import TIME_FACTOR, _service_role_s3
+from bft.local.run import TIME_FACTOR, _service_role_s3, team_refs
+from bft.registry import state_machine_name
 from bft.workflow import approval
 from bft.workflow.ownership import run_tags
 
@@ -96,7 +97,12 @@ class World:
 
 def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> World:
     env = stack.enter_context(OfflineAssembly(assembly, region=REGION, account_id=ACCOUNT, time_factor=TIME_FACTOR))
-    teams = json.loads(env.stack_output_by_key("Teams"))
+    # Each team as the CLI finds it: its registry entry, written by its own stack.
+    teams = {
+        team: {"submitterRoleArn": refs.submitter_role_arn, "stateMachineArn": refs.state_machine_arn}
+        for team in ("moderation", "search")
+        for refs in [team_refs(env, ENV, team)]
+    }
     datasets = str(env.stack_output_by_key("DatasetsBucketName"))
     reports = str(env.stack_output_by_key("ReportsBucketName"))
     outputs = str(env.stack_output_by_key("OutputsBucketName"))
@@ -944,36 +950,40 @@ def _loosen(assembly: Path, destination: Path) -> Path:
     naming search's person; the approval function's permission for search's reviewers without
     lambda:InvokedViaFunctionUrl."""
     shutil.copytree(assembly, destination)
-    (template_file,) = destination.glob("*Pipeline.template.json")
-    template = json.loads(template_file.read_text())
-    resources = template["Resources"]
+    # Each team's statements live in its own stack (BftLocalTeam<Name>).
+    files = {team: destination / f"BftLocalTeam{team.capitalize()}.template.json" for team in ("moderation", "search")}
+    templates = {team: json.loads(path.read_text()) for team, path in files.items()}
 
-    def logical_id(prefix: str, type_: str) -> str:
+    def logical_id(team: str, prefix: str, type_: str) -> str:
+        resources = templates[team]["Resources"]
         (found,) = [k for k, v in resources.items() if k.startswith(prefix) and v["Type"] == type_]
         return found
 
-    policy = resources[logical_id("TeamSearchSubmitterRoleDefaultPolicy", "AWS::IAM::Policy")]
-    machine = logical_id("WorkflowModerationStateMachine", "AWS::StepFunctions::StateMachine")
+    search, moderation = templates["search"]["Resources"], templates["moderation"]["Resources"]
+    policy = search[logical_id("search", "AccessSubmitterRoleDefaultPolicy", "AWS::IAM::Policy")]
+    # Moderation's machine by its ARN: its name is fixed (bft.registry.state_machine_name).
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{state_machine_name(ENV, 'moderation')}"
     loosened = set()
     for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if "states:StartExecution" in actions:
-            statement["Resource"] = [statement["Resource"], {"Ref": machine}]
+            statement["Resource"] = [statement["Resource"], machine]
             loosened.add("start")
         if "bedrock:DeleteProvisionedModelThroughput" in actions:
             del statement["Condition"]["StringEquals"]["aws:ResourceTag/team"]
             loosened.add("delete")
-    role = resources[logical_id("TeamModerationSubmitterRole", "AWS::IAM::Role")]
+    role = moderation[logical_id("moderation", "AccessSubmitterRole", "AWS::IAM::Role")]
     role["Properties"]["AssumeRolePolicyDocument"]["Statement"].append(
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": SEARCH_PERSON}}
     )
-    for logical, resource in resources.items():
+    for logical, resource in search.items():
         properties = resource["Properties"] if resource["Type"] == "AWS::Lambda::Permission" else {}
         if properties.get("Principal") == SEARCH_REVIEWER and properties.get("InvokedViaFunctionUrl") is True:
             del properties["InvokedViaFunctionUrl"]
             loosened.add(f"direct-invoke:{logical}")
     assert len(loosened) == 3, f"the statements to loosen are not in the template any more: {loosened}"
-    template_file.write_text(json.dumps(template))
+    for team, path in files.items():
+        path.write_text(json.dumps(templates[team]))
     return destination
 
 
@@ -1010,7 +1020,7 @@ class TestTheRefusalsComeFromThePolicies:
     def test_assuming_moderations_role_once_trusted(self, loosened: World) -> None:
         session = loosened.env.session_as(loosened.role("moderation"), "loosened", caller=SEARCH_PERSON)
         # With moderation's role, search may now do what moderation's member may: start moderation's machine.
-        machine = json.loads(loosened.env.stack_output_by_key("Teams"))["moderation"]["stateMachineArn"]
+        machine = loosened.machine("moderation")
         assert session.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] is not None
 
     def test_invoking_the_approval_function_directly_once_not_limited_to_the_url(self, loosened: World) -> None:

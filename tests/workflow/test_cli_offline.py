@@ -4,7 +4,6 @@ approval function's URL. Every call the CLI makes is authorized from the synthes
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -20,7 +19,16 @@ from bft.local import sample_data
 from bft.local.bedrock_fake import FakeBedrock
 from bft.local.catalog import catalog
 from bft.local.offline import OfflineAssembly
-from bft.local.run import ACCOUNT, REGION, TEAM, TIME_FACTOR, _service_role_s3, _submitter_session, target_for
+from bft.local.run import (
+    ACCOUNT,
+    REGION,
+    TEAM,
+    TIME_FACTOR,
+    _service_role_s3,
+    _submitter_session,
+    target_for,
+    team_refs,
+)
 from bft.workflow.report import RUNBOOK
 
 pytestmark = pytest.mark.slow
@@ -150,13 +158,16 @@ def test_team_member_and_reviewer_use_the_cli_under_their_own_roles(
     # The only refusals: the team member's attempt to approve (lambda:InvokeFunctionUrl on the approval function)
     # and to read another team's report.
     assert [r.action for r in denied] == ["lambda:InvokeFunctionUrl", "s3:GetObject"], denied
-    assert {r.principal for r in env.authorizer.records if r.service == "cloudformation"} >= {
-        json.loads(env.stack_output_by_key("Teams"))[TEAM]["submitterRoleArn"]
+    role = team_refs(env, "local", TEAM).submitter_role_arn
+    assert {r.principal for r in env.authorizer.records if r.service == "cloudformation"} >= {role}
+    # The CLI found the team in its registry entry, with the team's own role (its path, nobody else's).
+    assert {r.action for r in env.authorizer.records if r.service == "ssm" and r.principal == role} == {
+        "ssm:GetParametersByPath"
     }
 
 
 def _machine_name(env: OfflineAssembly) -> str:
-    return str(json.loads(env.stack_output_by_key("Teams"))[TEAM]["stateMachineArn"]).rsplit(":", 1)[-1]
+    return team_refs(env, "local", TEAM).state_machine_arn.rsplit(":", 1)[-1]
 
 
 # (environment, its assembly fixture, its region, the model and serving `bft smoke` picks there, the stack)

@@ -202,24 +202,37 @@ def _step_roles(assembly: Path) -> set[str]:
 
     (Not the state machine role's lambda:InvokeFunction list: it also names the event-driven functions,
     JobEvents and ReconcileJobs, whose failures the reconciler covers by design.)"""
+    templates = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text()) for path in _templates(assembly)
+    }
+    # A team stack names the shared functions by the SSM parameters the pipeline stack writes (bft.registry):
+    # parameter name -> (stack, function logical id).
+    published: dict[str, tuple[str, str]] = {}
+    for stack, template in templates.items():
+        for resource in template["Resources"].values():
+            value = resource.get("Properties", {}).get("Value")
+            if resource.get("Type") == "AWS::SSM::Parameter" and isinstance(value, dict) and "Fn::GetAtt" in value:
+                published[resource["Properties"]["Name"]] = (stack, value["Fn::GetAtt"][0])
     roles: set[str] = set()
-    for path in _templates(assembly):
-        template = json.loads(path.read_text())
-        resources = template["Resources"]
-        stack = path.name.removesuffix(".template.json")
-        for resource in resources.values():
+    for stack, template in templates.items():
+        for resource in template["Resources"].values():
             if resource.get("Type") != "AWS::StepFunctions::StateMachine":
                 continue
             definition = json.dumps(resource["Properties"].get("DefinitionString"))
-            for reference in definition.split('"Fn::GetAtt": [')[1:]:
-                target = resources.get(reference.split('"')[1], {})
+            targets = [(stack, ref.split('"')[1]) for ref in definition.split('"Fn::GetAtt": [')[1:]]
+            for ref in definition.split('"Ref": ')[1:]:
+                parameter = template.get("Parameters", {}).get(ref.split('"')[1], {})
+                if parameter.get("Default") in published:
+                    targets.append(published[parameter["Default"]])
+            for target_stack, logical_id in targets:
+                target = templates[target_stack]["Resources"].get(logical_id, {})
                 role = (
                     target.get("Properties", {}).get("Role", {})
                     if target.get("Type") == "AWS::Lambda::Function"
                     else {}
                 )
                 if isinstance(role, dict) and "Fn::GetAtt" in role:
-                    roles.add(f"{stack}/{role['Fn::GetAtt'][0]}")
+                    roles.add(f"{target_stack}/{role['Fn::GetAtt'][0]}")
     return roles
 
 

@@ -45,10 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bft {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
-        # Missing or refused AWS credentials and region: one line that says what to do, not a traceback.
+        # Missing or refused AWS credentials and region, a team not deployed (found when a command first looks
+        # it up in the registry): one line that says what to do, not a traceback.
         from bft.cli.settings import describe_aws_setup_error
+        from bft.deployment import DeploymentError
 
-        message = describe_aws_setup_error(exc)
+        message = str(exc) if isinstance(exc, DeploymentError) else describe_aws_setup_error(exc)
         if message is None:
             raise
         print(f"bft {args.command}: error: {message}", file=sys.stderr)

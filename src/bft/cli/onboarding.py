@@ -35,14 +35,21 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _deployment(config: EnvironmentConfig) -> tuple[Deployment | None, str | None]:
-    """The deployed stack's outputs, or why they could not be read (the sheet is printed either way)."""
+def _deployment(config: EnvironmentConfig, team: str) -> tuple[Deployment | None, str | None]:
+    """The deployed stack's outputs and the team's registry entry, or why they could not be read (the sheet
+    is printed either way)."""
     from bft import aws
     from bft.cli.settings import describe_aws_setup_error
     from bft.deployment import DeploymentError, discover
 
     try:
-        return discover(config, cloudformation=aws.client("cloudformation", region=config.region)), None
+        deployment = discover(
+            config,
+            cloudformation=aws.client("cloudformation", region=config.region),
+            ssm=aws.client("ssm", region=config.region),
+        )
+        deployment.team(team)
+        return deployment, None
     except DeploymentError as exc:
         return None, str(exc)
     except Exception as exc:
@@ -54,7 +61,7 @@ def _deployment(config: EnvironmentConfig) -> tuple[Deployment | None, str | Non
 
 def run(args: argparse.Namespace) -> int:
     config = team_config(args)
-    deployment, why = (None, "--offline") if args.offline else _deployment(config)
+    deployment, why = (None, "--offline") if args.offline else _deployment(config, args.team)
     print(sheet(config, args.team, deployment, config_path=str(config_dir(args) / f"{args.env}.yaml"), why=why))
     if why and not args.offline:
         print(f"bft onboarding: stack outputs not read ({why}); placeholders are marked <...>", file=sys.stderr)
@@ -69,16 +76,18 @@ def sheet(
     config_path: str,
     why: str | None = None,
 ) -> str:
+    from bft.config import resource_prefix
     from bft.dataset.formats import CONVERSION, example_line, limits_text
-    from bft.deployment import pipeline_stack_name
     from bft.families import family_for
+    from bft.registry import SUBMITTER_ROLE_ARN, team_parameter, team_stack_name
 
     team = config.team(team_name)
     env, region = config.name, config.region
     pt = config.provisioned_throughput
     refs = deployment.teams.get(team_name) if deployment else None
     role = (refs.submitter_role_arn if refs else None) or (
-        f"<the 'submitterRoleArn' of team {team_name} in the 'Teams' output of stack {pipeline_stack_name(config)}>"
+        f"<the SSM parameter {team_parameter(env, team_name, SUBMITTER_ROLE_ARN)}, written by stack "
+        f"{team_stack_name(resource_prefix(config), team_name)}>"
     )
     datasets = deployment.datasets_bucket if deployment else "<DatasetsBucketName output>"
     reports = deployment.reports_bucket if deployment else "<ReportsBucketName output>"

@@ -86,6 +86,11 @@ def register(subparsers: Any) -> None:
     teardown.add_argument("--delete-model", action="store_true", help="also delete the custom model")
     teardown.set_defaults(func=run_teardown)
 
+    offboard = command(
+        "offboard", "check that nothing of the team still runs or serves, then say how to destroy its stack"
+    )
+    offboard.set_defaults(func=run_offboard)
+
 
 # -- shared --------------------------------------------------------------------------------------------------
 def _config(args: argparse.Namespace) -> EnvironmentConfig:
@@ -104,7 +109,7 @@ def _deployment(config: EnvironmentConfig) -> Deployment:
     from bft.deployment import DeploymentError, discover
 
     try:
-        return discover(config, cloudformation=_client(config, "cloudformation"))
+        return discover(config, cloudformation=_client(config, "cloudformation"), ssm=_client(config, "ssm"))
     except DeploymentError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -436,4 +441,43 @@ def run_teardown(args: argparse.Namespace) -> int:
     except (ForeignResource, AccessDenied, JobFailed) as exc:
         print(f"bft teardown: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_NEGATIVE
+    return EXIT_OK
+
+
+def run_offboard(args: argparse.Namespace) -> int:
+    """Refuses (exit 1) while the team has runs in flight or serving resources alive: destroying its stack
+    then would skip the runs' cleanup or leave a throughput billing with nobody to tear it down."""
+    from bft.config import resource_prefix
+    from bft.registry import team_stack_name
+    from bft.workflow.offboarding import blockers
+
+    config = _config(args)
+    deployment = _deployment(config)
+    team = deployment.team(args.team)
+    found = blockers(
+        sfn=_client(config, "stepfunctions"),
+        bedrock=_client(config, "bedrock"),
+        state_machine_arn=team.state_machine_arn,
+        environment=config.name,
+        team=args.team,
+    )
+    stack = team_stack_name(resource_prefix(config), args.team)
+    if found:
+        print(f"bft offboard: team {args.team} cannot be offboarded from {config.name} yet:", file=sys.stderr)
+        for arn in found.running:
+            print(f"  run in flight: {arn} (let it end: its cleanup runs only inside the workflow)", file=sys.stderr)
+        for item in found.serving:
+            print(
+                f"  {item['kind']} still serving ({item['status']}): {item['arn']}\n"
+                f"    bft teardown --env {config.name} --team {args.team} --request-id {item['request']}",
+                file=sys.stderr,
+            )
+        print(f"Run `bft offboard --env {config.name} --team {args.team}` again when they are gone.", file=sys.stderr)
+        return EXIT_NEGATIVE
+    print(f"team {args.team}: no run in flight, nothing serving in {config.name}. Offboard it with")
+    print(f"  cdk destroy -c env={config.name} {stack}")
+    print(
+        f"then remove it from config/{config.name}.yaml. Its data and reports stay in the data stack's buckets "
+        f"(s3://{deployment.datasets_bucket}/{args.team}/, s3://{deployment.reports_bucket}/reports/{args.team}/)."
+    )
     return EXIT_OK

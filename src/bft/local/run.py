@@ -27,6 +27,7 @@ from bft.local import sample_data
 from bft.synth import ROOT, cached_synth
 
 if TYPE_CHECKING:
+    from bft.deployment import TeamRefs
     from bft.local.bedrock_fake import FakeBedrock
     from bft.local.offline import OfflineAssembly
 
@@ -43,7 +44,6 @@ ENV = "local"
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
 TEAM = "moderation"
-MACHINE = "Workflow/Moderation/StateMachine"  # the team's own state machine (construct path)
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 LLAMA_31_8B = "meta.llama3-1-8b-instruct-v1:0:128k"
@@ -782,7 +782,7 @@ def run_scenario(
         stop = threading.Event()
         background = _Background(env, fake, world, stop, say, target)
         background.start()
-        machine_arn = env.state_machine_arn(MACHINE)
+        machine_arn = team_refs(env, environment, team).state_machine_arn
         submitter_sfn = submitter.client("stepfunctions")
         try:
             arns = [
@@ -962,8 +962,21 @@ def _submitter_session(env: OfflineAssembly, target: Target | None = None) -> An
 
     target = target or target_for(ENV)
     person = load_config(target.environment).team(target.team).submitters[0]
-    role = json.loads(env.stack_output_by_key("Teams"))[target.team]["submitterRoleArn"]
+    role = team_refs(env, target.environment, target.team).submitter_role_arn
+    if role is None:
+        raise LookupError(f"team {target.team} of {target.environment} has no submitter role in its registry entry")
     return env.session_as(role, "team-member", caller=person)
+
+
+def team_refs(env: OfflineAssembly, environment: str, team: str) -> TeamRefs:
+    """A team's machine and submitter role, found as the CLI finds them: in the registry entry its own stack
+    wrote (``/bft/<env>/teams/<team>/``, here in moto's SSM), never by construct path or a shared output."""
+    from bft.deployment import read_team
+
+    refs = read_team(env.clients("ssm"), environment, team)
+    if refs is None:
+        raise LookupError(f"team {team} of {environment} has no registry entry: its stack is not in the assembly")
+    return refs
 
 
 def _service_role_s3(env: OfflineAssembly) -> Callable[[str, str], Any]:

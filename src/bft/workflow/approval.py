@@ -14,16 +14,17 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bft.errors import AccessDenied, ApprovalRefused, ApprovalRejected, RequestInvalid, TransientError
 from bft.names import REQUEST_ID, TEAM_NAME
+from bft.registry import read_entry
 from bft.workflow import state
 from bft.workflow.bedrock_errors import access_denied, error_code
-from bft.workflow.settings import Misconfigured, env, env_json
+from bft.workflow.settings import Misconfigured, env
 
 logger = logging.getLogger(__name__)
 
@@ -133,36 +134,39 @@ def decide(
 # -- the approval function (Lambda function URL, AWS_IAM auth) ------------------------------------------------
 @dataclass(frozen=True)
 class ApprovalSettings:
-    """The approval function's environment, set by the pipeline stack."""
+    """The approval function's environment, set by the pipeline stack, and where it finds each team.
+
+    ``registry`` reads a team's registry entry (``bft.registry.read_entry``: its reviewers and submitter role)
+    when a decision names the team; without it, ``reviewers`` and ``submitters`` are the whole truth.
+    """
 
     state_table: str
     environment: str
     production: bool
-    reviewers: dict[str, list[str]]  # team -> role or user ARNs allowed to decide
-    submitters: dict[str, str]  # team -> the team's submitter role ARN (never allowed to decide)
+    reviewers: dict[str, list[str]] = field(default_factory=dict)  # team -> role or user ARNs allowed to decide
+    submitters: dict[str, str] = field(default_factory=dict)  # team -> its submitter role ARN (never decides)
+    registry: Callable[[str], dict[str, Any] | None] | None = None
+
+    def team(self, team: str) -> tuple[list[str], str | None]:
+        """The team's reviewers and submitter role; ApprovalRefused for a team without a registry entry."""
+        if self.registry is None:
+            return list(self.reviewers.get(team) or []), self.submitters.get(team)
+        entry = self.registry(team)
+        if entry is None:
+            raise ApprovalRefused(f"team {team} is not onboarded in {self.environment}")
+        return [str(arn) for arn in entry.get("reviewers") or []], entry.get("submitterRoleArn")
 
     @classmethod
-    def from_env(cls) -> ApprovalSettings:
-        reviewers = env_json("REVIEWERS")
-        if not isinstance(reviewers, dict) or not all(
-            isinstance(team, str) and isinstance(arns, list) and all(isinstance(a, str) for a in arns)
-            for team, arns in reviewers.items()
-        ):
-            raise Misconfigured("REVIEWERS must be a JSON object of team name to a list of principal ARNs")
-        submitters = env_json("SUBMITTERS")
-        if not isinstance(submitters, dict) or not all(
-            isinstance(team, str) and (arn is None or isinstance(arn, str)) for team, arn in submitters.items()
-        ):
-            raise Misconfigured("SUBMITTERS must be a JSON object of team name to the submitter role ARN")
+    def from_env(cls, ssm: Callable[[], Any]) -> ApprovalSettings:
         production = env("PRODUCTION")
         if production not in ("true", "false"):
             raise Misconfigured(f"environment variable PRODUCTION must be 'true' or 'false', not {production!r}")
+        path = env("REGISTRY_PATH")
         return cls(
             state_table=env("STATE_TABLE"),
             environment=env("ENVIRONMENT"),
             production=production == "true",
-            reviewers=reviewers,
-            submitters={team: arn for team, arn in submitters.items() if arn},
+            registry=lambda team: read_entry(ssm(), path, team),
         )
 
 
@@ -302,13 +306,12 @@ def authorize(caller: Caller, team: str, settings: ApprovalSettings) -> str:
     The team's submitter role is refused first and always, even if it is also listed as a reviewer: the
     role that submits a team's runs never approves them.
     """
-    submitter = settings.submitters.get(team)
+    reviewers, submitter = settings.team(team)
     if submitter and caller.matches(submitter):
         raise ApprovalRefused(
             f"{caller.arn} is team {team}'s submitter role: a submitter never decides on its own team's runs; "
             "ask one of the team's reviewers"
         )
-    reviewers = settings.reviewers.get(team) or []
     if not reviewers:
         raise ApprovalRefused(f"team {team} has no reviewers in {settings.environment}: nobody may decide its runs")
     for principal in reviewers:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,10 +23,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bft.errors import AccessDenied, PipelineError
+from bft.registry import read_entry
 from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.ownership import PROJECT_TAG  # the value every run's resources carry (request.py)
 from bft.workflow.serving import PT, delete_serving
-from bft.workflow.settings import Misconfigured, env, env_json, env_optional
+from bft.workflow.settings import Misconfigured, env, env_optional
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,24 @@ class ReapIncomplete(PipelineError):
         self.result = result
 
 
+class RegistryTtls(dict[str, float | None]):
+    """team -> its time-to-live, read from the team's registry entry (``bft.registry``) when the reaper first
+    meets one of its throughputs, then kept for the run. A team without an entry (offboarded) or without a
+    time-to-live gets None: the environment's default applies."""
+
+    def __init__(self, read: Callable[[str], dict[str, Any] | None]) -> None:
+        super().__init__()
+        self._read = read
+
+    def get(self, team: str, default: Any = None) -> Any:
+        if team not in self:
+            entry = self._read(team)
+            hours = (entry or {}).get("ttlHours")
+            self[team] = float(hours) if hours is not None and _positive_number(hours) else None
+        found = super().get(team)
+        return default if found is None else found
+
+
 @dataclass(frozen=True)
 class ReaperSettings:
     """The reaper function's settings, read once from its environment (set by the CostGuardrails construct)."""
@@ -52,24 +71,20 @@ class ReaperSettings:
     environment: str
     production: bool
     topic_arn: str
-    ttl_hours_by_team: dict[str, float]
+    ttl_hours_by_team: Mapping[str, float | None]  # a RegistryTtls when deployed
     default_ttl_hours: float
     dry_run: bool
     model_retention_days: int | None
 
     @classmethod
-    def from_env(cls) -> ReaperSettings:
-        ttl = env_json("TTL_HOURS")
-        if not isinstance(ttl, dict) or not all(
-            isinstance(team, str) and _positive_number(hours) for team, hours in ttl.items()
-        ):
-            raise Misconfigured(f"TTL_HOURS must be a JSON object of team name to hours above 0, not {ttl!r}")
+    def from_env(cls, ssm: Callable[[], Any]) -> ReaperSettings:
+        path = env("REGISTRY_PATH")
         retention = env_optional("MODEL_RETENTION_DAYS")
         return cls(
             environment=env("ENVIRONMENT"),
             production=_flag("PRODUCTION"),
             topic_arn=env("TOPIC_ARN"),
-            ttl_hours_by_team={team: float(hours) for team, hours in ttl.items()},
+            ttl_hours_by_team=RegistryTtls(lambda team: read_entry(ssm(), path, team)),
             default_ttl_hours=_number("DEFAULT_TTL_HOURS"),
             dry_run=_flag("DRY_RUN"),
             model_retention_days=_days(retention) if retention is not None else None,
@@ -128,7 +143,7 @@ def reap(
     topic_arn: str,
     environment: str,
     production: bool,
-    ttl_hours_by_team: dict[str, float],
+    ttl_hours_by_team: Mapping[str, float | None],
     default_ttl_hours: float,
     now: datetime,
     dry_run: bool,

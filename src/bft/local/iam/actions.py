@@ -706,6 +706,11 @@ def _parameter_arn(call: Call, name: str) -> str:
 
 def _ssm(call: Call, world: World) -> list[ActionRequest]:
     p, op = call.params, call.operation
+    if op == "GetParametersByPath":
+        # Authorized on the path itself as a parameter ARN (arn:...:parameter/bft/dev/teams/x), not on each
+        # parameter under it; SecureString values it returns would also need kms:Decrypt (none here).
+        arn = _parameter_arn(call, str(p["Path"]).rstrip("/") or "/")
+        return [ActionRequest(action="ssm:GetParametersByPath", resource=arn, context={}, resource_policy=None)]
     if op not in ("GetParameter", "GetParameters"):
         raise _unmapped(call)
     names = [p["Name"]] if op == "GetParameter" else list(p["Names"])
@@ -1148,7 +1153,7 @@ _MAPPERS: dict[str, tuple[Callable[[Call, World], list[ActionRequest]], frozense
         ),
     ),
     "sns": (_sns, frozenset({"Publish", "Subscribe", "ListSubscriptionsByTopic"})),
-    "ssm": (_ssm, frozenset({"GetParameter", "GetParameters"})),
+    "ssm": (_ssm, frozenset({"GetParameter", "GetParameters", "GetParametersByPath"})),
     "lambda": (_lambda, frozenset({"Invoke"})),
     "events": (_events, frozenset({"PutEvents"})),
     "cloudformation": (_cloudformation, frozenset({"DescribeStacks"})),

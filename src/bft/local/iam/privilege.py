@@ -129,34 +129,37 @@ KEPT: dict[str, str] = {
         "It reads a throughput's tags only when one of its half-hourly runs (virtual time) falls between the "
         "throughput's creation and the end of the scenario, which depends on the path"
     ),
-    "*/WorkflowFunctionsReapThroughputsRoleDefaultPolicy* sns:Publish|kms:Decrypt|kms:GenerateDataKey": (
+    "*/WorkflowFunctionsReapThroughputsRoleDefaultPolicy* sns:Publish|kms:Decrypt|kms:GenerateDataKey"
+    "|ssm:GetParameter": (
         "the reaper notifies the topic (encrypted with its key) when it deletes or would delete a throughput; "
-        "no scenario reaches that"
+        "no scenario reaches that. GetParameter: the team's time-to-live from its registry entry (bft.registry), "
+        "read only when a half-hourly run (virtual time) meets one of the team's throughputs, which depends on "
+        "the path, as the tag reads above (tests/unit/test_reaper.py covers the read)"
     ),
     # -- the team's CLI, which the scenarios do not run ------------------------------------------------------
-    "*/Team*SubmitterRoleDefaultPolicy* states:ListExecutions|states:DescribeExecution": (
+    "*Team*/AccessSubmitterRoleDefaultPolicy* states:ListExecutions|states:DescribeExecution": (
         "`bft list` and `bft status` (bft.cli.pipeline); the scenarios only submit"
     ),
-    "*/Team*SubmitterRoleDefaultPolicy* s3:ListBucket *reportsbucket*": (
+    "*Team*/AccessSubmitterRoleDefaultPolicy* s3:ListBucket *reportsbucket*": (
         "on the reports bucket (prefix reports/<team>/): `bft status` of a run without a report yet must get "
         "NoSuchKey, not AccessDenied (bft.cli.pipeline._read_report). Whether S3 applies the s3:prefix "
         "condition to that check is not documented: verify in a real account"
     ),
-    "*/Team*SubmitterRoleDefaultPolicy* s3:GetObject *reportsbucket*": (
+    "*Team*/AccessSubmitterRoleDefaultPolicy* s3:GetObject *reportsbucket*": (
         "on reports/<team>/*: `bft status` and `bft teardown` read the run's report"
     ),
-    "*/Team*SubmitterRoleDefaultPolicy* kms:Decrypt": (
+    "*Team*/AccessSubmitterRoleDefaultPolicy* kms:Decrypt": (
         "reading the SSE-KMS report (`bft status`), and multipart uploads of datasets over boto3's 8 MB "
         "threshold (S3 needs kms:Decrypt to complete an SSE-KMS multipart upload); the scenarios upload small files"
     ),
-    "*/Team*SubmitterRoleDefaultPolicy* bedrock:DeleteProvisionedModelThroughput|bedrock:GetCustomModelDeployment"
+    "*Team*/AccessSubmitterRoleDefaultPolicy* bedrock:DeleteProvisionedModelThroughput|bedrock:GetCustomModelDeployment"
     "|bedrock:DeleteCustomModelDeployment|bedrock:ListTagsForResource|bedrock:GetModelCustomizationJob"
     "|bedrock:GetCustomModel|bedrock:DeleteCustomModel|bedrock:GetProvisionedModelThroughput": (
         "`bft teardown [--delete-model]` (tag-conditioned to the team): reads the resource's tags, deletes the "
         "run's throughput or deployment and, on request, the model its own job produced; run under the submitter "
         "role by tests/workflow/test_cli_offline.py, which the scenario measurement does not include"
     ),
-    "*/TeamSearch*SubmitterRoleDefaultPolicy* *": (
+    "*TeamSearch/AccessSubmitterRoleDefaultPolicy* *": (
         "the second team of the local environment: the scenarios run team moderation; the adversarial tests "
         "(tests/workflow/test_adversarial.py) use search's role only for what must be refused"
     ),
@@ -165,9 +168,11 @@ KEPT: dict[str, str] = {
         "every EventBridge retry there, with the execution role; no scenario exhausts those retries and the "
         "offline run does not model Lambda's asynchronous retries"
     ),
-    "*/Team*SubmitterRoleDefaultPolicy* cloudformation:DescribeStacks|states:GetExecutionHistory": (
-        "DescribeStacks: every bft command finds the deployment from the pipeline stack's outputs "
-        "(bft.deployment, exercised by tests/workflow/test_cli_offline.py); GetExecutionHistory: `bft status` "
+    "*Team*/AccessSubmitterRoleDefaultPolicy* cloudformation:DescribeStacks|ssm:GetParametersByPath"
+    "|states:GetExecutionHistory": (
+        "DescribeStacks and GetParametersByPath: every bft command finds the deployment from the pipeline stack's "
+        "outputs and the team's machine and role in its own registry entry (bft.deployment, exercised by "
+        "tests/workflow/test_cli_offline.py); GetExecutionHistory: `bft status` "
         "names the step a run is in (waiting for approval, training, provisioning), and the team reads its own "
         "runs in the Step Functions console, where the runbook's timed_out entry sends them"
     ),

@@ -8,7 +8,10 @@
 What runs is what ``cdk synth`` wrote: every stack template of the assembly
 (nested stage assemblies included), in dependency order, with CloudFormation
 intrinsics resolved against the resources created in moto (``Fn::ImportValue``
-and ``Fn::GetStackOutput`` across stacks). Lambda code is the function's asset
+and ``Fn::GetStackOutput`` across stacks). A template parameter of type
+``AWS::SSM::Parameter::Value<String>`` reads moto's SSM when its stack is created, as
+CloudFormation reads SSM at deploy time: a team stack finds what the pipeline stack wrote
+there, which the manifest's stack dependencies (created first) guarantee. Lambda code is the function's asset
 folder, imported with Lambda's import path: the folder, then its asset layers'
 ``python/``, then the runtime -- so the project's ``bft`` a handler runs is the
 layer's copy, one module tree per function (``_imports.py``), and the layer's
