@@ -113,9 +113,12 @@ STEP_TIMEOUT_SECONDS: dict[str, int] = {
     "FinalizeFailure": 90,
 }
 RETRY_BACKOFF_RATE = 2.0
-# An evaluation chunk throttled past the serving capacity: retried 6 times from 10 s (~10 minutes in all).
-EVALUATION_THROTTLE_RETRIES = 6
-EVALUATION_THROTTLE_RETRY_SECONDS = 10
+# An evaluation chunk throttled past the serving capacity waits for capacity to free up: another chunk (its
+# planned 300 s) or other traffic. 8 attempts from 30 s, doubling up to 240 s: ~23 minutes in all, about half
+# that on average with full jitter. Each retry goes on from the answers the chunk saved.
+EVALUATION_THROTTLE_RETRIES = 8
+EVALUATION_THROTTLE_RETRY_SECONDS = 30
+EVALUATION_THROTTLE_MAX_DELAY_SECONDS = 240
 
 
 def retry_max_delay_seconds(interval_seconds: int) -> int:
@@ -197,6 +200,8 @@ class WorkflowTiming(_Strict):
         steps["CheckServing"] *= self.throughput_max_polls + 1
         # The evaluation's Map: the most chunks at the least concurrency, each up to its task timeout.
         steps["EvaluateChunk"] *= worst_case_rounds()
+        # A throttled chunk's own retries, counted once as every step's retries are.
+        steps["EvaluateChunk"] += EVALUATION_THROTTLE_RETRIES * EVALUATION_THROTTLE_MAX_DELAY_SECONDS
         return {
             "job_timeout_seconds": self.job_timeout_seconds,
             "approval_timeout_seconds": self.approval_timeout_seconds,

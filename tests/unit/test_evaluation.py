@@ -274,3 +274,39 @@ def test_the_fake_throttles_requests_past_a_throughputs_capacity(env: Env) -> No
     assert env.fake.counters.throttled == 3  # each of the client's three attempts
     assert env.fake.peak_in_flight[created["arn"]] == CONCURRENT_REQUESTS_PER_MODEL_UNIT
     runtime.converse(**request)  # capacity is back once the answers are out
+
+
+class _ThrottledAt:
+    """bedrock-runtime whose ``at``-th call is throttled past the client's retries; counts the calls."""
+
+    def __init__(self, runtime: Any, at: int | None) -> None:
+        self.runtime, self.at, self.calls = runtime, at, 0
+
+    def converse(self, **request: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.at:
+            error = {"Code": "ThrottlingException", "Message": "Too many requests, please wait before trying again."}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 429}}, "Converse")
+        return self.runtime.converse(**request)
+
+
+def test_a_throttled_chunk_saves_its_answers_and_its_retry_goes_on_from_them(env: Env) -> None:
+    from bft.errors import TransientError
+
+    run, planned = _planned(env)
+    item = _items(run, planned)[0]
+    records, models = item["chunk"]["records"], len(planned["models"])
+    first = _ThrottledAt(env.runtime, at=2 * 25 + 1)  # throttled on record 26's first model
+    with pytest.raises(TransientError, match="ThrottlingException"):
+        evaluation.score_chunk(item, s3=env.s3, runtime=first, reports_bucket=env.reports)
+    key = evaluation.part_key(planned["partsPrefix"], 0)
+    saved = json.loads(env.s3.get_object(Bucket=env.reports, Key=key)["Body"].read())
+    assert (saved["complete"], len(saved["rows"])) == (False, 25)
+    with pytest.raises(RequestInvalid, match="part 0 does not hold the planned records"):  # never scored half-done
+        evaluation.aggregate(run, {**planned, "chunks": planned["chunks"][:1]}, s3=env.s3, reports_bucket=env.reports)
+    again = _ThrottledAt(env.runtime, at=None)
+    evaluation.score_chunk(item, s3=env.s3, runtime=again, reports_bucket=env.reports)
+    assert again.calls == (records - 25) * models  # the 25 answered records are not asked again
+    part = json.loads(env.s3.get_object(Bucket=env.reports, Key=key)["Body"].read())
+    assert part["complete"] is True
+    assert [row["line"] for row in part["rows"]] == list(range(1, records + 1))

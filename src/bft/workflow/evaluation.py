@@ -8,7 +8,8 @@ sequential calls of ~0.5-10 s each do not fit a 15-minute Lambda. So the step fa
    it records each chunk's byte range and the concurrency the serving capacity allows.
 2. :func:`score_chunk` (state ``EvaluateChunk``, inside the Map ``EvaluateChunks`` whose ``MaxConcurrency``
    is the plan's) reads its byte range, calls the models and writes its answers to one part object whose
-   key is fixed by the plan: a retried chunk overwrites its part, so nothing is counted twice.
+   key is fixed by the plan: a retried chunk overwrites its part, so nothing is counted twice. Throttled
+   past the client's retries, it saves the answers it has before failing, and its retry goes on from there.
 3. :func:`aggregate` (state ``ScoreEvaluation``) reads exactly the planned parts, scores them
    (:mod:`bft.workflow.scoring`), writes ``evaluation.json`` and applies the gate.
 
@@ -28,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bft.errors import EvaluationBelowThreshold, RequestInvalid
+from bft.errors import EvaluationBelowThreshold, RequestInvalid, TransientError
 from bft.workflow.bedrock_errors import bedrock_call
 from bft.workflow.s3io import put_json, report_key, split_uri
 from bft.workflow.scoring import SCORERS, record_score, score
@@ -150,22 +151,47 @@ def score_chunk(
         if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # the object is shorter now
             raise changed from exc
         raise
-    rows = []
+    part = part_key(item["partsPrefix"], chunk["index"])
+    answered = _saved_rows(s3, reports_bucket, part, chunk)
+    rows: list[dict[str, Any]] = []
     line = chunk["firstLine"] - 1
-    for raw in body.splitlines():
-        line += 1
-        if not raw.strip():
-            continue
-        system, messages, expected = _parse(raw, item["dataUri"], line)
-        row: dict[str, Any] = {"line": line, "expected": expected}
-        for name, model_id in item["models"].items():
-            row[name] = _converse(runtime, model_id, system, messages, max_tokens)[:2000]
-        rows.append(row)
+    try:
+        for raw in body.splitlines():
+            line += 1
+            if not raw.strip():
+                continue
+            if line in answered:  # answered by an earlier attempt of this chunk
+                rows.append(answered[line])
+                continue
+            system, messages, expected = _parse(raw, item["dataUri"], line)
+            row: dict[str, Any] = {"line": line, "expected": expected}
+            for name, model_id in item["models"].items():
+                row[name] = _converse(runtime, model_id, system, messages, max_tokens)[:2000]
+            rows.append(row)
+    except TransientError:
+        # Throttled past the client's retries: keep what is answered, so the Map's retry goes on from here.
+        put_json(s3, reports_bucket, part, {"chunk": chunk, "rows": rows, "complete": False})
+        raise
     if len(rows) != chunk["records"] or len(body) != end - start:
         # The file changed between the plan and this chunk: the scores would not be of the planned set.
         raise changed
-    put_json(s3, reports_bucket, part_key(item["partsPrefix"], chunk["index"]), {"chunk": chunk, "rows": rows})
+    put_json(s3, reports_bucket, part, {"chunk": chunk, "rows": rows, "complete": True})
     return {"index": chunk["index"], "records": len(rows)}
+
+
+def _saved_rows(s3: Any, bucket: str, key: str, chunk: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The rows an earlier attempt of this chunk saved, by line (none on a first attempt)."""
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        # No part yet: S3 answers 404, or 403 to a caller without s3:ListBucket, as this function is (S3 API
+        # Reference, GetObject: "If you don't have the s3:ListBucket permission, Amazon S3 returns 403").
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "AccessDenied", "403", "404"):
+            return {}
+        raise
+    if document.get("chunk") != chunk:  # another plan's part under the same key: never reused
+        return {}
+    return {int(row["line"]): row for row in document.get("rows") or []}
 
 
 # Wrong answers kept in evaluation.json for the report (the parts hold every answer).
@@ -181,7 +207,7 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
     for chunk in planned["chunks"]:
         part = s3.get_object(Bucket=reports_bucket, Key=part_key(planned["partsPrefix"], chunk["index"]))
         document = json.loads(part["Body"].read())
-        if document["chunk"] != chunk or len(document["rows"]) != chunk["records"]:
+        if document["chunk"] != chunk or not document.get("complete") or len(document["rows"]) != chunk["records"]:
             raise RequestInvalid(f"evaluation part {chunk['index']} does not hold the planned records")
         rows.extend(document["rows"])
     scorer, metric = spec["scorer"], spec.get("metric") or SCORERS[spec["scorer"]].default_metric
