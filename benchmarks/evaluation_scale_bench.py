@@ -56,8 +56,13 @@ def main() -> int:
             )
             per_record.setdefault(units, []).append(seconds / records)
             ok &= summary["outcome"] == "deployed" and longest < timeout and evaluation.get("records") == records
-    print("* one Lambda scoring every record in sequence at the same simulated latency: past its", end=" ")
-    print("900 s Timeout from about 2,000 records (the design this replaced)")
+    timeout = max(evaluation.get("function_timeout_seconds", 0) for evaluation in [summary["evaluation"] or {}])
+    per_call_record = sequential / records if records else 0
+    limit = int(timeout / per_call_record) if per_call_record else 0
+    print(
+        f"* one Lambda scoring every record in sequence at the same simulated latency (the design this replaced): "
+        f"past its {timeout:.0f} s Timeout from about {limit:,} records"
+    )
     for units, rates in per_record.items():
         spread = max(rates) / min(rates) if min(rates) else float("inf")
         print(f"{units} model unit(s): simulated seconds per record vary x{spread:.2f} across sizes (1.00 = linear)")

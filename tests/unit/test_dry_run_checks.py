@@ -44,6 +44,9 @@ def _dry_run(tmp_path: Path, *options: str, env: str = "dev", config_dir: Path |
         (["--evaluation", "EVAL", "--scorer", "fuzzy"], "evaluation.scorer: 'fuzzy' is not one of"),
         (["--threshold", "0.9"], "evaluation.threshold: --threshold needs --evaluation FILE"),
         (["--scorer", "contains"], "evaluation.scorer: --scorer needs --evaluation FILE"),
+        (["--evaluation", "EVAL", "--scorer", "classification", "--metric", "rouge_l"], "evaluation.metric: 'rouge_l'"),
+        (["--evaluation", "EVAL", "--eval-max-records", "10001"], "evaluation.maxRecords must be an integer from 1"),
+        (["--eval-max-records", "500"], "evaluation.maxRecords: --eval-max-records needs --evaluation FILE"),
     ],
 )
 def test_the_dry_run_refuses_naming_the_field(

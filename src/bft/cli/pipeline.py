@@ -42,8 +42,14 @@ def register(subparsers: Any) -> None:
         "--threshold", type=float, help="evaluation score (0 to 1) the custom model must reach; needs --evaluation"
     )
     submit.add_argument(
-        "--scorer", help="how an evaluation answer is scored: exact_match (default), normalized_match or contains"
+        "--scorer",
+        help="how evaluation answers are scored: exact_match (default), normalized_match, contains, rouge_l "
+        "or classification",
     )
+    submit.add_argument(
+        "--metric", help="the scorer's metric the threshold applies to (classification: accuracy, macro_f1, ...)"
+    )
+    submit.add_argument("--eval-max-records", type=int, help="evaluation records scored (default 200, at most 10,000)")
     submit.add_argument(
         "--base-model", default=None, help="base model id (default: the team's first allowed model in the config)"
     )
@@ -167,13 +173,28 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.validation:
         request["validationDataUri"] = f"{prefix}/validation.jsonl"
     if args.evaluation:
-        request["evaluation"] = {"dataUri": f"{prefix}/evaluation.jsonl", "threshold": args.threshold or 0.0} | (
-            {"scorer": args.scorer} if args.scorer is not None else {}
+        request["evaluation"] = {"dataUri": f"{prefix}/evaluation.jsonl", "threshold": args.threshold or 0.0} | {
+            key: value
+            for key, value in (
+                ("scorer", args.scorer),
+                ("metric", args.metric),
+                ("maxRecords", args.eval_max_records),
+            )
+            if value is not None
+        }
+    elif any(value is not None for value in (args.threshold, args.scorer, args.metric, args.eval_max_records)):
+        option, field = next(
+            (name, field)
+            for name, field, value in (
+                ("--threshold", "threshold", args.threshold),
+                ("--scorer", "scorer", args.scorer),
+                ("--metric", "metric", args.metric),
+                ("--eval-max-records", "maxRecords", args.eval_max_records),
+            )
+            if value is not None
         )
-    elif args.threshold is not None or args.scorer is not None:
-        option = "--threshold" if args.threshold is not None else "--scorer"
         print(
-            f"refused before upload: evaluation.{option[2:]}: {option} needs --evaluation FILE (without an evaluation "
+            f"refused before upload: evaluation.{field}: {option} needs --evaluation FILE (without an evaluation "
             "set nothing is scored, so the run would deploy whatever it trains)"
         )
         return EXIT_NEGATIVE
@@ -236,9 +257,10 @@ def _derived_request_id(args: argparse.Namespace) -> str:
             digest.update(Path(path).read_bytes())
     digest.update(json.dumps([args.base_model, args.epochs, args.hyperparameter, args.model_units]).encode())
     # Options added later count only when given, so the ids of earlier submissions stay the same.
-    later = [args.serving_kind, args.commitment, args.threshold, args.scorer]
-    if any(option is not None for option in later):
-        digest.update(json.dumps(later).encode())
+    added = ([args.serving_kind, args.commitment, args.threshold, args.scorer], [args.metric, args.eval_max_records])
+    for later in added:
+        if any(option is not None for option in later):
+            digest.update(json.dumps(later).encode())
     return f"{re.sub(r'[^a-z0-9]', '', args.team)[:16]}-{digest.hexdigest()[:12]}"
 
 
