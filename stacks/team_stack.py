@@ -119,13 +119,18 @@ class TeamStack(Stack):
             emails=list(team.notification_emails),
             platform=list(config.notification_emails),
         )
-        # The environment's reviewers are allowed by the pipeline stack; the team's own ones from here.
-        if team.reviewers:
+        # The environment's reviewers are allowed by the pipeline stack. Of the team's own, only those of another
+        # account need the function's resource policy: a same-account role is allowed by its identity policy
+        # alone (the stack's ReviewerPolicy, which it needs anyway to find the URL; docs/authorization-actions.md,
+        # Lambda), and the resource policy, 20 KB at most, would otherwise grow with every team's reviewers.
+        own = set(team.reviewers or []) - set(config.reviewers)
+        foreign = sorted(arn for arn in own if not _same_account(arn, config))
+        if foreign:
             approval = lambda_.Function.from_function_attributes(
                 self, "ApprovalFunction", function_arn=shared(SHARED_APPROVAL_FUNCTION), same_environment=True
             )
             reviewers = Construct(self, "Reviewers")
-            for arn in sorted(set(team.reviewers) - set(config.reviewers)):
+            for arn in foreign:
                 allow_reviewer(reviewers, approval, arn)
 
         # The registry entry: how the CLI, the shared functions and the offline twin find this team.
@@ -143,3 +148,9 @@ class TeamStack(Stack):
                 string_value=value,
                 description=f"bft registry: team {team.name} of {env}",
             )
+
+
+def _same_account(principal_arn: str, config: EnvironmentConfig) -> bool:
+    """Whether a reviewer role is in the environment's own account (unknown account: treated as another)."""
+    parts = principal_arn.split(":")
+    return config.account is not None and len(parts) > 4 and parts[4] == config.account

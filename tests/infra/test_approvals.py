@@ -43,8 +43,10 @@ def test_the_approval_function_is_reached_by_an_iam_authenticated_url(assembly: 
 
 
 def test_each_reviewer_and_nobody_else_may_call_the_url(assembly: Assembly) -> None:
-    """The environment's reviewers are allowed by the pipeline stack, a team's own reviewers by the team's
-    stack (on the function it finds in the registry); nobody else."""
+    """The environment's reviewers are allowed by the pipeline stack, a team's own reviewers of another
+    account by the team's stack (on the function it finds in the registry); nobody else. A team's own
+    same-account reviewers are allowed by their ReviewerPolicy alone: the resource policy (20 KB) would
+    otherwise grow with the teams."""
     config = load_config(assembly.env)
     template = assembly.template("Pipeline")
     key, _ = decide_function(template)
@@ -58,7 +60,11 @@ def test_each_reviewer_and_nobody_else_may_call_the_url(assembly: Assembly) -> N
             for p in resources(found, "AWS::Lambda::Permission").values()
             if p["Properties"]["FunctionName"] in targets
         ]
-    reviewers = {arn for team in config.teams for arn in config.team_reviewers(team)}
+
+    def resource_policy_names(arn: str) -> bool:
+        return arn in config.reviewers or arn.split(":")[4] != config.account
+
+    reviewers = {arn for team in config.teams for arn in config.team_reviewers(team) if resource_policy_names(arn)}
     url_calls = [p for p in permissions if p["Action"] == "lambda:InvokeFunctionUrl"]
     invokes = [p for p in permissions if p["Action"] == "lambda:InvokeFunction"]
     assert {p["Principal"] for p in url_calls} == reviewers
@@ -71,7 +77,19 @@ def test_each_reviewer_and_nobody_else_may_call_the_url(assembly: Assembly) -> N
         p for team, found in assembly.team_templates().items() for p in resources(found, "AWS::Lambda::Permission")
     ]
     own = {arn for team in config.teams for arn in (team.reviewers or []) if arn not in config.reviewers}
-    assert len(team_permissions) == 2 * len(own)
+    foreign = {arn for arn in own if arn.split(":")[4] != config.account}
+    assert len(team_permissions) == 2 * len(foreign)
+
+
+def test_same_account_is_known_only_when_the_config_names_the_account() -> None:
+    """Which of a team's reviewers the resource policy names: those of another account, or every one when the
+    configuration leaves the account to the deploying credentials."""
+    from stacks.team_stack import _same_account
+
+    config = load_config("dev").model_copy(update={"account": "111111111111"})
+    assert _same_account("arn:aws:iam::111111111111:role/reviewers", config)
+    assert not _same_account("arn:aws:iam::999999999999:role/reviewers", config)
+    assert not _same_account("arn:aws:iam::111111111111:role/reviewers", config.model_copy(update={"account": None}))
 
 
 def test_the_approval_function_resumes_team_machines_and_reads_the_state_table(assembly: Assembly) -> None:

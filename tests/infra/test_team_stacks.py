@@ -15,10 +15,13 @@ from bft.synth import RESOURCE_LIMIT, ROOT, assembly_limits, synth
 pytestmark = pytest.mark.slow
 
 
-def _write_config(directory: Path, teams: int) -> Path:
-    """dev.yaml with ``teams`` teams, each with its own addresses, budget and (every other one) reviewers."""
+def _write_config(directory: Path, teams: int, *, account: str | None = "111111111111") -> Path:
+    """dev.yaml with ``teams`` teams, each with its own addresses, budget and (every other one) reviewers, in
+    ``account`` (the platform team names it, so the stacks know which reviewers are of their own account)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+    if account is not None:
+        config["account"] = account
     config["teams"] = [
         {
             "name": f"team-{index:03d}",
@@ -58,3 +61,28 @@ def test_two_hundred_teams_fit_cloudformation_and_iam_limits(tmp_path: Path) -> 
     assert not over, over
     # Constant in the number of teams: the largest policy is far from its limit, not just under it.
     assert limits.largest_policy.chars < limits.largest_policy.limit / 2, limits.largest_policy
+    # The approval function's resource policy (Lambda caps it at 20 KB, about 25 reviewers): the teams' own
+    # reviewers of the environment's account are allowed by their ReviewerPolicy, not named there one by one.
+    templates = _templates(tmp_path / "out")
+    permissions = [
+        resource
+        for template in templates.values()
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::Lambda::Permission" and "Reviewer" in json.dumps(resource)
+    ]
+    team_permissions = [
+        resource
+        for stack, template in templates.items()
+        if "Team" in stack
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::Lambda::Permission"
+    ]
+    assert team_permissions == [], "100 teams' own reviewers named in the approval function's resource policy"
+    assert len(permissions) <= 4, permissions  # the environment's reviewers only
+
+
+def test_a_teams_reviewer_of_another_account_is_named_in_its_stack(tmp_path: Path) -> None:
+    out = synth("dev", tmp_path / "out", config_dir=_write_config(tmp_path / "config", 2, account="222222222222"))
+    team = _templates(out)["BftDevTeamTeam001"]
+    named = {r["Properties"]["Principal"] for r in team["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"}
+    assert named == {"arn:aws:iam::111111111111:role/team-001-reviewers"}

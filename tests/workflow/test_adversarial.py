@@ -400,9 +400,17 @@ def _approval_item(w: World, request_id: str) -> dict[str, Any] | None:
 
 
 def _post_decision(w: World, principal_arn: str, session: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """What `bft approve` sends: a SigV4-signed POST to the approval function URL, as ``principal_arn``."""
+    """What `bft approve` sends: a SigV4-signed POST to the approval function URL, as ``principal_arn``. A
+    reviewer's role has the stack's ReviewerPolicy attached, as the platform team does when it onboards one."""
+    if principal_arn in (MODERATION_REVIEWER, SEARCH_REVIEWER):
+        _onboard_reviewer(w, principal_arn)
     issued = w.env.authorizer.credentials(principal_arn, session)
     return _post_signed(w, BotoCredentials(issued.access_key, issued.secret_key, issued.token), body)
+
+
+def _onboard_reviewer(w: World, principal_arn: str) -> None:
+    """Attach the stack's ReviewerPolicy to a reviewer's role, as the platform team does (README, onboarding)."""
+    w.env.store.attach_to_external(principal_arn, str(w.env.stack_output_by_key("ReviewerPolicyArn")))
 
 
 def _post_signed(w: World, credentials: BotoCredentials, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -535,8 +543,8 @@ class TestModerationRunWaitingForApproval:
         assert (status, answer) == (403, {"Message": "Forbidden"})
 
     def test_searchs_reviewer_cannot_decide_moderations_run(self, world: World, waiting: WaitingRun) -> None:
-        """A reviewer of another team passes Lambda's IAM check (the resource policy names every reviewer) and
-        is refused by the handler: not a reviewer of moderation. The token stays where it was."""
+        """A reviewer of another team passes Lambda's IAM check (its ReviewerPolicy: same account) and is
+        refused by the handler: not a reviewer of moderation. The token stays where it was."""
         body = {"team": "moderation", "requestId": waiting.request_id, "approve": True, "reason": ""}
         with unchanged(world):
             status, answer = _post_decision(world, SEARCH_REVIEWER, "search-reviewer", body)
@@ -562,6 +570,8 @@ class TestModerationRunWaitingForApproval:
         Invoke carrying a forged one (moderation's reviewer) must be refused by IAM. Reviewers may invoke only
         via the URL (lambda:InvokedViaFunctionUrl), members not at all."""
         forged = _forged_url_event(waiting.request_id)
+        if principal is not None:
+            _onboard_reviewer(world, principal)  # its ReviewerPolicy: allowed through the URL, not directly
         session = world.search if principal is None else world.env.session_as(principal, who)
         function = world.env.physical_id("BftLocalPipeline", "Workflow/Functions/DecideApproval", "Arn")
         invocations = len(world.env.invocation_log)
@@ -947,7 +957,7 @@ def test_an_alarm_of_another_account_may_not_publish(world: World, source_arn: s
 def _loosen(assembly: Path, destination: Path) -> Path:
     """A copy of ``assembly`` with four statements loosened: search's StartExecution also on moderation's
     machine; search's throughput deletes without the team tag condition; moderation's trust policy also
-    naming search's person; the approval function's permission for search's reviewers without
+    naming search's person; the reviewers' policy allowing lambda:InvokeFunction without
     lambda:InvokedViaFunctionUrl."""
     shutil.copytree(assembly, destination)
     # Each team's statements live in its own stack (BftLocalTeam<Name>).
@@ -976,14 +986,23 @@ def _loosen(assembly: Path, destination: Path) -> Path:
     role["Properties"]["AssumeRolePolicyDocument"]["Statement"].append(
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": SEARCH_PERSON}}
     )
-    for logical, resource in search.items():
-        properties = resource["Properties"] if resource["Type"] == "AWS::Lambda::Permission" else {}
-        if properties.get("Principal") == SEARCH_REVIEWER and properties.get("InvokedViaFunctionUrl") is True:
-            del properties["InvokedViaFunctionUrl"]
-            loosened.add(f"direct-invoke:{logical}")
+    # Same-account reviewers call the URL through the pipeline's ReviewerPolicy (no resource-policy statement
+    # per reviewer): its InvokeFunction statement loses the InvokedViaFunctionUrl condition.
+    pipeline_path = destination / "BftLocalPipeline.template.json"
+    pipeline = json.loads(pipeline_path.read_text())
+    for logical, resource in pipeline["Resources"].items():
+        if resource["Type"] != "AWS::IAM::ManagedPolicy" or not logical.startswith("ApprovalsReviewerPolicy"):
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Action"] == "lambda:InvokeFunction" and "lambda:InvokedViaFunctionUrl" in json.dumps(
+                statement.get("Condition")
+            ):
+                del statement["Condition"]
+                loosened.add(f"direct-invoke:{logical}")
     assert len(loosened) == 3, f"the statements to loosen are not in the template any more: {loosened}"
     for team, path in files.items():
         path.write_text(json.dumps(templates[team]))
+    pipeline_path.write_text(json.dumps(pipeline))
     return destination
 
 
@@ -1027,6 +1046,7 @@ class TestTheRefusalsComeFromThePolicies:
         """Without the InvokedViaFunctionUrl condition a reviewer of search reaches the handler directly, and the
         handler believes the forged caller: it looks for a run to decide (404) instead of refusing (403)."""
         forged = _forged_url_event("nothing-waits")
+        _onboard_reviewer(loosened, SEARCH_REVIEWER)
         session = loosened.env.session_as(SEARCH_REVIEWER, "search-reviewer")
         function = loosened.env.physical_id("BftLocalPipeline", "Workflow/Functions/DecideApproval", "Arn")
         answer = json.loads(
