@@ -356,7 +356,10 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
         ("result", "PASS" if passed else "FAIL"),
     ]
     if document.get("chunks"):
-        rows.append(("scored in", f"{document['chunks']} chunks, {document.get('concurrency', '?')} at a time"))
+        chunks = int(document["chunks"])
+        rows.append(
+            ("scored in", f"{chunks} chunk{'s' if chunks != 1 else ''}, {document.get('concurrency', '?')} at a time")
+        )
     blocks: list[Block] = [
         Text(
             f"{'PASS' if passed else 'FAIL'}: the custom model scored {_pct(scores.get('custom'))} ({metric}) against "
