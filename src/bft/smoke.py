@@ -569,18 +569,11 @@ class Smoke:
         return self.execution_arn
 
     def _read_report(self, name: str) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
+        from bft.workflow.s3io import find_json, report_key
 
-        deployment = self._deployed()
-        key = f"reports/{self.plan.team}/{self.plan.request_id}/{name}"
-        try:
-            body = self.clients("s3").get_object(Bucket=deployment.reports_bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
-        loaded: dict[str, Any] = json.loads(body)
-        return loaded
+        key = report_key(self.plan.team, self.plan.request_id, name)
+        found: dict[str, Any] | None = find_json(self.clients("s3"), self._deployed().reports_bucket, key)
+        return found
 
 
 def _current_state(sfn: Any, execution_arn: str) -> str | None:

@@ -379,22 +379,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _read_report(deployment: Deployment, team: str, request_id: str) -> dict[str, Any] | None:
-    from botocore.exceptions import ClientError
-
     from bft import aws
+    from bft.workflow.s3io import find_json, report_key
 
-    try:
-        body = (
-            aws.client("s3", region=deployment.region)
-            .get_object(Bucket=deployment.reports_bucket, Key=f"reports/{team}/{request_id}/run.json")["Body"]
-            .read()
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    loaded: dict[str, Any] = json.loads(body)
-    return loaded
+    s3 = aws.client("s3", region=deployment.region)
+    found: dict[str, Any] | None = find_json(s3, deployment.reports_bucket, report_key(team, request_id, "run.json"))
+    return found
 
 
 # -- approve / reject / teardown ---------------------------------------------------------------------------

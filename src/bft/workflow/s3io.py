@@ -41,6 +41,16 @@ def get_json(s3: Any, uri: str) -> Any:
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
+def find_json(s3: Any, bucket: str, key: str) -> Any | None:
+    """The JSON object at ``key``, or None when there is none (S3's NoSuchKey, or 404 from a HEAD-style read)."""
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
 def report_key(team: str, request_id: str, name: str) -> str:
     """Every report of a run lives under one prefix, which the team's role may read."""
     return f"reports/{team}/{request_id}/{name}"
