@@ -20,7 +20,7 @@ import io
 import sys
 from dataclasses import replace
 
-from bft.local.run import SCENARIOS, run_scenario
+from bft_twin.run import SCENARIOS, run_scenario
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ import contextlib
 import io
 import sys
 
-from bft.local.run import run_scenario
+from bft_twin.run import run_scenario
 
 MAX_TRANSITIONS = 40
 MAX_INVOCATIONS = 15

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def _one(seed: int, environment: str, assembly: str) -> dict[str, Any]:
-    from bft.local.chaos import run_chaos
+    from bft_twin.chaos import run_chaos
 
     with contextlib.redirect_stdout(io.StringIO()):  # the handlers' JSON logs
         try:
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, metavar="FILE", help="also write every seed's result here")
     args = parser.parse_args(argv)
 
-    from bft.local.run import CACHE
     from bft.synth import cached_synth
+    from bft_twin.run import CACHE
 
     assembly = str(cached_synth(args.env, CACHE))  # once, before the workers start
     started = time.monotonic()

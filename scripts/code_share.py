@@ -1,8 +1,8 @@
 """How much of the code is the offline twin, against the product it proves (issue: the twin as a layer).
 
 Counts source lines that are neither blank nor comment-only, in Python files:
-  product: src/bft (but src/bft/local), lambda/, stacks/, app.py -- what deploys and what teams run;
-  twin:    src/bft/local -- moto wiring, the Bedrock fake, the offline IAM, the runner, the demo.
+  product: src/bft, lambda/, stacks/, app.py -- what deploys and what teams run;
+  twin:    src/bft_twin -- moto wiring, the Bedrock fake, the offline IAM, the runner, the demo.
 Tests are not counted on either side.
 
     .venv/bin/python scripts/code_share.py
@@ -26,14 +26,13 @@ def lines(paths: list[Path]) -> int:
 
 
 def main() -> None:
-    twin_dir = ROOT / "src" / "bft" / "local"
-    twin = sorted(twin_dir.rglob("*.py"))
+    twin = sorted((ROOT / "src" / "bft_twin").rglob("*.py"))
     sources = [
         *(ROOT / "src" / "bft").rglob("*.py"),
         *(ROOT / "lambda").rglob("*.py"),
         *(ROOT / "stacks").rglob("*.py"),
     ]
-    product = [*sorted(p for p in sources if twin_dir not in p.parents), ROOT / "app.py"]
+    product = [*sorted(sources), ROOT / "app.py"]
     product_lines, twin_lines = lines(product), lines(twin)
     share = twin_lines / (product_lines + twin_lines)
     print(f"product: {product_lines:,} lines in {len(product)} files")

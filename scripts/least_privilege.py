@@ -1,9 +1,9 @@
 """Least privilege of the pipeline's roles, measured on every offline scenario (docs/least-privilege.md).
 
 Synthesizes the `local` environment once (or takes --assembly DIR), runs every scenario of
-`bft.local.run.SCENARIOS` on it in this process, one after the other, unions the offline IAM's records
+`bft_twin.run.SCENARIOS` on it in this process, one after the other, unions the offline IAM's records
 and prints: the calls authorized in `success`, the calls denied in each scenario, statements and actions
-needed against granted, and every unused one with the reason it is kept (`bft.local.iam.privilege.KEPT`).
+needed against granted, and every unused one with the reason it is kept (`bft_twin.iam.privilege.KEPT`).
 
 Exit status 1 when an unused action grant has no reason, a KEPT / REMOVAL_CANDIDATES entry is stale, or a
 scenario had a denial it does not mean (with --strict, also while removal candidates remain).
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bft.local.iam.privilege import REMOVAL_CANDIDATES, ActionGrant, PrivilegeReport, measure
+from bft_twin.iam.privilege import REMOVAL_CANDIDATES, ActionGrant, PrivilegeReport, measure
 
 # Scenarios whose point is a refusal: denials they are expected to record. None today: every failure
 # scenario fails in Bedrock or in the pipeline's own checks, never in IAM.
@@ -31,9 +31,9 @@ EXPECTED_DENIALS: dict[str, int] = {}
 
 def run_all(assembly: Path, names: list[str], *, progress: Any = None) -> dict[str, Any]:
     """Run ``names`` on ``assembly``; the store of the first run, every record, and a line per scenario."""
-    from bft.local.iam.authorizer import CallRecord
-    from bft.local.iam.store import PolicyStore
-    from bft.local.run import run_scenario
+    from bft_twin.iam.authorizer import CallRecord
+    from bft_twin.iam.store import PolicyStore
+    from bft_twin.run import run_scenario
 
     store: PolicyStore | None = None
     records: list[CallRecord] = []
@@ -70,8 +70,8 @@ def run_all(assembly: Path, names: list[str], *, progress: Any = None) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bft.local.run import ENV, SCENARIOS
     from bft.synth import ROOT, cached_synth
+    from bft_twin.run import ENV, SCENARIOS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assembly", type=Path, help="a synthesized `local` assembly (default: synthesize, cached)")

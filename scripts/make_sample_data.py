@@ -3,7 +3,7 @@ messages format), and the same records in the other families' formats under data
 (Nova, Llama 3.2: bedrock-conversation-2024) and data/sample/prompt-completion/ (Llama 3.1, Titan).
 
 Synthetic comment-moderation records (one label per forum comment) from the seeded generator in
-``bft.local.sample_data``, with the split sizes `bft local-run` uploads, so the committed files are the
+``bft.sample_data``, with the split sizes `bft local-run` uploads, so the committed files are the
 demo's data byte for byte. Deterministic: a second run rewrites the same bytes, and
 tests/unit/test_report_html.py fails if the committed files drift from what this script writes.
 
@@ -16,7 +16,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from bft.local.sample_data import Format, write_splits
+from bft.sample_data import Format, write_splits
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "data" / "sample"

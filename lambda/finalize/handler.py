@@ -31,6 +31,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         policy_prices=env_json("PRICES"),
         execution=event["execution"],
         environment=env("ENVIRONMENT"),
-        # Set only by the offline twin (bft.local.run): labels the report's figures as simulated.
+        # Set only by the offline twin (bft_twin.run): labels the report's figures as simulated.
         simulation=event.get("simulation"),
     )

@@ -5,7 +5,7 @@ the offline twin. Steps, each named when it fails:
 
 * **deploy**: reuse the environment's stacks (found from their outputs, :mod:`bft.deployment`), else
   `cdk deploy --all -c env=<env>`;
-* **submit**: upload 100 sample training and 20 evaluation records (:mod:`bft.local.sample_data`) to the
+* **submit**: upload 100 sample training and 20 evaluation records (:mod:`bft.sample_data`) to the
   team's prefix and start the team's state machine, one epoch, on the cheapest customizable model the team
   may use that the region serves on demand (no hourly charge); where there is none (us-west-2), on the
   cheapest one served by provisioned throughput, 1 model unit, no commitment, billed by the hour;
@@ -269,7 +269,7 @@ def plan_smoke(
     environment's guardrails (RequestInvalid, BaseModelUnavailable, NoSmokeModel) and estimate the cost, all
     before any AWS call."""
     from bft.dataset import validate_paths
-    from bft.local.sample_data import write_splits
+    from bft.sample_data import write_splits
     from bft.workflow.report import estimate_cost
     from bft.workflow.request import check_request
 

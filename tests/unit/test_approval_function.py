@@ -38,7 +38,7 @@ def sfn(env: Env, monkeypatch: pytest.MonkeyPatch) -> RecordingSfn:
         "STATE_TABLE": "state",
         "ENVIRONMENT": "local",
         "PRODUCTION": "false",
-        "REGISTRY_PATH": "/bft/local/teams",
+        "REGISTRY_PATH": "/bft_twin/teams",
     }.items():
         monkeypatch.setenv(name, value)
     # Each team's registry entry, as its stack writes it (bft.registry). The submitter role is listed as a
@@ -51,9 +51,9 @@ def sfn(env: Env, monkeypatch: pytest.MonkeyPatch) -> RecordingSfn:
 def register(team: str, reviewers: list[str], submitter: str | None) -> None:
     ssm = boto3.client("ssm", region_name="us-west-2")
     guardrails = {"allowedBaseModels": [], "reviewers": reviewers, "ttlHours": None}
-    ssm.put_parameter(Name=f"/bft/local/teams/{team}/guardrails", Value=json.dumps(guardrails), Type="String")
+    ssm.put_parameter(Name=f"/bft_twin/teams/{team}/guardrails", Value=json.dumps(guardrails), Type="String")
     if submitter:
-        ssm.put_parameter(Name=f"/bft/local/teams/{team}/submitter-role-arn", Value=submitter, Type="String")
+        ssm.put_parameter(Name=f"/bft_twin/teams/{team}/submitter-role-arn", Value=submitter, Type="String")
 
 
 def waiting(env: Env, team: str = "moderation", request_id: str = "req-1", stored_team: str | None = None) -> None:

@@ -29,9 +29,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
-from bft.local.bedrock_fake import FakeBedrock
-from bft.local.catalog import HAIKU_FT, HAIKU_ON_DEMAND, NOVA_MICRO_FT, SONNET_35, catalog
-from bft.local.sample_data import LABELS, Example, examples
+from bft.sample_data import LABELS, Example, examples
+from bft_twin.bedrock_fake import FakeBedrock
+from bft_twin.catalog import HAIKU_FT, HAIKU_ON_DEMAND, NOVA_MICRO_FT, SONNET_35, catalog
 
 # 2026-06-01T08:00:00Z: inside Claude 3 Haiku's published Legacy period (end of life 2026-09-10), so the
 # default catalog (the published dates) still customizes it here.

@@ -1,4 +1,4 @@
-"""Chaos runs (bft.local.chaos): the draw is a function of the seed, injected AWS errors go through botocore's
+"""Chaos runs (bft_twin.chaos): the draw is a function of the seed, injected AWS errors go through botocore's
 retries as AWS's would, and each invariant can fail (a summary that breaks it is caught)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, main
-from bft.local import chaos
+from bft_twin import chaos
 
 # A run that held every invariant: what `run_scenario` returns, cut to what the invariants read.
 GOOD: dict[str, Any] = {

@@ -416,7 +416,7 @@ def test_a_json_syntax_error_is_said_in_words_with_line_and_column() -> None:
 
 
 def test_a_file_level_error_is_counted_as_shown(tmp_path: Path) -> None:
-    from bft.local.sample_data import write_splits
+    from bft.sample_data import write_splits
 
     data = write_splits(tmp_path, training=40, validation=8, evaluation=10, data_format="prompt-completion")
     text = summary_text(validate_paths("meta.llama3-1-8b-instruct-v1:0:128k", data["train"]))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bft.cli import main
-from bft.local.sample_data import default_format, write_splits
+from bft.sample_data import default_format, write_splits
 from bft.synth import ROOT
 
 

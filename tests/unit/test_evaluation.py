@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bft.errors import EvaluationBelowThreshold, RequestInvalid
-from bft.local.catalog import catalog
 from bft.workflow import evaluation, serving
 from bft.workflow.scoring import SCORERS, rouge_l, score
+from bft_twin.catalog import catalog
 from tests.unit.test_workflow_steps import completed_job
 from tests.unit.workflow_support import Env, make_env
 
@@ -245,7 +245,7 @@ def test_the_gate_uses_the_requested_metric_and_names_it(env: Env) -> None:
 def test_the_fake_throttles_requests_past_a_throughputs_capacity(env: Env) -> None:
     """With simulated latency, each request holds one of its target's slots while answered: one model unit
     serves CONCURRENT_REQUESTS_PER_MODEL_UNIT at once, the next is throttled as Bedrock throttles."""
-    from bft.local.bedrock_fake._serving import CONCURRENT_REQUESTS_PER_MODEL_UNIT
+    from bft_twin.bedrock_fake._serving import CONCURRENT_REQUESTS_PER_MODEL_UNIT
 
     _, created = _served(env)
     inside, release = threading.Semaphore(0), threading.Event()

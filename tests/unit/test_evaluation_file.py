@@ -9,7 +9,7 @@ import pytest
 
 from bft.cli import main
 from bft.dataset import validate_paths
-from bft.local.sample_data import write_splits
+from bft.sample_data import write_splits
 
 
 def truncate_line(path: Path, number: int) -> Path:

@@ -13,7 +13,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from bft.local.iam.actions import (
+from bft_twin.iam.actions import (
     MAPPED_OPERATIONS,
     ActionRequest,
     Call,
@@ -22,7 +22,7 @@ from bft.local.iam.actions import (
     function_url_requests,
     pass_role,
 )
-from bft.local.iam.model import Undecidable
+from bft_twin.iam.model import Undecidable
 
 R, A = "us-west-2", "123456789012"
 KEY = f"arn:aws:kms:{R}:{A}:key/1111"
@@ -519,7 +519,7 @@ def test_bedrock_serving_existing_resources_and_runtime() -> None:
 
 
 def test_unmapped_operation_is_undecidable_and_says_where_to_add_it() -> None:
-    with pytest.raises(Undecidable, match=r"s3:PutBucketPolicy.*_MAPPERS in src/bft/local/iam/actions\.py"):
+    with pytest.raises(Undecidable, match=r"s3:PutBucketPolicy.*_MAPPERS in src/bft_twin/iam/actions\.py"):
         auth_requests(call("s3", "PutBucketPolicy", Bucket="b", Policy="{}"), FakeWorld())
     with pytest.raises(Undecidable, match="sqs:SendMessage"):
         auth_requests(call("sqs", "SendMessage", QueueUrl="q", MessageBody="m"), FakeWorld())

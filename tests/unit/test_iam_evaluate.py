@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from bft.local.iam.evaluate import (
+from bft_twin.iam.evaluate import (
     KNOWN_CONDITION_KEYS,
     access_denied_message,
     evaluate,
     is_known_key,
 )
-from bft.local.iam.model import AuthRequest, Decision, Grant, Policy, Principal, StatementRef, Undecidable
+from bft_twin.iam.model import AuthRequest, Decision, Grant, Policy, Principal, StatementRef, Undecidable
 
 ACCT = "111122223333"
 OTHER = "444455556666"
@@ -739,7 +739,7 @@ def test_access_denied_message() -> None:
 
 
 def test_policy_parse_is_cached_per_policy_object() -> None:
-    from bft.local.iam import evaluate as module
+    from bft_twin.iam import evaluate as module
 
     p = pol(stmt())
     evaluate(req(), identity=[p])

@@ -7,8 +7,8 @@ import os
 import threading
 from typing import Any
 
-from bft.local.offline._imports import IMPORTS
-from bft.local.offline._lambda import InProcessFunction, suspended
+from bft_twin.offline._imports import IMPORTS
+from bft_twin.offline._lambda import InProcessFunction, suspended
 
 WAITER = """
 import os

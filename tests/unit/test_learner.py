@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bft.local.bedrock_fake import _learner
-from bft.local.bedrock_fake._inference import Prompt, listed_labels, zero_shot
-from bft.local.bedrock_fake._learner import Example, parse_lines, parse_record, train
-from bft.local.sample_data import SYSTEM, examples
+from bft.sample_data import SYSTEM, examples
+from bft_twin.bedrock_fake import _learner
+from bft_twin.bedrock_fake._inference import Prompt, listed_labels, zero_shot
+from bft_twin.bedrock_fake._learner import Example, parse_lines, parse_record, train
 
 
 def moderation(count: int, seed: int) -> list[Example]:

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from bft.local.offline import IntrinsicError, OfflineAssembly
-from bft.local.offline._events import target_input
-from bft.local.offline._intrinsics import Pseudo, Resolver
+from bft_twin.offline import IntrinsicError, OfflineAssembly
+from bft_twin.offline._events import target_input
+from bft_twin.offline._intrinsics import Pseudo, Resolver
 
 FIXTURE_APP = Path(__file__).parent / "offline_fixture" / "app.py"
 NODE_BIN = Path(__file__).resolve().parents[2] / "node_modules" / ".bin"

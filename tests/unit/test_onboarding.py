@@ -11,7 +11,7 @@ from bft.cli import main
 from bft.dataset import validate_lines
 from bft.dataset.formats import EXAMPLE_RECORDS, example_line
 from bft.families import FAMILIES
-from bft.local.sample_data import write_splits
+from bft.sample_data import write_splits
 from tests.unit.test_cli_region import SUBMITTER, east  # noqa: F401  (the fixture)
 
 NOVA = "amazon.nova-micro-v1:0:128k"

@@ -14,12 +14,12 @@ from moto import mock_aws
 
 from bft import aws
 from bft.cli import main, signed_http
-from bft.local.bedrock_fake import FakeBedrock
-from bft.local.catalog import catalog
-from bft.local.sample_data import default_format, write_splits
+from bft.sample_data import default_format, write_splits
 from bft.workflow import approval
 from bft.workflow.approval import ApprovalSettings
 from bft.workflow.ownership import run_tags
+from bft_twin.bedrock_fake import FakeBedrock
+from bft_twin.catalog import catalog
 from tests.unit.workflow_support import RecordingSfn
 
 REGION = "us-west-2"

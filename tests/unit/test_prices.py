@@ -65,7 +65,7 @@ def test_the_dry_run_prints_a_figure_and_says_it_is_illustrative(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from bft.cli import main
-    from bft.local.sample_data import default_format, write_splits
+    from bft.sample_data import default_format, write_splits
 
     data = write_splits(tmp_path / "data", training=100, validation=1, evaluation=10, data_format=default_format("dev"))
     assert main(["submit", "--env", "dev", "--team", "moderation", str(data["train"]), "--dry-run"]) == 0

@@ -19,10 +19,10 @@ from pydantic import ValidationError
 from bft import aws
 from bft.config import EnvironmentConfig
 from bft.errors import RequestInvalid, TransientError
-from bft.local.bedrock_fake import FakeBedrock
-from bft.local.catalog import catalog
 from bft.workflow.reaper import ReaperSettings, ReapIncomplete, reap, retain_models, run
 from bft.workflow.settings import Misconfigured
+from bft_twin.bedrock_fake import FakeBedrock
+from bft_twin.catalog import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-west-2"

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from bft.cli.local_run import _print_summary, ended_as_intended
-from bft.local import sample_data
+from bft import sample_data
 from bft.report.render import failing_state, loss_chart, render
 from bft.synth import ROOT, cached_synth
 from bft.workflow.report import OUTCOMES, RUNBOOK
+from bft_twin.cli import _print_summary, ended_as_intended
 
 SAMPLE = ROOT / "data" / "sample"
 SPLITS = ("train.jsonl", "validation.jsonl", "evaluation.jsonl")
@@ -28,7 +28,7 @@ DEMO_WORDING = ("simulat", "illustrative", "naive bayes", "scenario", "local run
 
 
 def _run(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Path]]:
-    from bft.local.run import run_scenario
+    from bft_twin.run import run_scenario
 
     assembly = cached_synth("local", ROOT / ".pytest_cache" / "synth")
     work = tmp_path_factory.mktemp(name)
@@ -326,7 +326,7 @@ def test_committed_sample_data_is_the_demos_data(tmp_path: Path) -> None:
 
 
 def test_readme_quick_start_lists_every_scenario() -> None:
-    from bft.local.run import SCENARIOS
+    from bft_twin.run import SCENARIOS
 
     readme = (ROOT / "README.md").read_text()
     quick_start = readme[readme.index("## Quick start") : readme.index("## Architecture")]

@@ -10,7 +10,7 @@ import pytest
 
 from bft.cli import main
 from bft.dataset.migration import detect_format, record_format
-from bft.local.sample_data import SYSTEM, Format, examples, write_splits
+from bft.sample_data import SYSTEM, Format, examples, write_splits
 from tests.unit.test_dataset_rules import HAIKU, LLAMA31, LLAMA32_TEXT, NOVA_MICRO
 
 

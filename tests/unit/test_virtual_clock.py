@@ -1,5 +1,5 @@
 """One virtual clock for the offline world: moto's Step Functions waits, the rate schedules and Lambda's
-remaining time, compressed by one factor (bft.local.offline._clock).
+remaining time, compressed by one factor (bft_twin.offline._clock).
 
 The ASL tests run hand-written definitions in bare moto with the clock's patches; the schedule and
 Lambda tests use the offline fixture app through OfflineAssembly(time_factor=...).
@@ -19,8 +19,8 @@ from unittest import mock
 import pytest
 from moto import mock_aws
 
-from bft.local.offline import OfflineAssembly
-from bft.local.offline._clock import RateSchedule, VirtualClock, VirtualEvent, moto_patches
+from bft_twin.offline import OfflineAssembly
+from bft_twin.offline._clock import RateSchedule, VirtualClock, VirtualEvent, moto_patches
 from tests.unit.test_offline_runner import ACCOUNT, REGION, _request, assembly  # noqa: F401
 
 HOUR = 3600.0

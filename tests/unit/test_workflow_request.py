@@ -12,9 +12,9 @@ import pytest
 from moto import mock_aws
 
 from bft.errors import AccessDenied, BaseModelUnavailable, DuplicateRequest, RequestInvalid
-from bft.local.catalog import catalog
 from bft.workflow import state
 from bft.workflow.request import Context, validate_request
+from bft_twin.catalog import catalog
 from tests.unit.workflow_support import Env, make_env
 
 

@@ -22,10 +22,10 @@ from bft.errors import (
     ThroughputFailed,
     TransientError,
 )
-from bft.local.catalog import catalog
-from bft.local.sample_data import LABELS
+from bft.sample_data import LABELS
 from bft.workflow import approval, cleanup, evaluation, job, metrics, report, serving, state
 from bft.workflow.ownership import run_tags
+from bft_twin.catalog import catalog
 from tests.unit.workflow_support import ROLE, Env, FakeContext, RecordingSfn, load_handler, make_env
 
 

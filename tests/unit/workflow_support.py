@@ -11,10 +11,10 @@ from typing import Any
 import boto3
 
 from bft.config import load_config
-from bft.local.bedrock_fake import FakeBedrock
-from bft.local.catalog import catalog
-from bft.local.sample_data import write_splits
+from bft.sample_data import write_splits
 from bft.workflow.request import Context, validate_request
+from bft_twin.bedrock_fake import FakeBedrock
+from bft_twin.catalog import catalog
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"

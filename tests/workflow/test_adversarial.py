@@ -1,7 +1,7 @@
 """A hostile team member: team ``search``'s member tries to reach what belongs to team ``moderation``.
 
 Everything runs in the offline world (moto, the Lambda handlers in process, the Bedrock fake) where every
-AWS call is authorized from the synthesized templates' policies (:mod:`bft.local.iam`). Each attempt must be
+AWS call is authorized from the synthesized templates' policies (:mod:`bft_twin.iam`). Each attempt must be
 refused -- AWS's AccessDenied, or a typed refusal of the workflow before any Bedrock call -- and leave the
 world as it was: no execution started or stopped, no object written, no tag changed, no throughput or model
 created or deleted, no task token consumed.
@@ -31,19 +31,19 @@ import pytest
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
+from bft import sample_data
 from bft.cli.signed_http import post_json
 from bft.config import load_config
-from bft.local import sample_data
-from bft.local.bedrock_fake import FakeBedrock
-from bft.local.catalog import catalog
-from bft.local.iam.actions import Call
-from bft.local.iam.authorizer import AccessDeniedError
-from bft.local.iam.model import Principal
-from bft.local.offline import OfflineAssembly
-from bft.local.run import TIME_FACTOR, _service_role_s3, team_refs
 from bft.registry import state_machine_name
 from bft.workflow import approval
 from bft.workflow.ownership import run_tags
+from bft_twin.bedrock_fake import FakeBedrock
+from bft_twin.catalog import catalog
+from bft_twin.iam.actions import Call
+from bft_twin.iam.authorizer import AccessDeniedError
+from bft_twin.iam.model import Principal
+from bft_twin.offline import OfflineAssembly
+from bft_twin.run import TIME_FACTOR, _service_role_s3, team_refs
 
 pytestmark = pytest.mark.slow
 

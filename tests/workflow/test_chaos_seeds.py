@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bft.local.chaos import INVARIANTS, draw, run_chaos
+from bft_twin.chaos import INVARIANTS, draw, run_chaos
 
 pytestmark = pytest.mark.slow
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from bft import aws
+from bft import aws, sample_data
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, main, signed_http
-from bft.local import sample_data
-from bft.local.bedrock_fake import FakeBedrock
-from bft.local.catalog import catalog
-from bft.local.offline import OfflineAssembly
-from bft.local.run import (
+from bft.workflow.report import RUNBOOK
+from bft_twin.bedrock_fake import FakeBedrock
+from bft_twin.catalog import catalog
+from bft_twin.offline import OfflineAssembly
+from bft_twin.run import (
     ACCOUNT,
     REGION,
     TEAM,
@@ -29,7 +29,6 @@ from bft.local.run import (
     target_for,
     team_refs,
 )
-from bft.workflow.report import RUNBOOK
 
 pytestmark = pytest.mark.slow
 

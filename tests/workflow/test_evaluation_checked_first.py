@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bft.local.run import run_scenario
-from bft.local.sample_data import default_format, write_splits
+from bft.sample_data import default_format, write_splits
+from bft_twin.run import run_scenario
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import bft.aws
-from bft.local.offline import OfflineAssembly
-from bft.local.run import run_scenario
 from bft.synth import ROOT
+from bft_twin.offline import OfflineAssembly
+from bft_twin.run import run_scenario
 
 SRC = str(ROOT / "src" / "bft")
 

@@ -2,7 +2,7 @@
 
 Every Allow statement (and every action of it) granted to the pipeline's roles is either needed by some
 scenario, according to the offline IAM's record, or listed with a reason in
-``bft.local.iam.privilege.KEPT`` / ``REMOVAL_CANDIDATES``; no listed entry is stale; and no scenario is
+``bft_twin.iam.privilege.KEPT`` / ``REMOVAL_CANDIDATES``; no listed entry is stale; and no scenario is
 refused a call it does not mean to be refused.
 """
 
@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from bft.local.iam.privilege import (
+from bft.synth import ROOT
+from bft_twin.iam.privilege import (
     KEPT,
     REMOVAL_CANDIDATES,
     ActionGrant,
@@ -24,8 +25,7 @@ from bft.local.iam.privilege import (
     kept_matches,
     measure,
 )
-from bft.local.run import SCENARIOS
-from bft.synth import ROOT
+from bft_twin.run import SCENARIOS
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import least_privilege
@@ -59,7 +59,7 @@ def test_every_granted_action_is_needed_or_has_a_reason(report: PrivilegeReport)
     unexplained = [grant.key for grant in report.unexplained()]
     assert unexplained == [], (
         "granted, used by no scenario, and listed in neither KEPT (with the reason it stays) nor "
-        "REMOVAL_CANDIDATES (bft.local.iam.privilege): " + "\n".join(unexplained)
+        "REMOVAL_CANDIDATES (bft_twin.iam.privilege): " + "\n".join(unexplained)
     )
 
 

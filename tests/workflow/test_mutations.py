@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from bft.local.iam.privilege import measure
-from bft.local.run import run_scenario
+from bft_twin.iam.privilege import measure
+from bft_twin.run import run_scenario
 
 pytestmark = pytest.mark.slow
 

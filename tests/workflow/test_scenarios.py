@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bft.local.run import SCENARIOS, run_scenario
+from bft_twin.run import SCENARIOS, run_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -199,7 +199,7 @@ def test_own_training_file_with_shuffled_labels_scores_under_the_base_model(
     local_assembly: Path, tmp_path: Path
 ) -> None:
     """The scores are computed from the data: labels shuffled at random teach the custom model noise."""
-    from bft.local import sample_data
+    from bft import sample_data
 
     # In the format of the local world's default model (Llama 3.1: prompt/completion).
     data = sample_data.write_splits(tmp_path / "mine", data_format="prompt-completion")
@@ -220,7 +220,7 @@ def test_own_training_file_with_shuffled_labels_scores_under_the_base_model(
 
 
 def test_own_invalid_training_file_ends_dataset_invalid_with_its_line(local_assembly: Path, tmp_path: Path) -> None:
-    from bft.local import sample_data
+    from bft import sample_data
 
     data = sample_data.write_splits(tmp_path / "mine", data_format="prompt-completion")
     broken = sample_data.break_record(data["train"], tmp_path / "mine" / "mine.jsonl", line=5)
@@ -326,7 +326,7 @@ def test_crash_after_create_is_retried_into_the_same_job_and_throughput(local_as
     "model", ["amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k", "amazon.nova-pro-v1:0:300k"]
 )
 def test_nova_deploys_on_demand_with_no_hourly_charge(model: str, east_assembly: Path, tmp_path: Path) -> None:
-    from bft.local.run import choose
+    from bft_twin.run import choose
 
     assert choose("success", model) == (model, "local-us-east-1")
     summary = run_scenario("success", model=model, assembly=east_assembly, workdir=tmp_path)
@@ -377,7 +377,7 @@ def test_llama_32_serves_by_provisioned_throughput(local_assembly: Path, tmp_pat
 
 
 def test_a_model_no_offline_world_offers_fails_clearly() -> None:
-    from bft.local.run import NoOfflineWorld, choose
+    from bft_twin.run import NoOfflineWorld, choose
 
     with pytest.raises(NoOfflineWorld, match=r"no offline environment offers amazon\.titan-text-premier"):
         choose("success", "amazon.titan-text-premier-v1:0:32k")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bft.local.mailbox import email_deliveries
-from bft.local.run import ACCOUNT, REGION, run_scenario
+from bft_twin.mailbox import email_deliveries
+from bft_twin.run import ACCOUNT, REGION, run_scenario
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,14 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import Any
 
 # Modules under bft.cli, each registering one or more commands, in --help order.
-_SUBCOMMANDS = ["validate", "local_run", "pipeline", "report", "onboarding", "smoke", "cost"]
+_SUBCOMMANDS = ["validate", "pipeline", "report", "onboarding", "smoke", "cost"]
+# Commands that other packages add, such as the offline twin's `local-run` (pyproject.toml's entry points):
+# the product names no such package, so it installs and runs without them.
+PLUGIN_GROUP = "bft.cli"
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1
@@ -33,7 +38,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _SUBCOMMANDS:
         importlib.import_module(f"bft.cli.{name.replace('-', '_')}").register(sub)
+    for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
+        try:
+            register = plugin.load()
+        except ImportError as exc:
+            _register_missing(sub, plugin.name, exc)
+        else:
+            register(sub)
     return parser
+
+
+def _register_missing(sub: Any, command: str, exc: ImportError) -> None:
+    """A command whose package is declared but not importable: it says so and what to install, exit code 2."""
+
+    def refuse(_args: argparse.Namespace) -> int:
+        raise UsageError(
+            f"bft {command} needs the offline twin, which is not installed ({exc.name or exc} missing): "
+            "pip install 'bedrock-fine-tuning[local]' (make setup installs it)"
+        )
+
+    # No option prefix: it takes any arguments, so that the answer is always what to install.
+    parser = sub.add_parser(
+        command, help="(not installed: pip install 'bedrock-fine-tuning[local]')", prefix_chars="\0", add_help=False
+    )
+    parser.add_argument("ignored", nargs="*")
+    parser.set_defaults(func=refuse)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ run is escaped: requests, model answers and error messages are data a team contr
 Standard library only: this module ships in the functions' layer.
 
 Figures are labelled simulated only when the run's record carries ``simulation``, which only the offline
-twin sets (``bft.local.run``): a real run's report has no demo wording.
+twin sets (``bft_twin.run``): a real run's report has no demo wording.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ UNKNOWN_PRICE = "unknown — set prices in config"
 # States the workflow passes through after a failure; the failing state is the one before them.
 _RECOVERY_STATES = ("Cleanup", "FinalizeFailure")
 EVALUATION_ROWS = 10
-# Labels of what the offline run computed rather than measured (bft.local.bedrock_fake._learner).
+# Labels of what the offline run computed rather than measured (bft_twin.bedrock_fake._learner).
 SIMULATED_LOSS = (
     "Simulated: the loss of a naive Bayes stand-in trained on your data by the Bedrock fake, not of a real model."
 )

@@ -92,7 +92,7 @@ def finalize(
 ) -> dict[str, Any]:
     """Write the run's record and report (bft.report) under its prefix, finish its claim, and notify.
 
-    ``simulation``: what the offline twin simulated (bft.local.run sets it); a real run has none, and its
+    ``simulation``: what the offline twin simulated (bft_twin.run sets it); a real run has none, and its
     report carries no simulated labels."""
     run = state.get("run") or {}
     request = state.get("input") or {}

@@ -2,11 +2,11 @@
 invariants every run must hold whatever the faults.
 
 The schedule is drawn with ``random.Random(seed)`` only, so a seed is a reproducible run. Each fault uses the
-mechanism the named scenarios use (:mod:`bft.local.run`), not a parallel one:
+mechanism the named scenarios use (:mod:`bft_twin.run`), not a parallel one:
 
 - ``aws-error``: throttling or a 5xx answered at botocore's ``before-send`` (in place of the network, below
   the client's retry handler) to calls the pipeline's Lambda functions make -- Bedrock through the fake's own
-  :meth:`~bft.local.bedrock_fake.FakeBedrock.inject`, S3, DynamoDB, SNS, SSM and Step Functions (the task-token
+  :meth:`~bft_twin.bedrock_fake.FakeBedrock.inject`, S3, DynamoDB, SNS, SSM and Step Functions (the task-token
   callbacks) here, in each service's own wire format. The client's standard retries act as against AWS, and
   only what is left after them reaches the handler.
 - ``event``: a job state-change event lost, delivered twice, delayed or delivered after a later one
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from bft.workflow.report import OUTCOMES
 
 if TYPE_CHECKING:
-    from bft.local.offline import OfflineAssembly
-    from bft.local.run import Scenario, World
+    from bft_twin.offline import OfflineAssembly
+    from bft_twin.run import Scenario, World
 
 # The documented outcomes: README's runbook has one entry per failure outcome (report.OUTCOMES), plus success.
 # "error" (report.py's fallback for an error nobody mapped) is deliberately not in it: reaching it is a defect.
@@ -233,8 +233,8 @@ _DRAW: dict[str, Callable[[random.Random], dict[str, Any]]] = {
 
 
 def scenario(seed: int, faults: list[Fault]) -> Scenario:
-    """The chaos run of ``seed`` as a :class:`~bft.local.run.Scenario` (its outcome is not known in advance)."""
-    from bft.local.run import Scenario
+    """The chaos run of ``seed`` as a :class:`~bft_twin.run.Scenario` (its outcome is not known in advance)."""
+    from bft_twin.run import Scenario
 
     options = {k: v for f in faults if f.kind == "quota" for k, v in f.params.items()}
     return Scenario(
@@ -247,7 +247,7 @@ def scenario(seed: int, faults: list[Fault]) -> Scenario:
 
 
 def arrange(world: World, faults: list[Fault]) -> None:
-    from bft.local import run
+    from bft_twin import run
 
     env = world.env
     assert env is not None
@@ -307,7 +307,7 @@ def _time_out_approval(world: World) -> Callable[[Any, dict[str, Any]], None]:
 
 
 def _crash(fault: Fault) -> Callable[[Any], Any]:
-    from bft.local.run import _LAMBDA_SERVICE_EXCEPTION
+    from bft_twin.run import _LAMBDA_SERVICE_EXCEPTION
 
     p = fault.params
     calls: list[int] = []
@@ -344,7 +344,7 @@ def _compose(routes: list[Route]) -> Route:
 
 
 def _event_route(world: World, fault: Fault) -> Route:
-    from bft.local.run import _job_status
+    from bft_twin.run import _job_status
 
     p = fault.params
 
@@ -475,7 +475,7 @@ def error_response(service: str, url: str, code: str, status: int) -> Any:
     """An AWS error answer as ``service`` puts it on the wire (its protocol's body and headers)."""
     from botocore.awsrequest import AWSResponse
 
-    from bft.local.bedrock_fake._wire import RawBody
+    from bft_twin.bedrock_fake._wire import RawBody
 
     message = f"{code} (injected by the chaos run)"
     headers: dict[str, str] = {"x-amzn-RequestId": "chaos-0000"}
@@ -522,9 +522,9 @@ def _is_approval_request(notification: Mapping[str, Any]) -> bool:
 
 
 def run_chaos(seed: int, **kwargs: Any) -> dict[str, Any]:
-    """Run the chaos schedule of ``seed`` (``kwargs`` as :func:`bft.local.run.run_scenario`'s) and return its
+    """Run the chaos schedule of ``seed`` (``kwargs`` as :func:`bft_twin.run.run_scenario`'s) and return its
     summary with ``seed``, ``faults`` and ``invariants``."""
-    from bft.local.run import run_scenario
+    from bft_twin.run import run_scenario
 
     faults = draw(seed)
     chaos = scenario(seed, faults)

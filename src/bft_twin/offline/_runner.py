@@ -35,17 +35,17 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from bft import aws
-from bft.local.iam.authorizer import OPERATOR_ACCESS_KEY, AccessDeniedError, Authorizer, Credentials
-from bft.local.iam.model import Principal
-from bft.local.iam.store import PolicyStore
-from bft.local.iam.world import MotoWorld
-from bft.local.offline import _events
-from bft.local.offline._assembly import AssemblyError, ResourceSpec, StackSpec, load_stacks, references
-from bft.local.offline._clock import RateSchedule, VirtualClock, _Shim, moto_patches
-from bft.local.offline._imports import IMPORTS
-from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
-from bft.local.offline._lambda import InProcessFunction, Invocation, suspended
-from bft.local.offline._resources import Created, ResourceFactory, RuleSpec
+from bft_twin.iam.authorizer import OPERATOR_ACCESS_KEY, AccessDeniedError, Authorizer, Credentials
+from bft_twin.iam.model import Principal
+from bft_twin.iam.store import PolicyStore
+from bft_twin.iam.world import MotoWorld
+from bft_twin.offline import _events
+from bft_twin.offline._assembly import AssemblyError, ResourceSpec, StackSpec, load_stacks, references
+from bft_twin.offline._clock import RateSchedule, VirtualClock, _Shim, moto_patches
+from bft_twin.offline._imports import IMPORTS
+from bft_twin.offline._intrinsics import IntrinsicError, Pseudo, Resolver
+from bft_twin.offline._lambda import InProcessFunction, Invocation, suspended
+from bft_twin.offline._resources import Created, ResourceFactory, RuleSpec
 
 __all__ = ["ExecutionResult", "OfflineAssembly"]
 
@@ -549,7 +549,7 @@ class OfflineAssembly:
 
     def authorize_service_invoke(self, service: str, function_arn: str, *, source_arn: str) -> None:
         """A service (EventBridge, CloudWatch, SNS) invoking a function: its resource policy decides."""
-        from bft.local.iam.actions import ActionRequest, Call, ResourceRef
+        from bft_twin.iam.actions import ActionRequest, Call, ResourceRef
 
         call = Call("lambda", "Invoke", {"FunctionName": function_arn}, self.region, self.account_id)
         needed = ActionRequest(
@@ -565,8 +565,8 @@ class OfflineAssembly:
             requests=[needed],
         )
         if refused is not None:
-            from bft.local.iam.evaluate import access_denied_message
-            from bft.local.iam.model import AuthRequest
+            from bft_twin.iam.evaluate import access_denied_message
+            from bft_twin.iam.model import AuthRequest
 
             request, decision = refused
             message = access_denied_message(
@@ -575,7 +575,7 @@ class OfflineAssembly:
             raise AccessDeniedError(message, action=request.action)
 
     def attach_bedrock(self, fake: Any) -> None:
-        """Serve every Bedrock client of this region from ``fake`` (a :class:`~bft.local.bedrock_fake.FakeBedrock`),
+        """Serve every Bedrock client of this region from ``fake`` (a :class:`~bft_twin.bedrock_fake.FakeBedrock`),
         each calling as its own identity; the authorization's Bedrock lookups read the fake."""
         self.world.fake = fake
 
@@ -596,7 +596,7 @@ class OfflineAssembly:
     def _function_url(self, request: Any) -> tuple[int, bytes]:
         from urllib.parse import urlsplit
 
-        from bft.local.iam.actions import Call, function_url_requests
+        from bft_twin.iam.actions import Call, function_url_requests
 
         assert self._factory is not None, "use inside `with OfflineAssembly(...)`"
         parts = urlsplit(request.url)

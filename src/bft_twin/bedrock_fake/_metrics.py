@@ -1,6 +1,6 @@
 """Training curves and Bedrock's metric CSV files.
 
-The curves are computed by :mod:`bft.local.bedrock_fake._learner` (a naive Bayes stand-in trained on the
+The curves are computed by :mod:`bft_twin.bedrock_fake._learner` (a naive Bayes stand-in trained on the
 job's data): simulated, not a real model's. Only the file layout comes from
 ``docs/bedrock-behaviour.md#metrics-csv``.
 """

@@ -1,7 +1,7 @@
 """`bft local-run --scenario NAME [--json]`: the real workflow on this machine, Bedrock simulated.
 
 `bft local-run --chaos SEED [--json]` runs it under a fault schedule drawn from SEED and checks the invariants
-every run must hold (:mod:`bft.local.chaos`); the exit code is 1 if one breaks.
+every run must hold (:mod:`bft_twin.chaos`); the exit code is 1 if one breaks.
 
 `bft local-run --training FILE [--validation FILE] [--evaluation FILE] [--threshold X]` runs it on your own
 files (in the base model family's format): validated by the workflow as usual, trained by the fake's naive Bayes
@@ -33,7 +33,7 @@ from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
 TWIN_MODULES = ("moto",)
 
 if TYPE_CHECKING:
-    from bft.local.bedrock_fake import FakeBedrock
+    from bft_twin.bedrock_fake import FakeBedrock
 
 # The runner reports a state entry as "<execution name>: <StateName>" (state names hold no spaces).
 _STATE_ENTERED = re.compile(r"\S+: (\S+)")
@@ -42,7 +42,7 @@ _JOB_PROGRESS_EVERY = 0.5
 
 
 def register(subparsers: Any) -> None:
-    from bft.local.run import SCENARIOS
+    from bft_twin.run import SCENARIOS
 
     parser = subparsers.add_parser(
         "local-run",
@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
             "pip install 'bedrock-fine-tuning[local]' (make setup installs it)"
         )
     from bft.config import ConfigError
-    from bft.local.run import SCENARIOS, NoOfflineWorld, choose, environment_of, run_scenario
     from bft.synth import ROOT
+    from bft_twin.run import SCENARIOS, NoOfflineWorld, choose, environment_of, run_scenario
 
     if args.chaos is not None:
         if args.scenario is not None or args.training is not None or args.threshold is not None:
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
                 "report_dir": out_dir,
             }
             if args.chaos is not None:
-                from bft.local.chaos import run_chaos
+                from bft_twin.chaos import run_chaos
 
                 summary = run_chaos(args.chaos, **common)
             else:

@@ -9,7 +9,7 @@ handed a role). The caller (the runner) adds the principal keys (``aws:Principal
 
 What the mapper needs to know about the offline world (an object's KMS key, a table's partition key, a
 resource's tags) it asks a :class:`World`. An operation it does not map raises
-:class:`~bft.local.iam.model.Undecidable`: the offline run fails closed, never allows by omission.
+:class:`~bft_twin.iam.model.Undecidable`: the offline run fails closed, never allows by omission.
 
 Sources and guesses, per service: ``docs/authorization-actions.md``.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote
 
-from bft.local.iam.model import ContextValue, Undecidable
+from bft_twin.iam.model import ContextValue, Undecidable
 
 __all__ = [
     "MAPPED_OPERATIONS",
@@ -170,7 +170,7 @@ def _merge_tags(call: Call, *groups: Mapping[str, str]) -> dict[str, str]:
             if merged.get(key, value) != value:
                 raise Undecidable(
                     f"{call.service}:{call.operation} carries tag {key!r} twice with different values; which one "
-                    "aws:RequestTag holds is not modelled (src/bft/local/iam/actions.py, _merge_tags)"
+                    "aws:RequestTag holds is not modelled (src/bft_twin/iam/actions.py, _merge_tags)"
                 )
             merged[key] = value
     return merged
@@ -307,7 +307,7 @@ def _no_key(call: Call) -> str:
     raise Undecidable(
         f"s3:{call.operation} asks for aws:kms without SSEKMSKeyId on a bucket without a default KMS key: S3 "
         "would use the AWS managed key aws/s3, which the offline world does not model "
-        "(src/bft/local/iam/actions.py, _s3_write_key)"
+        "(src/bft_twin/iam/actions.py, _s3_write_key)"
     )
 
 
@@ -327,7 +327,7 @@ def _s3_put(
         if params.get(unsupported):
             raise Undecidable(
                 f"s3:{call.operation} with {unsupported} needs further actions or keys the mapper does not model "
-                "(src/bft/local/iam/actions.py, _s3_put)"
+                "(src/bft_twin/iam/actions.py, _s3_put)"
             )
     requests = [
         ActionRequest(
@@ -478,7 +478,7 @@ def _query_partition_value(call: Call, world: World, table: str) -> str:
             return _ddb_scalar(values[match.group(2)])
     raise Undecidable(
         f"dynamodb:Query on {table}: no equality on partition key {partition!r} found in {expression!r} "
-        "(src/bft/local/iam/actions.py, _query_partition_value)"
+        "(src/bft_twin/iam/actions.py, _query_partition_value)"
     )
 
 
@@ -857,7 +857,7 @@ def _kms(call: Call, world: World) -> list[ActionRequest]:
     if not key_id:
         raise Undecidable(
             f"kms:{op} without KeyId: the key is named by the ciphertext or grant token, which the mapper cannot "
-            "read; pass KeyId (src/bft/local/iam/actions.py, _kms)"
+            "read; pass KeyId (src/bft_twin/iam/actions.py, _kms)"
         )
     extra: dict[str, ContextValue] = {}
     if p.get("EncryptionAlgorithm"):
@@ -1060,7 +1060,7 @@ def _invoked_model(call: Call, world: World, model_id: str) -> str:
     if _INFERENCE_PROFILE_PREFIX.match(model_id):
         raise Undecidable(
             f"bedrock-runtime:{call.operation} on inference profile {model_id!r} (profile + per-region foundation "
-            "models) is not mapped (src/bft/local/iam/actions.py, _invoked_model)"
+            "models) is not mapped (src/bft_twin/iam/actions.py, _invoked_model)"
         )
     if "." in model_id:  # foundation model ids are "<provider>.<model>"; names allow no dot
         return _bedrock_arn(call, "foundation-model", model_id)
@@ -1216,14 +1216,14 @@ MAPPED_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
 def _unmapped(call: Call) -> Undecidable:
     return Undecidable(
         f"no authorization mapping for {call.service}:{call.operation}; add it to _MAPPERS in "
-        "src/bft/local/iam/actions.py (with its source in docs/authorization-actions.md)"
+        "src/bft_twin/iam/actions.py (with its source in docs/authorization-actions.md)"
     )
 
 
 def auth_requests(call: Call, world: World) -> list[ActionRequest]:
     """The IAM authorization requests AWS makes for ``call``, the direct one first, implicit ones after.
 
-    Raises :class:`~bft.local.iam.model.Undecidable` for an operation that is not mapped, or a form of a
+    Raises :class:`~bft_twin.iam.model.Undecidable` for an operation that is not mapped, or a form of a
     mapped one the mapper does not model: the offline run fails closed.
     """
     entry = _MAPPERS.get(call.service)

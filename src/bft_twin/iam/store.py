@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bft.local.iam.model import Grant, Policy, Undecidable
+from bft_twin.iam.model import Grant, Policy, Undecidable
 
 __all__ = ["AWS_MANAGED_POLICIES", "PolicyStore", "RoleRecord"]
 

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bft.local.bedrock_fake._wire import ServiceError
-from bft.local.catalog import BodyFamily
+from bft_twin.bedrock_fake._wire import ServiceError
+from bft_twin.catalog import BodyFamily
 
 # The base model's zero-shot knowledge: a few common words per kind of label. It never sees the team's data;
 # it knows only the label names the prompt lists. Keys: words a label name may contain; values: words (or

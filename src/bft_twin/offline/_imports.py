@@ -14,7 +14,7 @@ executes an import statement decides what it gets:
 - a function's code importing anything else gets it only if Lambda would have it: the standard library, the
   runtime's SDK (boto3, botocore and their dependencies; also shipped in the layer, see below) and the packages
   of public layers the function lists (Powertools). Anything else (orjson, pydantic, moto, the CLI's
-  ``bft.local``) raises ``ModuleNotFoundError``, as in Lambda.
+  ``bft_twin``) raises ``ModuleNotFoundError``, as in Lambda.
 - every other module (the runner, moto, the CLI, the authorizer called from inside a handler, a test) gets the
   process's modules, also from another thread while a handler runs: such imports wait for the lock.
 

@@ -1,7 +1,7 @@
 """`bft local-run`: one scenario of the real, synthesized workflow, executed on this machine.
 
 What runs is a ``local`` environment as ``cdk synth`` writes it: its resources in moto, its Lambda
-handlers in process (:mod:`bft.local.offline`), Bedrock simulated by :mod:`bft.local.bedrock_fake`
+handlers in process (:mod:`bft_twin.offline`), Bedrock simulated by :mod:`bft_twin.bedrock_fake`
 behind real boto3 clients. There is one offline world per region where customization runs: ``local``
 (us-west-2: Llama, Claude 3 Haiku) and ``local-us-east-1`` (Amazon Nova); :func:`choose` picks the one
 whose region offers the model, the environment's own configuration unchanged.
@@ -23,13 +23,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bft.local import sample_data
+from bft import sample_data
 from bft.synth import ROOT, cached_synth
 
 if TYPE_CHECKING:
     from bft.deployment import TeamRefs
-    from bft.local.bedrock_fake import FakeBedrock
-    from bft.local.offline import OfflineAssembly
+    from bft_twin.bedrock_fake import FakeBedrock
+    from bft_twin.offline import OfflineAssembly
 
 # boto3, moto and the fake load when a scenario runs, not when the scenario table is read (`bft --help`).
 
@@ -61,7 +61,7 @@ HYPERPARAMETERS: dict[str, dict[str, str]] = {
 }
 CACHE = ROOT / "cdk.out" / ".local-run"
 # Every environment (local included: dev's timings, docs/local-environment.md) runs with its configuration
-# unchanged on ONE virtual clock (bft.local.offline._clock): the state machine's waits, retries and
+# unchanged on ONE virtual clock (bft_twin.offline._clock): the state machine's waits, retries and
 # timeouts, the Lambda timeouts, the rate schedules and Bedrock, all at this factor. One real second is one
 # simulated hour: a two-hour job takes two seconds, a 5 s retry interval 1.4 ms.
 TIME_FACTOR = 3600.0
@@ -595,12 +595,12 @@ def run_scenario(
     authorization decision: the least-privilege measurement). ``model`` is the base model to fine-tune and
     ``environment`` whose assembly and configuration run; :func:`choose` fills in what is not given (an offline
     world whose region offers the model; every environment runs on the virtual clock, see :class:`Target`).
-    ``scenario`` runs that scenario instead of ``SCENARIOS[name]`` (a chaos run's, :mod:`bft.local.chaos`).
+    ``scenario`` runs that scenario instead of ``SCENARIOS[name]`` (a chaos run's, :mod:`bft_twin.chaos`).
     """
     from bft.families import family_for
-    from bft.local.bedrock_fake import FakeBedrock
-    from bft.local.catalog import catalog
-    from bft.local.offline import OfflineAssembly
+    from bft_twin.bedrock_fake import FakeBedrock
+    from bft_twin.catalog import catalog
+    from bft_twin.offline import OfflineAssembly
 
     scenario = scenario or SCENARIOS[name]
     if environment is None and assembly is not None:
@@ -982,9 +982,9 @@ def team_refs(env: OfflineAssembly, environment: str, team: str) -> TeamRefs:
 def _service_role_s3(env: OfflineAssembly) -> Callable[[str, str], Any]:
     """How a customization job reaches S3: Bedrock assumes the job's service role, whose trust policy must let
     this account's job do so (aws:SourceAccount, aws:SourceArn), then reads and writes as that role."""
-    from bft.local.bedrock_fake._wire import ServiceError
-    from bft.local.iam.authorizer import AccessDeniedError
-    from bft.local.iam.model import Principal
+    from bft_twin.bedrock_fake._wire import ServiceError
+    from bft_twin.iam.authorizer import AccessDeniedError
+    from bft_twin.iam.model import Principal
 
     def s3_as_service_role(role_arn: str, job_arn: str) -> Any:
         try:

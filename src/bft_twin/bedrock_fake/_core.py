@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from botocore.model import OperationModel
 from botocore.utils import parse_to_aware_datetime
 
-from bft.local.bedrock_fake._learner import Learner
-from bft.local.bedrock_fake._records import (
+from bft_twin.bedrock_fake._learner import Learner
+from bft_twin.bedrock_fake._records import (
     Attempt,
     Counters,
     CustomModel,
@@ -31,8 +31,8 @@ from bft.local.bedrock_fake._records import (
     ReadyPlan,
     Throughput,
 )
-from bft.local.bedrock_fake._wire import ServiceError
-from bft.local.catalog import Catalog, FoundationModel
+from bft_twin.bedrock_fake._wire import ServiceError
+from bft_twin.catalog import Catalog, FoundationModel
 
 Event = dict[str, Any]
 
@@ -157,7 +157,7 @@ class _Core:
     _events: list[Event]
     _calls: list[tuple[str, dict[str, Any]]]
     _attempts: list[Attempt]
-    # Simulated latency and capacity (bft.local.bedrock_fake._serving): None = latency reported, never slept.
+    # Simulated latency and capacity (bft_twin.bedrock_fake._serving): None = latency reported, never slept.
     _latency_sleep: Callable[[float], None] | None
     _requests_per_model_unit: int
     _in_flight: dict[str, int]

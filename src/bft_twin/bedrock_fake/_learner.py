@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bft.local.bedrock_fake._metrics import TrainingRun
+from bft_twin.bedrock_fake._metrics import TrainingRun
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Tokens in more than this share of the training prompts (an instruction every record repeats, "Label:")

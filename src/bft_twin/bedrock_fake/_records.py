@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from bft.local.catalog import FoundationModel
+from bft_twin.catalog import FoundationModel
 
 JobOutcome = Literal["Completed", "Failed", "Stopped", "Never"]
 ThroughputOutcome = Literal["InService", "Failed"]

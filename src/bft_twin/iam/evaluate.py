@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from bft.local.iam.model import AuthRequest, ContextValue, Decision, Grant, Policy, Principal, StatementRef, Undecidable
+from bft_twin.iam.model import AuthRequest, ContextValue, Decision, Grant, Policy, Principal, StatementRef, Undecidable
 
 __all__ = [
     "KNOWN_CONDITION_KEYS",

@@ -5,9 +5,9 @@ execution role's (Lambda puts them in the environment), a state machine's servic
 role's, the CLI with the team role a person assumed, a customization job with the Bedrock service role it
 was given. While an :class:`Authorizer` is installed, every botocore client in the process is checked
 before its request is built: the caller is found from the client's access key, the call is mapped to the
-IAM actions AWS authorizes for it (:mod:`bft.local.iam.actions`, implicit KMS use included) and each is
-decided by :func:`bft.local.iam.evaluate.evaluate` from the policies of the synthesized templates
-(:class:`~bft.local.iam.store.PolicyStore`). A refusal raises the service's own AccessDenied error with
+IAM actions AWS authorizes for it (:mod:`bft_twin.iam.actions`, implicit KMS use included) and each is
+decided by :func:`bft_twin.iam.evaluate.evaluate` from the policies of the synthesized templates
+(:class:`~bft_twin.iam.store.PolicyStore`). A refusal raises the service's own AccessDenied error with
 AWS's message, so the pipeline's error handling meets what it would meet in AWS.
 
 The operator's credentials (the access key ``testing``: standing the stacks up, reading results, the
@@ -29,10 +29,10 @@ import botocore.session
 from botocore.client import BaseClient
 from botocore.validate import ParamValidator
 
-from bft.local.iam.actions import ActionRequest, Call, ResourceRef, World, auth_requests
-from bft.local.iam.evaluate import access_denied_message, evaluate
-from bft.local.iam.model import AuthRequest, ContextValue, Decision, Principal, StatementRef, Undecidable
-from bft.local.iam.store import PolicyStore
+from bft_twin.iam.actions import ActionRequest, Call, ResourceRef, World, auth_requests
+from bft_twin.iam.evaluate import access_denied_message, evaluate
+from bft_twin.iam.model import AuthRequest, ContextValue, Decision, Principal, StatementRef, Undecidable
+from bft_twin.iam.store import PolicyStore
 
 __all__ = ["OPERATOR_ACCESS_KEY", "Authorizer", "CallRecord", "Credentials"]
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bft.local.iam.store import PolicyStore
-from bft.local.offline._assembly import ResourceSpec
-from bft.local.offline._imports import public_layer_packages
-from bft.local.offline._intrinsics import IntrinsicError, Pseudo, Resolver
-from bft.local.offline._lambda import InProcessFunction
+from bft_twin.iam.store import PolicyStore
+from bft_twin.offline._assembly import ResourceSpec
+from bft_twin.offline._imports import public_layer_packages
+from bft_twin.offline._intrinsics import IntrinsicError, Pseudo, Resolver
+from bft_twin.offline._lambda import InProcessFunction
 
 __all__ = ["Created", "ResourceFactory", "RuleSpec", "StateMachineSpec"]
 

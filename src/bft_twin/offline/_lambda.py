@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bft.local.offline._imports import IMPORTS, LayerVersionMismatch, ModuleTree, tree_for
+from bft_twin.offline._imports import IMPORTS, LayerVersionMismatch, ModuleTree, tree_for
 
 __all__ = ["FakeLambdaContext", "InProcessFunction", "Invocation", "suspended"]
 
@@ -126,7 +126,7 @@ class FakeLambdaContext:
         self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         self.identity = None
         self.client_context = None
-        # ``clock``: monotonic seconds -- the environment's virtual clock (bft.local.offline._clock).
+        # ``clock``: monotonic seconds -- the environment's virtual clock (bft_twin.offline._clock).
         self._clock = clock
         self._deadline = clock() + timeout_s
 

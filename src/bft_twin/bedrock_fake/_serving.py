@@ -7,9 +7,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from bft.local import catalog as catalog_module
-from bft.local.bedrock_fake import _inference
-from bft.local.bedrock_fake._core import (
+from bft_twin import catalog as catalog_module
+from bft_twin.bedrock_fake import _inference
+from bft_twin.bedrock_fake._core import (
     _COMMITMENT_DAYS,
     _INVALID_MODEL,
     _Core,
@@ -18,14 +18,14 @@ from bft.local.bedrock_fake._core import (
     _QuotaErrors,
     _Reply,
 )
-from bft.local.bedrock_fake._records import (
+from bft_twin.bedrock_fake._records import (
     UPDATE_DELAY_S,
     Deployment,
     Step,
     Throughput,
 )
-from bft.local.bedrock_fake._wire import ServiceError
-from bft.local.catalog import FoundationModel
+from bft_twin.bedrock_fake._wire import ServiceError
+from bft_twin.catalog import FoundationModel
 
 
 @dataclass(frozen=True)

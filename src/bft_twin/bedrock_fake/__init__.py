@@ -11,10 +11,10 @@ Example::
 
 Every behaviour not backed by ``docs/bedrock-behaviour.md`` is marked
 ``# Assumption:`` in the source; the catalog's lifecycle dates are scenario data
-(see :mod:`bft.local.catalog`).
+(see :mod:`bft_twin.catalog`).
 """
 
-from bft.local.bedrock_fake._fake import FakeBedrock
-from bft.local.bedrock_fake._records import Counters, DeploymentOutcome, JobOutcome, Phase, ThroughputOutcome
+from bft_twin.bedrock_fake._fake import FakeBedrock
+from bft_twin.bedrock_fake._records import Counters, DeploymentOutcome, JobOutcome, Phase, ThroughputOutcome
 
 __all__ = ["Counters", "DeploymentOutcome", "FakeBedrock", "JobOutcome", "Phase", "ThroughputOutcome"]

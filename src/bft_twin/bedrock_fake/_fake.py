@@ -22,9 +22,9 @@ from botocore.config import Config
 from botocore.hooks import BaseEventHooks
 from botocore.model import OperationModel, ServiceModel
 
-from bft.local import catalog as catalog_module
-from bft.local.bedrock_fake import _wire
-from bft.local.bedrock_fake._core import (
+from bft_twin import catalog as catalog_module
+from bft_twin.bedrock_fake import _wire
+from bft_twin.bedrock_fake._core import (
     _DEFAULT_DEPLOYMENT,
     _DEFAULT_THROUGHPUT,
     _FAULT_MESSAGES,
@@ -34,9 +34,9 @@ from bft.local.bedrock_fake._core import (
     _dt,
     _Reply,
 )
-from bft.local.bedrock_fake._jobs import _Jobs
-from bft.local.bedrock_fake._learner import Learner
-from bft.local.bedrock_fake._records import (
+from bft_twin.bedrock_fake._jobs import _Jobs
+from bft_twin.bedrock_fake._learner import Learner
+from bft_twin.bedrock_fake._records import (
     PHASES,
     Attempt,
     Counters,
@@ -54,9 +54,9 @@ from bft.local.bedrock_fake._records import (
     Throughput,
     ThroughputOutcome,
 )
-from bft.local.bedrock_fake._serving import CONCURRENT_REQUESTS_PER_MODEL_UNIT, _Serving
-from bft.local.bedrock_fake._wire import ServiceError
-from bft.local.catalog import Catalog, FoundationModel
+from bft_twin.bedrock_fake._serving import CONCURRENT_REQUESTS_PER_MODEL_UNIT, _Serving
+from bft_twin.bedrock_fake._wire import ServiceError
+from bft_twin.catalog import Catalog, FoundationModel
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock import BedrockClient
@@ -106,7 +106,7 @@ class FakeBedrock(_Jobs, _Serving):
 
     Parameters beyond the obvious ones: ``s3`` (a boto3 S3 client, e.g. moto's) lets
     the fake check training data and write metric CSVs; ``catalog`` replaces the
-    foundation-model catalog (see :func:`bft.local.catalog.catalog`); ``no_commit_model_units`` is the
+    foundation-model catalog (see :func:`bft_twin.catalog.catalog`); ``no_commit_model_units`` is the
     quota of no-commitment model units across custom models, 0 by default as on a new
     account (``docs/bedrock-behaviour.md#no-commit-quota``): a scenario that serves a
     custom model sets it; ``legacy_allows_customization`` (a **guess**, default True)
@@ -119,9 +119,9 @@ class FakeBedrock(_Jobs, _Serving):
     metrics reproducible.
 
     Simulated results are computed, not preset: when a job completes the fake trains a small learner
-    (:mod:`bft.local.bedrock_fake._learner`, a naive Bayes stand-in) on the job's training file; its loss is
+    (:mod:`bft_twin.bedrock_fake._learner`, a naive Bayes stand-in) on the job's training file; its loss is
     the job's metrics and its predictions are the custom model's answers. A base model answers from a fixed
-    zero-shot heuristic that never sees the training data (:func:`bft.local.bedrock_fake._inference.zero_shot`).
+    zero-shot heuristic that never sees the training data (:func:`bft_twin.bedrock_fake._inference.zero_shot`).
     """
 
     def __init__(
@@ -272,7 +272,7 @@ class FakeBedrock(_Jobs, _Serving):
         if (service, model.name) not in self._handlers:
             raise NotImplementedError(
                 f"Bedrock fake: {service} operation {model.name} is not implemented; "
-                "add it to bft.local.bedrock_fake instead of relying on an empty answer"
+                "add it to bft_twin.bedrock_fake instead of relying on an empty answer"
             )
         context[_MODEL_KEY] = model
 

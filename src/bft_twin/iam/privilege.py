@@ -1,6 +1,6 @@
 """Least privilege, measured: which Allow statements of the pipeline's roles the offline runs needed.
 
-The offline IAM (:mod:`bft.local.iam.authorizer`) decides every AWS call of a run from the synthesized
+The offline IAM (:mod:`bft_twin.iam.authorizer`) decides every AWS call of a run from the synthesized
 templates' policies and records, for each allowed call, every Allow statement that matched it. This
 module sets those records against what the templates grant:
 
@@ -36,8 +36,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bft.local.iam.authorizer import CallRecord
-from bft.local.iam.store import PolicyStore
+from bft_twin.iam.authorizer import CallRecord
+from bft_twin.iam.store import PolicyStore
 
 __all__ = [
     "CDK_FRAMEWORK_ROLES",

@@ -108,9 +108,9 @@ Differs from AWS (design the definition around these)
     history's timestamps stay real. F = 1 (the default) is real time.
 """
 
-from bft.local.offline._assembly import AssemblyError
-from bft.local.offline._intrinsics import IntrinsicError
-from bft.local.offline._lambda import FakeLambdaContext, Invocation
-from bft.local.offline._runner import ExecutionResult, OfflineAssembly
+from bft_twin.offline._assembly import AssemblyError
+from bft_twin.offline._intrinsics import IntrinsicError
+from bft_twin.offline._lambda import FakeLambdaContext, Invocation
+from bft_twin.offline._runner import ExecutionResult, OfflineAssembly
 
 __all__ = ["AssemblyError", "ExecutionResult", "FakeLambdaContext", "IntrinsicError", "Invocation", "OfflineAssembly"]

@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bft.local.bedrock_fake import _learner, _metrics
-from bft.local.bedrock_fake._core import (
+from bft_twin.bedrock_fake import _learner, _metrics
+from bft_twin.bedrock_fake._core import (
     _INVALID_MODEL,
     _RECORDS_WITHOUT_S3,
     _Core,
@@ -18,7 +18,7 @@ from bft.local.bedrock_fake._core import (
     _QuotaErrors,
     _split_s3,
 )
-from bft.local.bedrock_fake._records import (
+from bft_twin.bedrock_fake._records import (
     PHASES,
     STOP_DELAY_S,
     CustomModel,
@@ -28,8 +28,8 @@ from bft.local.bedrock_fake._records import (
     Step,
     job_steps,
 )
-from bft.local.bedrock_fake._wire import ServiceError
-from bft.local.catalog import FoundationModel
+from bft_twin.bedrock_fake._wire import ServiceError
+from bft_twin.catalog import FoundationModel
 
 
 class _Jobs(_Core):

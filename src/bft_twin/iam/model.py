@@ -3,7 +3,7 @@
 An AWS call made in the offline world becomes one or more :class:`AuthRequest` (a Bedrock
 ``CreateModelCustomizationJob`` is ``bedrock:CreateModelCustomizationJob`` on three resources plus
 ``iam:PassRole`` on the service role; an S3 ``GetObject`` of an SSE-KMS object is ``s3:GetObject`` and
-``kms:Decrypt`` via S3). Each is decided by :func:`bft.local.iam.evaluate.evaluate` from the policies the
+``kms:Decrypt`` via S3). Each is decided by :func:`bft_twin.iam.evaluate.evaluate` from the policies the
 synthesized templates define, with AWS's policy evaluation logic. The twin fails closed: what it cannot
 decide raises :class:`Undecidable`, never allows.
 """

@@ -17,13 +17,13 @@ from moto.ssm.models import ssm_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 if TYPE_CHECKING:
-    from bft.local.bedrock_fake import FakeBedrock
+    from bft_twin.bedrock_fake import FakeBedrock
 
 __all__ = ["MotoWorld"]
 
 
 class MotoWorld:
-    """Implements :class:`bft.local.iam.actions.World` for one account and region of moto."""
+    """Implements :class:`bft_twin.iam.actions.World` for one account and region of moto."""
 
     def __init__(self, *, account: str, region: str, partition: str = "aws") -> None:
         self.account = account
