@@ -515,6 +515,29 @@ def test_bedrock_serving_existing_resources_and_runtime() -> None:
         auth_requests(call("bedrock-runtime", "Converse", modelId="us.amazon.nova-lite-v1:0", messages=[]), world)
 
 
+def test_bedrock_update_custom_model_deployment_is_authorized_on_the_deployment_and_the_new_model() -> None:
+    """The deployment, found by name or ARN, with its tags; the model it is pointed at with its tags; the model's
+    key as any use of an encrypted custom model (docs/authorization-actions.md)."""
+    deployment = f"arn:aws:bedrock:{R}:{A}:custom-model-deployment/d1"
+    world = FakeWorld(
+        bedrock={("custom-model-deployment", "live"): deployment},
+        model_keys={MODEL: KEY},
+        tags={deployment: {"team": "a", "endpoint": "live"}, MODEL: {"team": "a"}},
+    )
+    requests = auth_requests(
+        call("bedrock", "UpdateCustomModelDeployment", customModelDeploymentIdentifier="live", modelArn=MODEL), world
+    )
+    assert essentials(requests) == [
+        ("bedrock:UpdateCustomModelDeployment", deployment),
+        ("bedrock:UpdateCustomModelDeployment", MODEL),
+        ("kms:Decrypt", KEY),
+        ("kms:GenerateDataKey", KEY),
+    ]
+    assert requests[0].context == {"aws:ResourceTag/team": "a", "aws:ResourceTag/endpoint": "live"}
+    assert requests[1].context == {"aws:ResourceTag/team": "a"}
+    assert ("bedrock", "UpdateCustomModelDeployment") in MAPPED_OPERATIONS
+
+
 # -- Fail closed, and coverage of the product's calls -------------------------------------------------
 
 

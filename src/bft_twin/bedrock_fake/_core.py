@@ -20,6 +20,7 @@ from botocore.utils import parse_to_aware_datetime
 
 from bft_twin.bedrock_fake._learner import Learner
 from bft_twin.bedrock_fake._records import (
+    DEPLOYMENT_UPDATE_DELAY_S,
     Attempt,
     Counters,
     CustomModel,
@@ -52,6 +53,9 @@ _DEFAULT_THROUGHPUT = ReadyPlan(
 _DEFAULT_DEPLOYMENT = ReadyPlan(
     "Active", 5 * 60.0, "Custom model deployment failed due to an internal error. Delete it and retry."
 )
+# Assumption (docs/bedrock-behaviour.md#deployment-update): an update takes as long as a creation. Bedrock's
+# GetCustomModelDeployment carries no reason for an UpdateFailed (failureMessage documents FAILED deployments).
+_DEFAULT_DEPLOYMENT_UPDATE = ReadyPlan("UpdateCompleted", DEPLOYMENT_UPDATE_DELAY_S, "")
 # Assumption: default messages of injected faults (real wording where known).
 _FAULT_MESSAGES = {
     "ThrottlingException": "Too many requests, please wait before trying again.",
@@ -152,6 +156,7 @@ class _Core:
     _job_plans: PlanQueue[JobPlan]
     _throughput_plans: PlanQueue[ReadyPlan]
     _deployment_plans: PlanQueue[ReadyPlan]
+    _deployment_update_plans: PlanQueue[ReadyPlan]
     _dropping: bool
     _outbox: deque[Event]
     _events: list[Event]

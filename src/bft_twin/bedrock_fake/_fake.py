@@ -26,6 +26,7 @@ from bft_twin import catalog as catalog_module
 from bft_twin.bedrock_fake import _wire
 from bft_twin.bedrock_fake._core import (
     _DEFAULT_DEPLOYMENT,
+    _DEFAULT_DEPLOYMENT_UPDATE,
     _DEFAULT_THROUGHPUT,
     _FAULT_MESSAGES,
     _INVALID_MODEL,
@@ -43,6 +44,7 @@ from bft_twin.bedrock_fake._records import (
     CustomModel,
     Deployment,
     DeploymentOutcome,
+    DeploymentUpdateOutcome,
     Fault,
     Job,
     JobOutcome,
@@ -178,6 +180,7 @@ class FakeBedrock(_Jobs, _Serving):
         self._job_plans: PlanQueue[JobPlan] = PlanQueue(JobPlan())
         self._throughput_plans: PlanQueue[ReadyPlan] = PlanQueue(_DEFAULT_THROUGHPUT)
         self._deployment_plans: PlanQueue[ReadyPlan] = PlanQueue(_DEFAULT_DEPLOYMENT)
+        self._deployment_update_plans: PlanQueue[ReadyPlan] = PlanQueue(_DEFAULT_DEPLOYMENT_UPDATE)
         self._dropping = False
         self._outbox: deque[Event] = deque()
         self._events: list[Event] = []
@@ -207,6 +210,7 @@ class FakeBedrock(_Jobs, _Serving):
             ("bedrock", "ListProvisionedModelThroughputs"): self._list_throughputs,
             ("bedrock", "CreateCustomModelDeployment"): self._create_deployment,
             ("bedrock", "GetCustomModelDeployment"): self._get_deployment,
+            ("bedrock", "UpdateCustomModelDeployment"): self._update_deployment,
             ("bedrock", "DeleteCustomModelDeployment"): self._delete_deployment,
             ("bedrock", "ListCustomModelDeployments"): self._list_deployments,
             ("bedrock", "GetFoundationModel"): self._get_foundation_model,
@@ -420,6 +424,20 @@ class FakeBedrock(_Jobs, _Serving):
         )
         with self._lock:
             self._deployment_plans.push(plan, count)
+
+    def plan_deployment_updates(
+        self,
+        outcome: DeploymentUpdateOutcome = "UpdateCompleted",
+        *,
+        duration_s: float | None = None,
+        count: int | None = 1,
+    ) -> None:
+        """How the next ``count`` UpdateCustomModelDeployment calls end (``count=None``: every later one)."""
+        if outcome not in ("UpdateCompleted", "UpdateFailed"):
+            raise ValueError(f"unknown deployment update outcome {outcome!r}")
+        plan = ReadyPlan(outcome, _DEFAULT_DEPLOYMENT_UPDATE.duration_s if duration_s is None else duration_s, "")
+        with self._lock:
+            self._deployment_update_plans.push(plan, count)
 
     def drop_events(self, drop: bool = True) -> None:
         """Lose state-change events from now on (EventBridge delivery is best-effort)."""

@@ -433,7 +433,7 @@ class _Jobs(_Core):
     def _delete_custom_model(self, request: dict[str, Any], now: float) -> dict[str, Any]:
         model = self._custom_model(request["modelIdentifier"])
         users = [t.name for t in self._throughputs.values() if model.arn in (t.model_arn, t.desired_model_arn)]
-        users += [d.name for d in self._deployments.values() if d.model_arn == model.arn]
+        users += [d.name for d in self._deployments.values() if model.arn in (d.model_arn, d.updating_to())]
         if users:
             # Assumption: a model still served by a PT or deployment cannot be deleted (ConflictException).
             raise ServiceError(

@@ -11,6 +11,7 @@ from bft_twin.catalog import FoundationModel
 JobOutcome = Literal["Completed", "Failed", "Stopped", "Never"]
 ThroughputOutcome = Literal["InService", "Failed"]
 DeploymentOutcome = Literal["Active", "Failed"]
+DeploymentUpdateOutcome = Literal["UpdateCompleted", "UpdateFailed"]
 Phase = Literal["validation", "dataProcessing", "training"]
 
 PHASES: tuple[Phase, ...] = ("validation", "dataProcessing", "training")
@@ -20,6 +21,9 @@ _PHASE_SHARE = {"validation": 0.1, "dataProcessing": 0.2, "training": 0.7}
 STOP_DELAY_S = 120.0
 # Assumption: simulated seconds an UpdateProvisionedModelThroughput model swap takes.
 UPDATE_DELAY_S = 600.0
+# Assumption (docs/bedrock-behaviour.md#deployment-update): simulated seconds an UpdateCustomModelDeployment
+# takes, as long as a deployment's creation.
+DEPLOYMENT_UPDATE_DELAY_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class JobPlan:
 
 @dataclass(frozen=True)
 class ReadyPlan:
-    """How the next provisioned throughput or deployment ends (InService/Active or Failed)."""
+    """How the next provisioned throughput, deployment or deployment update ends (InService/Active or Failed;
+    UpdateCompleted or UpdateFailed)."""
 
     outcome: str
     duration_s: float
@@ -72,7 +77,7 @@ class Step:
     """A transition due at simulated time ``at``."""
 
     at: float
-    kind: Literal["advance", "complete", "fail", "stopping", "stopped", "ready", "updated"]
+    kind: Literal["advance", "complete", "fail", "stopping", "stopped", "ready", "updated", "update_failed"]
 
 
 @dataclass
@@ -161,6 +166,9 @@ class Deployment:
     arn: str
     name: str
     model_arn: str
+    # The foundation model of the custom model it was created with: an update must keep it
+    # (docs/bedrock-behaviour.md#deployment-update).
+    base_model_id: str
     description: str | None
     created: float
     steps: list[Step]
@@ -168,6 +176,13 @@ class Deployment:
     status: str = "Creating"
     modified: float = 0.0
     failure_message: str | None = None
+    # The last UpdateCustomModelDeployment: GetCustomModelDeployment's updateDetails {modelArn, updateStatus}.
+    update_model_arn: str | None = None
+    update_status: str | None = None
+
+    def updating_to(self) -> str | None:
+        """The custom model an update in flight is moving to (None when no update is in flight)."""
+        return self.update_model_arn if self.update_status == "Updating" else None
 
 
 @dataclass
@@ -185,6 +200,7 @@ class Counters:
     throughputs_deleted: int = 0
     deployments_created: int = 0
     deployments_deleted: int = 0
+    deployments_updated: int = 0  # UpdateCustomModelDeployment calls accepted
     invocations: int = 0
     throttled: int = 0  # invocations refused past a target's capacity (simulated latency only)
     latency_ms: int = 0  # simulated latency of every answered invocation, added up

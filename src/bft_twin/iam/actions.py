@@ -1020,6 +1020,16 @@ def _bedrock(call: Call, world: World) -> list[ActionRequest]:
         return requests
     if op in ("GetCustomModelDeployment", "DeleteCustomModelDeployment"):
         return on("custom-model-deployment", "customModelDeploymentIdentifier")
+    if op == "UpdateCustomModelDeployment":
+        # The deployment (its aws:ResourceTag), and the custom model it is pointed at as for
+        # UpdateProvisionedModelThroughput's desiredModelId (a guess: docs/authorization-actions.md), whose key
+        # serves the model as CreateCustomModelDeployment's does.
+        model = _base_model(call, world, str(p["modelArn"]))
+        requests = on("custom-model-deployment", "customModelDeploymentIdentifier")
+        requests.append(_bedrock_request(call, world, action, model))
+        return requests + _model_user_kms(
+            call, world, model, ("kms:Decrypt", "kms:GenerateDataKey"), f"encrypted custom model served via {op}"
+        )
     if op == "GetFoundationModel":
         return on("foundation-model", "modelIdentifier")
     if op in (
@@ -1191,6 +1201,7 @@ _MAPPERS: dict[str, tuple[Callable[[Call, World], list[ActionRequest]], frozense
                 "ListProvisionedModelThroughputs",
                 "CreateCustomModelDeployment",
                 "GetCustomModelDeployment",
+                "UpdateCustomModelDeployment",
                 "DeleteCustomModelDeployment",
                 "ListCustomModelDeployments",
                 "GetFoundationModel",
