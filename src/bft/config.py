@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from bft.errors import BaseModelUnavailable
 from bft.families import SERVING_KINDS, family_for, serving_kinds
-from bft.names import HAIKU, TEAM_NAME
+from bft.names import ENDPOINT_NAME, ENDPOINT_NAME_LIMIT, HAIKU, TEAM_NAME
 from bft.registry import merge_team
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -62,6 +62,7 @@ ReviewerArn = Annotated[
     StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/.+|user/.+)$"),
 ]
 TeamName = Annotated[str, StringConstraints(pattern=TEAM_NAME.pattern)]
+EndpointName = Annotated[str, StringConstraints(pattern=ENDPOINT_NAME.pattern, max_length=ENDPOINT_NAME_LIMIT)]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$")]
 
 
@@ -76,6 +77,10 @@ PATTERN_WORDS: dict[str, str] = {
     r"^[a-z]{2}(-gov)?-[a-z]+-\d$": "an AWS region such as us-east-1 or us-west-2",
     r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "an e-mail address such as team@example.com",
     r"^[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$": "a Bedrock model id such as anthropic.claude-3-haiku-20240307-v1:0:200k",
+    ENDPOINT_NAME.pattern: (
+        "an endpoint name is lowercase letters and digits, words joined by single hyphens (e.g. moderation-live), "
+        f"at most {ENDPOINT_NAME_LIMIT} characters"
+    ),
 }
 
 
@@ -108,6 +113,8 @@ STEP_TIMEOUT_SECONDS: dict[str, int] = {
     "Evaluate": 300,  # plans the chunks: one read of the evaluation set
     "EvaluateChunk": 960,  # one chunk, planned at a third of this (bft.workflow.evaluation)
     "ScoreEvaluation": 300,
+    "PromoteToEndpoint": 90,
+    "CheckPromotion": 60,
     "FinalizeSuccess": 90,
     "Cleanup": 150,
     "FinalizeFailure": 90,
@@ -192,12 +199,14 @@ class WorkflowTiming(_Strict):
         """What one run can spend at most, by part. Any request may ask for approval, so its wait counts.
 
         CheckServing runs once after the first wait and once after each further poll; EvaluateChunk once per
-        round of the evaluation's Map.
+        round of the evaluation's Map; CheckPromotion (a run that promotes into its team's endpoint) after each of
+        at most throughput_max_polls waits.
         """
         from bft.workflow.evaluation import worst_case_rounds
 
         steps = dict(STEP_TIMEOUT_SECONDS)
         steps["CheckServing"] *= self.throughput_max_polls + 1
+        steps["CheckPromotion"] *= self.throughput_max_polls
         # The evaluation's Map: the most chunks at the least concurrency, each up to its task timeout.
         steps["EvaluateChunk"] *= worst_case_rounds()
         # A throttled chunk's own retries, counted once as every step's retries are.
@@ -207,6 +216,9 @@ class WorkflowTiming(_Strict):
             "approval_timeout_seconds": self.approval_timeout_seconds,
             "serving wait (throughput_first_poll_seconds + throughput_max_polls * throughput_poll_seconds)": (
                 self.throughput_first_poll_seconds + self.throughput_max_polls * self.throughput_poll_seconds
+            ),
+            "promotion wait (throughput_max_polls * throughput_poll_seconds)": (
+                self.throughput_max_polls * self.throughput_poll_seconds
             ),
             "step task timeouts": sum(steps.values()),
             "retries (retry_max_attempts * largest retry delay)": (
@@ -283,6 +295,13 @@ class Team(_Strict):
     monthly_budget_usd: float | None = Field(default=None, gt=0)
     # Who may approve this team's runs; None: the environment's reviewers.
     reviewers: list[ReviewerArn] | None = None
+    # The team's stable serving endpoint: an on-demand custom model deployment that every approved run serving
+    # on demand points at its new custom model (UpdateCustomModelDeployment), so applications call one ARN.
+    # A request may name another (serving.endpoint) or none (null). bft.workflow.promotion.
+    serving_endpoint: EndpointName | None = None
+    # The team's custom models that nothing serves (and no endpoint keeps as its rollback target) are deleted
+    # by the reaper after this many days; None: the environment's reaper.custom_model_retention_days.
+    custom_model_retention_days: int | None = Field(default=None, ge=1, le=3650)
 
 
 class EnvironmentConfig(_Strict):
@@ -359,6 +378,16 @@ class EnvironmentConfig(_Strict):
                     ("teams", index, "allow_commitment"),
                     f"true needs provisioned_throughput.allow_commitment: true {where}",
                 )
+            if team.custom_model_retention_days is not None and self.reaper.custom_model_retention_days is None:
+                # The reaper may list and delete custom models only where the environment turned retention on
+                # (its pipeline-stack permissions); a team's setting cannot grant them.
+                raise _Invalid(
+                    ("teams", index, "custom_model_retention_days"),
+                    f"needs reaper.custom_model_retention_days in the environment, which lets the reaper delete "
+                    f"custom models at all {where}",
+                )
+            if team.serving_endpoint is not None:
+                self._check_endpoint_served_on_demand(index, team)
         # Each team's stack subscribes its own addresses with a filter on its team; SNS refuses a second
         # subscription of one address to one topic with another filter, so an address serves one team (or is
         # the platform's, which receives everything).
@@ -423,6 +452,18 @@ class EnvironmentConfig(_Strict):
                     f"this model supports: {allowed})",
                     anchor=("serving_kinds",),
                 )
+
+    def _check_endpoint_served_on_demand(self, index: int, team: Team) -> None:
+        """An endpoint is an on-demand custom model deployment: at least one of the team's models must be served
+        on demand (bft.families.serving_kinds), or no run could ever promote into it."""
+        models = team.allowed_base_models or self.allowed_base_models
+        if any("on-demand-deployment" in serving_kinds(model) for model in models):
+            return
+        raise _Invalid(
+            ("teams", index, "serving_endpoint"),
+            f"{team.serving_endpoint!r} would be an on-demand custom model deployment, but none of team {team.name}'s "
+            f"models is served on demand ({', '.join(models)}): allow one that is, or drop serving_endpoint",
+        )
 
     def _check_execution_timeout(self) -> None:
         timing = self.workflow
@@ -534,6 +575,8 @@ class EnvironmentConfig(_Strict):
             "allowCommitment": team.allow_commitment,
             "ttlHours": team.throughput_ttl_hours,
             "reviewers": self.team_reviewers(team),
+            "servingEndpoint": team.serving_endpoint,
+            "modelRetentionDays": team.custom_model_retention_days,
         }
 
     def price_document(self) -> dict[str, Any]:

@@ -14,6 +14,10 @@ JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*$")  # and at most 63 
 CUSTOM_MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")  # and at most 63 characters
 PROVISIONED_MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?)+$")  # and at most 63 characters
 CLIENT_REQUEST_TOKEN = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?$")
+# A team's stable serving endpoint (bft.workflow.promotion): lowercase words joined by single hyphens, so the
+# deployment name it becomes matches Bedrock's pattern.
+ENDPOINT_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # and at most ENDPOINT_NAME_LIMIT characters
+ENDPOINT_NAME_LIMIT = 32
 NAME_LIMIT = 63
 JOB_PREFIX = "bft-"  # the EventBridge rule for job state changes matches it
 HASH_CHARS = 12  # 48 bits of sha256: the part of a name that keeps two runs apart after truncation
@@ -63,3 +67,19 @@ def run_names(
         "servingName": name,
         "clientRequestToken": f"bft-{digest[:48]}",
     }
+
+
+def endpoint_deployment_name(environment: str, team: str, endpoint: str) -> str:
+    """The custom model deployment that is ``team``'s endpoint ``endpoint`` in ``environment``.
+
+    ``bft-<env>-<team>-<endpoint>``: deployment names are unique per account and region, so two environments
+    or two teams sharing an account never collide. Past 63 characters (or with a '--' Bedrock's name pattern
+    refuses) the readable part is cut or tidied and a hash of the three keeps the names apart, as
+    :func:`run_names` does.
+    """
+    readable = f"{JOB_PREFIX}{environment}-{team}-{endpoint}"
+    if _slug(readable, NAME_LIMIT) == readable:  # fits, and no doubled or trailing '-' Bedrock would refuse
+        return readable
+    digest = hashlib.sha256("\x1f".join(("endpoint", environment, team, endpoint)).encode()).hexdigest()
+    suffix = f"-{digest[:HASH_CHARS]}"
+    return _slug(readable, NAME_LIMIT - len(suffix)) + suffix

@@ -67,6 +67,16 @@ def register(subparsers: Any) -> None:
         help="provisioned throughput term: none (default, hourly), OneMonth or SixMonths (when the team may commit)",
     )
     submit.add_argument("--keep-on-failure", action="store_true", help="keep the throughput if a later step fails")
+    endpoint = submit.add_mutually_exclusive_group()
+    endpoint.add_argument(
+        "--endpoint",
+        metavar="NAME",
+        help="the team's stable endpoint (an on-demand deployment) to point at the new model once it passed "
+        "(default: the team's serving_endpoint in the config)",
+    )
+    endpoint.add_argument(
+        "--no-endpoint", action="store_true", help="serve this run on its own deployment, not the team's endpoint"
+    )
     approval = submit.add_mutually_exclusive_group()
     approval.add_argument("--approval", dest="approval", action="store_true", default=None)
     approval.add_argument("--no-approval", dest="approval", action="store_false")
@@ -168,7 +178,8 @@ def run_submit(args: argparse.Namespace) -> int:
         "serving": {"keep": args.keep_on_failure}
         | ({"modelUnits": args.model_units} if args.model_units is not None else {})
         | ({"kind": args.serving_kind} if args.serving_kind is not None else {})
-        | ({"commitment": args.commitment} if args.commitment is not None else {}),
+        | ({"commitment": args.commitment} if args.commitment is not None else {})
+        | ({"endpoint": args.endpoint} if args.endpoint else {"endpoint": None} if args.no_endpoint else {}),
     }
     if args.validation:
         request["validationDataUri"] = f"{prefix}/validation.jsonl"
@@ -220,6 +231,14 @@ def run_submit(args: argparse.Namespace) -> int:
         config.price_document(),
     )
     print(_cost_line(cost, epochs, checked["serving"]["modelUnits"]))
+    promoted = checked["serving"].get("endpoint")
+    if promoted:
+        print(
+            f"endpoint: once evaluated, the new model replaces what endpoint {promoted['name']} serves "
+            f"(deployment {promoted['deploymentName']}, same ARN; `bft rollback` points it back)"
+        )
+    elif checked["serving"].get("endpointSkipped"):
+        print(f"warning: {checked['serving']['endpointSkipped']}")
     if args.dry_run:
         print(f"dry run: request {request_id} is valid; nothing was uploaded or started")
         return EXIT_OK

@@ -12,7 +12,7 @@ from typing import Any
 from bft.dataset.validator import EVALUATION_MAX_RECORDS
 from bft.errors import BaseModelUnavailable, PipelineError, RequestInvalid
 from bft.families import SERVING_KINDS, check_hyperparameters, family_for, serving_kinds
-from bft.names import REQUEST_ID, run_names
+from bft.names import ENDPOINT_NAME, ENDPOINT_NAME_LIMIT, REQUEST_ID, endpoint_deployment_name, run_names
 from bft.workflow import state
 from bft.workflow.bedrock_errors import bedrock_call
 from bft.workflow.ownership import run_tags
@@ -37,7 +37,8 @@ KNOWN_FIELDS = {
     "requestId",
     "jobTimeoutSeconds",
 }
-SERVING_FIELDS = {"kind", "modelUnits", "commitment", "ttlHours", "keep"}
+SERVING_FIELDS = {"kind", "modelUnits", "commitment", "ttlHours", "keep", "endpoint"}
+ON_DEMAND = "on-demand-deployment"
 EVALUATION_FIELDS = {"dataUri", "threshold", "compareBase", "scorer", "metric", "maxRecords"}
 
 
@@ -170,14 +171,16 @@ def validate_request(
     )
     names = run_names(policy["environment"], team_name, request_id, attempt, checked["customModelName"])
     tags = run_tags(policy["environment"], team_name, request_id)
+    serving = dict(checked["serving"])
+    skipped = serving.pop("endpointSkipped", None)
     return {
         **checked,
         "attempt": attempt,
         **names,
-        "serving": checked["serving"] | {"name": names["servingName"]},
+        "serving": serving | {"name": names["servingName"]},
         "tags": tags,
         "lifecycle": lifecycle,
-        "warnings": warnings,
+        "warnings": warnings + ([skipped] if skipped else []),
         "executionArn": context.execution_arn,
         "startedAt": context.now.isoformat(),
     }
@@ -330,6 +333,7 @@ def _serving(
     keep = raw.get("keep", False)
     if not isinstance(keep, bool):
         raise RequestInvalid("serving.keep must be true or false")
+    endpoint, skipped = _endpoint(raw, team, team_name, policy["environment"], kind, base_model_id)
     poll = policy["servingPoll"]
     return {
         "kind": kind,
@@ -337,10 +341,45 @@ def _serving(
         "commitment": commitment,
         "ttlHours": ttl,
         "keep": keep,
+        # Always present (null without one): the state machine's choices read it.
+        "endpoint": endpoint,
         "firstPollSeconds": poll["firstPollSeconds"],
         "pollSeconds": poll["pollSeconds"],
         "maxPolls": poll["maxPolls"],
-    }
+    } | ({"endpointSkipped": skipped} if skipped else {})
+
+
+def _endpoint(
+    raw: dict[str, Any], team: dict[str, Any], team_name: str, environment: str, kind: str, base_model_id: str
+) -> tuple[dict[str, str] | None, str | None]:
+    """(the endpoint this run promotes into, or None; a warning when the team's endpoint does not apply).
+
+    ``serving.endpoint`` names one, ``null`` opts out of the team's; absent, the team's ``serving_endpoint``
+    applies (bft.workflow.promotion). An endpoint is an on-demand custom model deployment: a run served by
+    provisioned throughput cannot promote into it, refused when the request named it, skipped with a
+    warning when it is only the team's default.
+    """
+    named = "endpoint" in raw
+    name = raw["endpoint"] if named else team.get("servingEndpoint")
+    if name is None:
+        return None, None
+    if not isinstance(name, str) or len(name) > ENDPOINT_NAME_LIMIT or not ENDPOINT_NAME.match(name):
+        raise RequestInvalid(
+            f"serving.endpoint: {name!r} must be lowercase letters and digits, words joined by single hyphens, "
+            f"at most {ENDPOINT_NAME_LIMIT} characters (or null for none)"
+        )
+    if kind != ON_DEMAND:
+        why = (
+            f"endpoint {name!r} is an on-demand custom model deployment, and this run serves {base_model_id} by {kind}"
+        )
+        if named:
+            offered = " or ".join(serving_kinds(base_model_id))
+            raise RequestInvalid(
+                f"serving.endpoint: {why} ({base_model_id} is served by {offered}): set serving.kind to {ON_DEMAND} "
+                "if offered, or drop serving.endpoint"
+            )
+        return None, f"team {team_name}'s endpoint {name!r} was not updated: {why}"
+    return {"name": name, "deploymentName": endpoint_deployment_name(environment, team_name, name)}, None
 
 
 def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
