@@ -40,6 +40,16 @@ class ThroughputFailed(PipelineError):
     """The provisioned throughput (or custom model deployment) ended in Failed or never became ready."""
 
 
+class PromotionFailed(PipelineError):
+    """The team's endpoint could not be pointed at the run's model (refused, UpdateFailed, busy past the polls,
+    changed meanwhile): the endpoint goes on serving the model it served before, and the message says which."""
+
+
+class RollbackRefused(PipelineError):
+    """`bft rollback` cannot point the endpoint back (nothing to roll back to, busy, not the team's): nothing was
+    changed, and the message names the endpoint."""
+
+
 class QuotaExceeded(PipelineError):
     """A Bedrock service quota (model units, concurrent jobs) refused the request."""
 

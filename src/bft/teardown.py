@@ -11,9 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from bft.errors import JobFailed
-from bft.workflow.bedrock_errors import bedrock_call
+from bft.workflow.bedrock_errors import bedrock_call, error_code
 from bft.workflow.ownership import own_job, own_model_arn, require_own
+from bft.workflow.promotion import endpoint_use
 from bft.workflow.serving import delete_serving
 
 
@@ -54,9 +57,20 @@ def teardown_run(
     serving = (report or {}).get("serving") or {}
     attempt = ((report or {}).get("run") or {}).get("attempt")
     run = {"environment": environment, "team": team, "requestId": request_id, "attempt": attempt}
+    promotion = (report or {}).get("promotion") or {}
     if serving.get("arn"):
-        require_own(bedrock, serving["arn"], run, what=serving.get("kind", "serving resource"))
-        result.done(f"{serving['arn']}: {delete_serving(bedrock, serving['kind'], serving['arn'])}")
+        try:
+            require_own(bedrock, serving["arn"], run, what=serving.get("kind", "serving resource"))
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            # Deleted already: by the run itself once the team's endpoint served its model, or by hand.
+            result.done(f"{serving['arn']}: already gone")
+        else:
+            result.done(f"{serving['arn']}: {delete_serving(bedrock, serving['kind'], serving['arn'])}")
+    if promotion.get("arn"):
+        # The team's endpoint is the team's, not the run's: teardown never deletes it.
+        result.done(f"team endpoint {promotion.get('endpoint')} ({promotion['arn']}) is not this run's: left as is")
     if not delete_model:
         return result
     if attempt is None:
@@ -75,6 +89,14 @@ def teardown_run(
             raise
         result.done(f"no custom model to delete ({exc})")
         return result
+    if promotion.get("arn"):
+        use = endpoint_use(bedrock, str(promotion["arn"]), model)
+        if use:
+            raise ModelKept(
+                f"{model}: custom model kept: team endpoint {promotion.get('endpoint')} ({promotion['arn']}) {use}; "
+                "once a later run replaced it (and it is no longer the rollback target), the reaper deletes it past "
+                "the team's retention"
+            )
     with bedrock_call("DeleteCustomModel"):
         bedrock.delete_custom_model(modelIdentifier=model)
     result.done(f"{model}: custom model deleted")

@@ -94,6 +94,7 @@ class CostGuardrails(Construct):
         stack = Stack.of(self)
         provisioned = stack.format_arn(service="bedrock", resource="provisioned-model", resource_name="*")
         custom_model = stack.format_arn(service="bedrock", resource="custom-model", resource_name="*")
+        deployment = stack.format_arn(service="bedrock", resource="custom-model-deployment", resource_name="*")
         ours = {
             "StringEquals": {
                 "aws:ResourceTag/project": PROJECT_TAG,
@@ -102,7 +103,7 @@ class CostGuardrails(Construct):
         }
         listing = ["bedrock:ListProvisionedModelThroughputs"]
         if retain_models:
-            listing.append("bedrock:ListCustomModels")
+            listing += ["bedrock:ListCustomModels", "bedrock:ListCustomModelDeployments"]
         statements = [
             # Bedrock's List actions take no resource ARN.
             iam.PolicyStatement(actions=listing, resources=["*"]),
@@ -118,6 +119,13 @@ class CostGuardrails(Construct):
             statements.append(
                 iam.PolicyStatement(actions=["bedrock:DeleteCustomModel"], resources=[custom_model], conditions=ours)
             )
+            # What every deployment serves, and what a team endpoint keeps as its rollback target or is being
+            # updated to (bft.workflow.promotion.protected_models): reads, so that none of these models is deleted.
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["bedrock:ListTagsForResource", "bedrock:GetCustomModelDeployment"], resources=[deployment]
+                )
+            )
         role = function.role
         if role is None:  # the factory always gives a function its own role
             raise ValueError("the reaper function has no role to attach its permissions to")
@@ -127,18 +135,20 @@ class CostGuardrails(Construct):
         acknowledge(
             policy,
             "IAM5[Resource::*]",
-            "Bedrock ListProvisionedModelThroughputs/ListCustomModels support no resource-level scope; "
+            "Bedrock ListProvisionedModelThroughputs/ListCustomModels/ListCustomModelDeployments support no "
+            "resource-level scope; "
             "every delete is limited by aws:ResourceTag conditions to this pipeline and environment.",
         )
-        scoped = {provisioned: "Bedrock assigns throughput IDs"}
+        limited = "aws:ResourceTag conditions limit the reaper to this pipeline and environment."
+        scoped = {provisioned: f"Bedrock assigns throughput IDs; {limited}"}
         if retain_models:
-            scoped[custom_model] = "Custom model names are generated per request"
-        for resource, why in scoped.items():
-            acknowledge(
-                policy,
-                f"IAM5[Resource::{resource_text(self, resource)}]",
-                f"{why}; aws:ResourceTag conditions limit the reaper to this pipeline and environment.",
+            scoped[custom_model] = f"Custom model names are generated per request; {limited}"
+            scoped[deployment] = (
+                "Bedrock assigns deployment IDs; read-only: which models deployments use or keep, so that the "
+                "reaper never deletes them."
             )
+        for resource, why in scoped.items():
+            acknowledge(policy, f"IAM5[Resource::{resource_text(self, resource)}]", why)
         return policy
 
 

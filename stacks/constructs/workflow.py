@@ -73,6 +73,7 @@ STEP_FUNCTIONS = (
     "create_serving",
     "check_serving",
     "evaluate",
+    "promote",
     "cleanup",
     "finalize",
 )
@@ -233,6 +234,12 @@ class CustomizationWorkflow(Construct):
                 timeout=Duration.minutes(15),
                 memory_size=512,
                 environment={"REPORTS_BUCKET": reports.bucket_name},
+            ),
+            "promote": make(
+                "promote",
+                description="Point the team's endpoint at the run's evaluated model",
+                timeout=Duration.seconds(60),
+                environment={},
             ),
             "cleanup": make(
                 "cleanup",
@@ -524,6 +531,7 @@ class CustomizationWorkflow(Construct):
         write("evaluate", reports, "reports/*")
         # ScoreEvaluation reads the parts its chunks wrote, nothing else of the reports bucket.
         allow("evaluate", ["s3:GetObject"], [reports.arn_for_objects("reports/*/evaluation-parts/*")])
+        self._grant_promotion(fn["promote"], ours, tag_on_create, use_model_key, job, custom_model, deployment)
         fn["cleanup"].add_to_role_policy(
             iam.PolicyStatement(
                 actions=[
@@ -538,6 +546,8 @@ class CustomizationWorkflow(Construct):
         )
         # List* actions take no resource ARN.
         allow("cleanup", ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments"], ["*"])
+        # Whether the team's endpoint serves the run's model (then it is kept): a read of the endpoint.
+        allow("cleanup", ["bedrock:GetCustomModelDeployment"], [deployment])
         write("finalize", reports, "reports/*")
         # The report reads the documents the steps wrote beside it (bft.report.publish.read_documents): which
         # exist (a listing of the run's prefix), then each by its name.
@@ -575,6 +585,78 @@ class CustomizationWorkflow(Construct):
             f"IAM5[Resource::{resource_text(self, reports.arn_for_objects('reports/*/evaluation-parts/*'))}]",
             "ScoreEvaluation reads the evaluation parts of the run it scores (one function serves every team).",
         )
+
+    @staticmethod
+    def _grant_promotion(
+        function: lambda_.Function,
+        ours: dict[str, Any],
+        tag_on_create: Any,
+        use_model_key: Any,
+        job: str,
+        custom_model: str,
+        deployment: str,
+    ) -> None:
+        """PromoteToEndpoint and CheckPromotion (bft.workflow.promotion): the team's endpoint, a deployment of
+        this pipeline and environment found by its deterministic name, created for the team's first run and
+        updated for the next; the record of its previous model in two tags of its own; the run's own deployment
+        deleted once the endpoint serves its model."""
+
+        def allow(actions: list[str], resources: list[str], **conditions: Any) -> None:
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
+            )
+
+        # The run's model, from its own job (tags checked): reads.
+        allow(["bedrock:GetModelCustomizationJob"], [job])
+        allow(["bedrock:ListTagsForResource"], [job, custom_model, deployment])
+        # Found by name: a deployment that does not exist yet must answer ResourceNotFound, not AccessDenied, so the
+        # read is unconditioned (the code checks the endpoint's tags before it changes anything).
+        allow(["bedrock:GetCustomModelDeployment"], [deployment])
+        # The first run creates the endpoint, authorized against the model it serves: this pipeline's only.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:CreateCustomModelDeployment"], resources=[custom_model], conditions=ours
+            )
+        )
+        allow(["bedrock:CreateCustomModelDeployment"], [deployment])
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:TagResource"], resources=[deployment], conditions=tag_on_create("endpoint")
+            )
+        )
+        # Later runs point it at their model: an endpoint of this pipeline and environment, a model of it too.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:UpdateCustomModelDeployment"], resources=[deployment, custom_model], conditions=ours
+            )
+        )
+        # The record of the previous model: only its two tag keys, only on this pipeline's endpoints.
+        endpoint = {
+            "StringEquals": ours["StringEquals"],
+            "Null": {"aws:ResourceTag/endpoint": "false"},
+        }
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:TagResource"],
+                resources=[deployment],
+                conditions=endpoint
+                | {"ForAllValues:StringEquals": {"aws:TagKeys": ["previous-model", "pending-previous-model"]}},
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:UntagResource"],
+                resources=[deployment],
+                conditions=endpoint | {"ForAllValues:StringEquals": {"aws:TagKeys": ["pending-previous-model"]}},
+            )
+        )
+        # The run's own deployment, once the endpoint serves its model (its tags checked first).
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:DeleteCustomModelDeployment"], resources=[deployment], conditions=ours
+            )
+        )
+        use_model_key("promote", ["kms:Decrypt", "kms:GenerateDataKey"])
 
 
 class TeamWorkflow(Construct):
@@ -787,6 +869,27 @@ class TeamWorkflow(Construct):
             {"phase": "score", "run.$": "$.run", "plan.$": "$.evaluationPlan"},
             "$.evaluation",
         )
+        # Promotion in place (bft.workflow.promotion): a run that names its team's endpoint points it at the model
+        # that passed, once served and evaluated on the run's own deployment; then polls until the endpoint
+        # serves it, bounded as the serving's polls are.
+        promote = step(
+            "PromoteToEndpoint",
+            fn["promote"],
+            {"run.$": "$.run", "serving.$": "$.serving"},
+            "$.promotion",
+        )
+        promotion_wait = sfn.Wait(
+            scope, "WaitForPromotion", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds")
+        )
+        check_promotion = step(
+            "CheckPromotion",
+            fn["promote"],
+            {"run.$": "$.run", "serving.$": "$.serving", "promotion.$": "$.promotion"},
+            "$.promotion",
+        )
+        promoted = sfn.Choice(scope, "EndpointServesIt?")
+        to_endpoint = sfn.Choice(scope, "EndpointRequested?")
+        no_endpoint = sfn.Condition.is_null("$.run.serving.endpoint")
         finalize = self._task(
             scope,
             "FinalizeSuccess",
@@ -801,8 +904,13 @@ class TeamWorkflow(Construct):
         after_metrics = sfn.Choice(scope, "ApprovalRequired?")
         ready = sfn.Choice(scope, "ServingReady?")
         evaluation = sfn.Choice(scope, "EvaluationRequested?")
-        evaluation.when(sfn.Condition.is_null("$.run.evaluation"), finalize).otherwise(evaluate)
-        evaluate.next(chunks).next(aggregate).next(finalize)
+        no_evaluation = sfn.Condition.is_null("$.run.evaluation")
+        evaluation.when(sfn.Condition.and_(no_evaluation, no_endpoint), finalize)
+        evaluation.when(no_evaluation, promote).otherwise(evaluate)
+        evaluate.next(chunks).next(aggregate).next(to_endpoint)
+        to_endpoint.when(no_endpoint, finalize).otherwise(promote)
+        promote.next(promotion_wait).next(check_promotion).next(promoted)
+        promoted.when(sfn.Condition.boolean_equals("$.promotion.ready", True), finalize).otherwise(promotion_wait)
         finalize.next(done)
         ready.when(sfn.Condition.boolean_equals("$.serving.ready", True), evaluation).otherwise(poll_wait)
         poll_wait.next(check)

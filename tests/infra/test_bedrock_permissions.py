@@ -21,6 +21,8 @@ TAG_CONDITIONED = {
     "bedrock:DeleteCustomModelDeployment": {"custom-model-deployment"},
     "bedrock:CreateProvisionedModelThroughput": {"custom-model"},
     "bedrock:CreateCustomModelDeployment": {"custom-model"},
+    # Promotion in place: the team's endpoint, and the model it is pointed at (docs/authorization-actions.md).
+    "bedrock:UpdateCustomModelDeployment": {"custom-model-deployment", "custom-model"},
     "bedrock:InvokeModel": {"provisioned-model", "custom-model-deployment"},
 }
 RESOURCE_TYPES = ("model-customization-job", "custom-model-deployment", "custom-model", "provisioned-model")
@@ -90,7 +92,7 @@ def test_start_job_may_encrypt_the_custom_model_with_its_key(assembly: Assembly)
             assert statement["Resource"] == model_key(assembly)
 
 
-@pytest.mark.parametrize("step", ["CreateServingRole", "EvaluateRole"])
+@pytest.mark.parametrize("step", ["CreateServingRole", "EvaluateRole", "PromoteRole"])
 def test_steps_that_use_the_custom_model_may_decrypt_with_its_key(assembly: Assembly, step: str) -> None:
     config = load_config(assembly.env)
     statements = statements_of(assembly.template("Pipeline"), step)
@@ -163,18 +165,32 @@ def test_tag_resource_only_when_creating_with_the_pipelines_tags(assembly: Assem
         for s in statements
         if "bedrock:TagResource" in as_list(s["Action"])
     ]
+    roles = resources(assembly.template("Pipeline"), "AWS::IAM::Role")
     assert {role for role, _ in tagging} == {
-        r for r in resources(assembly.template("Pipeline"), "AWS::IAM::Role") if "StartJobRole" in r
-    } | {r for r in resources(assembly.template("Pipeline"), "AWS::IAM::Role") if "CreateServingRole" in r}
+        r for r in roles if any(name in r for name in ("StartJobRole", "CreateServingRole", "PromoteRole"))
+    }
     for role, statement in tagging:
         assert as_list(statement["Action"]) == ["bedrock:TagResource"], role
         condition = statement["Condition"]
+        if condition.get("Null") == {"aws:ResourceTag/endpoint": "false"}:
+            # The record of a team endpoint's previous model (bft.workflow.promotion): its two keys only, on an
+            # endpoint of this pipeline and environment that exists.
+            assert "PromoteRole" in role
+            assert condition["StringEquals"] == {
+                "aws:ResourceTag/project": PROJECT,
+                "aws:ResourceTag/environment": config.name,
+            }
+            assert condition["ForAllValues:StringEquals"] == {
+                "aws:TagKeys": ["previous-model", "pending-previous-model"]
+            }
+            assert {resource_type(r) for r in as_list(statement["Resource"])} == {"custom-model-deployment"}
+            continue
         assert condition["StringEquals"] == {
             "aws:RequestTag/project": PROJECT,
             "aws:RequestTag/environment": config.name,
         }, role
-        # A throughput also carries the reaper's time-to-live; nothing else can be tagged on.
-        extra = {"ttl-hours"} if "CreateServingRole" in role else set()
+        # A throughput also carries the reaper's time-to-live, a team's endpoint its name; nothing else.
+        extra = {"ttl-hours"} if "CreateServingRole" in role else {"endpoint"} if "PromoteRole" in role else set()
         assert (
             set(condition["ForAllValues:StringEquals"]["aws:TagKeys"])
             == {

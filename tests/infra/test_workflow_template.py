@@ -257,6 +257,8 @@ def test_readme_architecture_names_every_state_of_the_synthesized_machine(assemb
         "ApprovalRequired?",
         "ServingReady?",
         "EvaluationRequested?",
+        "EndpointRequested?",
+        "EndpointServesIt?",
         "ReportFailed",
     }
     missing = sorted(name for name in states if name not in block)

@@ -87,7 +87,8 @@ def test_handler_imports_from_its_assets_alone(name: str, assembly: Path, layer:
     function = functions[0]
     code = PROBE.format(function=str(function), layer=str(layer), powertools=str(powertools))
     # -I -S: no site-packages, no PYTHONPATH: the standard library and the three folders only.
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False)
+    # -B: the probe must not write bytecode into the synthesized layer, which another test checks has none.
+    result = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
     allowed = (str(function), str(layer), str(powertools), *stdlib)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from bft.report.endpoint import endpoint_lines
+
 CONSOLE = "https://{region}.console.aws.amazon.com"
 
 
@@ -50,6 +52,9 @@ def message(report: dict[str, Any]) -> str:
         lines.extend(_aligned([_left_row(item) for item in left]))
     else:
         lines.append("Nothing this run created is still running.")
+    promoted = endpoint_lines(report)
+    if promoted:
+        lines += ["", *promoted]
     lines.append("")
     lines.append("Report:")
     rows = [

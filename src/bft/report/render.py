@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bft.report.endpoint import endpoint_rows
+
 Tone = Literal["", "ok", "bad", "warn", "muted"]
 UNKNOWN_PRICE = "unknown — set prices in config"
 # States the workflow passes through after a failure; the failing state is the one before them.
@@ -456,7 +458,9 @@ def _serving(report: dict[str, Any], simulated: bool = False) -> Section:
     if kind == "on-demand-deployment":
         price = "no hourly charge (on-demand: billed per token served)"
     left = {str(item.get("arn")) for item in report.get("leftRunning") or []}
-    if arn in left and kind == "on-demand-deployment":
+    if (report.get("promotion") or {}).get("ready"):
+        state = "deleted: the team's endpoint serves the model (below)"
+    elif arn in left and kind == "on-demand-deployment":
         state = "still deployed (billed only for the tokens it serves)"
     elif arn in left:
         state = "still running (costs money until deleted)"
@@ -473,6 +477,7 @@ def _serving(report: dict[str, Any], simulated: bool = False) -> Section:
     rows += [("status", state), ("cost", price)]
     if planned.get("ttlHours"):
         rows.append(("lifetime limit", f"deleted by the pipeline after {planned['ttlHours']} h (non-prod TTL)"))
+    rows += endpoint_rows(report)  # promotion in place (bft.report.endpoint)
     return Section("Serving", [KeyValues(rows)])
 
 

@@ -18,6 +18,7 @@ from bft.names import run_names
 from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.job import stop_job
 from bft.workflow.ownership import own_job, require_own
+from bft.workflow.promotion import endpoint_use
 from bft.workflow.serving import delete_serving, find_serving
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ DISCARD_MODEL_AFTER = {
     "ApprovalRejected",
     "EvaluationBelowThreshold",
     "ThroughputFailed",
+    "PromotionFailed",
     "QuotaExceeded",
     "States.Timeout",
     "States.TaskFailed",
@@ -92,7 +94,17 @@ def cleanup(state: dict[str, Any], *, bedrock: Any, delete_failed_models: bool) 
     error = (state.get("error") or {}).get("Error", "")
     # The model is the output of the run's own job (never a model ARN from the state), tags checked.
     model = (job or {}).get("outputModelArn")
-    if model and owned("check custom model", model, "custom model"):
+    # Once the team's endpoint serves it (or is moving to it), the model is the endpoint's: never deleted here,
+    # and the endpoint (the team's, not the run's) is never touched by a run's cleanup.
+    promotion = state.get("promotion") or {}
+    use = (
+        guarded("check endpoint", lambda: endpoint_use(bedrock, str(promotion["arn"]), str(model)))
+        if model and promotion.get("arn")
+        else None
+    )
+    if use:
+        actions.append(f"{model}: custom model kept: endpoint {promotion.get('endpoint')} ({promotion['arn']}) {use}")
+    elif model and owned("check custom model", model, "custom model"):
         if delete_failed_models and error in DISCARD_MODEL_AFTER and not left:
             try:
                 with bedrock_call("DeleteCustomModel"):

@@ -1,5 +1,6 @@
 """Cost guardrails run on a schedule: delete the pipeline's provisioned throughputs that outlived their
-time-to-live in non-prod, and (when configured) the pipeline's custom models past their retention.
+time-to-live in non-prod, and (when configured) the pipeline's custom models past their team's retention that
+nothing uses: no throughput, no deployment, no team endpoint as its rollback target.
 
 Only resources this pipeline created in this environment are ever touched: they carry the tags
 ``project=bedrock-fine-tuning`` and ``environment=<name>`` (see ``run["tags"]`` in
@@ -26,6 +27,7 @@ from bft.errors import AccessDenied, PipelineError
 from bft.registry import read_entry
 from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.ownership import PROJECT_TAG  # the value every run's resources carry (request.py)
+from bft.workflow.promotion import protected_models
 from bft.workflow.serving import PT, delete_serving
 from bft.workflow.settings import Misconfigured, env, env_optional
 
@@ -46,10 +48,12 @@ class ReapIncomplete(PipelineError):
         self.result = result
 
 
-class RegistryTtls(dict[str, float | None]):
-    """team -> its time-to-live, read from the team's registry entry (``bft.registry``) when the reaper first
-    meets one of its throughputs, then kept for the run. A team without an entry (offboarded) or without a
-    time-to-live gets None: the environment's default applies."""
+class RegistryValues(dict[str, float | None]):
+    """team -> one positive number of its registry entry (``bft.registry``), read when the reaper first meets
+    one of its resources, then kept for the run. A team without an entry (offboarded) or without the value gets
+    None: the environment's default applies."""
+
+    key = ""
 
     def __init__(self, read: Callable[[str], dict[str, Any] | None]) -> None:
         super().__init__()
@@ -58,10 +62,22 @@ class RegistryTtls(dict[str, float | None]):
     def get(self, team: str, default: Any = None) -> Any:
         if team not in self:
             entry = self._read(team)
-            hours = (entry or {}).get("ttlHours")
-            self[team] = float(hours) if hours is not None and _positive_number(hours) else None
+            value = (entry or {}).get(self.key)
+            self[team] = float(value) if value is not None and _positive_number(value) else None
         found = super().get(team)
         return default if found is None else found
+
+
+class RegistryTtls(RegistryValues):
+    """team -> its throughput time-to-live in hours (``ttlHours``)."""
+
+    key = "ttlHours"
+
+
+class RegistryRetention(RegistryValues):
+    """team -> how many days its unused custom models are kept (``modelRetentionDays``)."""
+
+    key = "modelRetentionDays"
 
 
 @dataclass(frozen=True)
@@ -75,19 +91,26 @@ class ReaperSettings:
     default_ttl_hours: float
     dry_run: bool
     model_retention_days: int | None
+    # team -> its own retention (teams[].custom_model_retention_days): a RegistryRetention when deployed.
+    model_retention_days_by_team: Mapping[str, float | None] | None = None
 
     @classmethod
     def from_env(cls, ssm: Callable[[], Any]) -> ReaperSettings:
         path = env("REGISTRY_PATH")
         retention = env_optional("MODEL_RETENTION_DAYS")
+
+        def read(team: str) -> dict[str, Any] | None:
+            return read_entry(ssm(), path, team)
+
         return cls(
             environment=env("ENVIRONMENT"),
             production=_flag("PRODUCTION"),
             topic_arn=env("TOPIC_ARN"),
-            ttl_hours_by_team=RegistryTtls(lambda team: read_entry(ssm(), path, team)),
+            ttl_hours_by_team=RegistryTtls(read),
             default_ttl_hours=_number("DEFAULT_TTL_HOURS"),
             dry_run=_flag("DRY_RUN"),
             model_retention_days=_days(retention) if retention is not None else None,
+            model_retention_days_by_team=RegistryRetention(read),
         )
 
 
@@ -126,6 +149,7 @@ def run(settings: ReaperSettings, *, bedrock: Any, sns: Any, now: datetime, forc
                 bedrock=bedrock,
                 environment=settings.environment,
                 retention_days=settings.model_retention_days,
+                retention_days_by_team=settings.model_retention_days_by_team,
                 now=now,
                 dry_run=dry_run,
             )
@@ -227,9 +251,18 @@ def reap(
 
 
 def retain_models(
-    *, bedrock: Any, environment: str, retention_days: int | None, now: datetime, dry_run: bool
+    *,
+    bedrock: Any,
+    environment: str,
+    retention_days: int | None,
+    now: datetime,
+    dry_run: bool,
+    retention_days_by_team: Mapping[str, float | None] | None = None,
 ) -> dict[str, Any]:
-    """Delete this environment's custom models older than ``retention_days`` that no throughput serves."""
+    """Delete this environment's custom models older than their team's retention (``retention_days_by_team``,
+    else ``retention_days``) that no throughput or deployment uses and no endpoint keeps as its rollback target
+    (bft.workflow.promotion.protected_models). ``retention_days`` None turns the whole guardrail off: the
+    reaper's permissions to delete models exist only then."""
     report: dict[str, Any] = {
         "environment": environment,
         "retentionDays": retention_days,
@@ -244,10 +277,17 @@ def retain_models(
     if retention_days is None:
         report["mode"] = "off (custom_model_retention_days is not set)"
         return report
-    # Any throughput counts, the pipeline's or not: deleting a model someone serves would break them.
-    served: set[str] = set()
+    # Any throughput or deployment counts, the pipeline's or not: deleting a model someone serves would break
+    # them. A team endpoint's rollback target counts too: `bft rollback` must find it.
+    served: dict[str, str] = {}
     for pt in _paginate(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
-        served.update(arn for arn in (pt.get("modelArn"), pt.get("desiredModelArn")) if arn)
+        served.update(
+            (arn, "served by a provisioned throughput")
+            for arn in (pt.get("modelArn"), pt.get("desiredModelArn"))
+            if arn
+        )
+    for arn, why in protected_models(bedrock).items():
+        served.setdefault(arn, why)
     models = list(_paginate(bedrock, "list_custom_models", "modelSummaries"))
     for model in models:
         arn, name = model["modelArn"], model["modelName"]
@@ -258,6 +298,8 @@ def retain_models(
                 report["ignored"].append({"name": name, "arn": arn, "reason": why_not})
                 continue
             age = (now - model["creationTime"]).total_seconds() / DAY
+            team = tags.get("team") or "unknown"
+            keep_days = (retention_days_by_team or {}).get(team) or retention_days
             item = {
                 "name": name,
                 "arn": arn,
@@ -265,11 +307,12 @@ def retain_models(
                 "request": tags.get("request"),
                 "createdAt": model["creationTime"].isoformat(),
                 "ageDays": round(age, 2),
+                "retentionDays": keep_days,
             }
-            if age <= retention_days:
+            if age <= keep_days:
                 report["withinRetention"].append(item)
             elif arn in served:
-                report["inUse"].append(item | {"reason": "served by a provisioned throughput"})
+                report["inUse"].append(item | {"reason": served[arn]})
             elif dry_run:
                 report["wouldDelete"].append(item)
             else:

@@ -25,6 +25,7 @@ OUTCOMES = {
     "JobFailed": "job_failed",
     "JobStopped": "job_stopped",
     "ThroughputFailed": "pt_failed",
+    "PromotionFailed": "promotion_failed",
     "QuotaExceeded": "pt_quota_exceeded",
     "ApprovalRejected": "rejected",
     "EvaluationBelowThreshold": "eval_below_threshold",
@@ -53,6 +54,10 @@ RUNBOOK = {
     "job_failed": "Read Bedrock's failure message above; most are data or quota problems. Resubmit after fixing.",
     "job_stopped": "Someone or the timeout stopped the job. Resubmit if it was not intended.",
     "pt_failed": "Bedrock could not provision throughput; check the message, then resubmit or serve manually.",
+    "promotion_failed": (
+        "The team's endpoint still serves the model it served before (the error names both). Check the endpoint "
+        "with `aws bedrock get-custom-model-deployment`, then resubmit."
+    ),
     "pt_quota_exceeded": (
         "Request no-commitment model units for this model via AWS Support (Service Quotas), then resubmit."
     ),
@@ -115,7 +120,17 @@ def finalize(
             {"step": "Cleanup", "error": failed_cleanup.get("Error"), "message": failed_cleanup.get("Cause", "")}
         )
     serving = state.get("serving")
-    if status == "SUCCEEDED" and serving:
+    promotion = state.get("promotion") or None
+    if status == "SUCCEEDED" and promotion and promotion.get("ready"):
+        # The run's own deployment was deleted once the team's endpoint served its model: the endpoint serves it.
+        left.append(
+            {
+                "type": "on-demand-deployment",
+                "arn": promotion["arn"],
+                "reason": f"team endpoint {promotion['endpoint']}, serving the custom model",
+            }
+        )
+    elif status == "SUCCEEDED" and serving:
         left.append({"type": serving["kind"], "arn": serving["arn"], "reason": "serving the custom model"})
     cost = estimate_cost(run, state.get("dataset") or _invalid_dataset_size(error), policy_prices)
     for item in left:
@@ -140,6 +155,7 @@ def finalize(
         "metrics": state.get("metrics"),
         "approval": state.get("approval"),
         "serving": serving,
+        "promotion": promotion,
         "evaluation": state.get("evaluation"),
         "error": error,
         "cleanup": cleanup or None,
