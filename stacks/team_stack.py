@@ -100,6 +100,9 @@ class TeamStack(Stack):
             datasets=data.datasets,
             reports=data.reports,
             data_key=data.key,
+            # The key custom models are encrypted with (stacks/constructs/customization_role.py): the data key
+            # unless the environment names its own.
+            custom_model_key_arn=config.custom_model_kms_key_arn or data.key.key_arn,
             environment=env,
             pipeline_stack_name=pipeline_stack_name,
         )

@@ -295,6 +295,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         hourly = serving["hourly_cost_usd"]
         cost = "no hourly charge" if hourly == 0 else (f"{hourly} USD per hour" if hourly is not None else "unknown")
         print(f"  serving: {serving['kind']} {serving['arn']}, {cost}" + (" (illustrative price)" if hourly else ""))
+    _print_endpoint(summary)
     print(
         f"  {summary['state_transitions']} state transitions, {summary['lambda_invocations']} Lambda invocations, "
         f"{summary['elapsed_seconds']} s"
@@ -328,6 +329,36 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(f"Open it in a browser (works offline): {html_path.as_uri()}")
 
 
+def _print_endpoint(summary: dict[str, Any]) -> None:
+    """The runs of a scenario that runs the team several times, its team endpoint, and what followed."""
+    runs = summary.get("runs") or []
+    if len(runs) > 1:
+        for number, run in enumerate(runs, 1):
+            promotion = run.get("promotion") or {}
+            moved = (
+                f"; endpoint {promotion.get('endpoint')}: {promotion.get('before') or 'nothing'} -> "
+                f"{promotion.get('after')}"
+                if promotion.get("ready")
+                else ""
+            )
+            print(f"  run {number}: {run['requestId']} {run['status']}, {run['outcome']}, model {run['model']}{moved}")
+    endpoint = summary.get("endpoint")
+    if endpoint:
+        print(
+            f"  team endpoint {endpoint['name']} after the runs: {endpoint['arn']} serves {endpoint['serves']} "
+            f"(previous model: {endpoint['previous_model'] or 'none'})"
+        )
+    for follow_up in summary.get("afterwards") or []:
+        done = follow_up.get("rollback") or {}
+        if done:
+            print(f"  then, as the team member: {' '.join(done['command'])} -> exit {done['exit_code']}")
+            for line in (done["stdout"] + done["stderr"]).splitlines():
+                print(f"    {line}")
+        after = follow_up.get("endpoint")
+        if after:
+            print(f"  team endpoint {after['name']} now: {after['arn']} serves {after['serves']}")
+
+
 def _print_chaos(summary: dict[str, Any]) -> None:
     print(f"  chaos seed {summary['seed']}, faults drawn:")
     for fault in summary["faults"]:
@@ -353,7 +384,7 @@ def _verdict(summary: dict[str, Any]) -> str:
             f"got {outcome} (execution {summary['status']})"
         )
     if outcome == "deployed":
-        serving = (summary.get("report") or {}).get("serving") or {}
+        serving = summary.get("serving") or (summary.get("report") or {}).get("serving") or {}
         return f"scenario {scenario} ended as intended: deployed, serving on {serving.get('arn', '?')} (simulated)"
     message = error_message((summary.get("report") or {}).get("error")) or "no error message"
     return f"scenario {scenario} ended in the failure path as intended: {outcome}: {message}"

@@ -118,7 +118,24 @@ def choose(name: str, model: str | None = None, environment: str | None = None) 
     from bft.config import known_environments, load_config
 
     model = model or (SCENARIOS[name].model if name in SCENARIOS else None)
+    on_demand = name in SCENARIOS and SCENARIOS[name].on_demand
+    if on_demand and model is not None:
+        from bft.families import serving_kinds
+
+        kinds = serving_kinds(model)
+        if "on-demand-deployment" not in kinds:
+            raise NoOfflineWorld(
+                f"scenario {name} needs a model served on demand (a team endpoint is an on-demand custom model "
+                f"deployment); {model} is served by {' or '.join(kinds)}"
+            )
     if environment is not None:
+        if model is None and on_demand:
+            model = served_on_demand(environment)
+            if model is None:
+                raise NoOfflineWorld(
+                    f"environment {environment} allows no model served on demand, which scenario {name} needs "
+                    f"(a team endpoint is an on-demand custom model deployment): run it without --env"
+                )
         if model is None:
             model = load_config(environment).allowed_base_models[0]
         why = offers(environment, model)
@@ -134,6 +151,15 @@ def choose(name: str, model: str | None = None, environment: str | None = None) 
     raise NoOfflineWorld(
         f"no offline environment offers {model}: " + "; ".join(f"{env}: {why}" for env, why in reasons.items())
     )
+
+
+def served_on_demand(environment: str) -> str | None:
+    """The environment's first allowed model whose custom models are served on demand (None: none is)."""
+    from bft.config import load_config
+    from bft.families import serving_kinds
+
+    models = load_config(environment).allowed_base_models
+    return next((m for m in models if "on-demand-deployment" in serving_kinds(m)), None)
 
 
 def environment_of(assembly: Path) -> str | None:
@@ -184,6 +210,18 @@ class World:
     route: Callable[[Event], list[Event]] = lambda event: [event]
     # Puts one event on the bus now, past ``route`` (an event held back and delivered later).
     deliver: Callable[[Event], None] | None = None
+    # Runs of the same team one after another (each a new request id, each reviewed when a reviewer is set);
+    # each hook is called before run i (0-based) starts, e.g. to plan how Bedrock answers it.
+    runs: int = 1
+    before_run: list[Callable[[World, int], None]] = field(default_factory=list)
+    # What the team member does once the runs ended (e.g. `bft rollback`): each returns what the summary reports.
+    afterwards: list[Callable[[Afterwards], dict[str, Any]]] = field(default_factory=list)
+
+    def promote_into(self, endpoint: str, *, runs: int = 2) -> None:
+        """``runs`` approved runs of the team, each promoting into the team's endpoint ``endpoint``."""
+        self.request["serving"]["endpoint"] = endpoint
+        self.runs = runs
+        self.with_reviewer(_approve)
 
     def with_reviewer(self, decide: Callable[[OfflineAssembly, dict[str, Any]], None]) -> None:
         self.request["approvalRequired"] = True
@@ -258,6 +296,72 @@ class World:
         step again, which must adopt what the first attempt created instead of creating a second one."""
         for function in functions:
             self.step(function, _crash_once(function))
+
+
+@dataclass
+class Afterwards:
+    """What a scenario's follow-up (`World.afterwards`) may use once the runs ended: the world, the team member's
+    session (the submitter role), the environment and team."""
+
+    env: OfflineAssembly
+    fake: FakeBedrock
+    submitter: Any
+    environment: str
+    team: str
+    request: dict[str, Any]
+
+
+def bft_as_team_member(after: Afterwards, *argv: str) -> dict[str, Any]:
+    """`bft ARGV...` with the team member's credentials (the submitter role's session): exit code and output."""
+    import contextlib
+    import io
+
+    from bft import aws
+    from bft.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with aws.scoped({}, after.submitter), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return {"command": ["bft", *argv], "exit_code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+
+
+def rollback_endpoint(after: Afterwards) -> dict[str, Any]:
+    """`bft rollback` of the team's endpoint, as the team member, waiting until it serves the previous model; the
+    model the endpoint serves then, as Bedrock reports it."""
+    endpoint = after.request["serving"]["endpoint"]
+    done = bft_as_team_member(
+        after,
+        "rollback",
+        "--env",
+        after.environment,
+        "--team",
+        after.team,
+        "--endpoint",
+        endpoint,
+        "--poll-seconds",
+        "0.05",
+        "--wait-seconds",
+        "60",
+    )
+    return {"rollback": done, "endpoint": endpoint_state(after.fake, after.environment, after.team, endpoint)}
+
+
+def endpoint_state(fake: FakeBedrock, environment: str, team: str, endpoint: str) -> dict[str, Any] | None:
+    """The team endpoint's ARN, the model it serves and its recorded previous model (None: there is none)."""
+    from bft.names import endpoint_deployment_name
+
+    name = endpoint_deployment_name(environment, team, endpoint)
+    found = next((d for d in fake.custom_model_deployments() if d["modelDeploymentName"] == name), None)
+    if found is None:
+        return None
+    arn = found["customModelDeploymentArn"]
+    return {
+        "name": endpoint,
+        "arn": arn,
+        "serves": found["modelArn"],
+        "update": found.get("updateDetails"),
+        "previous_model": fake.resource_tags(arn).get("previous-model"),
+    }
 
 
 def _crash_once(function: str) -> Callable[[Any], Any]:
@@ -377,6 +481,24 @@ class Scenario:
     evaluation_records: int | None = None
     # Model units of the throughput the request asks for (within the environment's max_model_units).
     model_units: int = 1
+    # The scenario needs a model served on demand (a team endpoint is an on-demand deployment): the environment's
+    # first allowed one (bft.families.serving_kinds), or the offline world that has one.
+    on_demand: bool = False
+
+
+def _promotion(world: World) -> None:
+    world.promote_into("live")
+    world.afterwards.append(rollback_endpoint)
+
+
+def _promotion_update_failed(world: World) -> None:
+    world.promote_into("live")
+
+    def second_update_fails(world: World, index: int) -> None:
+        if index == 1:
+            world.fake.plan_deployment_updates("UpdateFailed")
+
+    world.before_run.append(second_update_fails)
 
 
 def _reject(env: OfflineAssembly, run: dict[str, Any]) -> None:
@@ -560,6 +682,22 @@ SCENARIOS: dict[str, Scenario] = {
             catalog_overrides={"haiku_status": "LEGACY", "haiku_end_of_life_days": 90},
             model=HAIKU,
         ),
+        Scenario(
+            "promotion",
+            "two approved runs of one team promote into its endpoint: one deployment ARN serves the second model, "
+            "then `bft rollback` points it back at the first",
+            "deployed",
+            _promotion,
+            on_demand=True,
+        ),
+        Scenario(
+            "promotion-update-failed",
+            "the team's second approved run is evaluated, then Bedrock ends the endpoint's update UpdateFailed: the "
+            "run says so and the endpoint still serves the first model",
+            "promotion_failed",
+            _promotion_update_failed,
+            on_demand=True,
+        ),
     )
 }
 
@@ -728,7 +866,8 @@ def run_scenario(
                 "metric": "accuracy",
                 **({"maxRecords": scenario.evaluation_records} if scenario.evaluation_records else {}),
             },
-            "requestId": f"demo-{name}-{int(time.time())}",
+            # At most 40 characters (bft.names.REQUEST_ID), whatever the scenario's name.
+            "requestId": f"demo-{name}"[:29].rstrip("-") + f"-{int(time.time())}",
         }
         if training is not None:
             folder = f"s3://{datasets}/{team}/user"
@@ -784,18 +923,29 @@ def run_scenario(
         background.start()
         machine_arn = team_refs(env, environment, team).state_machine_arn
         submitter_sfn = submitter.client("stepfunctions")
+        sequence: list[dict[str, Any]] = []
+        base_request_id = request["requestId"]
         try:
-            arns = [
-                submitter_sfn.start_execution(
-                    stateMachineArn=machine_arn, name=f"{request['requestId']}-{i}", input=json.dumps(request)
-                )["executionArn"]
-                for i in range(world.executions)
-            ]
-            results = [env.wait(arn, timeout=240, progress=say) for arn in arns]
+            for index in range(world.runs):
+                if index:  # a later run of the same team: a request of its own (at most 40 characters)
+                    suffix = f"-r{index + 1}"
+                    request["requestId"] = base_request_id[: 40 - len(suffix)].rstrip("-") + suffix
+                for hook in world.before_run:
+                    hook(world, index)
+                if world.runs > 1:
+                    say(f"run {index + 1} of {world.runs}: request {request['requestId']}")
+                arns = [
+                    submitter_sfn.start_execution(
+                        stateMachineArn=machine_arn, name=f"{request['requestId']}-{i}", input=json.dumps(request)
+                    )["executionArn"]
+                    for i in range(world.executions)
+                ]
+                results = [env.wait(arn, timeout=240, progress=say) for arn in arns]
+                sequence.append({"requestId": request["requestId"], "results": results})
         finally:
             stop.set()
             background.join()
-        # The execution that owns the request (a duplicate submission's twin fails with DuplicateRequest).
+        # The execution that owns the (last) request (a duplicate submission's twin fails with DuplicateRequest).
         first = next((r for r in results if r.error != "DuplicateRequest"), results[0])
         reports_bucket = env.stack_output_by_key("ReportsBucketName")
         # A request ValidateRequest refused is reported under its execution's name, not the id it claimed.
@@ -820,6 +970,27 @@ def run_scenario(
         report_objects = [key for key in (report or {}).get("reportObjects") or [] if key in in_bucket]
         if report_dir is not None:
             download_report(submitter_s3, reports_bucket, report_objects, report_dir)
+        runs = []
+        for item in sequence:
+            recorded = _read_json(s3, reports_bucket, f"reports/{team}/{item['requestId']}/run.json") or {}
+            runs.append(
+                {
+                    "requestId": item["requestId"],
+                    "status": item["results"][0].status,
+                    "outcome": recorded.get("outcome"),
+                    "model": (recorded.get("jobResult") or {}).get("outputModelArn"),
+                    "promotion": recorded.get("promotion"),
+                }
+            )
+        endpoint_name = request["serving"].get("endpoint")
+        # The endpoint as the runs left it, before any follow-up changes it.
+        endpoint = endpoint_state(fake, environment, team, endpoint_name) if endpoint_name else None
+        afterwards: list[dict[str, Any]] = []
+        if world.afterwards:
+            after = Afterwards(
+                env=env, fake=fake, submitter=submitter, environment=environment, team=team, request=request
+            )
+            afterwards = [follow_up(after) for follow_up in world.afterwards]
         notifications = env.sns_messages()
         deployments_left = [d["customModelDeploymentArn"] for d in fake.custom_model_deployments()]
         summary = {
@@ -836,6 +1007,10 @@ def run_scenario(
             "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
             "deployments_left": deployments_left,
             "serving": serving_summary(report),
+            # Every run of the scenario in order (one unless it runs the team several times), and its team endpoint.
+            "runs": runs,
+            "endpoint": endpoint,
+            "afterwards": afterwards,
             "notifications": [{"subject": n["subject"], "message": n["message"]} for n in notifications],
             "state_transitions": first.state_transitions,
             # Steps the state machine invoked, plus the event-driven resume (JobEvents) of its job.
@@ -889,6 +1064,9 @@ def serving_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
     """``{kind, arn, hourly_cost_usd}`` of what serves the custom model after the run; None when nothing does."""
     report = report or {}
     serving = report.get("serving") or {}
+    promotion = report.get("promotion") or {}
+    if promotion.get("ready"):  # the team's endpoint serves the model; the run's own deployment is gone
+        serving = {"kind": "on-demand-deployment", "arn": promotion.get("arn")}
     live = [item for item in report.get("leftRunning") or [] if item.get("arn") == serving.get("arn")]
     if not serving or not live:
         return None
@@ -918,7 +1096,7 @@ class _Background(threading.Thread):
         self.errors: list[str] = []
 
     def run(self) -> None:
-        reviewed = False
+        reviewed: set[str] = set()
         while not self.stop_event.wait(0.05):
             # One failed round (a handler error, a race with moto) must not stop time or the reviewer:
             # record it for the summary and go on, as the real schedules would.
@@ -926,12 +1104,12 @@ class _Background(threading.Thread):
                 self.fake.tick()
                 # Each rule by its rate(), in virtual time.
                 self.scheduled_invocations += len(self.env.run_due_schedules())
-                if self.world.reviewer and not reviewed:
+                if self.world.reviewer and self.world.request["requestId"] not in reviewed:
                     run = self._awaiting_approval()
                     if run:
                         self.say(f"reviewer: deciding on {run['requestId']}")
                         self.world.reviewer(self.env, run)
-                        reviewed = True
+                        reviewed.add(run["requestId"])
             except Exception as exc:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 self.say(f"background error (continuing): {type(exc).__name__}: {exc}")

@@ -1,5 +1,5 @@
 """What one onboarded team may do: submit to its own state machine, use its own data prefix, read its own
-reports and tear down its own throughputs. Nothing of another team's.
+reports, tear down its own throughputs and roll its own endpoint back. Nothing of another team's.
 
 It never decides approvals: no human role holds states:SendTask* or the approval items. Reviewers decide
 through the approval function URL (workflow.ApprovalDecisions), which refuses a team's own submitter role."""
@@ -30,6 +30,7 @@ class TeamAccess(Construct):
         datasets: s3.IBucket,
         reports: s3.IBucket,
         data_key: kms.IKey,
+        custom_model_key_arn: str,
         environment: str,
         pipeline_stack_name: str,
     ) -> None:
@@ -117,6 +118,15 @@ class TeamAccess(Construct):
             ["bedrock:GetCustomModel", "bedrock:DeleteCustomModel", "bedrock:ListTagsForResource"],
             [custom_model],
             StringEquals=team_owned,
+        )
+        # `bft rollback`: the team's own endpoint back to a model of the team's own (bft.workflow.promotion). Both
+        # resources carry the team's tags; a deployment or model of another team is refused here as in the code.
+        allow(["bedrock:UpdateCustomModelDeployment"], [deployment, custom_model], StringEquals=team_owned)
+        # Serving a custom model encrypted with a customer key uses the key (encryption-custom-job), through Bedrock.
+        allow(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [custom_model_key_arn],
+            StringEquals={"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
         )
         for finding, reason in (
             (datasets.arn_for_objects(f"{team}/*"), "The team's own dataset prefix."),

@@ -80,6 +80,23 @@ def test_offboard_refuses_while_a_run_is_in_flight_or_something_serves(
     assert "bft teardown --env dev --team moderation --request-id req-1" in err
 
 
+def test_a_team_endpoint_blocks_offboarding_and_says_how_to_delete_it(
+    deployed: dict[str, Any],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The team's endpoint (bft.workflow.promotion) belongs to no request: no `bft teardown` line for it."""
+    endpoint = {"project": "bedrock-fine-tuning", "environment": "dev", "team": "moderation", "endpoint": "live"}
+    aws.override("bedrock", Bedrock({DEPLOYMENT + "live": ("Active", endpoint)}))
+    assert cli("offboard", "--env", "dev", "--team", "moderation") == 1
+    err = capsys.readouterr().err
+    assert f"custom-model-deployment still serving (Active): {DEPLOYMENT}live" in err
+    assert (
+        "team endpoint live: once no application calls it, aws bedrock delete-custom-model-deployment "
+        f"--custom-model-deployment-identifier {DEPLOYMENT}live"
+    ) in err
+    assert "--request-id None" not in err
+
+
 def test_offboard_says_which_stack_to_destroy_when_nothing_runs(
     deployed: dict[str, Any],  # noqa: F811
     capsys: pytest.CaptureFixture[str],

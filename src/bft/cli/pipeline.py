@@ -501,11 +501,15 @@ def run_offboard(args: argparse.Namespace) -> int:
         for arn in found.running:
             print(f"  run in flight: {arn} (let it end: its cleanup runs only inside the workflow)", file=sys.stderr)
         for item in found.serving:
-            print(
-                f"  {item['kind']} still serving ({item['status']}): {item['arn']}\n"
-                f"    bft teardown --env {config.name} --team {args.team} --request-id {item['request']}",
-                file=sys.stderr,
-            )
+            if item.get("endpoint") and not item.get("request"):
+                # The team's endpoint is no run's: no teardown deletes it (applications may still call it).
+                how = (
+                    f"team endpoint {item['endpoint']}: once no application calls it, "
+                    f"aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {item['arn']}"
+                )
+            else:
+                how = f"bft teardown --env {config.name} --team {args.team} --request-id {item['request']}"
+            print(f"  {item['kind']} still serving ({item['status']}): {item['arn']}\n    {how}", file=sys.stderr)
         print(f"Run `bft offboard --env {config.name} --team {args.team}` again when they are gone.", file=sys.stderr)
         return EXIT_NEGATIVE
     print(f"team {args.team}: no run in flight, nothing serving in {config.name}. Offboard it with")

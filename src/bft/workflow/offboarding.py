@@ -23,7 +23,7 @@ ENDED = {"Deleting", "DELETING", "Failed", "FAILED"}
 @dataclass
 class Blockers:
     running: list[str] = field(default_factory=list)  # execution ARNs
-    serving: list[dict[str, Any]] = field(default_factory=list)  # {kind, arn, request, status}
+    serving: list[dict[str, Any]] = field(default_factory=list)  # {kind, arn, request, endpoint, status}
 
     def __bool__(self) -> bool:
         return bool(self.running or self.serving)
@@ -67,6 +67,13 @@ def blockers(*, sfn: Any, bedrock: Any, state_machine_arn: str, environment: str
                 raise
             if (tags.get("project"), tags.get("environment"), tags.get("team")) == (PROJECT_TAG, environment, team):
                 found.serving.append(
-                    {"kind": kind, "arn": arn, "request": tags.get("request"), "status": summary.get("status")}
+                    {
+                        "kind": kind,
+                        "arn": arn,
+                        "request": tags.get("request"),
+                        # A team endpoint (bft.workflow.promotion) belongs to no request.
+                        "endpoint": tags.get("endpoint"),
+                        "status": summary.get("status"),
+                    }
                 )
     return found
