@@ -28,6 +28,9 @@ REAPER_ACTIONS = {
     "bedrock:ListTagsForResource",
     "bedrock:DeleteProvisionedModelThroughput",
     "bedrock:DeleteCustomModel",
+    # What deployments use or keep as their rollback target (bft.workflow.promotion.protected_models): reads.
+    "bedrock:ListCustomModelDeployments",
+    "bedrock:GetCustomModelDeployment",
 }
 
 
@@ -177,9 +180,15 @@ def test_deletes_are_limited_to_the_pipelines_tagged_resources(synthesized: Synt
         resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         if any(a.startswith("bedrock:Delete") for a in actions(statement)):
             assert statement["Condition"] == TAG_CONDITION, statement
-        if any(a.startswith("bedrock:Delete") or a == "bedrock:ListTagsForResource" for a in actions(statement)):
-            # Tag reads stay unconditioned on purpose (see guardrails.py); both stay on the two resource types.
+        if any(a.startswith("bedrock:Delete") for a in actions(statement)):
             assert all(arn_text(r).endswith((":provisioned-model/*", ":custom-model/*")) for r in resources_), statement
+        if "bedrock:ListTagsForResource" in actions(statement):
+            # Tag reads stay unconditioned on purpose (see guardrails.py); deployments' only to keep their models.
+            kinds = (":provisioned-model/*", ":custom-model/*", ":custom-model-deployment/*")
+            assert all(arn_text(r).endswith(kinds) for r in resources_), statement
+        joined = [arn_text(r) for r in resources_ if isinstance(r, str) or "Fn::Join" in r]
+        if any(text.endswith(":custom-model-deployment/*") for text in joined):
+            assert set(actions(statement)) <= {"bedrock:ListTagsForResource", "bedrock:GetCustomModelDeployment"}
         if "*" in resources_:
             assert all(a.startswith(("bedrock:List", "xray:")) for a in actions(statement)), statement
             assert "bedrock:ListTagsForResource" not in actions(statement)
@@ -258,6 +267,12 @@ def test_the_reapers_wildcards_are_acknowledged_with_reasons_on_its_own_policy(s
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:provisioned-model/*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:custom-model/*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:"
+        "custom-model-deployment/*]",
     }
     for finding in ours:
-        assert "aws:ResourceTag" in finding["reason"] or "no resource-level scope" in finding["reason"]
+        assert (
+            "aws:ResourceTag" in finding["reason"]
+            or "no resource-level scope" in finding["reason"]
+            or "read-only" in finding["reason"]
+        )
