@@ -71,9 +71,9 @@ def test_each_formats_example_record_is_valid_for_its_family(family: object) -> 
     assert set(EXAMPLE_RECORDS) >= {family.data_format}  # type: ignore[attr-defined]
 
 
-def test_the_readme_shows_each_formats_example_record() -> None:
+def test_the_docs_show_each_formats_example_record() -> None:
     from bft.synth import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "data-formats.md").read_text(encoding="utf-8")
     for data_format in EXAMPLE_RECORDS:
-        assert f"`{example_line(data_format)}`" in readme, data_format
+        assert f"`{example_line(data_format)}`" in page, data_format

@@ -409,7 +409,7 @@ def _post_decision(w: World, principal_arn: str, session: str, body: dict[str, A
 
 
 def _onboard_reviewer(w: World, principal_arn: str) -> None:
-    """Attach the stack's ReviewerPolicy to a reviewer's role, as the platform team does (README, onboarding)."""
+    """Attach the stack's ReviewerPolicy to a reviewer's role, as the platform team does (docs/onboard-teams.md)."""
     w.env.store.attach_to_external(principal_arn, str(w.env.stack_output_by_key("ReviewerPolicyArn")))
 
 
