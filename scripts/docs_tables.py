@@ -33,8 +33,7 @@ COMMAND = ".venv/bin/python scripts/docs_tables.py"
 TABLES: dict[str, Callable[[], str]] = {}
 
 # Regions a page already has whose function is still to be written; the script leaves them as they are.
-# models: the table of Bedrock models, to be generated from the model catalog (docs/models.md).
-PENDING = frozenset({"models"})
+PENDING: frozenset[str] = frozenset()
 
 BEGIN = re.compile(r"^<!-- BEGIN GENERATED: (?P<name>[a-z0-9-]+) -->$", re.MULTILINE)
 END = "<!-- END GENERATED -->"
@@ -69,6 +68,44 @@ def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 def outcome_link(outcome: str, page: str = "runbook.md") -> str:
     """An outcome, linked to its runbook entry (``deployed`` has none)."""
     return f"`{outcome}`" if outcome == "deployed" else f"[`{outcome}`]({page}#{outcome})"
+
+
+@table("models")
+def models() -> str:
+    """Every model of the catalog (bft/catalog/models.json): where it is customized, how it is served, its
+    lifecycle as published and the source of that, live ones first. Lifecycles are stated by their dates, so
+    the table does not change with the day it is generated."""
+    from bft.catalog import catalog
+
+    shipped = catalog()
+    serving = {"on-demand-deployment": "on demand", "provisioned-throughput": "provisioned throughput"}
+
+    def lifecycle(model: object) -> str:
+        life = model.lifecycle  # type: ignore[attr-defined]
+        dates = [f"{word} {day}" for word, day in (("Legacy", life.legacy), ("end of life", life.end_of_life)) if day]
+        return f"{life.status}" + (f" ({', '.join(dates)})" if dates else "")
+
+    rows = [
+        (
+            f"`{m.model_id}`",
+            m.name,
+            ", ".join(m.regions),
+            ", ".join(kind.lower().replace("_", " ") for kind in m.customizations),
+            ", ".join(serving[kind] for kind in m.serving),
+            lifecycle(m),
+            f"[{m.facts['lifecycle'].source.key}]({m.facts['lifecycle'].source.url})"
+            + (" (guess)" if m.facts["lifecycle"].guess else ""),
+        )
+        for m in sorted(
+            shipped.models, key=lambda m: m.lifecycle.end_of_life is not None or m.lifecycle.status != "ACTIVE"
+        )
+    ]
+    note = (
+        f"Facts checked {shipped.checked}; every fact's source is in `src/bft/catalog/models.json`. "
+        "`bft models --env E --live` compares them with what your account's Bedrock says today."
+    )
+    header = ("model id", "model", "region", "customization", "served", "lifecycle", "source")
+    return markdown_table(header, rows) + "\n\n" + note
 
 
 @table("scenarios")

@@ -285,7 +285,7 @@ def test_failing_state_is_the_one_before_cleanup() -> None:
 def test_committed_sample_data_is_what_the_script_writes(tmp_path: Path) -> None:
     script = ROOT / "scripts" / "make_sample_data.py"
     subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True)
-    for folder in ("", "conversation", "prompt-completion"):  # messages, bedrock-conversation-2024, prompt/completion
+    for folder in ("", "prompt-completion", "anthropic-messages"):  # bedrock-conversation-2024 at the top
         for name in SPLITS:
             assert (tmp_path / folder / name).read_bytes() == (SAMPLE / folder / name).read_bytes(), (
                 f"data/sample/{folder}/{name} drifted: run `.venv/bin/python scripts/make_sample_data.py` and "
@@ -296,10 +296,11 @@ def test_committed_sample_data_is_what_the_script_writes(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("folder", "model"),
     [
-        ("", "anthropic.claude-3-haiku-20240307-v1:0:200k"),
-        ("conversation", "amazon.nova-micro-v1:0:128k"),
-        ("conversation", "meta.llama3-2-1b-instruct-v1:0:128k"),
+        ("", "amazon.nova-micro-v1:0:128k"),
+        ("", "amazon.nova-2-lite-v1:0:256k"),
+        ("", "meta.llama3-3-70b-instruct-v1:0:128k"),
         ("prompt-completion", "meta.llama3-1-8b-instruct-v1:0:128k"),
+        ("anthropic-messages", "anthropic.claude-3-haiku-20240307-v1:0:200k"),
     ],
 )
 def test_committed_sample_data_is_valid_for_each_family(folder: str, model: str) -> None:
@@ -312,9 +313,9 @@ def test_committed_sample_data_is_valid_for_each_family(folder: str, model: str)
 def test_the_formats_carry_the_same_records() -> None:
     answers = {
         folder: [sample_data.answer_of(json.loads(line)) for line in (SAMPLE / folder / "train.jsonl").open()]
-        for folder in ("", "conversation", "prompt-completion")
+        for folder in ("", "prompt-completion", "anthropic-messages")
     }
-    assert answers[""] == answers["conversation"] == answers["prompt-completion"]
+    assert answers[""] == answers["prompt-completion"] == answers["anthropic-messages"]
 
 
 def test_committed_sample_data_is_the_demos_data(tmp_path: Path) -> None:
@@ -322,7 +323,7 @@ def test_committed_sample_data_is_the_demos_data(tmp_path: Path) -> None:
     written = sample_data.write_splits(tmp_path)
     for name in SPLITS:
         assert written[name.removesuffix(".jsonl")].read_bytes() == (SAMPLE / name).read_bytes()
-    assert sum(1 for _ in (SAMPLE / "train.jsonl").open()) >= 32, "Claude 3 Haiku needs at least 32 records"
+    assert sum(1 for _ in (SAMPLE / "train.jsonl").open()) >= 100, "Llama needs at least 100 records"
 
 
 def test_each_runbook_entry_quotes_the_line_its_notification_prints() -> None:

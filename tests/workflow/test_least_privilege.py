@@ -25,7 +25,6 @@ from bft_twin.iam.privilege import (
     kept_matches,
     measure,
 )
-from bft_twin.run import SCENARIOS
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import least_privilege
@@ -33,7 +32,7 @@ import least_privilege
 
 @pytest.fixture(scope="module")
 def every_scenario(local_assembly: Path) -> dict[str, Any]:
-    return least_privilege.run_all(local_assembly, list(SCENARIOS))
+    return least_privilege.run_all(local_assembly, least_privilege.local_scenarios())
 
 
 @pytest.fixture(scope="module")
