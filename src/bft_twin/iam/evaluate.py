@@ -25,25 +25,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from bft_twin.iam.conditions import KNOWN_CONDITION_KEY_PREFIXES, KNOWN_CONDITION_KEYS, is_known_key, request_context
+from bft_twin.iam.conditions import request_context
 from bft_twin.iam.model import AuthRequest, Decision, Grant, Policy, StatementRef, Undecidable
-from bft_twin.iam.statements import Matches, match
-from bft_twin.iam.statements import parsed_statements as _statements
+from bft_twin.iam.statements import Matches, match, parsed_statements
 
 # The evaluator's parts, lowest first: patterns (wildcards) -> conditions (keys, operators, request context)
 # -> statements (parsing, principals, matching) -> this module (KMS grants and the decision).
-#
-# Re-exported, not defined here: the condition-key registry (bft_twin.iam.conditions) and the parse cache
-# (``_statements``, bft_twin.iam.statements.parsed_statements). tests/unit/test_iam_evaluate.py imports the
-# former from this module and reads the latter through it; tests change on other branches, so their imports
-# move in a follow-up, and then these go.
-__all__ = [
-    "KNOWN_CONDITION_KEYS",
-    "KNOWN_CONDITION_KEY_PREFIXES",
-    "access_denied_message",
-    "evaluate",
-    "is_known_key",
-]
+
 
 ResourceKind = Literal["generic", "kms", "trust"]
 
@@ -134,12 +122,12 @@ def evaluate(
 
     id_m = Matches([], [])
     for policy in identity:
-        m = match(_statements(policy, "identity"), request, ctx)
+        m = match(parsed_statements(policy, "identity"), request, ctx)
         id_m.allow += m.allow
         id_m.deny += m.deny
-    b_m = match(_statements(boundary, "boundary"), request, ctx) if boundary is not None else Matches([], [])
+    b_m = match(parsed_statements(boundary, "boundary"), request, ctx) if boundary is not None else Matches([], [])
     r_m = (
-        match(_statements(resource, "resource", trust), request, ctx, has_boundary=boundary is not None)
+        match(parsed_statements(resource, "resource", trust), request, ctx, has_boundary=boundary is not None)
         if resource is not None
         else Matches([], [])
     )
