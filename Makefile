@@ -35,7 +35,7 @@ PYTEST_ARGS ?=
 SMOKE_ENV := $(if $(filter command line,$(origin ENV)),$(ENV),dev)
 YES ?=
 
-.PHONY: help setup synth test check lint typecheck demo smoke bench lock clean
+.PHONY: help setup synth test check lint typecheck docs docs-tables docs-serve demo smoke bench lock clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -76,7 +76,18 @@ typecheck: setup
 	@# Every handler is a module named `handler`: check them one at a time.
 	@for f in lambda/*/handler.py; do $(BIN)/mypy --no-error-summary "$$f" || exit 1; done
 
-check: lint typecheck test ## ruff, mypy and the tests: what CI runs
+check: lint typecheck docs test ## ruff, mypy, the tests and the docs site: what CI runs
+
+# Material for MkDocs prints a banner about its successor on every build; the build's own warnings still show.
+docs: setup ## build the docs site into site/ (mkdocs --strict: a broken link or anchor fails)
+	$(BIN)/python scripts/docs_tables.py --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-tables: setup ## rewrite the docs' generated tables (scenarios, outcomes) from the code
+	$(BIN)/python scripts/docs_tables.py
+
+docs-serve: setup ## serve the docs site on http://127.0.0.1:8000, rebuilt on every edit
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 demo: setup ## run the pipeline end to end offline (SCENARIO=<name> for a failure path, MODEL=<id> for another model)
 	$(BIN)/bft local-run --scenario $(SCENARIO) $(if $(MODEL),--model '$(MODEL)')
@@ -96,4 +107,4 @@ lock: ## re-resolve the Python lock after editing pyproject.toml
 	  -o requirements.lock -q
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out site .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@ invariant, the outcomes, and each seed that broke one (its faults and the invari
     .venv/bin/python scripts/chaos.py [--seeds 200] [--first 0] [--workers N] [--env local] [--json FILE]
 
 Each seed is `bft local-run --chaos SEED`: the same fault schedule and the same checks. Exit code 1 if any seed
-broke an invariant. The README's chaos figure comes from this script.
+broke an invariant. The chaos figure of docs/chaos.md comes from this script.
 """
 
 from __future__ import annotations

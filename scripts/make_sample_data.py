@@ -1,6 +1,7 @@
-"""Write the committed sample dataset: data/sample/{train,validation,evaluation}.jsonl (Claude 3 Haiku's
-messages format), and the same records in the other families' formats under data/sample/conversation/
-(Nova, Llama 3.2: bedrock-conversation-2024) and data/sample/prompt-completion/ (Llama 3.1, Titan).
+"""Write the committed sample dataset: data/sample/{train,validation,evaluation}.jsonl (Bedrock's conversation
+format: Amazon Nova, Nova 2 Lite, Llama 3.3), and the same records in the other families' formats under
+data/sample/prompt-completion/ (Llama 3.1) and data/sample/anthropic-messages/ (Claude 3 Haiku, past its end of
+life: the starting point of a migration).
 
 Synthetic comment-moderation records (one label per forum comment) from the seeded generator in
 ``bft.sample_data``, with the split sizes `bft local-run` uploads, so the committed files are the
@@ -20,13 +21,13 @@ from bft.sample_data import Format, write_splits
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "data" / "sample"
-# Claude 3 Haiku needs at least 32 training records; a few hundred keeps the files small and reviewable.
+# Llama needs at least 100 training records; a few hundred keeps the files small and reviewable.
 SIZES = {"training": 400, "validation": 60, "evaluation": 80}
-# Format -> sub-directory of the output (the messages format stays at the top, where it always was).
+# Format -> sub-directory of the output: the format of today's models at the top.
 FOLDERS: dict[Format, str] = {
-    "anthropic-messages": "",
-    "bedrock-conversation-2024": "conversation",
+    "bedrock-conversation-2024": "",
     "prompt-completion": "prompt-completion",
+    "anthropic-messages": "anthropic-messages",
 }
 
 

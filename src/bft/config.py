@@ -9,19 +9,28 @@ key path and what is allowed.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
-from bft.errors import BaseModelUnavailable
-from bft.families import SERVING_KINDS, family_for, serving_kinds
-from bft.names import ENDPOINT_NAME, ENDPOINT_NAME_LIMIT, HAIKU, TEAM_NAME
+from bft.catalog import catalog, today
+from bft.families import SERVING_KINDS, serving_kinds
+from bft.names import ENDPOINT_NAME, ENDPOINT_NAME_LIMIT, TEAM_NAME
 from bft.registry import merge_team
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
-DEFAULT_REGION = "us-west-2"  # where Claude 3 Haiku and Llama 3.x fine-tuning are offered
+DEFAULT_REGION = "us-west-2"  # where Meta Llama fine-tuning runs (Amazon Nova: us-east-1)
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
@@ -314,7 +323,8 @@ class EnvironmentConfig(_Strict):
     log_retention_days: int = 30
     data_retention: DataRetention = DataRetention()
     notification_emails: list[Email] = Field(default_factory=list)
-    allowed_base_models: list[ModelId] = Field(default_factory=lambda: [HAIKU], min_length=1)
+    # Absent: every model the catalog says is live in the region on the day the config is read (bft models).
+    allowed_base_models: list[ModelId] = Field(default_factory=list)
     provisioned_throughput: ThroughputPolicy = ThroughputPolicy()
     vpc: VpcConfig | None = None
     permissions_boundary_arn: (
@@ -338,9 +348,25 @@ class EnvironmentConfig(_Strict):
     serving_kinds: dict[ModelId, str] = Field(default_factory=dict)
     powertools_layer_version: int = Field(default=27, ge=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _live_models_by_default(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and "allowed_base_models" not in data:
+            region = data.get("region", DEFAULT_REGION)
+            live = catalog().live(region, _today(info)) if isinstance(region, str) else []
+            data = {**data, "allowed_base_models": [model.model_id for model in live]}
+        return data
+
     @model_validator(mode="after")
-    def _cross_field_rules(self) -> EnvironmentConfig:
+    def _cross_field_rules(self, info: ValidationInfo) -> EnvironmentConfig:
         # Each rule names where it is broken (_Invalid), so the message keeps the file's line number.
+        if not self.allowed_base_models:
+            raise _Invalid(
+                ("allowed_base_models",),
+                f"no model is customizable in {self.region} on {_today(info)}: set region to one that has some "
+                "(`bft models` lists them)",
+                anchor=("region",),
+            )
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise _Invalid(
                 ("log_retention_days",),
@@ -353,7 +379,7 @@ class EnvironmentConfig(_Strict):
                 "must be false in production (data is retained)",
                 anchor=("data_retention",),
             )
-        self._check_models_offered()
+        self._check_models_offered(_today(info))
         names = [team.name for team in self.teams]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -418,9 +444,10 @@ class EnvironmentConfig(_Strict):
                     )
         return self
 
-    def _check_models_offered(self) -> None:
-        """Every base model named is one the family registry says is customizable in this region, and every
-        serving kind named is one its model supports: refused at synth time, not on a team's first run."""
+    def _check_models_offered(self, on: date) -> None:
+        """Every base model named is live in this region on ``on`` (the day of synthesis) by the model catalog,
+        and every serving kind named is one its model supports: refused at synth time, not on a team's first
+        run. A refusal names the model, the region, the date and the live models that replace it."""
         named: list[tuple[tuple[Any, ...], str]] = [
             (("allowed_base_models", i), model) for i, model in enumerate(self.allowed_base_models)
         ]
@@ -428,17 +455,9 @@ class EnvironmentConfig(_Strict):
             models = team.allowed_base_models or []
             named += [(("teams", index, "allowed_base_models", i), model) for i, model in enumerate(models)]
         for loc, model in named:
-            try:
-                family = family_for(model)
-            except BaseModelUnavailable as exc:
-                raise _Invalid(loc, str(exc), anchor=loc[:-1]) from None
-            if self.region not in family.regions:
-                raise _Invalid(
-                    loc,
-                    f"{model} is not customizable in this environment's region {self.region}: {family.name} "
-                    f"fine-tuning runs only in {', '.join(family.regions)} (set region, or pick a model offered there)",
-                    anchor=loc[:-1],
-                )
+            refusal = catalog().refusal(model, self.region, on)
+            if refusal is not None:
+                raise _Invalid(loc, refusal, anchor=loc[:-1])
         for model, kind in self.serving_kinds.items():
             loc = ("serving_kinds", model)
             if model not in self.allowed_base_models:
@@ -587,8 +606,8 @@ def known_environments(config_dir: Path = DEFAULT_CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in config_dir.glob("*.yaml"))
 
 
-def load_config(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> EnvironmentConfig:
-    """Load and validate ``<config_dir>/<env>.yaml``."""
+def load_config(env: str, config_dir: Path = DEFAULT_CONFIG_DIR, *, today: date | None = None) -> EnvironmentConfig:
+    """Load and validate ``<config_dir>/<env>.yaml``; model lifecycles are judged on ``today`` (default: today)."""
     path = config_dir / f"{env}.yaml"
     if not path.is_file():
         known = ", ".join(known_environments(config_dir)) or "none"
@@ -607,7 +626,7 @@ def load_config(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> EnvironmentC
     if "extends" in raw:
         raw = _extended(raw, path, config_dir, lines)
     try:
-        return EnvironmentConfig.model_validate(raw)
+        return EnvironmentConfig.model_validate(raw, context={"today": today} if today else None)
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc, lines)) from None
 
@@ -631,6 +650,12 @@ def _extended(raw: dict[str, Any], path: Path, config_dir: Path, lines: dict[tup
         return out
 
     return merge(parent, raw)
+
+
+def _today(info: ValidationInfo) -> date:
+    """The day lifecycles are judged by: ``load_config(..., today=)``'s, else today (UTC)."""
+    chosen = (info.context or {}).get("today")
+    return chosen if isinstance(chosen, date) else today()
 
 
 def _describe(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int]) -> str:

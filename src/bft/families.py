@@ -1,9 +1,8 @@
-"""Model-family registry: the one place that knows each customizable model's rules.
+"""Model families: each customizable model's data rules, as the validators and the workflow read them.
 
-Dataset validation reads the data format and limits from here, the workflow
-reads hyperparameters, regions and how the custom model is served. Every value
-comes from ``docs/bedrock-behaviour.md#model-families``; where it marks a value
-unconfirmed, the comment next to it says which default was chosen and why.
+Dataset validation reads the data format and limits from here, the workflow reads hyperparameters, regions
+and how the custom model is served. The values are the model catalog's (:mod:`bft.catalog`, whose data file
+names each one's source and marks what is a guess): this module only shapes them.
 
 Importable without boto3 or pydantic: the Lambda bundle and the CLI share it.
 """
@@ -14,8 +13,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from bft.catalog import ON_DEMAND, Family, catalog
+from bft.catalog import SERVING_KINDS as SERVING_KINDS
 from bft.errors import BaseModelUnavailable, RequestInvalid
 
 DataFormat = Literal["anthropic-messages", "bedrock-conversation-2024", "prompt-completion"]
@@ -95,165 +96,53 @@ class ModelFamily:
         )
 
 
-def _hp(name: str, kind: type[int] | type[float], default: float, lo: float, hi: float) -> HyperParameterSpec:
-    return HyperParameterSpec(name, kind, kind(default), kind(lo), kind(hi))
+def _family(entry: Family) -> ModelFamily:
+    """A family's rules as the validators and the workflow read them, from the catalog's entries."""
+    members = [m for m in catalog().models if m.family == entry.name]
+    regions = tuple(dict.fromkeys(region for m in members for region in m.regions))
+    on_demand = all(ON_DEMAND in m.serving for m in members)
+    media = entry.media or {}
+    records = entry.records
+    return ModelFamily(
+        name=entry.name,
+        base_model_ids=tuple(m.model_id for m in members),
+        data_format=entry.data_format,  # type: ignore[arg-type]
+        min_records=records["min"],
+        max_training_records=records["max_training"],
+        max_validation_records=records["max_validation"],
+        max_total_records=records["max_total"],
+        max_tokens_per_record=entry.max_tokens_per_record,
+        max_training_bytes=entry.file_bytes["training"],
+        max_validation_bytes=entry.file_bytes["validation"],
+        reserved_strings=entry.reserved_strings,
+        hyperparameters=tuple(
+            HyperParameterSpec(
+                row["name"],
+                int if row["type"] == "int" else float,
+                _kind(row, "default"),
+                _kind(row, "min"),
+                _kind(row, "max"),
+            )
+            for row in entry.hyperparameters.get("FINE_TUNING", ())
+        ),
+        regions=regions,
+        serving="provisioned-throughput+on-demand-deployment" if on_demand else "provisioned-throughput",
+        reserved_strings_ignore_case=entry.reserved_strings_ignore_case,
+        text_only_model_ids=frozenset(m.model_id for m in members if m.text_only),
+        max_system_blocks=media.get("max_system_blocks"),
+        max_images_per_record=media.get("max_images_per_record", 0),
+        max_videos_per_record=media.get("max_videos_per_record", 0),
+        image_formats=tuple(media.get("image_formats", ())),
+        video_formats=tuple(media.get("video_formats", ())),
+    )
 
 
-_NOVA_IDS = ("amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k", "amazon.nova-pro-v1:0:300k")
-_LLAMA_31_IDS = ("meta.llama3-1-8b-instruct-v1:0:128k", "meta.llama3-1-70b-instruct-v1:0:128k")
-_LLAMA_32_IDS = (
-    "meta.llama3-2-1b-instruct-v1:0:128k",
-    "meta.llama3-2-3b-instruct-v1:0:128k",
-    "meta.llama3-2-11b-instruct-v1:0:128k",
-    "meta.llama3-2-90b-instruct-v1:0:128k",  # suffix unconfirmed in the facts
-)
-_LLAMA_HP = (
-    _hp("epochCount", int, 5, 1, 10),
-    _hp("batchSize", int, 1, 1, 1),
-    _hp("learningRate", float, 1e-4, 5e-6, 0.1),
-)
-# Nova's reserved strings (facts) plus "<unk>", which the official Nova validator also rejects.
-_NOVA_RESERVED = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]", "<unk>")
+def _kind(row: dict[str, Any], key: str) -> int | float:
+    return int(row[key]) if row["type"] == "int" else float(row[key])
 
-FAMILIES: tuple[ModelFamily, ...] = (
-    ModelFamily(
-        name="claude-3-haiku",
-        base_model_ids=("anthropic.claude-3-haiku-20240307-v1:0:200k",),
-        data_format="anthropic-messages",
-        min_records=32,
-        max_training_records=10_000,
-        max_validation_records=1_000,
-        max_total_records=10_000,
-        max_tokens_per_record=32_000,
-        max_training_bytes=10 * GB,
-        max_validation_bytes=1 * GB,
-        # From the aws-samples validator: the legacy prompt markers confuse Claude's template.
-        reserved_strings=("\nHuman:", "\nAssistant:"),
-        hyperparameters=(
-            _hp("epochCount", int, 2, 1, 10),
-            _hp("batchSize", int, 32, 4, 256),
-            _hp("learningRateMultiplier", float, 1, 0.1, 2),
-            _hp("earlyStoppingThreshold", float, 0.001, 0, 0.1),
-            _hp("earlyStoppingPatience", int, 2, 1, 10),
-        ),
-        regions=("us-west-2",),
-        serving="provisioned-throughput",
-    ),
-    ModelFamily(
-        name="nova",
-        base_model_ids=_NOVA_IDS,
-        data_format="bedrock-conversation-2024",
-        # 8-20,000 records, training and validation combined; the split per file is
-        # not documented, so each file may use the whole allowance.
-        min_records=8,
-        max_training_records=20_000,
-        max_validation_records=20_000,
-        max_total_records=20_000,
-        max_tokens_per_record=None,  # unconfirmed
-        # Unconfirmed for Nova: the Claude 3 Haiku / Bedrock file-size limits.
-        max_training_bytes=10 * GB,
-        max_validation_bytes=1 * GB,
-        reserved_strings=_NOVA_RESERVED,
-        reserved_strings_ignore_case=True,
-        hyperparameters=(
-            _hp("epochCount", int, 2, 1, 5),
-            _hp("learningRate", float, 1e-5, 1e-6, 1e-4),
-            _hp("learningRateWarmupSteps", int, 10, 0, 100),
-        ),
-        regions=("us-east-1",),
-        serving="provisioned-throughput+on-demand-deployment",
-        text_only_model_ids=frozenset({"amazon.nova-micro-v1:0:128k"}),
-        max_images_per_record=10,
-        max_videos_per_record=1,
-        image_formats=("jpeg", "png", "gif", "webp"),
-        video_formats=("mov", "mkv", "mp4", "webm"),
-    ),
-    ModelFamily(
-        name="llama-3.1",
-        base_model_ids=_LLAMA_31_IDS,
-        data_format="prompt-completion",
-        min_records=100,  # "100-10,000 in total"; enforced on the training file
-        max_training_records=10_000,
-        max_validation_records=1_000,
-        max_total_records=10_000,
-        max_tokens_per_record=16_000,
-        # File sizes unconfirmed for Llama: the Bedrock limits used for Claude 3 Haiku.
-        max_training_bytes=10 * GB,
-        max_validation_bytes=1 * GB,
-        reserved_strings=(),
-        hyperparameters=_LLAMA_HP,
-        regions=("us-west-2",),
-        serving="provisioned-throughput",
-    ),
-    ModelFamily(
-        name="llama-3.2",
-        base_model_ids=_LLAMA_32_IDS,
-        data_format="bedrock-conversation-2024",
-        min_records=100,
-        max_training_records=10_000,
-        max_validation_records=1_000,
-        max_total_records=10_000,
-        max_tokens_per_record=16_000,
-        max_training_bytes=10 * GB,
-        max_validation_bytes=1 * GB,
-        reserved_strings=(),
-        hyperparameters=_LLAMA_HP,
-        regions=("us-west-2",),
-        serving="provisioned-throughput",
-        # 1B and 3B are text models (aws-samples Llama registry); 11B and 90B take images.
-        text_only_model_ids=frozenset(_LLAMA_32_IDS[:2]),
-        max_system_blocks=1,
-        # Images per record are not documented for Llama 3.2; Nova's 10 is the only
-        # published Converse-format bound. No video.
-        max_images_per_record=10,
-        image_formats=("gif", "jpeg", "png", "webp"),
-    ),
-    ModelFamily(
-        name="titan-text",
-        # The current fine-tuning table no longer lists Titan Text (being phased out);
-        # Lite's id is unconfirmed. Kept so existing teams get a precise answer.
-        base_model_ids=("amazon.titan-text-express-v1:0:8k", "amazon.titan-text-lite-v1:0:4k"),
-        data_format="prompt-completion",
-        min_records=1,  # no minimum documented
-        # Record limits unconfirmed for Titan: the 10,000 / 1,000 the other text families use.
-        max_training_records=10_000,
-        max_validation_records=1_000,
-        max_total_records=10_000,
-        max_tokens_per_record=4_096,  # at batch size 1; larger batches lower it
-        max_training_bytes=1 * GB,
-        max_validation_bytes=1 * GB,  # unconfirmed: same as training
-        reserved_strings=(),
-        hyperparameters=(
-            _hp("epochCount", int, 5, 1, 10),
-            _hp("batchSize", int, 1, 1, 64),
-            _hp("learningRate", float, 1e-5, 0, 1),
-            _hp("learningRateWarmupSteps", int, 5, 0, 250),
-        ),
-        regions=("us-east-1", "us-west-2"),  # unconfirmed in the facts
-        serving="provisioned-throughput",
-    ),
-    ModelFamily(
-        name="titan-text-premier",
-        base_model_ids=("amazon.titan-text-premier-v1:0:32k",),  # id unconfirmed
-        data_format="prompt-completion",
-        min_records=1,
-        max_training_records=10_000,
-        max_validation_records=1_000,
-        max_total_records=10_000,
-        max_tokens_per_record=4_096,  # the Titan Text limit at batch size 1 (Premier's batch size is 1)
-        max_training_bytes=1 * GB,
-        max_validation_bytes=1 * GB,
-        reserved_strings=(),
-        hyperparameters=(
-            _hp("epochCount", int, 2, 1, 5),
-            _hp("batchSize", int, 1, 1, 1),
-            _hp("learningRate", float, 1e-6, 1e-7, 1e-5),
-            _hp("learningRateWarmupSteps", int, 5, 0, 20),
-        ),
-        regions=("us-east-1",),  # unconfirmed
-        serving="provisioned-throughput",
-    ),
-)
+
+# Every family of the catalog (bft/catalog/models.json), in its order.
+FAMILIES: tuple[ModelFamily, ...] = tuple(_family(entry) for entry in catalog().families.values())
 
 _BY_ID: dict[str, ModelFamily] = {model_id: fam for fam in FAMILIES for model_id in fam.base_model_ids}
 CUSTOMIZABLE_MODEL_IDS: tuple[str, ...] = tuple(_BY_ID)
@@ -292,17 +181,14 @@ def family_for(base_model_id: str) -> ModelFamily:
     return found
 
 
-# How a custom model is served: on-demand custom model deployment (Nova; no hourly charge) or provisioned
-# throughput (every family). docs/bedrock-behaviour.md#on-demand-deployments, #pt-required.
-SERVING_KINDS = ("on-demand-deployment", "provisioned-throughput")
-
-
 def serving_kinds(base_model_id: str) -> tuple[str, ...]:
-    """The serving kinds a base model's custom models support, the default (cheapest) first."""
-    family = family_for(base_model_id)
-    if "on-demand-deployment" in family.serving:
-        return ("on-demand-deployment", "provisioned-throughput")
-    return ("provisioned-throughput",)
+    """The serving kinds a base model's custom models support, the default (cheapest) first: an on-demand
+    custom model deployment (no hourly charge) where Bedrock offers one, else provisioned throughput
+    (the catalog's ``serving``; docs/bedrock-behaviour.md#on-demand-deployments, #pt-required)."""
+    family_for(base_model_id)  # the same refusal for an unknown model or a region that lacks it
+    found = catalog().model(base_model_id)
+    assert found is not None  # family_for knows it
+    return found.serving
 
 
 def check_hyperparameters(family: ModelFamily, hp: Mapping[str, str | int | float]) -> dict[str, str]:

@@ -13,9 +13,9 @@ What is documented and what is assumed (docs/costs.md has the sources):
   or 6-month term at a discount (Bedrock User Guide, ``prov-throughput``). The discounts below (20 % and 40 %)
   are assumptions, not AWS's figures. How a partial hour is billed is not published: a short-lived PT's
   estimate (``bft smoke``) counts every started hour in full (docs/bedrock-behaviour.md#pt-billing, a guess).
-* An on-demand custom model deployment (Nova) has no hourly charge: it bills the input and output tokens it
-  serves (docs/bedrock-behaviour.md#on-demand-deployments). The per-token figures below are assumptions at the
-  order of the base models' on-demand rates.
+* An on-demand custom model deployment (Nova, Llama 3.3 70B) has no hourly charge: it bills the input and
+  output tokens it serves (docs/bedrock-behaviour.md#on-demand-deployments). The per-token figures of the
+  catalog are assumptions at the order of the base models' on-demand rates.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-TAKEN = "2026-11-29"
-SOURCE = f"illustrative figures set {TAKEN}, not AWS list prices; see https://aws.amazon.com/bedrock/pricing/"
+from bft.catalog import catalog
+
+SOURCE = catalog().prices_note
 
 # Request's serving.commitment (None: no commitment) -> the price document's key for its model-unit hour.
 COMMITMENT_KEYS: dict[str | None, str] = {
@@ -69,20 +70,15 @@ class ModelPrices:
         }[key]
 
 
+# Per model, from the model catalog (bft/catalog/models.json, `prices`): one copy of every model fact.
 ILLUSTRATIVE: dict[str, ModelPrices] = {
-    "anthropic.claude-3-haiku-20240307-v1:0:200k": ModelPrices(0.008, 40.0),
-    "amazon.nova-micro-v1:0:128k": ModelPrices(0.001, 20.0, 0.000035, 0.00014),
-    "amazon.nova-lite-v1:0:300k": ModelPrices(0.002, 25.0, 0.00006, 0.00024),
-    "amazon.nova-pro-v1:0:300k": ModelPrices(0.008, 50.0, 0.0008, 0.0032),
-    "meta.llama3-1-8b-instruct-v1:0:128k": ModelPrices(0.002, 25.0),
-    "meta.llama3-1-70b-instruct-v1:0:128k": ModelPrices(0.008, 50.0),
-    "meta.llama3-2-1b-instruct-v1:0:128k": ModelPrices(0.001, 20.0),
-    "meta.llama3-2-3b-instruct-v1:0:128k": ModelPrices(0.001, 20.0),
-    "meta.llama3-2-11b-instruct-v1:0:128k": ModelPrices(0.002, 25.0),
-    "meta.llama3-2-90b-instruct-v1:0:128k": ModelPrices(0.008, 50.0),
-    "amazon.titan-text-express-v1:0:8k": ModelPrices(0.008, 20.0),
-    "amazon.titan-text-lite-v1:0:4k": ModelPrices(0.001, 10.0),
-    "amazon.titan-text-premier-v1:0:32k": ModelPrices(0.008, 50.0),
+    model.model_id: ModelPrices(
+        training_per_1k_tokens=model.prices["training_per_1k_tokens"],
+        model_unit_hour=model.prices["model_unit_hour"],
+        on_demand_per_1k_input=model.prices.get("on_demand_per_1k_input"),
+        on_demand_per_1k_output=model.prices.get("on_demand_per_1k_output"),
+    )
+    for model in catalog().models
 }
 
 

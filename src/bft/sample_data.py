@@ -3,8 +3,9 @@ fine-tuning Claude 3 Haiku took classification accuracy from 81.5 % to 99.6 %.
 
 Each record asks for one label for a forum comment; the expected answer is the label alone, so exact
 match scores it. The comments are generated from templates with a seeded RNG: same seed, same bytes.
-The same examples are written in each family's data format (``bft.families.DataFormat``): Claude 3
-Haiku's messages, Bedrock's conversation schema (Nova, Llama 3.2) and prompt/completion (Llama 3.1).
+The same examples are written in each family's data format (``bft.families.DataFormat``): Bedrock's
+conversation schema (Nova, Nova 2 Lite, Llama 3.3: the default), prompt/completion (Llama 3.1) and Claude 3
+Haiku's messages (past its end of life: kept for teams moving their data off it).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def write_splits(
     training: int = 400,
     validation: int = 60,
     evaluation: int = 80,
-    data_format: Format = "anthropic-messages",
+    data_format: Format = "bedrock-conversation-2024",
 ) -> dict[str, Path]:
     """The three splits in ``data_format``: the same comments and labels whatever the format."""
     directory.mkdir(parents=True, exist_ok=True)

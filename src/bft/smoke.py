@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bft.catalog import catalog, today
 from bft.errors import RequestInvalid
 from bft.families import FAMILIES, family_for
 
@@ -75,8 +76,9 @@ class SmokeFailed(Exception):
 
 
 def on_demand_models() -> list[str]:
-    """Customizable models served on demand once fine-tuned (docs/bedrock-behaviour.md#on-demand-deployments)."""
-    return [model for family in FAMILIES if ON_DEMAND in family.serving for model in family.base_model_ids]
+    """Models customizable today whose custom models are served on demand (the model catalog)."""
+    on = today()
+    return [m.model_id for m in catalog().models if ON_DEMAND in m.serving and m.lifecycle.state(on) == "ACTIVE"]
 
 
 def training_price(config: EnvironmentConfig, model: str) -> float | None:
@@ -117,15 +119,19 @@ def smoke_choice(config: EnvironmentConfig, team: str) -> SmokeChoice:
             ON_DEMAND,
         )
     servable = on_demand_models()
-    regions = sorted({region for model in servable for region in family_for(model).regions})
+    here_servable = [m for m in servable if config.region in family_for(m).regions]
     where = (
         f"region {config.region} offers no customizable model that is served on demand"
-        if not any(config.region in family_for(m).regions for m in servable)
-        else f"team {team} may use none of the models {config.region} serves on demand ({', '.join(servable)})"
+        if not here_servable
+        else f"team {team} may use none of the models {config.region} serves on demand ({', '.join(here_servable)})"
+    )
+    offered = "; ".join(
+        f"{region}: {', '.join(m for m in servable if region in family_for(m).regions)}"
+        for region in sorted({region for m in servable for region in family_for(m).regions})
     )
     why = (
         f"{where}, so the custom model is served by provisioned throughput, billed by the hour "
-        f"(on demand, no hourly charge: Amazon Nova in {', '.join(regions)})"
+        f"(served on demand, no hourly charge: {offered})"
     )
 
     # A model-unit hour costs far more than training 100 records, so the hourly price ranks first. Equal

@@ -6,14 +6,12 @@ The entries carry what ``GetFoundationModel`` / ``ListFoundationModels`` return
 where the entry exists, the hyperparameter table of the model family, record
 limits and the request/response body family for ``InvokeModel``.
 
-Model ids, regions, customizations and hyperparameter ranges come from
-``docs/bedrock-behaviour.md#model-families``. **Lifecycle dates are the
-published ones by default**: AWS's model card gives Claude 3 Haiku status
-"Legacy (specific regions)" with end of life 2026-09-10
-(``docs/bedrock-behaviour.md#claude-3-haiku-eol``), so in the default world a run
-on Haiku after that date is refused, as it is in AWS. Any other date is a scenario
-parameter (``catalog(haiku_end_of_life=...)``, ``catalog(haiku_status="ACTIVE")``)
-that the scenario must label as simulated.
+Model ids, regions, customizations, hyperparameter ranges, serving kinds and lifecycle dates are the
+product's model catalog (:mod:`bft.catalog`, whose data file names each fact's source): the fake keeps no
+copy of its own. **Lifecycle dates are the published ones by default**, so in the default world a run on
+Claude 3 Haiku or Llama 3.2 after their end of life is refused, as it is in AWS. Any other date is a
+scenario parameter (``catalog(haiku_end_of_life=...)``, ``catalog(lifecycle={...})``) that the scenario
+must label as simulated.
 """
 
 from __future__ import annotations
@@ -21,14 +19,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
+
+from bft.catalog import REPORTED_CUSTOMIZATIONS
+from bft.catalog import Lifecycle as PublishedLifecycle
+from bft.catalog import Model as CatalogModel
+from bft.catalog import catalog as product_catalog
 
 LifecycleStatus = Literal["ACTIVE", "LEGACY"]
 BodyFamily = Literal["anthropic", "nova", "llama", "titan", "titan-embed"]
-
-#: AWS's published end-of-life date for Claude 3 Haiku (model card): the default catalog's.
-HAIKU_EOL_PER_MODEL_CARD = datetime(2026, 9, 10, tzinfo=UTC)
 
 HAIKU_FT = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 HAIKU_ON_DEMAND = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -117,40 +117,16 @@ class Catalog:
         return iter(self._models.values())
 
 
-_HAIKU_HP = (
-    HyperParameter("epochCount", "int", 2, 1, 10),
-    HyperParameter("batchSize", "int", 32, 4, 256),
-    HyperParameter("learningRateMultiplier", "float", 1.0, 0.1, 2.0),
-    HyperParameter("earlyStoppingThreshold", "float", 0.001, 0.0, 0.1),
-    HyperParameter("earlyStoppingPatience", "int", 2, 1, 10),
-)
-_NOVA_HP = (
-    HyperParameter("epochCount", "int", 2, 1, 5),
-    HyperParameter("learningRate", "float", 1e-5, 1e-6, 1e-4),
-    HyperParameter("learningRateWarmupSteps", "int", 10, 0, 100),
-)
-_LLAMA_HP = (
-    HyperParameter("epochCount", "int", 5, 1, 10),
-    HyperParameter("batchSize", "int", 1, 1, 1),
-    HyperParameter("learningRate", "float", 1e-4, 5e-6, 0.1),
-)
-_TITAN_EXPRESS_HP = (
-    HyperParameter("epochCount", "int", 5, 1, 10),
-    HyperParameter("batchSize", "int", 1, 1, 64),
-    HyperParameter("learningRate", "float", 1e-5, 0.0, 1.0),
-    HyperParameter("learningRateWarmupSteps", "int", 5, 0, 250),
-)
-
-_US_EAST_1 = frozenset({"us-east-1"})
-_US_WEST_2 = frozenset({"us-west-2"})
-# Assumption: on-demand availability of the base (non-":<context>") ids in both US regions.
+# Assumption: the base models' on-demand ids (for the evaluation's base-model side) answer in both US regions
+# for Amazon and Anthropic models, and in the fine-tuning region for Meta's (AWS may route some of these
+# through inference profiles instead).
 _US = frozenset({"us-east-1", "us-west-2"})
+_BODY = {"Amazon": "nova", "Anthropic": "anthropic", "Meta": "llama"}
 
 
-def _legacy(end_of_life: datetime, start: datetime | None) -> Lifecycle:
-    # Assumption: the Legacy and extended-access dates are derived from end of life with the
-    # spacing of the third-party copies of AWS's table (Legacy 6 months, extended access
-    # 3 months before end of life).
+def simulated_legacy(end_of_life: datetime, start: datetime | None) -> Lifecycle:
+    # Scenario data: a simulated end of life gets Legacy and extended-access dates with the spacing of the
+    # published Claude 3 Haiku dates (Legacy 184 days, extended access 92 days before end of life).
     return Lifecycle(
         status="LEGACY",
         start_of_life=start,
@@ -158,6 +134,55 @@ def _legacy(end_of_life: datetime, start: datetime | None) -> Lifecycle:
         public_extended_access_time=end_of_life - timedelta(days=92),
         end_of_life=end_of_life,
     )
+
+
+def _moment(day: date | None) -> datetime | None:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+
+
+def _published(life: PublishedLifecycle) -> Lifecycle:
+    return Lifecycle(
+        status=life.status,  # type: ignore[arg-type]
+        start_of_life=_moment(life.start_of_life),
+        legacy_time=_moment(life.legacy),
+        public_extended_access_time=_moment(life.extended_access),
+        end_of_life=_moment(life.end_of_life),
+    )
+
+
+def _entries(model: CatalogModel) -> list[FoundationModel]:
+    """The fine-tunable entry of a catalog model and its on-demand id's, as ListFoundationModels shows them."""
+    family = product_catalog().families[model.family]
+    body: BodyFamily = "titan" if model.family.startswith("titan") else _BODY[model.provider]  # type: ignore[assignment]
+    fine_tunable = FoundationModel(
+        model_id=model.model_id,
+        name=model.name.removeprefix(f"{model.provider} "),
+        provider=model.provider,
+        body=body,
+        regions=frozenset(model.regions),
+        # As GetFoundationModel reports them: reinforcement fine-tuning is a job's type, not a reported one.
+        customizations=tuple(kind for kind in model.customizations if kind in REPORTED_CUSTOMIZATIONS),
+        inference_types=("PROVISIONED",),
+        input_modalities=model.input_modalities,
+        lifecycle=_published(model.lifecycle),
+        hyperparameters=tuple(
+            HyperParameter(row["name"], row["type"], row["default"], row["min"], row["max"])
+            for row in family.hyperparameters.get("FINE_TUNING", ())
+        ),
+        min_training_records=family.records["min"],
+        max_training_records=family.records["max_training"],
+        on_demand_deployment="on-demand-deployment" in model.serving,
+    )
+    on_demand = dataclasses.replace(
+        fine_tunable,
+        model_id=model.invoke_id,
+        regions=fine_tunable.regions if model.provider == "Meta" else _US,
+        customizations=(),
+        inference_types=("ON_DEMAND",),
+        hyperparameters=(),
+        on_demand_deployment=False,
+    )
+    return [fine_tunable, on_demand]
 
 
 def catalog(
@@ -168,101 +193,17 @@ def catalog(
     lifecycle: Mapping[str, Lifecycle] | None = None,
     extra: Iterable[FoundationModel] = (),
 ) -> Catalog:
-    """Build the catalog for one scenario.
+    """Build the catalog for one scenario: the product's model catalog (:mod:`bft.catalog`, published dates)
+    plus two models nobody customizes, which the fake needs to refuse a customization of them.
 
-    ``now`` anchors the dates nobody publishes (Titan's). Haiku (both its fine-tunable
-    ``:200k`` and on-demand ids) is LEGACY with end of life ``haiku_end_of_life``
-    (default: the published 2026-09-10) unless ``haiku_status="ACTIVE"``.
-    ``lifecycle`` replaces the lifecycle of any model id; ``extra`` adds or replaces models.
+    ``now`` is accepted for the callers that anchor simulated dates on it. Claude 3 Haiku (both its
+    fine-tunable ``:200k`` and on-demand ids) keeps its published lifecycle unless ``haiku_status="ACTIVE"``
+    or a simulated ``haiku_end_of_life`` says otherwise; ``lifecycle`` replaces the lifecycle of any model
+    id; ``extra`` adds or replaces models. A scenario that changes a date says so in its report.
     """
-    now = now or datetime.now(UTC)
-    # Assumption: startOfLifeTime values are illustrative (release dates), not from the facts.
-    haiku_start = datetime(2024, 3, 13, tzinfo=UTC)
-    if haiku_status == "LEGACY":
-        haiku_life = _legacy(haiku_end_of_life or HAIKU_EOL_PER_MODEL_CARD, haiku_start)
-    else:
-        haiku_life = Lifecycle("ACTIVE", start_of_life=haiku_start, end_of_life=haiku_end_of_life)
-    # Facts: Titan Text is being phased out; its dates are unconfirmed, so this is scenario data too.
-    titan_life = _legacy(now + timedelta(days=180), datetime(2023, 11, 29, tzinfo=UTC))
-    nova_start = datetime(2024, 12, 3, tzinfo=UTC)
-
-    def nova(model_id: str, name: str, inputs: tuple[str, ...]) -> list[FoundationModel]:
-        life = Lifecycle("ACTIVE", start_of_life=nova_start)
-        fine_tunable = FoundationModel(
-            model_id=model_id,
-            name=name,
-            provider="Amazon",
-            body="nova",
-            regions=_US_EAST_1,
-            customizations=("FINE_TUNING",),
-            inference_types=("PROVISIONED",),
-            input_modalities=inputs,
-            lifecycle=life,
-            hyperparameters=_NOVA_HP,
-            min_training_records=8,
-            max_training_records=20_000,
-            on_demand_deployment=True,
-        )
-        # The on-demand id without the context-length suffix, for base-model evaluation.
-        on_demand = dataclasses.replace(
-            fine_tunable,
-            model_id=model_id.rsplit(":", 1)[0],
-            regions=_US,
-            customizations=(),
-            inference_types=("ON_DEMAND",),
-            hyperparameters=(),
-            on_demand_deployment=False,
-        )
-        return [fine_tunable, on_demand]
-
-    def llama(model_id: str, name: str, inputs: tuple[str, ...] = ("TEXT",)) -> list[FoundationModel]:
-        # Assumption: Llama lifecycle ACTIVE (not in the facts). Facts: 100-10,000 records in total.
-        fine_tunable = FoundationModel(
-            model_id=model_id,
-            name=name,
-            provider="Meta",
-            body="llama",
-            regions=_US_WEST_2,
-            customizations=("FINE_TUNING",),
-            inference_types=("PROVISIONED",),
-            input_modalities=inputs,
-            hyperparameters=_LLAMA_HP,
-            min_training_records=100,
-        )
-        # Assumption: the on-demand id (no context suffix) answers Converse in the same region, for the
-        # base-model side of the evaluation (AWS may route these through inference profiles instead).
-        on_demand = dataclasses.replace(
-            fine_tunable,
-            model_id=model_id.rsplit(":", 1)[0],
-            customizations=(),
-            inference_types=("ON_DEMAND",),
-            hyperparameters=(),
-        )
-        return [fine_tunable, on_demand]
-
-    models: list[FoundationModel] = [
-        FoundationModel(
-            model_id=HAIKU_FT,
-            name="Claude 3 Haiku",
-            provider="Anthropic",
-            body="anthropic",
-            regions=_US_WEST_2,
-            customizations=("FINE_TUNING",),
-            inference_types=("PROVISIONED",),
-            input_modalities=("TEXT", "IMAGE"),
-            lifecycle=haiku_life,
-            hyperparameters=_HAIKU_HP,
-            min_training_records=32,
-        ),
-        FoundationModel(
-            model_id=HAIKU_ON_DEMAND,
-            name="Claude 3 Haiku",
-            provider="Anthropic",
-            body="anthropic",
-            regions=_US,
-            input_modalities=("TEXT", "IMAGE"),
-            lifecycle=haiku_life,
-        ),
+    del now  # every published date comes from the product catalog; nothing is anchored on the clock now
+    models: list[FoundationModel] = [entry for model in product_catalog().models for entry in _entries(model)]
+    models += [
         FoundationModel(
             model_id=SONNET_35,
             name="Claude 3.5 Sonnet",
@@ -270,28 +211,7 @@ def catalog(
             body="anthropic",
             regions=_US,
             input_modalities=("TEXT", "IMAGE"),
-            lifecycle=Lifecycle("ACTIVE", start_of_life=datetime(2024, 6, 20, tzinfo=UTC)),
-        ),
-        *nova(NOVA_MICRO_FT, "Nova Micro", ("TEXT",)),
-        *nova(NOVA_LITE_FT, "Nova Lite", ("TEXT", "IMAGE")),
-        *nova(NOVA_PRO_FT, "Nova Pro", ("TEXT", "IMAGE")),
-        *llama("meta.llama3-1-8b-instruct-v1:0:128k", "Llama 3.1 8B Instruct"),
-        *llama("meta.llama3-1-70b-instruct-v1:0:128k", "Llama 3.1 70B Instruct"),
-        *llama("meta.llama3-2-1b-instruct-v1:0:128k", "Llama 3.2 1B Instruct"),
-        *llama("meta.llama3-2-3b-instruct-v1:0:128k", "Llama 3.2 3B Instruct"),
-        *llama("meta.llama3-2-11b-instruct-v1:0:128k", "Llama 3.2 11B Instruct", ("TEXT", "IMAGE")),
-        # Facts: the ":128k" suffix of the 90B id is unconfirmed.
-        *llama("meta.llama3-2-90b-instruct-v1:0:128k", "Llama 3.2 90B Instruct", ("TEXT", "IMAGE")),
-        FoundationModel(
-            model_id=TITAN_EXPRESS_FT,
-            name="Titan Text G1 - Express",
-            provider="Amazon",
-            body="titan",
-            regions=_US,
-            customizations=("FINE_TUNING", "CONTINUED_PRE_TRAINING"),
-            inference_types=("PROVISIONED",),
-            lifecycle=titan_life,
-            hyperparameters=_TITAN_EXPRESS_HP,
+            lifecycle=Lifecycle("ACTIVE"),
         ),
         FoundationModel(
             model_id=TITAN_EMBED_V2,
@@ -304,6 +224,13 @@ def catalog(
         ),
     ]
     by_id = {m.model_id: m for m in models}
+    haiku = by_id[HAIKU_FT].lifecycle
+    if haiku_status == "ACTIVE":
+        haiku = Lifecycle("ACTIVE", start_of_life=haiku.start_of_life, end_of_life=haiku_end_of_life)
+    elif haiku_end_of_life is not None:
+        haiku = simulated_legacy(haiku_end_of_life, haiku.start_of_life)
+    for model_id in (HAIKU_FT, HAIKU_ON_DEMAND):
+        by_id[model_id] = dataclasses.replace(by_id[model_id], lifecycle=haiku)
     for model_id, life in (lifecycle or {}).items():
         if model_id not in by_id:
             raise KeyError(f"no catalog model {model_id!r} to override")

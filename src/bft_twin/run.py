@@ -44,9 +44,11 @@ ENV = "local"
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
 TEAM = "moderation"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
+NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"
 LLAMA_31_8B = "meta.llama3-1-8b-instruct-v1:0:128k"
+LLAMA_33_70B = "meta.llama3-3-70b-instruct-v1:0:128k"
+LLAMA_32_1B = "meta.llama3-2-1b-instruct-v1:0:128k"  # past its published end of life (2026-07-07)
 # What a scenario trains unless told otherwise: a model a team can fine-tune today, served on demand
 # (no hourly charge). Not Claude 3 Haiku: its published end of life (2026-09-10) has passed.
 DEFAULT_MODEL = NOVA_MICRO
@@ -54,8 +56,10 @@ DEFAULT_MODEL = NOVA_MICRO
 HYPERPARAMETERS: dict[str, dict[str, str]] = {
     "claude-3-haiku": {"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1.0"},
     "nova": {"epochCount": "2", "learningRate": "0.00001"},
+    "nova-2": {"epochCount": "2", "learningRate": "0.00001"},
     "llama-3.1": {"epochCount": "2", "learningRate": "0.0001"},
     "llama-3.2": {"epochCount": "2", "learningRate": "0.0001"},
+    "llama-3.3": {"epochCount": "2", "learningRate": "0.0001"},
     "titan-text": {"epochCount": "2", "batchSize": "1"},
     "titan-text-premier": {"epochCount": "2"},
 }
@@ -88,22 +92,22 @@ def is_local(environment: str) -> bool:
 
 
 def offers(environment: str, model: str) -> str | None:
-    """None when ``environment`` can train ``model``; else why not (its region, its allowed models)."""
+    """None when a run of ``model`` belongs in ``environment``; else why not (its region, its allowed models).
+
+    A model of the environment's region that is past its end of life or Legacy belongs there too, although no
+    config may allow it: the run shows what AWS answers a team that asks for it (refused before any spending).
+    """
+    from bft.catalog import catalog, today
     from bft.config import load_config
-    from bft.errors import BaseModelUnavailable
-    from bft.families import family_for
 
     config = load_config(environment)
-    try:
-        family = family_for(model)
-    except BaseModelUnavailable as exc:
-        return str(exc)
-    if config.region not in family.regions:
-        return (
-            f"{model} ({family.name}) is customizable only in {', '.join(family.regions)}; environment "
-            f"{environment} is in {config.region}"
-        )
-    if model not in config.allowed_base_models:
+    entry = catalog().model(model)
+    if entry is None:
+        return catalog().refusal(model, config.region, today())
+    if config.region not in entry.regions:
+        where = ", ".join(entry.regions)
+        return f"{model} is customizable only in {where}; environment {environment} is in {config.region}"
+    if model not in config.allowed_base_models and entry.lifecycle.state(today()) == "ACTIVE":
         return f"{model} is not in environment {environment}'s allowed_base_models"
     return None
 
@@ -612,9 +616,25 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "model-end-of-life",
-            "Claude 3 Haiku with its published lifecycle (end of life 2026-09-10): refused before any spending",
+            "Llama 3.2 1B with its published lifecycle (end of life 2026-07-07): refused before any spending, "
+            "naming the models that replace it",
             "model_unavailable",
-            model=HAIKU,
+            model=LLAMA_32_1B,
+        ),
+        Scenario(
+            "on-demand-llama",
+            "Llama 3.3 70B in us-west-2, its custom model served on demand (a custom model deployment, no hourly "
+            "charge)",
+            "deployed",
+            lambda w: w.with_reviewer(_approve),
+            model=LLAMA_33_70B,
+        ),
+        Scenario(
+            "nova-2-lite",
+            "Amazon Nova 2 Lite in us-east-1: trained, approved and served on demand",
+            "deployed",
+            lambda w: w.with_reviewer(_approve),
+            model=NOVA_2_LITE,
         ),
         Scenario(
             "job-timeout",
@@ -676,11 +696,11 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "model-legacy",
-            "Claude 3 Haiku while Legacy, end of life simulated 90 days ahead: trained with a warning, then "
-            "refused new provisioned throughput, as AWS does for Legacy models",
-            "pt_failed",
-            catalog_overrides={"haiku_status": "LEGACY", "haiku_end_of_life_days": 90},
-            model=HAIKU,
+            "Llama 3.1 8B simulated Legacy in this account, end of life 90 days ahead: ValidateRequest reads the "
+            "lifecycle from Bedrock and refuses before any spending, naming the ACTIVE models allowed instead",
+            "model_unavailable",
+            catalog_overrides={"legacy": LLAMA_31_8B, "end_of_life_days": 90},
+            model=LLAMA_31_8B,
         ),
         Scenario(
             "promotion",
@@ -737,7 +757,7 @@ def run_scenario(
     """
     from bft.families import family_for
     from bft_twin.bedrock_fake import FakeBedrock
-    from bft_twin.catalog import catalog
+    from bft_twin.catalog import Lifecycle, catalog, simulated_legacy
     from bft_twin.offline import OfflineAssembly
 
     scenario = scenario or SCENARIOS[name]
@@ -789,28 +809,22 @@ def run_scenario(
                 submitter_s3.upload_file(str(user_path), datasets, f"{team}/user/{local_name}.jsonl")
         now = env.clock.datetime()
         overrides = scenario.catalog_overrides
-        eol_days = overrides.get("haiku_end_of_life_days")
-        # Published lifecycle dates unless the scenario simulates others, and then it says so.
-        world_catalog = catalog(
-            now=now,
-            haiku_status=overrides.get("haiku_status", "LEGACY"),
-            haiku_end_of_life=now + timedelta(days=eol_days) if eol_days is not None else None,
-        )
         scenario_parameters = [
             "loss curves and evaluation scores are computed by a naive Bayes stand-in trained on the training "
             "file, not by a real model; the base model answers from fixed keyword rules",
         ]
-        if overrides:
-            life = world_catalog.get(HAIKU, "us-west-2")
-            assert life is not None
-            eol = life.lifecycle.end_of_life
+        # Published lifecycle dates unless the scenario simulates others, and then it says so.
+        simulated: dict[str, Lifecycle] = {}
+        if "legacy" in overrides:
+            eol_days = int(overrides["end_of_life_days"])
+            simulated = {overrides["legacy"]: simulated_legacy(now + timedelta(days=eol_days), None)}
             scenario_parameters.insert(
                 0,
-                f"SIMULATED lifecycle: Claude 3 Haiku is {life.lifecycle.status}"
-                + (f" with end of life {eol.date()} ({eol_days:+d} days from the simulated now)" if eol else "")
-                + "; AWS's model card gives end of life 2026-09-10, so a real run today is refused with "
-                "model_unavailable (docs/bedrock-behaviour.md#claude-3-haiku-eol)",
+                f"SIMULATED lifecycle: {overrides['legacy']} is LEGACY with end of life "
+                f"{(now + timedelta(days=eol_days)).date()} ({eol_days:+d} days from the simulated now); the model "
+                "catalog publishes it ACTIVE (bft models)",
             )
+        world_catalog = catalog(now=now, lifecycle=simulated)
         # EventBridge: Bedrock's state-change events go to the rules of the synthesized template.
         delivered: list[Any] = []
         # The scenario's EventBridge (World.route: duplicates, reordering) once the world is arranged.

@@ -248,11 +248,11 @@ def test_functions_share_one_package_layer_and_have_log_retention(assembly: Asse
         assert group["Properties"]["RetentionInDays"] == config.log_retention_days
 
 
-def test_readme_architecture_names_every_state_of_the_synthesized_machine(assemblies: dict[str, Assembly]) -> None:
+def test_architecture_page_names_every_state_of_the_synthesized_machine(assemblies: dict[str, Assembly]) -> None:
     from bft.synth import ROOT
 
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("## Architecture", 1)[1].split("```")[1]
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    block = page.split("```")[1]
     states = set(definition(assemblies["dev"])["States"]) - {
         "ApprovalRequired?",
         "ServingReady?",
@@ -262,7 +262,7 @@ def test_readme_architecture_names_every_state_of_the_synthesized_machine(assemb
         "ReportFailed",
     }
     missing = sorted(name for name in states if name not in block)
-    assert not missing, f"README architecture diagram is out of date with the template: {missing}"
+    assert not missing, f"docs/architecture.md's diagram is out of date with the template: {missing}"
 
 
 def test_step_timeouts_come_from_the_one_table_the_config_check_adds_up(assembly: Assembly) -> None:

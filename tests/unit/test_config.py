@@ -134,8 +134,8 @@ def test_team_commitment_needs_environment_commitment(tmp_path: Path) -> None:
 def test_team_model_outside_environment_list(tmp_path: Path) -> None:
     text = BASE.replace(
         "    max_model_units: 1\n",
-        "    max_model_units: 1\n    allowed_base_models: [meta.llama3-2-3b-instruct-v1:0:128k]\n",
-    )
+        "    max_model_units: 1\n    allowed_base_models: [meta.llama3-1-70b-instruct-v1:0:128k]\n",
+    ).replace("  - meta.llama3-1-70b-instruct-v1:0:128k\n", "")
     assert "not in the environment's allowed_base_models" in error_for(tmp_path, text)
 
 
@@ -143,9 +143,9 @@ def test_model_not_customizable_in_the_region_names_key_model_and_region(tmp_pat
     text = BASE.replace("  - meta.llama3-1-8b-instruct-v1:0:128k\n", "  - amazon.nova-lite-v1:0:300k\n")
     message = error_for(tmp_path, text)
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "amazon.nova-lite" in row)
-    assert f"dev.yaml:{line}: allowed_base_models[0]: amazon.nova-lite-v1:0:300k" in message
-    assert "region us-west-2" in message
-    assert "runs only in us-east-1" in message
+    assert f"dev.yaml:{line}: allowed_base_models[0]: Amazon Nova Lite (amazon.nova-lite-v1:0:300k)" in message
+    assert "customizable only in us-east-1, not in us-west-2" in message
+    assert "ACTIVE models customizable in us-west-2: meta.llama3-1-8b-instruct-v1:0:128k" in message
 
 
 def test_team_model_not_customizable_in_the_region(tmp_path: Path) -> None:
@@ -154,20 +154,23 @@ def test_team_model_not_customizable_in_the_region(tmp_path: Path) -> None:
         "    max_model_units: 1\n    allowed_base_models: [amazon.nova-micro-v1:0:128k]\n",
     )
     message = error_for(tmp_path, text)
-    assert "teams[0].allowed_base_models[0]: amazon.nova-micro-v1:0:128k is not customizable" in message
+    assert (
+        "teams[0].allowed_base_models[0]: Amazon Nova Micro (amazon.nova-micro-v1:0:128k) is customizable only"
+        in message
+    )
 
 
 def test_unknown_base_model_is_refused(tmp_path: Path) -> None:
     text = BASE.replace("  - meta.llama3-1-8b-instruct-v1:0:128k\n", "  - meta.llama3-1-8b-instruct-v1:0\n")
     message = error_for(tmp_path, text)
-    assert "allowed_base_models[0]: base model 'meta.llama3-1-8b-instruct-v1:0' cannot be fine-tuned" in message
-    assert "customizable variant is 'meta.llama3-1-8b-instruct-v1:0:128k'" in message
+    assert "allowed_base_models[0]: meta.llama3-1-8b-instruct-v1:0 is not a customizable Bedrock model" in message
+    assert "customizable variant is meta.llama3-1-8b-instruct-v1:0:128k" in message
 
 
 # dev moved to us-east-1 with Nova Micro, customizable there.
 NOVA_IN_US_EAST_1 = BASE.replace("region: us-west-2", "region: us-east-1").replace(
-    "  - meta.llama3-1-8b-instruct-v1:0:128k\n  - meta.llama3-2-1b-instruct-v1:0:128k\n"
-    "  - anthropic.claude-3-haiku-20240307-v1:0:200k\n",
+    "  - meta.llama3-1-8b-instruct-v1:0:128k\n  - meta.llama3-3-70b-instruct-v1:0:128k\n"
+    "  - meta.llama3-1-70b-instruct-v1:0:128k\n",
     "  - amazon.nova-micro-v1:0:128k\n",
 )
 

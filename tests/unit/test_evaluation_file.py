@@ -25,8 +25,8 @@ def data(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_an_evaluation_file_passes_without_the_training_minimum(data: dict[str, Path]) -> None:
-    # 12 records: under the training minimum (32), enough for an evaluation set.
-    assert validate_paths("anthropic.claude-3-haiku-20240307-v1:0:200k", None, evaluation=data["evaluation"]).valid
+    # 12 records: under the training minimum (Llama 3.3: 100), enough for an evaluation set.
+    assert validate_paths("meta.llama3-3-70b-instruct-v1:0:128k", None, evaluation=data["evaluation"]).valid
 
 
 def test_validate_evaluation_refuses_a_truncated_line_with_file_and_line(

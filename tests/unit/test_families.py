@@ -129,8 +129,9 @@ def test_model_ids_belong_to_one_family() -> None:
     assert len(ids) == len(set(ids)) == len(CUSTOMIZABLE_MODEL_IDS)
 
 
-def test_only_nova_has_on_demand_deployment() -> None:
-    assert {f.name for f in FAMILIES if f.serving != "provisioned-throughput"} == {"nova"}
+def test_on_demand_deployment_is_offered_for_nova_and_llama_3_3_only() -> None:
+    """Per the catalog (deploy-custom-model-on-demand): Nova Micro, Lite, Pro and Nova 2 Lite, and Llama 3.3 70B."""
+    assert {f.name for f in FAMILIES if f.serving != "provisioned-throughput"} == {"nova", "nova-2", "llama-3.3"}
 
 
 # -- check_hyperparameters ---------------------------------------------------------

@@ -10,12 +10,8 @@ from typing import Any
 
 import pytest
 
-from bft_twin.iam.evaluate import (
-    KNOWN_CONDITION_KEYS,
-    access_denied_message,
-    evaluate,
-    is_known_key,
-)
+from bft_twin.iam.conditions import KNOWN_CONDITION_KEYS, is_known_key
+from bft_twin.iam.evaluate import access_denied_message, evaluate
 from bft_twin.iam.model import AuthRequest, Decision, Grant, Policy, Principal, StatementRef, Undecidable
 
 ACCT = "111122223333"
@@ -739,10 +735,10 @@ def test_access_denied_message() -> None:
 
 
 def test_policy_parse_is_cached_per_policy_object() -> None:
-    from bft_twin.iam import evaluate as module
+    from bft_twin.iam.statements import parsed_statements
 
     p = pol(stmt())
     evaluate(req(), identity=[p])
-    first = module._statements(p, "identity")
+    first = parsed_statements(p, "identity")
     evaluate(req(), identity=[p])
-    assert module._statements(p, "identity") is first
+    assert parsed_statements(p, "identity") is first

@@ -14,6 +14,8 @@ from bft.families import FAMILIES
 from bft.sample_data import write_splits
 from tests.unit.test_cli_region import SUBMITTER, east  # noqa: F401  (the fixture)
 
+HAIKU_FT = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+
 NOVA = "amazon.nova-micro-v1:0:128k"
 
 
@@ -36,7 +38,10 @@ def test_the_sheet_names_everything_a_team_needs(east: Path, capsys: pytest.Capt
 
 @pytest.fixture
 def haiku_data(tmp_path: Path) -> Path:
-    return write_splits(tmp_path / "haiku", training=40, validation=1, evaluation=10)["train"]
+    splits = write_splits(
+        tmp_path / "haiku", training=40, validation=1, evaluation=10, data_format="anthropic-messages"
+    )
+    return splits["train"]
 
 
 def test_validate_with_env_defaults_to_the_teams_model_not_haiku(
@@ -44,7 +49,7 @@ def test_validate_with_env_defaults_to_the_teams_model_not_haiku(
     haiku_data: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["validate", str(haiku_data)]) == 0, "Haiku data is valid for Haiku"
+    assert main(["validate", str(haiku_data), "--base-model", HAIKU_FT]) == 0, "Haiku data is valid for Haiku"
     capsys.readouterr()
     code = main(["validate", str(haiku_data), "--env", "east", "--team", "tickets", "--config-dir", str(east)])
     out = capsys.readouterr().out
@@ -71,9 +76,9 @@ def test_each_formats_example_record_is_valid_for_its_family(family: object) -> 
     assert set(EXAMPLE_RECORDS) >= {family.data_format}  # type: ignore[attr-defined]
 
 
-def test_the_readme_shows_each_formats_example_record() -> None:
+def test_the_docs_show_each_formats_example_record() -> None:
     from bft.synth import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "data-formats.md").read_text(encoding="utf-8")
     for data_format in EXAMPLE_RECORDS:
-        assert f"`{example_line(data_format)}`" in readme, data_format
+        assert f"`{example_line(data_format)}`" in page, data_format

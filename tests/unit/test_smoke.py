@@ -38,7 +38,14 @@ DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc
 MODEL = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abc123def456"
 JOB = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/abc123def456"
 THROUGHPUT = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abc123def456"
-LLAMA = "meta.llama3-2-1b-instruct-v1:0:128k"
+LLAMA = "meta.llama3-1-8b-instruct-v1:0:128k"  # the cheapest us-west-2 model served by provisioned throughput
+LLAMA_33 = "meta.llama3-3-70b-instruct-v1:0:128k"  # served on demand in us-west-2
+
+
+def _throughput_dev() -> EnvironmentConfig:
+    """dev without Llama 3.3 70B: no model it allows is served on demand in us-west-2."""
+    dev = load_config("dev")
+    return dev.model_copy(update={"allowed_base_models": [m for m in dev.allowed_base_models if m != LLAMA_33]})
 
 
 def _error(code: str, message: str, operation: str) -> ClientError:
@@ -189,30 +196,35 @@ def test_the_cheapest_model_served_on_demand_is_chosen(config: EnvironmentConfig
     assert smoke_model(cheaper_lite, "moderation") == "amazon.nova-lite-v1:0:300k"
 
 
-def test_a_region_without_on_demand_serving_falls_back_to_the_cheapest_throughput() -> None:
-    # dev as shipped (us-west-2): Llama 3.2 1B has the lowest illustrative model-unit hour of its models.
-    choice = smoke_choice(load_config("dev"), "moderation")
+def test_dev_as_shipped_is_served_on_demand_by_llama_3_3() -> None:
+    """us-west-2 serves Llama 3.3 70B custom models on demand: the shipped dev's smoke test has no hourly charge."""
+    assert smoke_choice(load_config("dev"), "moderation") == SmokeChoice(LLAMA_33, ON_DEMAND)
+    assert smoke_choice(load_config("local"), "moderation") == SmokeChoice(LLAMA_33, ON_DEMAND)
+
+
+def test_without_an_on_demand_model_the_cheapest_throughput_is_chosen() -> None:
+    # Llama 3.1 8B has the lowest illustrative model-unit hour of the models left.
+    choice = smoke_choice(_throughput_dev(), "moderation")
     assert (choice.model, choice.serving) == (LLAMA, PT)
-    assert choice.why.startswith("region us-west-2 offers no customizable model that is served on demand")
-    assert "Amazon Nova in us-east-1" in choice.why
-    # local prices Llama 3.1 and 3.2 the same per family: the shipped table tells the sizes apart.
-    assert smoke_choice(load_config("local"), "moderation") == SmokeChoice(LLAMA, PT, choice.why)
+    assert choice.why.startswith(f"team moderation may use none of the models us-west-2 serves on demand ({LLAMA_33})")
+    assert "(served on demand, no hourly charge: us-east-1: amazon.nova-micro-v1:0:128k" in choice.why
+    assert f"us-west-2: {LLAMA_33})" in choice.why
 
 
 def test_the_configured_hourly_price_ranks_the_throughput_models_first() -> None:
-    dev = load_config("dev")
-    cheaper_8b = dev.model_copy(
+    dev = _throughput_dev()
+    cheaper_70b = dev.model_copy(
         update={
             "prices": dev.prices.model_copy(
                 # Training dearer, but the hour is what a smoke run on provisioned throughput pays for.
                 update={
-                    "model_unit_hour_usd": {"meta.llama3-1-8b-instruct-v1:0:128k": 5.0},
-                    "training_per_1k_tokens_usd": {"meta.llama3-1-8b-instruct-v1:0:128k": 0.01},
+                    "model_unit_hour_usd": {"meta.llama3-1-70b-instruct-v1:0:128k": 5.0},
+                    "training_per_1k_tokens_usd": {"meta.llama3-1-70b-instruct-v1:0:128k": 0.01},
                 }
             )
         }
     )
-    assert smoke_model(cheaper_8b, "moderation") == "meta.llama3-1-8b-instruct-v1:0:128k"
+    assert smoke_model(cheaper_70b, "moderation") == "meta.llama3-1-70b-instruct-v1:0:128k"
 
 
 def test_the_teams_allowed_models_limit_the_choice(config: EnvironmentConfig) -> None:
@@ -243,22 +255,22 @@ def test_the_plan_is_a_tiny_on_demand_job_with_its_estimate(plan: SmokePlan) -> 
 
 
 def test_the_us_west_2_plan_buys_one_unit_without_commitment_in_the_familys_format(tmp_path: Path) -> None:
-    plan = plan_smoke(load_config("dev"), "moderation", workdir=tmp_path, request_id=REQUEST)
-    assert (plan.model, plan.family, plan.serving) == (LLAMA, "llama-3.2", PT)
+    plan = plan_smoke(_throughput_dev(), "moderation", workdir=tmp_path, request_id=REQUEST)
+    assert (plan.model, plan.family, plan.serving) == (LLAMA, "llama-3.1", PT)
     assert plan.request["serving"] == {"kind": PT, "modelUnits": 1, "commitment": "none"}
     assert plan.cost["commitment"] == "no commitment"
     records = plan.files["train"].read_text().splitlines()
     assert len(records) == 100  # Llama's minimum
-    assert json.loads(records[0])["schemaVersion"] == "bedrock-conversation-2024"  # Llama 3.2's format
+    assert set(json.loads(records[0])) == {"prompt", "completion"}  # Llama 3.1's format
 
 
 def test_the_throughput_estimate_covers_creation_evaluation_and_teardown_in_whole_hours() -> None:
-    dev = load_config("dev")
+    dev = _throughput_dev()
     estimate = estimate_throughput(dev, LLAMA, poll_seconds=60)
     # The workflow looks at 20 min, then every 5: a PT ready at 30 min (the slow end) is seen at 30 min.
     # 40 calls (custom and base) at 0.5 s + 512 tokens / 50 per s, two at a time on one model unit.
     assert estimate.phases == (("creation", 1800.0), ("evaluation", 214.8), ("teardown", 60))
-    assert (estimate.per_hour_usd, estimate.billed_hours, estimate.usd) == (20.0, 1, 20.0)
+    assert (estimate.per_hour_usd, estimate.billed_hours, estimate.usd) == (25.0, 1, 25.0)
     slower = dev.model_copy(
         update={"workflow": dev.workflow.model_copy(update={"throughput_first_poll_seconds": 50 * 60})}
     )
@@ -267,18 +279,18 @@ def test_the_throughput_estimate_covers_creation_evaluation_and_teardown_in_whol
 
 
 def test_the_us_west_2_estimate_prices_the_throughput_and_warns_of_the_quota(tmp_path: Path) -> None:
-    lines = plan_smoke(load_config("dev"), "moderation", workdir=tmp_path, request_id=REQUEST).cost_lines()
-    assert lines[1].startswith("serving: region us-west-2 offers no customizable model that is served on demand")
-    assert lines[2].startswith("cost estimate: training ~6,292 billed tokens = $0.01; serving: provisioned throughput")
-    assert "1 model unit, no commitment, $20.00/hour for ~35 min once trained" in lines[2]
-    assert "billed as 1 hour (assumed: every started hour in full) = $20.00; total ~$20.01" in lines[2]
+    lines = plan_smoke(_throughput_dev(), "moderation", workdir=tmp_path, request_id=REQUEST).cost_lines()
+    assert lines[1].startswith("serving: team moderation may use none of the models us-west-2 serves on demand")
+    assert lines[2].startswith("cost estimate: training ~6,360 billed tokens = $0.01; serving: provisioned throughput")
+    assert "1 model unit, no commitment, $25.00/hour for ~35 min once trained" in lines[2]
+    assert "billed as 1 hour (assumed: every started hour in full) = $25.00; total ~$25.01" in lines[2]
     assert lines[3].startswith("  ILLUSTRATIVE prices")
     assert lines[4].startswith('quota: the account needs 1 model unit of the Bedrock quota "Model units no-commitment')
     assert "docs/bedrock-behaviour.md#no-commit-quota" in lines[4]
 
 
 def test_a_throughput_ttl_shorter_than_the_run_is_refused_before_anything(tmp_path: Path) -> None:
-    dev = load_config("dev")
+    dev = _throughput_dev()
     team = dev.team("moderation").model_copy(update={"throughput_ttl_hours": 0.25})
     refused = r"keeps a provisioned throughput 0.25 h at most .* Raise it to at least 1 h"
     with pytest.raises(NoSmokeModel, match=refused):
@@ -369,7 +381,7 @@ def test_the_models_delete_is_retried_while_its_deployment_goes(config: Environm
 
 
 def test_a_throughput_run_passes_and_deletes_the_throughput_then_the_model(tmp_path: Path) -> None:
-    dev = load_config("dev")
+    dev = _throughput_dev()
     plan = plan_smoke(dev, "moderation", workdir=tmp_path, request_id=REQUEST)
     report = _report(
         serving={"kind": PT, "arn": THROUGHPUT},
@@ -394,7 +406,7 @@ def test_a_throughput_run_passes_and_deletes_the_throughput_then_the_model(tmp_p
 
 
 def test_a_run_served_otherwise_than_planned_fails_the_evaluate_step(tmp_path: Path) -> None:
-    dev = load_config("dev")
+    dev = _throughput_dev()
     plan = plan_smoke(dev, "moderation", workdir=tmp_path, request_id=REQUEST)
     clients = {
         "cloudformation": CloudFormation(deployed=True),
@@ -467,16 +479,17 @@ def test_cli_dry_run_prints_the_estimate_only(capsys: pytest.CaptureFixture[str]
     assert out.splitlines()[-1] == "dry run: nothing was deployed or started"
 
 
-def test_cli_dry_run_for_dev_prints_the_throughput_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_dry_run_for_dev_prints_the_on_demand_estimate(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["smoke", "--env", "dev", "--dry-run", "--request-id", REQUEST]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"smoke test of environment dev (us-west-2), team moderation: {LLAMA} (llama-3.2)")
-    assert "provisioned throughput, 1 model unit, no commitment" in out[2]
+    assert out[0].startswith(f"smoke test of environment dev (us-west-2), team moderation: {LLAMA_33} (llama-3.3)")
+    assert "no hourly charge" in "\n".join(out)
     assert out[-1] == "dry run: nothing was deployed or started"
 
 
 def test_cli_refuses_a_plan_the_environment_forbids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = (ROOT / "config" / "dev.yaml").read_text(encoding="utf-8")
+    text = text.replace(f"  - {LLAMA_33}\n", "")  # served by provisioned throughput, which the TTL would cut short
     (tmp_path / "dev.yaml").write_text(text.replace("throughput_ttl_hours: 4", "throughput_ttl_hours: 0.25"))
     assert main(["smoke", "--env", "dev", "--config-dir", str(tmp_path), "--yes"]) == EXIT_USAGE
     err = capsys.readouterr().err
@@ -498,16 +511,16 @@ def test_make_smoke_runs_bft_smoke() -> None:
     assert shown.splitlines()[-1].endswith("/bft smoke --env staging --yes")
 
 
-def test_the_readme_quotes_the_estimates_the_command_prints(tmp_path: Path) -> None:
-    """The README's expected costs are the lines `bft smoke` prints for dev as shipped (provisioned throughput in
-    us-west-2) and for dev moved to us-east-1 (Nova Micro on demand), at the shipped illustrative prices."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Smoke test in a real account") : readme.index("## Onboard a team")]
+def test_the_smoke_test_page_quotes_the_estimates_the_command_prints(tmp_path: Path) -> None:
+    """docs/smoke-test.md's expected costs are the lines `bft smoke` prints for dev as shipped (Llama 3.3 70B on
+    demand in us-west-2), for dev without it (provisioned throughput) and for dev moved to us-east-1 (Nova Micro
+    on demand), at the shipped illustrative prices."""
+    section = (ROOT / "docs" / "smoke-test.md").read_text(encoding="utf-8")
     assert "make smoke ENV=dev" in section
     dev = load_config("dev")
     east = dev.model_copy(update={"region": "us-east-1", "allowed_base_models": ["amazon.nova-micro-v1:0:128k"]})
-    for config, serving in ((dev, PT), (east, ON_DEMAND)):
-        plan = plan_smoke(config, "moderation", workdir=tmp_path / config.region, request_id=REQUEST)
+    for config, serving in ((dev, ON_DEMAND), (_throughput_dev(), PT), (east, ON_DEMAND)):
+        plan = plan_smoke(config, "moderation", workdir=tmp_path / f"{config.region}-{serving}", request_id=REQUEST)
         assert plan.serving == serving
         printed = plan.cost_lines()[1:]  # the first line names the request id
         assert "ILLUSTRATIVE" in "\n".join(printed)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bft.cli import main
-from tests.unit.test_dataset_rules import HAIKU, NOVA_LITE, dataset
+from tests.unit.test_dataset_rules import HAIKU, LLAMA31, NOVA_LITE, dataset
 
 BFT = Path(sys.executable).with_name("bft")
 
@@ -20,22 +20,38 @@ def write(path: Path, lines: list[bytes]) -> Path:
     return path
 
 
+# Prompt/completion records (Llama 3.1's format): without --base-model the first live model that reads it.
+DEFAULT = "meta.llama3-1-8b-instruct-v1:0:128k"
+
+
 @pytest.fixture
 def valid_file(tmp_path: Path) -> Path:
-    return write(tmp_path / "train.jsonl", dataset(HAIKU, 40))
+    return write(tmp_path / "train.jsonl", dataset(LLAMA31, 120))
 
 
 @pytest.fixture
 def invalid_file(tmp_path: Path) -> Path:
-    return write(tmp_path / "bad.jsonl", dataset(HAIKU, 40, {3: b"{", 9: {"messages": []}}))
+    return write(tmp_path / "bad.jsonl", dataset(LLAMA31, 120, {3: b"{", 9: {"prompt": "no answer"}}))
 
 
 def test_valid_file_exits_0_with_a_summary(valid_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(valid_file)]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith("VALID: claude-3-haiku dataset for anthropic.claude-3-haiku-20240307-v1:0:200k")
-    assert "40 records" in out
-    assert err == ""
+    assert out.startswith(f"VALID: llama-3.1 dataset for {DEFAULT}")
+    assert "120 records" in out
+    # Which model it checked against, and why, on stderr: a live one, never a past-end-of-life default.
+    assert err.startswith(f"checking against {DEFAULT} (Meta Llama 3.1 8B Instruct, ACTIVE on ")
+    assert "the first live model that reads the file's format (prompt-completion)" in err
+
+
+def test_a_past_end_of_life_model_is_checked_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Checking data against Claude 3 Haiku still works (to plan the move), and says no run can use it."""
+    haiku = write(tmp_path / "haiku.jsonl", dataset(HAIKU, 40))
+    assert main(["validate", str(haiku), "--base-model", HAIKU]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"VALID: claude-3-haiku dataset for {HAIKU}")
+    assert "note: no run can use it: Anthropic Claude 3 Haiku" in err
+    assert "past its end of life (2026-09-10)" in err
 
 
 def test_invalid_file_exits_1_and_names_file_line_field(invalid_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,21 +59,21 @@ def test_invalid_file_exits_1_and_names_file_line_field(invalid_file: Path, caps
     out, _ = capsys.readouterr()
     assert out.startswith("INVALID")
     assert f"{invalid_file}:3: invalid JSON" in out
-    assert f"{invalid_file}:9: messages: needs at least 2 messages" in out
+    assert f"{invalid_file}:9: completion: required key 'completion' is missing" in out
 
 
 def test_json_output_is_only_the_report(invalid_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", str(invalid_file), "--json"]) == 1
+    assert main(["validate", str(invalid_file), "--base-model", DEFAULT, "--json"]) == 1
     out, err = capsys.readouterr()
     report = json.loads(out)  # the whole of stdout parses
     assert report["valid"] is False
-    assert [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_json"), (9, "too_few_messages")]
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_json"), (9, "missing_key")]
     assert report["files"][0]["path"] == str(invalid_file)
     assert err == ""
 
 
 def test_validation_file_and_epochs(valid_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    validation = write(tmp_path / "val.jsonl", dataset(HAIKU, 5))
+    validation = write(tmp_path / "val.jsonl", dataset(LLAMA31, 5))
     assert main(["validate", str(valid_file), "--validation", str(validation), "--epochs", "4", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [f["role"] for f in report["files"]] == ["training", "validation"]
@@ -70,7 +86,9 @@ def test_base_model_selects_the_rules(tmp_path: Path, capsys: pytest.CaptureFixt
     nova = write(tmp_path / "nova.jsonl", dataset(NOVA_LITE))
     assert main(["validate", str(nova), "--base-model", NOVA_LITE, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["family"] == "nova"
-    assert main(["validate", str(nova), "--json"]) == 1  # the default model is Claude 3 Haiku
+    # Without --base-model, the first live model that reads the file's format.
+    assert main(["validate", str(nova), "--json"]) == 0
+    assert "checking against amazon.nova-micro-v1:0:128k" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -90,12 +108,13 @@ def test_usage_errors_exit_2(
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("bft validate: error: ")
+    assert "bft validate: error: " in err
     assert message in err
 
 
 def test_console_script_json_purity_and_exit_code(invalid_file: Path) -> None:
-    done = subprocess.run([str(BFT), "validate", str(invalid_file), "--json"], capture_output=True, check=False)
+    argv = [str(BFT), "validate", str(invalid_file), "--base-model", DEFAULT, "--json"]
+    done = subprocess.run(argv, capture_output=True, check=False)
     assert done.returncode == 1
     assert done.stderr == b""
     assert json.loads(done.stdout)["error_count"] == 2

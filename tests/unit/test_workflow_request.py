@@ -14,8 +14,8 @@ from moto import mock_aws
 from bft.errors import AccessDenied, BaseModelUnavailable, DuplicateRequest, RequestInvalid
 from bft.workflow import state
 from bft.workflow.request import Context, validate_request
-from bft_twin.catalog import catalog
-from tests.unit.workflow_support import Env, make_env
+from bft_twin.catalog import Lifecycle, catalog
+from tests.unit.workflow_support import MODEL, Env, make_env
 
 
 @pytest.fixture
@@ -40,49 +40,80 @@ def test_valid_request_is_normalized_with_deterministic_names_and_tags(env: Env)
     assert run["hyperParameters"] == {"epochCount": "2"}
 
 
-def test_legacy_base_model_warns(env: Env) -> None:
+def test_an_active_base_model_has_no_warning(env: Env) -> None:
     run = env.run()
-    assert run["lifecycle"]["status"] == "LEGACY"
-    assert any("LEGACY" in w and "end of life" in w for w in run["warnings"])
+    assert run["lifecycle"]["status"] == "ACTIVE"
+    assert run["warnings"] == []
 
 
-def test_base_model_past_end_of_life_is_refused(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    now = datetime.now(UTC)
-    with mock_aws():
-        env = make_env(tmp_path, catalog=catalog(now=now, haiku_end_of_life=now - timedelta(days=3)))
-        with pytest.raises(BaseModelUnavailable, match="end of life"):
-            env.run()
-        assert state.get_claim(env.table, "moderation", "req-1") is None, "a refused request claims nothing"
+def _bedrock_says(tmp_path: Any, life: Lifecycle) -> Env:
+    """A Bedrock whose answer for the run's model differs from the shipped catalog (the account's live view)."""
+    return make_env(tmp_path, catalog=catalog(lifecycle={MODEL: life}))
 
 
-def test_haiku_with_its_published_lifecycle_is_refused_naming_active_models(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("life", "expected"),
+    [
+        (Lifecycle("LEGACY", end_of_life=datetime.now(UTC) + timedelta(days=90)), "is LEGACY in this region"),
+        (Lifecycle("LEGACY", end_of_life=datetime.now(UTC) - timedelta(days=3)), "reached end of life on"),
+    ],
+    ids=["legacy", "past-end-of-life"],
+)
+def test_bedrock_s_own_lifecycle_refuses_before_any_spending(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, life: Lifecycle, expected: str
 ) -> None:
-    # The default catalog carries AWS's published dates: Claude 3 Haiku's end of life is 2026-09-10.
+    """The catalog says ACTIVE, the account's Bedrock says otherwise: Bedrock's answer wins (no job, no claim),
+    and the refusal names the team's ACTIVE alternatives."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     with mock_aws():
-        env = make_env(tmp_path, catalog=catalog())
+        env = _bedrock_says(tmp_path, life)
         with pytest.raises(BaseModelUnavailable) as refused:
             env.run()
         assert env.fake.counters.jobs_started == 0
+        assert state.get_claim(env.table, "moderation", "req-1") is None, "a refused request claims nothing"
     message = str(refused.value)
-    assert "reached end of life on 2026-09-10" in message
-    # The team's other allowed models that Bedrock reports ACTIVE and fine-tunable here (config/local.yaml).
-    assert "move to an ACTIVE model allowed for your team: meta.llama3-1-8b-instruct-v1:0:128k" in message
+    assert expected in message
+    # The team's other allowed models that Bedrock reports ACTIVE and fine-tunable here (the local config).
+    assert "Move to an ACTIVE model allowed for your team: meta.llama3-3-70b-instruct-v1:0:128k" in message
+
+
+@pytest.mark.parametrize(
+    "model", ["anthropic.claude-3-haiku-20240307-v1:0:200k", "meta.llama3-2-1b-instruct-v1:0:128k"]
+)
+def test_a_past_end_of_life_model_is_refused_by_the_catalog_even_if_a_stale_list_allows_it(
+    env: Env, model: str
+) -> None:
+    policy = env.policy(allowedBaseModels=[model])
+    context = Context(
+        execution_arn="arn:aws:states:us-west-2:123456789012:execution:sm:e",
+        execution_name="e",
+        now=datetime.now(UTC),
+    )
+    with pytest.raises(BaseModelUnavailable) as refused:
+        validate_request(env.request(baseModelId=model), policy, context, bedrock=env.bedrock, table=env.table)
+    assert env.fake.counters.jobs_started == 0
+    message = str(refused.value)
+    assert f"({model}) is past its end of life" in message
+    assert "ACTIVE models customizable in us-west-2: meta.llama3-1-8b-instruct-v1:0:128k" in message
+    assert "nothing was started" in message
+
+
+def test_a_model_of_another_region_is_unavailable_here(env: Env) -> None:
+    with pytest.raises(BaseModelUnavailable, match=r"customizable only in us-east-1, not in us-west-2; ACTIVE models"):
+        env.run(baseModelId="amazon.nova-micro-v1:0:128k")
 
 
 def test_refusal_says_when_no_allowed_model_is_active(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     with mock_aws():
-        env = make_env(tmp_path, catalog=catalog())
-        policy = env.policy(allowedBaseModels=["anthropic.claude-3-haiku-20240307-v1:0:200k"])
+        env = _bedrock_says(tmp_path, Lifecycle("LEGACY"))
+        policy = env.policy(allowedBaseModels=[MODEL])
         context = Context(
             execution_arn="arn:aws:states:us-west-2:123456789012:execution:sm:e",
             execution_name="e",
             now=datetime.now(UTC),
         )
-        with pytest.raises(BaseModelUnavailable, match="no other model allowed for your team is ACTIVE"):
+        with pytest.raises(BaseModelUnavailable, match="No other model allowed for your team is ACTIVE"):
             validate_request(env.request(), policy, context, bedrock=env.bedrock, table=env.table)
 
 
@@ -98,14 +129,17 @@ def test_refusal_says_when_no_allowed_model_is_active(tmp_path: Any, monkeypatch
         ({"trainingDataUri": "s3://elsewhere/moderation/train.jsonl"}, r"outside team moderation's prefix"),
         ({"trainingDataUri": "s3://datasets-bucket/moderation/../x/train.jsonl"}, r"outside team moderation's prefix"),
         ({"trainingDataUri": "https://example.com/train.jsonl"}, r"not an s3://bucket/key URI"),
-        ({"baseModelId": "amazon.nova-micro-v1:0:128k"}, r"baseModelId: .* is not allowed for team moderation"),
+        (
+            {"baseModelId": "acme.unknown-model-v1:0"},
+            r"baseModelId: 'acme.unknown-model-v1:0' is not allowed for team moderation",
+        ),
         ({"hyperParameters": {"epochCount": "11"}}, r"hyperParameters.epochCount must be an integer from 1 to 10"),
         ({"serving": {"modelUnits": 2}}, r"serving.modelUnits: 2 breaks team moderation's limit of 1 to 1 model units"),
         ({"serving": {"commitment": "OneMonth"}}, r"serving.commitment: OneMonth is not allowed for team moderation"),
         ({"serving": {"ttlHours": 5}}, r"serving.ttlHours: 5 must be a number of hours above 0 and at most 4"),
         (
             {"serving": {"kind": "on-demand-deployment"}},
-            r"serving.kind: on-demand-deployment is not offered for anthropic.claude-3-haiku.*"
+            r"serving.kind: on-demand-deployment is not offered for meta.llama3-1-8b-instruct-v1:0:128k.*"
             r"use provisioned-throughput",
         ),
         (

@@ -26,7 +26,7 @@ from bft.sample_data import LABELS
 from bft.workflow import approval, cleanup, evaluation, job, metrics, report, serving, state
 from bft.workflow.ownership import run_tags
 from bft_twin.catalog import catalog
-from tests.unit.workflow_support import ROLE, Env, FakeContext, RecordingSfn, load_handler, make_env
+from tests.unit.workflow_support import MODEL, ROLE, Env, FakeContext, RecordingSfn, load_handler, make_env
 
 
 @pytest.fixture
@@ -321,9 +321,9 @@ def test_evaluation_scores_custom_and_base_and_gates(env: Env) -> None:
         json.loads(line)
         for line in env.s3.get_object(Bucket="datasets-bucket", Key="moderation/evaluation.jsonl")["Body"].iter_lines()
     ]
-    for record in wrong:
-        label = record["messages"][-1]["content"]
-        record["messages"][-1]["content"] = LABELS[(LABELS.index(label) + 1) % len(LABELS)]
+    for record in wrong:  # prompt/completion records: the model's data format (workflow_support.MODEL)
+        label = record["completion"].strip()
+        record["completion"] = LABELS[(LABELS.index(label) + 1) % len(LABELS)]
     body = "".join(json.dumps(record) + "\n" for record in wrong)
     env.s3.put_object(Bucket="datasets-bucket", Key="moderation/relabelled.jsonl", Body=body.encode())
     uri = run["evaluation"]["dataUri"].replace("evaluation.jsonl", "relabelled.jsonl")
@@ -423,7 +423,7 @@ def test_finalize_failure_names_outcome_error_and_leftovers(env: Env) -> None:
         },
         "FAILED",
         **_report_targets(env),
-        policy_prices={"modelUnitHourUsd": {"claude-3-haiku": 40.0}},
+        policy_prices={"modelUnitHourUsd": {"llama-3.1": 40.0}},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": "2026-01-01T00:00:00Z"},
         environment="local",
     )
@@ -457,18 +457,19 @@ def test_finalize_of_an_invalid_dataset_prices_its_token_estimate(env: Env) -> N
     """The DatasetInvalid message carries the valid records' token estimate; the cost estimate uses it."""
     from bft.dataset import validate_lines
     from bft.dataset.s3 import invalid_message
-    from tests.unit.test_dataset_rules import HAIKU, dataset
+    from tests.unit.test_dataset_rules import dataset
+    from tests.unit.workflow_support import MODEL
 
-    invalid = validate_lines(HAIKU, dataset(HAIKU, 40, {17: b"{"}), epochs=3)
+    invalid = validate_lines(MODEL, dataset(MODEL, 120, {17: b"{"}), epochs=3)
     message = invalid_message("s3://reports-bucket/reports/moderation/req-1/dataset-validation.json", invalid)
-    assert "(its 39 valid training records: about " in message
+    assert "(its 119 valid training records: about " in message
     envelope = json.dumps({"errorType": "DatasetInvalid", "errorMessage": message})
     run = env.run()
     result = report.finalize(
         {"input": env.request(), "run": run, "error": {"Error": "DatasetInvalid", "Cause": envelope}},
         "FAILED",
         **_report_targets(env),
-        policy_prices={"trainingPer1kTokensUsd": {"claude-3-haiku": 2.0}},
+        policy_prices={"trainingPer1kTokensUsd": {"llama-3.1": 2.0}},
         execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
         environment="local",
     )
@@ -521,7 +522,7 @@ def foreign_model(env: Env, team: str = "payments") -> str:
         jobName=f"bft-{team}-job",
         customModelName=f"{team}-model",
         roleArn=ROLE,
-        baseModelIdentifier="anthropic.claude-3-haiku-20240307-v1:0:200k",
+        baseModelIdentifier=MODEL,
         trainingDataConfig={"s3Uri": f"s3://{env.datasets}/moderation/train.jsonl"},
         validationDataConfig={"validators": [{"s3Uri": f"s3://{env.datasets}/moderation/validation.jsonl"}]},
         outputDataConfig={"s3Uri": f"s3://{env.outputs}/{team}/"},

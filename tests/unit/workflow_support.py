@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ from bft_twin.catalog import catalog
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+# A model customizable today in us-west-2 and served by provisioned throughput (the model catalog).
+MODEL = "meta.llama3-1-8b-instruct-v1:0:128k"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/bft-service"
 
 
@@ -64,7 +65,7 @@ class Env:
     def request(self, **overrides: Any) -> dict[str, Any]:
         request = {
             "team": "moderation",
-            "baseModelId": HAIKU,
+            "baseModelId": MODEL,
             "trainingDataUri": f"s3://{self.datasets}/moderation/train.jsonl",
             "validationDataUri": f"s3://{self.datasets}/moderation/validation.jsonl",
             "hyperParameters": {"epochCount": "2"},
@@ -90,7 +91,8 @@ def make_env(tmp_path: Any, **fake_options: Any) -> Env:
     s3 = boto3.client("s3", region_name=REGION)
     for bucket in ("datasets-bucket", "outputs-bucket", "reports-bucket"):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    paths = write_splits(tmp_path / "data", training=40, validation=8, evaluation=20)
+    # Llama 3.1 takes at least 100 training records, in its prompt/completion format.
+    paths = write_splits(tmp_path / "data", training=100, validation=8, evaluation=20, data_format="prompt-completion")
     for name, path in paths.items():
         s3.upload_file(str(path), "datasets-bucket", f"moderation/{name}.jsonl")
     dynamodb = boto3.resource("dynamodb", region_name=REGION)
@@ -102,10 +104,9 @@ def make_env(tmp_path: Any, **fake_options: Any) -> Env:
     )
     sns = boto3.client("sns", region_name=REGION)
     topic_arn = sns.create_topic(Name="notes")["TopicArn"]
-    # The fake's custom models learn from the uploaded training file (bedrock_fake._learner).
-    # These step tests train Claude 3 Haiku, whose published end of life (2026-09-10) has passed: by default
-    # they SIMULATE a Haiku still in Legacy, 90 days before its end of life (a scenario parameter).
-    fake_options.setdefault("catalog", catalog(haiku_end_of_life=datetime.now(UTC) + timedelta(days=90)))
+    # The fake's custom models learn from the uploaded training file (bedrock_fake._learner); its models
+    # have their published lifecycles unless a test passes another catalog.
+    fake_options.setdefault("catalog", catalog())
     fake = FakeBedrock(region=REGION, account_id=ACCOUNT, s3=s3, **fake_options)
     return Env(
         s3=s3,

@@ -50,7 +50,8 @@ pytestmark = pytest.mark.slow
 ENV = "local"
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+# A model live in us-west-2 and served by provisioned throughput (the model catalog), in its own data format.
+MODEL = "meta.llama3-1-8b-instruct-v1:0:128k"
 CONFIG = load_config(ENV)
 MODERATION_PERSON = CONFIG.team("moderation").submitters[0]
 SEARCH_PERSON = CONFIG.team("search").submitters[0]
@@ -109,7 +110,7 @@ def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> Wor
     # Each member: a person's role assumes its team's submitter role through the trust policy.
     moderation = env.session_as(teams["moderation"]["submitterRoleArn"], "moderation-member", caller=MODERATION_PERSON)
     search = env.session_as(teams["search"]["submitterRoleArn"], "search-member", caller=SEARCH_PERSON)
-    data = sample_data.write_splits(scratch / "data")
+    data = sample_data.write_splits(scratch / "data", data_format="prompt-completion")
     for team, session in (("moderation", moderation), ("search", search)):
         for name, path in data.items():
             session.client("s3").upload_file(str(path), datasets, f"{team}/sample/{name}.jsonl")
@@ -130,8 +131,8 @@ def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> Wor
         on_event=deliver,
         clock=env.clock.now,  # one virtual clock for the state machine, the schedules and Bedrock
         time_scale=1.0,
-        # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
-        catalog=catalog(now=now, haiku_status="ACTIVE"),
+        # As the scenarios: published lifecycles, one no-commitment model unit granted.
+        catalog=catalog(now=now),
         no_commit_model_units=1,
         service_role_s3=_service_role_s3(env),
     )
@@ -146,10 +147,10 @@ def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> Wor
         jobName="bft-local-moderation-owned-1",
         customModelName="moderation-owned-model",
         roleArn=str(env.stack_output_by_key("CustomizationServiceRoleArn")),
-        baseModelIdentifier=HAIKU,
+        baseModelIdentifier=MODEL,
         trainingDataConfig={"s3Uri": f"s3://{datasets}/moderation/sample/train.jsonl"},
         outputDataConfig={"s3Uri": f"s3://{outputs}/moderation/owned-1/a1/"},
-        hyperParameters={"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1.0"},
+        hyperParameters={"epochCount": "2", "learningRate": "0.0001"},
         jobTags=tags,
         customModelTags=tags,
     )
@@ -314,7 +315,7 @@ def refused(error: pytest.ExceptionInfo[ClientError], code: str, action: str, re
 
 def test_search_cannot_start_moderations_state_machine(world: World) -> None:
     sfn = world.search.client("stepfunctions")
-    request = {"team": "moderation", "baseModelId": HAIKU, "requestId": "hostile-start"}
+    request = {"team": "moderation", "baseModelId": MODEL, "requestId": "hostile-start"}
     mark = world.mark()
     with unchanged(world), pytest.raises(ClientError) as error:
         sfn.start_execution(stateMachineArn=world.machine("moderation"), name="hostile", input=json.dumps(request))
@@ -409,7 +410,7 @@ def _post_decision(w: World, principal_arn: str, session: str, body: dict[str, A
 
 
 def _onboard_reviewer(w: World, principal_arn: str) -> None:
-    """Attach the stack's ReviewerPolicy to a reviewer's role, as the platform team does (README, onboarding)."""
+    """Attach the stack's ReviewerPolicy to a reviewer's role, as the platform team does (docs/onboard-teams.md)."""
     w.env.store.attach_to_external(principal_arn, str(w.env.stack_output_by_key("ReviewerPolicyArn")))
 
 
@@ -439,9 +440,9 @@ def waiting(worlds: _Worlds) -> Iterator[WaitingRun]:
     request_id = f"adv-waiting-{int(time.time())}"
     request = {
         "team": "moderation",
-        "baseModelId": HAIKU,
+        "baseModelId": MODEL,
         "trainingDataUri": f"s3://{w.datasets}/moderation/sample/train.jsonl",
-        "hyperParameters": {"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1.0"},
+        "hyperParameters": {"epochCount": "2", "learningRate": "0.0001"},
         "serving": {"modelUnits": 1},
         "approvalRequired": True,
         "requestId": request_id,
@@ -721,10 +722,10 @@ def _run_search(w: World, request: dict[str, Any]) -> tuple[Any, dict[str, Any] 
 def _search_request(w: World, request_id: str) -> dict[str, Any]:
     return {
         "team": "search",
-        "baseModelId": HAIKU,
+        "baseModelId": MODEL,
         "trainingDataUri": f"s3://{w.datasets}/search/sample/train.jsonl",
         "validationDataUri": f"s3://{w.datasets}/search/sample/validation.jsonl",
-        "hyperParameters": {"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1.0"},
+        "hyperParameters": {"epochCount": "2", "learningRate": "0.0001"},
         "serving": {"modelUnits": 1},
         "evaluation": {"dataUri": f"s3://{w.datasets}/search/sample/evaluation.jsonl", "threshold": 0.5},
         "requestId": request_id,
@@ -1013,7 +1014,7 @@ def loosened(worlds: _Worlds) -> World:
 
 class TestTheRefusalsComeFromThePolicies:
     def test_start_execution_on_moderations_machine_once_allowed(self, loosened: World) -> None:
-        request = {"team": "search", "baseModelId": HAIKU, "requestId": "loosened-start"}
+        request = {"team": "search", "baseModelId": MODEL, "requestId": "loosened-start"}
         sfn = loosened.search.client("stepfunctions")
         # The same helper the refusals are checked with notices the new execution.
         started: list[str] = []

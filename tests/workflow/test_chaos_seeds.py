@@ -1,7 +1,7 @@
 """Chaos runs in CI: a fixed set of seeds of `bft local-run --chaos SEED`, each holding every invariant.
 
 The seeds are chosen so that together they combine faults of every kind the draw makes in CI's time budget
-(about 10 s each); `scripts/chaos.py` runs 200 and more (README, "Chaos runs")."""
+(about 10 s each); `scripts/chaos.py` runs 200 and more (docs/chaos.md)."""
 
 from __future__ import annotations
 

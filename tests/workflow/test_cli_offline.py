@@ -60,7 +60,7 @@ def open_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Open
                 clock=env.clock.now,  # one virtual clock for the state machine, the schedules and Bedrock
                 time_scale=1.0,
                 # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
-                catalog=catalog(now=now, haiku_status="ACTIVE"),
+                catalog=catalog(now=now),
                 no_commit_model_units=no_commit_model_units,
                 service_role_s3=_service_role_s3(env),
             )
@@ -180,17 +180,42 @@ SMOKE_WORLDS = [
         "BftLocalUsEast-1Pipeline",
         id="us-east-1-on-demand",
     ),
-    # dev's configuration offline: no model served on demand in us-west-2, so one no-commitment model unit.
+    # dev's configuration offline: Llama 3.3 70B is served on demand in us-west-2.
     pytest.param(
         "local",
         "local_assembly",
         "us-west-2",
-        "meta.llama3-2-1b-instruct-v1:0:128k (llama-3.2)",
+        "meta.llama3-3-70b-instruct-v1:0:128k (llama-3.3)",
+        "served on demand",
+        "BftLocalPipeline",
+        id="us-west-2-on-demand",
+    ),
+    # The same, with Llama 3.3 70B taken out of the config the command reads: one no-commitment model unit.
+    pytest.param(
+        "local",
+        "local_assembly",
+        "us-west-2",
+        "meta.llama3-1-8b-instruct-v1:0:128k (llama-3.1)",
         "served by provisioned throughput (1 model unit, no commitment)",
         "BftLocalPipeline",
         id="us-west-2-provisioned-throughput",
     ),
 ]
+LLAMA_33 = "meta.llama3-3-70b-instruct-v1:0:128k"
+
+
+def _without_llama_33(tmp_path: Path) -> list[str]:
+    """``--config-dir`` arguments for a copy of the config whose local environment does not allow Llama 3.3 70B
+    (a subset of what the deployed stacks allow), so that only provisioned throughput serves its models."""
+    from argparse import Namespace
+
+    from bft.cli.settings import config_dir
+
+    copy = tmp_path / "config"
+    copy.mkdir()
+    for source in config_dir(Namespace()).glob("*.yaml"):
+        (copy / source.name).write_text(source.read_text().replace(f"  - {LLAMA_33}\n", ""))
+    return ["--config-dir", str(copy)]
 
 
 @pytest.mark.parametrize(("environment", "assembly", "region", "model", "served", "stack"), SMOKE_WORLDS)
@@ -212,6 +237,8 @@ def test_smoke_runs_end_to_end_against_the_offline_twin(
     world = open_world(request.getfixturevalue(assembly), environment)
     request_id = "smoke-offline-1"
     argv = ["smoke", "--env", environment, "--yes", "--poll-seconds", "0.05", "--request-id", request_id]
+    if "llama-3.1" in model:
+        argv += _without_llama_33(request.getfixturevalue("tmp_path"))
     code = _as_team_member(world, monkeypatch, *argv)
     out = capsys.readouterr().out
     assert code == EXIT_OK, out
@@ -250,12 +277,17 @@ def test_smoke_runs_end_to_end_against_the_offline_twin(
 
 
 def test_smoke_without_no_commitment_quota_names_the_step_and_leaves_nothing(
-    local_assembly: Path, open_world: OpenWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    local_assembly: Path,
+    open_world: OpenWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     """A new account has no no-commitment model units (docs/bedrock-behaviour.md#no-commit-quota): bft smoke
     cannot read the quota, so the run meets it, names the step, and still leaves nothing behind."""
     world = open_world(local_assembly, "local", no_commit_model_units=0)
     argv = ["smoke", "--env", "local", "--yes", "--poll-seconds", "0.05", "--request-id", "smoke-offline-quota"]
+    argv += _without_llama_33(tmp_path)
     code = _as_team_member(world, monkeypatch, *argv)
     out = capsys.readouterr().out
     assert code == EXIT_NEGATIVE, out

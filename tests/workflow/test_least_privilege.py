@@ -25,7 +25,6 @@ from bft_twin.iam.privilege import (
     kept_matches,
     measure,
 )
-from bft_twin.run import SCENARIOS
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import least_privilege
@@ -33,7 +32,7 @@ import least_privilege
 
 @pytest.fixture(scope="module")
 def every_scenario(local_assembly: Path) -> dict[str, Any]:
-    return least_privilege.run_all(local_assembly, list(SCENARIOS))
+    return least_privilege.run_all(local_assembly, least_privilege.local_scenarios())
 
 
 @pytest.fixture(scope="module")
@@ -69,17 +68,13 @@ def test_no_kept_or_candidate_entry_is_stale(report: PrivilegeReport) -> None:
 
 
 @pytest.mark.slow
-def test_the_pipeline_needs_most_of_its_statements(report: PrivilegeReport, every_scenario: dict[str, Any]) -> None:
+def test_the_pipeline_needs_most_of_its_statements(report: PrivilegeReport) -> None:
     figures = report.figures()
     # Every role of the pipeline is exercised: each has a statement some scenario needed.
     roles = {role for statement in report.granted for role in statement.roles}
     used_roles = {role for statement in report.needed for role in statement.roles}
-    # Except a second team's submitter role: the scenarios run one team (the adversarial tests use the other);
-    # and the promote function's, whose scenarios need a model served on demand, which `local` does not allow
-    # (they are skipped here and run in local-us-east-1: tests/workflow/test_promotion.py).
-    skipped_only = ("BftLocalTeamSearch/", "BftLocalPipeline/WorkflowFunctionsPromoteRole")
-    unused = {role for role in roles - used_roles if not role.startswith(skipped_only)}
-    assert set(every_scenario["skipped"]) == {name for name, s in SCENARIOS.items() if s.on_demand}
+    # Except a second team's submitter role: the scenarios run one team (the adversarial tests use the other).
+    unused = {role for role in roles - used_roles if not role.startswith("BftLocalTeamSearch/")}
     assert unused == set(), f"roles no scenario exercised: {sorted(unused)}"
     assert figures["statements_needed"] > figures["statements_granted"] / 2
 

@@ -11,16 +11,18 @@ from bft_twin.run import SCENARIOS, run_scenario
 
 pytestmark = pytest.mark.slow
 
-# Scenarios that need a model served on demand (a team endpoint) run in the us-east-1 world, not on `local`'s
-# assembly: tests/workflow/test_promotion.py.
+# Scenarios that need a model served on demand (a team endpoint) have their own tests, which run them in the
+# us-east-1 world: tests/workflow/test_promotion.py.
 ON_DEMAND = {name for name, s in SCENARIOS.items() if s.on_demand}
 FAILURES = [name for name, s in SCENARIOS.items() if s.outcome != "deployed" and name not in ON_DEMAND]
 # The evaluation-at-scale scenarios have their own tests below, which also check what every deployment does.
 EVALUATION_AT_SCALE = ("large-evaluation", "evaluation-throttled")
+# The scenarios of the local world's first model (Llama 3.1 8B, served by provisioned throughput); those about
+# another model (today's on-demand models) have their own test.
 DEPLOYED = [
     name
     for name, s in SCENARIOS.items()
-    if s.outcome == "deployed" and name not in EVALUATION_AT_SCALE and name not in ON_DEMAND
+    if s.outcome == "deployed" and name not in EVALUATION_AT_SCALE and s.model is None and name not in ON_DEMAND
 ]
 
 
@@ -137,27 +139,48 @@ def test_invalid_dataset_names_the_line_and_starts_nothing(local_assembly: Path,
 
 
 def test_model_past_end_of_life_is_refused_before_any_spending(local_assembly: Path, tmp_path: Path) -> None:
-    """Claude 3 Haiku with its published lifecycle: no simulated date, refused, told where to move."""
+    """Llama 3.2 1B with its published lifecycle: no simulated date, no job, told where to move."""
     summary = _run("model-end-of-life", local_assembly, tmp_path)
-    assert summary["model"] == "anthropic.claude-3-haiku-20240307-v1:0:200k"
+    assert summary["model"] == "meta.llama3-2-1b-instruct-v1:0:128k"
+    assert summary["outcome"] == "model_unavailable"
     assert summary["jobs_started"] == 0
     cause = summary["executions"][0]["cause"]
-    assert "reached end of life on 2026-09-10" in cause
-    assert "move to an ACTIVE model allowed for your team: meta.llama3-1-8b-instruct-v1:0:128k" in cause
+    assert "past its end of life (2026-07-07)" in cause
+    assert "ACTIVE models customizable in us-west-2: meta.llama3-1-8b-instruct-v1:0:128k" in cause
     assert summary["states_visited"][:3] == ["Init", "ValidateRequest", "Cleanup"]
     assert not any("SIMULATED" in p for p in summary["scenario_parameters"])
     note = _outcome_notification(summary)
-    assert "2026-09-10" in note["message"]
-    assert "move to an ACTIVE model" in note["message"]
+    assert "2026-07-07" in note["message"]
+    assert "meta.llama3-3-70b-instruct-v1:0:128k" in note["message"]
     assert summary["serving"] is None
 
 
-def test_legacy_haiku_is_a_labelled_simulation(local_assembly: Path, tmp_path: Path) -> None:
+def test_a_legacy_answer_from_bedrock_is_a_labelled_simulation(local_assembly: Path, tmp_path: Path) -> None:
+    """The account's Bedrock says Legacy where the catalog says ACTIVE: refused before any job, and the report
+    says the lifecycle was simulated."""
     summary = _run("model-legacy", local_assembly, tmp_path)
+    assert summary["outcome"] == "model_unavailable"
+    assert summary["jobs_started"] == 0
+    assert "is LEGACY in this region" in summary["executions"][0]["cause"]
+    assert any(
+        p.startswith("SIMULATED lifecycle: meta.llama3-1-8b-instruct-v1:0:128k is LEGACY")
+        for p in summary["scenario_parameters"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("scenario", "model"),
+    [("on-demand-llama", "meta.llama3-3-70b-instruct-v1:0:128k"), ("nova-2-lite", "amazon.nova-2-lite-v1:0:256k")],
+)
+def test_today_s_models_are_trained_and_served_on_demand(
+    scenario: str, model: str, local_assembly: Path, east_assembly: Path, tmp_path: Path
+) -> None:
+    assembly = east_assembly if model.startswith("amazon.") else local_assembly
+    summary = _run(scenario, assembly, tmp_path)
+    assert summary["model"] == model
+    assert summary["outcome"] == "deployed"
+    assert summary["serving"]["kind"] == "custom-model-deployment"
     assert summary["jobs_started"] == 1
-    assert "legacy model" in summary["executions"][0]["cause"]
-    assert any(p.startswith("SIMULATED lifecycle: Claude 3 Haiku is LEGACY") for p in summary["scenario_parameters"])
-    assert any("LEGACY" in w for w in summary["report"]["warnings"])
 
 
 def test_duplicate_submission_starts_one_job(local_assembly: Path, tmp_path: Path) -> None:
@@ -373,22 +396,27 @@ def test_nova_deployment_is_torn_down_after_a_failed_evaluation(east_assembly: P
     assert any("custom-model-deployment/" in a and "deleted" in a for a in summary["report"]["cleanup"]["actions"])
 
 
-def test_llama_32_serves_by_provisioned_throughput(local_assembly: Path, tmp_path: Path) -> None:
+def test_llama_3_1_70b_serves_by_provisioned_throughput(local_assembly: Path, tmp_path: Path) -> None:
     summary = run_scenario(
-        "success", model="meta.llama3-2-1b-instruct-v1:0:128k", assembly=local_assembly, workdir=tmp_path
+        "success", model="meta.llama3-1-70b-instruct-v1:0:128k", assembly=local_assembly, workdir=tmp_path
     )
     assert summary["outcome"] == "deployed"
     assert summary["serving"]["kind"] == "provisioned-throughput"
-    assert summary["serving"]["hourly_cost_usd"] == 24.0  # illustrative price, config/local.yaml
+    assert summary["serving"]["hourly_cost_usd"] == 24.0  # illustrative price of the local config (llama-3.1)
     assert summary["deployments_left"] == []
 
 
 def test_a_model_no_offline_world_offers_fails_clearly() -> None:
     from bft_twin.run import NoOfflineWorld, choose
 
-    with pytest.raises(NoOfflineWorld, match=r"no offline environment offers amazon\.titan-text-premier"):
-        choose("success", "amazon.titan-text-premier-v1:0:32k")
+    with pytest.raises(NoOfflineWorld, match=r"no offline environment offers acme\.unknown-v1:0"):
+        choose("success", "acme.unknown-v1:0")
+    # A model no longer customizable runs in its region's world, to show the refusal a team would meet.
+    assert choose("success", "amazon.titan-text-premier-v1:0:32k") == (
+        "amazon.titan-text-premier-v1:0:32k",
+        "local-us-east-1",
+    )
     with pytest.raises(NoOfflineWorld, match=r"environment dev cannot run amazon\.nova-lite.*only in us-east-1"):
         choose("success", "amazon.nova-lite-v1:0:300k", "dev")
-    with pytest.raises(NoOfflineWorld, match="cannot be fine-tuned"):
+    with pytest.raises(NoOfflineWorld, match=r"the customizable variant is amazon\.nova-lite-v1:0:300k"):
         choose("success", "amazon.nova-lite-v1:0")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
@@ -17,8 +18,6 @@ from bft.dataset.migration import Migration, family_of_format, plan_migration
 from bft.dataset.parsing import dumps
 from bft.errors import BaseModelUnavailable, RequestInvalid
 from bft.families import ModelFamily, check_hyperparameters, default_epochs, family_for
-
-DEFAULT_BASE_MODEL = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +45,8 @@ def register(subparsers: Any) -> None:
         default=None,
         metavar="ID",
         help="customizable base model id or foundation-model ARN (default: with --env, the team's first allowed "
-        f"model; else {DEFAULT_BASE_MODEL})",
+        "model; else the first model the catalog says is live today for the training file's format, named on "
+        "stderr)",
     )
     parser.add_argument(
         "--from-model",
@@ -77,12 +77,16 @@ def _require_file(path: str | None) -> None:
 
 
 def _base_model(args: argparse.Namespace) -> str:
-    """--base-model, else the environment's (team's) first allowed model, else Claude 3 Haiku; with --env a
-    model the environment does not allow is refused here, not after upload."""
+    """--base-model, else the environment's (team's) first allowed model, else a live model for the file's
+    format (said on stderr); with --env a model the environment does not allow is refused here, not after
+    upload. A model that is no longer customizable is still checked (to plan a migration), with a note."""
     if args.env is None:
         if args.team is not None:
             raise UsageError("--team needs --env")
-        return str(args.base_model or DEFAULT_BASE_MODEL)
+        if args.base_model is None:
+            return _live_default(args.training or args.evaluation)
+        _note_lifecycle(str(args.base_model))
+        return str(args.base_model)
     from bft.cli.settings import default_base_model, load_environment, team_models
 
     config = load_environment(args)
@@ -102,6 +106,39 @@ def _base_model(args: argparse.Namespace) -> str:
         who = f"team {args.team} in {config.name}" if args.team else f"environment {config.name}"
         raise UsageError(f"--base-model {args.base_model} is not allowed for {who} (allowed: {', '.join(allowed)})")
     return str(args.base_model)
+
+
+def _live_default(training: str | None) -> str:
+    """The first model the catalog says is customizable today whose family reads the file's format."""
+    from bft.catalog import catalog, today
+    from bft.dataset.migration import detect_file_format
+
+    on = today()
+    live = [m for m in catalog().models if m.lifecycle.state(on) == "ACTIVE" and "FINE_TUNING" in m.customizations]
+    data_format = detect_file_format(training) if training and os.path.isfile(training) else None
+    fits = [m for m in live if catalog().families[m.family].data_format == data_format]
+    chosen = (fits or live)[0]
+    if fits:
+        why = f"the first live model that reads the file's format ({data_format})"
+    elif data_format:
+        why = f"no live model reads the file's format ({data_format}): the first live model (see the migration advice)"
+    else:
+        why = "the first live model of the catalog"
+    print(
+        f"checking against {chosen.model_id} ({chosen.name}, {chosen.lifecycle.describe(on)} on {on}): {why}; "
+        "choose another with --base-model, or your environment's with --env (`bft models` lists them)",
+        file=sys.stderr,
+    )
+    return chosen.model_id
+
+
+def _note_lifecycle(model_id: str) -> None:
+    from bft.catalog import catalog, today
+
+    found = catalog().model(model_id)
+    if found is not None and found.lifecycle.state(today()) != "ACTIVE":
+        refusal = catalog().refusal(model_id, found.regions[0], today())
+        print(f"note: no run can use it: {refusal}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

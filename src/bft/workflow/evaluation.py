@@ -29,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.catalog import catalog
 from bft.errors import EvaluationBelowThreshold, RequestInvalid, TransientError
 from bft.workflow.bedrock_errors import bedrock_call
 from bft.workflow.s3io import put_json, report_key, split_uri
@@ -57,8 +58,10 @@ MAX_CHUNKS = 400
 
 
 def base_invocation_id(base_model_id: str) -> str:
-    """The on-demand id of a customizable base model: the fine-tuning id minus its context suffix (":200k")."""
-    return re.sub(r":\d+k$", "", base_model_id)
+    """The on-demand id of a customizable base model (the model catalog's ``invoke_id``); for a model the
+    catalog does not know, the fine-tuning id minus its context suffix (":200k")."""
+    found = catalog().model(base_model_id)
+    return found.invoke_id if found is not None else re.sub(r":\d+k$", "", base_model_id)
 
 
 def seconds_per_call(answer_tokens: int) -> float:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from bft.catalog import catalog, today
 from bft.dataset.validator import EVALUATION_MAX_RECORDS
 from bft.errors import BaseModelUnavailable, PipelineError, RequestInvalid
 from bft.families import SERVING_KINDS, check_hyperparameters, family_for, serving_kinds
@@ -53,10 +54,11 @@ class Context:
 
 
 def check_request(
-    event: Any, policy: dict[str, Any], *, assigned_team: str | None, default_request_id: str
+    event: Any, policy: dict[str, Any], *, assigned_team: str | None, default_request_id: str, on: date | None = None
 ) -> dict[str, Any]:
     """The checks that need no AWS call (the CLI runs them before uploading anything): RequestInvalid or
-    BaseModelUnavailable naming the field and the limit, else the normalized request."""
+    BaseModelUnavailable naming the field and the limit, else the normalized request. Lifecycles are judged
+    on ``on`` (default today) by the model catalog."""
     if not isinstance(event, dict):
         raise RequestInvalid("the execution input must be a JSON object")
     _no_unknown(event, KNOWN_FIELDS, "")
@@ -83,17 +85,18 @@ def check_request(
             f"baseModelId: {base_model_id!r} is a model ARN; a request names a foundation model id, never a "
             "custom, imported or provisioned model (the workflow serves only the model its own job trains)"
         )
+    # A model the catalog knows but that is not live here today (another region, Legacy, past its end of
+    # life) is refused as unavailable, naming its replacements, even when a stale allow-list still names it.
+    if catalog().model(base_model_id) is not None:
+        refusal = catalog().refusal(base_model_id, policy["region"], on or today())
+        if refusal is not None:
+            raise BaseModelUnavailable(f"baseModelId: {refusal}; nothing was started")
     allowed = team.get("allowedBaseModels") or policy["allowedBaseModels"]
     if base_model_id not in allowed:
         raise RequestInvalid(
             f"baseModelId: {base_model_id!r} is not allowed for team {team_name} (allowed: {', '.join(allowed)})"
         )
     family = family_for(base_model_id)
-    if policy["region"] not in family.regions:
-        raise BaseModelUnavailable(
-            f"baseModelId: {family.name} fine-tuning runs only in {', '.join(family.regions)}, "
-            f"not in this environment's region {policy['region']}"
-        )
     hyper = event.get("hyperParameters") or {}
     if not isinstance(hyper, dict):
         raise RequestInvalid("hyperParameters must be an object of name to value")
@@ -157,7 +160,11 @@ def validate_request(
 ) -> dict[str, Any]:
     """Return the normalized run description, or raise RequestInvalid / BaseModelUnavailable / DuplicateRequest."""
     checked = check_request(
-        event, policy, assigned_team=context.assigned_team, default_request_id=context.execution_name
+        event,
+        policy,
+        assigned_team=context.assigned_team,
+        default_request_id=context.execution_name,
+        on=context.now.date(),
     )
     team_policy = policy["teams"][checked["team"]]
     allowed = team_policy.get("allowedBaseModels") or policy["allowedBaseModels"]
@@ -189,7 +196,7 @@ def validate_request(
 def check_base_model(
     bedrock: Any, base_model_id: str, now: datetime, *, alternatives: list[str] | tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], list[str]]:
-    """GetFoundationModel: fine-tunable here and not past end of life. Legacy is a warning.
+    """GetFoundationModel, the account's live answer: fine-tunable here, ACTIVE and not past end of life.
 
     A refusal for end of life names the models to move to: those of ``alternatives`` (the team's other
     allowed models) that Bedrock reports ACTIVE and fine-tunable here, or says that none is.
@@ -211,25 +218,26 @@ def check_base_model(
     summary: dict[str, Any] = {"status": status, "endOfLifeTime": end_of_life.isoformat() if end_of_life else None}
     warnings: list[str] = []
     if end_of_life and end_of_life <= now:
-        active = active_alternatives(bedrock, alternatives, now)
-        move = (
-            f"move to an ACTIVE model allowed for your team: {', '.join(active)}"
-            if active
-            else "no other model allowed for your team is ACTIVE here: ask the platform team to allow one"
-        )
         raise BaseModelUnavailable(
             f"baseModelId: {base_model_id} reached end of life on {end_of_life.date()} (status {status}), so "
-            f"Bedrock no longer customizes or serves it; nothing was started. {move} "
-            "(all fine-tunable models: `aws bedrock list-foundation-models --by-customization-type FINE_TUNING`)"
+            f"Bedrock no longer customizes or serves it; nothing was started. {_move(bedrock, alternatives, now)}"
         )
     if status == "LEGACY":
-        days = (end_of_life - now).days if end_of_life else None
-        eol = f"end of life {end_of_life.date()} ({days} days)" if end_of_life else "no end-of-life date published"
-        warnings.append(
-            f"{base_model_id} is LEGACY ({eol}): custom models stop working at end of life, and AWS may refuse new "
-            "provisioned throughput for legacy models; plan a migration to an ACTIVE model"
+        # A Legacy base takes no new customization job and no new provisioned throughput (docs/bedrock-
+        # behaviour.md#legacy-restrictions): refused here, before any spending, rather than by Bedrock later.
+        eol = f"end of life {end_of_life.date()}" if end_of_life else "no end-of-life date published"
+        raise BaseModelUnavailable(
+            f"baseModelId: {base_model_id} is LEGACY in this region ({eol}): Bedrock takes no new customization "
+            f"job or provisioned throughput for it; nothing was started. {_move(bedrock, alternatives, now)}"
         )
     return summary, warnings
+
+
+def _move(bedrock: Any, alternatives: list[str] | tuple[str, ...], now: datetime) -> str:
+    active = active_alternatives(bedrock, alternatives, now)
+    if active:
+        return f"Move to an ACTIVE model allowed for your team: {', '.join(active)}."
+    return "No other model allowed for your team is ACTIVE here: ask the platform team to allow one (`bft models`)."
 
 
 class _NotOffered(PipelineError):

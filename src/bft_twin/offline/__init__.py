@@ -109,8 +109,9 @@ Differs from AWS (design the definition around these)
 """
 
 from bft_twin.offline._assembly import AssemblyError
+from bft_twin.offline._executions import ExecutionResult
 from bft_twin.offline._intrinsics import IntrinsicError
 from bft_twin.offline._lambda import FakeLambdaContext, Invocation
-from bft_twin.offline._runner import ExecutionResult, OfflineAssembly
+from bft_twin.offline._runner import OfflineAssembly
 
 __all__ = ["AssemblyError", "ExecutionResult", "FakeLambdaContext", "IntrinsicError", "Invocation", "OfflineAssembly"]
