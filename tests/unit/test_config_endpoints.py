@@ -12,12 +12,8 @@ from bft.synth import ROOT
 
 DEV = (ROOT / "config" / "dev.yaml").read_text()
 TEAM_LINE = "    monthly_budget_usd: 2000\n"
-# dev moved to us-east-1 with Nova, whose custom models are served on demand (bft.families.serving_kinds).
-NOVA_DEV = DEV.replace("region: us-west-2", "region: us-east-1").replace(
-    "  - meta.llama3-1-8b-instruct-v1:0:128k\n  - meta.llama3-2-1b-instruct-v1:0:128k\n"
-    "  - anthropic.claude-3-haiku-20240307-v1:0:200k\n",
-    "  - amazon.nova-micro-v1:0:128k\n",
-)
+# A team limited to a model whose custom models only provisioned throughput serves (bft.families.serving_kinds).
+PT_ONLY = "    allowed_base_models: [meta.llama3-1-8b-instruct-v1:0:128k]\n"
 
 
 def load(tmp_path: Path, text: str) -> object:
@@ -36,7 +32,7 @@ def line_of(text: str, needle: str) -> int:
 
 
 def test_a_team_endpoint_reaches_its_registry_entry(tmp_path: Path) -> None:
-    text = NOVA_DEV.replace(TEAM_LINE, TEAM_LINE + "    serving_endpoint: moderation-live\n")
+    text = DEV.replace(TEAM_LINE, TEAM_LINE + "    serving_endpoint: moderation-live\n")
     (tmp_path / "dev.yaml").write_text(text)
     config = load_config("dev", tmp_path)
     guardrails = config.team_guardrails(config.team("moderation"))
@@ -46,8 +42,8 @@ def test_a_team_endpoint_reaches_its_registry_entry(tmp_path: Path) -> None:
 
 
 def test_a_team_endpoint_needs_a_model_served_on_demand(tmp_path: Path) -> None:
-    """dev in us-west-2 allows only models served by provisioned throughput: no run could promote."""
-    text = DEV.replace(TEAM_LINE, TEAM_LINE + "    serving_endpoint: moderation-live\n")
+    """A team whose only model is served by provisioned throughput: no run of it could promote."""
+    text = DEV.replace(TEAM_LINE, TEAM_LINE + PT_ONLY + "    serving_endpoint: moderation-live\n")
     message = error_for(tmp_path, text)
     assert f"dev.yaml:{line_of(text, 'serving_endpoint')}: teams[0].serving_endpoint:" in message
     assert "none of team moderation's models is served on demand" in message
@@ -56,14 +52,14 @@ def test_a_team_endpoint_needs_a_model_served_on_demand(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["Moderation", "live--one", "-live", "a" * 33, "live_one"])
 def test_an_endpoint_name_bedrock_could_not_carry_is_refused_in_words(tmp_path: Path, name: str) -> None:
-    text = NOVA_DEV.replace(TEAM_LINE, TEAM_LINE + f"    serving_endpoint: {name}\n")
+    text = DEV.replace(TEAM_LINE, TEAM_LINE + f"    serving_endpoint: {name}\n")
     message = error_for(tmp_path, text)
     assert "teams[0].serving_endpoint" in message
     assert "words joined by single hyphens" in message or "at most 32 characters" in message
 
 
 def test_a_team_retention_needs_the_environments_retention(tmp_path: Path) -> None:
-    text = NOVA_DEV.replace(TEAM_LINE, TEAM_LINE + "    custom_model_retention_days: 7\n")
+    text = DEV.replace(TEAM_LINE, TEAM_LINE + "    custom_model_retention_days: 7\n")
     message = error_for(tmp_path, text)
     assert f"dev.yaml:{line_of(text, 'custom_model_retention_days')}: teams[0].custom_model_retention_days:" in message
     assert "needs reaper.custom_model_retention_days" in message

@@ -102,18 +102,6 @@ KEPT: dict[str, str] = {
         "where every scenario serves with a provisioned throughput; Nova's deployments run in local-us-east-1 "
         "(tests/workflow/test_scenarios.py, authorized with no refusal)"
     ),
-    "*/WorkflowFunctionsPromoteRoleDefaultPolicy* bedrock:GetModelCustomizationJob|bedrock:ListTagsForResource"
-    "|bedrock:TagResource|bedrock:UntagResource|kms:Decrypt|kms:GenerateDataKey": (
-        "promotion into a team's endpoint (bft.workflow.promotion), an on-demand custom model deployment: the "
-        "measurement runs `local` (us-west-2), which allows no model served on demand, so scripts/least_privilege.py "
-        "skips the promotion scenarios; they run in local-us-east-1 with every call authorized and none refused "
-        "(tests/workflow/test_promotion.py). Stale once `local` allows a model served on demand: then delete this"
-    ),
-    "*Team*/AccessSubmitterRoleDefaultPolicy* bedrock:UpdateCustomModelDeployment|kms:GenerateDataKey": (
-        "`bft rollback` (bft.cli.rollback): the team's own endpoint back to a model of its own, both tag-conditioned "
-        "to the team, and the model's key through Bedrock; run under the submitter role by the promotion scenario "
-        "in local-us-east-1 (tests/workflow/test_promotion.py), which the `local` measurement skips"
-    ),
     "*/WorkflowFunctionsCreateServingRoleDefaultPolicy* bedrock:CreateProvisionedModelThroughput": (
         "the statement on provisioned-model/* and custom-model-deployment/*: the Service Authorization "
         "Reference authorizes the create on the model only (which the offline mapper follows); kept in the "
