@@ -22,7 +22,8 @@ def _write_config(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "east.yaml").write_text(
         "name: east\nregion: us-east-1\nallowed_base_models:\n  - amazon.nova-micro-v1:0:128k\n"
-        "teams:\n  - name: tickets\n    notification_emails: [tickets@example.com]\n",
+        "teams:\n  - name: tickets\n    submitters: [arn:aws:iam::123456789012:role/tickets-engineers]\n"
+        "    notification_emails: [tickets@example.com]\n",
         encoding="utf-8",
     )
     return directory
