@@ -68,7 +68,7 @@ def test_haiku_with_its_published_lifecycle_is_refused_naming_active_models(
         assert env.fake.counters.jobs_started == 0
     message = str(refused.value)
     assert "reached end of life on 2026-09-10" in message
-    # The team's other allowed models that Bedrock reports ACTIVE and fine-tunable here (config/local.yaml).
+    # The team's other allowed models that Bedrock reports ACTIVE and fine-tunable here (the local fixture config).
     assert "move to an ACTIVE model allowed for your team: meta.llama3-1-8b-instruct-v1:0:128k" in message
 
 

@@ -372,7 +372,7 @@ def test_llama_32_serves_by_provisioned_throughput(local_assembly: Path, tmp_pat
     )
     assert summary["outcome"] == "deployed"
     assert summary["serving"]["kind"] == "provisioned-throughput"
-    assert summary["serving"]["hourly_cost_usd"] == 24.0  # illustrative price, config/local.yaml
+    assert summary["serving"]["hourly_cost_usd"] == 24.0  # illustrative price, the local fixture config
     assert summary["deployments_left"] == []
 
 
