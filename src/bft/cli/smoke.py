@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
         "no-commitment model unit of provisioned throughput), evaluate it, tear everything down"
     )
     parser = subparsers.add_parser("smoke", help=help_, description=help_)
-    parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
+    parser.add_argument("--env", default="dev", help="environment (<config dir>/<env>.yaml); default dev")
     parser.add_argument("--team", help="the team whose state machine runs the job (default: the first in the config)")
     add_config_dir(parser)
     parser.add_argument("--yes", action="store_true", help="skip the confirmation prompt (needed without a terminal)")
