@@ -25,7 +25,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-ENVS := local local-us-east-1 dev staging prod
+# Where the environments' YAML files live: the rule of app.py and every `bft` command (bft.config.resolve_config_dir):
+# CONFIG_DIR=<dir> on the make command line, else BFT_CONFIG_DIR, else this checkout's config/. Exported, so cdk and
+# bft read the same directory.
+CONFIG_DIR ?= $(or $(BFT_CONFIG_DIR),$(CURDIR)/config)
+export BFT_CONFIG_DIR := $(abspath $(CONFIG_DIR))
+ENVS = $(sort $(basename $(notdir $(wildcard $(BFT_CONFIG_DIR)/*.yaml))))
 SCENARIO ?= success
 # Empty: the scenario's own model, else Nova Micro in us-east-1 (fine-tunable today, served on demand).
 MODEL ?=
@@ -33,9 +38,12 @@ PYTEST_ARGS ?=
 # `make smoke ENV=<env>`: only a command-line ENV counts, since POSIX shells use an ENV variable of their own
 # (a startup file) that would otherwise name the environment.
 SMOKE_ENV := $(if $(filter command line,$(origin ENV)),$(ENV),dev)
+# `make check-config ENV=<env>` (or ENV="dev prod"): those environments; without ENV, every one of the config directory.
+CHECK_ENV := $(if $(filter command line,$(origin ENV)),$(ENV),)
+QUICK ?=
 YES ?=
 
-.PHONY: help setup synth test check lint typecheck docs docs-tables docs-serve demo smoke bench lock clean
+.PHONY: help setup synth test check check-config lint typecheck docs docs-tables docs-serve demo smoke bench wheel lock clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,7 +66,7 @@ node_modules/.installed: package.json package-lock.json
 	node --version | grep -q '^v22\.'
 	touch $@
 
-synth: setup ## synthesize every environment into cdk.out/<env> (fails on cdk-nag errors)
+synth: setup ## synthesize every environment of the config directory into cdk.out/<env> (fails on cdk-nag errors)
 	@for env in $(ENVS); do \
 	  echo "synth $$env"; \
 	  cdk synth --quiet -c env=$$env --output cdk.out/$$env >/dev/null; \
@@ -76,7 +84,10 @@ typecheck: setup
 	@# Every handler is a module named `handler`: check them one at a time.
 	@for f in lambda/*/handler.py; do $(BIN)/mypy --no-error-summary "$$f" || exit 1; done
 
-check: lint typecheck docs test ## ruff, mypy, the tests and the docs site: what CI runs
+check: lint typecheck docs test check-config ## ruff, mypy, the docs site, the tests and check-config on every environment: what CI runs
+
+check-config: setup ## validate, synthesize (cdk-nag), cfn-lint, checkov and run offline ENV's config (default: every environment; QUICK=1: validate + synth + cdk-nag)
+	$(BIN)/bft config check $(foreach env,$(CHECK_ENV),--env $(env)) $(if $(QUICK),--quick)
 
 # Material for MkDocs prints a banner about its successor on every build; the build's own warnings still show.
 docs: setup ## build the docs site into site/ (mkdocs --strict: a broken link or anchor fails)
@@ -102,9 +113,13 @@ bench: setup ## run the benchmarks (each prints a ratio against a baseline measu
 	$(BIN)/python benchmarks/cost_baseline.py
 	$(BIN)/python benchmarks/evaluation_scale_bench.py
 
+wheel: setup ## build the wheel teams install the CLI from (dist/bedrock_fine_tuning-<version>-py3-none-any.whl)
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w dist .
+	@ls dist/*.whl
+
 lock: ## re-resolve the Python lock after editing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --generate-hashes --python-version $(RUNTIME_PYTHON) \
 	  -o requirements.lock -q
 
 clean:
-	rm -rf cdk.out site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out site .pytest_cache .mypy_cache .ruff_cache dist build

@@ -1,25 +1,31 @@
 #!/usr/bin/env python3
-"""CDK entry point: `cdk synth|deploy -c env=<name>` (default dev; `-c config_dir=...` to test a copy)."""
+"""CDK entry point: `cdk synth|deploy -c env=<name>` (default dev).
+
+The configuration directory follows the rule of every `bft` command (bft.config.resolve_config_dir):
+`-c config_dir=DIR`, else the BFT_CONFIG_DIR variable, else this checkout's config/. The file read is said on
+stderr, as the CLI says it.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from aws_cdk import App
 
-from bft.config import DEFAULT_CONFIG_DIR, ConfigError, load_config
+from bft.config import ConfigError, config_path, describe_source, load_config
 from stacks import build
 
 
 def main() -> None:
     app = App()
-    env_name = app.node.try_get_context("env") or "dev"
+    env_name = str(app.node.try_get_context("env") or "dev")
+    path = config_path(env_name, app.node.try_get_context("config_dir"))
     try:
-        config = load_config(str(env_name), Path(app.node.try_get_context("config_dir") or DEFAULT_CONFIG_DIR))
+        config = load_config(env_name, path.parent)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    print(describe_source(path, config), file=sys.stderr)
     build(app, config)
     app.synth()
 

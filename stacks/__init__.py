@@ -8,6 +8,7 @@ from aws_cdk import App, Environment, Tags, Validations
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
+from bft import package_version
 from bft.config import EnvironmentConfig, resource_prefix
 from bft.registry import team_stack_name
 from stacks.data_stack import DataStack
@@ -49,6 +50,7 @@ def build(app: App, config: EnvironmentConfig) -> Deployment:
         f"{prefix}Pipeline",
         config=config,
         data_export_prefix=prefix,
+        version=package_version(),
         env=env,
         description=f"Bedrock fine-tuning pipeline ({config.name}): roles, workflow, alarms",
     )

@@ -28,7 +28,14 @@ from stacks.nag import acknowledge
 
 class PipelineStack(Stack):
     def __init__(
-        self, scope: Construct, id_: str, *, config: EnvironmentConfig, data_export_prefix: str, **kwargs: Any
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: EnvironmentConfig,
+        data_export_prefix: str,
+        version: str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         data = DataRefs.import_into(self, data_export_prefix)
@@ -157,6 +164,8 @@ class PipelineStack(Stack):
             value=self.approvals.reviewer_policy.managed_policy_arn,
             description="Attach this managed policy to each reviewer role",
         )
+        # What a team installs the CLI at (bft onboarding says it): the package version these stacks came from.
+        CfnOutput(self, "PipelineVersion", value=version, description="The bedrock-fine-tuning version deployed")
 
 
 RETENTION = {

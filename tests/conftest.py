@@ -1,5 +1,11 @@
 """Shared fixtures. Synthesis is slow (a jsii Node process): each environment is synthesized once
-per source change and shared by every test and xdist worker."""
+per source change and shared by every test and xdist worker.
+
+The tests read their own organisation, tests/fixtures/config, never config/ (the platform engineer's, which
+`make check-config` checks). BFT_CONFIG_DIR is set here, before any test module is imported, so that every
+load_config, every `bft` command run in process, and every process the tests start (cdk synth through
+bft.synth, the offline twin) reads the fixtures, whatever the shell exported.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,13 @@ from typing import Any
 
 import pytest
 
-from bft.config import known_environments
+from bft.config import CONFIG_DIR_VARIABLE, known_environments
 from bft.synth import ROOT, cached_synth
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The organisation the tests are written against (a copy of the config/ this repository shipped).
+CONFIG = FIXTURES / "config"
+os.environ[CONFIG_DIR_VARIABLE] = str(CONFIG)
 
 # jsii (Template assertions) and synthesis need Node 22 from node_modules, however pytest was started.
 os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"

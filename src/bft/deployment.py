@@ -40,6 +40,8 @@ class Deployment:
     topic_arn: str
     # The approval function's URL (AWS_IAM auth): `bft approve/reject` POST signed decisions to it.
     approval_function_url: str | None = None
+    # The package version the stacks were synthesized from (PipelineVersion output; None before it existed).
+    version: str | None = None
     # Reads one team's registry entry (None: not onboarded); what it found is kept in ``teams``.
     registry: Callable[[str], TeamRefs | None] | None = None
     teams: dict[str, TeamRefs] = field(default_factory=dict)
@@ -137,5 +139,6 @@ def discover(config: EnvironmentConfig, *, cloudformation: Any, ssm: Any) -> Dep
         state_table=outputs["StateTableName"],
         topic_arn=outputs["NotificationsTopicArn"],
         approval_function_url=outputs.get("ApprovalFunctionUrl"),
+        version=outputs.get("PipelineVersion"),
         registry=lambda team: read_team(ssm, config.name, team),
     )

@@ -378,7 +378,7 @@ class Smoke:
     clock: Callable[[], float] = time.monotonic
     poll_seconds: float = 60.0
     keep_stacks: bool = False
-    config_dir: Path | None = None  # passed to cdk (-c config_dir=...) when not the checkout's config/
+    config_dir: Path | None = None  # passed to cdk (-c config_dir=...); None: cdk follows BFT_CONFIG_DIR, else config/
     # What the run did, for the teardown and the summary.
     deployed_here: bool = False
     deployment: Deployment | None = None

@@ -20,12 +20,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-# Everything that can change a synthesized template or asset.
+# Everything of the checkout that can change a synthesized template or asset; the configuration is the directory
+# actually read (bft.config.resolve_config_dir), wherever it lives.
 # requirements.lock: the layer ships the installed SDK (stacks/constructs/functions.py).
-_INPUTS = ("app.py", "cdk.json", "stacks", "lambda", "src/bft", "config", "requirements.lock")
+_INPUTS = ("app.py", "cdk.json", "stacks", "lambda", "src/bft", "requirements.lock")
 
 
-def source_digest(root: Path = ROOT) -> str:
+def source_digest(root: Path = ROOT, config_dir: Path | None = None) -> str:
+    """A digest of the sources under ``root`` and of the environments' files in the config directory
+    (``config_dir``, else the one the rule chooses: BFT_CONFIG_DIR, else the checkout's ``config/``)."""
+    from bft.config import resolve_config_dir
+
     digest = hashlib.sha256()
     for item in _INPUTS:
         path = root / item
@@ -35,11 +40,18 @@ def source_digest(root: Path = ROOT) -> str:
                 continue
             digest.update(str(file.relative_to(root)).encode())
             digest.update(file.read_bytes())
+    # load_config reads <env>.yaml and the one it extends: the YAML files of the directory, by name.
+    for file in sorted(resolve_config_dir(config_dir).glob("*.yaml")):
+        digest.update(f"config/{file.name}".encode())
+        digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def synth(env: str, outdir: Path, *, root: Path = ROOT, config_dir: Path | None = None) -> Path:
-    """Run ``app.py`` for ``env`` into ``outdir`` (a fresh process, so one jsii runtime each)."""
+    """Run ``app.py`` for ``env`` into ``outdir`` (a fresh process, so one jsii runtime each), with the config
+    directory ``config_dir`` or, when None, the one the rule chooses (named to app.py explicitly either way)."""
+    from bft.config import resolve_config_dir
+
     if outdir.exists():
         shutil.rmtree(outdir)
     node_bin = root / "node_modules" / ".bin"
@@ -48,7 +60,7 @@ def synth(env: str, outdir: Path, *, root: Path = ROOT, config_dir: Path | None 
     environ["CDK_OUTDIR"] = str(outdir)
     # The CDK CLI passes cdk.json's context (feature flags) the same way.
     context = json.loads((root / "cdk.json").read_text()).get("context", {})
-    context |= {"env": env} | ({"config_dir": str(config_dir)} if config_dir else {})
+    context |= {"env": env, "config_dir": str(resolve_config_dir(config_dir))}
     environ["CDK_CONTEXT_JSON"] = json.dumps(context)
     environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
     result = subprocess.run(
@@ -64,10 +76,14 @@ def synth(env: str, outdir: Path, *, root: Path = ROOT, config_dir: Path | None 
     return outdir
 
 
-def cached_synth(env: str, cache_root: Path, *, root: Path = ROOT) -> Path:
-    """Synthesize once per source digest, shared by parallel test workers through a file lock."""
+def cached_synth(env: str, cache_root: Path, *, root: Path = ROOT, config_dir: Path | None = None) -> Path:
+    """Synthesize once per source digest (the config directory's files included), shared by parallel test
+    workers through a file lock."""
+    from bft.config import resolve_config_dir
+
+    config_dir = resolve_config_dir(config_dir)
     cache_root.mkdir(parents=True, exist_ok=True)
-    target = cache_root / f"{env}-{source_digest(root)}"
+    target = cache_root / f"{env}-{source_digest(root, config_dir)}"
     with open(cache_root / f".{env}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / "manifest.json").is_file():
@@ -75,7 +91,7 @@ def cached_synth(env: str, cache_root: Path, *, root: Path = ROOT) -> Path:
             for stale in cache_root.glob(f"{env}-*"):
                 if time.time() - stale.stat().st_mtime > 3600:
                     shutil.rmtree(stale, ignore_errors=True)
-            synth(env, target, root=root)
+            synth(env, target, root=root, config_dir=config_dir)
     return target
 
 

@@ -18,16 +18,19 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import os
 import re
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+from bft.cli.settings import add_config_dir
 
 # What the `local` extra adds to a product install (pyproject.toml): the offline twin's AWS services.
 TWIN_MODULES = ("moto",)
@@ -96,6 +99,7 @@ def register(subparsers: Any) -> None:
         "--evaluation", default=None, metavar="FILE", help="evaluation JSONL (default: the run is not evaluated)"
     )
     data.add_argument("--threshold", type=float, default=None, metavar="X", help="evaluation threshold, 0 to 1")
+    add_config_dir(parser)
     parser.add_argument(
         "--report-dir",
         default=None,
@@ -119,7 +123,30 @@ def run(args: argparse.Namespace) -> int:
             f"bft local-run needs the offline twin, which is not installed ({', '.join(missing)} missing): "
             "pip install 'bedrock-fine-tuning[local]' (make setup installs it)"
         )
-    from bft.config import ConfigError
+    with _config_dir_for_the_run(args.config_dir):
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _config_dir_for_the_run(explicit: str | None) -> Iterator[None]:
+    """The twin reads the environment's config in many places (the runner, scenarios, chaos, the synthesis it
+    starts): --config-dir becomes BFT_CONFIG_DIR for the run, the rule's next level, then the variable is
+    restored."""
+    from bft.config import CONFIG_DIR_VARIABLE, resolve_config_dir
+
+    before = os.environ.get(CONFIG_DIR_VARIABLE)
+    os.environ[CONFIG_DIR_VARIABLE] = str(resolve_config_dir(explicit))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CONFIG_DIR_VARIABLE, None)
+        else:
+            os.environ[CONFIG_DIR_VARIABLE] = before
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bft.config import ConfigError, config_path, describe_source, load_config
     from bft.synth import ROOT
     from bft_twin.run import SCENARIOS, NoOfflineWorld, choose, environment_of, run_scenario
 
@@ -143,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         model, environment = choose(args.scenario, args.model, env_name)
     except (NoOfflineWorld, ConfigError) as exc:
         raise UsageError(str(exc)) from None
+    print(describe_source(config_path(environment), load_config(environment)), file=sys.stderr)
     files = _own_files(args)
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise UsageError("--threshold must be a number from 0 to 1")

@@ -27,6 +27,7 @@ from bft import sample_data
 from bft.synth import ROOT, cached_synth
 
 if TYPE_CHECKING:
+    from bft.config import EnvironmentConfig
     from bft.deployment import TeamRefs
     from bft_twin.bedrock_fake import FakeBedrock
     from bft_twin.offline import OfflineAssembly
@@ -141,7 +142,10 @@ def choose(name: str, model: str | None = None, environment: str | None = None) 
                     f"(a team endpoint is an on-demand custom model deployment): run it without --env"
                 )
         if model is None:
-            model = load_config(environment).allowed_base_models[0]
+            # The first model the team that runs may use: its own list, else the environment's.
+            config = load_config(environment)
+            team = config.team(run_team(config))
+            model = (team.allowed_base_models or config.allowed_base_models)[0]
         why = offers(environment, model)
         if why:
             raise NoOfflineWorld(f"environment {environment} cannot run {model}: {why}")
@@ -178,11 +182,16 @@ def environment_of(assembly: Path) -> str | None:
     return None
 
 
+def run_team(config: EnvironmentConfig) -> str:
+    """The team a scenario runs as: moderation where it is onboarded, else the environment's first team."""
+    return TEAM if any(t.name == TEAM for t in config.teams) else config.teams[0].name
+
+
 def target_for(environment: str = ENV) -> Target:
     from bft.config import load_config
 
     config = load_config(environment)
-    team = TEAM if any(t.name == TEAM for t in config.teams) else config.teams[0].name
+    team = run_team(config)
     # An env-agnostic configuration (no `account`) deploys where its people are: the one account its
     # submitters and reviewers name (dev's 111111111111). A person in another account would need an
     # identity policy of their own account to assume the team's role, which the offline world cannot know.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bft.config import load_config
-from tests.conftest import Assembly, resources
+from tests.conftest import CONFIG, Assembly, resources
 
 PROJECT = "bedrock-fine-tuning"
 # Actions on existing resources, and the resource types whose aws:ResourceTag the Service Authorization
@@ -208,11 +208,11 @@ def test_tag_resource_only_when_creating_with_the_pipelines_tags(assembly: Assem
 def test_a_configured_custom_model_key_replaces_the_data_key(tmp_path: Any) -> None:
     import shutil
 
-    from bft.synth import ROOT, synth
+    from bft.synth import synth
 
     key = "arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     config_dir = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config_dir)
+    shutil.copytree(CONFIG, config_dir)
     text = (config_dir / "dev.yaml").read_text()
     (config_dir / "dev.yaml").write_text(text + f"custom_model_kms_key_arn: {key}\n")
     out = synth("dev", tmp_path / "out", config_dir=config_dir)

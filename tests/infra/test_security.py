@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from bft.config import load_config
-from tests.conftest import Assembly, resources
+from tests.conftest import CONFIG, Assembly, resources
 
 
 def _statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -176,10 +176,8 @@ def test_stateful_logical_ids_are_stable(assembly: Assembly) -> None:
 def test_permissions_boundary_applies_to_every_role(env: str, tmp_path: Any) -> None:
     import shutil
 
-    from bft.synth import ROOT
-
     config_dir = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config_dir)
+    shutil.copytree(CONFIG, config_dir)
     text = (config_dir / f"{env}.yaml").read_text()
     boundary = "arn:aws:iam::111111111111:policy/platform-boundary"
     (config_dir / f"{env}.yaml").write_text(text + f"permissions_boundary_arn: {boundary}\n")

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bft.synth import RESOURCE_LIMIT, ROOT, assembly_limits, synth
+from bft.synth import RESOURCE_LIMIT, assembly_limits, synth
+from tests.conftest import CONFIG
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +20,7 @@ def _write_config(directory: Path, teams: int, *, account: str | None = "1111111
     """dev.yaml with ``teams`` teams, each with its own addresses, budget and (every other one) reviewers, in
     ``account`` (the platform team names it, so the stacks know which reviewers are of their own account)."""
     directory.mkdir(parents=True, exist_ok=True)
-    config = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+    config = yaml.safe_load((CONFIG / "dev.yaml").read_text())
     if account is not None:
         config["account"] = account
     config["teams"] = [

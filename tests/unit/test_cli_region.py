@@ -16,13 +16,16 @@ from bft.cli import main
 EAST = "us-east-1"
 STACK = "BftEastPipeline"
 SUBMITTER = "arn:aws:iam::123456789012:role/BftEastTeamTickets-AccessSubmitterRole-1A2B3C"
+# Not this checkout's version: the sheet must say the deployed one.
+DEPLOYED_VERSION = "7.3.1"
 
 
 def _write_config(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "east.yaml").write_text(
         "name: east\nregion: us-east-1\nallowed_base_models:\n  - amazon.nova-micro-v1:0:128k\n"
-        "teams:\n  - name: tickets\n    notification_emails: [tickets@example.com]\n",
+        "teams:\n  - name: tickets\n    submitters: [arn:aws:iam::123456789012:role/tickets-engineers]\n"
+        "    notification_emails: [tickets@example.com]\n",
         encoding="utf-8",
     )
     return directory
@@ -48,6 +51,7 @@ def east(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             "ReportsBucketName": "reports",
             "StateTableName": "state",
             "NotificationsTopicArn": f"arn:aws:sns:{EAST}:123456789012:t",
+            "PipelineVersion": DEPLOYED_VERSION,
         }
         # The team's registry entry, as its stack (BftEastTeamTickets) writes it.
         ssm = boto3.client("ssm", region_name=EAST)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bft.config import ConfigError, EnvironmentConfig, known_environments, load_config
-from bft.synth import ROOT
+from tests.conftest import CONFIG
 
-BASE = (ROOT / "config" / "dev.yaml").read_text()
+BASE = (CONFIG / "dev.yaml").read_text()
 
 
 def write(tmp_path: Path, text: str, env: str = "dev") -> Path:
@@ -91,6 +91,10 @@ def test_team_limits_must_fit_the_environment(tmp_path: Path) -> None:
     ) in message
 
 
+# A second team of the same name, appended to the teams list (the last key of dev.yaml).
+SECOND_MODERATION = "  - name: moderation\n    submitters: [arn:aws:iam::111111111111:role/other]\n"
+
+
 def _line_of(text: str, needle: str, occurrence: int = 1) -> int:
     rows = [i for i, row in enumerate(text.splitlines(), 1) if needle in row]
     return rows[occurrence - 1]
@@ -106,7 +110,7 @@ def test_cross_field_errors_keep_their_line(tmp_path: Path) -> None:
     assert f"dev.yaml:{_line_of(text, 'allow_commitment: true')}: teams[0].allow_commitment" in error_for(
         tmp_path, text
     )
-    text = BASE + "  - name: moderation\n"
+    text = BASE + SECOND_MODERATION
     assert f"dev.yaml:{_line_of(text, '- name: moderation', 2)}: teams[1].name: duplicate" in error_for(tmp_path, text)
     text = BASE.replace("  default_model_units: 1", "  default_model_units: 2")
     line = _line_of(text, "default_model_units: 2")
@@ -220,7 +224,7 @@ def test_shipped_offline_worlds_differ_from_local_only_in_region_and_models() ->
 
 
 def test_duplicate_team(tmp_path: Path) -> None:
-    text = BASE + "  - name: moderation\n"
+    text = BASE + SECOND_MODERATION
     assert "duplicate team names ['moderation']" in error_for(tmp_path, text)
 
 
@@ -228,8 +232,77 @@ def test_name_must_match_file(tmp_path: Path) -> None:
     assert "name: 'dev' must match the file name 'qa'" in error_for(tmp_path, BASE, env="qa")
 
 
-def test_not_yaml(tmp_path: Path) -> None:
-    assert "not valid YAML" in error_for(tmp_path, "name: [dev\n")
+@pytest.mark.parametrize(
+    ("text", "where", "words"),
+    [
+        ("name: [dev\n", "2:1", "a '[' list opened at line 1 is not closed with ']'"),
+        ("name: dev\nteams:\n  - name: a\n   submitters: []\n", "4:4", "this line's indentation does not fit"),
+        ("name: dev\ndata_retention:\n\tauto_delete_objects: true\n", "3:1", "a tab character: indent with spaces"),
+        ("name: dev\nregion: us-west-2: x\n", "2:18", "a ':' where no key may start"),
+        ('name: dev\ntags: {a: "b}\n', "3:1", "a quote opened at line 2 is never closed"),
+        ("name: dev\nproduction\nregion: us-west-2\n", "2:1", "a key without ':'"),
+        ("name: dev\ntags: {a: @b}\n", "2:11", "a value cannot start with '@': put the value in quotes"),
+    ],
+    ids=["unclosed-list", "indentation", "tab", "colon", "quote", "no-colon", "at-sign"],
+)
+def test_yaml_errors_say_file_line_column_and_what_is_wrong_in_words(
+    tmp_path: Path, text: str, where: str, words: str
+) -> None:
+    message = error_for(tmp_path, text)
+    assert message.startswith(f"{tmp_path / 'dev.yaml'}:{where}: not valid YAML: {words}"), message
+    for internal in ("while parsing", "while scanning", "<unicode string>", "<block", "<stream", "^"):
+        assert internal not in message, (internal, message)
+    assert "\n" not in message, "one line"
+
+
+def test_a_duplicate_key_is_refused_with_both_lines(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    monthly_budget_usd: 2000\n", "    monthly_budget_usd: 2000\n    monthly_budget_usd: 20000\n"
+    )
+    first, second = _line_of(text, "monthly_budget_usd: 2000"), _line_of(text, "monthly_budget_usd: 20000")
+    assert error_for(tmp_path, text) == (
+        f"{tmp_path / 'dev.yaml'}:{second}: teams[0].monthly_budget_usd: duplicate key, first at line {first}: "
+        "YAML would keep only this later value and drop the first without a word (a missing '- ' before a list "
+        "item does this too)"
+    )
+    top = BASE + "log_retention_days: 90\n"
+    assert f"dev.yaml:{_line_of(top, 'log_retention_days: 90')}: log_retention_days: duplicate key, first at line " + (
+        f"{_line_of(top, 'log_retention_days: 30')}:"
+    ) in error_for(tmp_path, top)
+
+
+def test_a_missing_dash_does_not_delete_a_team_silently(tmp_path: Path) -> None:
+    """Without the '- ' the second team's keys land in the first team's mapping: YAML would keep one team."""
+    second = "    name: search\n    submitters: [arn:aws:iam::111111111111:role/search-ml-engineers]\n"
+    message = error_for(tmp_path, BASE + second)
+    text = BASE + second
+    assert (
+        f"dev.yaml:{_line_of(text, 'name: search')}: teams[0].name: duplicate key, "
+        f"first at line {_line_of(text, '- name: moderation')}"
+    ) in message
+
+
+def test_a_duplicate_key_in_the_extended_file_names_that_file(tmp_path: Path) -> None:
+    write(tmp_path, BASE + "log_retention_days: 90\n")
+    message = error_for(tmp_path, "extends: dev\nregion: us-east-1\n", "dev-east")
+    assert message.startswith(f"{tmp_path / 'dev.yaml'}:")
+    assert "log_retention_days: duplicate key, first at line" in message
+    write(tmp_path, BASE + "tags: [x\n")
+    assert error_for(tmp_path, "extends: dev\n", "dev-east").startswith(f"{tmp_path / 'dev.yaml'}:")
+
+
+@pytest.mark.parametrize(
+    "submitters",
+    ["", "    submitters: []\n"],
+    ids=["key-missing", "empty-list"],
+)
+def test_a_team_without_submitters_is_refused_with_the_consequence(tmp_path: Path, submitters: str) -> None:
+    text = BASE.replace("    submitters:\n      - arn:aws:iam::111111111111:role/moderation-ml-engineers\n", submitters)
+    assert "moderation-ml-engineers" not in text
+    line = _line_of(text, "submitters: []") if submitters else _line_of(text, "- name: moderation")
+    assert (
+        f"dev.yaml:{line}: teams[0].submitters: team moderation has no submitters, so nobody could submit runs"
+    ) in error_for(tmp_path, text)
 
 
 def test_commitment_is_off_by_default_outside_prod() -> None:
@@ -252,7 +325,7 @@ def test_app_refuses_an_unknown_environment_before_building_anything(tmp_path: P
     assert "Traceback" not in str(caught.value)
 
 
-PROD = (ROOT / "config" / "prod.yaml").read_text()
+PROD = (CONFIG / "prod.yaml").read_text()
 
 
 def line_of(text: str, fragment: str) -> int:
@@ -351,7 +424,7 @@ def test_guardrail_document_carries_approval_rules_for_the_workflow() -> None:
 def test_team_reviewers_override_the_environments(tmp_path: Path) -> None:
     team_reviewer = "arn:aws:iam::111111111111:role/moderation-reviewers"
     text = BASE.replace("    max_model_units: 1\n", f"    max_model_units: 1\n    reviewers: ['{team_reviewer}']\n")
-    text += "reviewers: ['arn:aws:iam::111111111111:role/platform-reviewers']\n"
+    text = text.replace("role/ml-platform-reviewers", "role/platform-reviewers")
     config = load_config("dev", write(tmp_path, text))
     assert config.policy_document("b")["reviewers"] == {"moderation": [team_reviewer]}
 

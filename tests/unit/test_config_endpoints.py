@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bft.config import ConfigError, load_config
-from bft.synth import ROOT
+from tests.conftest import CONFIG
 
-DEV = (ROOT / "config" / "dev.yaml").read_text()
+DEV = (CONFIG / "dev.yaml").read_text()
 TEAM_LINE = "    monthly_budget_usd: 2000\n"
 # A team limited to a model whose custom models only provisioned throughput serves (bft.families.serving_kinds).
 PT_ONLY = "    allowed_base_models: [meta.llama3-1-8b-instruct-v1:0:128k]\n"

@@ -10,7 +10,7 @@ import pytest
 
 from bft.cli import main
 from bft.sample_data import default_format, write_splits
-from bft.synth import ROOT
+from tests.conftest import CONFIG
 
 
 def _data(tmp_path: Path, env: str) -> dict[str, Path]:
@@ -95,7 +95,7 @@ def test_a_commitment_the_config_allows_is_priced_at_its_rate(
 ) -> None:
     config = tmp_path / "config"
     config.mkdir()
-    text = (ROOT / "config" / "dev.yaml").read_text().replace("allow_commitment: false", "allow_commitment: true")
+    text = (CONFIG / "dev.yaml").read_text().replace("allow_commitment: false", "allow_commitment: true")
     text = text.replace("    max_model_units: 1\n", "    max_model_units: 1\n    allow_commitment: true\n", 1)
     (config / "dev.yaml").write_text(text)
     code = _dry_run(tmp_path, "--commitment", "SixMonths", config_dir=config)

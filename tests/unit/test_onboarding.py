@@ -3,16 +3,21 @@ model to the team's first allowed model."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from bft import families, package_version
 from bft.cli import main
+from bft.cli.onboarding import sheet
+from bft.config import load_config
 from bft.dataset import validate_lines
 from bft.dataset.formats import EXAMPLE_RECORDS, example_line
 from bft.families import FAMILIES
 from bft.sample_data import write_splits
-from tests.unit.test_cli_region import SUBMITTER, east  # noqa: F401  (the fixture)
+from bft.synth import ROOT
+from tests.unit.test_cli_region import DEPLOYED_VERSION, SUBMITTER, east  # noqa: F401  (the fixture)
 
 HAIKU_FT = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 
@@ -30,10 +35,74 @@ def test_the_sheet_names_everything_a_team_needs(east: Path, capsys: pytest.Capt
     assert "training records 8-20,000" in sheet, "the family's limits"
     assert "a throughput lives at most 8 h" in sheet
     assert "notifications to: tickets@example.com" in sheet
-    assert f"export BFT_CONFIG_DIR={east}" in sheet
-    for command in ("validate", "submit", "status", "approve", "teardown", "run.json"):
+    for command in ("validate", "submit", "status", "approve", "teardown", "bft report --env east --team tickets"):
         assert command in sheet
     assert "output>" not in sheet, "no placeholder when the stack was read"
+
+
+def test_the_sheet_says_how_to_install_the_cli_at_the_deployed_version(
+    east: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["onboarding", "--env", "east", "--team", "tickets", "--config-dir", str(east)]
+    assert main([*argv, "--repository", "https://git.example.com/ml/bft.git"]) == 0
+    sheet = capsys.readouterr().out
+    assert f"Version {DEPLOYED_VERSION}: the version of the deployed stacks" in sheet
+    assert f"pipx install 'git+https://git.example.com/ml/bft.git@v{DEPLOYED_VERSION}'" in sheet
+    assert f"pipx install ./bedrock_fine_tuning-{DEPLOYED_VERSION}-py3-none-any.whl" in sheet
+    assert "export BFT_CONFIG_DIR=<the directory holding east.yaml>" in sheet
+    # Offline, the version is the one printing the sheet (what the platform team deploys from).
+    assert main([*argv, "--offline"]) == 0
+    assert f"Version {package_version()}: the version this sheet was printed with" in capsys.readouterr().out
+
+
+def test_the_sheet_names_no_path_of_the_machine_it_is_printed_on(
+    east: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BFT_CONFIG_DIR", str(east))
+    assert main(["onboarding", "--env", "east", "--team", "tickets"]) == 0
+    captured = capsys.readouterr()
+    assert f"config: {east / 'east.yaml'} (environment east, region us-east-1)" in captured.err, "BFT_CONFIG_DIR read"
+    for local in (str(east), str(ROOT), str(Path.home()), tempfile.gettempdir()):
+        assert local not in captured.out, local
+
+
+def test_the_sheet_says_how_each_model_is_served_from_the_families_own_words(
+    east: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["onboarding", "--env", "east", "--team", "tickets", "--config-dir", str(east), "--offline"]
+    assert main(argv) == 0
+    served = _serving_line(capsys.readouterr().out, NOVA)
+    assert served.startswith("serving: on demand (no hourly charge: you pay per token served)")
+    assert "or, with --serving-kind provisioned-throughput: on provisioned throughput (it costs money every hour" in (
+        served
+    )
+    # The sheet asks bft.families, not a table of its own: a model served only by throughput reads so.
+    monkeypatch.setattr(families, "serving_kinds", lambda model: ("provisioned-throughput",))
+    assert main(argv) == 0
+    served = _serving_line(capsys.readouterr().out, NOVA)
+    assert served == "serving: on provisioned throughput (it costs money every hour until torn down)"
+    assert "on demand" not in served
+
+
+def test_the_sheet_names_the_customization_and_whom_to_ask() -> None:
+    config = load_config("prod")
+    out = sheet(config, "moderation", None, why="--offline")
+    assert "customization: fine-tuning only (FINE_TUNING" in out
+    assert f"access, quotas, another model or a larger limit: {', '.join(config.notification_emails)}" in out
+    reviewers = config.team_reviewers(config.team("moderation"))
+    assert f"approving your runs: {', '.join(reviewers)}" in out
+    assert "stack outputs not read: --offline" in out
+
+
+def _serving_line(sheet_text: str, model: str) -> str:
+    lines = sheet_text.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith(f"- {model}")))
+    return lines[start + 1].strip()
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 
 from bft.config import ConfigError, load_config
 from bft.families import FAMILIES
-from bft.synth import ROOT
 from bft.workflow.report import estimate_cost
+from tests.conftest import CONFIG
 
 DATASET = {"statistics": {"estimated_billed_tokens": 2_000_000}}
 MODELS = [model for family in FAMILIES for model in family.base_model_ids]
@@ -46,7 +46,7 @@ def test_a_price_by_model_id_wins_over_the_familys() -> None:
 
 
 def test_an_unknown_price_key_is_refused_with_its_name_and_line(tmp_path: Path) -> None:
-    text = (ROOT / "config" / "dev.yaml").read_text() + "prices:\n  model_unit_hour_usd:\n    nova-micro: 20\n"
+    text = (CONFIG / "dev.yaml").read_text() + "prices:\n  model_unit_hour_usd:\n    nova-micro: 20\n"
     (tmp_path / "dev.yaml").write_text(text)
     with pytest.raises(ConfigError) as caught:
         load_config("dev", tmp_path)
@@ -55,7 +55,7 @@ def test_an_unknown_price_key_is_refused_with_its_name_and_line(tmp_path: Path) 
 
 
 def test_a_price_key_by_model_id_is_accepted(tmp_path: Path) -> None:
-    text = (ROOT / "config" / "dev.yaml").read_text()
+    text = (CONFIG / "dev.yaml").read_text()
     text += "prices:\n  training_per_1k_tokens_usd:\n    amazon.nova-lite-v1:0:300k: 0.002\n"
     (tmp_path / "dev.yaml").write_text(text)
     assert load_config("dev", tmp_path).prices.training_per_1k_tokens_usd == {"amazon.nova-lite-v1:0:300k": 0.002}
@@ -102,7 +102,7 @@ def test_an_on_demand_deployment_is_priced_per_token_not_per_hour(model: str) ->
 
 
 def test_configured_commitment_and_on_demand_prices_win(tmp_path: Path) -> None:
-    text = (ROOT / "config" / "dev.yaml").read_text() + (
+    text = (CONFIG / "dev.yaml").read_text() + (
         "prices:\n"
         "  model_unit_hour_six_months_usd:\n    llama-3.1: 7.5\n"
         "  on_demand_output_per_1k_tokens_usd:\n    amazon.nova-lite-v1:0:300k: 0.5\n"

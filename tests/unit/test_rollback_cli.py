@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bft.cli import EXIT_USAGE, main
-from bft.synth import ROOT
+from tests.conftest import CONFIG
 
 
 def test_without_an_endpoint_in_the_config_or_the_command_it_says_to_name_one(
@@ -42,9 +42,9 @@ def test_the_teams_configured_endpoint_is_the_default(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr("bft.workflow.promotion.rollback", rollback)
     monkeypatch.setattr("bft.aws.client", lambda *args, **kwargs: object())
-    text = (ROOT / "config" / "local-us-east-1.yaml").read_text()
+    text = (CONFIG / "local-us-east-1.yaml").read_text()
     (tmp_path / "local-us-east-1.yaml").write_text(text)
-    local = (ROOT / "config" / "local.yaml").read_text()
+    local = (CONFIG / "local.yaml").read_text()
     (tmp_path / "local.yaml").write_text(
         local.replace("    monthly_budget_usd: 2000\n", "    monthly_budget_usd: 2000\n    serving_endpoint: live\n", 1)
     )

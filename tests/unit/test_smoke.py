@@ -30,6 +30,7 @@ from bft.smoke import (
 )
 from bft.synth import ROOT
 from bft.workflow.ownership import run_tags
+from tests.conftest import CONFIG
 
 ENV = "local-us-east-1"
 REQUEST = "smoke-unit-1"
@@ -488,7 +489,7 @@ def test_cli_dry_run_for_dev_prints_the_on_demand_estimate(capsys: pytest.Captur
 
 
 def test_cli_refuses_a_plan_the_environment_forbids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = (ROOT / "config" / "dev.yaml").read_text(encoding="utf-8")
+    text = (CONFIG / "dev.yaml").read_text(encoding="utf-8")
     text = text.replace(f"  - {LLAMA_33}\n", "")  # served by provisioned throughput, which the TTL would cut short
     (tmp_path / "dev.yaml").write_text(text.replace("throughput_ttl_hours: 4", "throughput_ttl_hours: 0.25"))
     assert main(["smoke", "--env", "dev", "--config-dir", str(tmp_path), "--yes"]) == EXIT_USAGE

@@ -16,5 +16,5 @@ def local_assembly() -> Path:
 
 @pytest.fixture(scope="session")
 def east_assembly() -> Path:
-    """The us-east-1 offline world (config/local-us-east-1.yaml), where Amazon Nova is customizable."""
+    """The us-east-1 offline world (the local-us-east-1 fixture config), where Amazon Nova is customizable."""
     return cached_synth("local-us-east-1", SYNTH_CACHE)

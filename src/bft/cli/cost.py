@@ -21,7 +21,7 @@ from bft.cli.settings import add_config_dir, config_dir, load_environment
 def register(subparsers: Any) -> None:
     help_ = "the platform's monthly cost with no runs, counted from the synthesized stacks (illustrative prices)"
     parser = subparsers.add_parser("cost", help=help_, description=help_)
-    parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
+    parser.add_argument("--env", default="dev", help="environment (<config dir>/<env>.yaml); default dev")
     add_config_dir(parser)
     parser.add_argument(
         "--assembly",

@@ -1,34 +1,42 @@
 """``bft onboarding --env E --team T``: the instruction sheet a platform engineer hands to a team.
 
 Everything on it comes from the environment's config and, when AWS is reachable, from the deployed stack's
-outputs (the team's auto-named submitter role, the datasets and reports buckets). Without AWS access the
-sheet is still printed, with the stack outputs named where they would go.
+outputs (the team's auto-named submitter role, the datasets and reports buckets, the version deployed).
+Without AWS access the sheet is still printed, with the stack outputs named where they would go. It names
+nothing of the machine it is printed on: the team reads it on theirs (the file read is said on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bft.cli import EXIT_OK
-from bft.cli.settings import add_config_dir, config_dir, default_base_model, team_config, team_models
+from bft.cli.settings import add_config_dir, default_base_model, team_config, team_models
 
 if TYPE_CHECKING:
     from bft.config import EnvironmentConfig
     from bft.deployment import Deployment
 
+REPOSITORY_PLACEHOLDER = "<the platform repository's git URL>"
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "onboarding",
-        help="print a team's instruction sheet: role, data prefix, models, formats, limits, commands",
+        help="print a team's instruction sheet: install, role, data prefix, models, serving, limits, commands",
         description="Print the instruction sheet for one team of a deployed environment (hand it to the team).",
     )
-    parser.add_argument("--env", required=True, help="environment (config/<env>.yaml)")
+    parser.add_argument("--env", required=True, help="environment (<config dir>/<env>.yaml)")
     parser.add_argument("--team", required=True, help="the team, as onboarded in the environment's config")
     add_config_dir(parser)
+    parser.add_argument(
+        "--repository",
+        default=None,
+        metavar="URL",
+        help="the git URL teams install the CLI from (pipx install git+URL@v<version>); default: a placeholder",
+    )
     parser.add_argument(
         "--offline", action="store_true", help="do not read the stack outputs (no AWS call); placeholders instead"
     )
@@ -62,10 +70,17 @@ def _deployment(config: EnvironmentConfig, team: str) -> tuple[Deployment | None
 def run(args: argparse.Namespace) -> int:
     config = team_config(args)
     deployment, why = (None, "--offline") if args.offline else _deployment(config, args.team)
-    print(sheet(config, args.team, deployment, config_path=str(config_dir(args) / f"{args.env}.yaml"), why=why))
+    print(sheet(config, args.team, deployment, why=why, repository=args.repository))
     if why and not args.offline:
         print(f"bft onboarding: stack outputs not read ({why}); placeholders are marked <...>", file=sys.stderr)
     return EXIT_OK
+
+
+def serving_words(kind: str) -> str:
+    """How a serving kind is billed, in the words a team decides by."""
+    if kind == "on-demand-deployment":
+        return "on demand (no hourly charge: you pay per token served)"
+    return "on provisioned throughput (it costs money every hour until torn down)"
 
 
 def sheet(
@@ -73,13 +88,15 @@ def sheet(
     team_name: str,
     deployment: Deployment | None,
     *,
-    config_path: str,
     why: str | None = None,
+    repository: str | None = None,
 ) -> str:
+    from bft import package_version
     from bft.config import resource_prefix
     from bft.dataset.formats import CONVERSION, example_line, limits_text
-    from bft.families import family_for
+    from bft.families import family_for, serving_kinds
     from bft.registry import SUBMITTER_ROLE_ARN, team_parameter, team_stack_name
+    from bft.workflow.job import CUSTOMIZATION_TYPE
 
     team = config.team(team_name)
     env, region = config.name, config.region
@@ -91,6 +108,12 @@ def sheet(
     )
     datasets = deployment.datasets_bucket if deployment else "<DatasetsBucketName output>"
     reports = deployment.reports_bucket if deployment else "<ReportsBucketName output>"
+    version = (deployment.version if deployment else None) or package_version()
+    version_source = (
+        "the version of the deployed stacks (their PipelineVersion output)"
+        if deployment and deployment.version
+        else "the version this sheet was printed with; the platform team deploys from it"
+    )
     models = team_models(config, team_name)
     default = default_base_model(config, team_name)
     profile = f"bft-{env}-{team_name}"
@@ -101,12 +124,20 @@ def sheet(
     )
     reviewers = config.team_reviewers(team)
     ttl = team.throughput_ttl_hours or pt.default_ttl_hours
+    platform = ", ".join(config.notification_emails) or "the platform team that handed you this sheet"
+    wheel = f"bedrock_fine_tuning-{version}-py3-none-any.whl"
     out = [
         f"# Fine-tuning on Bedrock: team {team_name}, environment {env} ({region})",
+        *([f"(stack outputs not read: {why}; they are marked <...>)"] if why else []),
         "",
-        f"Configuration: {config_path}" + (f"  (stack outputs not read: {why})" if why else ""),
-        "Point the CLI at it once per shell (or pass --config-dir to every command):",
-        f"  export BFT_CONFIG_DIR={Path(config_path).parent}",
+        "## Install the CLI",
+        f"  Version {version}: {version_source}. Python 3.11-3.13; either",
+        f"  pipx install 'git+{repository or REPOSITORY_PLACEHOLDER}@v{version}'",
+        f"  or, with the wheel the platform team built at that version (make wheel): pipx install ./{wheel}",
+        f"  The commands read this environment's definition, {env}.yaml, as the platform team keeps it (ask them",
+        "  for the file, or take config/ of the repository at that version). Keep it in a directory of your own",
+        "  and point the CLI at that directory once per shell (or pass --config-dir DIR to every command):",
+        f"  export BFT_CONFIG_DIR=<the directory holding {env}.yaml>",
         "",
         "## Your role",
         f"  {role}",
@@ -115,19 +146,28 @@ def sheet(
         f"  role_arn = {role}",
         "  source_profile = <the profile you sign in with>",
         f"  region = {region}",
-        f"Allowed to assume it: {', '.join(team.submitters) or '(nobody yet: ask the platform team)'}",
+        f"Allowed to assume it: {', '.join(team.submitters)}",
         "",
         "## Your data",
         f"  upload and runs: s3://{datasets}/{team_name}/   (bft submit uploads there for you)",
-        f"  reports:         s3://{reports}/reports/{team_name}/<request id>/",
+        f"  reports:         s3://{reports}/reports/{team_name}/<request id>/   (bft report downloads them)",
         "",
-        "## Models you may fine-tune",
+        "## What you may run",
+        f"  customization: fine-tuning only ({CUSTOMIZATION_TYPE}: supervised, on your own records); continued",
+        "  pre-training and distillation are not offered by this platform.",
+        "",
+        "## Models you may fine-tune, and how each is served",
     ]
     for model in models:
         family = family_for(model)
+        kinds = serving_kinds(model)
+        chosen = config.serving_kinds.get(model) or kinds[0]
         mark = "  (default: commands use it when you give no --base-model)" if model == default else ""
+        others = [kind for kind in kinds if kind != chosen]
         out += [
             f"- {model}{mark}",
+            f"  serving: {serving_words(chosen)}"
+            + "".join(f"; or, with --serving-kind {kind}: {serving_words(kind)}" for kind in others),
             f"  family {family.name}, format {family.data_format}: one JSON object per line, e.g.",
             f"  {example_line(family.data_format)}",
             f"  limits: {limits_text(family)}",
@@ -138,7 +178,7 @@ def sheet(
         "at least 10 records.",
         "",
         "## Your limits",
-        f"  model units per run: default {pt.default_model_units}, "
+        f"  provisioned throughput model units per run: default {pt.default_model_units}, "
         f"at most {team.max_model_units or pt.max_model_units}",
         f"  commitment terms: {'allowed' if team.allow_commitment else 'not allowed (no-commitment, hourly)'}",
         f"  a throughput lives at most {ttl:g} h"
@@ -158,8 +198,12 @@ def sheet(
         f"  bft submit {run} train.jsonl --validation validation.jsonl --evaluation evaluation.jsonl --threshold 0.9",
         f"  bft status {run} --request-id <id>      # follow it",
         f"  bft list {run}",
+        f"  bft report {run} --request-id <id> --open   # download the run's report and open it",
         f"  bft approve {run} --request-id <id>     # a reviewer; or: bft reject ... --reason '...'",
-        f"  bft teardown {run} --request-id <id>    # delete the throughput: it costs money every hour",
-        f"  aws s3 cp s3://{reports}/reports/{team_name}/<id>/run.json -   # the run's report",
+        f"  bft teardown {run} --request-id <id>    # stop serving (a throughput bills every hour until then)",
+        "",
+        "## Whom to ask",
+        f"  access, quotas, another model or a larger limit: {platform}",
+        f"  approving your runs: {', '.join(reviewers) or 'nobody is configured: ask the platform team'}",
     ]
     return "\n".join(out)

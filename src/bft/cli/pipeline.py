@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     def command(name: str, help_: str) -> argparse.ArgumentParser:
         parser = subparsers.add_parser(name, help=help_, description=help_)
-        parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
+        parser.add_argument("--env", default="dev", help="environment (<config dir>/<env>.yaml); default dev")
         parser.add_argument("--team", required=True, help="your team, as onboarded in the environment's config")
         add_config_dir(parser)
         return parser

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from bft.cli import EXIT_NEGATIVE, EXIT_OK, UsageError
+from bft.cli.settings import add_config_dir
 
 
 def register(subparsers: Any) -> None:
     help_ = "download a run's report (report.html, report.md, loss chart, run.json) and open it"
     parser = subparsers.add_parser("report", help=help_, description=help_)
-    parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
+    parser.add_argument("--env", default="dev", help="environment (<config dir>/<env>.yaml); default dev")
     parser.add_argument("--team", required=True, help="your team, as onboarded in the environment's config")
-    parser.add_argument("--config-dir", default=None, help=argparse.SUPPRESS)
+    add_config_dir(parser)
     parser.add_argument("--request-id", required=True)
     parser.add_argument("--out", help="directory to download into (default: reports/<env>/<team>/<request-id>)")
     parser.add_argument("--open", action="store_true", help="open report.html in the browser (it works offline)")

@@ -1,14 +1,13 @@
 """Where the deployed-environment commands find their configuration, and how they say which one they read.
 
-The config directory comes from ``--config-dir``, else the ``BFT_CONFIG_DIR`` variable, else the ``config/``
-directory of this checkout. Each command prints the file it read on stderr, so a team member who is handed
-the platform's directory (or forgets it) sees at once which environment definition answered.
+The directory follows :func:`bft.config.resolve_config_dir` (``--config-dir``, else ``BFT_CONFIG_DIR``, else this
+checkout's ``config/``), the rule app.py follows too. Each command prints the file it read on stderr, so a team
+member who is handed the platform's directory (or forgets it) sees at once which environment definition answered.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,10 +17,10 @@ from bft.cli import UsageError
 if TYPE_CHECKING:
     from bft.config import EnvironmentConfig
 
-CONFIG_DIR_VARIABLE = "BFT_CONFIG_DIR"
-
 
 def add_config_dir(parser: argparse.ArgumentParser) -> None:
+    from bft.config import CONFIG_DIR_VARIABLE
+
     parser.add_argument(
         "--config-dir",
         metavar="DIR",
@@ -31,15 +30,14 @@ def add_config_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def config_dir(args: argparse.Namespace) -> Path:
-    from bft.config import DEFAULT_CONFIG_DIR
+    from bft.config import resolve_config_dir
 
-    chosen = getattr(args, "config_dir", None) or os.environ.get(CONFIG_DIR_VARIABLE) or DEFAULT_CONFIG_DIR
-    return Path(chosen)
+    return resolve_config_dir(getattr(args, "config_dir", None))
 
 
 def load_environment(args: argparse.Namespace, *, announce: bool = True) -> EnvironmentConfig:
     """Load ``<config dir>/<env>.yaml``; a missing or invalid file is a usage error naming the file."""
-    from bft.config import ConfigError, load_config
+    from bft.config import ConfigError, describe_source, load_config
 
     directory = config_dir(args)
     try:
@@ -47,8 +45,7 @@ def load_environment(args: argparse.Namespace, *, announce: bool = True) -> Envi
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     if announce:
-        where = directory / f"{args.env}.yaml"
-        print(f"config: {where} (environment {config.name}, region {config.region})", file=sys.stderr)
+        print(describe_source(directory / f"{args.env}.yaml", config), file=sys.stderr)
     return config
 
 

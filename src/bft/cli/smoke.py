@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
         "no-commitment model unit of provisioned throughput), evaluate it, tear everything down"
     )
     parser = subparsers.add_parser("smoke", help=help_, description=help_)
-    parser.add_argument("--env", default="dev", help="environment (config/<env>.yaml); default dev")
+    parser.add_argument("--env", default="dev", help="environment (<config dir>/<env>.yaml); default dev")
     parser.add_argument("--team", help="the team whose state machine runs the job (default: the first in the config)")
     add_config_dir(parser)
     parser.add_argument("--yes", action="store_true", help="skip the confirmation prompt (needed without a terminal)")
@@ -38,7 +38,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bft import aws
-    from bft.config import DEFAULT_CONFIG_DIR
     from bft.errors import BaseModelUnavailable, RequestInvalid
     from bft.smoke import NoSmokeModel, Smoke, new_request_id, plan_smoke, workdir
 
@@ -72,14 +71,14 @@ def run(args: argparse.Namespace) -> int:
             ):
                 print("not confirmed: nothing was deployed or started")
                 return EXIT_NEGATIVE
-        chosen = config_dir(args)
         smoke = Smoke(
             config=config,
             plan=plan,
             clients=lambda service: aws.client(service, region=config.region),
             poll_seconds=args.poll_seconds,
             keep_stacks=args.keep_stacks,
-            config_dir=None if chosen.resolve() == DEFAULT_CONFIG_DIR.resolve() else chosen.resolve(),
+            # cdk reads the directory this command read (app.py follows the same rule; named, it cannot differ).
+            config_dir=config_dir(args),
         )
         return smoke.run()
     finally:

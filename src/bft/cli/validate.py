@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
         help="the base model the data was written for: the migration advice compares it with --base-model "
         "(default: the family whose format the training file is in)",
     )
-    parser.add_argument("--env", help="check against this environment's allowed models (config/<env>.yaml)")
+    parser.add_argument("--env", help="check against this environment's allowed models (<config dir>/<env>.yaml)")
     parser.add_argument("--team", help="with --env: the team whose allowed models apply")
     add_config_dir(parser)
     parser.add_argument(

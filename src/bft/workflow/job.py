@@ -21,6 +21,9 @@ from bft.workflow.ownership import require_own
 
 logger = logging.getLogger(__name__)
 TERMINAL = ("Completed", "Failed", "Stopped")
+# The one customization the pipeline starts (bft onboarding tells each team): supervised fine-tuning on labelled
+# records. Continued pre-training and distillation are Bedrock customizations this pipeline does not start.
+CUSTOMIZATION_TYPE = "FINE_TUNING"
 # docs/bedrock-behaviour.md#job-name-in-use
 JOB_NAME_IN_USE = "The provided job name is currently in use."
 
@@ -41,7 +44,7 @@ def start_job(
         "roleArn": role_arn,
         "clientRequestToken": run["clientRequestToken"],
         "baseModelIdentifier": run["baseModelId"],
-        "customizationType": "FINE_TUNING",
+        "customizationType": CUSTOMIZATION_TYPE,
         "trainingDataConfig": {"s3Uri": run["trainingDataUri"]},
         "outputDataConfig": {"s3Uri": f"s3://{outputs_bucket}/{run['team']}/{run['requestId']}/a{run['attempt']}/"},
         "hyperParameters": run["hyperParameters"],
