@@ -51,7 +51,7 @@ def _line_of(path: Path, fragment: str, occurrence: int = 1) -> int:
             ("  - amazon.nova-pro-v1:0:300k\n", "  - amazon.nova-pro-v1:0:300k\n  - " + LLAMA + "\n"),
             "allowed_base_models[3]",
             "meta.llama3-1-8b",
-            "is not customizable in this environment's region us-east-1",
+            "is customizable only in us-west-2, not in us-east-1",
         ),
     ],
     ids=["duplicate-key", "team-without-submitters", "model-not-offered-in-the-region"],
