@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-import bft.cli
-from bft.cli import main
+from bft.cli import config_check, main
 from bft.cli.config_check import FULL, QUICK, Step, _offline_success
 from tests.conftest import FIXTURES
 
@@ -51,7 +49,7 @@ def _line_of(path: Path, fragment: str, occurrence: int = 1) -> int:
             ("  - amazon.nova-pro-v1:0:300k\n", "  - amazon.nova-pro-v1:0:300k\n  - " + LLAMA + "\n"),
             "allowed_base_models[3]",
             "meta.llama3-1-8b",
-            "is not customizable in this environment's region us-east-1",
+            "is customizable only in us-west-2, not in us-east-1",
         ),
     ],
     ids=["duplicate-key", "team-without-submitters", "model-not-offered-in-the-region"],
@@ -105,12 +103,11 @@ def test_an_offline_run_that_ends_otherwise_fails_with_what_the_team_was_told(
     }
     seen: list[list[str]] = []
 
-    def local_run(argv: list[str]) -> int:
+    def local_run(argv: list[str]) -> tuple[int, str, str]:
         seen.append(argv)
-        print(json.dumps(summary))
-        return 1
+        return 1, json.dumps(summary), ""
 
-    monkeypatch.setattr(bft.cli, "main", local_run)
+    monkeypatch.setattr(config_check, "local_run", local_run)
     step = Step("offline success")
     _offline_success(step, "dev", tmp_path / "config", tmp_path / "assembly")
     (argv,) = seen
@@ -128,13 +125,20 @@ def test_an_offline_run_that_ends_otherwise_fails_with_what_the_team_was_told(
 
 
 def test_an_offline_run_that_cannot_start_fails_saying_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def without_twin(argv: list[str]) -> int:
-        print("bft local-run: error: needs the offline twin: pip install 'bedrock-fine-tuning[local]'", file=sys.stderr)
-        return 2
+    def without_twin(argv: list[str]) -> tuple[int, str, str]:
+        return 2, "", "bft local-run: error: needs the offline twin: pip install 'bedrock-fine-tuning[local]'\n"
 
-    monkeypatch.setattr(bft.cli, "main", without_twin)
+    monkeypatch.setattr(config_check, "local_run", without_twin)
     step = Step("offline success")
     _offline_success(step, "dev", tmp_path, tmp_path)
     assert step.ok is False
     assert step.summary == "bft local-run exited 2 without a summary"
     assert step.details == ["bft local-run: error: needs the offline twin: pip install 'bedrock-fine-tuning[local]'"]
+
+
+def test_the_offline_run_is_the_local_run_command_in_a_process_of_its_own() -> None:
+    """The twin swaps sys.modules, sys.path and os.environ while a handler runs: never in this process."""
+    code, out, err = config_check.local_run(["local-run", "--scenario", "no-such-scenario"])
+    assert code == 2
+    assert out == ""
+    assert "unknown scenario 'no-such-scenario'" in err

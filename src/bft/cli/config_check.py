@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,7 +56,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=min(os.cpu_count() or 1, 4),
         metavar="N",
-        help="environments synthesized and linted at once (default: the CPUs, at most 4); offline runs one at a time",
+        help="environments checked at once (default: the CPUs, at most 4)",
     )
     check.add_argument(
         "--output",
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     directory = config_dir(args)
     if not directory.is_dir():
-        raise UsageError(f"config directory {directory} does not exist")
+        raise UsageError(f"config directory {directory} does not exist or is not a directory")
     environments = list(dict.fromkeys(args.env)) if args.env else known_environments(directory)
     if not environments:
         raise UsageError(f"no <env>.yaml in {directory}")
@@ -119,9 +120,9 @@ def check_environments(
 ) -> list[str]:
     """Check each environment, saying its lines in order; the environments that failed.
 
-    Validation, synthesis and the linters run in other processes: up to ``jobs`` environments at once. The
-    offline run is in this process (moto patches it for the run's length): one at a time, while the next
-    environments synthesize."""
+    Every check runs in a process of its own (synthesis, the linters, the offline run: the twin swaps
+    ``sys.modules``, ``sys.path`` and ``os.environ`` while a handler runs, which no other thread of this process
+    may see), so up to ``jobs`` environments are checked at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from bft.config import config_path
@@ -129,14 +130,12 @@ def check_environments(
     names = QUICK if quick else FULL
     failed = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        static = {
-            env: pool.submit(_run_steps, [Step(n) for n in names if n != "offline success"], env, directory, outputs)
+        running = {
+            env: pool.submit(_run_steps, [Step(name) for name in names], env, directory, outputs)
             for env in environments
         }
         for env in environments:
-            steps = static[env].result()
-            if not quick:
-                steps += _run_steps([Step("offline success")], env, directory, outputs, blocked=not all_passed(steps))
+            steps = running[env].result()
             say(f"{env}: {config_path(env, directory)}")
             for step in steps:
                 say(step.line())
@@ -153,10 +152,9 @@ def all_passed(steps: list[Step]) -> bool:
     return all(step.ok for step in steps)
 
 
-def _run_steps(
-    steps: list[Step], env: str, directory: Path, outputs: dict[str, Path], *, blocked: bool = False
-) -> list[Step]:
+def _run_steps(steps: list[Step], env: str, directory: Path, outputs: dict[str, Path]) -> list[Step]:
     """Run ``steps`` in order; after a failed one, the rest are marked not run (they would check nothing)."""
+    blocked = False
     out = outputs[env]
     actions: dict[str, Callable[[Step], None]] = {
         "validate": lambda step: _validate(step, env, directory),
@@ -259,19 +257,15 @@ def _checkov(step: Step, out: Path) -> None:
 
 
 def _offline_success(step: Step, env: str, directory: Path, out: Path) -> None:
-    """`bft local-run --scenario success` on this assembly, through the CLI's own dispatch: the offline twin is a
-    plugin of the product (its `local-run` command), never imported by it."""
-    from bft.cli import main
-
-    stdout, stderr = io.StringIO(), io.StringIO()
+    """`bft local-run --scenario success` on this assembly: the offline twin is a plugin of the product (its
+    `local-run` command), never imported by it, and runs in a process of its own."""
     with tempfile.TemporaryDirectory(prefix="bft-check-report-") as reports:
         argv = ["local-run", "--env", env, "--assembly", str(out), "--scenario", "success", "--json"]
         argv += ["--config-dir", str(directory), "--report-dir", reports]
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            code = main(argv)
-    errors = [line for line in stderr.getvalue().splitlines() if line.strip() and not line.startswith("config:")]
+        code, stdout, stderr = local_run(argv)
+    errors = [line for line in stderr.splitlines() if line.strip() and not line.startswith("config:")]
     try:
-        summary = json.loads(stdout.getvalue())
+        summary = json.loads(stdout)
     except json.JSONDecodeError:
         step.ok, step.summary, step.details = False, f"bft local-run exited {code} without a summary", errors[-20:]
         return
@@ -287,3 +281,10 @@ def _offline_success(step: Step, env: str, directory: Path, out: Path) -> None:
         for note in (summary.get("notifications") or [])[-1:]:
             step.details += [note.get("subject", ""), *str(note.get("message", "")).splitlines()[:6]]
         step.details += [str(error) for error in summary.get("background_errors") or []][:5] + errors[-10:]
+
+
+def local_run(argv: list[str]) -> tuple[int, str, str]:
+    """``bft <argv>`` in a fresh interpreter of this one: exit code, stdout, stderr."""
+    command = "from bft.cli import main; raise SystemExit(main())"
+    result = subprocess.run([sys.executable, "-c", command, *argv], capture_output=True, text=True, check=False)
+    return result.returncode, result.stdout, result.stderr
