@@ -187,7 +187,6 @@ def _entries(model: CatalogModel) -> list[FoundationModel]:
 
 def catalog(
     *,
-    now: datetime | None = None,
     haiku_status: LifecycleStatus = "LEGACY",
     haiku_end_of_life: datetime | None = None,
     lifecycle: Mapping[str, Lifecycle] | None = None,
@@ -196,12 +195,10 @@ def catalog(
     """Build the catalog for one scenario: the product's model catalog (:mod:`bft.catalog`, published dates)
     plus two models nobody customizes, which the fake needs to refuse a customization of them.
 
-    ``now`` is accepted for the callers that anchor simulated dates on it. Claude 3 Haiku (both its
-    fine-tunable ``:200k`` and on-demand ids) keeps its published lifecycle unless ``haiku_status="ACTIVE"``
-    or a simulated ``haiku_end_of_life`` says otherwise; ``lifecycle`` replaces the lifecycle of any model
-    id; ``extra`` adds or replaces models. A scenario that changes a date says so in its report.
+    Claude 3 Haiku (both its fine-tunable ``:200k`` and on-demand ids) keeps its published lifecycle unless
+    ``haiku_status="ACTIVE"`` or a simulated ``haiku_end_of_life`` says otherwise; ``lifecycle`` replaces the
+    lifecycle of any model id; ``extra`` adds or replaces models. A scenario that changes a date says so in its report.
     """
-    del now  # every published date comes from the product catalog; nothing is anchored on the clock now
     models: list[FoundationModel] = [entry for model in product_catalog().models for entry in _entries(model)]
     models += [
         FoundationModel(

@@ -833,7 +833,7 @@ def run_scenario(
                 f"{(now + timedelta(days=eol_days)).date()} ({eol_days:+d} days from the simulated now); the model "
                 "catalog publishes it ACTIVE (bft models)",
             )
-        world_catalog = catalog(now=now, lifecycle=simulated)
+        world_catalog = catalog(lifecycle=simulated)
         # EventBridge: Bedrock's state-change events go to the rules of the synthesized template.
         delivered: list[Any] = []
         # The scenario's EventBridge (World.route: duplicates, reordering) once the world is arranged.

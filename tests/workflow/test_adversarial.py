@@ -23,7 +23,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +122,6 @@ def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> Wor
     def deliver(event: dict[str, Any]) -> None:
         env.put_event(event)  # Bedrock's state-change events reach the template's rules
 
-    now = datetime.now(UTC)
     fake = FakeBedrock(
         region=REGION,
         account_id=ACCOUNT,
@@ -132,7 +130,7 @@ def _stand_up(assembly: Path, scratch: Path, stack: contextlib.ExitStack) -> Wor
         clock=env.clock.now,  # one virtual clock for the state machine, the schedules and Bedrock
         time_scale=1.0,
         # As the scenarios: published lifecycles, one no-commitment model unit granted.
-        catalog=catalog(now=now),
+        catalog=catalog(),
         no_commit_model_units=1,
         service_role_s3=_service_role_s3(env),
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,6 @@ def open_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Open
             env = stack.enter_context(
                 OfflineAssembly(assembly, region=target.region, account_id=target.account, time_factor=TIME_FACTOR)
             )
-            now = datetime.now(UTC)
             data = sample_data.write_splits(tmp_path / "data", data_format=sample_data.default_format(environment))
             fake = FakeBedrock(
                 region=target.region,
@@ -60,7 +58,7 @@ def open_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Open
                 clock=env.clock.now,  # one virtual clock for the state machine, the schedules and Bedrock
                 time_scale=1.0,
                 # As the scenarios: Haiku's lifecycle simulated ACTIVE, one no-commitment model unit granted.
-                catalog=catalog(now=now),
+                catalog=catalog(),
                 no_commit_model_units=no_commit_model_units,
                 service_role_s3=_service_role_s3(env),
             )

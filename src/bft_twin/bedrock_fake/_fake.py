@@ -32,7 +32,6 @@ from bft_twin.bedrock_fake._core import (
     _INVALID_MODEL,
     _PARAMS_KEY,
     Event,
-    _dt,
     _Reply,
 )
 from bft_twin.bedrock_fake._jobs import _Jobs
@@ -159,7 +158,7 @@ class FakeBedrock(_Jobs, _Serving):
         self._time_scale = time_scale
         self._origin = clock()
         self._offset = 0.0
-        self.catalog = catalog or catalog_module.catalog(now=_dt(self._origin))
+        self.catalog = catalog or catalog_module.catalog()
         # Custom model ARN -> what its job learned from the training data (bedrock_fake._learner).
         self._learners: dict[str, Learner] = {}
         self._no_commit_units = no_commit_model_units
