@@ -22,8 +22,6 @@ from bft.errors import BaseModelUnavailable, RequestInvalid
 DataFormat = Literal["anthropic-messages", "bedrock-conversation-2024", "prompt-completion"]
 Serving = Literal["provisioned-throughput", "provisioned-throughput+on-demand-deployment"]
 
-GB = 1_000_000_000
-
 # Applied when a family's per-record token limit is unconfirmed (Nova): 32,000
 # is the smallest documented limit of the conversational families (Claude 3
 # Haiku) and matches Nova's 32K fine-tuning context. Erring low fails a record

@@ -31,7 +31,6 @@ FINE_TUNING = "FINE_TUNING"
 ON_DEMAND = "on-demand-deployment"
 PT = "provisioned-throughput"
 SERVING_KINDS = (ON_DEMAND, PT)
-CUSTOMIZATION_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING")
 # What ListFoundationModels filters by and GetFoundationModel reports (botocore's ModelCustomization enum):
 # reinforcement fine-tuning is a job's customizationType only, never in a model's customizationsSupported.
 REPORTED_CUSTOMIZATIONS = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION")
@@ -80,10 +79,6 @@ class Fact:
     checked: date
     guess: str | None = None  # why the value is not confirmed, if it is not
     note: str | None = None
-
-    def cite(self) -> str:
-        text = f"{self.source.title} <{self.source.url}>, checked {self.checked}"
-        return f"{text}; GUESS: {self.guess}" if self.guess else text
 
 
 @dataclass(frozen=True)
