@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
-from bft.workflow.bedrock_errors import typed_errors
+from bft.aws_errors import typed_errors
 from bft.workflow.serving import check_serving
 
 logger = Logger(service="bft")

@@ -13,8 +13,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
+from bft.aws_errors import typed_errors
 from bft.workflow import evaluation
-from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.settings import env
 
 logger = Logger(service="bft")

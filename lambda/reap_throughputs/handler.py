@@ -9,8 +9,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
+from bft.aws_errors import typed_errors
 from bft.errors import RequestInvalid
-from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.reaper import ReaperSettings, ReapIncomplete, run
 
 logger = Logger(service="bft")

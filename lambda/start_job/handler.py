@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
-from bft.workflow.bedrock_errors import typed_errors
+from bft.aws_errors import typed_errors
 from bft.workflow.job import start_job
 from bft.workflow.settings import env, env_optional
 

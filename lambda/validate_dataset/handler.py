@@ -15,9 +15,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
+from bft.aws_errors import typed_errors
 from bft.dataset.s3 import ValidationRequest, validate_request
 from bft.errors import DatasetInvalid
-from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.settings import env
 
 logger = Logger(service="bft")

@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from bft import aws
+from bft.aws_errors import typed_errors
 from bft.names import TEAM_NAME
 from bft.registry import GUARDRAILS, merge_team, team_parameter
-from bft.workflow.bedrock_errors import typed_errors
 from bft.workflow.request import Context, now_utc, validate_request
 from bft.workflow.settings import env
 

@@ -182,7 +182,8 @@ class ThroughputEstimate:
 
 
 def estimate_throughput(config: EnvironmentConfig, model: str, *, poll_seconds: float) -> ThroughputEstimate:
-    from bft.workflow.evaluation import CONCURRENT_REQUESTS_PER_MODEL_UNIT, MAX_ANSWER_TOKENS, seconds_per_call
+    from bft.capacity import CONCURRENT_REQUESTS_PER_MODEL_UNIT, MAX_ANSWER_TOKENS
+    from bft.workflow.evaluation import seconds_per_call
 
     timing = config.workflow
     # The workflow first looks after throughput_first_poll_seconds, then every throughput_poll_seconds.
@@ -519,8 +520,8 @@ class Smoke:
     def teardown(self) -> None:
         from botocore.exceptions import ClientError
 
+        from bft.aws_errors import error_code
         from bft.teardown import teardown_run
-        from bft.workflow.bedrock_errors import error_code
 
         if self.execution_arn is not None and self.status in (None, "RUNNING"):
             # The team's role cannot stop an execution, on purpose: a stopped execution skips its Cleanup.

@@ -13,8 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import bedrock_call, error_code
 from bft.errors import JobFailed
-from bft.workflow.bedrock_errors import bedrock_call, error_code
 from bft.workflow.ownership import own_job, own_model_arn, require_own
 from bft.workflow.promotion import endpoint_use
 from bft.workflow.serving import delete_serving

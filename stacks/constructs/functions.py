@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_DIR = ROOT / "lambda"
 PACKAGE_DIR = ROOT / "src" / "bft"
 # What the functions import from the shared package: never the CLI, the offline runner or pydantic config.
-LAYER_EXCLUDES = ("__pycache__", "*.pyc", "cli", "local", "config.py", "synth.py")
+LAYER_EXCLUDES = ("__pycache__", "*.pyc", "cli", "config", "synth.py")
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{version}"
 # The AWS SDK the functions run, pinned in the layer: Lambda puts /opt/python before the runtime's own boto3, so

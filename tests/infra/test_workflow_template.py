@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
+from bft.capacity import worst_case_rounds
 from bft.config import (
     EVALUATION_THROTTLE_MAX_DELAY_SECONDS,
     EVALUATION_THROTTLE_RETRIES,
@@ -14,7 +15,6 @@ from bft.config import (
     load_config,
 )
 from bft.registry import state_machine_name, state_machine_prefix
-from bft.workflow.evaluation import worst_case_rounds
 from tests.conftest import Assembly, resources
 
 WAITING_TASKS = {"WaitForJob": "$.run.timeouts.jobSeconds", "RequestApproval": "$.run.timeouts.approvalSeconds"}

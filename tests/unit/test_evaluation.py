@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from bft import capacity
 from bft.errors import EvaluationBelowThreshold, RequestInvalid
 from bft.workflow import evaluation, serving
 from bft.workflow.scoring import SCORERS, rouge_l, score
@@ -124,14 +125,14 @@ def test_plan_cuts_10000_records_into_chunks_that_cover_each_record_once(env: En
     covered = b"".join(body[c["bytes"][0] : c["bytes"][1]] for c in planned["chunks"])
     assert covered == body  # contiguous, no gap, no overlap
     assert sum(c["records"] for c in planned["chunks"]) == planned["records"] == 10_000
-    assert len(planned["chunks"]) <= evaluation.MAX_CHUNKS
+    assert len(planned["chunks"]) <= capacity.MAX_CHUNKS
     # Each chunk inside its budget at the assumed latency, for both models.
     per_call = evaluation.seconds_per_call(planned["answerTokens"])
-    assert planned["chunkRecords"] * 2 * per_call <= evaluation.CHUNK_BUDGET_SECONDS
+    assert planned["chunkRecords"] * 2 * per_call <= capacity.CHUNK_BUDGET_SECONDS
     # The plan rides in the execution's state: far below Step Functions' 256 KB.
     assert len(json.dumps(planned)) < 64 * 1024
     # One model unit: as many chunks at once as it serves (assumed 2 requests per unit).
-    assert planned["concurrency"] == evaluation.CONCURRENT_REQUESTS_PER_MODEL_UNIT
+    assert planned["concurrency"] == capacity.CONCURRENT_REQUESTS_PER_MODEL_UNIT
 
 
 def test_long_answers_make_smaller_chunks_and_too_many_are_refused_before_any_call(env: Env) -> None:
@@ -155,10 +156,10 @@ def test_concurrency_follows_model_units_and_the_base_models_share() -> None:
     assert evaluation.concurrency(run(1), chunks=100) == 2
     assert evaluation.concurrency(run(3), chunks=100) == 6
     assert evaluation.concurrency(run(3), chunks=4) == 4  # never more than there are chunks
-    assert evaluation.concurrency(run(50), chunks=100) == evaluation.BASE_MODEL_CONCURRENT_REQUESTS
-    assert evaluation.concurrency(run(50, compare=False), chunks=100) == evaluation.INLINE_MAP_MAX_CONCURRENCY
+    assert evaluation.concurrency(run(50), chunks=100) == capacity.BASE_MODEL_CONCURRENT_REQUESTS
+    assert evaluation.concurrency(run(50, compare=False), chunks=100) == capacity.INLINE_MAP_MAX_CONCURRENCY
     deployment = run(0, kind="on-demand-deployment")
-    assert evaluation.concurrency(deployment, chunks=100) == evaluation.DEPLOYMENT_CONCURRENT_REQUESTS
+    assert evaluation.concurrency(deployment, chunks=100) == capacity.DEPLOYMENT_CONCURRENT_REQUESTS
 
 
 # -- chunks and aggregate ---------------------------------------------------------------------------------

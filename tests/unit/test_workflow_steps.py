@@ -748,8 +748,8 @@ def test_handlers_turn_any_access_denied_into_a_typed_error(env: Env, monkeypatc
 
 def test_bedrock_error_paths_stay_typed(env: Env) -> None:
     """Throttling and 5xx are transient (retried); access denied is typed and not transient."""
+    from bft.aws_errors import bedrock_call
     from bft.errors import AccessDenied
-    from bft.workflow.bedrock_errors import bedrock_call
 
     for code, expected in (
         ("ThrottlingException", TransientError),
@@ -785,8 +785,8 @@ def test_handlers_turn_a_throttle_or_5xx_left_after_client_retries_into_transien
     """Found by chaos seed 0: Finalize's SNS Publish failing with a 500 after botocore's three attempts escaped as
     an anonymous ClientError, which the state machine does not retry, and the run ended ReportFailed. Every
     handler is wrapped by typed_errors: a transient ClientError becomes TransientError, which is retried."""
+    from bft.aws_errors import typed_errors
     from bft.errors import TransientError
-    from bft.workflow.bedrock_errors import typed_errors
 
     @typed_errors
     def handler() -> None:
@@ -797,7 +797,7 @@ def test_handlers_turn_a_throttle_or_5xx_left_after_client_retries_into_transien
 
 
 def test_handlers_leave_a_defined_client_error_alone() -> None:
-    from bft.workflow.bedrock_errors import typed_errors
+    from bft.aws_errors import typed_errors
 
     @typed_errors
     def handler() -> None:
@@ -944,8 +944,8 @@ def test_finalize_reads_the_runs_documents(env: Env) -> None:
 
 def test_finalize_does_not_hide_a_refused_history_read(env: Env) -> None:
     """A refusal is a broken deployment: Finalize fails naming it (as its handler's typed_errors does)."""
+    from bft.aws_errors import typed_errors
     from bft.errors import AccessDenied
-    from bft.workflow.bedrock_errors import typed_errors
 
     run = env.run()
     with pytest.raises(AccessDenied, match="AccessDeniedException"):

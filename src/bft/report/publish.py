@@ -11,10 +11,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import TRANSIENT_CODES, error_code
 from bft.errors import TransientError
 from bft.report import notification
 from bft.report.render import DOCUMENTS, render
-from bft.workflow.bedrock_errors import TRANSIENT_CODES, error_code
 
 RUN_RECORD = "run.json"
 CONTENT_TYPES = {

@@ -19,11 +19,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import access_denied, error_code
 from bft.errors import AccessDenied, ApprovalRefused, ApprovalRejected, RequestInvalid, TransientError
 from bft.names import REQUEST_ID, TEAM_NAME
 from bft.registry import read_entry
 from bft.workflow import state
-from bft.workflow.bedrock_errors import access_denied, error_code
 from bft.workflow.settings import Misconfigured, env
 
 logger = logging.getLogger(__name__)

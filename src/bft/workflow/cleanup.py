@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import bedrock_call, error_code, error_message
 from bft.errors import AccessDenied, ForeignResource
 from bft.names import run_names
-from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.job import stop_job
 from bft.workflow.ownership import own_job, require_own
 from bft.workflow.promotion import endpoint_use

@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import bedrock_call, error_code, error_message
 from bft.errors import ForeignResource, JobFailed, JobStopped, RequestInvalid
 from bft.workflow import state
-from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.ownership import require_own
 
 logger = logging.getLogger(__name__)

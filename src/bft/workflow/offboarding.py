@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bft.workflow.bedrock_errors import bedrock_call, error_code
+from bft.aws_errors import bedrock_call, error_code
 from bft.workflow.ownership import PROJECT_TAG
 
 # A serving resource in one of these states is gone or going: it no longer costs money.

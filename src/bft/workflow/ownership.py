@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import bedrock_call, error_code
 from bft.errors import ForeignResource, JobFailed
 from bft.names import run_names
-from bft.workflow.bedrock_errors import bedrock_call, error_code
 
 PROJECT_TAG = "bedrock-fine-tuning"  # stacks/__init__.py tags the stacks alike
 TAG_KEYS = ("project", "environment", "team", "request")

@@ -34,9 +34,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import bedrock_call, error_code, error_message
 from bft.errors import AccessDenied, ForeignResource, PromotionFailed, RollbackRefused
 from bft.names import endpoint_deployment_name
-from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.ownership import PROJECT_TAG, own_model_arn, read_tags, require_own
 from bft.workflow.serving import delete_serving
 

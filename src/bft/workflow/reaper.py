@@ -23,9 +23,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bft.aws_errors import bedrock_call, error_code, error_message
 from bft.errors import AccessDenied, PipelineError
 from bft.registry import read_entry
-from bft.workflow.bedrock_errors import bedrock_call, error_code, error_message
 from bft.workflow.ownership import PROJECT_TAG  # the value every run's resources carry (request.py)
 from bft.workflow.promotion import protected_models
 from bft.workflow.serving import PT, delete_serving

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bft.aws_errors import bedrock_call
 from bft.catalog import catalog, today
 from bft.dataset.validator import EVALUATION_MAX_RECORDS
 from bft.errors import BaseModelUnavailable, PipelineError, RequestInvalid
 from bft.families import SERVING_KINDS, check_hyperparameters, family_for, serving_kinds
 from bft.names import ENDPOINT_NAME, ENDPOINT_NAME_LIMIT, REQUEST_ID, endpoint_deployment_name, run_names
 from bft.workflow import state
-from bft.workflow.bedrock_errors import bedrock_call
 from bft.workflow.ownership import run_tags
 from bft.workflow.scoring import SCORERS
 

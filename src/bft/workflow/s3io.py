@@ -8,8 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import error_code, is_transient
 from bft.errors import TransientError
-from bft.workflow.bedrock_errors import error_code, is_transient
 
 _URI = re.compile(r"^s3://([^/]+)/(.*)$")
 

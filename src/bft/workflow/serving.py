@@ -11,8 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import bedrock_call, error_code
 from bft.errors import ForeignResource, ThroughputFailed
-from bft.workflow.bedrock_errors import bedrock_call, error_code
 from bft.workflow.ownership import own_model_arn, require_own
 
 logger = logging.getLogger(__name__)

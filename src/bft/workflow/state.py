@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft.aws_errors import error_code, is_transient
 from bft.errors import DuplicateRequest, TransientError
-from bft.workflow.bedrock_errors import error_code, is_transient
 
 DAY = 24 * 3600
 

@@ -1,4 +1,7 @@
-"""Map Bedrock's (and other AWS services') ClientErrors onto the typed errors the state machine routes on."""
+"""Map the ClientErrors of Bedrock and the other AWS services onto the typed errors the state machine routes on.
+
+Below every floor that calls AWS (the workflow steps, the report, teardown, smoke), beside `bft.aws`.
+"""
 
 from __future__ import annotations
 
