@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from bft import sample_data
-from bft.report.render import failing_state, loss_chart, render
+from bft.report.chart import loss_chart
+from bft.report.render import failing_state, render
 from bft.synth import ROOT, cached_synth
 from bft.workflow.report import OUTCOMES, RUNBOOK
 from bft_twin.cli import _print_summary, ended_as_intended

@@ -4,8 +4,8 @@ FinalizeSuccess and FinalizeFailure render it from the run's record (``run.json`
 steps wrote beside it (dataset validation, metrics, evaluation), and put it in the reports bucket; the
 demo downloads what Finalize wrote. Both formats come from one list of sections, so they carry the same
 facts. The HTML is self-contained (inline CSS, inline SVG, no script, no external URL) so it opens
-offline; the Markdown refers to the loss chart as ``loss.svg`` next to it. Every value that came from a
-run is escaped: requests, model answers and error messages are data a team controls.
+offline; the Markdown refers to the loss chart as ``loss.svg`` next to it. This module chooses the sections and
+their facts; :mod:`bft.report.document` holds the blocks and both renderers, :mod:`bft.report.chart` the chart.
 
 Standard library only: this module ships in the functions' layer.
 
@@ -15,17 +15,27 @@ twin sets (``bft_twin.run``): a real run's report has no demo wording.
 
 from __future__ import annotations
 
-import html
 import json
-import math
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from bft.report.chart import finite, loss_chart
+from bft.report.document import (
+    Block,
+    Bullets,
+    Chart,
+    Code,
+    Document,
+    Flow,
+    KeyValues,
+    Section,
+    Table,
+    Text,
+    Tone,
+    to_html,
+    to_markdown,
+)
 from bft.report.endpoint import endpoint_rows
 
-Tone = Literal["", "ok", "bad", "warn", "muted"]
 UNKNOWN_PRICE = "unknown — set prices in config"
 # States the workflow passes through after a failure; the failing state is the one before them.
 _RECOVERY_STATES = ("Cleanup", "FinalizeFailure")
@@ -46,67 +56,6 @@ DATASET_ISSUES = 10
 # The documents the steps write under the run's prefix, which the report reads.
 DOCUMENTS = ("dataset-validation.json", "metrics.json", "evaluation.json")
 HTML, MARKDOWN, CHART = "report.html", "report.md", "loss.svg"
-
-
-# -- the document model shared by both renderers ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Text:
-    text: str
-    tone: Tone = ""
-
-
-@dataclass(frozen=True)
-class Bullets:
-    items: list[str]
-    tone: Tone = ""
-
-
-@dataclass(frozen=True)
-class KeyValues:
-    rows: list[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]
-    rows: Sequence[tuple[str, ...]]
-
-
-@dataclass(frozen=True)
-class Flow:
-    states: list[str]
-    failed_at: int | None
-
-
-@dataclass(frozen=True)
-class Chart:
-    inline_svg: str
-    file_name: str
-    alt: str
-
-
-@dataclass(frozen=True)
-class Code:
-    text: str
-
-
-Block = Text | Bullets | KeyValues | Table | Flow | Chart | Code
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Document:
-    title: str
-    banner: Text
-    sections: list[Section]
-    chart_svg: str | None  # the standalone SVG written as loss.svg
 
 
 # -- entry point -----------------------------------------------------------------------------------
@@ -206,7 +155,7 @@ def _header(report: dict[str, Any], request_id: str, simulation: dict[str, Any] 
         blocks.append(
             Text(
                 "Bedrock was simulated: this run used moto and a local Bedrock fake, no AWS account and no money"
-                + (f" (one real second stood for {factor:g} simulated seconds)" if _finite(factor) else "")
+                + (f" (one real second stood for {factor:g} simulated seconds)" if finite(factor) else "")
                 + ". The loss curves and evaluation scores below are computed by a naive Bayes stand-in trained on "
                 "the data, not by a real model; prices are illustrative (the local configuration's table, not AWS "
                 "list prices).",
@@ -438,7 +387,7 @@ def _serving(report: dict[str, Any], simulated: bool = False) -> Section:
     planned = run.get("serving") or (report.get("request") or {}).get("serving") or {}
     serving = report.get("serving") or {}
     per_hour = (report.get("cost") or {}).get("servingPerHourUsd")
-    if per_hour is None and _finite(serving.get("hourly_cost_usd")):
+    if per_hour is None and finite(serving.get("hourly_cost_usd")):
         per_hour = serving["hourly_cost_usd"]
     price = f"{_usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE
     if simulated and per_hour is not None:
@@ -563,261 +512,6 @@ def _notification(report: dict[str, Any]) -> Section:
     return Section("Notification sent", [Text(subject, "muted"), Code(text)])
 
 
-# -- the loss chart --------------------------------------------------------------------------------
-
-_SERIES = {"training": "#2563eb", "validation": "#ea580c"}
-_W, _H = 720, 320
-_LEFT, _RIGHT, _TOP, _BOTTOM = 60, 20, 20, 50
-
-
-def loss_chart(curves: dict[str, Any], *, standalone: bool, note: str | None = None) -> str:
-    """One SVG line chart of the loss curves (x: training step, y: loss), with axes, ticks and a legend;
-    ``note`` is written above the plot (what the curves are, e.g. simulated)."""
-    series = {
-        kind: sorted(
-            (float(p["step"]), float(p["loss"]))
-            for p in curves.get(kind) or []
-            if isinstance(p, dict) and _finite(p.get("step")) and _finite(p.get("loss"))
-        )
-        for kind in _SERIES
-    }
-    series = {kind: points for kind, points in series.items() if points}
-    xs = [x for points in series.values() for x, _ in points] or [0.0]
-    ys = [y for points in series.values() for _, y in points] or [1.0]
-    x_ticks = _ticks(min(xs), max(xs), integer=True)
-    y_ticks = _ticks(0.0, max(ys), integer=False)
-    x_lo, x_hi, y_hi = x_ticks[0], x_ticks[-1], y_ticks[-1]
-    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-
-    def px(x: float) -> float:
-        return _LEFT + (x - x_lo) / ((x_hi - x_lo) or 1.0) * plot_w
-
-    def py(y: float) -> float:
-        return _TOP + plot_h - y / (y_hi or 1.0) * plot_h
-
-    out = [
-        (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" viewBox="0 0 {_W} {_H}"'
-            if standalone
-            else f'<svg class="chart" viewBox="0 0 {_W} {_H}"'
-        )
-        + ' role="img" aria-label="Training and validation loss by step" font-family="sans-serif" font-size="12">',
-        "<title>Training and validation loss by step</title>",
-        f'<rect x="0" y="0" width="{_W}" height="{_H}" fill="#ffffff"/>',
-    ]
-    if note:
-        out.append(f'<text class="note" x="{_LEFT}" y="14" font-size="11" fill="#b45309">{html.escape(note)}</text>')
-    for y in y_ticks:
-        out.append(
-            f'<line x1="{_LEFT}" y1="{py(y):.1f}" x2="{_W - _RIGHT}" y2="{py(y):.1f}" stroke="#e5e7eb"/>'
-            f'<text x="{_LEFT - 6}" y="{py(y) + 4:.1f}" text-anchor="end" fill="#374151">{_tick_label(y)}</text>'
-        )
-    for x in x_ticks:
-        bottom = _TOP + plot_h
-        out.append(
-            f'<line x1="{px(x):.1f}" y1="{bottom}" x2="{px(x):.1f}" y2="{bottom + 5}" stroke="#374151"/>'
-            f'<text x="{px(x):.1f}" y="{bottom + 18}" text-anchor="middle" fill="#374151">{_tick_label(x)}</text>'
-        )
-    out.append(
-        f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{_TOP + plot_h}" stroke="#374151"/>'
-        f'<line x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{_W - _RIGHT}" y2="{_TOP + plot_h}" stroke="#374151"/>'
-        f'<text x="{_LEFT + plot_w / 2:.1f}" y="{_H - 10}" text-anchor="middle" fill="#111827">training step</text>'
-        f'<text transform="translate(16 {_TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle" '
-        'fill="#111827">loss</text>'
-    )
-    for step, epoch in _epoch_starts(curves.get("training") or []):
-        out.append(
-            f'<line x1="{px(step):.1f}" y1="{_TOP}" x2="{px(step):.1f}" y2="{_TOP + plot_h}" stroke="#9ca3af" '
-            'stroke-dasharray="4 4"/>'
-            f'<text x="{px(step) + 4:.1f}" y="{_TOP + 12}" fill="#6b7280">epoch {epoch}</text>'
-        )
-    for kind, points in series.items():
-        color = _SERIES[kind]
-        coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in points)
-        out.append(f'<polyline class="{kind}" fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
-        # Validation has one point per epoch: markers keep a one-point curve visible.
-        if kind == "validation" or len(points) == 1:
-            out.extend(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{color}"/>' for x, y in points)
-    for row, kind in enumerate(series):
-        y = _TOP + 10 + row * 18
-        x = _W - _RIGHT - 120
-        out.append(
-            f'<line x1="{x}" y1="{y}" x2="{x + 24}" y2="{y}" stroke="{_SERIES[kind]}" stroke-width="3"/>'
-            f'<text x="{x + 30}" y="{y + 4}" fill="#111827">{html.escape(kind)} loss</text>'
-        )
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-def _epoch_starts(points: list[Any]) -> list[tuple[float, int]]:
-    """(first step, 1-based epoch number) of every epoch after the first: where the chart marks a boundary."""
-    starts = []
-    previous = None
-    for point in points:
-        if not isinstance(point, dict) or not _finite(point.get("step")) or not isinstance(point.get("epoch"), int):
-            continue
-        if previous is not None and point["epoch"] != previous:
-            starts.append((float(point["step"]), point["epoch"] + 1))
-        previous = point["epoch"]
-    return starts
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _ticks(lo: float, hi: float, *, integer: bool, count: int = 5) -> list[float]:
-    """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering [lo, hi]."""
-    if hi <= lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / count
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw)
-    if integer:
-        step = max(1.0, round(step))
-    start = math.floor(lo / step) * step
-    ticks = [start]
-    while ticks[-1] < hi - step * 1e-9:
-        ticks.append(start + len(ticks) * step)
-    return ticks
-
-
-def _tick_label(value: float) -> str:
-    return f"{value:.10g}" if abs(value) >= 1e-9 else "0"
-
-
-# -- renderers -------------------------------------------------------------------------------------
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#111827;background:#f3f4f6}
-main{max-width:1000px;margin:0 auto;padding:24px}
-h1{font-size:1.5rem;margin:0 0 12px}h2{font-size:1.15rem;margin:0 0 10px}
-section{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:16px 20px;margin:0 0 16px}
-.banner{border-radius:8px;padding:14px 18px;margin:0 0 16px;font-weight:600;font-size:1.05rem}
-.banner.ok{background:#dcfce7;border:2px solid #16a34a;color:#14532d}
-.banner.bad{background:#fee2e2;border:2px solid #dc2626;color:#7f1d1d}
-p{margin:8px 0}p.ok{color:#15803d}p.bad{color:#b91c1c}p.muted{color:#6b7280}
-p.warn,ul.warn{background:#fef9c3;border-left:4px solid #ca8a04;padding:8px 12px}
-ul.bad{color:#b91c1c}
-table{border-collapse:collapse;width:100%;margin:8px 0;font-size:.92rem}
-th,td{border:1px solid #e5e7eb;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f9fafb}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:8px 0}
-dt{color:#4b5563}dd{margin:0;overflow-wrap:anywhere}
-ol.flow{display:flex;flex-wrap:wrap;gap:6px;list-style:none;padding:0;margin:8px 0}
-ol.flow li{padding:4px 10px;border-radius:14px;background:#e0e7ff;color:#1e3a8a;font-size:.9rem}
-ol.flow li:not(:last-child)::after{content:" \\2192";color:#6b7280}
-ol.flow li.failed{background:#dc2626;color:#fff;font-weight:700}
-ol.flow li.recovery{background:#f3f4f6;color:#374151}
-pre{background:#f9fafb;border:1px solid #e5e7eb;padding:8px;font-size:.85rem;
-white-space:pre-wrap;overflow-wrap:anywhere}
-svg.chart{width:100%;height:auto;max-width:720px}
-"""
-
-
-def to_html(document: Document) -> str:
-    esc = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(document.title)}</title><style>{_CSS}</style></head><body><main>",
-        f"<h1>{esc(document.title)}</h1>",
-        f'<div class="banner {document.banner.tone}" role="status">{esc(document.banner.text)}</div>',
-    ]
-    for section in document.sections:
-        parts.append(f"<section><h2>{esc(section.title)}</h2>")
-        parts.extend(_html_block(block) for block in section.blocks)
-        parts.append("</section>")
-    parts.append("</main></body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def _html_block(block: Block) -> str:
-    esc = html.escape
-    if isinstance(block, Text):
-        return f'<p class="{block.tone}">{esc(block.text)}</p>'
-    if isinstance(block, Bullets):
-        return f'<ul class="{block.tone}">' + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>"
-    if isinstance(block, KeyValues):
-        return "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in block.rows) + "</dl>"
-    if isinstance(block, Table):
-        head = "".join(f"<th>{esc(h)}</th>" for h in block.header)
-        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in block.rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    if isinstance(block, Flow):
-        items = []
-        for index, state in enumerate(block.states):
-            css = _flow_class(block, index)
-            mark = " (failed here)" if css == "failed" else ""
-            items.append(f'<li class="{css}">{esc(state)}{mark}</li>')
-        return '<ol class="flow">' + "".join(items) + "</ol>"
-    if isinstance(block, Chart):
-        return block.inline_svg  # built from numbers and fixed labels only
-    return f"<pre>{esc(block.text)}</pre>"
-
-
-def _flow_class(block: Flow, index: int) -> str:
-    if index == block.failed_at:
-        return "failed"
-    if block.failed_at is not None and index > block.failed_at:
-        return "recovery"
-    return ""
-
-
-def to_markdown(document: Document) -> str:
-    lines = [f"# {_md(document.title)}", ""]
-    marker = "✅" if document.banner.tone == "ok" else "❌"
-    lines += [f"> {marker} **{_md(document.banner.text)}**", ""]
-    for section in document.sections:
-        lines += [f"## {_md(section.title)}", ""]
-        for block in section.blocks:
-            lines += [*_md_block(block), ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def _md_block(block: Block) -> list[str]:
-    if isinstance(block, Text):
-        text = _md(block.text)
-        return [f"> {text}" if block.tone == "warn" else (f"**{text}**" if block.tone == "bad" else text)]
-    if isinstance(block, Bullets):
-        return [f"- {_md(item)}" for item in block.items]
-    if isinstance(block, KeyValues):
-        return [f"- **{_md(k)}:** {_md(v)}" for k, v in block.rows]
-    if isinstance(block, Table):
-        return [
-            "| " + " | ".join(_md(h) for h in block.header) + " |",
-            "|" + "---|" * len(block.header),
-            *("| " + " | ".join(_md(c) for c in row) + " |" for row in block.rows),
-        ]
-    if isinstance(block, Flow):
-        steps = [
-            f"**{_md(state)} (failed here)**" if _flow_class(block, i) == "failed" else _md(state)
-            for i, state in enumerate(block.states)
-        ]
-        return [" → ".join(steps)]
-    if isinstance(block, Chart):
-        return [f"![{_md(block.alt)}]({block.file_name})"]
-    fence = "`" * max(3, _longest_backtick_run(block.text) + 1)
-    return [fence, block.text, fence]
-
-
-_MD_SPECIAL = re.compile(r"([\\`*\[\]|])")
-# An underscore only starts or ends emphasis at a word boundary; job_failed is left readable.
-_MD_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
-
-
-def _md(text: str) -> str:
-    """Markdown-safe inline text: no raw HTML, no links or emphasis from data, one line (table cells)."""
-    escaped = html.escape(" ".join(str(text).split()), quote=False)
-    escaped = _MD_SPECIAL.sub(r"\\\1", escaped)
-    return _MD_UNDERSCORE.sub(r"\\_", escaped)
-
-
-def _longest_backtick_run(text: str) -> int:
-    return max((len(run) for run in re.findall(r"`+", text)), default=0)
-
-
 # -- formatting ------------------------------------------------------------------------------------
 
 
@@ -871,7 +565,7 @@ def _spread(values: dict[str, Any], keys: tuple[str, ...]) -> str:
 
 
 def _pct(value: Any) -> str:
-    return f"{value:.1%}" if _finite(value) else "unknown"
+    return f"{value:.1%}" if finite(value) else "unknown"
 
 
 def _usd(value: float) -> str:
