@@ -191,10 +191,11 @@ def test_each_deletion_notifies_its_team(world: World) -> None:
     assert set(sent) == {"moderation", "newteam"}
     note = sent["moderation"]
     assert note["Subject"] == (
-        "[bft dev] deleted idle provisioned throughput bft-moderation-old-a1 (age 9.0 h > TTL 8 h)"
+        "bft dev: deleted idle provisioned throughput bft-moderation-old-a1 (age 9.0 h > TTL 8 h)"
     )
     assert note["MessageAttributes"]["outcome"]["Value"] == "throughput_reaped"
     assert "request old" in note["Message"]
+    assert not {"{", "}", "["} & set(note["Message"] + note["Subject"]), note["Message"]
 
 
 def test_dry_run_deletes_nothing_and_reports_what_it_would_delete(world: World) -> None:
@@ -208,7 +209,7 @@ def test_dry_run_deletes_nothing_and_reports_what_it_would_delete(world: World) 
     assert names(result["wouldDelete"]) == EXPIRED
     notes = world.notifications()
     assert {n["MessageAttributes"]["team"]["Value"] for n in notes} == {"moderation", "newteam"}
-    assert all(n["Subject"].startswith("[bft dev] would delete idle provisioned throughput") for n in notes)
+    assert all(n["Subject"].startswith("bft dev: would delete idle provisioned throughput") for n in notes)
     assert all("dry-run mode" in n["Message"] for n in notes)
 
 

@@ -45,7 +45,9 @@ def _assert_report_written(summary: dict[str, Any], note: dict[str, str]) -> Non
     assert {"report.html", "report.md", "run.json"} <= set(names), names
     html_uri = summary["report_uri"].removesuffix("run.json") + "report.html"
     assert html_uri in note["message"]
-    assert not {"{", "}", "["} & set(note["message"]), note["message"]
+    # Every message of the run, the approval mail included, and every subject: mail, not markup.
+    for sent in summary["notifications"]:
+        assert not {"{", "}", "["} & set(sent["subject"] + sent["message"]), sent
 
 
 @pytest.mark.parametrize("name", FAILURES)
@@ -57,7 +59,7 @@ def test_failure_scenarios_end_defined_and_clean(name: str, local_assembly: Path
     assert summary["provisioned_throughputs_left"] == []
     note = _outcome_notification(summary)
     assert summary["outcome"].replace("_", " ") in note["subject"]
-    assert note["subject"].startswith("[bft local] ")
+    assert note["subject"].startswith("bft local: ")
     assert summary["report_uri"] in note["message"]
     assert "Nothing this run created is still running." in note["message"]
     report = summary["report"]

@@ -29,8 +29,51 @@ def execution_console_url(execution_arn: str) -> str:
     return f"{CONSOLE.format(region=region)}/states/home?region={region}#/v2/executions/details/{execution_arn}"
 
 
+def subject_line(environment: str, text: str) -> str:
+    """Every notification's subject: ``bft <environment>: <text>``. No brackets (no notification carries ``{}[]``),
+    and within SNS's rule: ASCII, no line break, at most 100 characters."""
+    line = " ".join(f"bft {environment}: {text}".split())
+    return line.encode("ascii", "replace").decode("ascii")[:100]
+
+
 def subject(environment: str, request_id: str, outcome: str) -> str:
-    return f"[bft {environment}] {request_id}: {outcome.replace('_', ' ')}"[:100]
+    return subject_line(environment, f"{request_id}: {outcome.replace('_', ' ')}")
+
+
+def duration(seconds: float) -> str:
+    """A wait as a person says it: "3 days", "36 hours", "45 minutes" (the largest unit that keeps it whole or
+    nearly so), never "259200 seconds"."""
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and (seconds % size == 0 or seconds >= 10 * size):
+            count = round(seconds / size)
+            return f"{count:,} {unit}{'s' if count != 1 else ''}"
+    count = round(seconds)
+    return f"{count} second{'s' if count != 1 else ''}"
+
+
+def loss_words(summary: dict[str, Any]) -> str:
+    """The metrics step's loss summary in a sentence: how the training loss moved, and the validation loss at the
+    end, with a rising validation loss (the model memorizing its examples) said plainly."""
+    parts = []
+    for kind in ("training", "validation"):
+        curve = summary.get(kind) or {}
+        first, final, lowest = curve.get("first"), curve.get("final"), curve.get("min")
+        if not isinstance(final, int | float):
+            continue
+        epochs = curve.get("epochs") or 0
+        over = f" over {epochs} epoch{'s' if epochs != 1 else ''}" if epochs else ""
+        moved = "fell" if isinstance(first, int | float) and final < first else "went"
+        start = f" from {first:.4g}" if isinstance(first, int | float) else ""
+        text = f"{kind} loss {moved}{start} to {final:.4g}{over}"
+        if isinstance(lowest, int | float) and lowest < final:
+            text += f" (lowest {lowest:.4g})"
+            if kind == "validation" and final > lowest * 1.1:
+                text += ", and rose again at the end: the model may be memorizing its examples"
+        parts.append(text)
+    if not parts:
+        return "no loss figures: Bedrock wrote no metric files for this job"
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."
 
 
 def message(report: dict[str, Any]) -> str:
@@ -49,7 +92,7 @@ def message(report: dict[str, Any]) -> str:
     left = report.get("leftRunning") or []
     if left:
         lines.append("Still running and costing money:")
-        lines.extend(_aligned([_left_row(item) for item in left]))
+        lines.extend(aligned([_left_row(item) for item in left]))
     else:
         lines.append("Nothing this run created is still running.")
     promoted = endpoint_lines(report)
@@ -64,16 +107,16 @@ def message(report: dict[str, Any]) -> str:
         ("Run record", str(location.get("runUri", ""))),
         ("Execution", execution_console_url(str(execution.get("id", ""))) if execution.get("id") else "unknown"),
     ]
-    lines.extend(_aligned([(name, value) for name, value in rows if value]))
+    lines.extend(aligned([(name, value) for name, value in rows if value]))
     error = report.get("error")
     if error:
-        lines += ["", f"Error: {error.get('Error')}: {_prose(str(error.get('Cause', ''))[:1500])}"]
+        lines += ["", f"Error: {error.get('Error')}: {prose(str(error.get('Cause', ''))[:1500])}"]
     for problem in report.get("cleanupErrors") or []:
-        lines.append(f"Cleanup error: {problem.get('error')}: {_prose(str(problem.get('message', ''))[:1000])}")
+        lines.append(f"Cleanup error: {problem.get('error')}: {prose(str(problem.get('message', ''))[:1000])}")
     warnings = report.get("warnings") or []
     if warnings:
         lines += ["", "Warnings:"]
-        lines.extend(f"  - {_prose(str(warning))}" for warning in warnings)
+        lines.extend(f"  - {prose(str(warning))}" for warning in warnings)
     if report.get("runbook") and outcome != "deployed":
         lines += ["", f"Next step: {report['runbook']}"]
     return "\n".join(lines)
@@ -84,7 +127,8 @@ def message(report: dict[str, Any]) -> str:
 _BRACKETS = str.maketrans({"[": "(", "]": ")", "{": "(", "}": ")"})
 
 
-def _prose(text: str) -> str:
+def prose(text: str) -> str:
+    """Text from a step or a team (an error, a name) made fit for a mail: no brackets or braces."""
     return text.translate(_BRACKETS)
 
 
@@ -100,7 +144,7 @@ def _left_row(item: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+def aligned(rows: list[tuple[str, ...]]) -> list[str]:
     """Rows as columns padded to the widest cell, indented two spaces (a mail client's monospace or not)."""
     if not rows:
         return []

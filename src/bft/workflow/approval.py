@@ -23,6 +23,7 @@ from bft.aws_errors import access_denied, error_code
 from bft.errors import AccessDenied, ApprovalRefused, ApprovalRejected, RequestInvalid, TransientError
 from bft.names import REQUEST_ID, TEAM_NAME
 from bft.registry import read_entry
+from bft.report.notification import duration, loss_words, prose, subject_line
 from bft.workflow import state
 from bft.workflow.settings import Misconfigured, env
 
@@ -49,23 +50,23 @@ def request_approval(
         extra={"team": run["team"]},
     )
     summary = (metrics or {}).get("summary", {})
+    environment, team, request_id = run["environment"], run["team"], run["requestId"]
     lines = [
-        f"Request {run['requestId']} of team {run['team']} finished training and waits for approval before serving.",
-        f"Base model: {run['baseModelId']}; custom model: {run['customModelName']}.",
-        f"Loss summary: {json.dumps(summary)}",
-        f"Metrics: {(metrics or {}).get('metricsUri', 'none')}",
+        f"Request {request_id} of team {team} finished training and waits for approval before serving.",
+        f"Base model: {run['baseModelId']}; custom model: {prose(run['customModelName'])}.",
+        loss_words(summary),
+        f"Loss curves: {(metrics or {}).get('metricsUri') or 'none written'}",
         "",
         "A reviewer of the team (never its submitter role) decides:",
-        f"Approve: bft approve --env {run['environment']} --team {run['team']} --request-id {run['requestId']}",
-        f"Reject:  bft reject --env {run['environment']} --team {run['team']} --request-id {run['requestId']} "
-        "--reason '...'",
-        f"Without a decision the run is cleaned up after {run['timeouts']['approvalSeconds']} seconds.",
+        f"Approve: bft approve --env {environment} --team {team} --request-id {request_id}",
+        f"Reject:  bft reject --env {environment} --team {team} --request-id {request_id} --reason '...'",
+        f"Without a decision within {duration(run['timeouts']['approvalSeconds'])}, the run is cleaned up.",
     ]
     sns.publish(
         TopicArn=topic_arn,
-        Subject=f"[bft {run['environment']}] approval needed: {run['requestId']}"[:100],
+        Subject=subject_line(environment, f"approval needed: {request_id}"),
         Message="\n".join(lines),
-        MessageAttributes={"team": {"DataType": "String", "StringValue": run["team"]}},
+        MessageAttributes={"team": {"DataType": "String", "StringValue": team}},
     )
     return {"awaiting": run["requestId"]}
 

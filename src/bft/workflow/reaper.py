@@ -14,7 +14,6 @@ the function's metrics and alarms while everything that could be done was done.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bft.aws_errors import bedrock_call, error_code, error_message
 from bft.errors import AccessDenied, PipelineError
 from bft.registry import read_entry
+from bft.report.notification import aligned, prose, subject_line
 from bft.workflow.ownership import PROJECT_TAG  # the value every run's resources carry (request.py)
 from bft.workflow.promotion import protected_models
 from bft.workflow.serving import PT, delete_serving
@@ -367,7 +367,9 @@ def _notify(
 ) -> None:
     verb = "deleted" if deleted else "would delete"
     age, ttl = item["ageHours"], item["ttlHours"]
-    subject = f"[bft {environment}] {verb} idle provisioned throughput {item['name']} (age {age:.1f} h > TTL {ttl:g} h)"
+    subject = subject_line(
+        environment, f"{verb} idle provisioned throughput {item['name']} (age {age:.1f} h > TTL {ttl:g} h)"
+    )
     if deleted:
         outcome = "throughput_reaped"
         what = (
@@ -383,11 +385,11 @@ def _notify(
         f"was created {item['createdAt']} and is {age:.1f} hours old; the time-to-live is {ttl:g} hours.",
         what,
         "",
-        json.dumps(item, indent=1, sort_keys=True),
+        *aligned([(str(key), prose(str(value))) for key, value in sorted(item.items())]),
     ]
     sns.publish(
         TopicArn=topic_arn,
-        Subject=subject[:100],  # SNS limit
+        Subject=subject,
         Message="\n".join(lines),
         MessageAttributes={
             "team": {"DataType": "String", "StringValue": item["team"]},
