@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bft import aws
+from bft import aws, clock
 from bft.aws_errors import typed_errors
 from bft.errors import RequestInvalid
 from bft.workflow.reaper import ReaperSettings, ReapIncomplete, run
@@ -18,7 +18,7 @@ logger = Logger(service="bft")
 
 def now() -> datetime:
     """The time throughput ages are measured against (tests put the Bedrock fake's simulated clock here)."""
-    return datetime.now(UTC)
+    return clock.now()
 
 
 @logger.inject_lambda_context

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from bft import aws
+from bft import aws, clock
 from bft.aws_errors import typed_errors
 from bft.names import TEAM_NAME
 from bft.registry import GUARDRAILS, merge_team, team_parameter
@@ -26,14 +25,14 @@ _POLICY_TTL_SECONDS = 300  # a redeploy changes the parameters, not this functio
 def _parameter(name: str) -> Any:
     """A JSON parameter, cached for a few minutes; None when it does not exist."""
     cached = _cache.get(name)
-    if cached is None or time.monotonic() - cached[0] > _POLICY_TTL_SECONDS:
+    if cached is None or clock.monotonic() - cached[0] > _POLICY_TTL_SECONDS:
         try:
             value = json.loads(aws.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
                 raise
             value = None
-        cached = _cache[name] = (time.monotonic(), value)
+        cached = _cache[name] = (clock.monotonic(), value)
     return cached[1]
 
 

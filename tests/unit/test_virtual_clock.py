@@ -60,6 +60,39 @@ def test_computing_runs_at_real_speed() -> None:
     assert clock.elapsed() == pytest.approx(0.05 + 2 * HOUR)
 
 
+def test_a_stand_in_computing_takes_no_virtual_time() -> None:
+    """The Bedrock fake's learner on a large file, or on a loaded machine: however many real seconds it takes,
+    virtual time stands still meanwhile, for every thread (so no outcome depends on the machine's speed)."""
+    real = FakeReal()
+    clock = VirtualClock(HOUR, start=0.0, real=real)
+    with clock.frozen():
+        real.t += 30.0  # a slow learner: 30 real s, which idle would make 30 virtual hours
+        with clock.busy():  # a handler computing meanwhile does not restart the clock either
+            real.t += 1.0
+    assert clock.elapsed() == 0.0
+    real.t += 1.0
+    assert clock.elapsed() == pytest.approx(HOUR)
+
+
+def test_the_product_reads_the_time_only_through_bft_clock() -> None:
+    """Every module the functions run (the layer's bft, the handlers) asks bft.clock, which the twin makes
+    virtual per function; a direct time.time() or datetime.now() would read the real wall clock offline."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    direct = re.compile(r"\b(time\.time|time\.monotonic|datetime\.now|datetime\.utcnow|date\.today)\(")
+    # What only the CLI runs (the config, synthesis, the smoke test's polling), and the source itself.
+    layer_only = ("cli", "config", "synth.py", "smoke.py", "clock.py")
+    found = []
+    for path in [*(root / "src" / "bft").rglob("*.py"), *(root / "lambda").rglob("*.py")]:
+        if any(part in layer_only for part in path.relative_to(root).parts):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if direct.search(line):
+                found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert found == []
+
+
 def test_real_sleep_is_virtual_seconds_over_the_factor() -> None:
     clock = VirtualClock(HOUR)
     began = time.monotonic()

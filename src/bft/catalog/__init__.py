@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from bft import clock
 
 CATALOG_FILE = Path(__file__).with_name("models.json")
 
@@ -212,7 +214,7 @@ class Catalog:
 
 def today() -> date:
     """The day synthesis and the CLI judge lifecycles by (UTC, as Bedrock's dates are)."""
-    return datetime.now(UTC).date()
+    return clock.today()
 
 
 @cache

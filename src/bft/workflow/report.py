@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
+from bft import clock
 from bft.errors import TransientError
 from bft.names import TEAM_NAME
 from bft.report import notification
@@ -145,7 +145,7 @@ def finalize(
         "outcome": outcome,
         "status": status,
         "execution": execution,
-        "finishedAt": datetime.now(UTC).isoformat(),
+        "finishedAt": clock.now().isoformat(),
         "request": request,
         "run": run,
         "warnings": run.get("warnings", []),

@@ -4,11 +4,11 @@ base model's lifecycle, and claim the request id. Nothing is created in Bedrock 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from bft import clock
 from bft.aws_errors import bedrock_call
 from bft.catalog import catalog, today
 from bft.dataset.validator import EVALUATION_MAX_RECORDS
@@ -432,4 +432,4 @@ def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
 
 
 def now_utc() -> datetime:
-    return datetime.fromtimestamp(time.time(), UTC)
+    return clock.now()

@@ -11,11 +11,11 @@ Items (partition key ``pk``):
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bft import clock
 from bft.aws_errors import error_code, is_transient
 from bft.errors import DuplicateRequest, TransientError
 
@@ -41,7 +41,7 @@ def claim_request(table: Any, team: str, request_id: str, execution_arn: str, *,
     replaced with the next attempt number, so a resubmission after a failure starts fresh in Bedrock.
     """
     key = claim_key(team, request_id)
-    now = int(time.time())
+    now = int(clock.time())
     current = _call(table.get_item, Key=key, ConsistentRead=True).get("Item")
     if current and current.get("executionArn") == execution_arn:
         return int(current["attempt"])  # this execution retried the step
@@ -89,8 +89,8 @@ def finish_request(table: Any, team: str, request_id: str, execution_arn: str, s
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
                 ":status": status,
-                ":exp": int(time.time()) + keep,
-                ":now": int(time.time()),
+                ":exp": int(clock.time()) + keep,
+                ":now": int(clock.time()),
                 ":me": execution_arn,
             },
         )
@@ -107,7 +107,7 @@ def notification_sent(table: Any, execution_arn: str) -> bool:
 
 
 def mark_notified(table: Any, execution_arn: str) -> None:
-    now = int(time.time())
+    now = int(clock.time())
     _call(table.put_item, Item={"pk": f"notified#{execution_arn}", "sentAt": now, "expiresAt": now + 30 * DAY})
 
 
@@ -121,7 +121,7 @@ def put_token(
     ttl_seconds: int,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    now = int(time.time())
+    now = int(clock.time())
     item = {
         "pk": f"{kind}#{key}",
         "token": token,

@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,6 +169,14 @@ class _Core:
     _in_flight: dict[str, int]
     _holds: dict[int, Any]
     peak_in_flight: dict[str, int]
+    # Entered while a stand-in computes (the learner training, a model's answer): the offline twin freezes its
+    # virtual clock meanwhile (freeze_time_with), so the stand-ins' compute time is never simulated time.
+    _stand_in: Callable[[], AbstractContextManager[Any]] = staticmethod(nullcontext)
+
+    def freeze_time_with(self, frozen: Callable[[], AbstractContextManager[Any]]) -> None:
+        """Enter ``frozen()`` around every stand-in's computation (``VirtualClock.frozen``): what the learner
+        computes is instant in simulated time, however long a large file or a busy machine makes it take."""
+        self._stand_in = frozen
 
     def now(self) -> datetime:
         """The simulated time."""

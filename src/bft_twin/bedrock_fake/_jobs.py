@@ -244,24 +244,26 @@ class _Jobs(_Core):
         # Haiku scales a multiplier, the other families set the rate itself: compare with the default.
         rate = job.base.hyperparameter("learningRateMultiplier") or job.base.hyperparameter("learningRate")
         lr_factor = hp[rate.name] / rate.default if rate is not None and rate.default else 1.0
-        try:
-            # The simulated training: a small learner fit to the job's own data (bedrock_fake._learner).
-            limit = job.base.max_training_records
-            training = self._job_examples(job, request["trainingDataConfig"]["s3Uri"], limit)
-            validation = self._job_examples(job, validators[0]["s3Uri"], limit) if validators else None
-        except ClientError as error:
-            # Assumption: data that became unreadable after creation fails the job (message wording assumed).
-            self._fail_job(job, at, f"Amazon Bedrock could not read the training data: {error}")
-            return
-        learner, run = _learner.train(
-            training,
-            validation,
-            epochs=int(hp.get("epochCount", 2)),
-            batch_size=int(hp.get("batchSize", 1)),
-            lr_factor=lr_factor,
-            seed=f"{self._seed}|{job.name}|{request['customModelName']}",
-            records=job.records,
-        )
+        # The simulated training takes no simulated time (the job's duration is planned): the clock is frozen.
+        with self._stand_in():
+            try:
+                # The simulated training: a small learner fit to the job's own data (bedrock_fake._learner).
+                limit = job.base.max_training_records
+                training = self._job_examples(job, request["trainingDataConfig"]["s3Uri"], limit)
+                validation = self._job_examples(job, validators[0]["s3Uri"], limit) if validators else None
+            except ClientError as error:
+                # Assumption: data that became unreadable after creation fails the job (message wording assumed).
+                self._fail_job(job, at, f"Amazon Bedrock could not read the training data: {error}")
+                return
+            learner, run = _learner.train(
+                training,
+                validation,
+                epochs=int(hp.get("epochCount", 2)),
+                batch_size=int(hp.get("batchSize", 1)),
+                lr_factor=lr_factor,
+                seed=f"{self._seed}|{job.name}|{request['customModelName']}",
+                records=job.records,
+            )
         try:
             self._write_metrics(job, run)
         except ClientError as error:

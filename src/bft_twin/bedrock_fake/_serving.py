@@ -512,10 +512,11 @@ class _Serving(_Core):
         data; a base model with a fixed zero-shot heuristic over the labels the prompt lists. A model with no
         answer of its own (nothing learned, no labels listed) echoes the question, tagged with its name."""
         learner = self._learners.get(custom_arn) if custom_arn is not None else None
-        if custom_arn is None:
-            answer = _inference.zero_shot(prompt)
-        else:
-            answer = learner.predict(prompt.all_text) if learner is not None else None
+        with self._stand_in():  # the stand-in's compute is not the model's latency (simulated apart)
+            if custom_arn is None:
+                answer = _inference.zero_shot(prompt)
+            else:
+                answer = learner.predict(prompt.all_text) if learner is not None else None
         return answer if answer is not None else f"[{model_key}] {prompt.last_user_text}"
 
     def _generate(self, request: dict[str, Any], now: float, *, invoke: bool) -> _Generation:

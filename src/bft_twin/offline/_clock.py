@@ -29,9 +29,13 @@ places, each patched here (module attributes and methods, with ``mock.patch``):
 - ``.../state_task/service/state_task_service_callback.py``: the ``.sync`` poll (0.5 s in moto, an
   implementation detail, not ASL time) is 0.5 virtual seconds with a floor of 10 real ms, so it never spins.
 
+Lambda handlers read the virtual clock too: each function's own copy of :mod:`bft.clock` (the only place the
+product reads the time) is pointed at it at the function's cold start (``_runner.py``), and their
+``context.get_remaining_time_in_millis()`` is virtual. While a stand-in computes (the Bedrock fake's learner,
+its answers) the clock is :meth:`~VirtualClock.frozen`.
+
 Not virtual: the timestamps moto writes in the execution history and the API's dates (real wall clock),
-``GetActivityTask``'s long poll (an API call), and the wall clock inside Lambda handlers (``time.time()``,
-``datetime.now()``); their ``context.get_remaining_time_in_millis()`` is virtual.
+``GetActivityTask``'s long poll (an API call), and botocore's request signing (moto does not check its time).
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class VirtualClock:
         self._mark_virtual = 0.0
         # thread id -> nesting depth of busy sections; a started thread's pending hold is keyed by its token
         self._busy: dict[object, int] = {}
+        self._frozen: set[object] = set()  # stand-ins computing: virtual time stands still (frozen())
         self._deadlines: dict[object, float] = {}  # waiter token -> virtual deadline (elapsed seconds)
         self.start = time.time() if start is None else float(start)
 
@@ -90,6 +95,8 @@ class VirtualClock:
         return f"VirtualClock(factor={self.factor:g}, now={self.datetime().isoformat()})"
 
     def _rate(self) -> float:
+        if self._frozen:
+            return 0.0
         return min(1.0, self.factor) if self._busy else self.factor
 
     def _flowing(self) -> float:  # with the lock held
@@ -144,6 +151,22 @@ class VirtualClock:
                 depth = self._busy.pop(ident) - 1
                 if depth:
                     self._busy[ident] = depth
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """A stand-in computes (the Bedrock fake training its learner, answering a prompt): virtual time stands
+        still until it is done. What the stand-in computes is simulated as instant, so its real cost -- larger
+        for a large file, and larger again on a loaded machine -- never becomes simulated time."""
+        key = object()
+        with self._lock:
+            self._rebase()
+            self._frozen.add(key)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._rebase()
+                self._frozen.discard(key)
 
     @contextmanager
     def idle(self) -> Iterator[None]:
@@ -226,7 +249,7 @@ class VirtualClock:
                     if remaining <= 0:
                         return False
                     with self._lock:
-                        busy = bool(self._busy)
+                        busy = bool(self._busy or self._frozen)
                     # Idle: exact (the rate can only drop; then the loop waits the rest). Busy: poll, because
                     # the clock speeds up again when the computing thread is done.
                     real = min(remaining, _BUSY_POLL_S) if busy else min(remaining / self.factor, _ADVANCE_POLL_S)

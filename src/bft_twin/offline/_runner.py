@@ -237,6 +237,7 @@ class OfflineAssembly(Deployment):
                 raise AssemblyError(f"{function.stack}/{function.logical_id}: {denied}") from denied
             function.environment = {**function.environment, **credentials.environment()}
             function.scope = self._function_scope(function.friendly_name, credentials)
+            function.wrap_handler(self._virtual_time(function))
 
     def _function_scope(self, name: str, credentials: Credentials) -> Callable[[], Any]:
         session = self.authorizer.session(credentials)
@@ -256,6 +257,18 @@ class OfflineAssembly(Deployment):
                 boto3.DEFAULT_SESSION = saved
 
         return scope
+
+    def _virtual_time(self, function: Any) -> Callable[[Any], Any]:
+        """At the function's cold start, its own copy of ``bft.clock`` (the product's one place to read the time)
+        reads this world's virtual clock: a handler sees the time the state machine and Bedrock see."""
+
+        def at_cold_start(handler: Any) -> Any:
+            own = function.module("bft.clock")
+            if own is not None:  # code that reads no time (an inline custom resource) has none
+                own.use(time=self.clock.now, monotonic=self.clock.elapsed, sleep=self.clock.sleep)
+            return handler
+
+        return at_cold_start
 
     def function_module(self, function: str, name: str) -> Any:
         """The module ``name`` (e.g. ``"bft.aws"``) as ``function`` runs it: its layer's copy, after its cold
@@ -316,8 +329,10 @@ class OfflineAssembly(Deployment):
 
     def attach_bedrock(self, fake: Any) -> None:
         """Serve every Bedrock client of this region from ``fake`` (a :class:`~bft_twin.bedrock_fake.FakeBedrock`),
-        each calling as its own identity; the authorization's Bedrock lookups read the fake."""
+        each calling as its own identity; the authorization's Bedrock lookups read the fake. While the fake's
+        stand-ins compute, the world's clock stands still (their compute time is never simulated time)."""
         self.world.fake = fake
+        fake.freeze_time_with(self.clock.frozen)
 
         def attach(client: Any) -> None:
             bedrock = client.meta.service_model.service_name in ("bedrock", "bedrock-runtime")
