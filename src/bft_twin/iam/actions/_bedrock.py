@@ -200,7 +200,15 @@ _INFERENCE_PROFILE_PREFIX = re.compile(r"^(us|eu|apac|jp|au|ca|us-gov|global)\."
 def _invoked_model(call: Call, world: World, model_id: str) -> str:
     if model_id.startswith("arn:"):
         kind = _bedrock_kind(model_id)
-        if kind not in ("foundation-model", "provisioned-model", "custom-model-deployment", "custom-model"):
+        if kind == "custom-model":
+            # The SAR lists no custom-model resource type for the invoke actions: Bedrock serves a custom model
+            # only through a provisioned model or a deployment (the fake refuses the ARN with ValidationException).
+            raise Undecidable(
+                f"bedrock-runtime:{call.operation} on a custom model's own ARN: the SAR authorizes invocation on "
+                "the provisioned model or deployment serving it, not on the custom model (actions/_bedrock.py, "
+                "_invoked_model)"
+            )
+        if kind not in ("foundation-model", "provisioned-model", "custom-model-deployment"):
             raise Undecidable(
                 f"bedrock-runtime:{call.operation} on a {kind} is not mapped (actions/_bedrock.py, _invoked_model)"
             )
