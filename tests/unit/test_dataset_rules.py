@@ -454,6 +454,30 @@ def test_media_must_be_in_the_dataset_bucket() -> None:
     assert (issue.code, issue.line) == ("media_bucket_mismatch", 2)
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://data-bucket/search/private/secret.png",  # another team's prefix, same bucket
+        "s3://data-bucket/moderation/../search/secret.png",  # climbing out of the team's own
+        "s3://data-bucket/cat.png",  # no team at all
+    ],
+)
+def test_media_must_be_under_the_team_prefix(uri: str) -> None:
+    """Audit M1: a record may not lead Bedrock, reading with the pipeline's role, into another team's data."""
+    validator = DatasetValidator(NOVA_LITE, dataset_bucket="data-bucket", team="moderation")
+    lines = dataset(
+        NOVA_LITE,
+        replace={
+            2: conv(("user", [image(uri)]), _B),
+            3: conv(("user", [image("s3://data-bucket/moderation/a.png")]), _B),
+        },
+    )
+    validator.add_file("training", "s3://data-bucket/moderation/train.jsonl", lines)
+    issue = only_error(validator.finish())
+    assert (issue.code, issue.line) == ("media_outside_team_prefix", 2)
+    assert "s3://data-bucket/moderation/" in issue.message
+
+
 def test_llama32_accepts_one_system_block() -> None:
     record = conv(_U, _B, system=[{"text": "a"}, {"text": "b"}])
     assert_error(LLAMA32_VISION, record, "too_many_system_blocks", "system")

@@ -242,6 +242,15 @@ def test_nova_media_must_share_the_dataset_bucket(s3: Any) -> None:
         invoke(event(training, baseModelId=NOVA_LITE, hyperParameters={"epochCount": "2"}))
 
 
+def test_a_record_naming_another_teams_media_is_refused(s3: Any) -> None:
+    """Audit M1: team search's record names moderation's private image; nothing is started."""
+    stolen = image(f"s3://{DATA}/moderation/private/secret.png")
+    lines = dataset(NOVA_LITE, 10, {4: conv(("user", [stolen]), ("assistant", [{"text": "a"}]))})
+    training = put(s3, "search/nova.jsonl", lines)
+    with pytest.raises(DatasetInvalid, match="media_outside_team_prefix"):
+        invoke(event(training, baseModelId=NOVA_LITE, hyperParameters={"epochCount": "2"}))
+
+
 def test_missing_reports_bucket_names_the_variable(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REPORTS_BUCKET")
     training = put(s3, "search/train.jsonl", dataset(HAIKU, 40))

@@ -98,13 +98,18 @@ def content_of(parts: list[str]) -> Content:
     return "\0".join(parts), tuple(map(len, parts))
 
 
-def make_checker(family: ModelFamily, base_model_id: str, dataset_bucket: str | None = None) -> Checker:
-    """The record checker for ``family``; ``dataset_bucket`` enables the same-bucket media rule."""
+def make_checker(
+    family: ModelFamily, base_model_id: str, dataset_bucket: str | None = None, team: str | None = None
+) -> Checker:
+    """The record checker for ``family``; ``dataset_bucket`` enables the same-bucket media rule, and ``team``
+    the team-prefix rule: a record may name only media under ``s3://<dataset bucket>/<team>/``, because the
+    Bedrock service role reads whatever the records name (one team's data must not lead Bedrock into
+    another's)."""
     if family.data_format == "anthropic-messages":
         return _anthropic_checker(family)
     if family.data_format == "prompt-completion":
         return _prompt_completion_checker(family)
-    return _converse_checker(family, base_model_id, dataset_bucket)
+    return _converse_checker(family, base_model_id, dataset_bucket, team)
 
 
 def _type_name(value: Any) -> str:
@@ -406,7 +411,7 @@ def _prompt_completion_checker(family: ModelFamily) -> Checker:
 _S3_PATH = re.compile(r"[\w\-/.]+")
 
 
-def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: str | None) -> Checker:
+def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: str | None, team: str | None) -> Checker:
     """Nova and Llama 3.2: the bedrock-conversation-2024 format."""
     find_reserved = _reserved_finder(family)
     media_allowed = family.accepts_media(base_model_id)
@@ -471,6 +476,15 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
                 loc_field + ".uri",
                 f"media must be in the dataset's bucket {dataset_bucket!r}",
             )
+        if team is not None:
+            key = uri[5:].split("/", 1)[1] if "/" in uri[5:] else ""
+            if not key.startswith(f"{team}/") or ".." in key.split("/"):
+                raise RecordError(
+                    "media_outside_team_prefix",
+                    loc_field + ".uri",
+                    f"media must be under the team's own prefix s3://{uri[5:].split('/', 1)[0]}/{team}/ "
+                    "(Bedrock reads what a record names, with the pipeline's role)",
+                )
         return uri
 
     def check(obj: dict[str, Any]) -> RecordInfo:

@@ -256,7 +256,9 @@ def validate_request(
     hyperparameters = check_hyperparameters(family, request.hyperparameters)
     epochs = int(hyperparameters.get("epochCount", default_epochs(family)))
     training_bucket, _ = parse_s3_uri(request.training_uri, "trainingDataUri")
-    validator = DatasetValidator(request.base_model_id, dataset_bucket=training_bucket, max_issues=max_issues)
+    validator = DatasetValidator(
+        request.base_model_id, dataset_bucket=training_bucket, team=request.team, max_issues=max_issues
+    )
     _read_object(validator, s3, "training", request.training_uri)
     if request.validation_uri is not None:
         _read_object(validator, s3, "validation", request.validation_uri)

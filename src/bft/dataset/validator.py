@@ -161,13 +161,14 @@ class DatasetValidator:
         base_model_id: str,
         *,
         dataset_bucket: str | None = None,
+        team: str | None = None,
         max_issues: int = MAX_ISSUES,
         backend: tuple[str, Loads] | None = None,
     ) -> None:
         self.base_model_id = base_model_id
         self.family: ModelFamily = family_for(base_model_id)
         self.parser, self._loads = backend or default_backend()
-        self._check = make_checker(self.family, base_model_id, dataset_bucket)
+        self._check = make_checker(self.family, base_model_id, dataset_bucket, team)
         self._max_issues = max_issues
         self._file_errors: list[Issue] = []
         self._line_errors: list[Issue] = []
