@@ -79,7 +79,7 @@ _MISSING: Any = object()
 # checked 2026-12-07), and AWS's sample validators treat it as an optional string (Nova) or do not read it
 # (Llama); AWS's own Nova tool-use sample uses "tooluse-dataset-2024" (docs/bedrock-behaviour.md#nova).
 SCHEMA_VERSION = "bedrock-conversation-2024"
-# Tool-use parts of the Converse API, which no Bedrock fine-tuning data guide accepts (see _tool_use_error).
+# Tool-use parts of the Converse API, which no Bedrock fine-tuning data guide accepts (see tool_use_error).
 TOOL_BLOCKS = ("toolUse", "toolResult")
 TOOL_CONFIG = "toolConfig"
 
@@ -224,7 +224,7 @@ def _reserved_error(field: str, found: str, family: ModelFamily) -> RecordError:
     )
 
 
-def _tool_use_error(field: str, family: ModelFamily) -> RecordError:
+def tool_use_error(field: str, family: ModelFamily) -> RecordError:
     """A tool-use part (toolConfig, toolUse, toolResult): Bedrock's fine-tuning data guides list text, image and
     video content only, and the Nova 2 page says tool sections may fail the job (docs/bedrock-behaviour.md#nova).
     AWS's own Nova tool-use sample trains tool calls as text, which passes."""
@@ -501,7 +501,7 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
         expected_keys = 1 + ("system" in obj) + ("schemaVersion" in obj)
         if messages is _MISSING or len(obj) != expected_keys:
             for broken in _key_errors(obj, ("messages",), top_keys, ""):
-                errors.add(_tool_use_error(TOOL_CONFIG, family) if broken.field == TOOL_CONFIG else broken)
+                errors.add(tool_use_error(TOOL_CONFIG, family) if broken.field == TOOL_CONFIG else broken)
         version = obj.get("schemaVersion")
         if version is not None and type(version) is not str:  # any string: Bedrock does not read it (see above)
             errors.add(_wrong_type("schemaVersion", "a string", version))
@@ -613,7 +613,7 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
                         substance = True
                         kind = next(iter(block))
                         errors.add(
-                            _tool_use_error(f"{bfield}.{kind}", family)
+                            tool_use_error(f"{bfield}.{kind}", family)
                             if kind in TOOL_BLOCKS
                             else RecordError(
                                 "invalid_content_block",
