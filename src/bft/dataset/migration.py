@@ -227,6 +227,11 @@ class Migration:
         if self.format_changes:
             out.append(f"  format: {CONVERSIONS[(src.data_format, dst.data_format)]}. One record in {dst.data_format}:")
             out.append(f"    {example_line(dst.data_format)}")
+            out.extend(
+                f"  convert it: bft convert {check.path} --to {self.target_model}"
+                for check in self.files
+                if check.data_format == src.data_format
+            )
         else:
             out.append(f"  format: unchanged ({dst.data_format})")
         rows: list[tuple[str, str, str]] = [
