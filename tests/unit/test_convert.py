@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bft.cli import main
+from bft.cli.convert import default_output
 from bft.dataset import validate_lines
 from bft.dataset.convert import (
     ANTHROPIC,
@@ -332,6 +333,15 @@ def test_json_errors_blank_lines_and_dropped_keys() -> None:
     assert len(out) == result.records == 8
 
 
+def test_a_line_too_long_for_any_record_is_refused_without_being_kept(tmp_path: Path) -> None:
+    source = tmp_path / "train.jsonl"
+    with source.open("wb") as out:
+        out.write(json.dumps(record(ANTHROPIC, "q", "a")).encode() + b"\n")
+        out.write(b'{"messages": "' + b"x" * (9 << 20) + b'"}\n')
+    result = convert_file(str(source), str(tmp_path / "out.jsonl"), resolve_target("nova"))
+    assert only_error(result)[:3] == (2, None, "line_too_long")
+
+
 def test_after_the_first_refused_record_nothing_more_is_written_but_every_error_is_counted() -> None:
     lines = source_lines(ANTHROPIC, 30)
     bad = json.dumps({"messages": []}).encode()
@@ -489,6 +499,12 @@ def test_the_command_refuses_with_the_users_file_name_and_line(
         in out
     )
     assert _files(tmp_path) == ["train.jsonl"]
+
+
+def test_the_default_output_is_beside_the_source_with_the_familys_name() -> None:
+    assert default_output("data/train.jsonl", "nova") == "data/train.nova.jsonl"
+    assert default_output("chat.json", "llama-3.3") == "chat.llama-3.3.jsonl"
+    assert default_output("export.txt", "nova") == "export.txt.nova.jsonl"
 
 
 def test_the_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,8 +52,9 @@ def register(subparsers: Any) -> None:
 
 
 def default_output(source: str, family: str) -> str:
+    """``train.jsonl`` -> ``train.nova.jsonl``, beside the source."""
     stem, ext = os.path.splitext(source)
-    return f"{stem}.{family}{ext if ext == '.jsonl' else ext + '.jsonl'}"
+    return f"{stem if ext in ('.jsonl', '.json') else source}.{family}.jsonl"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bft.dataset.migration import CONVERSIONS, MULTI_TURN, WITH_MEDIA, format_counts, record_format
-from bft.dataset.parsing import default_backend, dumps, iter_lines, read_chunks
+from bft.dataset.parsing import MAX_LINE_BYTES, default_backend, dumps, iter_lines, read_chunks
 from bft.dataset.report import Issue, IssueGroups
 from bft.dataset.rules import SCHEMA_VERSION, RecordError, RecordInvalid, make_checker, tool_use_error
 from bft.dataset.validator import MAX_ISSUES, _diagnose
@@ -478,6 +478,9 @@ def convert_lines(
             result.warn(number, "blank_line", None, "blank line skipped (Bedrock would read it as a broken record)")
             continue
         result.records += 1
+        if len(raw) > MAX_LINE_BYTES:  # iter_lines cuts such a line short: no record of any family is this long
+            result.error(number, "line_too_long", None, f"line is longer than {MAX_LINE_BYTES:,} bytes")
+            continue
         try:
             obj = loads(raw)
         except (ValueError, RecursionError) as exc:
