@@ -179,6 +179,21 @@ def family_for(base_model_id: str) -> ModelFamily:
     return found
 
 
+def family_or_model(name: str) -> tuple[ModelFamily, str | None]:
+    """A family named ``name`` (``nova``), else the family of the model id or ARN ``name`` with that id.
+
+    Raises BaseModelUnavailable naming the families and the models known, as ``family_for`` does.
+    """
+    found = next((fam for fam in FAMILIES if fam.name == name), None)
+    if found is not None:
+        return found, None
+    try:
+        return family_for(name), name
+    except BaseModelUnavailable as exc:
+        families = ", ".join(fam.name for fam in FAMILIES)
+        raise BaseModelUnavailable(f"{name!r} is not a model family ({families}); as a model: {exc}") from None
+
+
 def serving_kinds(base_model_id: str) -> tuple[str, ...]:
     """The serving kinds a base model's custom models support, the default (cheapest) first: an on-demand
     custom model deployment (no hourly charge) where Bedrock offers one, else provisioned throughput

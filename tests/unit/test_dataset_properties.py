@@ -156,7 +156,7 @@ HAIKU_MUTATIONS: dict[str, Callable[[bytes, Any], bytes]] = {
 
 NOVA_MUTATIONS: dict[str, Callable[[bytes, Any], bytes]] = {
     **GENERIC_MUTATIONS,
-    "schema_version": _obj(lambda o: {**o, "schemaVersion": "v2"}),
+    "schema_version": _obj(lambda o: {**o, "schemaVersion": 2}),  # any string is accepted, a number is not
     "text_content": _obj(lambda o: _set(o, ("messages", 0, "content"), "hi")),
     "assistant_image": _obj(
         lambda o: _set(

@@ -366,12 +366,9 @@ _B = ("assistant", [{"text": "hello"}])
 @pytest.mark.parametrize(
     ("bad", "code", "field"),
     [
-        (
-            {"schemaVersion": "bedrock-conversation-2023", "messages": conv(_U, _B)["messages"]},
-            "schema_version",
-            "schemaVersion",
-        ),
-        (conv(_U, _B, toolConfig={}), "unknown_key", "toolConfig"),
+        ({"schemaVersion": 2024, "messages": conv(_U, _B)["messages"]}, "wrong_type", "schemaVersion"),
+        (conv(_U, _B, toolConfig={}), "tool_use_not_supported", "toolConfig"),
+        (conv(_U, _B, tools=[]), "unknown_key", "tools"),
         ({"schemaVersion": "bedrock-conversation-2024"}, "missing_key", "messages"),
         (conv(_U, _B, system="be brief"), "wrong_type", "system"),
         (conv(_U, _B, system=[{"text": "System: obey"}]), "reserved_string", "system[0].text"),
@@ -417,6 +414,36 @@ _B = ("assistant", [{"text": "hello"}])
 )
 def test_nova_record_rules(bad: dict[str, Any], code: str, field: str) -> None:
     assert_error(NOVA_LITE, bad, code, field)
+
+
+@pytest.mark.parametrize("version", ["tooluse-dataset-2024", "bedrock-conversation-2023", "", None])
+def test_the_schema_version_is_any_string_or_none(version: str | None) -> None:
+    # "schemaVersion can be any string value" (Nova user guide); AWS's Nova tool-use sample uses its own.
+    record = {"schemaVersion": version, "messages": conv(_U, _B)["messages"]}
+    report = validate(NOVA_LITE, dataset(NOVA_LITE, 12, {4: record}))
+    assert report.valid, [str(e) for e in report.errors]
+    assert report.warning_count == 0
+
+
+def test_tool_use_parts_are_refused_with_the_reason_and_what_to_write_instead() -> None:
+    tool_use = {"toolUse": {"toolUseId": "t1", "name": "weather", "input": {"city": "Oslo"}}}
+    tool_result = {"toolResult": {"toolUseId": "t1", "content": [{"text": "sunny"}]}}
+    record = conv(
+        ("user", [{"text": "Weather in Oslo?"}]),
+        ("assistant", [tool_use]),
+        ("user", [tool_result]),
+        ("assistant", [{"text": "Sunny."}]),
+        toolConfig={"tools": [{"toolSpec": {"name": "weather", "inputSchema": {"json": {"type": "object"}}}}]},
+    )
+    report = validate(NOVA_LITE, dataset(NOVA_LITE, 12, {6: record}))
+    assert [(e.line, e.field, e.code) for e in report.errors] == [
+        (6, "toolConfig", "tool_use_not_supported"),
+        (6, "messages[1].content[0].toolUse", "tool_use_not_supported"),
+        (6, "messages[2].content[0].toolResult", "tool_use_not_supported"),
+    ]
+    message = report.errors[0].message
+    assert "text, image and video content only" in message
+    assert "write the call as the assistant's text" in message
 
 
 def test_nova_accepts_images_videos_and_no_schema_version() -> None:

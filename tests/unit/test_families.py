@@ -12,6 +12,7 @@ from bft.families import (
     check_hyperparameters,
     default_epochs,
     family_for,
+    family_or_model,
 )
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
@@ -55,6 +56,15 @@ def test_unknown_model_lists_the_customizable_ids() -> None:
     assert "openai.gpt-4" in message
     for model_id in CUSTOMIZABLE_MODEL_IDS:
         assert model_id in message
+
+
+def test_a_family_name_or_a_model_id_names_a_family() -> None:
+    assert family_or_model("llama-3.3") == (family_for("meta.llama3-3-70b-instruct-v1:0:128k"), None)
+    assert family_or_model(HAIKU) == (family_for(HAIKU), HAIKU)
+    with pytest.raises(
+        BaseModelUnavailable, match=r"'llama' is not a model family \(claude-3-haiku, nova, .*as a model"
+    ):
+        family_or_model("llama")
 
 
 def test_on_demand_id_is_not_customizable_and_the_error_names_the_variant() -> None:

@@ -47,6 +47,8 @@ def test_haiku_data_for_nova_reports_the_format_once_with_the_migration(
     example = next(line.strip() for line in out.splitlines() if line.strip().startswith('{"schemaVersion"'))
     assert record_format(json.loads(example)) == "bedrock-conversation-2024"
     assert 'add "schemaVersion": "bedrock-conversation-2024"' in out
+    assert f"convert it: bft convert {data['train']} --to {NOVA_MICRO}" in out
+    assert f"convert it: bft convert {data['validation']} --to {NOVA_MICRO}" in out
     rows = {line.split("  ")[1]: line for line in out.splitlines() if line.startswith("  ") and "  " in line[2:]}
     assert "32-10,000" in rows["training records"]
     assert "8-20,000" in rows["training records"]

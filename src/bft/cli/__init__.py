@@ -16,7 +16,18 @@ from importlib.metadata import entry_points
 from typing import Any
 
 # Modules under bft.cli, each registering one or more commands, in --help order.
-_SUBCOMMANDS = ["validate", "pipeline", "rollback", "report", "onboarding", "smoke", "cost", "models", "config-check"]
+_SUBCOMMANDS = [
+    "validate",
+    "convert",
+    "pipeline",
+    "rollback",
+    "report",
+    "onboarding",
+    "smoke",
+    "cost",
+    "models",
+    "config-check",
+]
 # Commands that other packages add, such as the offline twin's `local-run` (pyproject.toml's entry points):
 # the product names no such package, so it installs and runs without them.
 PLUGIN_GROUP = "bft.cli"

@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
                 f"format: the records are in {check.data_format} ({family_of_format(str(check.data_format)).name}'s "
                 f"format), not {family.data_format}, which {family.name} reads [wrong_format]; the file's "
                 f"{report.errors_by_file.get(check.path, 0):,} errors follow from it and are not listed one by one: "
-                "convert the records as the migration below says"
+                "convert the records with bft convert, as the migration below says"
             )
             for check in (migration.files if migration else [])
             if check.data_format not in (None, family.data_format)

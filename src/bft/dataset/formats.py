@@ -35,7 +35,9 @@ CONVERSION = (
     "Converting between formats: anthropic-messages -> bedrock-conversation-2024 wraps each content string "
     'as [{"text": ...}], the system string as [{"text": ...}], and adds "schemaVersion"; either -> '
     "prompt-completion joins the system text and the user turns into prompt, the last assistant turn is "
-    "completion (one turn only). `bft validate --base-model <target>` checks the result before you submit."
+    "completion (one turn only). `bft convert FILE --to <target>` does it (Claude messages, OpenAI chat, "
+    "prompt/completion or any conversation format in), and `bft validate --base-model <target>` checks the result "
+    "before you submit."
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +53,22 @@ CONVERSIONS: dict[tuple[str, str], str] = {
         '[{"text": prompt}]}, {"role": "assistant", "content": [{"text": completion}]}]}; an instruction at the '
         'start of the prompt may move to "system": [{"text": ...}]'
     ),
+    # OpenAI chat is a source only (``bft convert``): no family reads it.
+    ("openai-chat", "bedrock-conversation-2024"): (
+        'move the system messages to "system": [{"text": ...}], wrap each message\'s content string as '
+        '[{"text": ...}] and add "schemaVersion": "bedrock-conversation-2024"'
+    ),
+    ("openai-chat", "anthropic-messages"): 'move the system messages to the "system" string',
+    ("openai-chat", "prompt-completion"): (
+        "one exchange per record: prompt = the system messages and the user turn, completion = the assistant turn"
+    ),
 }
+
+
+# Why a record breaks a target limit once converted, in the words both the migration advice and
+# ``bft convert``'s refusals use.
+MULTI_TURN = "more than one exchange (prompt/completion holds one)"
+WITH_MEDIA = "images or video, which this model does not take"
 
 
 def record_format(obj: Any) -> str | None:
@@ -79,8 +94,13 @@ def record_format(obj: Any) -> str | None:
     return None
 
 
-def detect_format(lines: Iterable[bytes], *, sample: int = SNIFF_RECORDS) -> str | None:
-    """The format most of the first ``sample`` parseable records are in (None: no record has a known shape)."""
+def format_counts(
+    lines: Iterable[bytes],
+    classify: Callable[[Any], str | None] = record_format,
+    *,
+    sample: int = SNIFF_RECORDS,
+) -> dict[str, int]:
+    """How many of the first ``sample`` parseable records ``classify`` puts in each format (none: no shape)."""
     _, loads = default_backend()
     counts: dict[str, int] = {}
     seen = 0
@@ -88,7 +108,7 @@ def detect_format(lines: Iterable[bytes], *, sample: int = SNIFF_RECORDS) -> str
         if not raw.strip():
             continue
         try:
-            found = record_format(loads(raw))
+            found = classify(loads(raw))
         except (ValueError, RecursionError):
             continue
         seen += 1
@@ -96,6 +116,12 @@ def detect_format(lines: Iterable[bytes], *, sample: int = SNIFF_RECORDS) -> str
             counts[found] = counts.get(found, 0) + 1
         if seen >= sample:
             break
+    return counts
+
+
+def detect_format(lines: Iterable[bytes], *, sample: int = SNIFF_RECORDS) -> str | None:
+    """The format most of the first ``sample`` parseable records are in (None: no record has a known shape)."""
+    counts = format_counts(lines, sample=sample)
     return max(counts, key=lambda name: counts[name]) if counts else None
 
 
@@ -201,6 +227,11 @@ class Migration:
         if self.format_changes:
             out.append(f"  format: {CONVERSIONS[(src.data_format, dst.data_format)]}. One record in {dst.data_format}:")
             out.append(f"    {example_line(dst.data_format)}")
+            out.extend(
+                f"  convert it: bft convert {check.path} --to {self.target_model}"
+                for check in self.files
+                if check.data_format == src.data_format
+            )
         else:
             out.append(f"  format: unchanged ({dst.data_format})")
         rows: list[tuple[str, str, str]] = [
@@ -238,9 +269,9 @@ class Migration:
             parts.append(f"{check.violations():,} would break a {dst.name} limit")
             details = [
                 (check.over_token_limit, f"over {dst.token_limit:,} tokens"),
-                (check.multi_turn, "more than one exchange (prompt/completion holds one)"),
+                (check.multi_turn, MULTI_TURN),
                 (check.reserved_strings, f"a string {dst.name} reserves ({', '.join(dst.reserved_strings)})"),
-                (check.with_media, "images or video, which this model does not take"),
+                (check.with_media, WITH_MEDIA),
             ]
             named = [f"{count:,} {what}" for count, what in details if count]
             out.append(

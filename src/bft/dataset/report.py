@@ -239,7 +239,7 @@ def group_text(group: IssueGroup) -> str:
     )
 
 
-def _issues_text(title: str, groups: list[IssueGroup], total: int, ungrouped: int, max_issues: int) -> list[str]:
+def issues_text(title: str, groups: list[IssueGroup], total: int, ungrouped: int, max_issues: int) -> list[str]:
     shown = groups[:max_issues]
     noun = title if total != 1 else title[:-1]
     head = f"{total:,} {noun}"
@@ -294,7 +294,7 @@ def summary_text(
             out.append(f"{total:,} {title if total != 1 else title[:-1]}{more}:")
             out.extend(f"  {issue}" for issue in listed)
         else:
-            out.extend(_issues_text(title, groups, total, ungrouped, max_issues))
+            out.extend(issues_text(title, groups, total, ungrouped, max_issues))
     stats = report.statistics
     if stats.get("measured_records"):
         tok, turns = stats["tokens"], stats["turns"]

@@ -74,7 +74,14 @@ RecordInfo = tuple[int, int, bool, Content, str | None]
 Checker = Callable[[dict[str, Any]], RecordInfo]
 
 _MISSING: Any = object()
+# What this project writes as the conversation format's "schemaVersion". Reading, any string is accepted, or
+# none: "schemaVersion can be any string value" (Nova user guide, fine-tune-prepare-data-understanding,
+# checked 2026-12-07), and AWS's sample validators treat it as an optional string (Nova) or do not read it
+# (Llama); AWS's own Nova tool-use sample uses "tooluse-dataset-2024" (docs/bedrock-behaviour.md#nova).
 SCHEMA_VERSION = "bedrock-conversation-2024"
+# Tool-use parts of the Converse API, which no Bedrock fine-tuning data guide accepts (see tool_use_error).
+TOOL_BLOCKS = ("toolUse", "toolResult")
+TOOL_CONFIG = "toolConfig"
 
 
 _SAMPLE_CHARS = 1024
@@ -219,6 +226,19 @@ def _reserved_error(field: str, found: str, family: ModelFamily) -> RecordError:
     case = " (any letter case)" if family.reserved_strings_ignore_case else ""
     return RecordError(
         "reserved_string", field, f"contains reserved string {found!r}; {family.name} rejects {listed}{case}"
+    )
+
+
+def tool_use_error(field: str, family: ModelFamily) -> RecordError:
+    """A tool-use part (toolConfig, toolUse, toolResult): Bedrock's fine-tuning data guides list text, image and
+    video content only, and the Nova 2 page says tool sections may fail the job (docs/bedrock-behaviour.md#nova).
+    AWS's own Nova tool-use sample trains tool calls as text, which passes."""
+    return RecordError(
+        "tool_use_not_supported",
+        field,
+        f"{family.name} fine-tuning on Bedrock takes no tool-use parts ({TOOL_CONFIG}, {', '.join(TOOL_BLOCKS)}): "
+        "its data guides list text, image and video content only, and tool sections may fail the job; describe "
+        "the tools in the user turn and write the call as the assistant's text, as AWS's Nova tool-use sample does",
     )
 
 
@@ -494,10 +514,11 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
         messages = obj.get("messages", _MISSING)
         expected_keys = 1 + ("system" in obj) + ("schemaVersion" in obj)
         if messages is _MISSING or len(obj) != expected_keys:
-            errors.add_all(_key_errors(obj, ("messages",), top_keys, ""))
-        version = obj.get("schemaVersion", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
-            errors.add(RecordError("schema_version", "schemaVersion", f"must be {SCHEMA_VERSION!r}, got {version!r}"))
+            for broken in _key_errors(obj, ("messages",), top_keys, ""):
+                errors.add(tool_use_error(TOOL_CONFIG, family) if broken.field == TOOL_CONFIG else broken)
+        version = obj.get("schemaVersion")
+        if version is not None and type(version) is not str:  # any string: Bedrock does not read it (see above)
+            errors.add(_wrong_type("schemaVersion", "a string", version))
         has_system = False
         texts: list[str] = []  # every text, for the token estimate
         parts: list[str] = []  # texts, media URIs and message ends: the duplicate content
@@ -604,11 +625,14 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
                             videos += 1
                     else:
                         substance = True
+                        kind = next(iter(block))
                         errors.add(
-                            RecordError(
+                            tool_use_error(f"{bfield}.{kind}", family)
+                            if kind in TOOL_BLOCKS
+                            else RecordError(
                                 "invalid_content_block",
                                 bfield,
-                                f"unknown content block {next(iter(block))!r}; allowed: text, image, video",
+                                f"unknown content block {kind!r}; allowed: text, image, video",
                             )
                         )
                 if not substance:
