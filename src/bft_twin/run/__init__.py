@@ -14,18 +14,14 @@ The runner is split by responsibility; everything stays importable from ``bft_tw
 - :mod:`bft_twin.run.targets`: the offline worlds, their account, region, team and clock;
 - :mod:`bft_twin.run.world`: what a scenario may arrange (:class:`World`) and do afterwards;
 - :mod:`bft_twin.run.scenarios`: the scenario table and :func:`choose`;
-- :mod:`bft_twin.run.runner`: :func:`run_scenario`.
+- :mod:`bft_twin.run.runner`: :func:`run_scenario`, a short orchestrator of its phases, and driving the run;
+- :mod:`bft_twin.run.arrange`: arranging one run's world (credentials, data, Bedrock, the request, the World);
+- :mod:`bft_twin.run.collect`: collecting what the run left behind into its summary.
 """
 
-from bft_twin.run.runner import (
-    SERVING_SUMMARY_KINDS,
-    _service_role_s3,
-    _submitter_session,
-    download_report,
-    run_scenario,
-    serving_summary,
-    team_refs,
-)
+from bft_twin.run.arrange import _service_role_s3, _submitter_session, team_refs
+from bft_twin.run.collect import SERVING_SUMMARY_KINDS, download_report, serving_summary
+from bft_twin.run.runner import run_scenario
 from bft_twin.run.scenarios import SCENARIOS, Scenario, choose, served_on_demand
 from bft_twin.run.targets import (
     ACCOUNT,
