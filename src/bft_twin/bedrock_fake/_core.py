@@ -168,6 +168,8 @@ class _Core:
     _in_flight: dict[str, int]
     _holds: dict[int, Any]
     peak_in_flight: dict[str, int]
+    # (service, operation) -> its handler: what the client wiring (bedrock_fake._wiring) answers, and nothing else.
+    _handlers: dict[tuple[str, str], Callable[[dict[str, Any], float], dict[str, Any] | _Reply]]
 
     def now(self) -> datetime:
         """The simulated time."""
