@@ -2,8 +2,8 @@
 team member uploads, Bedrock simulated on the world's clock, the request, and the scenario's :class:`World`
 with the probes the summary and the report need.
 
-Each function is one step of :func:`arrange`, in the order :func:`~bft_twin.run.runner.run_scenario` ran
-them when it was one function; the order matters (the world's clock, the request id's timestamp).
+Each function is one step of :func:`arrange`, and they run in a fixed order: the world's clock and the
+request id's timestamp are read as they go, and the scenario arranges a world whose fake and request exist.
 """
 
 from __future__ import annotations
