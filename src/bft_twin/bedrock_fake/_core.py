@@ -163,6 +163,8 @@ class _Core:
     _events: list[Event]
     _calls: list[tuple[str, dict[str, Any]]]
     _attempts: list[Attempt]
+    # (service, operation) -> its handler: what the client wiring (bedrock_fake._wiring) answers, and nothing else.
+    _handlers: dict[tuple[str, str], Callable[[dict[str, Any], float], dict[str, Any] | _Reply]]
     # Simulated latency and capacity (bft_twin.bedrock_fake._serving): None = latency reported, never slept.
     _latency_sleep: Callable[[float], None] | None
     _requests_per_model_unit: int

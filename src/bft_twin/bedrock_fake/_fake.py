@@ -1,87 +1,58 @@
-"""The fake itself: state, simulated time, events, fault injection and the operations."""
+"""The fake itself: its state and the operations it serves, what it recorded, simulated time and event
+delivery, and the lookups for the offline authorization.
+
+The rest are mixins, one part of Bedrock's behaviour each: the client wiring (:mod:`._wiring`), the scenario
+controls (:mod:`._plans`), customization jobs (:mod:`._jobs`), serving (:mod:`._serving`), the
+foundation-model views (:mod:`._foundation`) and tagging (:mod:`._tags`).
+"""
 
 from __future__ import annotations
 
 import copy
-import email.utils
-import functools
 import logging
 import random
 import re
-import sys
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, overload
-
-import boto3
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from botocore.config import Config
-from botocore.hooks import BaseEventHooks
-from botocore.model import OperationModel, ServiceModel
+from typing import Any
 
 from bft_twin import catalog as catalog_module
-from bft_twin.bedrock_fake import _wire
 from bft_twin.bedrock_fake._core import (
     _DEFAULT_DEPLOYMENT,
     _DEFAULT_DEPLOYMENT_UPDATE,
     _DEFAULT_THROUGHPUT,
-    _FAULT_MESSAGES,
-    _INVALID_MODEL,
-    _PARAMS_KEY,
     Event,
     _Reply,
 )
+from bft_twin.bedrock_fake._foundation import _Foundation
 from bft_twin.bedrock_fake._jobs import _Jobs
 from bft_twin.bedrock_fake._learner import Learner
+from bft_twin.bedrock_fake._plans import _Plans
 from bft_twin.bedrock_fake._records import (
-    PHASES,
     Attempt,
     Counters,
     CustomModel,
     Deployment,
-    DeploymentOutcome,
-    DeploymentUpdateOutcome,
     Fault,
     Job,
-    JobOutcome,
     JobPlan,
-    Phase,
     PlanQueue,
     ReadyPlan,
     Step,
     Throughput,
-    ThroughputOutcome,
 )
 from bft_twin.bedrock_fake._serving import CONCURRENT_REQUESTS_PER_MODEL_UNIT, _Serving
+from bft_twin.bedrock_fake._tags import _Tags
 from bft_twin.bedrock_fake._wire import ServiceError
-from bft_twin.catalog import Catalog, FoundationModel
-
-if TYPE_CHECKING:
-    from mypy_boto3_bedrock import BedrockClient
-    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+from bft_twin.bedrock_fake._wiring import _Wiring
+from bft_twin.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
-_MODEL_KEY = "bft_bedrock_fake_operation"
 
-
-def _detach_moto(events: BaseEventHooks) -> None:
-    """Keep moto's stubber off a client the fake serves.
-
-    moto answers every AWS URL at ``before-send`` on the clients it is registered on, and botocore calls
-    every ``before-send`` handler even after one has answered: a Bedrock client served by the fake must not
-    also reach moto's own Bedrock backend (its side effects, its NotImplementedError for other operations).
-    """
-    moto_models = sys.modules.get("moto.core.models")
-    stubber = getattr(moto_models, "botocore_stubber", None)
-    if stubber is not None:
-        events.unregister("before-send", stubber)
-
-
-class FakeBedrock(_Jobs, _Serving):
+class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
     """A strict, in-process Amazon Bedrock behind real boto3 clients.
 
     The fake answers at botocore's HTTP layer (the ``before-send`` event, in place of
@@ -221,228 +192,6 @@ class FakeBedrock(_Jobs, _Serving):
             ("bedrock-runtime", "InvokeModel"): self._invoke_model,
         }
 
-    @overload
-    def client(self, service: Literal["bedrock"]) -> BedrockClient: ...
-
-    @overload
-    def client(self, service: Literal["bedrock-runtime"]) -> BedrockRuntimeClient: ...
-
-    def client(self, service: str) -> Any:
-        """A real boto3 client for ``service`` (dummy credentials) with the fake attached."""
-        with _SESSION_LOCK:
-            # One shared session: it caches the parsed service models (a new one costs ~0.15 s per client).
-            created = _session().client(  # type: ignore[call-overload]
-                service,
-                region_name=self.region,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                # Three attempts in all (botocore's retries["max_attempts"] would count retries only).
-                config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
-            )
-        return self.attach(created)
-
-    def attach(self, client: Any) -> Any:
-        """Answer every call of ``client`` (a bedrock or bedrock-runtime client) from this fake."""
-        service = client.meta.service_model.service_name
-        if service not in ("bedrock", "bedrock-runtime"):
-            raise ValueError(f"the Bedrock fake cannot serve a {service!r} client")
-        if client.meta.region_name != self.region:
-            # Assumption: one fake is one region, as each Bedrock endpoint is.
-            raise ValueError(f"client region {client.meta.region_name} differs from the fake's {self.region}")
-        owner = getattr(client, "_bft_bedrock_fake", None)
-        if owner is self:
-            return client
-        if owner is not None:
-            raise ValueError("client is already attached to another FakeBedrock")
-        service_id = client.meta.service_model.service_id.hyphenize()
-        events = client.meta.events
-        # Last, so botocore's own handlers (idempotency-token autofill) have run.
-        events.register_last(f"before-parameter-build.{service_id}", self._capture_params)
-        events.register_first(f"before-call.{service_id}", self._before_call)
-        events.register_first(f"before-send.{service_id}", self._before_send)
-        _detach_moto(events)
-        client._bft_bedrock_fake = self
-        return client
-
-    @staticmethod
-    def _capture_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        # before-call only sees the serialized request; keep the caller's parameters beside it.
-        context[_PARAMS_KEY] = params
-
-    def _before_call(self, model: OperationModel, context: dict[str, Any], **_: Any) -> None:
-        # Unserved operations fail here, once, rather than as an HTTP answer botocore might retry.
-        service = model.service_model.service_name
-        if (service, model.name) not in self._handlers:
-            raise NotImplementedError(
-                f"Bedrock fake: {service} operation {model.name} is not implemented; "
-                "add it to bft_twin.bedrock_fake instead of relying on an empty answer"
-            )
-        context[_MODEL_KEY] = model
-
-    def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
-        """Answer one HTTP attempt, as Bedrock's endpoint would (botocore retries above this)."""
-        # botocore hands the call's request context along on the prepared request (absent from its stubs).
-        context: dict[str, Any] = getattr(request, "context", None) or {}
-        model: OperationModel | None = context.get(_MODEL_KEY)
-        if model is None or _PARAMS_KEY not in context:
-            return None  # not a call this fake attached to
-        handler = self._handlers[(model.service_model.service_name, model.name)]
-        params = dict(context[_PARAMS_KEY])
-        body = params.get("body")
-        if body is not None and hasattr(body, "read"):
-            # A stream: read it, then put it back where it was for botocore's own retry of this request.
-            start = body.tell() if hasattr(body, "tell") else None
-            params["body"] = body.read()
-            if start is not None and hasattr(body, "seek"):
-                body.seek(start)
-        elif isinstance(body, str | bytearray):
-            params["body"] = body.encode() if isinstance(body, str) else bytes(body)
-        request_params = copy.deepcopy(params)
-        retries = context.get("retries") or {}
-        with self._lock:
-            request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-            now = self._sim_now()
-        headers = {"date": email.utils.formatdate(now, usegmt=True)}
-        code: str | None = None
-        try:
-            with self._lock:
-                self._calls.append((model.name, copy.deepcopy(request_params)))
-                self._advance(now)
-                # Assumption: injected faults (throttling, outages) win over request validation.
-                self._take_fault(model)
-                errors = _wire.constraint_errors(model.input_shape, request_params) if model.input_shape else []
-                if errors:
-                    raise ServiceError("ValidationException", _wire.validation_message(errors))
-                try:
-                    result = handler(request_params, now)
-                except BaseException:
-                    failed = self._release_capacity()
-                    if failed is not None:
-                        self._in_flight[failed.target] -= 1
-                    raise
-                hold = self._release_capacity()
-            if hold is not None and self._latency_sleep is not None:
-                # The answer takes its latency, outside the state lock: other requests run meanwhile, and
-                # those past the target's capacity are throttled.
-                try:
-                    self._latency_sleep(hold.seconds)
-                finally:
-                    self._end_hold(hold)
-            if isinstance(result, _Reply):
-                return _wire.success(request.url, model, result.body, request_id, headers | result.headers)
-            return _wire.success(request.url, model, result, request_id, headers)
-        except ServiceError as error:
-            code = error.code
-            return _wire.failure(request.url, model, error, request_id, headers)
-        finally:
-            with self._lock:
-                self._attempts.append(
-                    Attempt(
-                        operation=model.name,
-                        invocation=str(retries.get("invocation-id", request_id)),
-                        attempt=int(retries.get("attempt", 1)),
-                        error=code,
-                    )
-                )
-            self._deliver()
-
-    def inject(self, operation: str, code: str, *, times: int | None = 1, message: str | None = None) -> None:
-        """Answer the next ``times`` HTTP attempts of ``operation`` (``None`` = every one) with error ``code``.
-
-        Each attempt botocore makes takes one: with the client's standard retry mode (3 attempts), ``times=2``
-        of a retryable error (``ThrottlingException`` 429, ``InternalServerException`` 500,
-        ``ServiceUnavailableException`` 503) is absorbed inside one call, ``times=3`` reaches the caller.
-        """
-        model = self._operation_model(operation)
-        if code not in _wire.modeled_errors(model):
-            raise ValueError(f"{operation} never returns {code}; it declares {sorted(_wire.modeled_errors(model))}")
-        if times is not None and times < 1:
-            raise ValueError("times must be >= 1, or None for always")
-        text = message or _FAULT_MESSAGES.get(code, f"Injected fault: {code}")
-        with self._lock:
-            self._faults.append(Fault(operation, code, text, times))
-
-    def plan_jobs(
-        self,
-        outcome: JobOutcome = "Completed",
-        *,
-        duration_s: float | None = None,
-        failure_message: str | None = None,
-        failed_phase: Phase = "training",
-        count: int | None = 1,
-    ) -> None:
-        """How the next ``count`` customization jobs end (``count=None``: every later job)."""
-        if outcome not in ("Completed", "Failed", "Stopped", "Never"):
-            raise ValueError(f"unknown job outcome {outcome!r}")
-        if failed_phase not in PHASES:
-            raise ValueError(f"unknown phase {failed_phase!r}")
-        default = JobPlan()
-        plan = JobPlan(
-            outcome,
-            default.duration_s if duration_s is None else duration_s,
-            failure_message or default.failure_message,
-            failed_phase,
-        )
-        with self._lock:
-            self._job_plans.push(plan, count)
-
-    def plan_throughput(
-        self,
-        outcome: ThroughputOutcome = "InService",
-        *,
-        duration_s: float | None = None,
-        failure_message: str | None = None,
-        count: int | None = 1,
-    ) -> None:
-        """How the next ``count`` provisioned throughputs end (``count=None``: every later one)."""
-        if outcome not in ("InService", "Failed"):
-            raise ValueError(f"unknown throughput outcome {outcome!r}")
-        plan = ReadyPlan(
-            outcome,
-            _DEFAULT_THROUGHPUT.duration_s if duration_s is None else duration_s,
-            failure_message or _DEFAULT_THROUGHPUT.failure_message,
-        )
-        with self._lock:
-            self._throughput_plans.push(plan, count)
-
-    def plan_deployments(
-        self,
-        outcome: DeploymentOutcome = "Active",
-        *,
-        duration_s: float | None = None,
-        failure_message: str | None = None,
-        count: int | None = 1,
-    ) -> None:
-        """How the next ``count`` custom model deployments end (``count=None``: every later one)."""
-        if outcome not in ("Active", "Failed"):
-            raise ValueError(f"unknown deployment outcome {outcome!r}")
-        plan = ReadyPlan(
-            outcome,
-            _DEFAULT_DEPLOYMENT.duration_s if duration_s is None else duration_s,
-            failure_message or _DEFAULT_DEPLOYMENT.failure_message,
-        )
-        with self._lock:
-            self._deployment_plans.push(plan, count)
-
-    def plan_deployment_updates(
-        self,
-        outcome: DeploymentUpdateOutcome = "UpdateCompleted",
-        *,
-        duration_s: float | None = None,
-        count: int | None = 1,
-    ) -> None:
-        """How the next ``count`` UpdateCustomModelDeployment calls end (``count=None``: every later one)."""
-        if outcome not in ("UpdateCompleted", "UpdateFailed"):
-            raise ValueError(f"unknown deployment update outcome {outcome!r}")
-        plan = ReadyPlan(outcome, _DEFAULT_DEPLOYMENT_UPDATE.duration_s if duration_s is None else duration_s, "")
-        with self._lock:
-            self._deployment_update_plans.push(plan, count)
-
-    def drop_events(self, drop: bool = True) -> None:
-        """Lose state-change events from now on (EventBridge delivery is best-effort)."""
-        with self._lock:
-            self._dropping = drop
-
     @property
     def calls(self) -> list[tuple[str, dict[str, Any]]]:
         """Every HTTP attempt that reached the fake (botocore-rejected calls never do; a call botocore
@@ -576,84 +325,6 @@ class FakeBedrock(_Jobs, _Serving):
                 if not self._outbox:
                     return
 
-    def _operation_model(self, operation: str) -> OperationModel:
-        for service in ("bedrock", "bedrock-runtime"):
-            if (service, operation) in self._handlers:
-                return _service_model(service).operation_model(operation)
-        raise ValueError(f"the Bedrock fake does not serve operation {operation!r}")
-
-    def _foundation_view(self, model: FoundationModel) -> dict[str, Any]:
-        life = model.lifecycle
-        lifecycle: dict[str, Any] = {"status": life.status}
-        for key, value in (
-            ("startOfLifeTime", life.start_of_life),
-            ("endOfLifeTime", life.end_of_life),
-            ("legacyTime", life.legacy_time),
-            ("publicExtendedAccessTime", life.public_extended_access_time),
-        ):
-            if value is not None:
-                lifecycle[key] = value
-        return {
-            "modelArn": model.arn(self.region),
-            "modelId": model.model_id,
-            "modelName": model.name,
-            "providerName": model.provider,
-            "inputModalities": list(model.input_modalities),
-            "outputModalities": list(model.output_modalities),
-            "responseStreamingSupported": model.streaming,
-            "customizationsSupported": list(model.customizations),
-            "inferenceTypesSupported": list(model.inference_types),
-            "modelLifecycle": lifecycle,
-        }
-
-    def _get_foundation_model(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        model = self.catalog.get(request["modelIdentifier"], self.region)
-        if model is None:
-            # Assumption: unknown or out-of-region ids answer ValidationException (as InvokeModel does).
-            raise ServiceError("ValidationException", _INVALID_MODEL)
-        return {"modelDetails": self._foundation_view(model)}
-
-    def _list_foundation_models(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        provider = request.get("byProvider")
-        found = [
-            m
-            for m in self.catalog.in_region(self.region)
-            # Assumption: byProvider is case-insensitive.
-            if (provider is None or provider.lower() == m.provider.lower())
-            and request.get("byCustomizationType") in (None, *m.customizations)
-            and request.get("byInferenceType") in (None, *m.inference_types)
-            and request.get("byOutputModality") in (None, *m.output_modalities)
-        ]
-        return {"modelSummaries": [self._foundation_view(m) for m in found]}
-
-    def _taggable(self, arn: str) -> str:
-        if (
-            arn not in self._jobs
-            and arn not in self._models
-            and arn not in self._throughputs
-            and arn not in self._deployments
-        ):
-            raise ServiceError("ResourceNotFoundException", f"Resource {arn} not found.")
-        return arn
-
-    def _tag_resource(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        tags = {t["key"]: t["value"] for t in self._tags.get(self._taggable(request["resourceARN"]), [])}
-        tags |= {t["key"]: t["value"] for t in request["tags"]}
-        # Facts: tag lists hold at most 200. Assumption: the same cap applies to a resource's total.
-        if len(tags) > 200:
-            raise ServiceError("TooManyTagsException", "A resource can have at most 200 tags.")
-        self._tags[request["resourceARN"]] = [{"key": k, "value": v} for k, v in tags.items()]
-        return {}
-
-    def _untag_resource(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        arn = self._taggable(request["resourceARN"])
-        drop = set(request["tagKeys"])
-        self._tags[arn] = [t for t in self._tags.get(arn, []) if t["key"] not in drop]
-        return {}
-
-    def _list_tags(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        return {"tags": copy.deepcopy(self._tags.get(self._taggable(request["resourceARN"]), []))}
-
     # -- lookups for the offline authorization (read-only; not Bedrock API) ------------------------------
 
     def resource_tags(self, arn: str) -> dict[str, str]:
@@ -689,18 +360,3 @@ class FakeBedrock(_Jobs, _Serving):
         with self._lock:
             found = self._throughputs.get(arn) or self._deployments.get(arn)
             return found.model_arn if found is not None else None
-
-
-# Sessions are not thread-safe for creating clients; clients themselves are.
-_SESSION_LOCK = threading.Lock()
-
-
-@functools.cache
-def _session() -> boto3.session.Session:
-    return boto3.session.Session()
-
-
-@functools.cache
-def _service_model(service: str) -> ServiceModel:
-    with _SESSION_LOCK:
-        return _session()._session.get_service_model(service)
