@@ -72,7 +72,8 @@ def test_subject_is_plain_ascii_within_the_sns_limit() -> None:
     line = subject_line("dev", "approval needed: " + "r" * 200 + "\n é")
     assert line.startswith("bft dev: approval needed: ")
     assert len(line) == 100
-    assert line.isascii() and "\n" not in line
+    assert line.isascii()
+    assert "\n" not in line
     assert not MARKUP & set(line)
     assert notification.subject("dev", "req-1", "job_failed") == "bft dev: req-1: job failed"
 
@@ -91,7 +92,8 @@ def test_approval_mail_reads_as_mail(env: Env) -> None:
     assert subject == f"bft {run['environment']}: approval needed: req-1"
     assert "Training loss fell from 2 to 0.5 over 2 epochs." in message
     assert "within 3 days" in message
-    assert "259200" not in message and "Loss summary" not in message
+    assert "259200" not in message
+    assert "Loss summary" not in message
     assert not MARKUP & set(message + subject), message
 
 
