@@ -247,7 +247,10 @@ def ended_as_intended(summary: dict[str, Any]) -> bool:
     if "invariants" in summary:
         return all(summary["invariants"].values())
     expected = summary["expected_outcome"]
-    return bool(summary["outcome"] == expected and (summary["status"] == "SUCCEEDED") == (expected == "deployed"))
+    # A scenario's follow-ups (a rollback, the reaper's TTL) say whether they showed what they had to.
+    followed_up = all(item.get("as_intended", True) for item in summary.get("afterwards") or [])
+    on_its_path = (summary["status"] == "SUCCEEDED") == (expected == "deployed")
+    return bool(summary["outcome"] == expected and on_its_path and followed_up)
 
 
 class LiveProgress:

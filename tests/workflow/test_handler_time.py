@@ -25,3 +25,17 @@ def test_finalize_dates_the_run_on_the_virtual_clock(local_assembly: Path, tmp_p
     # Virtual time ran at least the job's hours ahead of the real start; the real run took seconds.
     assert finished - began >= job_seconds, (finished - began, job_seconds)
     assert time.time() - began < job_seconds / 10
+
+
+def test_the_reaper_deletes_a_throughput_past_its_ttl(local_assembly: Path, tmp_path: Path) -> None:
+    """The reaper measures a throughput's age on the clock the throughput was created on: past the team's
+    time-to-live, its schedule deletes it and tells the team (scenario reaper-ttl)."""
+    summary = run_scenario("reaper-ttl", assembly=local_assembly, workdir=tmp_path)
+    assert summary["outcome"] == "deployed"
+    ((follow_up,),) = [summary["afterwards"]]
+    reaper = follow_up["reaper"]
+    assert reaper["throughputs_before"], "the scenario serves by a provisioned throughput"
+    assert reaper["throughputs_after"] == []
+    assert summary["provisioned_throughputs_left"] == []
+    assert len(reaper["notified"]) == len(reaper["throughputs_before"])
+    assert follow_up["as_intended"] is True

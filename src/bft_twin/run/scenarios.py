@@ -19,7 +19,7 @@ from bft_twin.run.targets import (
     offers,
     run_team,
 )
-from bft_twin.run.world import World, _approve, _reject, rollback_endpoint
+from bft_twin.run.world import World, _approve, _reject, reap_after_ttl, rollback_endpoint
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,13 @@ SCENARIOS: dict[str, Scenario] = {
             "the throughput is not ready at the first check: the state machine polls until it is",
             "deployed",
             lambda w: w.slow_throughput(polls=2),
+            throughput=True,
+        ),
+        Scenario(
+            "reaper-ttl",
+            "the run's throughput outlives its team's time-to-live: the scheduled reaper deletes it and tells the team",
+            "deployed",
+            lambda w: w.afterwards.append(reap_after_ttl),
             throughput=True,
         ),
         Scenario(

@@ -168,6 +168,37 @@ def rollback_endpoint(after: Afterwards) -> dict[str, Any]:
     return {"rollback": done, "endpoint": endpoint_state(after.fake, after.environment, after.team, endpoint)}
 
 
+def reap_after_ttl(after: Afterwards) -> dict[str, Any]:
+    """Let the run's throughput outlive its time-to-live on the virtual clock, then let the reaper's schedule come
+    due: the reaper must delete it and tell the team. The time-to-live is the team's, else the environment's
+    (as the reaper reads it); the clock moves past it and one period of the reaper's schedule."""
+    from bft.config import load_config
+
+    config = load_config(after.environment)
+    ttl_hours = config.team(after.team).throughput_ttl_hours or config.provisioned_throughput.default_ttl_hours
+    before = [pt["provisionedModelArn"] for pt in after.fake.provisioned_throughputs()]
+    sent_before = len(after.env.sns_messages())
+    after.env.clock.advance((ttl_hours * 60 + config.reaper.schedule_minutes + 1) * 60)
+    reaper_runs = after.env.run_due_schedules()
+    left = [pt["provisionedModelArn"] for pt in after.fake.provisioned_throughputs()]
+    told = [
+        message["subject"]
+        for message in after.env.sns_messages()[sent_before:]
+        if "deleted idle provisioned throughput" in message["subject"]
+    ]
+    return {
+        "reaper": {
+            "ttl_hours": ttl_hours,
+            "throughputs_before": before,
+            "throughputs_after": left,
+            "scheduled_invocations": len(reaper_runs),
+            "notified": told,
+        },
+        # What this follow-up had to show: the throughput the run left was deleted, and the team told.
+        "as_intended": bool(before) and not left and len(told) == len(before),
+    }
+
+
 def endpoint_state(fake: FakeBedrock, environment: str, team: str, endpoint: str) -> dict[str, Any] | None:
     """The team endpoint's ARN, the model it serves and its recorded previous model (None: there is none)."""
     from bft.names import endpoint_deployment_name
