@@ -2,7 +2,7 @@
 to a served, evaluated custom model, and end, whatever happens, in a defined state with cleanup done.
 
 The constructs are here; what they build is split by responsibility: the states in workflow_definition, the
-IAM statements in workflow_grants."""
+IAM statements in workflow_grants, the alarms in workflow_alarms."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Tags
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -29,6 +27,7 @@ from constructs import Construct
 from bft.registry import state_machine_name, teams_path
 from stacks.constructs.functions import FunctionFactory
 from stacks.constructs.notifications import Notifications
+from stacks.constructs.workflow_alarms import execution_alarms
 from stacks.constructs.workflow_definition import Timing, definition
 from stacks.constructs.workflow_grants import (
     STATE_TABLE_ACTIONS,
@@ -315,23 +314,7 @@ class TeamWorkflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production),
         )
-        action = cw_actions.SnsAction(topic)
-        for name, metric in (
-            ("ExecutionsFailed", self.state_machine.metric_failed()),
-            ("ExecutionsTimedOut", self.state_machine.metric_timed_out()),
-        ):
-            alarm = cloudwatch.Alarm(
-                self,
-                f"{name}Alarm",
-                metric=metric.with_(period=Duration.minutes(5), statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"Fine-tuning executions of team {team} "
-                f"{name.removeprefix('Executions').lower()}; see the run report",
-            )
-            alarm.add_alarm_action(action)
+        execution_alarms(self, self.state_machine, topic, team)
 
 
 class ApprovalDecisions(Construct):
