@@ -1,17 +1,16 @@
 """The customization workflow: a Standard state machine whose Lambda steps take a request from dataset
-to a served, evaluated custom model, and end, whatever happens, in a defined state with cleanup done."""
+to a served, evaluated custom model, and end, whatever happens, in a defined state with cleanup done.
+
+The constructs are here; what they build is split by responsibility: the states in workflow_definition, the
+IAM statements in workflow_grants, the alarms in workflow_alarms."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -23,44 +22,37 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from bft.config import (
-    EVALUATION_THROTTLE_RETRIES,
-    EVALUATION_THROTTLE_RETRY_SECONDS,
-    RETRY_BACKOFF_RATE,
-    STEP_TIMEOUT_SECONDS,
-    retry_max_delay_seconds,
-)
-from bft.registry import state_machine_name, state_machine_prefix, team_path, teams_path
-from bft.report.render import DOCUMENTS
-from bft.workflow.reaper import PROJECT_TAG
+from bft.registry import state_machine_name, teams_path
 from stacks.constructs.functions import FunctionFactory
 from stacks.constructs.notifications import Notifications
+from stacks.constructs.workflow_alarms import execution_alarms
+from stacks.constructs.workflow_definition import Timing, definition
+from stacks.constructs.workflow_grants import (
+    STATE_TABLE_ACTIONS,
+    JobPlacement,
+    allow_reviewer,
+    grant_execution_history,
+    grant_steps,
+    grant_task_responses,
+    machine_pattern,
+    registry_arn,
+    state_machine_role,
+)
 from stacks.nag import acknowledge, resource_text
 
-# The tags the workflow puts on every job, custom model, throughput and deployment (bft.workflow.request).
-RUN_TAG_KEYS = ("project", "environment", "team", "request")
-# What bft.workflow.state does with the state table: items (claims, tokens) and the reconciler's scan.
-# Explicit rather than grant_read_write_data, which adds batch, stream and describe actions nobody uses.
-STATE_TABLE_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Scan",
-)
-
-# Errors worth retrying: throttling and transient faults only (a defined failure is never retried).
-TRANSIENT_ERRORS = [
-    "TransientError",
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
+# What stacks (pipeline_stack, team_stack, guardrails) import from here, wherever it is defined.
+__all__ = [
+    "STEP_FUNCTIONS",
+    "ApprovalDecisions",
+    "CustomizationWorkflow",
+    "JobPlacement",
+    "TeamWorkflow",
+    "Timing",
+    "allow_reviewer",
+    "registry_arn",
 ]
-
 
 # The functions a team's state machine invokes (its definition's steps); team stacks find them in the registry.
 STEP_FUNCTIONS = (
@@ -77,40 +69,6 @@ STEP_FUNCTIONS = (
     "cleanup",
     "finalize",
 )
-
-
-def machine_pattern(stack: Stack, environment: str) -> str:
-    """Every team's state machine of ``environment``: their names share a fixed prefix (bft.registry)."""
-    return stack.format_arn(
-        service="states",
-        resource="stateMachine",
-        resource_name=f"{state_machine_prefix(environment)}*",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
-
-
-def registry_arn(stack: Stack, environment: str, team: str | None = None) -> str:
-    """The registry's parameters: every team's (``team`` None) or one team's."""
-    path = team_path(environment, team) if team else teams_path(environment)
-    return stack.format_arn(service="ssm", resource="parameter", resource_name=path.lstrip("/") + "/*")
-
-
-@dataclass(frozen=True)
-class Timing:
-    retry_interval_seconds: int
-    retry_max_attempts: int
-    execution_timeout_seconds: int
-    reconcile_interval_minutes: int
-
-
-@dataclass(frozen=True)
-class JobPlacement:
-    """Where customization jobs run and how their models are encrypted."""
-
-    service_role: iam.IRole
-    custom_model_key_arn: str
-    vpc_subnet_ids: list[str] | None
-    vpc_security_group_ids: list[str] | None
 
 
 class CustomizationWorkflow(Construct):
@@ -261,9 +219,11 @@ class CustomizationWorkflow(Construct):
             ),
         }
         self.functions = fn
-        self._grant(
-            stack,
+        grant_steps(
+            self,
             fn,
+            table=self.table,
+            policy_parameter=self.policy_parameter,
             datasets=datasets,
             outputs=outputs,
             reports=reports,
@@ -275,48 +235,12 @@ class CustomizationWorkflow(Construct):
 
         # Only the steps of the definition: JobEvents and ReconcileJobs are EventBridge's to invoke.
         self.step_functions = {name: fn[name] for name in STEP_FUNCTIONS}
-        self.role = self._state_machine_role(list(self.step_functions.values()))
-        # Each team's state machine lives in the team's own stack (TeamWorkflow). Resuming a parked execution
-        # must reach whichever team's machine issued the token: one ARN pattern over the environment's machine
-        # names (bft.registry.state_machine_name), so this policy's size does not grow with the teams.
+        self.role = state_machine_role(self, list(self.step_functions.values()))
+        # Each team's state machine lives in the team's own stack (TeamWorkflow): what resumes or reads an execution
+        # reaches every team's machine through one ARN pattern over their names (workflow_grants).
         self.machine_pattern = machine_pattern(stack, environment)
-        iam.Policy(
-            self,
-            "TaskResponsePolicy",
-            roles=[role for name in ("wait_for_job", "job_events", "reconcile_jobs") if (role := fn[name].role)],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=[self.machine_pattern]
-                )
-            ],
-        )
-        acknowledge(
-            self,
-            f"IAM5[Resource::{resource_text(self, self.machine_pattern)}]",
-            "Every team's state machine of this environment (fixed name prefix): the functions resume the "
-            "execution whose task token they hold, whichever team's it is.",
-        )
-        # The report's path through the states: Finalize reads its own execution's history, whichever team's
-        # machine runs it. One pattern over the machines' fixed name prefix: its size does not grow with teams.
-        executions = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine_prefix(environment)}*:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        finalize_role = fn["finalize"].role
-        assert finalize_role is not None
-        iam.Policy(
-            self,
-            "ExecutionHistoryPolicy",
-            roles=[finalize_role],
-            statements=[iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=[executions])],
-        )
-        acknowledge(
-            self,
-            f"IAM5[Resource::{resource_text(self, executions)}]",
-            "Executions are named per request; these are the executions of this environment's team machines.",
-        )
+        grant_task_responses(self, fn, self.machine_pattern)
+        grant_execution_history(self, fn["finalize"], environment)
         events.Rule(
             self,
             "JobStateChange",
@@ -336,7 +260,7 @@ class CustomizationWorkflow(Construct):
             targets=[targets.LambdaFunction(fn["reconcile_jobs"], retry_attempts=2)],
         )
 
-    # -- permissions -------------------------------------------------------------------------------------
+    # -- configuration -----------------------------------------------------------------------------------
     @staticmethod
     def _job_env(placement: JobPlacement, outputs: s3.IBucket) -> dict[str, str]:
         env = {
@@ -349,314 +273,6 @@ class CustomizationWorkflow(Construct):
                 {"subnetIds": placement.vpc_subnet_ids, "securityGroupIds": placement.vpc_security_group_ids}
             )
         return env
-
-    def _state_machine_role(self, functions: list[lambda_.Function]) -> iam.Role:
-        role = iam.Role(
-            self,
-            "StateMachineRole",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="Runs the fine-tuning workflow: invokes its functions, logs, traces",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[f.function_arn for f in functions])
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                # CloudWatch Logs delivery and X-Ray APIs have no resource-level scope.
-                actions=[
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                ],
-                resources=["*"],
-            )
-        )
-        acknowledge(role, "IAM5[Resource::*]", "Log delivery and X-Ray actions support no resource-level scope.")
-        return role
-
-    def _grant(
-        self,
-        stack: Stack,
-        fn: dict[str, lambda_.Function],
-        *,
-        datasets: s3.IBucket,
-        outputs: s3.IBucket,
-        reports: s3.IBucket,
-        data_key: kms.IKey,
-        placement: JobPlacement,
-        notifications: Notifications,
-        environment: str,
-    ) -> None:
-        def bedrock_arn(resource: str, *, account: bool = True) -> str:
-            return stack.format_arn(
-                service="bedrock", resource=resource, resource_name="*", account=None if account else ""
-            )
-
-        foundation = bedrock_arn("foundation-model", account=False)
-        custom_model, job = bedrock_arn("custom-model"), bedrock_arn("model-customization-job")
-        provisioned, deployment = bedrock_arn("provisioned-model"), bedrock_arn("custom-model-deployment")
-
-        def allow(name: str, actions: list[str], resources: list[str], **conditions: Any) -> None:
-            fn[name].add_to_role_policy(
-                iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
-            )
-
-        def read(name: str, bucket: s3.IBucket) -> None:
-            allow(name, ["s3:GetObject"], [bucket.arn_for_objects("*")])
-            allow(name, ["s3:ListBucket"], [bucket.bucket_arn])
-            allow(name, ["kms:Decrypt"], [data_key.key_arn])
-
-        def write(name: str, bucket: s3.IBucket, prefix: str) -> None:
-            allow(name, ["s3:PutObject"], [bucket.arn_for_objects(prefix)])
-            allow(name, ["kms:GenerateDataKey"], [data_key.key_arn])
-
-        for name in (
-            "validate_request",
-            "wait_for_job",
-            "job_events",
-            "reconcile_jobs",
-            "request_approval",
-            "finalize",
-        ):
-            allow(name, list(STATE_TABLE_ACTIONS), [self.table.table_arn])
-        allow("validate_request", ["ssm:GetParameter"], [self.policy_parameter.parameter_arn])
-        # Each team's guardrails, from the registry its stack writes (bft.registry): any team of this environment.
-        registry = registry_arn(stack, environment)
-        allow("validate_request", ["ssm:GetParameter"], [registry])
-        acknowledge(
-            fn["validate_request"].role or self,
-            f"IAM5[Resource::{resource_text(self, registry)}]",
-            "The guardrails of whichever team of this environment submitted; read-only.",
-        )
-        allow("validate_request", ["bedrock:GetFoundationModel"], [foundation])
-        read("validate_dataset", datasets)
-        write("validate_dataset", reports, "reports/*")
-        # Existing resources of this pipeline and environment only (Stop, Delete, serve from, invoke). The Service
-        # Authorization Reference lists aws:ResourceTag/${TagKey} for the custom-model, provisioned-model,
-        # custom-model-deployment and model-customization-job resource types, not for foundation-model: statements
-        # on foundation models stay unconditioned (a condition on a key AWS does not supply denies everything).
-        # The workflow tags each job, custom model, throughput and deployment with project, environment, team
-        # and request (bft.workflow.request); these roles serve every team, so the team is not pinned here.
-        ours = {"StringEquals": {"aws:ResourceTag/project": PROJECT_TAG, "aws:ResourceTag/environment": environment}}
-
-        # bedrock:TagResource only as part of a create: Bedrock has no CreateAction condition key, so this
-        # approximates "at creation" (a guess, not documented): the request's tags must be the pipeline's, and the
-        # resource may not carry a project tag yet. A create is authorized against the new, still untagged
-        # resource; an existing resource of this pipeline is tagged and cannot be re-tagged. An untagged foreign
-        # resource could still be tagged: the roles can name only ARNs of this account and region.
-        def tag_on_create(*extra_keys: str) -> dict[str, Any]:
-            return {
-                "StringEquals": {"aws:RequestTag/project": PROJECT_TAG, "aws:RequestTag/environment": environment},
-                "ForAllValues:StringEquals": {"aws:TagKeys": [*RUN_TAG_KEYS, *extra_keys]},
-                "Null": {"aws:ResourceTag/project": "true"},
-            }
-
-        def use_model_key(name: str, actions: list[str]) -> None:
-            # Custom models are encrypted with this key (encryption-custom-job): creating one needs CreateGrant,
-            # DescribeKey, GenerateDataKey and Decrypt; serving or invoking one, Decrypt and GenerateDataKey.
-            allow(
-                name,
-                actions,
-                [placement.custom_model_key_arn],
-                StringEquals={"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
-            )
-
-        allow("start_job", ["bedrock:CreateModelCustomizationJob"], [foundation, custom_model, job])
-        fn["start_job"].add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:TagResource"], resources=[custom_model, job], conditions=tag_on_create()
-            )
-        )
-        allow("start_job", ["bedrock:GetModelCustomizationJob", "bedrock:ListTagsForResource"], [job])
-        allow(
-            "start_job",
-            ["iam:PassRole"],
-            [placement.service_role.role_arn],
-            StringEquals={"iam:PassedToService": "bedrock.amazonaws.com"},
-        )
-        use_model_key("start_job", ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"])
-        for name in ("wait_for_job", "reconcile_jobs"):
-            allow(name, ["bedrock:GetModelCustomizationJob"], [job])
-        read("collect_metrics", outputs)
-        write("collect_metrics", reports, "reports/*")
-        notifications.grant_publish(fn["request_approval"])
-        # Every step that serves, evaluates or cleans up finds the model from the run's own job and checks the
-        # pipeline's tags on each resource before it acts (bft.workflow.ownership): reads, no tag condition.
-        for name in ("create_serving", "check_serving", "evaluate", "cleanup"):
-            allow(name, ["bedrock:GetModelCustomizationJob"], [job])
-            allow(name, ["bedrock:ListTagsForResource"], [job, custom_model, provisioned, deployment])
-        allow(
-            "evaluate",
-            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
-            [provisioned, deployment],
-        )
-        serve = ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment"]
-        # Serving is authorized against the custom model it serves: only this pipeline's, in this environment.
-        fn["create_serving"].add_to_role_policy(
-            iam.PolicyStatement(actions=serve, resources=[custom_model], conditions=ours)
-        )
-        # The new throughput or deployment: not an authorization resource of these actions in the reference, kept
-        # (unconditioned: it does not exist yet) in case Bedrock checks it, as the fact sheet leaves open.
-        allow("create_serving", serve, [provisioned, deployment])
-        fn["create_serving"].add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:TagResource"],
-                resources=[provisioned, deployment],
-                # A non-prod throughput also carries the reaper's time-to-live (bft.workflow.serving).
-                conditions=tag_on_create("ttl-hours"),
-            )
-        )
-        use_model_key("create_serving", ["kms:Decrypt", "kms:GenerateDataKey"])
-        allow(
-            "check_serving",
-            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
-            [provisioned, deployment],
-        )
-        fn["evaluate"].add_to_role_policy(
-            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[provisioned, deployment], conditions=ours)
-        )
-        # foundation-model supports no aws:ResourceTag condition (see above).
-        allow("evaluate", ["bedrock:InvokeModel"], [foundation])
-        use_model_key("evaluate", ["kms:Decrypt", "kms:GenerateDataKey"])
-        read("evaluate", datasets)
-        write("evaluate", reports, "reports/*")
-        # ScoreEvaluation reads the parts its chunks wrote, nothing else of the reports bucket.
-        allow("evaluate", ["s3:GetObject"], [reports.arn_for_objects("reports/*/evaluation-parts/*")])
-        self._grant_promotion(fn["promote"], ours, tag_on_create, use_model_key, job, custom_model, deployment)
-        fn["cleanup"].add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "bedrock:StopModelCustomizationJob",
-                    "bedrock:DeleteCustomModel",
-                    "bedrock:DeleteProvisionedModelThroughput",
-                    "bedrock:DeleteCustomModelDeployment",
-                ],
-                resources=[job, custom_model, provisioned, deployment],
-                conditions=ours,
-            )
-        )
-        # List* actions take no resource ARN.
-        allow("cleanup", ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments"], ["*"])
-        # Whether the team's endpoint serves the run's model (then it is kept): a read of the endpoint.
-        allow("cleanup", ["bedrock:GetCustomModelDeployment"], [deployment])
-        write("finalize", reports, "reports/*")
-        # The report reads the documents the steps wrote beside it (bft.report.publish.read_documents): which
-        # exist (a listing of the run's prefix), then each by its name.
-        allow("finalize", ["s3:ListBucket"], [reports.bucket_arn], StringLike={"s3:prefix": ["reports/*"]})
-        allow("finalize", ["s3:GetObject"], [reports.arn_for_objects(f"reports/*/{name}") for name in DOCUMENTS])
-        allow("finalize", ["kms:Decrypt"], [data_key.key_arn])
-        notifications.grant_publish(fn["finalize"])
-
-        for resource, reason in (
-            (foundation, "Any foundation model: which one is a per-request choice, checked against the allowed list."),
-            (custom_model, "Custom models are created per request with generated names."),
-            (job, "Customization jobs are created per request with generated names."),
-            (provisioned, "Provisioned throughputs are created per request; Bedrock assigns their IDs."),
-            (deployment, "Custom model deployments are created per request; Bedrock assigns their IDs."),
-        ):
-            acknowledge(self, f"IAM5[Resource::{resource_text(self, resource)}]", reason)
-        for bucket, reason in (
-            (datasets, "Reads datasets; the team prefix is checked by ValidateRequest first."),
-            (outputs, "Reads the job outputs Bedrock wrote under job-specific prefixes."),
-            (reports, "Writes reports under reports/<team>/<request>/."),
-        ):
-            for suffix in ("*", "reports/*"):
-                acknowledge(self, f"IAM5[Resource::{resource_text(self, bucket.arn_for_objects(suffix))}]", reason)
-        for name in DOCUMENTS:
-            acknowledge(
-                self,
-                f"IAM5[Resource::{resource_text(self, reports.arn_for_objects(f'reports/*/{name}'))}]",
-                "The report reads this document of any run it reports on (one function serves every team).",
-            )
-        acknowledge(
-            fn["cleanup"].role or self, "IAM5[Resource::*]", "Bedrock List* actions support no resource-level scope."
-        )
-        acknowledge(
-            self,
-            f"IAM5[Resource::{resource_text(self, reports.arn_for_objects('reports/*/evaluation-parts/*'))}]",
-            "ScoreEvaluation reads the evaluation parts of the run it scores (one function serves every team).",
-        )
-
-    @staticmethod
-    def _grant_promotion(
-        function: lambda_.Function,
-        ours: dict[str, Any],
-        tag_on_create: Any,
-        use_model_key: Any,
-        job: str,
-        custom_model: str,
-        deployment: str,
-    ) -> None:
-        """PromoteToEndpoint and CheckPromotion (bft.workflow.promotion): the team's endpoint, a deployment of
-        this pipeline and environment found by its deterministic name, created for the team's first run and
-        updated for the next; the record of its previous model in two tags of its own; the run's own deployment
-        deleted once the endpoint serves its model."""
-
-        def allow(actions: list[str], resources: list[str], **conditions: Any) -> None:
-            function.add_to_role_policy(
-                iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
-            )
-
-        # The run's model, from its own job (tags checked): reads.
-        allow(["bedrock:GetModelCustomizationJob"], [job])
-        allow(["bedrock:ListTagsForResource"], [job, custom_model, deployment])
-        # Found by name: a deployment that does not exist yet must answer ResourceNotFound, not AccessDenied, so the
-        # read is unconditioned (the code checks the endpoint's tags before it changes anything).
-        allow(["bedrock:GetCustomModelDeployment"], [deployment])
-        # The first run creates the endpoint, authorized against the model it serves: this pipeline's only.
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:CreateCustomModelDeployment"], resources=[custom_model], conditions=ours
-            )
-        )
-        allow(["bedrock:CreateCustomModelDeployment"], [deployment])
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:TagResource"], resources=[deployment], conditions=tag_on_create("endpoint")
-            )
-        )
-        # Later runs point it at their model: an endpoint of this pipeline and environment, a model of it too.
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:UpdateCustomModelDeployment"], resources=[deployment, custom_model], conditions=ours
-            )
-        )
-        # The record of the previous model: only its two tag keys, only on this pipeline's endpoints.
-        endpoint = {
-            "StringEquals": ours["StringEquals"],
-            "Null": {"aws:ResourceTag/endpoint": "false"},
-        }
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:TagResource"],
-                resources=[deployment],
-                conditions=endpoint
-                | {"ForAllValues:StringEquals": {"aws:TagKeys": ["previous-model", "pending-previous-model"]}},
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:UntagResource"],
-                resources=[deployment],
-                conditions=endpoint | {"ForAllValues:StringEquals": {"aws:TagKeys": ["pending-previous-model"]}},
-            )
-        )
-        # The run's own deployment, once the endpoint serves its model (its tags checked first).
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:DeleteCustomModelDeployment"], resources=[deployment], conditions=ours
-            )
-        )
-        use_model_key("promote", ["kms:Decrypt", "kms:GenerateDataKey"])
 
 
 class TeamWorkflow(Construct):
@@ -692,270 +308,13 @@ class TeamWorkflow(Construct):
             # team's machine through one name pattern instead of a list that grows with the teams.
             state_machine_name=state_machine_name(environment, team),
             state_machine_type=sfn.StateMachineType.STANDARD,  # waits of hours and task tokens need Standard
-            definition_body=sfn.DefinitionBody.from_chainable(self._definition(self, functions, timing, team)),
+            definition_body=sfn.DefinitionBody.from_chainable(definition(self, functions, timing, team)),
             timeout=Duration.seconds(timing.execution_timeout_seconds),
             role=role,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production),
         )
-        action = cw_actions.SnsAction(topic)
-        for name, metric in (
-            ("ExecutionsFailed", self.state_machine.metric_failed()),
-            ("ExecutionsTimedOut", self.state_machine.metric_timed_out()),
-        ):
-            alarm = cloudwatch.Alarm(
-                self,
-                f"{name}Alarm",
-                metric=metric.with_(period=Duration.minutes(5), statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"Fine-tuning executions of team {team} "
-                f"{name.removeprefix('Executions').lower()}; see the run report",
-            )
-            alarm.add_alarm_action(action)
-
-    # -- definition --------------------------------------------------------------------------------------
-    def _definition(
-        self, scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Timing, team: str
-    ) -> sfn.IChainable:
-        execution = {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime"}
-        # The error name comes from FinalizeFailure: Fail states may not raise "States.*" names (a caught
-        # States.Timeout becomes TimedOut there).
-        fail = sfn.Fail(scope, "RunFailed", error_path="$.result.errorType", cause_path="$.result.cause")
-        report_failed = sfn.Fail(
-            scope,
-            "ReportFailed",
-            error="ReportFailed",
-            # What kept Finalize from writing the report (e.g. AccessDenied naming the action), not only that.
-            cause_path=sfn.JsonPath.format(
-                "The run failed and its report could not be written: {}: {}",
-                sfn.JsonPath.string_at("$.finalizeError.Error"),
-                sfn.JsonPath.string_at("$.finalizeError.Cause"),
-            ),
-        )
-        finalize_failure = self._task(
-            scope,
-            "FinalizeFailure",
-            fn["finalize"],
-            {"state.$": "$", "status": "FAILED", "execution": execution},
-            "$.result",
-            timing,
-        )
-        finalize_failure.add_catch(report_failed, errors=["States.ALL"], result_path="$.finalizeError")
-        finalize_failure.next(fail)
-        cleanup = self._task(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing)
-        cleanup.add_catch(finalize_failure, errors=["States.ALL"], result_path="$.cleanupError")
-        cleanup.next(finalize_failure)
-        # Keep the request untouched under $.input; each step adds its result beside it.
-        init = sfn.Pass(scope, "Init", parameters={"input.$": "$", "assignedTeam": team})
-
-        def step(
-            name: str,
-            function: lambda_.IFunction,
-            payload: dict[str, Any],
-            result_path: str,
-            **kwargs: Any,
-        ) -> tasks.LambdaInvoke:
-            task = self._task(scope, name, function, payload, result_path, timing, **kwargs)
-            task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
-            return task
-
-        validate = step(
-            "ValidateRequest",
-            fn["validate_request"],
-            {"input.$": "$.input", "assignedTeam.$": "$.assignedTeam", "execution": execution},
-            "$.run",
-        )
-        dataset = step(
-            "ValidateDataset",
-            fn["validate_dataset"],
-            {
-                "requestId.$": "$.run.requestId",
-                "team.$": "$.run.team",
-                "baseModelId.$": "$.run.baseModelId",
-                "trainingDataUri.$": "$.run.trainingDataUri",
-                "validationDataUri.$": "$.run.validationDataUri",
-                "hyperParameters.$": "$.run.hyperParameters",
-                # Checked with the dataset, before any job: a broken evaluation file must not cost a training.
-                "evaluation.$": "$.run.evaluation",
-            },
-            "$.dataset",
-        )
-        start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job")
-        wait_job = step(
-            "WaitForJob",
-            fn["wait_for_job"],
-            {
-                "token": sfn.JsonPath.task_token,
-                "jobArn.$": "$.job.jobArn",
-                "executionArn.$": "$$.Execution.Id",
-                "timeoutSeconds.$": "$.run.timeouts.jobSeconds",
-            },
-            "$.jobResult",
-            integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            task_timeout=sfn.Timeout.at("$.run.timeouts.jobSeconds"),
-        )
-        metrics = step("CollectMetrics", fn["collect_metrics"], {"run.$": "$.run", "job.$": "$.job"}, "$.metrics")
-        approval = step(
-            "RequestApproval",
-            fn["request_approval"],
-            {"token": sfn.JsonPath.task_token, "run.$": "$.run", "metrics.$": "$.metrics"},
-            "$.approval",
-            integration=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            task_timeout=sfn.Timeout.at("$.run.timeouts.approvalSeconds"),
-        )
-        create = step(
-            "CreateServing",
-            fn["create_serving"],
-            {"run.$": "$.run", "modelArn.$": "$.jobResult.outputModelArn"},
-            "$.serving",
-        )
-        first_wait = sfn.Wait(scope, "WaitForServing", time=sfn.WaitTime.seconds_path("$.run.serving.firstPollSeconds"))
-        check = step("CheckServing", fn["check_serving"], {"run.$": "$.run", "serving.$": "$.serving"}, "$.serving")
-        poll_wait = sfn.Wait(scope, "WaitBeforeNextCheck", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds"))
-        # The evaluation fans out (bft.workflow.evaluation): plan the chunks, score them through a Map bounded
-        # by the serving capacity, then aggregate and gate. The Map's output is discarded: the parts are in S3
-        # under keys the plan fixed, so a retried chunk overwrites its part and nothing is counted twice.
-        evaluate = step(
-            "Evaluate",
-            fn["evaluate"],
-            {
-                "phase": "plan",
-                "run.$": "$.run",
-                "serving.$": "$.serving",
-                "executionName.$": "$$.Execution.Name",
-            },
-            "$.evaluationPlan",
-        )
-        chunk = self._task(
-            scope,
-            "EvaluateChunk",
-            fn["evaluate"],
-            {
-                "phase": "chunk",
-                "chunk.$": "$.chunk",
-                "dataUri.$": "$.dataUri",
-                "models.$": "$.models",
-                "partsPrefix.$": "$.partsPrefix",
-            },
-            "$.result",
-            # Throttling past the serving capacity is retried longer than other steps' faults: capacity frees up.
-            replace(
-                timing,
-                retry_interval_seconds=EVALUATION_THROTTLE_RETRY_SECONDS,
-                retry_max_attempts=max(timing.retry_max_attempts, EVALUATION_THROTTLE_RETRIES),
-            ),
-        )
-        chunks = sfn.Map(
-            scope,
-            "EvaluateChunks",
-            items_path="$.evaluationPlan.chunks",
-            max_concurrency_path="$.evaluationPlan.concurrency",
-            item_selector={
-                "chunk.$": "$$.Map.Item.Value",
-                "dataUri.$": "$.run.evaluation.dataUri",
-                "models.$": "$.evaluationPlan.models",
-                "partsPrefix.$": "$.evaluationPlan.partsPrefix",
-            },
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        chunks.item_processor(chunk)
-        chunks.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
-        aggregate = step(
-            "ScoreEvaluation",
-            fn["evaluate"],
-            {"phase": "score", "run.$": "$.run", "plan.$": "$.evaluationPlan"},
-            "$.evaluation",
-        )
-        # Promotion in place (bft.workflow.promotion): a run that names its team's endpoint points it at the model
-        # that passed, once served and evaluated on the run's own deployment; then polls until the endpoint
-        # serves it, bounded as the serving's polls are.
-        promote = step(
-            "PromoteToEndpoint",
-            fn["promote"],
-            {"run.$": "$.run", "serving.$": "$.serving"},
-            "$.promotion",
-        )
-        promotion_wait = sfn.Wait(
-            scope, "WaitForPromotion", time=sfn.WaitTime.seconds_path("$.run.serving.pollSeconds")
-        )
-        check_promotion = step(
-            "CheckPromotion",
-            fn["promote"],
-            {"run.$": "$.run", "serving.$": "$.serving", "promotion.$": "$.promotion"},
-            "$.promotion",
-        )
-        promoted = sfn.Choice(scope, "EndpointServesIt?")
-        to_endpoint = sfn.Choice(scope, "EndpointRequested?")
-        no_endpoint = sfn.Condition.is_null("$.run.serving.endpoint")
-        finalize = self._task(
-            scope,
-            "FinalizeSuccess",
-            fn["finalize"],
-            {"state.$": "$", "status": "SUCCEEDED", "execution": execution},
-            "$.result",
-            timing,
-        )
-        finalize.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
-        done = sfn.Succeed(scope, "Deployed")
-
-        after_metrics = sfn.Choice(scope, "ApprovalRequired?")
-        ready = sfn.Choice(scope, "ServingReady?")
-        evaluation = sfn.Choice(scope, "EvaluationRequested?")
-        no_evaluation = sfn.Condition.is_null("$.run.evaluation")
-        evaluation.when(sfn.Condition.and_(no_evaluation, no_endpoint), finalize)
-        evaluation.when(no_evaluation, promote).otherwise(evaluate)
-        evaluate.next(chunks).next(aggregate).next(to_endpoint)
-        to_endpoint.when(no_endpoint, finalize).otherwise(promote)
-        promote.next(promotion_wait).next(check_promotion).next(promoted)
-        promoted.when(sfn.Condition.boolean_equals("$.promotion.ready", True), finalize).otherwise(promotion_wait)
-        finalize.next(done)
-        ready.when(sfn.Condition.boolean_equals("$.serving.ready", True), evaluation).otherwise(poll_wait)
-        poll_wait.next(check)
-        create.next(first_wait).next(check).next(ready)
-        approval.next(create)
-        after_metrics.when(sfn.Condition.boolean_equals("$.run.approvalRequired", True), approval).otherwise(create)
-        return init.next(validate).next(dataset).next(start).next(wait_job).next(metrics).next(after_metrics)
-
-    def _task(
-        self,
-        scope: Construct,
-        name: str,
-        function: lambda_.IFunction,
-        payload: dict[str, Any],
-        result_path: str,
-        timing: Timing,
-        *,
-        integration: sfn.IntegrationPattern | None = None,
-        task_timeout: sfn.Timeout | None = None,
-    ) -> tasks.LambdaInvoke:
-        """A Lambda step. Its timeout is the request's (task-token waits) or STEP_TIMEOUT_SECONDS[name]."""
-        token = integration == sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN
-        # The direct function ARN returns the handler's value itself (no Payload envelope); the task-token
-        # integration returns what the resumer sends.
-        pattern: dict[str, Any] = {"integration_pattern": integration} if token else {"payload_response_only": True}
-        task = tasks.LambdaInvoke(
-            scope,
-            name,
-            lambda_function=function,
-            payload=sfn.TaskInput.from_object(payload),
-            result_path=result_path,
-            task_timeout=task_timeout or sfn.Timeout.duration(Duration.seconds(STEP_TIMEOUT_SECONDS[name])),
-            retry_on_service_exceptions=False,
-            **pattern,
-        )
-        if timing.retry_max_attempts:
-            task.add_retry(
-                errors=TRANSIENT_ERRORS,
-                interval=Duration.seconds(timing.retry_interval_seconds),
-                max_attempts=timing.retry_max_attempts,
-                backoff_rate=RETRY_BACKOFF_RATE,
-                max_delay=Duration.seconds(retry_max_delay_seconds(timing.retry_interval_seconds)),
-                jitter_strategy=sfn.JitterType.FULL,
-            )
-        return task
+        execution_alarms(self, self.state_machine, topic, team)
 
 
 class ApprovalDecisions(Construct):
@@ -1048,26 +407,3 @@ class ApprovalDecisions(Construct):
             f"IAM5[Resource::{resource_text(self, pipeline_stack)}]",
             "The pipeline stack, whatever its generated id suffix: the CLI reads its outputs.",
         )
-
-
-def allow_reviewer(scope: Construct, function: lambda_.IFunction, arn: str) -> None:
-    """Let one reviewer call the approval function's URL (its resource policy). Since October 2025 a function
-    URL call needs both actions; the second is limited to calls through the URL."""
-    suffix = hashlib.sha256(arn.encode()).hexdigest()[:8].upper()  # stable ids, whatever the order
-    principal = iam.ArnPrincipal(arn)
-    lambda_.CfnPermission(
-        scope,
-        f"ReviewerInvokeUrl{suffix}",
-        action="lambda:InvokeFunctionUrl",
-        function_name=function.function_arn,
-        principal=principal.arn,
-        function_url_auth_type="AWS_IAM",
-    )
-    lambda_.CfnPermission(
-        scope,
-        f"ReviewerInvoke{suffix}",
-        action="lambda:InvokeFunction",
-        function_name=function.function_arn,
-        principal=principal.arn,
-        invoked_via_function_url=True,
-    )
