@@ -79,6 +79,14 @@ def test_auto_delete_refused_in_production(tmp_path: Path) -> None:
     assert "data_retention.auto_delete_objects: must be false in production" in message
 
 
+def test_production_names_its_account(tmp_path: Path) -> None:
+    text = (CONFIG / "prod.yaml").read_text()
+    pinned = next(line for line in text.splitlines() if line.startswith("account:"))
+    message = error_for(tmp_path, text.replace(pinned + "\n", ""), env="prod")
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("production:")) - 1
+    assert f"prod.yaml:{line}: account: production needs the account it deploys into" in message
+
+
 def test_team_limits_must_fit_the_environment(tmp_path: Path) -> None:
     text = BASE.replace(
         "    max_model_units: 1\n    throughput_ttl_hours", "    max_model_units: 3\n    throughput_ttl_hours"

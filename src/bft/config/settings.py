@@ -269,6 +269,15 @@ class EnvironmentConfig(_Strict):
         self._check_execution_timeout()
         if self.production:
             self._check_production_approval()
+            if self.account is None:
+                # Env-agnostic stacks deploy wherever the deploying credentials point: a prod stack must not
+                # land in a dev account because someone's profile did (audit L8).
+                raise _Invalid(
+                    ("account",),
+                    "production needs the account it deploys into (12 digits, quoted): without it `cdk deploy` "
+                    "deploys into whichever account the credentials belong to",
+                    anchor=("production",),
+                )
         elif self.approval_required:
             for index, team in enumerate(self.teams):
                 if not self.team_reviewers(team):
