@@ -449,7 +449,9 @@ def test_finalize_keeps_only_the_message_of_a_lambda_error(env: Env) -> None:
         execution={"id": "arn:x", "name": "early", "startTime": ""},
         environment="dev",
     )
-    assert result["cause"].startswith("capacity gone (report: s3://reports-bucket/reports/moderation/early/run.json")
+    assert result["cause"].startswith(
+        "capacity gone (report: s3://reports-bucket/reports/moderation/_refused/early/run.json"
+    )
     assert "stackTrace" not in result["cause"]
 
 
@@ -506,7 +508,37 @@ def test_finalize_of_a_refused_request_writes_under_its_own_machine_and_executio
         execution={"id": "arn:x", "name": "exec-7", "startTime": ""},
         environment="dev",
     )
-    assert "reports/search/exec-7/run.json" in result["cause"]
+    assert "reports/search/_refused/exec-7/run.json" in result["cause"]
+
+
+def test_a_refused_run_named_like_an_accepted_one_leaves_its_record_alone(env: Env) -> None:
+    """Audit L2: an execution named like an earlier run's request id, refused, writes beside it, not over it."""
+    run = env.run()
+    accepted = {"input": env.request(), "run": run}
+    report.finalize(
+        accepted,
+        "SUCCEEDED",
+        **_report_targets(env),
+        policy_prices={},
+        execution={"id": run["executionArn"], "name": "exec-1", "startTime": ""},
+        environment="local",
+    )
+    key = f"reports/moderation/{run['requestId']}/run.json"
+    before = env.s3.get_object(Bucket=env.reports, Key=key)["Body"].read()
+    refused = report.finalize(
+        {
+            "input": {"team": "moderation", "requestId": run["requestId"]},
+            "assignedTeam": "moderation",
+            "error": {"Error": "DuplicateRequest", "Cause": "already running"},
+        },
+        "FAILED",
+        **_report_targets(env),
+        policy_prices={},
+        execution={"id": "arn:x:2", "name": run["requestId"], "startTime": ""},
+        environment="local",
+    )
+    assert env.s3.get_object(Bucket=env.reports, Key=key)["Body"].read() == before
+    assert f"reports/moderation/_refused/{run['requestId']}/run.json" in refused["cause"]
 
 
 # -- the model comes from the run's own job; every resource's tags are checked before use -----------------

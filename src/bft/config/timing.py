@@ -1,6 +1,7 @@
 """The workflow's timing: each step's task timeout, the retries, and the execution timeout that must exceed them all.
 
-The state machine (stacks/constructs/workflow_definition.py) and the execution-timeout rule take the step timeouts from here.
+The state machine (stacks/constructs/workflow_definition.py) and the execution-timeout rule take the step
+timeouts from here.
 """
 
 from __future__ import annotations

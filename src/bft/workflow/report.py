@@ -17,6 +17,9 @@ from bft.workflow.s3io import report_key
 logger = logging.getLogger(__name__)
 
 # errorType -> outcome, the vocabulary of notifications, reports and `bft local-run`.
+# Where the documents of a run ValidateRequest refused go, under the team's reports (see finalize).
+REFUSED_FOLDER = "_refused"
+
 OUTCOMES = {
     "RequestInvalid": "request_invalid",
     "BaseModelUnavailable": "model_unavailable",
@@ -109,6 +112,9 @@ def finalize(
     assigned = state.get("assignedTeam")
     team = run.get("team") or (assigned if isinstance(assigned, str) and TEAM_NAME.match(assigned) else "_unknown")
     request_id = run.get("requestId") or execution["name"]
+    # A refused run's documents go under _refused/<execution name>: no request id starts with '_' (REQUEST_ID),
+    # so a refused execution named like an accepted run cannot overwrite that run's record (audit L2).
+    folder = run.get("requestId") or f"{REFUSED_FOLDER}/{execution['name']}"
     cleanup = state.get("cleanup") or {}
     left = list(cleanup.get("leftRunning", []))
     # What went wrong while cleaning up is reported, never dropped: refusals the cleanup step recorded, and
@@ -166,7 +172,7 @@ def finalize(
     }
     if simulation:
         report["simulation"] = simulation
-    prefix = report_key(team, request_id, "")
+    prefix = report_key(team, folder, "")
     written = write_report(
         report,
         s3=s3,

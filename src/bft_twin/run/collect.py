@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bft.workflow.report import REFUSED_FOLDER
 from bft_twin.run.world import Afterwards, _job_status, endpoint_state
 
 if TYPE_CHECKING:
@@ -119,11 +120,11 @@ def read_report(
     s3: Any, bucket: str, team: str, request_id: str, execution_arn: str
 ) -> tuple[str, dict[str, Any] | None]:
     """The key of the run's record (run.json) and the record, None when Finalize wrote none."""
-    # A request ValidateRequest refused is reported under its execution's name, not the id it claimed.
+    # A request ValidateRequest refused is reported under _refused/<execution name>, not the id it claimed.
     return next(
         (
             (key, found)
-            for folder in (request_id, execution_arn.rsplit(":", 1)[-1])
+            for folder in (request_id, f"{REFUSED_FOLDER}/{execution_arn.rsplit(':', 1)[-1]}")
             if (found := _read_json(s3, bucket, key := f"reports/{team}/{folder}/run.json")) is not None
         ),
         (f"reports/{team}/{request_id}/run.json", None),
