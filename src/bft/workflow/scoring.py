@@ -5,10 +5,12 @@ Two kinds, both computed from (expected, answer) pairs:
 - per-record scorers, averaged over the records: ``exact_match``, ``normalized_match``, ``contains`` and
   ``rouge_l`` (ROUGE-L F-measure over word tokens, Lin 2004, for generative answers);
 - ``classification``: the expected answers are labels; accuracy, per-label precision, recall and F1, their
-  macro average and the confusion matrix.
+  macro average and the confusion matrix;
+- ``json_match``: the answers are JSON (tool calls, structured output): structural equality, field-level
+  precision and recall, and validity against the request's optional JSON Schema (:mod:`bft.workflow.json_match`).
 
-Each scorer names the metrics it produces and the one a threshold applies to by default; a request may pick
-another of them (``evaluation.metric``).
+Each scorer names the metrics it produces (each "higher is better", so a gate is ``score >= threshold``) and
+the one a threshold applies to by default; a request may pick another of them (``evaluation.metric``).
 
 ROUGE-L is computed here, not by a library: the maintained implementation (``rouge-score``) brings nltk,
 numpy and absl into the functions' layer for ~20 lines of LCS; :func:`rouge_l` follows its definition
@@ -23,7 +25,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SCORERS", "Scorer", "normalize", "rouge_l", "score"]
+from bft.workflow import json_match
+
+__all__ = ["SCORERS", "Scorer", "normalize", "record_score", "rouge_l", "score"]
 
 
 def normalize(text: str) -> str:
@@ -91,22 +95,36 @@ SCORERS: dict[str, Scorer] = {
         "accuracy",
         "the expected answer is a label: accuracy, per-label precision/recall/F1, confusion matrix",
     ),
+    # Gates on the exact-match rate: a tool call with one wrong argument calls the wrong thing, so partial
+    # credit (field_f1) is for the report, or for a gate a team names.
+    "json_match": Scorer(
+        "json_match",
+        json_match.METRICS,
+        "structural_match",
+        "the answer is JSON (a tool call): structural equality, field precision/recall/F1, JSON Schema validity",
+    ),
 }
 
 
 def record_score(scorer: str, expected: str, answer: str) -> float:
-    """One record's score in [0, 1]: the per-record scorer, or 1/0 for a (normalized) label match."""
+    """One record's score in [0, 1]: the per-record scorer, 1/0 for a (normalized) label match, or
+    json_match's field F1 (1 exactly when the answer is structurally equal)."""
     if scorer == "classification":
         return float(normalize(expected) == normalize(answer))
+    if scorer == "json_match":
+        return json_match.record_f1(expected, answer, normalize)
     return _PER_RECORD[scorer](expected, answer)
 
 
-def score(scorer: str, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+def score(scorer: str, pairs: Iterable[tuple[str, str]], *, schema: Any = None) -> dict[str, Any]:
     """The scorer's metrics over (expected, answer) pairs, rounded to 4 places; ``labels`` and ``confusion``
-    too for ``classification`` (answers outside the expected labels are counted as their own column)."""
+    too for ``classification`` (answers outside the expected labels are counted as their own column), parse
+    failures and schema violations for ``json_match`` (``schema``: the request's JSON Schema, or None)."""
     pairs = list(pairs)
     if not pairs:
         raise ValueError("no records to score")
+    if scorer == "json_match":
+        return json_match.score_json(pairs, normalize, schema)
     if scorer != "classification":
         total = sum(record_score(scorer, expected, answer) for expected, answer in pairs)
         return {scorer: round(total / len(pairs), 4)}
