@@ -12,6 +12,10 @@ Two kinds, both computed from (expected, answer) pairs:
 Each scorer names the metrics it produces (each "higher is better", so a gate is ``score >= threshold``) and
 the one a threshold applies to by default; a request may pick another of them (``evaluation.metric``).
 
+A request that names no scorer gets one chosen from its evaluation data by :func:`choose_scorer` (the rule
+is in its docstring and docs/evaluation.md), when the Evaluate step reads the set, and by ``bft submit``
+from the local file.
+
 ROUGE-L is computed here, not by a library: the maintained implementation (``rouge-score``) brings nltk,
 numpy and absl into the functions' layer for ~20 lines of LCS; :func:`rouge_l` follows its definition
 (lower-cased alphanumeric tokens, F-measure with beta 1) and its tests check values worked by hand.
@@ -20,14 +24,15 @@ numpy and absl into the functions' layer for ~20 lines of LCS; :func:`rouge_l` f
 from __future__ import annotations
 
 import re
+import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bft.workflow import json_match
 
-__all__ = ["SCORERS", "Scorer", "normalize", "record_score", "rouge_l", "score"]
+__all__ = ["SCORERS", "Choice", "Scorer", "choose_scorer", "normalize", "record_score", "rouge_l", "score"]
 
 
 def normalize(text: str) -> str:
@@ -157,3 +162,59 @@ def score(scorer: str, pairs: Iterable[tuple[str, str]], *, schema: Any = None) 
         "labels": per_label,
         "confusion": {"columns": columns, "rows": {label: [confusion[label][c] for c in columns] for label in labels}},
     }
+
+
+# The default choice (choose_scorer): thresholds of its rule, named for the docs and the reasons it gives.
+JSON_SHARE = 0.8  # json_match when at least this share of expected answers are JSON objects or arrays
+LABELS_MAX = 20  # classification when at most this many distinct answers, ...
+LABEL_MIN_COUNT = 2  # ... each seen at least this many times
+SHORT_WORDS = 3  # normalized_match when the median answer has at most this many words, else rouge_l
+
+
+@dataclass(frozen=True)
+class Choice:
+    scorer: str
+    reason: str  # why, in words, with the counts it was decided on
+
+
+def choose_scorer(expected: Sequence[str]) -> Choice:
+    """The scorer for a set whose request names none, from its expected answers; the first rule that holds:
+
+    1. ``json_match`` when at least 80 % of the expected answers are a JSON object or array (the whole
+       answer, or one fenced block; a tool call read from a ``toolUse`` block is one);
+    2. ``classification`` when, compared as the classification scorer compares them (lower case, spaces
+       collapsed, final period dropped), there are at most 20 distinct answers and each occurs at least
+       twice: a label set;
+    3. ``normalized_match`` when the median expected answer has at most 3 words (ROUGE-L's tokens: runs of
+       letters and digits): short answers are right or wrong, with no partial credit;
+    4. ``rouge_l`` otherwise: generative answers, partly right by their longest common word sequence.
+    """
+    count = len(expected)
+    if not count:
+        raise ValueError("no expected answers to choose a scorer from")
+    structured = sum(1 for text in expected if json_match.is_json_structure(text))
+    if structured >= JSON_SHARE * count:
+        return Choice(
+            "json_match",
+            f"{structured} of {count} expected answers are JSON objects or arrays (tool calls included); "
+            f"json_match is chosen when at least {JSON_SHARE * 100:g} % are",
+        )
+    values = Counter(normalize(text) for text in expected)
+    rarest = min(values.values())
+    if len(values) <= LABELS_MAX and rarest >= LABEL_MIN_COUNT:
+        return Choice(
+            "classification",
+            f"the {count} expected answers take {len(values)} distinct values, each at least {rarest} times: "
+            f"a label set (at most {LABELS_MAX} distinct values, each seen {LABEL_MIN_COUNT} times or more)",
+        )
+    words = statistics.median(len(_tokens(text)) for text in expected)
+    scorer, rule = (
+        ("normalized_match", f"at most {SHORT_WORDS}: short answers, right or wrong")
+        if words <= SHORT_WORDS
+        else ("rouge_l", f"more than {SHORT_WORDS}: generative answers, partly right by ROUGE-L")
+    )
+    return Choice(
+        scorer,
+        f"the {count} expected answers are free text ({len(values)} distinct values) with a median length of "
+        f"{words:g} word{'' if words == 1 else 's'} ({rule})",
+    )
