@@ -238,3 +238,28 @@ def test_a_requested_scorer_is_kept_and_said_so(env: Env) -> None:
     run, created = _run(env, _json_records(20), scorer="exact_match", threshold=0.0)
     planned = _evaluate(env, run, created, _Models(_half_right))
     assert (planned["scorer"]["name"], planned["scorer"]["source"]) == ("exact_match", "requested")
+
+
+def test_tool_blocks_in_a_conversation_without_tools_are_kept_as_text() -> None:
+    """Without a toolConfig, Converse refuses tool blocks in the history: they are sent as their JSON text,
+    not dropped; the expected answer is the last turn's tool call."""
+    call = {"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {"city": "Oslo"}}}
+    result = {"toolResult": {"toolUseId": "t1", "content": [{"json": {"temp": 3}}]}}
+    record = {
+        "messages": [
+            {"role": "user", "content": [{"text": "Weather in Oslo, then Lima?"}]},
+            {"role": "assistant", "content": [{"text": "Checking. "}, call]},
+            {"role": "user", "content": [result]},
+            {"role": "assistant", "content": [{"toolUse": {**call["toolUse"], "input": {"city": "Lima"}}}]},
+        ]
+    }
+    system, messages, expected, tools = evaluation._split(record)
+    assert (system, tools) == (None, None)
+    assert [m["content"] for m in messages[1:]] == [
+        [{"text": 'Checking. {"name": "get_weather", "input": {"city": "Oslo"}}'}],
+        [{"text": '{"temp": 3}'}],
+    ]
+    assert json.loads(expected) == {"name": "get_weather", "input": {"city": "Lima"}}
+    # A plain answer is its text, as before.
+    plain = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "OK"}]}
+    assert evaluation._split(plain)[2] == "OK"
