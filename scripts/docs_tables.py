@@ -108,6 +108,21 @@ def models() -> str:
     return markdown_table(header, rows) + "\n\n" + note
 
 
+@table("scorers")
+def scorers() -> str:
+    """The evaluation's scorers (bft.workflow.scoring.SCORERS): the metrics each produces, the one a threshold
+    applies to by default, and what it compares."""
+    from bft.workflow.scoring import SCORERS
+
+    return markdown_table(
+        ("`scorer`", "metrics (`evaluation.metric`)", "gate metric by default", "what it scores"),
+        (
+            (f"`{s.name}`", ", ".join(f"`{m}`" for m in s.metrics), f"`{s.default_metric}`", s.description)
+            for s in SCORERS.values()
+        ),
+    )
+
+
 @table("scenarios")
 def scenarios() -> str:
     """The offline twin's scenarios (bft_twin.run.SCENARIOS): what each does and the outcome it must end with."""

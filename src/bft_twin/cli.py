@@ -327,6 +327,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
         cost = "no hourly charge" if hourly == 0 else (f"{hourly} USD per hour" if hourly is not None else "unknown")
         print(f"  serving: {serving['kind']} {serving['arn']}, {cost}" + (" (illustrative price)" if hourly else ""))
     _print_endpoint(summary)
+    scored = (summary.get("documents") or {}).get("evaluation.json") or {}
+    if scored.get("scorerSource"):
+        how = "requested" if scored["scorerSource"] == "requested" else f"chosen: {scored.get('scorerReason')}"
+        default = " (the default)" if scored.get("thresholdSource") == "default" else ""
+        print(f"  evaluation: scorer {scored['scorer']} ({how}); threshold {scored.get('threshold')}{default}")
     print(
         f"  {summary['state_transitions']} state transitions, {summary['lambda_invocations']} Lambda invocations, "
         f"{summary['elapsed_seconds']} s"

@@ -4,6 +4,7 @@ and the evaluation threshold and scorer. Each refusal names the request field.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,57 @@ def test_a_commitment_the_config_allows_is_priced_at_its_rate(
     assert "no commitment" in hourly
     rate = next(line for line in six.splitlines() if "cost estimate" in line)
     assert rate != next(line for line in hourly.splitlines() if "cost estimate" in line)
+
+
+def _tool_calls(tmp_path: Path, count: int = 12) -> Path:
+    """An evaluation file (prompt/completion, dev's format) whose every expected answer is a tool call."""
+    path = tmp_path / "calls.jsonl"
+    calls = ({"name": "get_weather", "parameters": {"city": f"city {i}"}} for i in range(count))
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": f"weather {i}?", "completion": json.dumps(c)}) + "\n" for i, c in enumerate(calls)
+        )
+    )
+    return path
+
+
+def test_the_dry_run_says_which_scorer_the_data_gets_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = _tool_calls(tmp_path)
+    assert _dry_run(tmp_path, "--evaluation", str(calls)) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"evaluation: scorer json_match (chosen from {calls}: 12 of 12 expected answers are JSON objects or arrays "
+        "(tool calls included); json_match is chosen when at least 80 % are), gate metric structural_match, "
+        "threshold 0 (the default: no minimum; --threshold to set one)"
+    ) in out
+    assert _dry_run(tmp_path, "--evaluation", str(calls), "--scorer", "contains", "--threshold", "0.9") == 0
+    assert "evaluation: scorer contains (requested), gate metric contains, threshold 0.9\n" in capsys.readouterr().out
+
+
+def test_the_dry_run_refuses_a_metric_the_chosen_scorer_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # accuracy is a metric (classification's), so only the data tells that json_match does not produce it.
+    assert _dry_run(tmp_path, "--evaluation", str(_tool_calls(tmp_path)), "--metric", "accuracy") == 1
+    out = capsys.readouterr().out
+    assert (
+        "refused before upload: evaluation.metric: 'accuracy' is not a metric of scorer json_match, chosen from" in out
+    )
+    assert "choose one of structural_match, field_f1" in out
+
+
+def test_the_dry_run_refuses_a_json_schema_outside_the_subset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"city": {"type": "string", "pattern": "^[A-Z]"}}}))
+    assert _dry_run(tmp_path, "--evaluation", str(_tool_calls(tmp_path)), "--json-schema", str(schema)) == 1
+    out = capsys.readouterr().out
+    assert "refused before upload: evaluation.jsonSchema.properties.city.pattern: keyword 'pattern' is outside" in out
+    schema.write_text(json.dumps({"type": "object", "required": ["name", "parameters"]}))
+    assert _dry_run(tmp_path, "--evaluation", str(_tool_calls(tmp_path)), "--json-schema", str(schema)) == 0
+    out = capsys.readouterr().out
+    assert "evaluation: scorer json_match (chosen from" in out
+    assert "the request gives evaluation.jsonSchema, which only json_match reads" in out

@@ -55,7 +55,8 @@ def test_classification_metrics_worked_by_hand() -> None:
 
 def test_every_scorer_names_its_gate_metric_among_what_it_computes() -> None:
     for name, scorer in SCORERS.items():
-        computed = score(name, [("INSULT", "INSULT"), ("OK", "INSULT")])
+        # json_match's schema_valid is computed when the request gives a schema (and refused as a gate without).
+        computed = score(name, [("INSULT", "INSULT"), ("OK", "INSULT")], schema={} if name == "json_match" else None)
         assert scorer.default_metric in scorer.metrics
         assert set(scorer.metrics) <= set(computed), name
 
@@ -177,11 +178,10 @@ def _items(run: dict[str, Any], planned: dict[str, Any]) -> list[dict[str, Any]]
     ]
 
 
-def _planned(env: Env, count: int = 600) -> tuple[dict[str, Any], dict[str, Any]]:
+def _planned(env: Env, count: int = 600, **evaluation_fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     uri = _upload(env, "set.jsonl", _records(count))
-    run, created = _served(
-        env, dataUri=uri, maxRecords=count, scorer="classification", metric="accuracy", threshold=0.0
-    )
+    fields = {"scorer": "classification", "metric": "accuracy", "threshold": 0.0, **evaluation_fields}
+    run, created = _served(env, dataUri=uri, maxRecords=count, **fields)
     planned = evaluation.plan(run, created, bedrock=env.bedrock, s3=env.s3, execution_name="exec-1")
     assert len(planned["chunks"]) > 1 or count < 200
     return run, planned
@@ -225,13 +225,19 @@ def test_a_set_changed_after_the_plan_is_refused(env: Env) -> None:
 
 
 def test_the_gate_uses_the_requested_metric_and_names_it(env: Env) -> None:
-    run, planned = _planned(env, count=50)
+    # The metric rides in the plan (which may have chosen the scorer): the request's, checked there.
+    run, planned = _planned(env, count=50, metric="macro_f1", threshold=1.0)
+    assert planned["scorer"] == {
+        "name": "classification",
+        "metric": "macro_f1",
+        "source": "requested",
+        "reason": "named in the request (evaluation.scorer)",
+    }
     for item in _items(run, planned):
         evaluation.score_chunk(item, s3=env.s3, runtime=env.runtime, reports_bucket=env.reports)
     # The custom model answers comments it never saw: not every one INSULT, so macro F1 < 1.
-    strict = {**run, "evaluation": {**run["evaluation"], "metric": "macro_f1", "threshold": 1.0}}
     with pytest.raises(EvaluationBelowThreshold, match=r"\(classification macro_f1\) on 50 records"):
-        evaluation.aggregate(strict, planned, s3=env.s3, reports_bucket=env.reports)
+        evaluation.aggregate(run, planned, s3=env.s3, reports_bucket=env.reports)
     document = json.loads(
         env.s3.get_object(Bucket=env.reports, Key="reports/moderation/req-1/evaluation.json")["Body"].read()
     )

@@ -354,3 +354,41 @@ def test_the_dataset_section_groups_the_same_error_on_many_records() -> None:
     assert line in page
     assert page.count("[wrong_type]") == 3  # one line per kind, not one per record
     assert files["report.md"].count("wrong_type") == 3
+
+
+def test_the_evaluation_section_says_the_scorer_why_and_a_default_threshold() -> None:
+    report, documents = _handmade(simulated=False)
+    fields = {"field_precision": 0.9, "field_recall": 0.8, "field_f1": 0.8471, "structural_match": 0.75}
+    documents["evaluation.json"] = {
+        "scorer": "json_match",
+        "scorerSource": "chosen",
+        "scorerReason": "118 of 120 expected answers are JSON objects or arrays (tool calls included)",
+        "metric": "structural_match",
+        "threshold": 0.0,
+        "thresholdSource": "default",
+        "records": 120,
+        "scores": {"custom": 0.75, "base": 0.1},
+        "passed": True,
+        "metrics": {
+            "custom": {**fields, "parse_failures": 2, "json_records": 118, "schema_valid": 0.95},
+            "base": {**fields, "field_f1": 0.2, "parse_failures": 90, "json_records": 118, "schema_valid": 0.1},
+        },
+        "rows": [],
+    }
+    documents["evaluation.json"]["metrics"]["custom"]["schema_examples"] = ["input.days: expected integer, got string"]
+    page, markdown = (render(report, documents)[name] for name in ("report.html", "report.md"))
+    for text in (page, markdown):
+        assert (
+            "Scorer: json_match, chosen from the evaluation data: 118 of 120 expected answers are JSON objects or "
+            "arrays (tool calls included)." in text
+        )
+        assert "0.0% (the default: no minimum; set evaluation.threshold to gate on one)" in text
+        assert "input.days: expected integer, got string" in text
+    assert "| field F1 | 84.7% | 20.0% |" in markdown
+    assert "| answers that are not JSON | 2 of 118 | 90 of 118 |" in markdown
+    assert "| valid against the JSON Schema | 95.0% | 10.0% |" in markdown
+    # A scorer and threshold the request named are said to be requested, with no "default".
+    documents["evaluation.json"].update(scorerSource="requested", thresholdSource="requested", threshold=0.9)
+    markdown = render(report, documents)["report.md"]
+    assert "Scorer: json_match, requested (evaluation.scorer)." in markdown
+    assert "the default" not in markdown

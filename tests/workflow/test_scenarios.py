@@ -248,12 +248,51 @@ def test_own_training_file_with_shuffled_labels_scores_under_the_base_model(
         training=shuffled,
         validation=data["validation"],
         evaluation=data["evaluation"],
+        threshold=0.95,
     )
     assert summary["outcome"] == "eval_below_threshold"
     assert summary["report"]["run"]["trainingDataUri"].endswith("/moderation/user/train.jsonl")
-    scores = summary["documents"]["evaluation.json"]["scores"]
-    assert scores["custom"] < scores["base"]
+    document = summary["documents"]["evaluation.json"]
+    assert document["scores"]["custom"] < document["scores"]["base"]
+    # Not the scenario's classification and 0.95: the scorer chosen from the labels, the threshold given.
+    assert (document["scorer"], document["scorerSource"], document["thresholdSource"]) == (
+        "classification",
+        "chosen",
+        "requested",
+    )
     assert any("your data:" in p for p in summary["scenario_parameters"])
+
+
+def test_own_tool_call_data_gets_json_match_chosen_and_the_default_threshold(
+    local_assembly: Path, tmp_path: Path
+) -> None:
+    """A tool-use set (each expected answer a JSON tool call) with no scorer or threshold given."""
+    import json
+    import random
+
+    def calls(count: int, seed: int) -> Path:
+        pick = random.Random(seed)
+        path = tmp_path / f"calls-{seed}.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            for i in range(count):
+                call = {"name": "get_weather", "parameters": {"city": pick.choice(["Oslo", "Lima"]), "days": i % 3}}
+                prompt = f"Request {seed}-{i}: weather in {call['parameters']['city']}"
+                out.write(json.dumps({"prompt": prompt, "completion": json.dumps(call)}) + "\n")
+        return path
+
+    summary = run_scenario(
+        "success", assembly=local_assembly, workdir=tmp_path / "work", training=calls(120, 1), evaluation=calls(20, 2)
+    )
+    assert summary["outcome"] == "deployed"  # no threshold given: the default, no minimum
+    document = summary["documents"]["evaluation.json"]
+    assert (document["scorer"], document["metric"], document["scorerSource"]) == (
+        "json_match",
+        "structural_match",
+        "chosen",
+    )
+    assert document["scorerReason"].startswith("20 of 20 expected answers are JSON objects or arrays")
+    assert (document["threshold"], document["thresholdSource"]) == (0.0, "default")
+    assert "confusion" not in document["metrics"]["custom"]
 
 
 def test_own_invalid_training_file_ends_dataset_invalid_with_its_line(local_assembly: Path, tmp_path: Path) -> None:

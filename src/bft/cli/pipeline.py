@@ -39,15 +39,24 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--validation", help="validation JSONL file")
     submit.add_argument("--evaluation", help="evaluation JSONL file (scored against the base model after serving)")
     submit.add_argument(
-        "--threshold", type=float, help="evaluation score (0 to 1) the custom model must reach; needs --evaluation"
+        "--threshold",
+        type=float,
+        help="evaluation score (0 to 1) the custom model must reach (default 0: no minimum); needs --evaluation",
     )
     submit.add_argument(
         "--scorer",
-        help="how evaluation answers are scored: exact_match (default), normalized_match, contains, rouge_l "
-        "or classification",
+        help="how evaluation answers are scored: classification, json_match, exact_match, normalized_match, "
+        "contains or rouge_l (default: chosen from the evaluation file's expected answers, said below)",
     )
     submit.add_argument(
-        "--metric", help="the scorer's metric the threshold applies to (classification: accuracy, macro_f1, ...)"
+        "--metric",
+        help="the scorer's metric the threshold applies to (classification: accuracy, macro_f1, ...; json_match: "
+        "structural_match, field_f1, ...)",
+    )
+    submit.add_argument(
+        "--json-schema",
+        metavar="FILE",
+        help="a JSON Schema (file) the answers must satisfy, for json_match; its subset: docs/evaluation.md",
     )
     submit.add_argument("--eval-max-records", type=int, help="evaluation records scored (default 200, at most 10,000)")
     submit.add_argument(
@@ -153,7 +162,7 @@ def run_submit(args: argparse.Namespace) -> int:
         family = family_for(args.base_model)
     except BaseModelUnavailable as exc:
         raise UsageError(str(exc)) from exc
-    for path in (args.training, args.validation, args.evaluation):
+    for path in (args.training, args.validation, args.evaluation, args.json_schema):
         if path and not Path(path).is_file():
             raise UsageError(f"no such file: {path}")
     hyper: dict[str, str] = {}
@@ -183,17 +192,21 @@ def run_submit(args: argparse.Namespace) -> int:
     }
     if args.validation:
         request["validationDataUri"] = f"{prefix}/validation.jsonl"
+    schema = _json_schema(args.json_schema) if args.json_schema else None
     if args.evaluation:
-        request["evaluation"] = {"dataUri": f"{prefix}/evaluation.jsonl", "threshold": args.threshold or 0.0} | {
+        # A threshold not given is left out: the request's default, which the report names as such.
+        request["evaluation"] = {"dataUri": f"{prefix}/evaluation.jsonl"} | {
             key: value
             for key, value in (
+                ("threshold", args.threshold),
                 ("scorer", args.scorer),
                 ("metric", args.metric),
                 ("maxRecords", args.eval_max_records),
+                ("jsonSchema", schema),
             )
             if value is not None
         }
-    elif any(value is not None for value in (args.threshold, args.scorer, args.metric, args.eval_max_records)):
+    elif any(value is not None for value in (args.threshold, args.scorer, args.metric, args.eval_max_records, schema)):
         option, field = next(
             (name, field)
             for name, field, value in (
@@ -201,6 +214,7 @@ def run_submit(args: argparse.Namespace) -> int:
                 ("--scorer", "scorer", args.scorer),
                 ("--metric", "metric", args.metric),
                 ("--eval-max-records", "maxRecords", args.eval_max_records),
+                ("--json-schema", "jsonSchema", schema),
             )
             if value is not None
         )
@@ -231,6 +245,12 @@ def run_submit(args: argparse.Namespace) -> int:
         config.price_document(),
     )
     print(_cost_line(cost, epochs, checked["serving"]["modelUnits"]))
+    if checked["evaluation"]:
+        try:
+            print(_scorer_line(checked["evaluation"], args.evaluation))
+        except RequestInvalid as exc:  # the Evaluate step would refuse it, after the training
+            print(f"refused before upload: {exc}")
+            return EXIT_NEGATIVE
     promoted = checked["serving"].get("endpoint")
     if promoted:
         print(
@@ -266,6 +286,38 @@ def run_submit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _json_schema(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--json-schema {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise UsageError(f"--json-schema {path}: not JSON ({exc})") from exc
+
+
+def _scorer_line(spec: dict[str, Any], path: str) -> str:
+    """Which scorer, gate metric and threshold the run will use, and why: the request's scorer, or the one
+    the Evaluate step will choose from the same file (read here as it will read it). RequestInvalid when the
+    Evaluate step would refuse the metric."""
+    from bft.workflow.evaluation import expected_answers, resolve_scorer
+
+    threshold = f"threshold {spec['threshold']:g}" + (
+        " (the default: no minimum; --threshold to set one)" if spec.get("thresholdSource") == "default" else ""
+    )
+    try:
+        with open(path, "rb") as lines:
+            expected = expected_answers(lines, path, spec["maxRecords"])
+    except (OSError, RequestInvalid):
+        expected = []
+    if not expected:  # not readable here: the Evaluate step reads it (and refuses what does not fit)
+        if spec.get("scorer") is None:
+            return f"evaluation: the scorer will be chosen from the evaluation data at run time; {threshold}"
+        return f"evaluation: scorer {spec['scorer']} (requested), gate metric {spec['metric']}, {threshold}"
+    choice = resolve_scorer(spec, expected)
+    how = "requested" if choice["source"] == "requested" else f"chosen from {path}: {choice['reason']}"
+    return f"evaluation: scorer {choice['name']} ({how}), gate metric {choice['metric']}, {threshold}"
+
+
 def _derived_request_id(args: argparse.Namespace) -> str:
     """Same files and options, same id: resubmitting by accident is caught as a duplicate."""
     import hashlib
@@ -276,7 +328,11 @@ def _derived_request_id(args: argparse.Namespace) -> str:
             digest.update(Path(path).read_bytes())
     digest.update(json.dumps([args.base_model, args.epochs, args.hyperparameter, args.model_units]).encode())
     # Options added later count only when given, so the ids of earlier submissions stay the same.
-    added = ([args.serving_kind, args.commitment, args.threshold, args.scorer], [args.metric, args.eval_max_records])
+    added = (
+        [args.serving_kind, args.commitment, args.threshold, args.scorer],
+        [args.metric, args.eval_max_records],
+        [Path(args.json_schema).read_text(encoding="utf-8") if args.json_schema else None],
+    )
     for later in added:
         if any(option is not None for option in later):
             digest.update(json.dumps(later).encode())

@@ -298,10 +298,13 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
     scores = result.get("scores") or {}
     passed = bool(result.get("passed"))
     metric = str(result.get("metric") or document.get("metric") or result.get("scorer", "?"))
+    threshold = _pct(result.get("threshold"))
+    if (result.get("thresholdSource") or document.get("thresholdSource")) == "default":
+        threshold += " (the default: no minimum; set evaluation.threshold to gate on one)"
     rows = [
         ("custom model", _pct(scores.get("custom"))),
         ("base model", _pct(scores.get("base")) if "base" in scores else "not compared"),
-        ("threshold", _pct(result.get("threshold"))),
+        ("threshold", threshold),
         ("records", _int(result.get("records"))),
         ("scorer and gate metric", f"{result.get('scorer', '?')}, {metric}"),
         ("result", "PASS" if passed else "FAIL"),
@@ -320,10 +323,16 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
         ),
         KeyValues(rows),
     ]
+    source = result.get("scorerSource") or document.get("scorerSource")
+    if source:
+        reason = result.get("scorerReason") or document.get("scorerReason")
+        how = f"chosen from the evaluation data: {reason}" if source == "chosen" else "requested (evaluation.scorer)"
+        blocks.insert(1, Text(f"Scorer: {result.get('scorer', '?')}, {how}."))
     if simulated:
         blocks.insert(0, Text(SIMULATED_SCORES, "warn"))
     metrics = document.get("metrics") or {}
     blocks.extend(_classification(metrics))
+    blocks.extend(_json_fields(metrics))
     sample = document.get("rows") or []
     wrong = document.get("wrong") or {
         model: sum(1 for row in sample if isinstance(row.get(model), dict) and row[model].get("score", 0) < 1)
@@ -380,6 +389,32 @@ def _classification(metrics: dict[str, Any]) -> list[Block]:
         Text("Confusion matrix of the custom model (rows: expected label, columns: its answer):", "muted"),
         Table(("expected / answered", *columns), matrix),
     ]
+
+
+def _json_fields(metrics: dict[str, Any]) -> list[Block]:
+    """Field precision, recall and F1, parse failures and schema validity of a json_match run, per model."""
+    models = [m for m in ("custom", "base") if "field_f1" in (metrics.get(m) or {})]
+    if not models:
+        return []
+
+    def failures(values: dict[str, Any]) -> str:
+        return f"{_int(values.get('parse_failures'))} of {_int(values.get('json_records'))}"
+
+    rows = [
+        ("exact matches (structurally equal)", *(_pct(metrics[m].get("structural_match")) for m in models)),
+        ("field precision", *(_pct(metrics[m].get("field_precision")) for m in models)),
+        ("field recall", *(_pct(metrics[m].get("field_recall")) for m in models)),
+        ("field F1", *(_pct(metrics[m].get("field_f1")) for m in models)),
+        ("answers that are not JSON", *(failures(metrics[m]) for m in models)),
+    ]
+    if all("schema_valid" in metrics[m] for m in models):
+        rows.append(("valid against the JSON Schema", *(_pct(metrics[m].get("schema_valid")) for m in models)))
+    blocks: list[Block] = [Table(("JSON answers", *(f"{m} model" for m in models)), rows)]
+    examples = metrics["custom"].get("schema_examples") if "custom" in models else None
+    if examples:
+        blocks.append(Text("Schema violations of the custom model, first ones:", "muted"))
+        blocks.append(Bullets([str(example) for example in examples]))
+    return blocks
 
 
 def _serving(report: dict[str, Any], simulated: bool = False) -> Section:

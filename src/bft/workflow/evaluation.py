@@ -14,7 +14,14 @@ sequential calls of ~0.5-10 s each do not fit a 15-minute Lambda. So the step fa
    (:mod:`bft.workflow.scoring`), writes ``evaluation.json`` and applies the gate.
 
 The evaluation file is JSONL in the training format of the family: each record's last assistant turn (or
-``completion``) is the expected answer, everything before it is the prompt.
+``completion``) is the expected answer, everything before it is the prompt. A tool call in that turn (a
+Converse ``toolUse`` block) is the expected answer as ``{"name", "input"}`` JSON, and so is a tool call the
+model answers with (:func:`bft.workflow.json_match.tool_call_text`); a record's ``toolConfig`` goes with its
+prompt, so the models can answer with one.
+
+The scorer is the request's, or, when it names none, chosen by :func:`plan` from the expected answers it
+reads (:func:`bft.workflow.scoring.choose_scorer`); the choice and its reason ride in the plan to
+:func:`aggregate` and into ``evaluation.json``.
 
 Capacity and latency figures AWS does not publish are assumptions, named here and in
 docs/bedrock-behaviour.md#evaluation-capacity.
@@ -44,8 +51,10 @@ from bft.capacity import (
 )
 from bft.catalog import catalog
 from bft.errors import EvaluationBelowThreshold, RequestInvalid, TransientError
+from bft.workflow import json_match
+from bft.workflow.json_match import tool_call_text
 from bft.workflow.s3io import put_json, report_key, split_uri
-from bft.workflow.scoring import SCORERS, record_score, score
+from bft.workflow.scoring import SCORERS, choose_scorer, record_score, score
 from bft.workflow.serving import PT, own_serving
 
 
@@ -87,9 +96,10 @@ def plan(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any,
     models = {"custom": serving_arn}
     if spec["compareBase"]:
         models["base"] = base_invocation_id(run["baseModelId"])
-    records, answer_tokens = _scan(s3, spec["dataUri"], spec["maxRecords"])
+    records, answer_tokens, expected = _scan(s3, spec["dataUri"], spec["maxRecords"])
     if not records:
         raise RequestInvalid(f"evaluation.dataUri: {spec['dataUri']} holds no usable records")
+    scorer = resolve_scorer(spec, expected)
     per_call = seconds_per_call(answer_tokens)
     size = max(1, min(MAX_CHUNK_RECORDS, math.floor(CHUNK_BUDGET_SECONDS / (len(models) * per_call))))
     count = math.ceil(len(records) / size)
@@ -108,6 +118,7 @@ def plan(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any,
     return {
         "skipped": False,
         "records": len(records),
+        "scorer": scorer,
         "answerTokens": answer_tokens,
         "chunkRecords": size,
         "concurrency": concurrency(run, chunks=count),
@@ -115,6 +126,36 @@ def plan(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any,
         "partsPrefix": report_key(run["team"], run["requestId"], f"evaluation-parts/{execution_name}/"),
         "chunks": chunks,
     }
+
+
+def resolve_scorer(spec: dict[str, Any], expected: list[str]) -> dict[str, Any]:
+    """The scorer and gate metric of the run: the request's, or chosen from ``expected`` (the set's expected
+    answers) when it names none. RequestInvalid naming the field when the request's metric is not one the
+    scorer produces, or json_match has no JSON to compare."""
+    name, reason = spec.get("scorer"), "named in the request (evaluation.scorer)"
+    source = "requested"
+    if name is None and spec.get("jsonSchema") is not None:
+        name, source = "json_match", "chosen"
+        reason = "the request gives evaluation.jsonSchema, which only json_match reads"
+    elif name is None:
+        choice = choose_scorer(expected)
+        name, source, reason = choice.scorer, "chosen", choice.reason
+    scorer = SCORERS[name]
+    metric = spec.get("metric") or scorer.default_metric
+    if metric not in scorer.metrics:
+        how = "named in the request" if source == "requested" else f"chosen from the data ({reason})"
+        raise RequestInvalid(
+            f"evaluation.metric: {metric!r} is not a metric of scorer {name}, {how}; choose one of "
+            f"{', '.join(scorer.metrics)}, or name evaluation.scorer"
+        )
+    if metric == "schema_valid" and spec.get("jsonSchema") is None:
+        raise RequestInvalid("evaluation.metric: schema_valid needs evaluation.jsonSchema, the schema to check")
+    if name == "json_match" and not any(json_match.is_json_structure(text) for text in expected):
+        raise RequestInvalid(
+            f"evaluation.scorer: json_match compares JSON answers, and none of the {len(expected)} expected "
+            "answers is a JSON object or array; choose another scorer"
+        )
+    return {"name": name, "metric": metric, "source": source, "reason": reason}
 
 
 def part_key(parts_prefix: str, index: int) -> str:
@@ -151,10 +192,10 @@ def score_chunk(
             if line in answered:  # answered by an earlier attempt of this chunk
                 rows.append(answered[line])
                 continue
-            system, messages, expected = _parse(raw, item["dataUri"], line)
+            system, messages, expected, tools = _parse(raw, item["dataUri"], line)
             row: dict[str, Any] = {"line": line, "expected": expected}
             for name, model_id in item["models"].items():
-                row[name] = _converse(runtime, model_id, system, messages, max_tokens)[:2000]
+                row[name] = _converse(runtime, model_id, system, messages, max_tokens, tools)[:2000]
             rows.append(row)
     except TransientError:
         # Throttled past the client's retries: keep what is answered, so the Map's retry goes on from here.
@@ -198,9 +239,17 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
         if document["chunk"] != chunk or not document.get("complete") or len(document["rows"]) != chunk["records"]:
             raise RequestInvalid(f"evaluation part {chunk['index']} does not hold the planned records")
         rows.extend(document["rows"])
-    scorer, metric = spec["scorer"], spec.get("metric") or SCORERS[spec["scorer"]].default_metric
+    # A plan made before the scorer was chosen in it names none: the request's then (it always named one).
+    choice = planned.get("scorer") or {
+        "name": spec["scorer"],
+        "metric": spec.get("metric") or SCORERS[spec["scorer"]].default_metric,
+        "source": "requested",
+        "reason": "named in the request (evaluation.scorer)",
+    }
+    scorer, metric, schema = choice["name"], choice["metric"], spec.get("jsonSchema")
+    threshold_source = spec.get("thresholdSource", "requested")
     models = planned["models"]
-    metrics = {name: score(scorer, ((row["expected"], row[name]) for row in rows)) for name in models}
+    metrics = {name: score(scorer, ((row["expected"], row[name]) for row in rows), schema=schema) for name in models}
     scores = {name: metrics[name][metric] for name in models}
     passed = scores["custom"] >= spec["threshold"]
     per_record = {name: [record_score(scorer, row["expected"], row[name]) for row in rows] for name in models}
@@ -213,8 +262,11 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
     ][:WRONG_ROWS_KEPT]
     document = {
         "scorer": scorer,
+        "scorerSource": choice["source"],
+        "scorerReason": choice["reason"],
         "metric": metric,
         "threshold": spec["threshold"],
+        "thresholdSource": threshold_source,
         "records": len(rows),
         "models": models,
         "scores": scores,
@@ -232,7 +284,10 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
         "scores": scores,
         "records": len(rows),
         "threshold": spec["threshold"],
+        "thresholdSource": threshold_source,
         "scorer": scorer,
+        "scorerSource": choice["source"],
+        "scorerReason": choice["reason"],
         "metric": metric,
         "passed": passed,
         "chunks": len(planned["chunks"]),
@@ -246,7 +301,14 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
     return result
 
 
-def _converse(runtime: Any, model_id: str, system: str | None, messages: list[dict[str, Any]], max_tokens: int) -> str:
+def _converse(
+    runtime: Any,
+    model_id: str,
+    system: str | None,
+    messages: list[dict[str, Any]],
+    max_tokens: int,
+    tools: dict[str, Any] | None = None,
+) -> str:
     params: dict[str, Any] = {
         "modelId": model_id,
         "messages": messages,
@@ -254,17 +316,23 @@ def _converse(runtime: Any, model_id: str, system: str | None, messages: list[di
     }
     if system:
         params["system"] = [{"text": system}]
+    if tools:
+        params["toolConfig"] = tools
     with bedrock_call("Converse"):
         response = runtime.converse(**params)
     content = response["output"]["message"]["content"]
-    return "".join(block.get("text", "") for block in content)
+    # A tool call is the answer (any text beside it is the model's preamble), as {"name", "input"} JSON.
+    call = tool_call_text(content)
+    return call if call is not None else "".join(block.get("text", "") for block in content)
 
 
-def _scan(s3: Any, uri: str, limit: int) -> tuple[list[tuple[int, int, int]], int]:
-    """(line, first byte, end byte) of the first ``limit`` records, and the answer tokens to plan for."""
+def _scan(s3: Any, uri: str, limit: int) -> tuple[list[tuple[int, int, int]], int, list[str]]:
+    """(line, first byte, end byte) of the first ``limit`` records, the answer tokens to plan for, and the
+    records' expected answers (what a scorer is chosen from)."""
     bucket, key = split_uri(uri)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     records: list[tuple[int, int, int]] = []
+    answers: list[str] = []
     longest = 0
     offset = 0
     for number, raw in enumerate(body.iter_lines(keepends=True), start=1):
@@ -273,35 +341,72 @@ def _scan(s3: Any, uri: str, limit: int) -> tuple[list[tuple[int, int, int]], in
             break
         if not raw.strip():
             continue
-        _, _, expected = _parse(raw, uri, number)
+        expected = _parse(raw, uri, number)[2]
         longest = max(longest, len(expected.encode()))
         records.append((number, start, offset))
+        answers.append(expected)
     # An answer as long as the longest expected one, twice over (bytes / 3 per token, as the validator counts).
     answer_tokens = min(MAX_ANSWER_TOKENS, max(16, math.ceil(longest / 3) * 2))
-    return records, answer_tokens
+    return records, answer_tokens, answers
 
 
-def _parse(raw: bytes, uri: str, number: int) -> tuple[str | None, list[dict[str, Any]], str]:
+def expected_answers(lines: Any, name: str, limit: int) -> list[str]:
+    """The expected answers of the first ``limit`` records of an evaluation file's lines (bytes), as the
+    Evaluate step reads them: what ``bft submit`` chooses a scorer from. RequestInvalid on a broken record."""
+    found: list[str] = []
+    for number, raw in enumerate(lines, start=1):
+        if len(found) >= limit:
+            break
+        if raw.strip():
+            found.append(_parse(raw, name, number)[2])
+    return found
+
+
+_Split = tuple[str | None, list[dict[str, Any]], str, dict[str, Any] | None]
+
+
+def _parse(raw: bytes, uri: str, number: int) -> _Split:
     try:
         return _split(json.loads(raw))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise RequestInvalid(f"evaluation.dataUri: {uri}:{number}: not a usable record ({exc})") from exc
 
 
-def _split(record: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]], str]:
-    """(system, conversation up to the answer in Converse form, expected answer) for each data format."""
+def _text(content: Any) -> str:
+    """A message's text; its tool calls as {"name", "input"} JSON, and a tool result's content, kept in it."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content:
+        if "toolUse" in block or block.get("type") == "tool_use":
+            parts.append(tool_call_text([block]) or "")
+        elif "toolResult" in block:
+            parts.append(_text(block["toolResult"].get("content") or []))
+        elif "json" in block:  # a toolResult's JSON content block
+            parts.append(json.dumps(block["json"], ensure_ascii=False))
+        else:
+            parts.append(block.get("text", ""))
+    return "".join(parts)
+
+
+def _split(record: dict[str, Any]) -> _Split:
+    """(system, conversation up to the answer in Converse form, expected answer, tool configuration) for each
+    data format. The expected answer is the last turn's tool call(s) as JSON when it has one, else its text."""
     if "prompt" in record:
-        return None, [{"role": "user", "content": [{"text": record["prompt"]}]}], str(record["completion"])
+        return None, [{"role": "user", "content": [{"text": record["prompt"]}]}], str(record["completion"]), None
     messages = record["messages"]
     *history, last = messages
     if last["role"] != "assistant" or not history:
         raise ValueError("the last message must be the assistant's expected answer")
-
-    def text(content: Any) -> str:
-        return content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
-
     system = record.get("system")
     if isinstance(system, list):
         system = "".join(block.get("text", "") for block in system)
-    converse = [{"role": m["role"], "content": [{"text": text(m["content"])}]} for m in history]
-    return system, converse, text(last["content"])
+    tools = record.get("toolConfig") if isinstance(record.get("toolConfig"), dict) else None
+    if tools is not None and all(isinstance(m["content"], list) for m in history):
+        # Converse takes tool blocks in the history only beside a toolConfig: the record's blocks as they are.
+        converse = [{"role": m["role"], "content": m["content"]} for m in history]
+    else:
+        converse = [{"role": m["role"], "content": [{"text": _text(m["content"])}]} for m in history]
+    content = last["content"]
+    call = None if isinstance(content, str) else tool_call_text(content)
+    return system, converse, call if call is not None else _text(content), tools

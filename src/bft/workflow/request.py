@@ -16,6 +16,7 @@ from bft.errors import BaseModelUnavailable, PipelineError, RequestInvalid
 from bft.families import SERVING_KINDS, check_hyperparameters, family_for, serving_kinds
 from bft.names import ENDPOINT_NAME, ENDPOINT_NAME_LIMIT, REQUEST_ID, endpoint_deployment_name, run_names
 from bft.workflow import state
+from bft.workflow.json_schema import SchemaError, check_schema
 from bft.workflow.ownership import run_tags
 from bft.workflow.scoring import SCORERS
 
@@ -40,7 +41,9 @@ KNOWN_FIELDS = {
 }
 SERVING_FIELDS = {"kind", "modelUnits", "commitment", "ttlHours", "keep", "endpoint"}
 ON_DEMAND = "on-demand-deployment"
-EVALUATION_FIELDS = {"dataUri", "threshold", "compareBase", "scorer", "metric", "maxRecords"}
+EVALUATION_FIELDS = {"dataUri", "threshold", "compareBase", "scorer", "metric", "maxRecords", "jsonSchema"}
+# The threshold of a request that sets none: no minimum, the run is scored and reported but never failed by it.
+DEFAULT_THRESHOLD = 0.0
 
 
 @dataclass(frozen=True)
@@ -399,18 +402,10 @@ def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
     uri = check_team_uri("evaluation.dataUri", raw.get("dataUri") or "", bucket, team) if raw.get("dataUri") else None
     if uri is None:
         raise RequestInvalid("evaluation.dataUri: required, an s3:// URI under the team's prefix")
-    threshold = raw.get("threshold", 0.0)
+    threshold = raw.get("threshold", DEFAULT_THRESHOLD)
     if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
         raise RequestInvalid(f"evaluation.threshold: {threshold!r} must be a number from 0 to 1")
-    scorer = raw.get("scorer", "exact_match")
-    if scorer not in SCORERS:
-        raise RequestInvalid(f"evaluation.scorer: {scorer!r} is not one of {', '.join(SCORERS)}")
-    metric = raw.get("metric", SCORERS[scorer].default_metric)
-    if metric not in SCORERS[scorer].metrics:
-        raise RequestInvalid(
-            f"evaluation.metric: {metric!r} is not a metric of scorer {scorer}; "
-            f"choose one of {', '.join(SCORERS[scorer].metrics)}"
-        )
+    scorer, metric, schema = _scorer(raw)
     compare = raw.get("compareBase", True)
     if not isinstance(compare, bool):
         raise RequestInvalid("evaluation.compareBase must be true or false")
@@ -424,11 +419,56 @@ def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
     return {
         "dataUri": uri,
         "threshold": float(threshold),
+        # The report says "the default" for a threshold nobody set.
+        "thresholdSource": "requested" if "threshold" in raw else "default",
+        # None: chosen from the data by the Evaluate step (bft.workflow.evaluation.resolve_scorer).
         "scorer": scorer,
         "metric": metric,
+        "jsonSchema": schema,
         "compareBase": compare,
         "maxRecords": max_records,
     }
+
+
+def _scorer(raw: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any] | bool | None]:
+    """(scorer, metric, JSON Schema) of a request's evaluation, each None when not given.
+
+    A request that names no scorer gets one chosen from its data by the Evaluate step, which then refuses a
+    metric that scorer does not produce; here a metric no scorer produces is refused. A JSON Schema is
+    checked here (:func:`bft.workflow.json_schema.check_schema`) and means json_match, the only scorer that
+    reads one, so the metric is checked against json_match's even when the scorer is left to be chosen."""
+    scorer, metric, schema = raw.get("scorer"), raw.get("metric"), raw.get("jsonSchema")
+    if scorer is not None and scorer not in SCORERS:
+        raise RequestInvalid(f"evaluation.scorer: {scorer!r} is not one of {', '.join(SCORERS)}")
+    if schema is not None:
+        if scorer not in (None, "json_match"):
+            raise RequestInvalid(
+                f"evaluation.jsonSchema: only scorer json_match checks answers against a schema, and the request "
+                f"names {scorer}; drop the schema or set evaluation.scorer to json_match"
+            )
+        try:
+            check_schema(schema, "evaluation.jsonSchema")
+        except SchemaError as exc:
+            raise RequestInvalid(str(exc)) from exc
+    known = scorer or ("json_match" if schema is not None else None)
+    if known is None:
+        produced = {name for each in SCORERS.values() for name in each.metrics}
+        if metric is not None and metric not in produced:
+            raise RequestInvalid(
+                f"evaluation.metric: {metric!r} is no scorer's metric ("
+                + "; ".join(f"{each.name}: {', '.join(each.metrics)}" for each in SCORERS.values())
+                + ")"
+            )
+        return None, metric, None
+    metric = metric if metric is not None else SCORERS[known].default_metric
+    if metric not in SCORERS[known].metrics:
+        raise RequestInvalid(
+            f"evaluation.metric: {metric!r} is not a metric of scorer {known}; "
+            f"choose one of {', '.join(SCORERS[known].metrics)}"
+        )
+    if metric == "schema_valid" and schema is None:
+        raise RequestInvalid("evaluation.metric: schema_valid needs evaluation.jsonSchema, the schema to check")
+    return scorer, metric, schema
 
 
 def now_utc() -> datetime:

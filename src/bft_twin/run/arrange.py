@@ -258,7 +258,13 @@ def make_request(
         request.pop("validationDataUri")
         if validation is not None:
             request["validationDataUri"] = f"{folder}/validation.jsonl"
-        request["evaluation"]["dataUri"] = f"{folder}/evaluation.jsonl"
+        # The scenario's scorer and threshold are the moderation sample's: on your data the scorer is
+        # chosen from it, and the threshold is the default unless --threshold sets one.
+        request["evaluation"] = {
+            "dataUri": f"{folder}/evaluation.jsonl",
+            "compareBase": True,
+            **({"maxRecords": scenario.evaluation_records} if scenario.evaluation_records else {}),
+        }
         if evaluation is None:
             request.pop("evaluation")
         scenario_parameters.append(
