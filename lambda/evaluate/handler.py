@@ -31,6 +31,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             bedrock=aws.client("bedrock"),
             s3=aws.client("s3"),
             execution_name=event["executionName"],
+            reports_bucket=env("REPORTS_BUCKET"),
         )
     if phase == "chunk":
         return evaluation.score_chunk(

@@ -105,6 +105,31 @@ def examples(count: int, seed: int) -> Iterator[Example]:
         yield Example(f"{text} (#{seed}-{index:05d})", label)
 
 
+# What a team would put in front of the base model in production to get this task right without fine-tuning:
+# the label definitions and a few examples of each label. The evaluation gives it to the base model
+# (evaluation.baseSystemPrompt) so tokens per query compare the two as they would be used.
+_DEFINITIONS = (
+    "OK: on-topic or critical but civil, whatever the opinion.",
+    "INSULT: attacks a person (name-calling, contempt for their intelligence or worth), not their work.",
+    "THREAT: says or implies harm to a person, their home or their family, conditional or not.",
+    "EXPLICIT: sexual or pornographic content, links to it, or graphic descriptions of it.",
+)
+
+
+def production_prompt(per_label: int = 6, seed: int = 11) -> str:
+    """The base model's production prompt for the moderation task: instructions, label definitions and
+    ``per_label`` examples of each label (the seed's "long instructions" that a fine-tuned model no longer needs)."""
+    shown: dict[str, list[str]] = {label: [] for label in LABELS}
+    for example in examples(40 * per_label, seed):
+        if len(shown[example.label]) < per_label:
+            shown[example.label].append(example.comment)
+    lines = [SYSTEM, "", "Label definitions:", *(f"- {line}" for line in _DEFINITIONS), "", "Examples:"]
+    for label in LABELS:
+        lines += [f"Comment: {text}\nLabel: {label}" for text in shown[label]]
+    lines += ["", "Answer with the label only, no explanation."]
+    return "\n".join(lines)
+
+
 def default_format(environment: str) -> Format:
     """The data format of ``environment``'s first allowed model: what a run trains without --base-model."""
     from bft.config import load_config

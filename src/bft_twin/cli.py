@@ -45,6 +45,7 @@ _JOB_PROGRESS_EVERY = 0.5
 
 
 def register(subparsers: Any) -> None:
+    from bft.workflow.scoring import SCORERS
     from bft_twin.run import SCENARIOS
 
     parser = subparsers.add_parser(
@@ -99,6 +100,16 @@ def register(subparsers: Any) -> None:
         "--evaluation", default=None, metavar="FILE", help="evaluation JSONL (default: the run is not evaluated)"
     )
     data.add_argument("--threshold", type=float, default=None, metavar="X", help="evaluation threshold, 0 to 1")
+    data.add_argument(
+        "--scorer", choices=sorted(SCORERS), default=None, help="evaluation scorer (default: chosen from your data)"
+    )
+    data.add_argument("--metric", default=None, help="the scorer's metric the threshold applies to")
+    data.add_argument(
+        "--base-prompt",
+        default=None,
+        metavar="FILE",
+        help="the base model's production prompt (instructions and examples), for tokens per query base vs custom",
+    )
     add_config_dir(parser)
     parser.add_argument(
         "--report-dir",
@@ -202,6 +213,7 @@ def _run(args: argparse.Namespace) -> int:
                     validation=files.get("validation"),
                     evaluation=files.get("evaluation"),
                     threshold=args.threshold,
+                    evaluation_options=_evaluation_options(args),
                     **common,
                 )
     finally:
@@ -239,6 +251,21 @@ def _own_files(args: argparse.Namespace) -> dict[str, Path]:
         if not path.is_file():
             raise UsageError(f"--{kind} {path}: no such file")
     return files
+
+
+def _evaluation_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The evaluation fields the command line sets (ValidateRequest checks them as it checks any request's)."""
+    options: dict[str, Any] = {}
+    if args.scorer is not None:
+        options["scorer"] = args.scorer
+    if args.metric is not None:
+        options["metric"] = args.metric
+    if args.base_prompt is not None:
+        try:
+            options["baseSystemPrompt"] = Path(args.base_prompt).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--base-prompt {args.base_prompt}: {getattr(exc, 'strerror', None) or exc}") from exc
+    return options
 
 
 def ended_as_intended(summary: dict[str, Any]) -> bool:
@@ -332,6 +359,18 @@ def _print_summary(summary: dict[str, Any]) -> None:
         how = "requested" if scored["scorerSource"] == "requested" else f"chosen: {scored.get('scorerReason')}"
         default = " (the default)" if scored.get("thresholdSource") == "default" else ""
         print(f"  evaluation: scorer {scored['scorer']} ({how}); threshold {scored.get('threshold')}{default}")
+    queries = summary.get("per_query")
+    if queries:
+        costs = queries.get("per_thousand_queries_usd") or {}
+        for name, figure in queries["models"].items():
+            usd = costs.get(name)
+            price = f"{usd:.4f} USD per 1,000 queries" if isinstance(usd, int | float) else "no per-query price"
+            print(
+                f"  {name} model: {figure['tokens']:g} tokens per query, latency p50 {figure['latencyMsP50']} ms, "
+                f"{price} (simulated)"
+            )
+        if queries.get("token_reduction") is not None:
+            print(f"  tokens per query, custom against base: {queries['token_reduction']:+.0%} (simulated)")
     print(
         f"  {summary['state_transitions']} state transitions, {summary['lambda_invocations']} Lambda invocations, "
         f"{summary['elapsed_seconds']} s"

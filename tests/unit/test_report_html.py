@@ -96,6 +96,17 @@ def test_success_report_has_chart_scores_and_throughput(success: tuple[dict[str,
     assert "![Training and validation loss](loss.svg)" in markdown
     standalone = ET.fromstring(files["loss.svg"].read_text())
     assert len(standalone.findall(".//{http://www.w3.org/2000/svg}polyline")) == 2
+    # The seed's other headline: tokens per query, base (given its production prompt) against custom.
+    queries = summary["per_query"]
+    assert queries["simulated"] is True
+    assert queries["token_reduction"] < -0.5
+    assert queries["models"]["base"]["tokens"] > queries["models"]["custom"]["tokens"]
+    change = f"Tokens per query: {queries['token_reduction']:+.0%}"
+    assert change in page and change in markdown
+    assert "The base model got its production prompt" in page
+    # Served by provisioned throughput: billed by the hour, not per query; the base model per 1,000 queries.
+    assert "billed by the hour (provisioned throughput)" in page
+    assert queries["per_thousand_queries_usd"]["custom"] is None
 
 
 @pytest.mark.slow

@@ -58,6 +58,12 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="a JSON Schema (file) the answers must satisfy, for json_match; its subset: docs/evaluation.md",
     )
+    submit.add_argument(
+        "--base-prompt",
+        metavar="FILE",
+        help="the base model's production prompt (text file: instructions and examples) for a fair comparison of "
+        "tokens per query; the custom model keeps the records' short prompt",
+    )
     submit.add_argument("--eval-max-records", type=int, help="evaluation records scored (default 200, at most 10,000)")
     submit.add_argument(
         "--base-model", default=None, help="base model id (default: the team's first allowed model in the config)"
@@ -162,7 +168,7 @@ def run_submit(args: argparse.Namespace) -> int:
         family = family_for(args.base_model)
     except BaseModelUnavailable as exc:
         raise UsageError(str(exc)) from exc
-    for path in (args.training, args.validation, args.evaluation, args.json_schema):
+    for path in (args.training, args.validation, args.evaluation, args.json_schema, args.base_prompt):
         if path and not Path(path).is_file():
             raise UsageError(f"no such file: {path}")
     hyper: dict[str, str] = {}
@@ -193,6 +199,7 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.validation:
         request["validationDataUri"] = f"{prefix}/validation.jsonl"
     schema = _json_schema(args.json_schema) if args.json_schema else None
+    base_prompt = _text_file("--base-prompt", args.base_prompt) if args.base_prompt else None
     if args.evaluation:
         # A threshold not given is left out: the request's default, which the report names as such.
         request["evaluation"] = {"dataUri": f"{prefix}/evaluation.jsonl"} | {
@@ -203,10 +210,14 @@ def run_submit(args: argparse.Namespace) -> int:
                 ("metric", args.metric),
                 ("maxRecords", args.eval_max_records),
                 ("jsonSchema", schema),
+                ("baseSystemPrompt", base_prompt),
             )
             if value is not None
         }
-    elif any(value is not None for value in (args.threshold, args.scorer, args.metric, args.eval_max_records, schema)):
+    elif any(
+        value is not None
+        for value in (args.threshold, args.scorer, args.metric, args.eval_max_records, schema, base_prompt)
+    ):
         option, field = next(
             (name, field)
             for name, field, value in (
@@ -215,6 +226,7 @@ def run_submit(args: argparse.Namespace) -> int:
                 ("--metric", "metric", args.metric),
                 ("--eval-max-records", "maxRecords", args.eval_max_records),
                 ("--json-schema", "jsonSchema", schema),
+                ("--base-prompt", "baseSystemPrompt", base_prompt),
             )
             if value is not None
         )
@@ -286,6 +298,13 @@ def run_submit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _text_file(option: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{option} {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
 def _json_schema(path: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -332,6 +351,7 @@ def _derived_request_id(args: argparse.Namespace) -> str:
         [args.serving_kind, args.commitment, args.threshold, args.scorer],
         [args.metric, args.eval_max_records],
         [Path(args.json_schema).read_text(encoding="utf-8") if args.json_schema else None],
+        [Path(args.base_prompt).read_text(encoding="utf-8") if args.base_prompt else None],
     )
     for later in added:
         if any(option is not None for option in later):

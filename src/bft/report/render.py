@@ -51,6 +51,10 @@ SIMULATED_SCORES = (
 ILLUSTRATIVE_PRICES = (
     "Illustrative prices: the local configuration's price table, not AWS list prices; a real run is billed by AWS."
 )
+SIMULATED_USAGE = (
+    "Simulated: tokens are counted by the Bedrock fake at about 4 characters a token and its latency is 400 ms "
+    "plus 20 ms per answer token, not a real model's; the prices are the configuration's or illustrative."
+)
 SIMULATED_CHART_NOTE = "simulated: a naive Bayes stand-in's loss, not a real model's"
 DATASET_ISSUES = 10
 # The documents the steps write under the run's prefix, which the report reads.
@@ -330,6 +334,7 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
         blocks.insert(1, Text(f"Scorer: {result.get('scorer', '?')}, {how}."))
     if simulated:
         blocks.insert(0, Text(SIMULATED_SCORES, "warn"))
+    blocks.extend(_per_query(report, result, document))
     metrics = document.get("metrics") or {}
     blocks.extend(_classification(metrics))
     blocks.extend(_json_fields(metrics))
@@ -360,6 +365,47 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
         blocks.append(Text(f"First {len(table_rows)} {what}, base against custom:", "muted"))
         blocks.append(Table(header, table_rows))
     return Section("Evaluation", blocks)
+
+
+def _per_query(report: dict[str, Any], result: dict[str, Any], document: dict[str, Any]) -> list[Block]:
+    """The seed's other headline: tokens per query and cost per 1,000 queries, base against custom."""
+    figures = result.get("perQuery") or document.get("perQuery") or {}
+    if not figures:
+        return []
+    costs = ((report.get("cost") or {}).get("perQuery") or {}).get("perThousandQueriesUsd") or {}
+    hourly = ((report.get("cost") or {}).get("perQuery") or {}).get("customBilledHourly")
+
+    def cost(name: str) -> str:
+        if name == "custom" and hourly:
+            return "billed by the hour (provisioned throughput)"
+        value = costs.get(name)
+        if not isinstance(value, int | float):
+            return "unknown (no on-demand price)"
+        return _usd(value) if value >= 1 else f"${value:.4f}"  # cents would round a cheap model's cost to nothing
+
+    models = [name for name in ("base", "custom") if name in figures]
+    rows = [
+        (
+            f"{name} model",
+            f"{_num(figures[name]['tokens'])} ({_num(figures[name]['inputTokens'])} in, "
+            f"{_num(figures[name]['outputTokens'])} out)",
+            f"{_int(figures[name]['latencyMsP50'])} / {_int(figures[name]['latencyMsP95'])} ms",
+            cost(name),
+        )
+        for name in models
+    ]
+    change = result.get("tokenReduction", document.get("tokenReduction"))
+    blocks: list[Block] = []
+    if report.get("simulation"):
+        blocks.append(Text(SIMULATED_USAGE, "warn"))
+    if isinstance(change, int | float):
+        fewer = "fewer" if change < 0 else "more"
+        blocks.append(Text(f"Tokens per query: {change:+.0%} ({abs(change):.0%} {fewer}), custom against base.", "ok"))
+    prompt = document.get("basePrompt")
+    if prompt == "production":
+        blocks.append(Text("The base model got its production prompt (evaluation.baseSystemPrompt).", "muted"))
+    blocks.append(Table(("model", "tokens per query", "latency p50 / p95", "per 1,000 queries"), rows))
+    return blocks
 
 
 def _classification(metrics: dict[str, Any]) -> list[Block]:

@@ -56,6 +56,7 @@ from bft.workflow.json_match import tool_call_text
 from bft.workflow.s3io import put_json, report_key, split_uri
 from bft.workflow.scoring import SCORERS, choose_scorer, record_score, score
 from bft.workflow.serving import PT, own_serving
+from bft.workflow.usage import call_usage, per_query, reduction
 
 
 def base_invocation_id(base_model_id: str) -> str:
@@ -83,8 +84,17 @@ def concurrency(run: dict[str, Any], *, chunks: int) -> int:
     return max(1, min(allowed, INLINE_MAP_MAX_CONCURRENCY, chunks))
 
 
-def plan(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any, execution_name: str) -> dict[str, Any]:
-    """Check the serving resource and the set, and cut the set into chunks (see the module docstring)."""
+def plan(
+    run: dict[str, Any],
+    serving: dict[str, Any],
+    *,
+    bedrock: Any,
+    s3: Any,
+    execution_name: str,
+    reports_bucket: str | None = None,
+) -> dict[str, Any]:
+    """Check the serving resource and the set, and cut the set into chunks (see the module docstring).
+    ``reports_bucket`` holds the base model's production prompt, when the request gives one."""
     spec = run["evaluation"]
     if not spec:
         return {"skipped": True, "chunks": []}
@@ -109,12 +119,20 @@ def plan(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any,
             f"{count} chunks of {size} (at {per_call:.1f} s a call, {len(models)} models), more than {MAX_CHUNKS}; "
             "score fewer records, or set compareBase to false"
         )
+    parts_prefix = report_key(run["team"], run["requestId"], f"evaluation-parts/{execution_name}/")
+    base_prompt = spec.get("baseSystemPrompt") if "base" in models else None
+    if base_prompt:
+        # Read by each chunk from S3: the Map's items stay small whatever the prompt's length.
+        if reports_bucket is None:
+            raise RequestInvalid("evaluation.baseSystemPrompt: this deployment's Evaluate step has no reports bucket")
+        put_json(s3, reports_bucket, base_prompt_key(parts_prefix), {"system": base_prompt})
     chunks = []
     for index in range(count):
         part = records[index * size : (index + 1) * size]
-        chunks.append(
-            {"index": index, "firstLine": part[0][0], "records": len(part), "bytes": [part[0][1], part[-1][2]]}
-        )
+        chunk = {"index": index, "firstLine": part[0][0], "records": len(part), "bytes": [part[0][1], part[-1][2]]}
+        if base_prompt:
+            chunk["basePrompt"] = True
+        chunks.append(chunk)
     return {
         "skipped": False,
         "records": len(records),
@@ -123,7 +141,7 @@ def plan(run: dict[str, Any], serving: dict[str, Any], *, bedrock: Any, s3: Any,
         "chunkRecords": size,
         "concurrency": concurrency(run, chunks=count),
         "models": models,
-        "partsPrefix": report_key(run["team"], run["requestId"], f"evaluation-parts/{execution_name}/"),
+        "partsPrefix": parts_prefix,
         "chunks": chunks,
     }
 
@@ -162,6 +180,11 @@ def part_key(parts_prefix: str, index: int) -> str:
     return f"{parts_prefix}part-{index:05d}.json"
 
 
+def base_prompt_key(parts_prefix: str) -> str:
+    """Where the plan puts the base model's production prompt (evaluation.baseSystemPrompt) for the chunks."""
+    return f"{parts_prefix}base-prompt.json"
+
+
 def score_chunk(
     item: dict[str, Any], *, s3: Any, runtime: Any, reports_bucket: str, max_tokens: int = MAX_ANSWER_TOKENS
 ) -> dict[str, Any]:
@@ -182,6 +205,13 @@ def score_chunk(
         raise
     part = part_key(item["partsPrefix"], chunk["index"])
     answered = _saved_rows(s3, reports_bucket, part, chunk)
+    base_system = (
+        json.loads(s3.get_object(Bucket=reports_bucket, Key=base_prompt_key(item["partsPrefix"]))["Body"].read())[
+            "system"
+        ]
+        if chunk.get("basePrompt")
+        else None
+    )
     rows: list[dict[str, Any]] = []
     line = chunk["firstLine"] - 1
     try:
@@ -193,9 +223,14 @@ def score_chunk(
                 rows.append(answered[line])
                 continue
             system, messages, expected, tools = _parse(raw, item["dataUri"], line)
-            row: dict[str, Any] = {"line": line, "expected": expected}
+            row: dict[str, Any] = {"line": line, "expected": expected, "usage": {}}
             for name, model_id in item["models"].items():
-                row[name] = _converse(runtime, model_id, system, messages, max_tokens, tools)[:2000]
+                # The base model may get its production prompt (instructions, examples); the custom one the record's.
+                prompt = base_system if name == "base" and base_system is not None else system
+                answer, usage = _converse(runtime, model_id, prompt, messages, max_tokens, tools)
+                row[name] = answer[:2000]
+                if usage is not None:
+                    row["usage"][name] = usage
             rows.append(row)
     except TransientError:
         # Throttled past the client's retries: keep what is answered, so the Map's retry goes on from here.
@@ -250,6 +285,7 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
     threshold_source = spec.get("thresholdSource", "requested")
     models = planned["models"]
     metrics = {name: score(scorer, ((row["expected"], row[name]) for row in rows), schema=schema) for name in models}
+    queries = per_query(rows, list(models))
     scores = {name: metrics[name][metric] for name in models}
     passed = scores["custom"] >= spec["threshold"]
     per_record = {name: [record_score(scorer, row["expected"], row[name]) for row in rows] for name in models}
@@ -271,6 +307,10 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
         "models": models,
         "scores": scores,
         "metrics": metrics,
+        # Tokens per query and latency, per model, as Converse reported them; the change, custom against base.
+        "perQuery": queries,
+        "tokenReduction": reduction(queries),
+        "basePrompt": "production" if spec.get("baseSystemPrompt") and "base" in models else "the records'",
         "passed": passed,
         "wrong": wrong,
         "rows": wrong_rows,
@@ -291,6 +331,8 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
         "metric": metric,
         "passed": passed,
         "chunks": len(planned["chunks"]),
+        "perQuery": queries,
+        "tokenReduction": reduction(queries),
     }
     if not passed:
         raise EvaluationBelowThreshold(
@@ -308,7 +350,8 @@ def _converse(
     messages: list[dict[str, Any]],
     max_tokens: int,
     tools: dict[str, Any] | None = None,
-) -> str:
+) -> tuple[str, list[int] | None]:
+    """The model's answer, and [input tokens, output tokens, latency ms] as Converse reports them."""
     params: dict[str, Any] = {
         "modelId": model_id,
         "messages": messages,
@@ -323,7 +366,8 @@ def _converse(
     content = response["output"]["message"]["content"]
     # A tool call is the answer (any text beside it is the model's preamble), as {"name", "input"} JSON.
     call = tool_call_text(content)
-    return call if call is not None else "".join(block.get("text", "") for block in content)
+    answer = call if call is not None else "".join(block.get("text", "") for block in content)
+    return answer, call_usage(response)
 
 
 def _scan(s3: Any, uri: str, limit: int) -> tuple[list[tuple[int, int, int]], int, list[str]]:

@@ -139,6 +139,9 @@ def finalize(
     elif status == "SUCCEEDED" and serving:
         left.append({"type": serving["kind"], "arn": serving["arn"], "reason": "serving the custom model"})
     cost = estimate_cost(run, state.get("dataset") or _invalid_dataset_size(error), policy_prices)
+    queries = per_query_cost(run, state.get("evaluation"), policy_prices)
+    if queries is not None:
+        cost["perQuery"] = queries
     for item in left:
         if item["type"] == "on-demand-deployment":
             item["hourlyCostUsd"] = 0.0  # billed per token used, no hourly charge
@@ -242,6 +245,35 @@ def readable_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
     if isinstance(envelope, dict) and "errorMessage" in envelope:
         return {**error, "Cause": str(envelope["errorMessage"])}
     return error
+
+
+def per_query_cost(
+    run: dict[str, Any], evaluation: dict[str, Any] | None, prices: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Cost per 1,000 queries, base model against custom, from the tokens per query the evaluation measured and
+    the model's on-demand token prices (environment's table, else the catalog's illustrative one). None when the
+    run was not evaluated. A custom model served by provisioned throughput bills by the hour, not per query."""
+    from bft.prices import ON_DEMAND_KEYS, lookup
+    from bft.workflow.usage import query_costs
+
+    figures = (evaluation or {}).get("perQuery") or {}
+    if not figures:
+        return None
+    model, family = run.get("baseModelId"), run.get("family")
+    per_1k_input, input_source = lookup(prices, ON_DEMAND_KEYS[0], model, family)
+    per_1k_output, output_source = lookup(prices, ON_DEMAND_KEYS[1], model, family)
+    hourly = (run.get("serving") or {}).get("kind") == "provisioned-throughput"
+    costs = query_costs(figures, per_1k_input=per_1k_input, per_1k_output=per_1k_output, custom_hourly=hourly)
+    return {
+        **costs,
+        "tokensPerQuery": {name: figure["tokens"] for name, figure in figures.items()},
+        "tokenReduction": (evaluation or {}).get("tokenReduction"),
+        "priceSource": "illustrative" if "illustrative" in (input_source, output_source) else input_source,
+        # The base model and an on-demand custom deployment at the same per-token rates (docs/costs.md).
+        "note": "at the model's on-demand token prices, the same for the base model and a custom deployment"
+        if per_1k_input is not None
+        else "no on-demand token price for this model: set prices.on_demand_*_per_1k_tokens_usd in the config",
+    }
 
 
 def estimate_cost(run: dict[str, Any], dataset: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from bft.workflow import state
 from bft.workflow.json_schema import SchemaError, check_schema
 from bft.workflow.ownership import run_tags
 from bft.workflow.scoring import SCORERS
+from bft.workflow.usage import BASE_PROMPT_MAX_CHARS
 
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 CUSTOM_MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")
@@ -41,7 +42,16 @@ KNOWN_FIELDS = {
 }
 SERVING_FIELDS = {"kind", "modelUnits", "commitment", "ttlHours", "keep", "endpoint"}
 ON_DEMAND = "on-demand-deployment"
-EVALUATION_FIELDS = {"dataUri", "threshold", "compareBase", "scorer", "metric", "maxRecords", "jsonSchema"}
+EVALUATION_FIELDS = {
+    "dataUri",
+    "threshold",
+    "compareBase",
+    "scorer",
+    "metric",
+    "maxRecords",
+    "jsonSchema",
+    "baseSystemPrompt",
+}
 # The threshold of a request that sets none: no minimum, the run is scored and reported but never failed by it.
 DEFAULT_THRESHOLD = 0.0
 
@@ -416,6 +426,15 @@ def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
         or not 1 <= max_records <= EVALUATION_MAX_RECORDS
     ):
         raise RequestInvalid(f"evaluation.maxRecords must be an integer from 1 to {EVALUATION_MAX_RECORDS:,}")
+    base_prompt = raw.get("baseSystemPrompt")
+    if base_prompt is not None:
+        if not isinstance(base_prompt, str) or not base_prompt.strip() or len(base_prompt) > BASE_PROMPT_MAX_CHARS:
+            raise RequestInvalid(
+                f"evaluation.baseSystemPrompt: must be a non-empty string of at most {BASE_PROMPT_MAX_CHARS:,} "
+                "characters (the base model's production instructions and examples)"
+            )
+        if not compare:
+            raise RequestInvalid("evaluation.baseSystemPrompt: the base model is not called when compareBase is false")
     return {
         "dataUri": uri,
         "threshold": float(threshold),
@@ -427,6 +446,7 @@ def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
         "jsonSchema": schema,
         "compareBase": compare,
         "maxRecords": max_records,
+        "baseSystemPrompt": base_prompt,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -97,6 +97,7 @@ def arrange(
     *,
     job_hours: float | None,
     threshold: float | None,
+    evaluation_options: Mapping[str, Any] | None = None,
     on_bedrock: Callable[[FakeBedrock], None] | None,
 ) -> Stage:
     """The world of one run, arranged as the scenario says: uploads, Bedrock, the request and the World.
@@ -113,7 +114,9 @@ def arrange(
     scenario_parameters, world_catalog = simulated_lifecycle(plan.scenario, env.clock.datetime())
     bus = EventBus(env)
     fake = make_fake(env, plan, s3, bus, world_catalog, job_hours=job_hours, on_bedrock=on_bedrock)
-    request = make_request(plan, datasets, own, scenario_parameters, threshold=threshold)
+    request = make_request(
+        plan, datasets, own, scenario_parameters, threshold=threshold, evaluation_options=evaluation_options
+    )
     world = World(
         fake=fake,
         request=request,
@@ -225,6 +228,7 @@ def make_request(
     scenario_parameters: list[str],
     *,
     threshold: float | None,
+    evaluation_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The request the team member submits: the sample's (or the user's own files), the scenario's serving."""
     name, scenario, team = plan.name, plan.scenario, plan.target.team
@@ -247,6 +251,9 @@ def make_request(
             # The moderation task is a classification: accuracy gates, the report shows the rest.
             "scorer": "classification",
             "metric": "accuracy",
+            # What the team would prompt the base model with in production (instructions and examples): tokens
+            # per query compare the two models as each would be used.
+            "baseSystemPrompt": sample_data.production_prompt(),
             **({"maxRecords": scenario.evaluation_records} if scenario.evaluation_records else {}),
         },
         # At most 40 characters (bft.names.REQUEST_ID), whatever the scenario's name.
@@ -275,6 +282,8 @@ def make_request(
         )
     if threshold is not None and "evaluation" in request:
         request["evaluation"]["threshold"] = threshold
+    if evaluation_options and "evaluation" in request:
+        request["evaluation"].update(evaluation_options)
     return request
 
 

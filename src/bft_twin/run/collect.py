@@ -108,6 +108,9 @@ def collect(
         "scenario_parameters": stage.scenario_parameters,
         "elapsed_seconds": round(time.monotonic() - started, 2),
         "simulated_job_hours": job_hours or scenario.job_hours,
+        # Tokens per query, latency and cost per 1,000 queries, base against custom (the seed's other headline):
+        # computed from the simulated models' answers and the illustrative prices, so labelled simulated.
+        "per_query": _per_query(report),
         "evaluation": stage.evaluation_timing.summary(
             documents.get("evaluation.json"),
             timeout_seconds=env.function_timeout("Workflow/Functions/Evaluate"),
@@ -199,3 +202,19 @@ def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         return loaded
     except s3.exceptions.NoSuchKey:
         return None
+
+
+def _per_query(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The evaluation's per-query figures and their cost, as Finalize recorded them (None: not evaluated)."""
+    evaluation = (report or {}).get("evaluation") or {}
+    figures = evaluation.get("perQuery")
+    if not figures:
+        return None
+    cost = ((report or {}).get("cost") or {}).get("perQuery") or {}
+    return {
+        "simulated": True,
+        "models": figures,
+        "token_reduction": evaluation.get("tokenReduction"),
+        "per_thousand_queries_usd": cost.get("perThousandQueriesUsd"),
+        "price_source": cost.get("priceSource"),
+    }

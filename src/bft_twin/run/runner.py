@@ -12,7 +12,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ def run_scenario(
     validation: Path | None = None,
     evaluation: Path | None = None,
     threshold: float | None = None,
+    evaluation_options: Mapping[str, Any] | None = None,
     environment: str | None = None,
     model: str | None = None,
     scenario: Scenario | None = None,
@@ -60,7 +61,8 @@ def run_scenario(
 
     ``training`` (with the optional ``validation`` and ``evaluation``) runs on the user's own files instead of
     the sample: the team member uploads them as the sample files are; without ``validation`` the job has no
-    validation data, without ``evaluation`` the run is not evaluated. ``threshold`` sets the evaluation's.
+    validation data, without ``evaluation`` the run is not evaluated. ``threshold`` sets the evaluation's;
+    ``evaluation_options`` adds request fields of the evaluation (``scorer``, ``metric``, ``baseSystemPrompt``).
 
     ``on_bedrock`` receives the simulated Bedrock before the execution starts (live job progress);
     ``on_finish`` the offline world after the run, before it is torn down (its policy store and every
@@ -85,7 +87,16 @@ def run_scenario(
         assembly, region=target.region, account_id=target.account, time_factor=target.time_factor
     ) as env:
         _aws().reset()
-        stage = arrange(env, plan, data, own, job_hours=job_hours, threshold=threshold, on_bedrock=on_bedrock)
+        stage = arrange(
+            env,
+            plan,
+            data,
+            own,
+            job_hours=job_hours,
+            threshold=threshold,
+            evaluation_options=evaluation_options,
+            on_bedrock=on_bedrock,
+        )
         announce(plan)
         sequence, background = drive(stage, plan)
         summary = collect(
