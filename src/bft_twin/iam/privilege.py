@@ -124,18 +124,6 @@ KEPT: dict[str, str] = {
         "path (WaitForJob deletes its token when the job already ended; DecideApproval and JobEvents read "
         "before they take). Per-step narrowing is possible (see the removal candidates)"
     ),
-    "*/CostGuardrailsReaperPermissions* bedrock:DeleteProvisionedModelThroughput|bedrock:ListTagsForResource": (
-        "the reaper deletes a throughput past its ttl-hours tag; no scenario leaves one running past its TTL. "
-        "It reads a throughput's tags only when one of its half-hourly runs (virtual time) falls between the "
-        "throughput's creation and the end of the scenario, which depends on the path"
-    ),
-    "*/WorkflowFunctionsReapThroughputsRoleDefaultPolicy* sns:Publish|kms:Decrypt|kms:GenerateDataKey"
-    "|ssm:GetParameter": (
-        "the reaper notifies the topic (encrypted with its key) when it deletes or would delete a throughput; "
-        "no scenario reaches that. GetParameter: the team's time-to-live from its registry entry (bft.registry), "
-        "read only when a half-hourly run (virtual time) meets one of the team's throughputs, which depends on "
-        "the path, as the tag reads above (tests/unit/test_reaper.py covers the read)"
-    ),
     # -- the team's CLI, which the scenarios do not run ------------------------------------------------------
     "*Team*/AccessSubmitterRoleDefaultPolicy* states:ListExecutions|states:DescribeExecution": (
         "`bft list` and `bft status` (bft.cli.pipeline); the scenarios only submit"
