@@ -189,7 +189,10 @@ def _run(args: argparse.Namespace) -> int:
 
     # The handlers log structured JSON to stdout as in Lambda; keep it out of the terminal and of --json.
     name = args.scenario if args.chaos is None else f"chaos-{args.chaos}"
-    log_path = Path(tempfile.gettempdir()) / f"bft-local-run-{name}.log"
+    # One file per run: two runs of one scenario at once (two terminals, a test beside a demo) never share one.
+    handle, chosen = tempfile.mkstemp(prefix=f"bft-local-run-{name}-", suffix=".log")
+    os.close(handle)
+    log_path = Path(chosen)
     out_dir = Path(args.report_dir) if args.report_dir else ROOT / "reports" / "local" / name
     try:
         with log_path.open("w") as log, contextlib.redirect_stdout(log):
@@ -207,14 +210,18 @@ def _run(args: argparse.Namespace) -> int:
 
                 summary = run_chaos(args.chaos, **common)
             else:
-                summary = run_scenario(
-                    args.scenario,
-                    training=files.get("training"),
-                    validation=files.get("validation"),
-                    evaluation=files.get("evaluation"),
-                    threshold=args.threshold,
-                    evaluation_options=_evaluation_options(args),
-                    **common,
+                summary = _refused_or(
+                    lambda: run_scenario(
+                        args.scenario,
+                        training=files.get("training"),
+                        validation=files.get("validation"),
+                        evaluation=files.get("evaluation"),
+                        threshold=args.threshold,
+                        evaluation_options=_evaluation_options(args),
+                        **common,
+                    ),
+                    name=args.scenario,
+                    environment=environment,
                 )
     finally:
         live.close()
@@ -228,12 +235,39 @@ def _run(args: argparse.Namespace) -> int:
         # The run and its documents are in the report files; stdout stays one readable summary.
         printable = {k: v for k, v in summary.items() if k not in ("report", "documents")}
         print(json.dumps(printable, indent=1, default=str))
+    elif summary.get("status") == "REFUSED":
+        print(f"scenario {summary['scenario']}: refused before the run started: {summary['error']}")
     elif "states_visited" not in summary:
         print(f"chaos seed {summary['seed']}: the execution never ended: {summary.get('error')}")
         _print_chaos(summary)
     else:
         _print_summary(summary)
     return EXIT_OK if summary["ended_as_intended"] else EXIT_NEGATIVE
+
+
+def _refused_or(run: Any, *, name: str, environment: str) -> dict[str, Any]:
+    """The run's summary; or, when AWS (the offline IAM) refused the team member's own call before or while
+    submitting (an AccessDenied on the submitter's side), a summary that says so, so --json prints one either way."""
+    from botocore.exceptions import ClientError
+
+    from bft_twin.iam.authorizer import AccessDeniedError
+    from bft_twin.run import SCENARIOS
+
+    try:
+        result: dict[str, Any] = run()
+        return result
+    except (ClientError, AccessDeniedError) as exc:
+        code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else exc.code
+        if "AccessDenied" not in str(code) and "Unauthorized" not in str(code):
+            raise
+        return {
+            "scenario": name,
+            "environment": environment,
+            "status": "REFUSED",
+            "outcome": "access_denied",
+            "expected_outcome": SCENARIOS[name].outcome if name in SCENARIOS else "deployed",
+            "error": f"{code}: {exc}",
+        }
 
 
 # Scenarios that swap the training file for one of their own: they cannot run on the user's.

@@ -91,6 +91,8 @@ class CallRecord:
     reason: str
     allowed_by: tuple[StatementRef, ...]
     implicit: str | None = None
+    # The twin could not decide (it fails closed): a refusal of the run, counted and listed with the others.
+    undecidable: bool = False
 
 
 class AccessDeniedError(Exception):
@@ -220,11 +222,28 @@ class Authorizer:
     ) -> tuple[ActionRequest, Decision] | None:
         """Every authorization ``call`` needs, recorded; the first refusal, or None when all are allowed."""
         assert self.world is not None, "the runner sets Authorizer.world before any call"
-        needed = list(requests) if requests is not None else auth_requests(call, self.world)
-        for needed_request in needed:
-            decision = self._decide_one(principal, needed_request, call, context or {})
-            if not decision.allowed:
-                return needed_request, decision
+        try:
+            needed = list(requests) if requests is not None else auth_requests(call, self.world)
+            for needed_request in needed:
+                decision = self._decide_one(principal, needed_request, call, context or {})
+                if not decision.allowed:
+                    return needed_request, decision
+        except Undecidable as exc:
+            # Fails closed, and is counted: a summary that left it out would read as a clean run.
+            record = CallRecord(
+                principal=principal.arn,
+                service=call.service,
+                operation=call.operation,
+                action=f"{call.service}:{call.operation}",
+                resource="?",
+                allowed=False,
+                reason=f"undecidable offline: {exc}",
+                allowed_by=(),
+                undecidable=True,
+            )
+            with self._lock:
+                self.records.append(record)
+            raise
         return None
 
     def _decide_one(

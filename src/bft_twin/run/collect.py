@@ -189,7 +189,9 @@ def _authorization_summary(env: OfflineAssembly) -> dict[str, Any]:
     denied = [r for r in records if not r.allowed]
     return {
         "calls_authorized": len(records) - len(denied),
+        # Undecidable calls are refusals too (the twin fails closed); counted here and listed apart.
         "calls_denied": len(denied),
+        "calls_undecidable": sum(1 for r in denied if r.undecidable),
         "denied": [f"{r.principal}: {r.action} on {r.resource}: {r.reason}" for r in denied],
         "deliveries_denied": list(env.denied_deliveries),
     }
