@@ -97,7 +97,11 @@ class OfflineAssembly(Deployment):
         self.denied_deliveries: list[str] = []  # rule deliveries the function's resource policy refused
         self.store = PolicyStore(partition=self._pseudo.partition)
         self.authorizer = Authorizer(
-            self.store, account=self.account_id, region=self.region, partition=self._pseudo.partition
+            self.store,
+            account=self.account_id,
+            region=self.region,
+            partition=self._pseudo.partition,
+            clock=lambda: self.clock.now(),  # aws:CurrentTime and aws:EpochTime are the world's virtual time
         )
         self.world = MotoWorld(account=self.account_id, region=self.region, partition=self._pseudo.partition)
         self.authorizer.world = self.world
@@ -292,7 +296,8 @@ class OfflineAssembly(Deployment):
     def session_as(self, role_arn: str, session_name: str, *, caller: str | None = None) -> boto3.session.Session:
         """A boto3 session of ``role_arn``, assumed by ``caller`` (a person's principal ARN) through its trust
         policy -- how a team member or a reviewer uses the pipeline offline."""
-        principal = Principal(caller or role_arn, account=(caller or role_arn).split(":")[4])
+        # A person's role lies outside the assembly: its tags and role id are not known offline.
+        principal = Principal(caller or role_arn, account=(caller or role_arn).split(":")[4], tags_known=False)
         credentials = (
             self.authorizer.assume_role(principal, role_arn, session_name)
             if caller is not None
@@ -352,6 +357,7 @@ class OfflineAssembly(Deployment):
         from urllib.parse import urlsplit
 
         from bft_twin.iam.actions import Call, function_url_requests
+        from bft_twin.iam.actions._common import resource_tag_context
 
         assert self._factory is not None, "use inside `with OfflineAssembly(...)`"
         parts = urlsplit(request.url)
@@ -368,7 +374,7 @@ class OfflineAssembly(Deployment):
             refused = self.authorizer.decide(
                 caller,
                 Call("lambda", "InvokeFunctionUrl", {}, self.region, self.account_id),
-                requests=function_url_requests(function_arn, auth_type),
+                requests=function_url_requests(function_arn, auth_type, resource_tag_context(self.world, function_arn)),
             )
             if refused is not None:
                 return forbidden
