@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 
 _environments = count(1)
 
+# The AWS managed policy CDK's bootstrap attaches to the execution role unless told otherwise.
+ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
 
 class OfflineAssembly(Deployment):
     """Stands up every stack of a synthesized cloud assembly in moto and runs its state machine.
@@ -108,6 +111,9 @@ class OfflineAssembly(Deployment):
         self._client_hooks: list[Callable[[Any], None]] = []
         self._schedules: dict[str, RateSchedule] = {}  # rule ARN -> its rate schedule on the virtual clock
         self._schedule_origin = 0.0
+        # What AWS creates but warns about (bft_twin.deploy_checks), and what adds up across resources.
+        self.deploy_warnings: list[str] = []
+        self._deploy_tallies: dict[str, int] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -209,6 +215,30 @@ class OfflineAssembly(Deployment):
                 os.environ["MOTO_ACCOUNT_ID"] = self._saved_account
             self._clients.clear()
             self._session = None
+
+    def _deploy_context(self, stack: Any) -> Any:
+        """The deploy-time checks' view (:mod:`bft_twin.deploy_checks`): CloudFormation creates ``stack`` as its
+        execution role (CDK's bootstrap role by default, with AdministratorAccess: an assumption)."""
+        from bft_twin.deploy_checks import DeployContext
+
+        p = self._pseudo
+        role = stack.execution_role or "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role"
+        for name, value in (
+            ("AWS::Partition", p.partition),
+            ("AWS::AccountId", p.account_id),
+            ("AWS::Region", p.region),
+        ):
+            role = role.replace("${" + name + "}", value)
+        session = f"arn:{p.partition}:sts::{p.account_id}:assumed-role/{role.rsplit('/', 1)[-1]}/AWSCloudFormation"
+        return DeployContext(
+            store=self.store,
+            pseudo=p,
+            clock=self.clock.now,
+            deployer=Principal(role, account=p.account_id, session_arn=session, tags_known=False),
+            deployer_policy=ADMINISTRATOR_ACCESS,
+            warnings=self.deploy_warnings,
+            tallies=self._deploy_tallies,
+        )
 
     def _stop_running_executions(self) -> None:
         # Executions run in moto's worker threads; stop them so none outlives the mock.
