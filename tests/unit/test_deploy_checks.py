@@ -18,6 +18,7 @@ import pytest
 from bft_twin.deploy_checks import DeployRefusal
 from bft_twin.deploy_checks._reference import NEWER_ACTIONS, NEWER_KEYS, service
 from bft_twin.deploy_checks._states import LOG_DELIVERY
+from bft_twin.iam.model import Undecidable
 from bft_twin.offline import OfflineAssembly
 from tests.unit.test_offline_runner import ACCOUNT, REGION, _copy_with_templates, assembly  # noqa: F401 (fixture)
 
@@ -186,3 +187,19 @@ def test_the_reference_allow_lists_hold_only_what_the_data_lacks() -> None:
         found = service(key.split(":", 1)[0])
         assert found is not None
         assert not any(p.fullmatch(key) for p in found.keys), f"{key} is in the reference now: drop it from NEWER_KEYS"
+
+
+def test_log_delivery_granted_by_a_policy_the_twin_cannot_read_is_undecidable(
+    assembly: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """An AWS managed policy the twin has no document for might grant the log delivery: not refused, not let
+    through -- Undecidable, as the authorization fails closed."""
+
+    def edit(template: dict[str, Any]) -> None:
+        CASES["logging state machine without log delivery"][1](template)
+        role = _of_type(template, "AWS::IAM::Role", "WorkflowRole")
+        role["ManagedPolicyArns"] = ["arn:aws:iam::aws:policy/CloudWatchLogsFullAccess"]
+
+    with pytest.raises(Undecidable, match="CloudWatchLogsFullAccess"):
+        stand_up(crafted(assembly, tmp_path, PIPELINE, edit))

@@ -26,7 +26,7 @@ from bft_twin.deploy_checks import DeployContext, Site
 from bft_twin.iam.actions import ActionRequest
 from bft_twin.iam.context import merged_context, request_keys
 from bft_twin.iam.evaluate import evaluate
-from bft_twin.iam.model import AuthRequest, Decision, Principal
+from bft_twin.iam.model import AuthRequest, Decision, Principal, Undecidable
 from bft_twin.offline._resources import generated_name
 
 __all__ = ["LOG_DELIVERY", "XRAY", "logging", "role_assumable", "tracing"]
@@ -83,9 +83,15 @@ def _role_may(context: DeployContext, role_arn: str, action: str) -> Decision:
     )
     needed = ActionRequest(action, "*", {}, None)
     keys = request_keys(principal, needed, now=context.clock(), account=context.pseudo.account_id)
-    identity, _ = context.store.identity_policies(role_arn)
+    identity, unknown = context.store.identity_policies(role_arn)
     request = AuthRequest(principal, action, "*", keys, resource_account=context.pseudo.account_id)
-    return evaluate(request, identity=identity, boundary=context.store.boundary(role_arn))
+    decision = evaluate(request, identity=identity, boundary=context.store.boundary(role_arn))
+    if not decision.allowed and unknown and not decision.denied_by:
+        raise Undecidable(
+            f"{role_arn} attaches managed policies whose documents the offline run does not know "
+            f"({', '.join(unknown)}): it cannot tell whether they allow {action}"
+        )
+    return decision
 
 
 def logging(site: Site, context: DeployContext) -> None:
