@@ -22,7 +22,7 @@ from bft_twin.iam.actions import (
     function_url_requests,
     pass_role,
 )
-from bft_twin.iam.model import Undecidable
+from bft_twin.iam.model import Undecidable, Unknown
 
 R, A = "us-west-2", "123456789012"
 KEY = f"arn:aws:kms:{R}:{A}:key/1111"
@@ -104,7 +104,7 @@ def kms(action: str, key: str, via: str, context: dict[str, str], why: str | Non
     expected.update({f"kms:EncryptionContext:{k}": v for k, v in context.items()})
     if context:
         expected["kms:EncryptionContextKeys"] = list(context)
-    return ActionRequest(action, key, expected, ResourceRef("kms-key", key), context, why)
+    return ActionRequest(action, key, expected, ResourceRef("kms-key", key), context, why, f"{via}.amazonaws.com")
 
 
 def essentials(requests: list[ActionRequest]) -> list[tuple[str, str]]:
@@ -315,7 +315,12 @@ def test_sns_publish_to_encrypted_topic() -> None:
         "sns:Publish", TOPIC, {"aws:ResourceTag/app": "bft"}, ResourceRef("sns-topic", TOPIC)
     )
     why = "publish to an SSE-KMS topic via SNS"
-    assert requests[1:] == [kms("kms:GenerateDataKey", KEY, "sns", {}, why), kms("kms:Decrypt", KEY, "sns", {}, why)]
+    assert [(r.action, r.resource, r.implicit, r.via) for r in requests[1:]] == [
+        (action, KEY, why, "sns.amazonaws.com") for action in ("kms:GenerateDataKey", "kms:Decrypt")
+    ]
+    # SNS's encryption context is not modelled: conditions on it are Undecidable, not false.
+    assert all(isinstance(r.context["kms:EncryptionContextKeys"], Unknown) for r in requests[1:])
+    assert all(isinstance(r.context["kms:EncryptionContext:*"], Unknown) for r in requests[1:])
     subscribed = auth_requests(call("sns", "Subscribe", TopicArn=TOPIC, Protocol="email", Endpoint="a@b"), world)
     assert subscribed[0].context == {"sns:Protocol": "email", "sns:Endpoint": "a@b", "aws:ResourceTag/app": "bft"}
     assert essentials(auth_requests(call("sns", "ListSubscriptionsByTopic", TopicArn=TOPIC), world)) == [
@@ -343,21 +348,26 @@ def test_lambda_events_cloudformation() -> None:
     fn = f"arn:aws:lambda:{R}:{A}:function:work"
     world = FakeWorld(tags={fn: {"team": "a"}})
     (invoke,) = auth_requests(call("lambda", "Invoke", FunctionName="work", Qualifier="live"), world)
+    direct = Unknown("whether a direct Invoke carries lambda:InvokedViaFunctionUrl false or nothing", (None, False))
     assert invoke == ActionRequest(
         "lambda:InvokeFunction",
         f"{fn}:live",
-        {"aws:ResourceTag/team": "a"},
+        {"aws:ResourceTag/team": "a", "lambda:InvokedViaFunctionUrl": direct},
         ResourceRef("lambda-function", f"{fn}:live"),
     )
-    assert function_url_requests(fn, "AWS_IAM") == [
+    url_arn = Unknown("lambda:FunctionArn on InvokeFunctionUrl is not documented")
+    assert function_url_requests(fn, "AWS_IAM", {"aws:ResourceTag/team": "a"}) == [
         ActionRequest(
             "lambda:InvokeFunctionUrl",
             fn,
-            {"lambda:FunctionUrlAuthType": "AWS_IAM"},
+            {"lambda:FunctionUrlAuthType": "AWS_IAM", "lambda:FunctionArn": url_arn, "aws:ResourceTag/team": "a"},
             ResourceRef("lambda-function", fn),
         ),
         ActionRequest(
-            "lambda:InvokeFunction", fn, {"lambda:InvokedViaFunctionUrl": True}, ResourceRef("lambda-function", fn)
+            "lambda:InvokeFunction",
+            fn,
+            {"lambda:InvokedViaFunctionUrl": True, "aws:ResourceTag/team": "a"},
+            ResourceRef("lambda-function", fn),
         ),
     ]
     events = call(
@@ -412,7 +422,9 @@ def test_sts_and_kms() -> None:
     assert grant.context["kms:GrantIsForAWSResource"] is False
     with pytest.raises(Undecidable, match="KeyId"):
         auth_requests(call("kms", "Decrypt", CiphertextBlob=b"x"), world)
-    assert pass_role(ROLE, "bedrock.amazonaws.com").context == {"iam:PassedToService": "bedrock.amazonaws.com"}
+    passed = pass_role(ROLE, "bedrock.amazonaws.com").context
+    assert passed["iam:PassedToService"] == "bedrock.amazonaws.com"
+    assert isinstance(passed["iam:AssociatedResourceArn"], Unknown)  # which resource Bedrock names: undocumented
 
 
 # -- Bedrock -----------------------------------------------------------------------------------------
@@ -453,7 +465,7 @@ def test_bedrock_create_customization_job() -> None:
         ("kms:CreateGrant", KEY),
     ]
     assert requests[0].context == {"aws:RequestTag/team": "a", "aws:TagKeys": ["team"]}
-    assert requests[4] == pass_role(ROLE, "bedrock.amazonaws.com")
+    assert requests[4] == pass_role(ROLE, "bedrock.amazonaws.com", world)
     assert {r.context["kms:ViaService"] for r in requests[5:]} == {f"bedrock.{R}.amazonaws.com"}
     clash = call(
         "bedrock",

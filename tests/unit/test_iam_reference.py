@@ -61,6 +61,9 @@ RESOURCE_EXCEPTIONS = {
         f"({REFERENCE_DATE}); {NEWER_SAR} lists it for {action}"
         for action in ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:TagResource")
     },
+    ("states:StartExecution", "statemachineversion"): "a qualified ARN is how StartExecution names a version or "
+    "an alias (StartExecution API reference, stateMachineArn); the reference lists states:StateMachineQualifier for "
+    "the action but only the statemachine resource type",
     ("lambda:InvokeFunction", "function alias"): "Invoke with a Qualifier is authorized on the qualified ARN, "
     "which a grant on the unqualified one does not cover (Lambda developer guide, 'Versioning, aliases, and "
     "resource policies'); the SAR lists only the function type for the action, also in 2026",
@@ -144,6 +147,7 @@ def _samples() -> list[tuple[str, str, dict[str, Any]]]:
         ("dynamodb", "DescribeTable", {"TableName": "State"}),
         *[("stepfunctions", op, {"stateMachineArn": MACHINE})
           for op in ("StartExecution", "DescribeStateMachine", "ListExecutions")],
+        ("stepfunctions", "StartExecution", {"stateMachineArn": f"{MACHINE}:live"}),
         *[("stepfunctions", op, {"executionArn": EXECUTION})
           for op in ("DescribeExecution", "GetExecutionHistory", "StopExecution")],
         *[("stepfunctions", op, {"taskToken": token})

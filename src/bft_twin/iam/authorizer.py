@@ -30,6 +30,8 @@ from botocore.client import BaseClient
 from botocore.validate import ParamValidator
 
 from bft_twin.iam.actions import ActionRequest, Call, ResourceRef, World, auth_requests
+from bft_twin.iam.actions._common import resource_tag_context
+from bft_twin.iam.context import merged_context, request_keys
 from bft_twin.iam.evaluate import access_denied_message, evaluate
 from bft_twin.iam.model import AuthRequest, ContextValue, Decision, Principal, StatementRef, Undecidable
 from bft_twin.iam.store import PolicyStore
@@ -115,8 +117,19 @@ class _Identity:
 class Authorizer:
     """Issues credentials to the offline identities and decides each of their calls."""
 
-    def __init__(self, store: PolicyStore, *, account: str, region: str, partition: str = "aws") -> None:
+    def __init__(
+        self,
+        store: PolicyStore,
+        *,
+        account: str,
+        region: str,
+        partition: str = "aws",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.store = store
+        # Epoch seconds of the world (its virtual clock): aws:CurrentTime, aws:EpochTime. Without one they
+        # are Unknown, and a condition on them Undecidable.
+        self.clock = clock
         self.account = account
         self.region = region
         self.partition = partition
@@ -143,7 +156,17 @@ class Authorizer:
                 role_name = role_arn.rsplit("/", 1)[-1]
                 account = role_arn.split(":")[4]
                 session_arn = f"arn:{self.partition}:sts::{account}:assumed-role/{role_name}/{session_name}"
-                principal = Principal(arn=role_arn, type="AWS", account=account, session_arn=session_arn)
+                record = self.store.role(role_arn)
+                ours = record is not None and not record.source.startswith("external:")
+                principal = Principal(
+                    arn=role_arn,
+                    type="AWS",
+                    account=account,
+                    session_arn=session_arn,
+                    tags=dict(record.tags) if record is not None and ours else {},
+                    userid=f"{record.role_id}:{session_name}" if record is not None and record.role_id else None,
+                    tags_known=ours,
+                )
                 found = _Identity(principal, Credentials(key, "offline-" + digest[16:56], "offline-" + digest[:40]))
                 found.role_name = role_name
                 self._by_key[key] = found
@@ -165,11 +188,11 @@ class Authorizer:
                 "(the role is not part of the assembly)",
                 action="sts:AssumeRole",
             )
-        keys: dict[str, ContextValue] = dict(context or {})
+        needed = ActionRequest("sts:AssumeRole", role_arn, {}, ResourceRef("iam-role", role_arn))
+        tags = resource_tag_context(self.world, role_arn) if self.world is not None else {}
+        keys = merged_context(self._keys(caller, needed), tags, context or {})
         identity: list[Any] = []
         if caller.type == "AWS":
-            keys.setdefault("aws:PrincipalArn", caller.arn)
-            keys.setdefault("aws:PrincipalAccount", caller.account or self.account)
             # A person's own role lies outside the assembly; its policies are the platform team's and are
             # taken to allow AssumeRole (the trust policy still decides).
             identity, _ = self.store.identity_policies(caller.arn)
@@ -249,14 +272,11 @@ class Authorizer:
     def _decide_one(
         self, principal: Principal, needed: ActionRequest, call: Call, extra: Mapping[str, ContextValue]
     ) -> Decision:
-        keys: dict[str, ContextValue] = {"aws:SecureTransport": True, **needed.context, **extra}
+        keys = merged_context(self._keys(principal, needed), needed.context, extra)
         identity: list[Any] = []
         unknown: list[str] = []
         boundary = None
         if principal.type == "AWS":
-            keys.setdefault("aws:PrincipalArn", principal.arn)
-            keys.setdefault("aws:PrincipalAccount", principal.account or self.account)
-            keys.setdefault("aws:PrincipalType", "AssumedRole")
             identity, unknown = self.store.identity_policies(principal.arn)
             boundary = self.store.boundary(principal.arn)
         resource_policy, kind, grants = self._resource_policy(needed.resource_policy)
@@ -278,6 +298,11 @@ class Authorizer:
             )
         self._record(principal, call.service, call.operation, request, decision, needed.implicit)
         return decision
+
+    def _keys(self, principal: Principal, needed: ActionRequest) -> dict[str, ContextValue]:
+        """What every request carries (:mod:`bft_twin.iam.context`), the time from the world's clock."""
+        now = self.clock() if self.clock is not None else None
+        return request_keys(principal, needed, now=now, account=self.account)
 
     def _resource_policy(self, ref: ResourceRef | None) -> tuple[Any, Any, list[Any]]:
         if ref is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bft_twin.iam.model import AuthRequest, ContextValue, Undecidable
+from bft_twin.iam.model import AuthRequest, ContextValue, Undecidable, Unknown
 from bft_twin.iam.patterns import VARIABLE, arn_regex, string_like_regex
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "KNOWN_OPERATORS",
     "Cond",
     "cond_holds",
+    "context_value",
     "is_known_key",
     "parse_conditions",
     "request_context",
@@ -30,10 +31,13 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 # Condition-key registry
 # --------------------------------------------------------------------------------------------------
-# A condition on a key outside this registry is Undecidable: the request mapper promises to supply every
-# registered key AWS would supply for a request, so an unregistered key is one we do not model. To add a
-# key: put its exact name (as in "AWS global condition context keys" or the Service Authorization
-# Reference) in the service's tuple below, and teach the mapper to supply it.
+# A condition on a key outside this registry is Undecidable: for a registered key, every request carries
+# what AWS would supply -- the value, or an ``Unknown`` when the offline world cannot know it (a condition
+# on it is Undecidable too) -- and a key that is absent is one AWS leaves out. How each key is supplied,
+# with its source: ``KEY_SOURCES`` in :mod:`bft_twin.iam.context` (a test keeps it equal to this registry,
+# and proves each key, one test per key). To add a key: put its exact name (as in "AWS global condition
+# context keys" or the Service Authorization Reference) in the service's tuple below, say in KEY_SOURCES
+# how it is supplied, and supply it (the mapper, or the context builder for what every request carries).
 
 _GLOBAL_KEYS = (
     "aws:SourceAccount",
@@ -316,8 +320,32 @@ def parse_conditions(block: Any) -> tuple[tuple[Cond, ...], str | None]:
 _MISSING = object()
 
 
+def context_value(ctx: Mapping[str, ContextValue], key: str) -> object:
+    """The request's value of ``key`` (lower-cased), or ``_MISSING``; an ``Unknown`` registered for a whole
+    family of keys (``"aws:resourcetag/*"``: the resource's tags are not known) answers for each of them."""
+    value = ctx.get(key, _MISSING)
+    if value is _MISSING:
+        for prefix in _PREFIXES_LOWER:
+            if key.startswith(prefix):
+                return ctx.get(prefix + "*", _MISSING)
+    return value
+
+
 def cond_holds(cond: Cond, ctx: Mapping[str, ContextValue], where: str) -> bool:
-    value = ctx.get(cond.key, _MISSING)
+    value = context_value(ctx, cond.key)
+    if isinstance(value, Unknown):
+        if value.possible is not None:
+            outcomes = {_holds(cond, _MISSING if v is None else v, where) for v in value.possible}
+            if len(outcomes) == 1:
+                return outcomes.pop()
+        raise Undecidable(
+            f"{where}: condition {cond.operator!r} on {cond.key!r}, which AWS supplies for this request but the "
+            f"offline world cannot know: {value.reason}"
+        )
+    return _holds(cond, value, where)
+
+
+def _holds(cond: Cond, value: object, where: str) -> bool:
     # An empty list is treated as an absent key (GUESS, see docs/offline-authorization.md): MULTI speaks
     # of keys "not present" and of "empty" request values in the same breath.
     missing = value is _MISSING or (isinstance(value, list) and not value)
@@ -376,8 +404,9 @@ def request_context(request: AuthRequest) -> dict[str, ContextValue]:
 
     Added when the mapper did not supply them: ``kms:EncryptionContext:<key>`` and
     ``kms:EncryptionContextKeys`` from ``encryption_context``; ``aws:PrincipalTag/<key>`` from the
-    principal's tags; ``aws:PrincipalArn`` (the role ARN, not the session) and ``aws:PrincipalAccount`` for
-    an AWS principal ("AWS global condition context keys").
+    principal's tags (all of them ``Unknown`` when its tags are not known); ``aws:PrincipalArn`` (the role
+    ARN, not the session) and ``aws:PrincipalAccount`` for an AWS principal ("AWS global condition context
+    keys"). The rest of what AWS supplies is the runner's (:mod:`bft_twin.iam.context`).
     """
     ctx: dict[str, ContextValue] = {k.lower(): v for k, v in request.context.items()}
     p = request.principal
@@ -387,6 +416,8 @@ def request_context(request: AuthRequest) -> dict[str, ContextValue]:
         ctx.setdefault("kms:encryptioncontextkeys", list(request.encryption_context))
     for k, v in p.tags.items():
         ctx.setdefault(f"aws:principaltag/{k.lower()}", v)
+    if p.type == "AWS" and not p.tags_known:
+        ctx.setdefault("aws:principaltag/*", Unknown(f"the tags of {p.arn}, a role outside the assembly"))
     if p.type == "AWS":
         ctx.setdefault("aws:principalarn", p.arn)
         if p.account:

@@ -14,7 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ContextValue = str | bool | int | list[str]
+
+@dataclass(frozen=True)
+class Unknown:
+    """A condition key AWS supplies for a request whose value the offline world cannot know.
+
+    A condition on it is Undecidable (fail closed), never evaluated as if the key were absent. ``possible``
+    narrows it: the values the key may take (``None`` standing for "absent"); a condition that holds, or
+    fails, for every one of them is decided (:func:`bft_twin.iam.conditions.cond_holds`).
+    """
+
+    reason: str
+    possible: tuple[str | bool | int | None, ...] | None = None
+
+
+ContextValue = str | bool | int | list[str] | Unknown
 
 PolicyKind = Literal["identity", "boundary", "resource", "trust", "key"]
 
@@ -34,6 +48,11 @@ class Principal:
     account: str | None = None  # None for a service principal
     session_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # aws:userid: "<role id>:<session name>" for a role session (IAM User Guide, "Principal key values");
+    # None when the role is not the assembly's (its id is not known offline).
+    userid: str | None = None
+    # Whether ``tags`` are all the principal's tags (False: a role outside the assembly, tags unknown).
+    tags_known: bool = True
 
     @property
     def shown(self) -> str:

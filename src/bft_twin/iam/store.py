@@ -45,6 +45,8 @@ class RoleRecord:
     inline: list[Policy] = field(default_factory=list)
     managed_arns: list[str] = field(default_factory=list)
     boundary_arn: str | None = None
+    role_id: str | None = None  # IAM's unique id (AROA...): aws:userid is "<role id>:<session name>"
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class PolicyStore:
@@ -78,6 +80,8 @@ class PolicyStore:
         inline: Sequence[tuple[str, Mapping[str, Any]]] = (),
         managed_arns: Iterable[str] = (),
         boundary_arn: str | None = None,
+        role_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         record = RoleRecord(
             arn=arn,
@@ -87,6 +91,8 @@ class PolicyStore:
             inline=[Policy(doc, f"{source}:{policy_name}", "identity") for policy_name, doc in inline],
             managed_arns=list(managed_arns),
             boundary_arn=boundary_arn,
+            role_id=role_id,
+            tags=dict(tags or {}),
         )
         with self._lock:
             self.roles[arn] = record

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from moto.awslambda.models import lambda_backends
 from moto.dynamodb.models import dynamodb_backends
+from moto.events.models import events_backends
+from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
@@ -104,21 +107,46 @@ class MotoWorld:
 
     # -- tags and Bedrock -----------------------------------------------------------------------------
 
-    def resource_tags(self, arn: str) -> Mapping[str, str]:
+    def resource_tags(self, arn: str) -> Mapping[str, str] | None:
+        """The resource's tags as the runner created it (its template's ``Tags``); None for a service whose
+        tags the offline world does not record (CloudFormation stacks, log groups): Unknown, not absent."""
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        try:
+            return self._tags(service, arn)
+        except Exception:  # not a resource moto holds (deleted, or never created offline): its tags are unknown
+            return None
+
+    def _tags(self, service: str, arn: str) -> Mapping[str, str] | None:
+        region = self.region
         if service == "bedrock":
             return self.fake.resource_tags(arn) if self.fake is not None else {}
         if service == "states":
-            backend = stepfunctions_parser_backends[self.account][self.region]
-            try:
-                tags = backend.get_tags_list_for_state_machine(arn)
-            except Exception:  # not a state machine moto knows (an execution: tags are its machine's)
-                return {}
-            return {t["key"]: t["value"] for t in tags}
+            backend = stepfunctions_parser_backends[self.account][region]
+            machine = arn if ":stateMachine:" in arn else ""
+            if not machine:
+                return {}  # an execution: its tags are its machine's (the mapper asks for the machine)
+            return {t["key"]: t["value"] for t in backend.get_tags_list_for_state_machine(machine)}
         if service == "sns":
-            topic = sns_backends[self.account][self.region].topics.get(arn)
+            topic = sns_backends[self.account][region].topics.get(arn)
             return dict(getattr(topic, "_tags", {}) or {}) if topic is not None else {}
-        return {}
+        if service == "lambda":
+            return dict(lambda_backends[self.account][region].list_tags(":".join(arn.split(":")[:7])) or {})
+        if service == "kms":
+            found = kms_backends[self.account][region].list_resource_tags(arn).get("Tags", [])
+            return {t["TagKey"]: t["TagValue"] for t in found}
+        if service == "dynamodb":
+            table = arn.split("/index/", 1)[0]
+            return {t["Key"]: t["Value"] for t in dynamodb_backends[self.account][region].list_tags_of_resource(table)}
+        if service == "ssm":
+            name = arn.split(":parameter", 1)[1]
+            return dict(ssm_backends[self.account][region].list_tags_for_resource("Parameter", name))
+        if service == "iam" and ":role/" in arn:
+            tags, _ = iam_backends[self.account][self.partition].list_role_tags(arn.rsplit("/", 1)[-1], None, 100)
+            return {t["Key"]: t["Value"] for t in tags}
+        if service == "events" and ":event-bus/" in arn:
+            found = events_backends[self.account][region].list_tags_for_resource(arn).get("Tags", [])
+            return {t["Key"]: t["Value"] for t in found}
+        return None
 
     def bedrock_arn(self, identifier: str, kind: str) -> str | None:
         if kind == "foundation-model":

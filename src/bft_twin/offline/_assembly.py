@@ -75,6 +75,9 @@ class StackSpec:
     template: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)  # artifact ids of other stacks
     resources: dict[str, ResourceSpec] = field(default_factory=dict)
+    # The role CloudFormation deploys the stack with (the manifest's cloudFormationExecutionRoleArn, with
+    # ${AWS::AccountId}-style placeholders); None when the manifest names none.
+    execution_role: str | None = None
 
     def matches(self, key: str) -> bool:
         return key in (self.name, self.artifact_id, self.display_name)
@@ -175,6 +178,7 @@ def _stacks_of(directory: Path) -> Iterator[StackSpec]:
                 directory=directory,
                 template=template,
                 dependencies=list(artifact.get("dependencies", [])),
+                execution_role=properties.get("cloudFormationExecutionRoleArn"),
             )
             paths = _construct_paths(directory, artifact)
             for logical_id, resource in template.get("Resources", {}).items():

@@ -16,12 +16,15 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.loaders
 import botocore.session
 from moto.sns.models import sns_backends
+
+if TYPE_CHECKING:
+    from bft_twin.deploy_checks import DeployContext
 
 from bft_twin.iam.authorizer import OPERATOR_ACCESS_KEY
 from bft_twin.offline._assembly import AssemblyError, ResourceSpec, StackSpec, references
@@ -67,6 +70,9 @@ class Deployment:
             lookup=self,
             parameters=self._parameters(stack),
         )
+        from bft_twin.deploy_checks import check_resource
+
+        checks = self._deploy_context(stack)
         skipped: Counter[str] = Counter()
         for spec in stack.ordered_resources():
             if spec.condition and not resolver.condition(spec.condition, spec.where):
@@ -76,6 +82,8 @@ class Deployment:
                 self.skipped[f"{stack.name}/{spec.logical_id}"] = spec.type
                 skipped[spec.type] += 1
                 continue
+            if checks is not None:  # what AWS would refuse to create (bft_twin.deploy_checks)
+                check_resource(spec, resolver, checks)
             try:
                 created = self._factory.create(spec, resolver)
             except IntrinsicError:
@@ -99,6 +107,10 @@ class Deployment:
             self._outputs[(stack.name, name)] = value
             if "Export" in output:
                 self._exports[str(resolver.resolve(output["Export"]["Name"], where))] = value
+
+    def _deploy_context(self, stack: StackSpec) -> DeployContext | None:
+        """What the deploy-time checks of ``stack`` read; None: create without them (the runner supplies it)."""
+        return None
 
     def _parameters(self, stack: StackSpec) -> dict[str, Any]:
         values: dict[str, Any] = {}

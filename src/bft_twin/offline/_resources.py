@@ -144,6 +144,14 @@ class ResourceFactory:
         value = resolver.resolve(spec.properties[name], f"{spec.where} property {name}")
         return default if value is None else value
 
+    def _tags(self, spec: ResourceSpec, resolver: Resolver) -> dict[str, str]:
+        """The template's ``Tags`` (a list of Key/Value, or a map for SSM parameters): the resource's
+        aws:ResourceTag keys and, for a role, its aws:PrincipalTag keys."""
+        tags = self._prop(spec, resolver, "Tags", [])
+        if isinstance(tags, Mapping):
+            return {str(k): str(v) for k, v in tags.items()}
+        return {str(t["Key"]): str(t["Value"]) for t in tags}
+
     def _arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return (
             f"arn:{self._pseudo.partition}:{service}:{self._pseudo.region if region else ''}:"
@@ -191,6 +199,7 @@ class ResourceFactory:
             Description=self._prop(spec, resolver, "Description", ""),
             KeyUsage=self._prop(spec, resolver, "KeyUsage", "ENCRYPT_DECRYPT"),
             KeySpec=self._prop(spec, resolver, "KeySpec", "SYMMETRIC_DEFAULT"),
+            Tags=[{"TagKey": k, "TagValue": v} for k, v in self._tags(spec, resolver).items()],
         )["KeyMetadata"]
         # moto does not enforce key policies; the offline authorization does. CloudFormation gives a key
         # without KeyPolicy the default policy, which delegates to the account's IAM policies.
@@ -224,7 +233,8 @@ class ResourceFactory:
             value = self._prop(spec, resolver, key)
             if value is not None:
                 attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
-        arn = self._clients("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        tags = [{"Key": k, "Value": v} for k, v in self._tags(spec, resolver).items()]
+        arn = self._clients("sns").create_topic(Name=name, Attributes=attributes, Tags=tags)["TopicArn"]
         return Created(spec, arn, {"TopicArn": arn, "TopicName": name})
 
     def _subscription(self, spec: ResourceSpec, resolver: Resolver) -> Created:
@@ -290,6 +300,13 @@ class ResourceFactory:
         stream = self._prop(spec, resolver, "StreamSpecification")
         if stream and stream.get("StreamViewType"):
             request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        own = self._tags(spec, resolver)
+        if spec.type == "AWS::DynamoDB::GlobalTable":  # a TableV2's tags are its replica's
+            replicas = self._prop(spec, resolver, "Replicas", [])
+            here = [r for r in replicas if r.get("Region", self._pseudo.region) == self._pseudo.region]
+            own = {str(t["Key"]): str(t["Value"]) for r in here[:1] for t in r.get("Tags", [])}
+        if own:
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in own.items()]
         dynamodb = self._clients("dynamodb")
         table = dynamodb.create_table(**request)["TableDescription"]
         ttl = self._prop(spec, resolver, "TimeToLiveSpecification")
@@ -307,8 +324,12 @@ class ResourceFactory:
     def _role(self, spec: ResourceSpec, resolver: Resolver) -> Created:
         name = self._prop(spec, resolver, "RoleName") or generated_name(spec, max_length=64)
         trust = self._prop(spec, resolver, "AssumeRolePolicyDocument", {})
+        tags = self._tags(spec, resolver)
         role = self._clients("iam").create_role(
-            RoleName=name, Path=self._prop(spec, resolver, "Path", "/"), AssumeRolePolicyDocument=json.dumps(trust)
+            RoleName=name,
+            Path=self._prop(spec, resolver, "Path", "/"),
+            AssumeRolePolicyDocument=json.dumps(trust),
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         )["Role"]
         self.store.add_role(
             arn=role["Arn"],
@@ -318,6 +339,8 @@ class ResourceFactory:
             inline=[(p["PolicyName"], p["PolicyDocument"]) for p in self._prop(spec, resolver, "Policies", [])],
             managed_arns=self._prop(spec, resolver, "ManagedPolicyArns", []),
             boundary_arn=self._prop(spec, resolver, "PermissionsBoundary"),
+            role_id=role["RoleId"],
+            tags=tags,
         )
         return Created(spec, name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
@@ -347,6 +370,7 @@ class ResourceFactory:
             Environment={"Variables": environment},
             Timeout=timeout,
             MemorySize=memory,
+            Tags=self._tags(spec, resolver),
         )["FunctionArn"]
         self.functions.append(
             InProcessFunction(
@@ -399,13 +423,17 @@ class ResourceFactory:
         kind = self._prop(spec, resolver, "Type", "String")
         value = self._prop(spec, resolver, "Value")
         self._clients("ssm").put_parameter(Name=name, Value=str(value), Type=kind, Overwrite=True)
+        tags = [{"Key": k, "Value": v} for k, v in self._tags(spec, resolver).items()]
+        if tags:  # put_parameter refuses Tags with Overwrite
+            self._clients("ssm").add_tags_to_resource(ResourceType="Parameter", ResourceId=name, Tags=tags)
         return Created(spec, name, {"Type": kind, "Value": value})
 
     # -- orchestration ----------------------------------------------------------------------------
 
     def _event_bus(self, spec: ResourceSpec, resolver: Resolver) -> Created:
         name = self._prop(spec, resolver, "Name")
-        arn = self._clients("events").create_event_bus(Name=name)["EventBusArn"]
+        tags = [{"Key": k, "Value": v} for k, v in self._tags(spec, resolver).items()]
+        arn = self._clients("events").create_event_bus(Name=name, Tags=tags)["EventBusArn"]
         return Created(spec, name, {"Arn": arn, "Name": name})
 
     def _rule(self, spec: ResourceSpec, resolver: Resolver) -> Created:

@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 
 _environments = count(1)
 
+# The AWS managed policy CDK's bootstrap attaches to the execution role unless told otherwise.
+ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
 
 class OfflineAssembly(Deployment):
     """Stands up every stack of a synthesized cloud assembly in moto and runs its state machine.
@@ -97,13 +100,20 @@ class OfflineAssembly(Deployment):
         self.denied_deliveries: list[str] = []  # rule deliveries the function's resource policy refused
         self.store = PolicyStore(partition=self._pseudo.partition)
         self.authorizer = Authorizer(
-            self.store, account=self.account_id, region=self.region, partition=self._pseudo.partition
+            self.store,
+            account=self.account_id,
+            region=self.region,
+            partition=self._pseudo.partition,
+            clock=lambda: self.clock.now(),  # aws:CurrentTime and aws:EpochTime are the world's virtual time
         )
         self.world = MotoWorld(account=self.account_id, region=self.region, partition=self._pseudo.partition)
         self.authorizer.world = self.world
         self._client_hooks: list[Callable[[Any], None]] = []
         self._schedules: dict[str, RateSchedule] = {}  # rule ARN -> its rate schedule on the virtual clock
         self._schedule_origin = 0.0
+        # What AWS creates but warns about (bft_twin.deploy_checks), and what adds up across resources.
+        self.deploy_warnings: list[str] = []
+        self._deploy_tallies: dict[str, int] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -206,6 +216,30 @@ class OfflineAssembly(Deployment):
             self._clients.clear()
             self._session = None
 
+    def _deploy_context(self, stack: Any) -> Any:
+        """The deploy-time checks' view (:mod:`bft_twin.deploy_checks`): CloudFormation creates ``stack`` as its
+        execution role (CDK's bootstrap role by default, with AdministratorAccess: an assumption)."""
+        from bft_twin.deploy_checks import DeployContext
+
+        p = self._pseudo
+        role = stack.execution_role or "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role"
+        for name, value in (
+            ("AWS::Partition", p.partition),
+            ("AWS::AccountId", p.account_id),
+            ("AWS::Region", p.region),
+        ):
+            role = role.replace("${" + name + "}", value)
+        session = f"arn:{p.partition}:sts::{p.account_id}:assumed-role/{role.rsplit('/', 1)[-1]}/AWSCloudFormation"
+        return DeployContext(
+            store=self.store,
+            pseudo=p,
+            clock=self.clock.now,
+            deployer=Principal(role, account=p.account_id, session_arn=session, tags_known=False),
+            deployer_policy=ADMINISTRATOR_ACCESS,
+            warnings=self.deploy_warnings,
+            tallies=self._deploy_tallies,
+        )
+
     def _stop_running_executions(self) -> None:
         # Executions run in moto's worker threads; stop them so none outlives the mock.
         if self._factory is None or self._mock is None:
@@ -292,7 +326,8 @@ class OfflineAssembly(Deployment):
     def session_as(self, role_arn: str, session_name: str, *, caller: str | None = None) -> boto3.session.Session:
         """A boto3 session of ``role_arn``, assumed by ``caller`` (a person's principal ARN) through its trust
         policy -- how a team member or a reviewer uses the pipeline offline."""
-        principal = Principal(caller or role_arn, account=(caller or role_arn).split(":")[4])
+        # A person's role lies outside the assembly: its tags and role id are not known offline.
+        principal = Principal(caller or role_arn, account=(caller or role_arn).split(":")[4], tags_known=False)
         credentials = (
             self.authorizer.assume_role(principal, role_arn, session_name)
             if caller is not None
@@ -352,6 +387,7 @@ class OfflineAssembly(Deployment):
         from urllib.parse import urlsplit
 
         from bft_twin.iam.actions import Call, function_url_requests
+        from bft_twin.iam.actions._common import resource_tag_context
 
         assert self._factory is not None, "use inside `with OfflineAssembly(...)`"
         parts = urlsplit(request.url)
@@ -368,7 +404,7 @@ class OfflineAssembly(Deployment):
             refused = self.authorizer.decide(
                 caller,
                 Call("lambda", "InvokeFunctionUrl", {}, self.region, self.account_id),
-                requests=function_url_requests(function_arn, auth_type),
+                requests=function_url_requests(function_arn, auth_type, resource_tag_context(self.world, function_arn)),
             )
             if refused is not None:
                 return forbidden

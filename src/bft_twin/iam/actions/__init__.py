@@ -4,8 +4,9 @@
 passed to boto3) into the :class:`ActionRequest` list AWS evaluates: the action on the target resource
 with its service and resource condition keys, plus the requests a service makes *implicitly* with the
 caller's credentials (``kms:Decrypt`` when S3 reads an SSE-KMS object, ``iam:PassRole`` when Bedrock is
-handed a role). The caller (the runner) adds the principal keys (``aws:PrincipalArn``,
-``aws:PrincipalAccount``, ``aws:PrincipalTag/*``, ``aws:SecureTransport``, ``aws:userid``).
+handed a role). The caller (the authorizer) adds what every request carries -- the principal, time,
+transport, resource-account and via-service keys -- from :mod:`bft_twin.iam.context`; a key AWS supplies
+whose value the offline world cannot know is an :class:`~bft_twin.iam.model.Unknown`, never left out.
 
 What the mapper needs to know about the offline world (an object's KMS key, a table's partition key, a
 resource's tags) it asks a :class:`World`. An operation it does not map raises

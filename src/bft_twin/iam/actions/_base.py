@@ -47,7 +47,9 @@ class ActionRequest:
     ``resource`` is an ARN or ``"*"`` for actions without a resource type. ``context`` holds the service
     and resource condition keys AWS supplies for this request. ``resource_policy`` names the resource
     whose resource-based policy also applies (``None``: the resource type has none). ``implicit`` says why
-    the request is made although the caller did not call the action directly.
+    the request is made although the caller did not call the action directly; ``via`` names the service
+    (``"s3.amazonaws.com"``) when that service makes the request with the caller's credentials (its
+    ``aws:ViaAWSService`` is true).
     """
 
     action: str
@@ -56,6 +58,7 @@ class ActionRequest:
     resource_policy: ResourceRef | None
     encryption_context: Mapping[str, str] = field(default_factory=dict)
     implicit: str | None = None
+    via: str | None = None
 
 
 class World(Protocol):
@@ -85,8 +88,9 @@ class World(Protocol):
     def kms_key_arn(self, key_id: str) -> str:
         """Key id / key ARN / alias name / alias ARN -> key ARN."""
 
-    def resource_tags(self, arn: str) -> Mapping[str, str]:
-        """Tags of any taggable resource (bedrock, states, sns, lambda, kms, ssm, dynamodb...)."""
+    def resource_tags(self, arn: str) -> Mapping[str, str] | None:
+        """Tags of any taggable resource (bedrock, states, sns, lambda, kms, ssm, dynamodb...); None when the
+        world does not know them (its aws:ResourceTag keys are then Unknown, not absent)."""
 
     def bedrock_arn(self, identifier: str, kind: str) -> str | None:
         """A Bedrock name or ARN -> ARN; None if it does not exist.

@@ -16,7 +16,12 @@ from bft_twin.iam.actions._common import (
 )
 from bft_twin.iam.actions._identity import pass_role
 from bft_twin.iam.actions._kms import kms_request
-from bft_twin.iam.model import ContextValue, Undecidable
+from bft_twin.iam.model import ContextValue, Undecidable, Unknown
+
+# Bedrock documents that it uses a customer managed key, not the encryption context of its KMS requests nor
+# the grant it creates: conditions on those keys are Undecidable offline.
+_BEDROCK_CONTEXT = "not documented by Bedrock"
+_BEDROCK_GRANT = Unknown("the grant Bedrock creates for a customization job is not documented")
 
 
 def _bedrock_arn(call: Call, kind: str, name: str) -> str:
@@ -70,7 +75,10 @@ def _model_user_kms(call: Call, world: World, model_arn: str, actions: Iterable[
     key = world.custom_model_kms_key(custom) if custom else None
     if not key:
         return []
-    return [kms_request(world, call, action, key, via="bedrock", implicit=why) for action in actions]
+    return [
+        kms_request(world, call, action, key, via="bedrock", implicit=why, context_unknown=_BEDROCK_CONTEXT)
+        for action in actions
+    ]
 
 
 def map_bedrock(call: Call, world: World) -> list[ActionRequest]:
@@ -105,11 +113,18 @@ def map_bedrock(call: Call, world: World) -> list[ActionRequest]:
                         implicit="tags passed at creation",
                     )
                 )
-        requests.append(pass_role(p["roleArn"], "bedrock.amazonaws.com"))
+        requests.append(pass_role(p["roleArn"], "bedrock.amazonaws.com", world))
         if p.get("customModelKmsKeyId"):
             for kms_action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"):
                 extra: dict[str, ContextValue] = (
-                    {"kms:GrantIsForAWSResource": True} if kms_action == "kms:CreateGrant" else {}
+                    {
+                        "kms:GrantIsForAWSResource": True,
+                        "kms:GrantOperations": _BEDROCK_GRANT,
+                        "kms:GranteePrincipal": _BEDROCK_GRANT,
+                        "kms:RetiringPrincipal": _BEDROCK_GRANT,
+                    }
+                    if kms_action == "kms:CreateGrant"
+                    else {}
                 )
                 requests.append(
                     kms_request(
@@ -120,6 +135,7 @@ def map_bedrock(call: Call, world: World) -> list[ActionRequest]:
                         via="bedrock",
                         extra=extra,
                         implicit="custom model encrypted with a customer managed key, created via Bedrock",
+                        context_unknown=_BEDROCK_CONTEXT,
                     )
                 )
         return requests

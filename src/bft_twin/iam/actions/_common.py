@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from bft_twin.iam.actions._base import ActionRequest, Call, World
-from bft_twin.iam.model import ContextValue, Undecidable
+from bft_twin.iam.model import ContextValue, Undecidable, Unknown
 
 #: A service's mapper: one call -> its authorization requests (raises Undecidable for what it does not map).
 Mapper = Callable[[Call, World], list[ActionRequest]]
@@ -16,7 +16,11 @@ def _tags_context(tags: Mapping[str, str], prefix: str) -> dict[str, ContextValu
 
 
 def resource_tag_context(world: World, arn: str) -> dict[str, ContextValue]:
-    return _tags_context(world.resource_tags(arn), "aws:ResourceTag")
+    """aws:ResourceTag/<k> for each tag of the resource; every such key Unknown when its tags are not known."""
+    tags = world.resource_tags(arn)
+    if tags is None:
+        return {"aws:ResourceTag/*": Unknown(f"the offline world does not record the tags of {arn}")}
+    return _tags_context(tags, "aws:ResourceTag")
 
 
 def request_tag_context(tags: Mapping[str, str]) -> dict[str, ContextValue]:

@@ -9,7 +9,13 @@ from typing import Any
 from bft_twin.iam.actions._base import ActionRequest, Call, World
 from bft_twin.iam.actions._common import Mapper, resource_tag_context, unmapped
 from bft_twin.iam.actions._kms import kms_request
-from bft_twin.iam.model import ContextValue, Undecidable
+from bft_twin.iam.model import ContextValue, Undecidable, Unknown
+
+# Writes: dynamodb:Attributes holds the attributes the request writes (DynamoDB developer guide, "Using IAM
+# policy conditions for fine-grained access control"), which the mapper computes only for PutItem.
+_WRITES = frozenset(
+    {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"}
+)
 
 
 def _ddb_scalar(value: Any) -> str:
@@ -89,6 +95,8 @@ def _ddb_request(
         context["dynamodb:LeadingKeys"] = sorted(set(leading_keys))
     if attributes is not None:
         context["dynamodb:Attributes"] = attributes
+    elif action in _WRITES or (action == "dynamodb:PutItem" and call.operation != "PutItem"):
+        context["dynamodb:Attributes"] = Unknown(f"the attributes {call.operation} writes are not computed offline")
     for param, key in (("ReturnValues", "dynamodb:ReturnValues"), ("Select", "dynamodb:Select")):
         if call.params.get(param):
             context[key] = str(call.params[param])

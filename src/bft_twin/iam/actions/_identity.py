@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from bft_twin.iam.actions._base import ActionRequest, Call, ResourceRef, World
 from bft_twin.iam.actions._common import Mapper, request_tag_context, resource_tag_context, tag_list, unmapped
-from bft_twin.iam.model import ContextValue
+from bft_twin.iam.model import ContextValue, Unknown
 
 
-def pass_role(role_arn: str, service: str) -> ActionRequest:
+def pass_role(role_arn: str, service: str, world: World | None = None) -> ActionRequest:
     """``iam:PassRole`` on ``role_arn`` to ``service`` (e.g. ``"bedrock.amazonaws.com"``).
 
     PassRole is not an API call: a service checks it when an API call hands it a role. IAM roles have no
     resource-based policy that takes part in PassRole (the trust policy governs AssumeRole, not PassRole).
+    ``iam:AssociatedResourceArn`` ("the resource to which this role will be associated", supported by every
+    service that supports iam:PassedToService: IAM User Guide, "IAM condition context keys") is Unknown:
+    which resource a service names there is not documented per service. With ``world``, the role's tags.
     """
+    context: dict[str, ContextValue] = {
+        "iam:PassedToService": service,
+        "iam:AssociatedResourceArn": Unknown(f"the resource {service} associates the passed role with"),
+    }
+    if world is not None:
+        context.update(resource_tag_context(world, role_arn))
     return ActionRequest(
         action="iam:PassRole",
         resource=role_arn,
-        context={"iam:PassedToService": service},
+        context=context,
         resource_policy=None,
         implicit=f"role passed to {service}",
     )
@@ -59,7 +68,7 @@ def map_sts(call: Call, world: World) -> list[ActionRequest]:
             ActionRequest(
                 action="sts:SetSourceIdentity",
                 resource=role,
-                context={"sts:SourceIdentity": str(p["SourceIdentity"])},
+                context={"sts:SourceIdentity": str(p["SourceIdentity"]), **resource_tag_context(world, role)},
                 resource_policy=ResourceRef("iam-role", role),
                 implicit="source identity passed to AssumeRole",
             )

@@ -24,7 +24,15 @@ def map_sns(call: Call, world: World) -> list[ActionRequest]:
         if kms_key:
             for action in ("kms:GenerateDataKey", "kms:Decrypt"):
                 requests.append(
-                    kms_request(world, call, action, kms_key, via="sns", implicit="publish to an SSE-KMS topic via SNS")
+                    kms_request(
+                        world,
+                        call,
+                        action,
+                        kms_key,
+                        via="sns",
+                        implicit="publish to an SSE-KMS topic via SNS",
+                        context_unknown="not modelled for SNS",
+                    )
                 )
         return requests
     if op == "Subscribe":
