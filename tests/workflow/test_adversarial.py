@@ -36,6 +36,7 @@ from bft.config import load_config
 from bft.registry import state_machine_name
 from bft.workflow import approval
 from bft.workflow.ownership import run_tags
+from bft.workflow.report import REFUSED_FOLDER
 from bft_twin.bedrock_fake import FakeBedrock
 from bft_twin.catalog import catalog
 from bft_twin.iam.actions import Call
@@ -709,11 +710,15 @@ def _run_search(w: World, request: dict[str, Any]) -> tuple[Any, dict[str, Any] 
     result = w.env.wait(execution, timeout=60)
     bedrock_calls = w.fake.calls[calls:]
     s3 = w.env.clients("s3")
-    try:
-        body = s3.get_object(Bucket=w.reports, Key=f"reports/search/{request['requestId']}/run.json")["Body"].read()
-        report: dict[str, Any] | None = json.loads(body)
-    except s3.exceptions.NoSuchKey:
-        report = None
+    report: dict[str, Any] | None = None
+    # An accepted run's record is under its request id; a refused one's under _refused/<execution name>.
+    for folder in (request["requestId"], f"{REFUSED_FOLDER}/{request['requestId']}"):
+        try:
+            body = s3.get_object(Bucket=w.reports, Key=f"reports/search/{folder}/run.json")["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            continue
+        report = json.loads(body)
+        break
     return result, report, bedrock_calls
 
 
@@ -784,7 +789,8 @@ def test_search_requests_naming_moderations_resources_are_invalid(world: World, 
     assert "CreateServing" not in result.states_visited
     assert after["counters"] == before["counters"]
     new_objects = {key for key in after["objects"] if key not in before["objects"]}
-    assert all(key.startswith(f"{world.reports}/reports/search/{request['requestId']}/") for key in new_objects)
+    refused = f"{world.reports}/reports/search/{REFUSED_FOLDER}/{request['requestId']}/"
+    assert all(key.startswith(refused) for key in new_objects), new_objects
     assert {k: v for k, v in after["objects"].items() if k in before["objects"]} == before["objects"]
     assert {k: v for k, v in after["executions"].items() if k in before["executions"]} == before["executions"]
     assert set(after["executions"]) - set(before["executions"]) == {result.execution_arn}
