@@ -4,7 +4,11 @@ against the lock, in the asset hash, and synthesis refused with the fix when one
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import pytest
 from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 
+from bft.synth import ROOT
 from stacks.constructs import functions
 from stacks.constructs.functions import (
     LayerWheel,
@@ -60,6 +65,30 @@ def test_without_the_wheel_synthesis_stops_and_says_to_run_make_setup(
             removal=RemovalPolicy.DESTROY,
             powertools_layer_version=27,
         )
+
+
+def test_app_py_says_to_run_make_setup_without_a_traceback(tmp_path: Path) -> None:
+    """What `cdk synth` shows: the fix on one line, exit 2 (as for a configuration error). app.py runs as
+    bft.synth runs it, in a process of its own (the CDK reads its context at start), with no wheel found."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from stacks.constructs import functions\n"
+        f"functions.LAYER_WHEELS = Path({str(tmp_path)!r})\n"
+        "import app\n"
+        "app.main()\n"
+    )
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]  # the feature flags, as bft.synth passes them
+    context |= {"env": "local", "config_dir": str(ROOT / "config")}
+    environ = {**os.environ, "CDK_OUTDIR": str(tmp_path / "out"), "CDK_CONTEXT_JSON": json.dumps(context)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: the functions' layer ships orjson "), error
+    assert error.endswith("(synthesis works offline and will not ship the layer without them)"), error
+    assert "run `make setup`" in error
+    assert "Traceback" not in done.stderr
 
 
 def test_a_wheel_for_another_machine_does_not_count(tmp_path: Path, pinned: LayerWheel) -> None:
