@@ -105,39 +105,90 @@ CHECKERS = {
 }
 
 
+plain = st.text(max_size=12).filter(lambda t: bool(t.strip()) and reference(t) is None)
+FAULTS = (
+    *(None, "role", "message_key", "no_content", "content_string", "no_blocks", "two_blocks", "block_string"),
+    *("block_key", "image", "text_number", "text_empty", "text_blank", "text_reserved", "message_string"),
+    *(
+        "system_string",
+        "system_key",
+        "system_block_key",
+        "system_block_string",
+        "system_number",
+        "system_reserved",
+        "system_blank",
+        "system_two",
+    ),
+    *("schema", "top_key", "odd", "one", "many", "messages_object"),
+)
+
+
 @st.composite
-def simple_records(draw: st.DrawFn) -> dict[str, Any]:
-    """The fast path's shape (one text block per message), with every field open to a wrong value."""
-    value = st.one_of(texts, st.just(""), st.just("  "), st.none(), st.integers(), st.just(["x"]), st.just({}))
-    turns = draw(st.integers(0, 7))
-    messages: list[Any] = []
-    for t in range(turns):
-        block: Any = {"text": draw(texts) if draw(st.integers(0, 9)) else draw(value)}
-        if not draw(st.integers(0, 14)):
-            block = draw(st.sampled_from([{}, {"text": "a", "x": 1}, {"image": {}}, "t", None]))
-        content: Any = [block] if draw(st.integers(0, 14)) else draw(st.sampled_from([[], [block, block], "t"]))
-        role: Any = ("user", "assistant")[t % 2] if draw(st.integers(0, 14)) else draw(value | st.just("user"))
-        message: Any = {"role": role, "content": content}
-        if not draw(st.integers(0, 19)):
-            message = draw(st.sampled_from([{"role": role}, {"content": content}, {**message, "x": 1}, "m"]))
-        messages.append(message)
+def simple_records(draw: st.DrawFn, fault: str | None) -> dict[str, Any]:
+    """The fast path's shape (one text block per message), valid (``fault`` None) or with that one fault: each
+    fault alone, so that the fast path is the one that must notice it."""
+    turns = 2 * draw(st.integers(1, 4))
+    messages: list[Any] = [
+        {"role": ("user", "assistant")[t % 2], "content": [{"text": draw(plain)}]} for t in range(turns)
+    ]
     record: dict[str, Any] = {"messages": messages}
     if draw(st.booleans()):
-        record["schemaVersion"] = draw(st.sampled_from(["bedrock-conversation-2024", "tooluse-dataset-2024", 1]))
+        record["schemaVersion"] = "bedrock-conversation-2024"
     if draw(st.booleans()):
-        blocks = [{"text": draw(texts)} for _ in range(draw(st.integers(0, 2)))]
-        record["system"] = draw(st.sampled_from([blocks, None, "s", [{"txt": "a"}], [{"text": 1}]]))
-    if not draw(st.integers(0, 14)):
-        record["extra"] = 1
+        record["system"] = draw(st.sampled_from([None, [], [{"text": draw(plain)}], [{"text": ""}]]))
+    i = draw(st.integers(0, turns - 1))
+    message, block = messages[i], messages[i]["content"][0]
+    blank = draw(st.sampled_from([" ", "\n\t", "\u2003", "\r\n"]))
+    changes: dict[str | None, Any] = {
+        None: lambda: None,
+        "role": lambda: message.update(role=draw(st.sampled_from(["user", "assistant", "system", None, 1]))),
+        "message_key": lambda: message.update(x=1),
+        "no_content": lambda: message.pop("content"),
+        "content_string": lambda: message.update(content="t"),
+        "no_blocks": lambda: message.update(content=[]),
+        "two_blocks": lambda: message["content"].append({"text": draw(plain)}),
+        "block_string": lambda: message.update(content=["t"]),
+        "block_key": lambda: block.update(x=1),
+        "image": lambda: message.update(
+            content=[{"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/i.png"}}}}]
+        ),
+        "text_number": lambda: block.update(text=1),
+        "text_empty": lambda: block.update(text=""),
+        "text_blank": lambda: block.update(text=blank),
+        "text_reserved": lambda: block.update(text=draw(texts)),
+        "message_string": lambda: messages.__setitem__(i, "m"),
+        "system_string": lambda: record.update(system="s"),
+        "system_key": lambda: record.update(system=[{"txt": "a"}]),
+        "system_block_key": lambda: record.update(system=[{"text": draw(plain), "x": 1}]),
+        "system_block_string": lambda: record.update(system=["s"]),
+        "system_number": lambda: record.update(system=[{"text": 1}]),
+        "system_reserved": lambda: record.update(system=[{"text": draw(texts)}]),
+        "system_blank": lambda: record.update(
+            system=[{"text": blank}, {"text": draw(plain)}][: draw(st.integers(1, 2))]
+        ),
+        "system_two": lambda: record.update(system=[{"text": draw(plain)}, {"text": draw(plain)}]),
+        "schema": lambda: record.update(schemaVersion=draw(st.sampled_from(["tooluse-dataset-2024", 1, None]))),
+        "top_key": lambda: record.update(extra=1),
+        "odd": lambda: messages.append({"role": "user", "content": [{"text": draw(plain)}]}),
+        "one": lambda: messages.__delitem__(slice(1, None)),
+        "many": lambda: messages.extend(copy.deepcopy(messages[:2]) for _ in range(33)),
+        "messages_object": lambda: record.update(messages=message),
+    }
+    changes[fault]()
     return record
 
 
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
 @pytest.mark.parametrize("model", sorted(CHECKERS))
-@SETTINGS
-@given(record=simple_records())
-def test_the_fast_path_decides_as_the_walk(model: str, record: dict[str, Any]) -> None:
+@settings(SETTINGS, max_examples=25)
+@given(data=st.data())
+def test_the_fast_path_decides_as_the_walk(model: str, fault: str | None, data: st.DataObject) -> None:
+    record = data.draw(simple_records(fault))
     fast, walk = CHECKERS[model]
-    assert outcome(fast, record) == outcome(walk, record)
+    expected = outcome(walk, record)
+    assert outcome(fast, record) == expected
+    if fault is None:
+        assert isinstance(expected, tuple), expected  # the valid record: the fast path's own answer was checked
 
 
 @settings(SETTINGS, max_examples=60)
