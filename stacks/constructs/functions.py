@@ -35,7 +35,7 @@ POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoo
 LAYER_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 # Synth copies each SDK version once into this cache, then hard-links it into every layer asset it builds.
 SDK_CACHE = ROOT / "cdk.out" / ".layer-sdk"
-# The compiled packages the layer ships (orjson: full-rule validation runs 2.5x as fast with it, as
+# The compiled packages the layer ships (orjson: full-rule validation runs 2.7x as fast with it, as
 # benchmarks/validate_bench.py prints), as wheels for the functions' runtime and architecture -- CPython 3.13 on
 # ARM_64, not this machine's -- pinned with their hashes in requirements-layer.lock and downloaded by
 # `make setup`: synthesis itself never uses the network.
