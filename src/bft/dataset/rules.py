@@ -719,7 +719,7 @@ def _converse_checker(
     def fast_check(obj: dict[str, Any]) -> RecordInfo:
         """The common record -- text only, one text block per message, roles alternating -- checked in one
         plain loop (cheaper here than whole-list operations, which build a list or set each) and one screen
-        of the joined texts for reserved strings. Any doubt (another schemaVersion, a media or second block,
+        of the joined texts for reserved strings. Any doubt (a schemaVersion not a string, a media or second block,
         a text the screen flags, any broken rule) goes to the walk above, which decides and names every
         broken rule: this path only accepts what the walk accepts, with the same result."""
         messages = obj.get("messages")
@@ -727,7 +727,7 @@ def _converse_checker(
         if (
             type(messages) is not list
             or len(obj) != 1 + ("system" in obj) + ("schemaVersion" in obj)
-            or obj.get("schemaVersion", SCHEMA_VERSION) != SCHEMA_VERSION
+            or type(obj.get("schemaVersion", "")) is not str  # any string or none (the walk's rule)
         ):
             return walk(obj)
         count = len(messages)
