@@ -21,6 +21,9 @@ $(warning *** $(PYTHON) is Python $(PYTHON_VERSION), not $(RUNTIME_PYTHON) as th
 install python$(RUNTIME_PYTHON) (or `pyenv install $(RUNTIME_PYTHON)`) and run `make setup` again. ***)
 endif
 BIN := $(CURDIR)/$(VENV)/bin
+# The functions' wheels (requirements-layer.lock) for their architecture, ARM_64; read by stacks/constructs/functions.py.
+LAYER_WHEELS := .layer-wheels
+LAYER_PLATFORM := manylinux_2_17_aarch64
 # Node 22 and the CDK CLI come from node_modules; jsii finds `node` on PATH.
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
@@ -48,7 +51,7 @@ YES ?=
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed ## install Python (.venv) and Node 22 + CDK CLI (node_modules), pinned
+setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed $(LAYER_WHEELS)/.fetched ## install Python (.venv) and Node 22 + CDK CLI (node_modules), pinned; fetch the functions' orjson wheel
 
 # The stamp names the interpreter's version: a virtualenv of another version is rebuilt, not reused.
 $(VENV)/.installed-$(PYTHON_VERSION): requirements.lock pyproject.toml
@@ -59,6 +62,16 @@ $(VENV)/.installed-$(PYTHON_VERSION): requirements.lock pyproject.toml
 	@if [ "$(PYTHON_VERSION)" = "$(RUNTIME_PYTHON)" ]; then echo runtime; else echo fallback; fi > $(VENV)/bft-python-choice
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# The wheels the functions' package layer ships (requirements-layer.lock: orjson), for the functions' runtime, not
+# this machine: CPython 3.13 on ARM_64. Synthesis unpacks them offline and fails without them
+# (stacks/constructs/functions.py); the hashes make pip refuse any other file.
+$(LAYER_WHEELS)/.fetched: requirements-layer.lock $(VENV)/.installed-$(PYTHON_VERSION)
+	rm -rf $(LAYER_WHEELS)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes \
+	  --only-binary=:all: --platform $(LAYER_PLATFORM) --implementation cp --python-version $(RUNTIME_PYTHON) \
+	  --abi cp$(subst .,,$(RUNTIME_PYTHON)) -r requirements-layer.lock -d $(LAYER_WHEELS)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -14,6 +14,7 @@ from aws_cdk import App
 
 from bft.config import ConfigError, config_path, describe_source, load_config
 from stacks import build
+from stacks.constructs.functions import LayerWheelError
 
 
 def main() -> None:
@@ -26,7 +27,11 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(describe_source(path, config), file=sys.stderr)
-    build(app, config)
+    try:
+        build(app, config)
+    except LayerWheelError as exc:  # the layer's wheels are fetched by `make setup`, never at synth
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     app.synth()
 
 

@@ -22,8 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 # Everything of the checkout that can change a synthesized template or asset; the configuration is the directory
 # actually read (bft.config.resolve_config_dir), wherever it lives.
-# requirements.lock: the layer ships the installed SDK (stacks/constructs/functions.py).
-_INPUTS = ("app.py", "cdk.json", "stacks", "lambda", "src/bft", "requirements.lock")
+# requirements.lock: the layer ships the installed SDK; requirements-layer.lock: the wheels it unpacks, named with
+# their hashes (stacks/constructs/functions.py).
+_INPUTS = ("app.py", "cdk.json", "stacks", "lambda", "src/bft", "requirements.lock", "requirements-layer.lock")
 
 
 def source_digest(root: Path = ROOT, config_dir: Path | None = None) -> str:

@@ -6,8 +6,11 @@ import hashlib
 import os
 import re
 import shutil
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsii
@@ -32,17 +35,114 @@ POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoo
 LAYER_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 # Synth copies each SDK version once into this cache, then hard-links it into every layer asset it builds.
 SDK_CACHE = ROOT / "cdk.out" / ".layer-sdk"
+# The compiled packages the layer ships (orjson: full-rule validation runs 2.7x as fast with it, as
+# benchmarks/validate_bench.py prints), as wheels for the functions' runtime and architecture -- CPython 3.13 on
+# ARM_64, not this machine's -- pinned with their hashes in requirements-layer.lock and downloaded by
+# `make setup`: synthesis itself never uses the network.
+LAYER_LOCK = ROOT / "requirements-layer.lock"
+LAYER_WHEELS = ROOT / ".layer-wheels"
+LAYER_WHEEL_PYTHON = "cp313"  # RUNTIME
+LAYER_WHEEL_ARCH = "aarch64"  # lambda_.Architecture.ARM_64
+
+
+class LayerWheelError(Exception):
+    """A wheel requirements-layer.lock pins is not in .layer-wheels/, not the pinned file, or not the version
+    the virtualenv runs. Synthesis stops: a layer without it would deploy functions that quietly run slower."""
+
+
+@dataclass(frozen=True)
+class LayerWheel:
+    name: str
+    version: str
+    path: Path
+    sha256: str
+
+
+def locked_layer_wheels(lock: Path = LAYER_LOCK) -> dict[str, tuple[str, frozenset[str]]]:
+    """requirements-layer.lock as {name: (version, sha256 hashes)}."""
+    text = lock.read_text().replace("\\\n", " ")
+    found: dict[str, tuple[str, frozenset[str]]] = {}
+    for line in text.splitlines():
+        match = re.match(r"^([A-Za-z0-9._-]+)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})+)", line)
+        if match:
+            found[match[1].lower()] = (match[2], frozenset(re.findall(r"sha256:([0-9a-f]{64})", match[3])))
+    if not found:
+        raise ValueError(f"{lock.name} pins no package with --hash=sha256:...")
+    return found
+
+
+def _fits_the_functions(wheel: Path) -> bool:
+    """A wheel CPython 3.13 on manylinux aarch64 loads: its tags name cp313 (or abi3) and aarch64."""
+    *_, pythons, abis, platforms = wheel.stem.split("-")
+    return (
+        LAYER_WHEEL_PYTHON in pythons.split(".")
+        and bool({LAYER_WHEEL_PYTHON, "abi3"} & set(abis.split(".")))
+        and any(tag.startswith("manylinux") and tag.endswith("_" + LAYER_WHEEL_ARCH) for tag in platforms.split("."))
+    )
+
+
+def layer_wheels(folder: Path | None = None, lock: Path | None = None) -> list[LayerWheel]:
+    """The pinned wheels (``lock``, default LAYER_LOCK), each found in ``folder`` (default LAYER_WHEELS) and
+    checked against its lock hash, and each the version this virtualenv runs (requirements.lock's: the offline
+    run uses the installed copy). LayerWheelError says what is wrong and what to run."""
+    folder = LAYER_WHEELS if folder is None else folder
+    lock = LAYER_LOCK if lock is None else lock
+    wheels = []
+    for name, (version, hashes) in sorted(locked_layer_wheels(lock).items()):
+        what = f"{name} {version} for the functions' runtime (CPython 3.13, manylinux {LAYER_WHEEL_ARCH})"
+        stem = re.sub(r"[-_.]+", "_", name)
+        candidates = [path for path in sorted(folder.glob(f"{stem}-{version}-*.whl")) if _fits_the_functions(path)]
+        if not candidates:
+            raise LayerWheelError(
+                f"the functions' layer ships {what} and {folder} has no such wheel: run `make setup`, which "
+                f"downloads the wheels {lock.name} pins (synthesis works offline and will not ship the layer "
+                "without them)"
+            )
+        path = candidates[0]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest not in hashes:
+            raise LayerWheelError(
+                f"{path} is not the file {lock.name} pins for {what} (sha256 {digest}): delete it and run `make setup`"
+            )
+        installed = metadata.version(name)
+        if installed != version:
+            raise LayerWheelError(
+                f"{lock.name} pins {name} {version}, this virtualenv runs {installed} (requirements.lock): the "
+                "functions and the CLI must run one version, so pin the same in both and run `make setup`"
+            )
+        wheels.append(LayerWheel(name, version, path, digest))
+    return wheels
+
+
+def bundle_layer(python: Path, wheels: Sequence[LayerWheel]) -> None:
+    """The layer's ``python/`` folder: the shared package, the SDK as installed here and the wheels unpacked."""
+    shutil.copytree(PACKAGE_DIR, python / "bft", ignore=shutil.ignore_patterns(*LAYER_EXCLUDES))
+    shutil.copytree(_sdk_cache(), python, copy_function=_link_or_copy, dirs_exist_ok=True)
+    for wheel in wheels:
+        _unpack(wheel.path, python)
+
+
+def _unpack(wheel: Path, python: Path) -> None:
+    """Install a wheel's files as pip would into site-packages (a wheel with a .data folder is refused)."""
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.infolist():
+            parts = PurePosixPath(member.filename).parts
+            if member.filename.startswith("/") or ".." in parts or parts[0].endswith(".data"):
+                raise ValueError(f"{wheel.name}: {member.filename} cannot be installed by unpacking")
+        archive.extractall(python)
 
 
 @jsii.implements(ILocalBundling)
 class _CopyPackage:
-    """Builds the layer layout without Docker or network: python/bft (the shared package) and the SDK's
-    distributions as installed in this virtualenv (python/boto3, python/boto3-<version>.dist-info, ...)."""
+    """Builds the layer layout without Docker or network: python/bft (the shared package), the SDK's
+    distributions as installed in this virtualenv (python/boto3, python/boto3-<version>.dist-info, ...) and
+    the pinned wheels for the functions' architecture, unpacked (python/orjson, python/orjson-<v>.dist-info)."""
+
+    def __init__(self, wheels: Sequence[LayerWheel]) -> None:
+        self._wheels = tuple(wheels)
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
-        python = Path(output_dir) / "python"
-        shutil.copytree(PACKAGE_DIR, python / "bft", ignore=shutil.ignore_patterns(*LAYER_EXCLUDES))
-        shutil.copytree(_sdk_cache(), python, copy_function=_link_or_copy, dirs_exist_ok=True)
+        bundle_layer(Path(output_dir) / "python", self._wheels)
         return True
 
 
@@ -51,10 +151,13 @@ def sdk_versions() -> dict[str, str]:
     return {name: metadata.version(name) for name in LAYER_SDK}
 
 
-def layer_asset_hash() -> str:
-    """What the layer's content depends on: the package's shipped files and the SDK versions. Cheaper than
-    hashing the output (the SDK is 2,000 files) and, unlike the source folder's hash, it sees an SDK upgrade."""
+def layer_asset_hash(wheels: Sequence[LayerWheel] = ()) -> str:
+    """What the layer's content depends on: the package's shipped files, the SDK versions and the wheels'
+    digests. Cheaper than hashing the output (the SDK is 2,000 files) and, unlike the source folder's hash, it
+    sees an SDK upgrade or another wheel."""
     digest = hashlib.sha256(repr(sorted(sdk_versions().items())).encode())
+    for wheel in wheels:
+        digest.update(f"{wheel.path.name}\0{wheel.sha256}\0".encode())
     ignore = shutil.ignore_patterns(*LAYER_EXCLUDES)
     for folder, dirs, files in os.walk(PACKAGE_DIR):
         dirs[:] = sorted(set(dirs) - ignore(folder, dirs))
@@ -118,19 +221,20 @@ class FunctionFactory(Construct):
         self._log_retention = log_retention
         self._removal = removal
         self.functions: dict[str, lambda_.Function] = {}
+        wheels = layer_wheels()  # LayerWheelError before anything is built: the fix is `make setup`
         self.package_layer = lambda_.LayerVersion(
             self,
             "PackageLayer",
-            description="bft shared domain package (dataset rules, workflow steps) and the AWS SDK it runs",
+            description="bft shared domain package (dataset rules, workflow steps), the AWS SDK it runs, orjson",
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             code=lambda_.Code.from_asset(
                 str(PACKAGE_DIR),
                 asset_hash_type=AssetHashType.CUSTOM,
-                asset_hash=layer_asset_hash(),
+                asset_hash=layer_asset_hash(wheels),
                 bundling=BundlingOptions(
                     image=DockerImage.from_registry("unused-local-bundling"),
-                    local=_CopyPackage(),  # type: ignore[arg-type]  # jsii.implements makes it an ILocalBundling
+                    local=_CopyPackage(wheels),  # type: ignore[arg-type]  # jsii.implements makes it an ILocalBundling
                 ),
             ),
         )

@@ -42,7 +42,8 @@ CONFIG_DEPENDENT = [
 # What no test may name (the issue's acceptance check, kept true here), written so that it does not name it.
 READS_CONFIG = re.compile(r'"config"\s*/|DEFAULT_' + r"CONFIG_DIR|config" + r"/(dev|prod|staging|local)")
 # Not sources: built, installed or cached on this machine.
-_NOT_SOURCES = (".git", ".venv", "node_modules", "cdk.out", "reports", "dist", "build", "*.egg-info", "__pycache__")
+_NOT_SOURCES = (".git", ".venv", "node_modules", ".layer-wheels", "cdk.out", "reports", "dist", "build", "*.egg-info")
+_NOT_SOURCES += ("__pycache__",)
 _NOT_SOURCES += (".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", "benchmarks/.data")
 
 
@@ -71,8 +72,8 @@ def test_the_tests_read_their_own_organisation() -> None:
 
 def _copy_with_config(target: Path, organisation: Path) -> Path:
     """The repository's sources (its tracked and new files, else everything that is not built or installed) in
-    ``target``, with ``organisation`` as config/ and this checkout's node_modules, virtualenv and the layer's SDK
-    cache linked in."""
+    ``target``, with ``organisation`` as config/ and this checkout's node_modules, virtualenv, the layer's wheels
+    (what `make setup` fetched) and the layer's SDK cache linked in."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -88,7 +89,7 @@ def _copy_with_config(target: Path, organisation: Path) -> Path:
         shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(*_NOT_SOURCES), dirs_exist_ok=True)
     shutil.rmtree(target / "config")
     shutil.copytree(organisation, target / "config")
-    for linked in ("node_modules", ".venv"):
+    for linked in ("node_modules", ".venv", ".layer-wheels"):
         (target / linked).symlink_to(ROOT / linked)
     # The layer's copy of the installed SDK (2,000 files, keyed by their versions): built once, shared.
     sdk = ROOT / "cdk.out" / ".layer-sdk"

@@ -1,15 +1,22 @@
-"""Without orjson (the Lambda runtime) the standard-library backend gives the same report."""
+"""Without orjson (not installed, or a build for another machine) the standard-library backend gives the same
+report."""
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
+import platform
+import subprocess
 import sys
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bft.dataset import parsing
 from bft.dataset.parsing import default_backend, dumps, stdlib_backend
+from bft.synth import ROOT
 from tests.unit.test_dataset_rules import HAIKU, NOVA_LITE, dataset, validate
 
 BAD_LINES: dict[int, Any] = {
@@ -39,6 +46,31 @@ def test_default_backend_falls_back_to_json_without_orjson(monkeypatch: pytest.M
     report = validate(HAIKU, dataset(HAIKU))
     assert report.parser == "json"
     assert report.valid
+
+
+@pytest.mark.skipif(platform.machine() in ("aarch64", "arm64"), reason="the ARM_64 build loads on this machine")
+def test_an_orjson_built_for_another_machine_counts_as_not_importable(tmp_path: Path) -> None:
+    """The layer's orjson is the ARM_64 build. Here, named as this machine's extension so that the loader does
+    try it, it fails to load (ImportError, not a crash): the parser and dumps fall back to the standard library."""
+    # The wheel `make setup` fetched for the layer (stacks/constructs/functions.py checks it; not imported here:
+    # the CDK takes seconds to import).
+    (wheel,) = (ROOT / ".layer-wheels").glob("orjson-*_aarch64.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp_path, [n for n in archive.namelist() if n.startswith("orjson/")])
+    (built,) = (tmp_path / "orjson").glob("*aarch64*.so")
+    renamed = built.rename(built.with_name("orjson" + importlib.machinery.EXTENSION_SUFFIXES[0]))
+    code = (
+        f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(Path(parsing.__file__).parents[2])!r}]\n"
+        "try:\n    import orjson\nexcept ImportError as exc:\n    print('ImportError:', exc)\n"
+        "from bft.dataset import parsing\n"
+        "print(parsing.default_backend()[0], parsing.dumps is parsing.stdlib_dumps, parsing.dumps([1]))\n"
+    )
+    result = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first.startswith("ImportError:"), first
+    assert renamed.name in first, first  # the loader tried the file and refused it
+    assert second == "json True b'[1]'"
 
 
 def test_orjson_is_used_when_importable() -> None:

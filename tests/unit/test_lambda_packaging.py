@@ -4,6 +4,7 @@ layer (the shared package and the pinned SDK) and the Powertools layer -- nothin
 from __future__ import annotations
 
 import json
+import platform
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bft.synth import ROOT, cached_synth
-from stacks.constructs.functions import LAYER_SDK, POWERTOOLS_LAYER
+from stacks.constructs.functions import LAYER_SDK, POWERTOOLS_LAYER, locked_layer_wheels
 from tests.conftest import SYNTH_CACHE
 
 HANDLERS = sorted(p.parent.name for p in (ROOT / "lambda").glob("*/handler.py"))
@@ -69,6 +70,68 @@ def test_the_layer_pins_the_locked_sdk(layer: Path) -> None:
     source = (layer / "botocore" / "__init__.py").read_text()
     assert f"__version__ = '{locked['botocore']}'" in source
     assert not list(layer.rglob("*.pyc")), "bytecode of the synthesizing interpreter is not shipped"
+
+
+def _locked(lock: str) -> dict[str, tuple[str, set[str]]]:
+    """A pip lock file as {name: (version, sha256 hashes)}."""
+    text = (ROOT / lock).read_text().replace("\\\n", " ")
+    return {
+        match[1]: (match[2], set(re.findall(r"sha256:([0-9a-f]{64})", match[3])))
+        for match in re.finditer(r"^([a-z0-9-]+)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})+)", text, re.MULTILINE)
+    }
+
+
+def test_the_layers_orjson_is_the_clis() -> None:
+    """requirements-layer.lock pins the orjson requirements.lock pins (the CLI's, installed here), and its one
+    hash, the ARM_64 wheel's, is among requirements.lock's hashes of that release."""
+    version, hashes = _locked("requirements-layer.lock")["orjson"]
+    cli_version, cli_hashes = _locked("requirements.lock")["orjson"]
+    assert version == cli_version == metadata.version("orjson")
+    assert len(hashes) == 1
+    assert hashes <= cli_hashes
+    assert locked_layer_wheels() == {"orjson": (version, frozenset(hashes))}
+
+
+def _elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert (header[4], header[5]) == (2, 1), "a 64-bit little-endian ELF"
+    return int.from_bytes(header[18:20], "little")
+
+
+def test_the_layer_ships_orjson_built_for_the_functions(layer: Path) -> None:
+    """The functions run python3.13 on ARM_64: the layer's orjson is the cp313 aarch64 build, at the pinned
+    version, with its dist-info (which the offline run checks against the installed version)."""
+    version = _locked("requirements.lock")["orjson"][0]
+    extensions = sorted(path.name for path in (layer / "orjson").glob("*.so"))
+    assert extensions == ["orjson.cpython-313-aarch64-linux-gnu.so"], extensions
+    assert _elf_machine(layer / "orjson" / extensions[0]) == 183  # EM_AARCH64
+    (info,) = layer.glob("orjson-*.dist-info")
+    assert info.name == f"orjson-{version}.dist-info"
+    assert metadata.PathDistribution(info).metadata["Version"] == version == metadata.version("orjson")
+    tags = metadata.PathDistribution(info).read_text("WHEEL") or ""
+    assert "Tag: cp313-cp313-manylinux_2_17_aarch64" in tags, tags
+    assert (layer / "orjson" / "__init__.py").is_file()
+
+
+def test_the_layer_alone_parses_with_orjson_where_it_loads_else_the_stdlib(layer: Path) -> None:
+    """The layer's packages in an interpreter that has nothing else (-I -S): on ARM_64 and Python 3.13 (Lambda)
+    its orjson loads; on another machine (x86_64 here) the aarch64 extension cannot load, the import raises
+    ImportError, and the dataset parser falls back to the standard library -- without crashing."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(layer)!r})\n"
+        "from bft.dataset import validate_lines\n"
+        "from bft.dataset import parsing\n"
+        "line = parsing.dumps({'schemaVersion': 'bedrock-conversation-2024', 'messages': ["
+        "{'role': 'user', 'content': [{'text': 'q'}]}, {'role': 'assistant', 'content': [{'text': 'a'}]}]})\n"
+        "report = validate_lines('amazon.nova-micro-v1:0:128k', [line.replace(b'q', b'q%d' % i) for i in range(8)])\n"
+        "print(report.parser, parsing.dumps is parsing.stdlib_dumps, report.valid, 'orjson' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    native = platform.machine() in ("aarch64", "arm64") and sys.version_info[:2] == (3, 13)
+    expected = "orjson False True True" if native else "json True True False"
+    assert result.stdout.split("\n")[0] == expected, (platform.machine(), result.stdout)
 
 
 def test_the_powertools_layer_is_the_installed_major() -> None:

@@ -316,7 +316,8 @@ def test_an_object_replaced_during_validation_is_transient(s3: Any) -> None:
         reread(0, 10)
 
 
-def test_handler_works_without_orjson_as_in_the_lambda_runtime(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_handler_works_where_orjson_cannot_load(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layer ships orjson for ARM_64; wherever it cannot be imported the standard library parses."""
     import sys
 
     monkeypatch.setitem(sys.modules, "orjson", None)

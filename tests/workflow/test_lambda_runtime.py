@@ -66,6 +66,10 @@ def run(local_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
         seen["code"] = {function.friendly_name: str(function.code_dir) for function in functions}
         seen["parsing"] = env.function_module("Workflow/Functions/ValidateDataset", "bft.dataset.parsing")
         seen["backend"] = seen["parsing"].default_backend()[0]  # its lazy `import orjson`, while the run is open
+        try:  # an import statement executed as the function's code: pydantic is in no layer
+            exec("import pydantic", seen["parsing"].__dict__)  # its module globals: the import is the function's
+        except ModuleNotFoundError as exc:
+            seen["pydantic"] = str(exc)
         seen["process_modules"] = {
             name: getattr(module, "__file__", None) for name, module in sys.modules.items() if name.startswith("bft")
         }
@@ -107,12 +111,20 @@ def test_the_sdk_is_the_processs_one_instance(run: dict[str, Any]) -> None:
 
 
 def test_packages_lambda_lacks_are_not_importable_by_handlers(run: dict[str, Any]) -> None:
-    """orjson is installed here, not in Lambda: the function's dataset parser falls back to the standard library,
-    as it does when deployed."""
-    import orjson  # noqa: F401  (installed: the CLI uses it)
+    """pydantic is installed here (the CLI's config) and in no layer: a function's import of it fails."""
+    import pydantic  # noqa: F401  (installed: the CLI uses it)
 
-    assert run["backend"] == "json"
-    assert run["parsing"].dumps is run["parsing"].stdlib_dumps  # chosen when the function imported it
+    assert "No module named 'pydantic'" in run["pydantic"], run.get("pydantic")
+
+
+def test_the_layers_orjson_is_what_the_functions_parse_with(run: dict[str, Any]) -> None:
+    """The package layer ships orjson (its ARM_64 wheel, requirements-layer.lock): like the SDK, a distribution
+    the layer ships resolves offline to the process's copy, whose version the cold start checks is the layer's.
+    So the function's dataset parser uses orjson here as when deployed (the ARM_64 build could not load here)."""
+    import orjson
+
+    assert run["backend"] == "orjson"
+    assert run["parsing"].dumps is orjson.dumps  # chosen when the function imported it
 
 
 def test_the_run_reports_its_python_and_the_functions_runtime(run: dict[str, Any]) -> None:

@@ -1,9 +1,13 @@
 """JSON backend and bounded line splitting for the streaming validator.
 
 orjson parses 2-4x faster than the standard library and is what makes full-rule
-validation faster than a bare ``json.loads`` loop. The Lambda runtime has no
-orjson, so the standard library is the fallback; both backends reject invalid
-UTF-8 and a BOM the same way (the validator checks those before parsing).
+validation faster than a bare ``json.loads`` loop. The CLI installs it
+(requirements.lock) and the functions' package layer ships the same version
+built for their architecture (requirements-layer.lock, ARM_64). Where it cannot
+be imported -- not installed, or a build for another machine (the layer's
+aarch64 extension on an x86_64 host raises ImportError when loaded) -- the
+strict standard-library parser below is the fallback; both backends reject
+invalid UTF-8 and a BOM the same way (the validator checks those before parsing).
 """
 
 from __future__ import annotations
@@ -93,11 +97,20 @@ def stdlib_backend() -> tuple[str, Loads]:
     return "json", _stdlib_loads
 
 
-def default_backend() -> tuple[str, Loads]:
-    """(name, loads) of the fastest importable parser."""
+def _orjson() -> Any:
+    """The orjson module, or None where it cannot be imported: not installed, or its compiled extension is
+    for another architecture or Python (the loader then raises ImportError, as for a missing module)."""
     try:
         import orjson
     except ImportError:
+        return None
+    return orjson
+
+
+def default_backend() -> tuple[str, Loads]:
+    """(name, loads) of the fastest importable parser."""
+    orjson = _orjson()
+    if orjson is None:
         return stdlib_backend()
     return "orjson", orjson.loads
 
@@ -108,9 +121,8 @@ def stdlib_dumps(value: Any) -> bytes:
 
 
 def _fast_dumps() -> Callable[[Any], bytes]:
-    try:
-        import orjson
-    except ImportError:  # the Lambda runtime
+    orjson = _orjson()
+    if orjson is None:
         return stdlib_dumps
     return orjson.dumps
 

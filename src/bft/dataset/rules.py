@@ -153,6 +153,59 @@ def _key_errors(
     return errors
 
 
+# Characters that no other character lowercases to (str.lower() maps no letter to punctuation).
+_CASELESS = frozenset(":<>[]{}()|/\\#=")
+
+
+def _anchored_screen(needles: tuple[str, ...]) -> Callable[[str], bool] | None:
+    """A fast test that ``text.lower()`` may contain one of ``needles`` (lowercase): False only when it cannot.
+
+    Lowercasing a record's text and searching it for each of Nova's eight reserved strings costs more than
+    parsing the record. Each of them holds a character with no case (``user:``, ``<image>``, ``[eos]``), which
+    ``str.find`` locates at memchr speed and which prose has few of; only around each one is a few characters'
+    window lowercased and compared. Lowercasing windows finds what lowercasing the text finds: the needles are
+    ASCII, and the one character whose lowercase is longer than one character (U+0130, ``İ`` -> ``i̇``) adds a
+    non-ASCII mark that no needle contains. Past a budget of anchors (JSON, code) the answer is "maybe" and the
+    caller's full search decides. None: some needle has no such character (no screen possible).
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for needle in needles:
+        at = next((i for i, char in enumerate(needle) if char in _CASELESS), None)
+        if at is None or not needle.isascii():
+            return None
+        groups.setdefault(needle[at], []).append((needle[:at], needle[at + 1 :]))
+    # Per anchor: the longest part before and after it, the (before, after) pairs, and the lowercase characters
+    # that can stand next to it in a match (None where some needle has nothing on that side): most anchors in
+    # prose ("Note:") fail that one-character test.
+    anchors = []
+    for mark, pairs in groups.items():
+        befores = {p[-1] for p, _ in pairs} if all(p for p, _ in pairs) else None
+        afters = {s[0] for _, s in pairs} if all(s for _, s in pairs) else None
+        anchors.append((mark, max(len(p) for p, _ in pairs), max(len(s) for _, s in pairs), pairs, befores, afters))
+
+    def screen(text: str) -> bool:
+        budget = 16 + len(text) // 256
+        find = text.find
+        for mark, before_len, after_len, pairs, befores, afters in anchors:
+            pos = find(mark)
+            while pos != -1:
+                budget -= 1
+                if budget < 0:
+                    return True
+                if (befores is None or text[pos - 1 : pos].lower()[-1:] in befores) and (
+                    afters is None or text[pos + 1 : pos + 2].lower()[:1] in afters
+                ):
+                    before = text[max(0, pos - before_len) : pos].lower()
+                    after = text[pos + 1 : pos + 1 + after_len].lower()
+                    for prefix, suffix in pairs:
+                        if before.endswith(prefix) and after.startswith(suffix):
+                            return True
+                pos = find(mark, pos + 1)
+        return False
+
+    return screen
+
+
 def _reserved_finder(family: ModelFamily) -> Callable[[str], str | None]:
     """Return a function giving the first reserved string found in a text, or None."""
     strings = family.reserved_strings
@@ -169,7 +222,14 @@ def _reserved_finder(family: ModelFamily) -> Callable[[str], str | None]:
                     return original
             return None
 
-        return find_ci
+        screen = _anchored_screen(tuple(needle for needle, _ in lowered))
+        if screen is None:
+            return find_ci
+
+        def find_screened(text: str) -> str | None:
+            return find_ci(text) if screen(text) else None
+
+        return find_screened
 
     # The shared prefix goes first so the regex engine scans for it ("\\n").
     prefix = strings[0]
@@ -431,8 +491,10 @@ def _prompt_completion_checker(family: ModelFamily) -> Checker:
 _S3_PATH = re.compile(r"[\w\-/.]+")
 
 
-def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: str | None, team: str | None) -> Checker:
-    """Nova and Llama 3.2: the bedrock-conversation-2024 format."""
+def _converse_checker(
+    family: ModelFamily, base_model_id: str, dataset_bucket: str | None, team: str | None, *, fast: bool = True
+) -> Checker:
+    """Nova and Llama 3.2: the bedrock-conversation-2024 format (``fast=False``: the walk alone, for tests)."""
     find_reserved = _reserved_finder(family)
     media_allowed = family.accepts_media(base_model_id)
     max_images = family.max_images_per_record
@@ -652,4 +714,59 @@ def _converse_checker(family: ModelFamily, base_model_id: str, dataset_bucket: s
             raise RecordInvalid(errors)
         return (measure(texts), count, has_system, content_of(parts), media)
 
-    return check
+    walk = check
+
+    def fast_check(obj: dict[str, Any]) -> RecordInfo:
+        """The common record -- text only, one text block per message, roles alternating -- checked in one
+        plain loop (cheaper here than whole-list operations, which build a list or set each) and one screen
+        of the joined texts for reserved strings. Any doubt (a schemaVersion not a string, a media or second block,
+        a text the screen flags, any broken rule) goes to the walk above, which decides and names every
+        broken rule: this path only accepts what the walk accepts, with the same result."""
+        messages = obj.get("messages")
+        system = obj.get("system")
+        if (
+            type(messages) is not list
+            or len(obj) != 1 + ("system" in obj) + ("schemaVersion" in obj)
+            or type(obj.get("schemaVersion", "")) is not str  # any string or none (the walk's rule)
+        ):
+            return walk(obj)
+        count = len(messages)
+        if count < 2 or count & 1 or count >= 65:
+            return walk(obj)
+        parts: list[str] = []  # the texts, each message's followed by its end mark, as the walk's
+        has_system = False
+        if system is not None:
+            if type(system) is not list or (max_system is not None and len(system) > max_system):
+                return walk(obj)
+            for block in system:
+                if type(block) is not dict or len(block) != 1:
+                    return walk(obj)
+                text = block.get("text")
+                if type(text) is not str:
+                    return walk(obj)
+                if not has_system and text.strip():
+                    has_system = True
+                parts.append(text)
+        parts.append("\1")
+        append = parts.append
+        for message, role in zip(messages, _ROLES_BY_COUNT[count], strict=True):
+            if type(message) is not dict or len(message) != 2 or message.get("role") != role:
+                return walk(obj)
+            content = message.get("content")
+            if type(content) is not list or len(content) != 1:
+                return walk(obj)
+            block = content[0]
+            if type(block) is not dict or len(block) != 1:
+                return walk(obj)
+            text = block.get("text")
+            if type(text) is not str or not text or text.isspace():
+                return walk(obj)
+            append(text)
+            append("\1")
+        joined = "\0".join(parts)
+        if find_reserved(joined):  # NUL and \1 are in no reserved string: no match spans two texts
+            return walk(obj)
+        # measure() of the texts: each of the count + 1 end marks is one ASCII character.
+        return (measure(parts) - count - 1, count, has_system, (joined, tuple(map(len, parts))), None)
+
+    return fast_check if fast else walk

@@ -12,9 +12,10 @@ executes an import statement decides what it gets:
   names and ``sys.path`` starts with its code and layers; then the process's modules are put back. Lazy
   imports inside handlers at invocation time go the same way.
 - a function's code importing anything else gets it only if Lambda would have it: the standard library, the
-  runtime's SDK (boto3, botocore and their dependencies; also shipped in the layer, see below) and the packages
-  of public layers the function lists (Powertools). Anything else (orjson, pydantic, moto, the CLI's
-  ``bft_twin``) raises ``ModuleNotFoundError``, as in Lambda.
+  runtime's SDK (boto3, botocore and their dependencies; also shipped in the layer, see below), the other
+  distributions its asset layers ship (orjson) and the packages of public layers the function lists
+  (Powertools). Anything else (pydantic, moto, the CLI's ``bft_twin``) raises ``ModuleNotFoundError``, as in
+  Lambda.
 - every other module (the runner, moto, the CLI, the authorizer called from inside a handler, a test) gets the
   process's modules, also from another thread while a handler runs: such imports wait for the lock.
 
@@ -25,7 +26,9 @@ cold start (tens of milliseconds) and dropped with the environment.
 The SDK is the exception, deliberately: moto and the authorizer patch the process's botocore, so a second
 botocore in the process would bypass both. The distributions a layer ships (each with its ``*.dist-info``)
 resolve to the process's modules -- after :func:`layer_distributions` has checked that each is the *same
-version* as installed here, so the deployed and offline functions run the same SDK.
+version* as installed here, so the deployed and offline functions run the same SDK. orjson goes the same way:
+the layer's copy is built for the functions' ARM_64 and cannot load on another machine, the process's is the
+same version built for this one.
 """
 
 from __future__ import annotations
