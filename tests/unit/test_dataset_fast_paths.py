@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bft.dataset.rules import _CASELESS, RecordInvalid, _anchored_screen, _converse_checker, _reserved_finder
+from bft.dataset.reserved import CASELESS, anchored_screen, reserved_finder
+from bft.dataset.rules import RecordInvalid, _converse_checker
 from bft.families import family_for
 from tests.unit.test_dataset_properties import mutated_files
 from tests.unit.test_dataset_rules import LLAMA32_TEXT, NOVA_LITE, NOVA_MICRO
@@ -66,27 +67,27 @@ def reference(text: str) -> str | None:
 @SETTINGS
 @given(text=texts)
 def test_the_screened_search_finds_what_the_full_search_finds(text: str) -> None:
-    assert _reserved_finder(NOVA)(text) == reference(text)
+    assert reserved_finder(NOVA)(text) == reference(text)
 
 
 def test_the_screen_gives_up_to_the_full_search_on_text_dense_in_anchors() -> None:
     dense = json.dumps({f"k{i}": {"v": i} for i in range(400)}) + " ASSISTANT:"
-    assert _reserved_finder(NOVA)(dense) == "Assistant:"
-    assert _reserved_finder(NOVA)(dense[:-11]) is None
+    assert reserved_finder(NOVA)(dense) == "Assistant:"
+    assert reserved_finder(NOVA)(dense[:-11]) is None
 
 
 def test_no_other_character_lowercases_to_an_anchor() -> None:
     """The screen looks for anchors in the text as it is, not lowercased: sound only if nothing else becomes one."""
     for code in range(sys.maxunicode + 1):
         char = chr(code)
-        if char not in _CASELESS:
-            assert not set(char.lower()) & _CASELESS, hex(code)
-    assert all(char.lower() == char for char in _CASELESS)
+        if char not in CASELESS:
+            assert not set(char.lower()) & CASELESS, hex(code)
+    assert all(char.lower() == char for char in CASELESS)
 
 
 def test_a_needle_without_an_anchor_gets_no_screen() -> None:
-    assert _anchored_screen(("user:", "eos")) is None
-    assert _anchored_screen(("user:", "[é]")) is None
+    assert anchored_screen(("user:", "eos")) is None
+    assert anchored_screen(("user:", "[é]")) is None
 
 
 def outcome(check: Any, record: Any) -> Any:

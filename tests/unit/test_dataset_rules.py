@@ -684,11 +684,12 @@ def test_duplicate_tracking_is_bounded_by_the_record_limit() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from bft.dataset.rules import _reserved_finder, content_of, measure, utf8_size  # noqa: E402
+from bft.dataset.reserved import reserved_finder  # noqa: E402
+from bft.dataset.rules import content_of, measure, utf8_size  # noqa: E402
 from bft.families import family_for  # noqa: E402
 
-_FIND_HAIKU = _reserved_finder(family_for(HAIKU))
-_FIND_NOVA = _reserved_finder(family_for(NOVA_LITE))
+_FIND_HAIKU = reserved_finder(family_for(HAIKU))
+_FIND_NOVA = reserved_finder(family_for(NOVA_LITE))
 _PIECES = ["\n", ":", "Human", "Assistant", "Human:", "\nHuman", "x", " ", "\\n", "uman:", '{"a": 1}', "é", "東"]
 
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from bft.dataset.formats import example_line
 from bft.dataset.parsing import default_backend, iter_lines, read_chunks
-from bft.dataset.rules import RecordError, RecordInvalid, _reserved_finder, make_checker
+from bft.dataset.reserved import reserved_finder
+from bft.dataset.rules import RecordError, RecordInvalid, make_checker
 from bft.families import FAMILIES, ModelFamily
 
 # Records read to decide a file's format: enough to outvote a few broken lines, cheap on a 10 GB file.
@@ -314,7 +315,7 @@ def _measure(
     # The records are read with the rules of the format they are in (the source's, else the detected one's).
     reader = source if data_format in (None, source.data_format) else family_of_format(data_format)
     parse = make_checker(reader, reader.base_model_ids[0])
-    reserved = _reserved_finder(target)
+    reserved = reserved_finder(target)
     text_only = not target.accepts_media(target_model)
     _, loads = default_backend()
     with open(path, "rb") as stream:
