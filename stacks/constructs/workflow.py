@@ -235,7 +235,7 @@ class CustomizationWorkflow(Construct):
 
         # Only the steps of the definition: JobEvents and ReconcileJobs are EventBridge's to invoke.
         self.step_functions = {name: fn[name] for name in STEP_FUNCTIONS}
-        self.role = state_machine_role(self, list(self.step_functions.values()))
+        self.role = state_machine_role(self, list(self.step_functions.values()), environment=environment)
         # Each team's state machine lives in the team's own stack (TeamWorkflow): what resumes or reads an execution
         # reaches every team's machine through one ARN pattern over their names (workflow_grants).
         self.machine_pattern = machine_pattern(stack, environment)

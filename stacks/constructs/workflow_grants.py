@@ -62,13 +62,23 @@ class JobPlacement:
     vpc_security_group_ids: list[str] | None
 
 
-def state_machine_role(scope: Construct, functions: list[lambda_.Function]) -> iam.Role:
+def state_machine_role(scope: Construct, functions: list[lambda_.Function], *, environment: str) -> iam.Role:
     """The role every team's state machine runs with (shared, found through the registry): it invokes the
-    definition's functions, delivers the execution logs and writes traces."""
+    definition's functions, delivers the execution logs and writes traces.
+
+    Only this environment's state machines in this account may assume it (aws:SourceAccount, aws:SourceArn on
+    the trust: the confused-deputy guard the Step Functions guide recommends; audit L3)."""
+    stack = Stack.of(scope)
     role = iam.Role(
         scope,
         "StateMachineRole",
-        assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+        assumed_by=iam.ServicePrincipal(
+            "states.amazonaws.com",
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": machine_pattern(stack, environment)},
+            },
+        ),
         description="Runs the fine-tuning workflow: invokes its functions, logs, traces",
     )
     role.add_to_policy(

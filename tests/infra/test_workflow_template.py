@@ -194,6 +194,20 @@ def test_bedrock_permissions_are_scoped_per_step(assembly: Assembly) -> None:
             assert all("Fn::GetAtt" in r for r in statement["Resource"]), "invoke only the workflow's functions"
 
 
+def test_only_this_environments_state_machines_may_assume_their_role(assembly: Assembly) -> None:
+    """Audit L3: the trust names its source (aws:SourceAccount, aws:SourceArn), the confused-deputy guard."""
+    template = assembly.template("Pipeline")
+    (role,) = [r for k, r in resources(template, "AWS::IAM::Role").items() if "StateMachineRole" in k]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "states.amazonaws.com"}
+    condition = statement["Condition"]
+    assert set(condition) == {"StringEquals", "ArnLike"}
+    assert set(condition["StringEquals"]) == {"aws:SourceAccount"}
+    source = json.dumps(condition["ArnLike"]["aws:SourceArn"])
+    assert ":stateMachine:bft-" in source, source
+    assert "*" in source, "every team's machine of the environment, by the registry's name prefix"
+
+
 def test_only_resume_functions_may_send_task_results(assembly: Assembly) -> None:
     template = assembly.template("Pipeline")
     for policy in resources(template, "AWS::IAM::Policy").values():
