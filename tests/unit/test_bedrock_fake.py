@@ -83,7 +83,7 @@ def events() -> list[dict[str, Any]]:
 def fake(s3: Any, events: list[dict[str, Any]]) -> FakeBedrock:
     # A world that can serve custom Haiku models: Haiku ACTIVE (no new PT on a LEGACY base,
     # docs/bedrock-behaviour.md#legacy-restrictions) and no-commitment units granted
-    # (default 0, docs/bedrock-behaviour.md#no-commit-quota).
+    # (default 0, docs/bedrock-behaviour.md#no-commit-quota), and units with commitment (#commit-quota).
     return FakeBedrock(
         s3=s3,
         on_event=events.append,
@@ -91,6 +91,7 @@ def fake(s3: Any, events: list[dict[str, Any]]) -> FakeBedrock:
         time_scale=1.0,
         catalog=catalog(haiku_status="ACTIVE"),
         no_commit_model_units=2,
+        commit_model_units=2,
     )
 
 
@@ -865,11 +866,33 @@ def test_legacy_foundation_model_cannot_get_new_throughput() -> None:
     code, _, message = error(excinfo)
     assert code == "ValidationException"
     assert "Legacy" in message
-    active = FakeBedrock(clock=frozen, catalog=catalog(haiku_status="ACTIVE"))
+    active = FakeBedrock(clock=frozen, catalog=catalog(haiku_status="ACTIVE"), commit_model_units=1)
     arn = active.client("bedrock").create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName="pt", modelId=HAIKU_FT, commitmentDuration="OneMonth"
     )["provisionedModelArn"]
     assert PT_ARN.fullmatch(arn)
+
+
+def test_committed_units_default_to_zero() -> None:
+    """docs/bedrock-behaviour.md#commit-quota: "By default, your account has no model units for purchasing
+    Provisioned Throughputs with commitment" (API reference); units granted are a pool the terms draw on."""
+    bedrock = FakeBedrock(clock=frozen, catalog=catalog(haiku_status="ACTIVE")).client("bedrock")
+    with pytest.raises(ClientError) as excinfo:
+        bedrock.create_provisioned_model_throughput(
+            modelUnits=1, provisionedModelName="pt", modelId=HAIKU_FT, commitmentDuration="SixMonths"
+        )
+    code, status, message = error(excinfo)
+    assert (code, status) == ("ServiceQuotaExceededException", 400)
+    assert "AWS Support center" in message
+    granted = FakeBedrock(clock=frozen, catalog=catalog(haiku_status="ACTIVE"), commit_model_units=1)
+    bedrock = granted.client("bedrock")
+    bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="pt-1", modelId=HAIKU_FT, commitmentDuration="OneMonth"
+    )
+    with pytest.raises(ClientError, match="1 of 1 in use"):
+        bedrock.create_provisioned_model_throughput(
+            modelUnits=1, provisionedModelName="pt-2", modelId=HAIKU_FT, commitmentDuration="OneMonth"
+        )
 
 
 def test_on_demand_only_model_cannot_get_throughput(fake: FakeBedrock, bedrock: Any) -> None:

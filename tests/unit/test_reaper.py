@@ -133,6 +133,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             time_scale=0,
             catalog=catalog(haiku_status="ACTIVE"),
             no_commit_model_units=500,
+            commit_model_units=10,  # the committed throughputs the reaper must leave alone
         )
         fake.plan_jobs("Completed", duration_s=30, count=None)
         world = World(fake, fake.client("bedrock"), sns, sqs, topic_arn, queue_url)

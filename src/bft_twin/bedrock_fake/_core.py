@@ -115,6 +115,17 @@ class _QuotaErrors:
         )
 
     @staticmethod
+    def commitment(base: FoundationModel, used: int, requested: int, quota: int) -> ServiceError:
+        # Facts: no commitment units by default (API reference, CreateProvisionedModelThroughput, modelUnits).
+        # Assumption: the code is the no-commitment quota's, the wording is the fake's.
+        return ServiceError(
+            "ServiceQuotaExceededException",
+            f"Your account has {max(0, quota - used)} model units for Provisioned Throughput with commitment "
+            f"available ({used} of {quota} in use); {requested} were requested for {base.model_id}. Request model "
+            "units through the AWS Support center before purchasing with commitment.",
+        )
+
+    @staticmethod
     def running_jobs(quota: int) -> ServiceError:
         return ServiceError(
             "ServiceQuotaExceededException",
@@ -142,6 +153,7 @@ class _Core:
     _offset: float
     _learners: dict[str, Learner]
     _no_commit_units: int
+    _commit_units: int
     _max_running_jobs: int | None
     _legacy_allows_customization: bool
     _seed: int

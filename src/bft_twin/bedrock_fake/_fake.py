@@ -81,7 +81,9 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
     foundation-model catalog (see :func:`bft_twin.catalog.catalog`); ``no_commit_model_units`` is the
     quota of no-commitment model units across custom models, 0 by default as on a new
     account (``docs/bedrock-behaviour.md#no-commit-quota``): a scenario that serves a
-    custom model sets it; ``legacy_allows_customization`` (a **guess**, default True)
+    custom model sets it; ``commit_model_units``, the model units AWS Support granted for committed
+    throughputs, 0 by default as the API reference says (``docs/bedrock-behaviour.md#commit-quota``);
+    ``legacy_allows_customization`` (a **guess**, default True)
     decides whether a LEGACY base model still accepts customization jobs
     (``docs/bedrock-behaviour.md#legacy-restrictions``); ``latency_sleep`` (the offline world passes its
     virtual clock's sleep) makes each Converse/InvokeModel take its simulated latency and occupy one of its
@@ -107,6 +109,7 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
         time_scale: float = 3600.0,
         catalog: Catalog | None = None,
         no_commit_model_units: int = 0,
+        commit_model_units: int = 0,
         max_running_jobs: int | None = None,
         legacy_allows_customization: bool = True,
         seed: int = 0,
@@ -133,6 +136,7 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
         # Custom model ARN -> what its job learned from the training data (bedrock_fake._learner).
         self._learners: dict[str, Learner] = {}
         self._no_commit_units = no_commit_model_units
+        self._commit_units = commit_model_units
         self._max_running_jobs = max_running_jobs
         self._legacy_allows_customization = legacy_allows_customization
         self._seed = seed

@@ -149,6 +149,13 @@ class _Serving(_Core):
             )
             if used + units > self._no_commit_units:
                 raise _QuotaErrors.no_commit(base, used, units, self._no_commit_units)
+        elif commitment is not None:
+            # "By default, your account has no model units for purchasing Provisioned Throughputs with
+            # commitment" (API reference; docs/bedrock-behaviour.md#commit-quota). Assumption: one pool per
+            # account, counting every committed throughput that is not Failed (a term runs until it ends).
+            used = sum(t.units for t in self._throughputs.values() if t.commitment is not None and t.status != "Failed")
+            if used + units > self._commit_units:
+                raise _QuotaErrors.commitment(base, used, units, self._commit_units)
         plan = self._throughput_plans.take()
         throughput = Throughput(
             arn=self._arn(f"provisioned-model/{self._new_id()}"),
