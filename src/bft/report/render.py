@@ -400,7 +400,9 @@ def _per_query(report: dict[str, Any], result: dict[str, Any], document: dict[st
         blocks.append(Text(SIMULATED_USAGE, "warn"))
     if isinstance(change, int | float):
         fewer = "fewer" if change < 0 else "more"
-        blocks.append(Text(f"Tokens per query: {change:+.0%} ({abs(change):.0%} {fewer}), custom against base.", "ok"))
+        # More tokens than the base model is worth a look: a fine-tuned model should need a shorter prompt.
+        tone: Tone = "ok" if change < 0 else "warn"
+        blocks.append(Text(f"Tokens per query: {change:+.0%} ({abs(change):.0%} {fewer}), custom against base.", tone))
     prompt = document.get("basePrompt")
     if prompt == "production":
         blocks.append(Text("The base model got its production prompt (evaluation.baseSystemPrompt).", "muted"))

@@ -79,6 +79,6 @@ def query_costs(
         if per_1k_input is None or per_1k_output is None or (name == "custom" and custom_hourly):
             costs[name] = None
             continue
-        per_query = figure["inputTokens"] / 1000 * per_1k_input + figure["outputTokens"] / 1000 * per_1k_output
-        costs[name] = round(per_query * 1000, 4)
+        one_query = figure["inputTokens"] / 1000 * per_1k_input + figure["outputTokens"] / 1000 * per_1k_output
+        costs[name] = round(one_query * 1000, 4)
     return {"perThousandQueriesUsd": costs, "customBilledHourly": custom_hourly}
