@@ -12,6 +12,9 @@ from urllib.parse import quote
 
 from bft.report.endpoint import endpoint_lines
 
+# A wait in words is one helper for the report and the notifications; callers import it from here too.
+from bft.report.numbers import duration as duration
+
 CONSOLE = "https://{region}.console.aws.amazon.com"
 
 
@@ -38,17 +41,6 @@ def subject_line(environment: str, text: str) -> str:
 
 def subject(environment: str, request_id: str, outcome: str) -> str:
     return subject_line(environment, f"{request_id}: {outcome.replace('_', ' ')}")
-
-
-def duration(seconds: float) -> str:
-    """A wait as a person says it: "3 days", "36 hours", "45 minutes" (the largest unit that keeps it whole or
-    nearly so), never "259200 seconds"."""
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
-        if seconds >= size and (seconds % size == 0 or seconds >= 10 * size):
-            count = round(seconds / size)
-            return f"{count:,} {unit}{'s' if count != 1 else ''}"
-    count = round(seconds)
-    return f"{count} second{'s' if count != 1 else ''}"
 
 
 def loss_words(summary: dict[str, Any]) -> str:

@@ -5,7 +5,9 @@ steps wrote beside it (dataset validation, metrics, evaluation), and put it in t
 demo downloads what Finalize wrote. Both formats come from one list of sections, so they carry the same
 facts. The HTML is self-contained (inline CSS, inline SVG, no script, no external URL) so it opens
 offline; the Markdown refers to the loss chart as ``loss.svg`` next to it. This module chooses the sections and
-their facts; :mod:`bft.report.document` holds the blocks and both renderers, :mod:`bft.report.chart` the chart.
+their facts; :mod:`bft.report.evaluation` and :mod:`bft.report.loss` build the two largest, :mod:`bft.report.document`
+holds the blocks and both renderers, :mod:`bft.report.chart` the chart, :mod:`bft.report.numbers` how every
+figure is written.
 
 Standard library only: this module ships in the functions' layer.
 
@@ -22,7 +24,6 @@ from bft.report.chart import finite, loss_chart
 from bft.report.document import (
     Block,
     Bullets,
-    Chart,
     Code,
     Document,
     Flow,
@@ -35,27 +36,17 @@ from bft.report.document import (
     to_markdown,
 )
 from bft.report.endpoint import endpoint_rows
+from bft.report.evaluation import evaluation_section
+from bft.report.loss import SIMULATED_CHART_NOTE, loss_section, loss_warning
+from bft.report.numbers import count, hours, num, pct, size, spread, usd
 
 UNKNOWN_PRICE = "unknown — set prices in config"
 # States the workflow passes through after a failure; the failing state is the one before them.
 _RECOVERY_STATES = ("Cleanup", "FinalizeFailure")
-EVALUATION_ROWS = 10
-# Labels of what the offline run computed rather than measured (bft_twin.bedrock_fake._learner).
-SIMULATED_LOSS = (
-    "Simulated: the loss of a naive Bayes stand-in trained on your data by the Bedrock fake, not of a real model."
-)
-SIMULATED_SCORES = (
-    "Simulated: scores of a naive Bayes stand-in trained on your data, not of a real model; the base model's "
-    "answers come from fixed keyword rules over the labels the prompt lists."
-)
+# The label of what the offline run made up rather than measured (the others: bft.report.loss, .evaluation).
 ILLUSTRATIVE_PRICES = (
     "Illustrative prices: the local configuration's price table, not AWS list prices; a real run is billed by AWS."
 )
-SIMULATED_USAGE = (
-    "Simulated: tokens are counted by the Bedrock fake at about 4 characters a token and its latency is 400 ms "
-    "plus 20 ms per answer token, not a real model's; the prices are the configuration's or illustrative."
-)
-SIMULATED_CHART_NOTE = "simulated: a naive Bayes stand-in's loss, not a real model's"
 DATASET_ISSUES = 10
 # The documents the steps write under the run's prefix, which the report reads.
 DOCUMENTS = ("dataset-validation.json", "metrics.json", "evaluation.json")
@@ -90,8 +81,8 @@ def build(report: dict[str, Any], documents: dict[str, Any]) -> Document:
         _warnings(report, documents),
         _path(report, outcome),
         _dataset(report, documents),
-        _loss(documents, chart, simulated),
-        _evaluation(report, documents, simulated),
+        loss_section(documents, chart, simulated),
+        evaluation_section(report, documents, simulated),
         _serving(report, simulated),
         _cost(report, simulated),
         _left_running(report),
@@ -159,7 +150,7 @@ def _header(report: dict[str, Any], request_id: str, simulation: dict[str, Any] 
         blocks.append(
             Text(
                 "Bedrock was simulated: this run used moto and a local Bedrock fake, no AWS account and no money"
-                + (f" (one real second stood for {factor:g} simulated seconds)" if finite(factor) else "")
+                + (f" (one real second stood for {num(factor)} simulated seconds)" if finite(factor) else "")
                 + ". The loss curves and evaluation scores below are computed by a naive Bayes stand-in trained on "
                 "the data, not by a real model; prices are illustrative (the local configuration's table, not AWS "
                 "list prices).",
@@ -178,7 +169,10 @@ def _warnings(report: dict[str, Any], documents: dict[str, Any]) -> Section:
     issues = validation.get("warnings") or []
     items += [f"dataset: {_issue(w)}" for w in issues[:DATASET_ISSUES]]
     if (validation.get("warning_count") or 0) > len(issues[:DATASET_ISSUES]):
-        items.append(f"dataset: {validation['warning_count']} warnings in all, see dataset-validation.json")
+        items.append(f"dataset: {count(validation['warning_count'])} warnings in all, see dataset-validation.json")
+    rising = loss_warning(documents)
+    if rising:
+        items.append(rising)
     return Section("Warnings", [Bullets(items, "warn")] if items else [])
 
 
@@ -194,8 +188,8 @@ def _path(report: dict[str, Any], outcome: str) -> Section:
         blocks.append(Text(f"Failed in {states[failed_at]}; the workflow then cleaned up and reported.", "bad"))
     blocks.append(
         Text(
-            f"{_int(path.get('stateTransitions'))} state transitions, "
-            f"{_int(path.get('lambdaInvocations'))} Lambda invocations, {_int(path.get('retries', 0))} retries "
+            f"{count(path.get('stateTransitions'))} state transitions, "
+            f"{count(path.get('lambdaInvocations'))} Lambda invocations, {count(path.get('retries', 0))} retries "
             "(until the report was written).",
             "muted",
         )
@@ -218,8 +212,12 @@ def _dataset(report: dict[str, Any], documents: dict[str, Any]) -> Section:
     stats = validation.get("statistics") or (report.get("dataset") or {}).get("statistics") or {}
     blocks: list[Block] = []
     if validation:
-        count = validation.get("error_count", "?")
-        verdict = "valid" if validation.get("valid") else f"INVALID ({count} error{'' if count == 1 else 's'})"
+        errors_in_all = validation.get("error_count", "?")
+        verdict = (
+            "valid"
+            if validation.get("valid")
+            else f"INVALID ({count(errors_in_all)} error{'' if errors_in_all == 1 else 's'})"
+        )
         blocks.append(
             Text(
                 f"The dataset is {verdict} for {validation.get('base_model_id', '?')} "
@@ -233,7 +231,7 @@ def _dataset(report: dict[str, Any], documents: dict[str, Any]) -> Section:
                 Table(
                     ("file", "records", "size", "path"),
                     [
-                        (str(f.get("role")), _int(f.get("records")), _bytes(f.get("bytes")), str(f.get("path")))
+                        (str(f.get("role")), count(f.get("records")), size(f.get("bytes")), str(f.get("path")))
                         for f in files
                     ],
                 )
@@ -246,7 +244,9 @@ def _dataset(report: dict[str, Any], documents: dict[str, Any]) -> Section:
             items = [group_text(IssueGroup(**group)) for group in groups[:DATASET_ISSUES]]
             hidden = len(groups) - len(groups[:DATASET_ISSUES])
             if hidden or validation.get("ungrouped_errors"):
-                items.append(f"... and more kinds of errors ({_int(count)} in all): see dataset-validation.json")
+                items.append(
+                    f"... and more kinds of errors ({count(errors_in_all)} in all): see dataset-validation.json"
+                )
             blocks.append(Bullets(items, "bad"))
         elif errors:  # a report written before errors were grouped
             blocks.append(Bullets([_issue(e) for e in errors[:DATASET_ISSUES]], "bad"))
@@ -254,215 +254,20 @@ def _dataset(report: dict[str, Any], documents: dict[str, Any]) -> Section:
         tokens, turns = stats["tokens"], stats.get("turns") or {}
         epochs = stats.get("epochs")
         rows = [
-            ("training records", _int(stats.get("records"))),
-            ("tokens per record (estimate) min / mean / p95 / max", _spread(tokens, ("min", "mean", "p95", "max"))),
-            ("training tokens in all (estimate)", _int(tokens.get("total"))),
-            ("turns per record min / mean / max", _spread(turns, ("min", "mean", "max"))),
-            ("records with a system prompt", _pct(stats.get("system_prompt_share"))),
+            ("training records", count(stats.get("records"))),
+            ("tokens per record (estimate) min / mean / p95 / max", spread(tokens, ("min", "mean", "p95", "max"))),
+            ("training tokens in all (estimate)", count(tokens.get("total"))),
+            ("turns per record min / mean / max", spread(turns, ("min", "mean", "max"))),
+            ("records with a system prompt", pct(stats.get("system_prompt_share"))),
             (
                 f"estimated billed tokens ({epochs} epochs)" if epochs is not None else "estimated billed tokens",
-                _int(stats.get("estimated_billed_tokens")),
+                count(stats.get("estimated_billed_tokens")),
             ),
         ]
         blocks.append(Table(("statistic", "value"), rows))
     if not blocks:
         blocks.append(Text("The run stopped before the dataset was validated.", "muted"))
     return Section("Dataset", blocks)
-
-
-def _loss(documents: dict[str, Any], chart: str | None, simulated: bool = False) -> Section:
-    metrics = documents.get("metrics.json") or {}
-    curves = metrics.get("curves") or {}
-    if chart is None:
-        why = metrics.get("note") or "the run ended before the job's metrics were collected"
-        return Section("Training and validation loss", [Text(f"No loss curves: {why}.", "muted")])
-    note = "simulated: a naive Bayes stand-in's loss, not a real model's" if simulated else None
-    blocks: list[Block] = [Text(SIMULATED_LOSS, "warn")] if simulated else []
-    blocks.append(Chart(loss_chart(curves, standalone=False, note=note), "loss.svg", "Training and validation loss"))
-    summary = metrics.get("summary") or {}
-    rows = [
-        (str(kind), _int(s.get("points")), _num(s.get("first")), _num(s.get("final")), _num(s.get("min")))
-        for kind, s in summary.items()
-    ]
-    if rows:
-        blocks.append(Table(("curve", "points", "first loss", "final loss", "lowest loss"), rows))
-    if not curves.get("validation"):
-        blocks.append(Text("No validation curve: the job had no validation data.", "muted"))
-    return Section("Training and validation loss", blocks)
-
-
-def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bool = False) -> Section:
-    # The step result lacks a failed evaluation (it raised); evaluation.json has it either way.
-    document = documents.get("evaluation.json") or {}
-    result = report.get("evaluation") or document
-    if not result:
-        return Section("Evaluation", [Text("The run ended before the model was evaluated.", "muted")])
-    if result.get("skipped"):
-        return Section("Evaluation", [Text("Evaluation was not requested.", "muted")])
-    scores = result.get("scores") or {}
-    passed = bool(result.get("passed"))
-    metric = str(result.get("metric") or document.get("metric") or result.get("scorer", "?"))
-    threshold = _pct(result.get("threshold"))
-    if (result.get("thresholdSource") or document.get("thresholdSource")) == "default":
-        threshold += " (the default: no minimum; set evaluation.threshold to gate on one)"
-    rows = [
-        ("custom model", _pct(scores.get("custom"))),
-        ("base model", _pct(scores.get("base")) if "base" in scores else "not compared"),
-        ("threshold", threshold),
-        ("records", _int(result.get("records"))),
-        ("scorer and gate metric", f"{result.get('scorer', '?')}, {metric}"),
-        ("result", "PASS" if passed else "FAIL"),
-    ]
-    if document.get("chunks"):
-        chunks = int(document["chunks"])
-        rows.append(
-            ("scored in", f"{chunks} chunk{'s' if chunks != 1 else ''}, {document.get('concurrency', '?')} at a time")
-        )
-    blocks: list[Block] = [
-        Text(
-            f"{'PASS' if passed else 'FAIL'}: the custom model scored {_pct(scores.get('custom'))} ({metric}) against "
-            f"a threshold of {_pct(result.get('threshold'))}"
-            + (f"; the base model scored {_pct(scores.get('base'))}." if "base" in scores else "."),
-            "ok" if passed else "bad",
-        ),
-        KeyValues(rows),
-    ]
-    source = result.get("scorerSource") or document.get("scorerSource")
-    if source:
-        reason = result.get("scorerReason") or document.get("scorerReason")
-        how = f"chosen from the evaluation data: {reason}" if source == "chosen" else "requested (evaluation.scorer)"
-        blocks.insert(1, Text(f"Scorer: {result.get('scorer', '?')}, {how}."))
-    if simulated:
-        blocks.insert(0, Text(SIMULATED_SCORES, "warn"))
-    blocks.extend(_per_query(report, result, document))
-    metrics = document.get("metrics") or {}
-    blocks.extend(_classification(metrics))
-    blocks.extend(_json_fields(metrics))
-    sample = document.get("rows") or []
-    wrong = document.get("wrong") or {
-        model: sum(1 for row in sample if isinstance(row.get(model), dict) and row[model].get("score", 0) < 1)
-        for model in ("custom", "base")
-        if any(model in row for row in sample)
-    }
-    if wrong:
-        blocks.append(
-            Text(
-                "Records answered wrong: "
-                + ", ".join(f"{model} model {count} of {_int(result.get('records'))}" for model, count in wrong.items())
-                + "."
-            )
-        )
-    if sample:
-        has_base = any("base" in row for row in sample)
-        header = ("line", "expected", "custom answer", "custom score") + (
-            ("base answer", "base score") if has_base else ()
-        )
-        table_rows = []
-        for row in sample[:EVALUATION_ROWS]:
-            cells = (str(row.get("line")), str(row.get("expected")), *_answer(row.get("custom")))
-            table_rows.append(cells + (_answer(row.get("base")) if has_base else ()))
-        what = "records the custom model answered wrong" if "wrong" in document else "evaluation records"
-        blocks.append(Text(f"First {len(table_rows)} {what}, base against custom:", "muted"))
-        blocks.append(Table(header, table_rows))
-    return Section("Evaluation", blocks)
-
-
-def _per_query(report: dict[str, Any], result: dict[str, Any], document: dict[str, Any]) -> list[Block]:
-    """The seed's other headline: tokens per query and cost per 1,000 queries, base against custom."""
-    figures = result.get("perQuery") or document.get("perQuery") or {}
-    if not figures:
-        return []
-    costs = ((report.get("cost") or {}).get("perQuery") or {}).get("perThousandQueriesUsd") or {}
-    hourly = ((report.get("cost") or {}).get("perQuery") or {}).get("customBilledHourly")
-
-    def cost(name: str) -> str:
-        if name == "custom" and hourly:
-            return "billed by the hour (provisioned throughput)"
-        value = costs.get(name)
-        if not isinstance(value, int | float):
-            return "unknown (no on-demand price)"
-        return _usd(value) if value >= 1 else f"${value:.4f}"  # cents would round a cheap model's cost to nothing
-
-    models = [name for name in ("base", "custom") if name in figures]
-    rows = [
-        (
-            f"{name} model",
-            f"{_num(figures[name]['tokens'])} ({_num(figures[name]['inputTokens'])} in, "
-            f"{_num(figures[name]['outputTokens'])} out)",
-            f"{_int(figures[name]['latencyMsP50'])} / {_int(figures[name]['latencyMsP95'])} ms",
-            cost(name),
-        )
-        for name in models
-    ]
-    change = result.get("tokenReduction", document.get("tokenReduction"))
-    blocks: list[Block] = []
-    if report.get("simulation"):
-        blocks.append(Text(SIMULATED_USAGE, "warn"))
-    if isinstance(change, int | float):
-        fewer = "fewer" if change < 0 else "more"
-        # More tokens than the base model is worth a look: a fine-tuned model should need a shorter prompt.
-        tone: Tone = "ok" if change < 0 else "warn"
-        blocks.append(Text(f"Tokens per query: {change:+.0%} ({abs(change):.0%} {fewer}), custom against base.", tone))
-    prompt = document.get("basePrompt")
-    if prompt == "production":
-        blocks.append(Text("The base model got its production prompt (evaluation.baseSystemPrompt).", "muted"))
-    blocks.append(Table(("model", "tokens per query", "latency p50 / p95", "per 1,000 queries"), rows))
-    return blocks
-
-
-def _classification(metrics: dict[str, Any]) -> list[Block]:
-    """Per-label precision, recall and F1, and the confusion matrix, of a classification scorer's run."""
-    custom = metrics.get("custom") or {}
-    labels = custom.get("labels")
-    if not labels:
-        return []
-    base = (metrics.get("base") or {}).get("labels") or {}
-    header = ("label", "support", "precision", "recall", "F1") + (("base F1",) if base else ())
-    rows = [
-        (label, _int(values.get("support")), _pct(values.get("precision")), _pct(values.get("recall")))
-        + (_pct(values.get("f1")),)
-        + ((_pct((base.get(label) or {}).get("f1")),) if base else ())
-        for label, values in labels.items()
-    ]
-    confusion = custom.get("confusion") or {}
-    columns = [str(c) for c in confusion.get("columns") or []]
-    matrix = [(label, *(str(n) for n in counts)) for label, counts in (confusion.get("rows") or {}).items()]
-    return [
-        Text(
-            f"Custom model per label: accuracy {_pct(custom.get('accuracy'))}, "
-            f"macro F1 {_pct(custom.get('macro_f1'))}.",
-            "muted",
-        ),
-        Table(header, rows),
-        Text("Confusion matrix of the custom model (rows: expected label, columns: its answer):", "muted"),
-        Table(("expected / answered", *columns), matrix),
-    ]
-
-
-def _json_fields(metrics: dict[str, Any]) -> list[Block]:
-    """Field precision, recall and F1, parse failures and schema validity of a json_match run, per model."""
-    models = [m for m in ("custom", "base") if "field_f1" in (metrics.get(m) or {})]
-    if not models:
-        return []
-
-    def failures(values: dict[str, Any]) -> str:
-        return f"{_int(values.get('parse_failures'))} of {_int(values.get('json_records'))}"
-
-    rows = [
-        ("exact matches (structurally equal)", *(_pct(metrics[m].get("structural_match")) for m in models)),
-        ("field precision", *(_pct(metrics[m].get("field_precision")) for m in models)),
-        ("field recall", *(_pct(metrics[m].get("field_recall")) for m in models)),
-        ("field F1", *(_pct(metrics[m].get("field_f1")) for m in models)),
-        ("answers that are not JSON", *(failures(metrics[m]) for m in models)),
-    ]
-    if all("schema_valid" in metrics[m] for m in models):
-        rows.append(("valid against the JSON Schema", *(_pct(metrics[m].get("schema_valid")) for m in models)))
-    blocks: list[Block] = [Table(("JSON answers", *(f"{m} model" for m in models)), rows)]
-    examples = metrics["custom"].get("schema_examples") if "custom" in models else None
-    if examples:
-        blocks.append(Text("Schema violations of the custom model, first ones:", "muted"))
-        blocks.append(Bullets([str(example) for example in examples]))
-    return blocks
 
 
 def _serving(report: dict[str, Any], simulated: bool = False) -> Section:
@@ -472,7 +277,7 @@ def _serving(report: dict[str, Any], simulated: bool = False) -> Section:
     per_hour = (report.get("cost") or {}).get("servingPerHourUsd")
     if per_hour is None and finite(serving.get("hourly_cost_usd")):
         per_hour = serving["hourly_cost_usd"]
-    price = f"{_usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE
+    price = f"{usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE
     if simulated and per_hour is not None:
         price += " (illustrative price)"
     if not serving:
@@ -482,7 +287,7 @@ def _serving(report: dict[str, Any], simulated: bool = False) -> Section:
             "Serving",
             [
                 Text("Nothing was created: the run ended before serving.", "muted"),
-                KeyValues([("model units requested", _int(planned.get("modelUnits"))), ("would cost", price)]),
+                KeyValues([("model units requested", count(planned.get("modelUnits"))), ("would cost", price)]),
             ],
         )
     kind = str(serving.get("kind", "provisioned-throughput"))
@@ -503,12 +308,12 @@ def _serving(report: dict[str, Any], simulated: bool = False) -> Section:
     rows = [("ARN", arn), ("name", str(serving.get("name", "unknown"))), ("kind", kind)]
     if kind == "provisioned-throughput":
         rows += [
-            ("model units", _int(planned.get("modelUnits"))),
+            ("model units", count(planned.get("modelUnits"))),
             ("commitment", str(planned.get("commitment") or "none (no-commitment, billed per hour)")),
         ]
     rows += [("status", state), ("cost", price)]
     if planned.get("ttlHours"):
-        rows.append(("lifetime limit", f"deleted by the pipeline after {planned['ttlHours']} h (non-prod TTL)"))
+        rows.append(("lifetime limit", f"deleted by the pipeline after {hours(planned['ttlHours'])} (non-prod TTL)"))
     rows += endpoint_rows(report)  # promotion in place (bft.report.endpoint)
     return Section("Serving", [KeyValues(rows)])
 
@@ -520,15 +325,15 @@ def _cost(report: dict[str, Any], simulated: bool = False) -> Section:
     training = cost.get("trainingUsd")
     per_hour = cost.get("servingPerHourUsd")
     rows = [
-        ("estimated billed training tokens", _int(cost.get("estimatedBilledTokens"))),
-        ("training", _usd(training) if training is not None else UNKNOWN_PRICE),
+        ("estimated billed training tokens", count(cost.get("estimatedBilledTokens"))),
+        ("training", usd(training) if training is not None else UNKNOWN_PRICE),
         (
             "serving (on-demand deployment)" if per_hour == 0 else "serving (provisioned throughput)",
-            f"{_usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE,
+            f"{usd(per_hour)} per hour" if per_hour is not None else UNKNOWN_PRICE,
         ),
     ]
     if per_hour is not None:
-        rows.append(("serving for a day", _usd(per_hour * 24)))
+        rows.append(("serving for a day", usd(per_hour * 24)))
     blocks: list[Block] = [Text(ILLUSTRATIVE_PRICES, "warn")] if simulated else []
     blocks.append(KeyValues(rows))
     if cost.get("note"):
@@ -545,8 +350,8 @@ def _left_running(report: dict[str, Any]) -> Section:
             str(item.get("type")),
             str(item.get("arn")),
             str(item.get("reason", "")),
-            f"{_usd(item['hourlyCostUsd'])} per hour" if item.get("hourlyCostUsd") is not None else UNKNOWN_PRICE,
-            f"{item['expiresAfterHours']} h" if item.get("expiresAfterHours") else "never (delete it yourself)",
+            f"{usd(item['hourlyCostUsd'])} per hour" if item.get("hourlyCostUsd") is not None else UNKNOWN_PRICE,
+            hours(item["expiresAfterHours"]) if item.get("expiresAfterHours") else "never (delete it yourself)",
         )
         for item in left
     ]
@@ -617,50 +422,5 @@ def _issue(issue: Any) -> str:
         return str(issue)
     where = str(issue.get("file", "?")) + (f":{issue['line']}" if issue.get("line") is not None else "")
     what = f"{issue['field']}: " if issue.get("field") else ""
-    more = f" (and {issue['more_on_record']:,} more on this record)" if issue.get("more_on_record") else ""
+    more = f" (and {count(issue['more_on_record'])} more on this record)" if issue.get("more_on_record") else ""
     return f"{where}: {what}{issue.get('message', '')} [{issue.get('code', '?')}]{more}"
-
-
-def _answer(cell: Any) -> tuple[str, str]:
-    if not isinstance(cell, dict):
-        return ("", "")
-    score = cell.get("score")
-    mark = "" if score is None else (" ✓" if score >= 1 else " ✗")
-    return (str(cell.get("answer", "")), f"{_num(score)}{mark}")
-
-
-def _int(value: Any) -> str:
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else _num(value)
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "unknown"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
-    if isinstance(value, int | float):
-        return f"{int(value):,}"
-    return str(value)
-
-
-def _spread(values: dict[str, Any], keys: tuple[str, ...]) -> str:
-    return " / ".join(_num(values.get(k)) for k in keys)
-
-
-def _pct(value: Any) -> str:
-    return f"{value:.1%}" if finite(value) else "unknown"
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.2f}"
-
-
-def _bytes(value: Any) -> str:
-    if not isinstance(value, int):
-        return "unknown"
-    size = float(value)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1000
-    return f"{size:,.1f} GB"
