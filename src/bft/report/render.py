@@ -40,13 +40,15 @@ UNKNOWN_PRICE = "unknown — set prices in config"
 # States the workflow passes through after a failure; the failing state is the one before them.
 _RECOVERY_STATES = ("Cleanup", "FinalizeFailure")
 EVALUATION_ROWS = 10
+_FILE_KINDS = {"train": "training"}  # the twin's upload names for the user's files, in words
 # Labels of what the offline run computed rather than measured (bft_twin.bedrock_fake._learner).
 SIMULATED_LOSS = (
-    "Simulated: the loss of a naive Bayes stand-in trained on your data by the Bedrock fake, not of a real model."
+    "Simulated: the loss of a stand-in learner trained on your data by the Bedrock fake, not of a real model."
 )
 SIMULATED_SCORES = (
-    "Simulated: scores of a naive Bayes stand-in trained on your data, not of a real model; the base model's "
-    "answers come from fixed keyword rules over the labels the prompt lists."
+    "Simulated: scores of stand-ins, not of real models: the custom model answers with what a learner trained on "
+    "your data predicts (naive Bayes for labels, the nearest training example for other answers); the base model "
+    "from its prompt alone (the labels, tools or examples it lists)."
 )
 ILLUSTRATIVE_PRICES = (
     "Illustrative prices: the local configuration's price table, not AWS list prices; a real run is billed by AWS."
@@ -55,7 +57,7 @@ SIMULATED_USAGE = (
     "Simulated: tokens are counted by the Bedrock fake at about 4 characters a token and its latency is 400 ms "
     "plus 20 ms per answer token, not a real model's; the prices are the configuration's or illustrative."
 )
-SIMULATED_CHART_NOTE = "simulated: a naive Bayes stand-in's loss, not a real model's"
+SIMULATED_CHART_NOTE = "simulated: a stand-in learner's loss, not a real model's"
 DATASET_ISSUES = 10
 # The documents the steps write under the run's prefix, which the report reads.
 DOCUMENTS = ("dataset-validation.json", "metrics.json", "evaluation.json")
@@ -103,7 +105,8 @@ def build(report: dict[str, Any], documents: dict[str, Any]) -> Document:
     environment = str(run.get("environment") or "")
     title = f"bft {environment} run {request_id}".replace("  ", " ")
     if simulation:
-        title = f"bft local run: {simulation.get('scenario', '?')} ({request_id})"
+        what = "your data" if simulation.get("ownData") else simulation.get("scenario", "?")
+        title = f"bft local run: {what} ({request_id})"
     return Document(
         title=title,
         banner=_banner(report, outcome, simulation),
@@ -122,7 +125,9 @@ def _banner(report: dict[str, Any], outcome: str, simulation: dict[str, Any] | N
         tone: Tone = "ok"
     else:
         message = error_message(report.get("error")).strip() or "no error recorded"
-        text = f"FAILED: {outcome}. {message}" + ("" if message.endswith(".") else ".")
+        # On the user's own data a refusal or a low score is an honest answer about the data, not a failure.
+        verdict = "NOT DEPLOYED" if (simulation or {}).get("ownData") else "FAILED"
+        text = f"{verdict}: {outcome}. {message}" + ("" if message.endswith(".") else ".")
         tone = "bad"
     if expected and expected == outcome and outcome != "deployed":
         text += " This is the scenario's intended outcome."
@@ -151,16 +156,22 @@ def _header(report: dict[str, Any], request_id: str, simulation: dict[str, Any] 
         rows.append(("Report and documents (S3)", str(location["prefixUri"])))
     blocks: list[Block] = []
     if simulation is not None:
-        rows[:0] = [
-            ("Scenario", str(simulation.get("scenario", "?"))),
-            ("Expected outcome", str(simulation.get("expectedOutcome", "?"))),
-        ]
+        own = simulation.get("ownData") or {}
+        # A run on the user's files is no scenario: it names the files and expects no outcome.
+        rows[:0] = (
+            [(f"Your {_FILE_KINDS.get(kind, kind)} file", str(path)) for kind, path in own.items()]
+            if own
+            else [
+                ("Scenario", str(simulation.get("scenario", "?"))),
+                ("Expected outcome", str(simulation.get("expectedOutcome", "?"))),
+            ]
+        )
         factor = simulation.get("timeFactor")
         blocks.append(
             Text(
                 "Bedrock was simulated: this run used moto and a local Bedrock fake, no AWS account and no money"
                 + (f" (one real second stood for {factor:g} simulated seconds)" if finite(factor) else "")
-                + ". The loss curves and evaluation scores below are computed by a naive Bayes stand-in trained on "
+                + ". The loss curves and evaluation scores below are computed by a stand-in learner trained on "
                 "the data, not by a real model; prices are illustrative (the local configuration's table, not AWS "
                 "list prices).",
                 "warn",
@@ -276,7 +287,7 @@ def _loss(documents: dict[str, Any], chart: str | None, simulated: bool = False)
     if chart is None:
         why = metrics.get("note") or "the run ended before the job's metrics were collected"
         return Section("Training and validation loss", [Text(f"No loss curves: {why}.", "muted")])
-    note = "simulated: a naive Bayes stand-in's loss, not a real model's" if simulated else None
+    note = SIMULATED_CHART_NOTE if simulated else None
     blocks: list[Block] = [Text(SIMULATED_LOSS, "warn")] if simulated else []
     blocks.append(Chart(loss_chart(curves, standalone=False, note=note), "loss.svg", "Training and validation loss"))
     summary = metrics.get("summary") or {}

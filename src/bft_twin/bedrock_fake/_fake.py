@@ -95,7 +95,7 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
     Simulated results are computed, not preset: when a job completes the fake trains a small learner
     (:mod:`bft_twin.bedrock_fake._learner`, a naive Bayes stand-in) on the job's training file; its loss is
     the job's metrics and its predictions are the custom model's answers. A base model answers from a fixed
-    zero-shot heuristic that never sees the training data (:func:`bft_twin.bedrock_fake._inference.zero_shot`).
+    stand-in that never sees the training data (:func:`bft_twin.bedrock_fake._base_model.base_answer`).
     """
 
     def __init__(
