@@ -494,8 +494,11 @@ def _print_endpoint(summary: dict[str, Any]) -> None:
 def _print_chaos(summary: dict[str, Any]) -> None:
     print(f"  chaos seed {summary['seed']}, faults drawn:")
     for fault in summary["faults"]:
-        fired = "" if fault["fired"] is None else f" (acted {fault['fired']} times)"
+        # A fault that did not act was not survived: it was not exercised, and says so.
+        fired = f" (acted {fault['fired']} times)" if fault.get("fired") else " (NOT exercised: it never acted)"
         print(f"    - {fault['what']}{fired}")
+    for fault in summary.get("faults_could_not_act") or []:
+        print(f"    - could not act on this run: {fault}")
     print("  invariants:")
     for name, held in summary["invariants"].items():
         print(f"    {'held  ' if held else 'BROKEN'} {name}")
