@@ -422,7 +422,9 @@ def _evaluation(raw: Any, bucket: str, team: str, policy: dict[str, Any]) -> dic
     judge: dict[str, Any] = {}
     if scorer == LLM_JUDGE:
         judge_model, rubric, metric = check_judge(raw, policy)
-        judge = {"judgeModel": judge_model, "rubric": rubric}
+        # How often the state machine polls the judge's jobs, and how many times before it stops them.
+        poll = policy.get("judgePoll") or {"pollSeconds": 600, "maxPolls": 36}
+        judge = {"judgeModel": judge_model, "rubric": rubric, "judgePoll": dict(poll)}
     elif "judgeModel" in raw or "rubric" in raw:
         field = "judgeModel" if "judgeModel" in raw else "rubric"
         raise RequestInvalid(
