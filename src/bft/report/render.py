@@ -35,6 +35,7 @@ from bft.report.document import (
     to_markdown,
 )
 from bft.report.endpoint import endpoint_rows
+from bft.report.judge import judge_blocks
 
 UNKNOWN_PRICE = "unknown — set prices in config"
 # States the workflow passes through after a failure; the failing state is the one before them.
@@ -349,6 +350,7 @@ def _evaluation(report: dict[str, Any], documents: dict[str, Any], simulated: bo
     metrics = document.get("metrics") or {}
     blocks.extend(_classification(metrics))
     blocks.extend(_json_fields(metrics))
+    blocks.extend(judge_blocks(document, simulated))
     sample = document.get("rows") or []
     wrong = document.get("wrong") or {
         model: sum(1 for row in sample if isinstance(row.get(model), dict) and row[model].get("score", 0) < 1)

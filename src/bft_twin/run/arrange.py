@@ -241,6 +241,7 @@ def make_fake(
         latency_sleep=env.sleep,
         catalog=world_catalog,
         service_role_s3=_service_role_s3(env),
+        service_role_invoke=_service_role_invoke(env),
         # The scenarios' account was granted one no-commitment model unit through AWS Support (Bedrock's
         # default quota is 0: docs/bedrock-behaviour.md#no-commit-quota); quota-exceeded keeps the default.
         **{"no_commit_model_units": scenario.model_units, **scenario.fake_options},
@@ -456,3 +457,34 @@ def _service_role_s3(env: OfflineAssembly) -> Callable[[str, str], Any]:
         return env.authorizer.session(credentials).client("s3")
 
     return s3_as_service_role
+
+
+def _service_role_invoke(env: OfflineAssembly) -> Callable[[str, str, str], str | None]:
+    """Whether an evaluation job's role may invoke its judge: Bedrock assumes the role (its trust policy decides,
+    with this job as aws:SourceArn), then invokes the model as the role; AWS's denial message, or None."""
+    from bft_twin.iam.actions import Call
+    from bft_twin.iam.authorizer import AccessDeniedError
+    from bft_twin.iam.evaluate import AuthRequest, access_denied_message
+    from bft_twin.iam.model import Principal
+
+    def may_invoke(role_arn: str, job_arn: str, model_id: str) -> str | None:
+        try:
+            credentials = env.authorizer.assume_role(
+                Principal("bedrock.amazonaws.com", type="Service"),
+                role_arn,
+                "bedrock-evaluation-job",
+                context={"aws:SourceAccount": env.account_id, "aws:SourceArn": job_arn},
+            )
+        except AccessDeniedError as denied:
+            return str(denied)
+        issued = env.authorizer.issued(credentials.access_key)
+        assert issued is not None
+        call = Call("bedrock-runtime", "InvokeModel", {"modelId": model_id}, env.region, env.account_id)
+        refused = env.authorizer.decide(issued[0], call)
+        if refused is None:
+            return None
+        needed, decision = refused
+        request = AuthRequest(issued[0], needed.action, needed.resource, {}, resource_account=env.account_id)
+        return access_denied_message(request, decision)
+
+    return may_invoke

@@ -77,6 +77,11 @@ def collect(
         "dataset_errors": _dataset_errors(documents.get("dataset-validation.json"), own_files),
         "jobs_started": fake.counters.jobs_started,
         "jobs_left_running": len(fake.running_jobs()),
+        # The LLM judge's evaluation jobs (evaluation.scorer llm_judge), each as GetEvaluationJob shows it.
+        "evaluation_jobs": [
+            {"name": j["jobName"], "status": j["status"], "failureMessages": j.get("failureMessages", [])}
+            for j in fake.evaluation_jobs()
+        ],
         "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
         "deployments_left": deployments_left,
         "serving": serving_summary(report),
