@@ -19,6 +19,7 @@ from bft.registry import (
     shared_parameter,
 )
 from stacks.constructs.customization_role import CustomizationServiceRole
+from stacks.constructs.evaluation_role import EvaluationServiceRole
 from stacks.constructs.guardrails import CostGuardrails
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.workflow import ApprovalDecisions, CustomizationWorkflow, JobPlacement, Timing
@@ -62,6 +63,18 @@ class PipelineStack(Stack):
                 f"IAM5[{DataRefs.objects_finding(data_export_prefix, bucket)}]",
                 reason,
             )
+        # The LLM judge's role, only where the environment allows a judge (judge_models): nothing to pass otherwise.
+        self.evaluation_role = (
+            EvaluationServiceRole(
+                self,
+                "EvaluationServiceRole",
+                outputs=data.outputs,
+                data_key=data.key,
+                judge_models=list(config.judge_models),
+            )
+            if config.judge_models
+            else None
+        )
         removal = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
         self.notifications = Notifications(
             self,
@@ -84,6 +97,7 @@ class PipelineStack(Stack):
                 vpc_subnet_ids=list(vpc.subnet_ids) if vpc else None,
                 vpc_security_group_ids=list(vpc.security_group_ids) if vpc else None,
             ),
+            judge_role=self.evaluation_role.role if self.evaluation_role else None,
             notifications=self.notifications,
             policy_document=config.shared_policy_document(data.datasets.bucket_name),
             prices=config.price_document(),

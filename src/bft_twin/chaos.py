@@ -15,7 +15,15 @@ mechanism the named scenarios use (:mod:`bft_twin.run`), not a parallel one:
   (``Lambda.ServiceException``, through ``World.step``).
 - ``job``, ``throughput``, ``quota``: the job Failed or Stopped at a random point, the throughput Failed or
   slow, no model units left (the fake's plans and options).
+- ``deployment``: the on-demand custom model deployment ends Failed, its creation is throttled past the
+  client's retries, or the account's deployment quota is exceeded (the fake's plans and injected answers).
 - ``approval``: a reviewer approves, rejects, or never decides until the approval times out.
+
+Only faults that can act are drawn: what a run can exercise (:class:`Reach`: how the environment serves the
+model, whether its runs wait for approval) decides the kinds and operations of the draw, so a run served by a
+deployment draws no throughput fault. A drawn fault that still did not act (a crash of a step's second
+invocation that never came, a job fault after an earlier fault ended the run) is reported as not exercised
+(``fired`` 0) and is never counted as survived.
 
 :func:`check_invariants` judges the run's summary; it is a pure function of the summary, so a test can feed it
 a summary that violates each invariant.
@@ -55,19 +63,18 @@ INVARIANTS = (
 # What the pipeline's functions call, per service (from the offline IAM's record of the scenarios), and the
 # errors each service answers when it throttles or fails: (code, HTTP status).
 _CALLS: dict[str, tuple[str, ...]] = {
-    "bedrock": (
-        "CreateModelCustomizationJob",
-        "GetModelCustomizationJob",
-        "CreateProvisionedModelThroughput",
-        "GetProvisionedModelThroughput",
-        "ListTagsForResource",
-    ),
+    "bedrock": ("CreateModelCustomizationJob", "GetModelCustomizationJob", "ListTagsForResource"),
     "bedrock-runtime": ("Converse",),
     "s3": ("GetObject", "PutObject"),
     "dynamodb": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan"),
     "sns": ("Publish",),
     "stepfunctions": ("SendTaskSuccess", "SendTaskFailure"),
     "ssm": ("GetParameter",),
+}
+# The serving operations the pipeline calls, by how the run serves its model.
+_SERVING_CALLS = {
+    "provisioned-throughput": ("CreateProvisionedModelThroughput", "GetProvisionedModelThroughput"),
+    "on-demand-deployment": ("CreateCustomModelDeployment", "GetCustomModelDeployment"),
 }
 _ERRORS: dict[str, dict[str, tuple[str, int]]] = {
     "bedrock": {"throttle": ("ThrottlingException", 429), "5xx": ("InternalServerException", 500)},
@@ -100,9 +107,52 @@ _KINDS = {  # kind -> weight in the draw
     "job": 2,
     "throughput": 2,
     "quota": 1,
+    "deployment": 3,
     "approval": 2,
 }
-_EXCLUSIVE = {"job", "throughput", "quota", "approval"}  # at most one of each per run
+_EXCLUSIVE = {"job", "throughput", "quota", "deployment", "approval"}  # at most one of each per run
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What a chaos run can exercise, from the environment's configuration and the model's catalog entry."""
+
+    serving: str  # "provisioned-throughput" or "on-demand-deployment"
+    # The team has a reviewer: an approval can be asked for and decided (an approval fault, or a crash of
+    # RequestApproval, makes the run ask for one).
+    reviewers: bool
+
+    def can_act(self, kind: str) -> bool:
+        if kind in ("throughput", "quota"):
+            return self.serving == "provisioned-throughput"
+        if kind == "deployment":
+            return self.serving == "on-demand-deployment"
+        if kind == "approval":
+            return self.reviewers
+        return True
+
+    def steps(self) -> tuple[str, ...]:
+        return tuple(step for step in _STEPS if step != "RequestApproval" or self.reviewers)
+
+    def calls(self, service: str) -> tuple[str, ...]:
+        return _CALLS[service] + (_SERVING_CALLS[self.serving] if service == "bedrock" else ())
+
+    @classmethod
+    def of(cls, environment: str, model: str) -> Reach:
+        """How ``environment`` serves ``model`` by default (the request's default: bft.workflow.request) and
+        whether the team a run submits as has a reviewer."""
+        from bft.config import load_config
+        from bft.families import serving_kinds
+        from bft_twin.run.targets import run_team
+
+        config = load_config(environment)
+        serving = (config.serving_kinds or {}).get(model) or serving_kinds(model)[0]
+        reviewers = bool(config.team_reviewers(config.team(run_team(config))))
+        return cls(serving=serving, reviewers=reviewers)
+
+
+# A run served by a provisioned throughput, its team with a reviewer (the `local` world's Llama 3.1 8B).
+DEFAULT_REACH = Reach(serving="provisioned-throughput", reviewers=True)
 
 
 @dataclass
@@ -112,8 +162,8 @@ class Fault:
     kind: str
     params: dict[str, Any]
     _fired: int = 0
-    # Where the count comes from when something else acts (the fake's injected answers); planned faults
-    # (a job's, a throughput's end, a quota) have no count: the fake plays them whenever there is a job.
+    # Where the count comes from when something else acts: the fake's injected answers, or what a planned
+    # fault (a job's end, a throughput's or deployment's, a quota) governed (the job, the throughput created).
     observed: Callable[[], int] | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -122,10 +172,10 @@ class Fault:
             self._fired += 1
 
     @property
-    def fired(self) -> int | None:
+    def fired(self) -> int:
         if self.observed is not None:
             return self.observed()
-        return None if self.kind in ("job", "throughput", "quota") else self._fired
+        return self._fired
 
     @property
     def description(self) -> str:
@@ -148,30 +198,54 @@ class Fault:
             return f"the provisioned throughput is ready only after {p['polls']} more polls"
         if self.kind == "quota":
             return "no no-commitment model units left (quota 0)"
+        if self.kind == "deployment":
+            if p["outcome"] == "Failed":
+                return "the custom model deployment ends Failed"
+            code = {"throttled": "ThrottlingException", "quota": "ServiceQuotaExceededException"}[p["outcome"]]
+            return f"CreateCustomModelDeployment answered {code} {p['times']} times"
         return {"approve": "a reviewer approves", "reject": "a reviewer rejects", "timeout": "nobody decides"}[
             p["decision"]
         ] + " (approval required)"
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "what": self.description, **self.params, "fired": self.fired}
+        fired = self.fired
+        return {"kind": self.kind, "what": self.description, **self.params, "fired": fired, "exercised": fired > 0}
 
 
-def draw(seed: int) -> list[Fault]:
-    """The fault schedule of ``seed``: one to three faults, several may combine."""
+def draw(seed: int, reach: Reach = DEFAULT_REACH) -> list[Fault]:
+    """The fault schedule of ``seed`` for a run that can exercise ``reach``: one to three faults, several may
+    combine, each of a kind (and on a step or operation) the run can meet."""
     rng = random.Random(seed)
     count = rng.choices((1, 2, 3), weights=(4, 4, 2))[0]
+    kinds = [kind for kind in _KINDS if reach.can_act(kind)]
+    weights = [_KINDS[kind] for kind in kinds]
     faults: list[Fault] = []
     kinds_taken: set[str] = set()
     while len(faults) < count:
-        kind = rng.choices(list(_KINDS), weights=list(_KINDS.values()))[0]
+        kind = rng.choices(kinds, weights=weights)[0]
         if kind in _EXCLUSIVE and kind in kinds_taken:
             continue
         kinds_taken.add(kind)
-        faults.append(Fault(kind, _DRAW[kind](rng)))
+        faults.append(Fault(kind, _DRAW[kind](rng, reach)))
     return faults
 
 
-def _draw_aws_error(rng: random.Random) -> dict[str, Any]:
+def could_not_act(faults: list[Fault], reach: Reach) -> list[Fault]:
+    """The drawn faults that the run could never meet (a throughput fault on a run served by a deployment, a
+    crash of a step it does not run, an operation it does not call): none, by construction of :func:`draw`."""
+
+    def cannot(fault: Fault) -> bool:
+        p = fault.params
+        if fault.kind == "crash":
+            return p["function"] not in reach.steps()
+        if fault.kind == "aws-error":
+            return p["operation"] not in (None, *reach.calls(p["service"]))
+        return not reach.can_act(fault.kind)
+
+    return [fault for fault in faults if cannot(fault)]
+
+
+def _draw_aws_error(rng: random.Random, reach: Reach) -> dict[str, Any]:
     service = rng.choice(list(_CALLS))
     kind = rng.choice(("throttle", "5xx"))
     code, status = _ERRORS[service][kind]
@@ -179,7 +253,7 @@ def _draw_aws_error(rng: random.Random) -> dict[str, Any]:
     return {
         "service": service,
         # The fake injects per operation; elsewhere a fault may hit whatever operation comes next.
-        "operation": rng.choice(_CALLS[service]) if bedrock or rng.random() < 0.7 else None,
+        "operation": rng.choice(reach.calls(service)) if bedrock or rng.random() < 0.7 else None,
         "code": code,
         "status": status,
         # The handlers' clients (bft.aws) make 4 attempts per call: up to 3 are absorbed, 4 or more reach the
@@ -189,7 +263,7 @@ def _draw_aws_error(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def _draw_event(rng: random.Random) -> dict[str, Any]:
+def _draw_event(rng: random.Random, _reach: Reach) -> dict[str, Any]:
     mode = rng.choice(("lost", "duplicated", "delayed", "out-of-order"))
     status = "InProgress" if mode == "out-of-order" else rng.choice(("InProgress", "final"))
     params: dict[str, Any] = {"mode": mode, "status": status}
@@ -198,33 +272,40 @@ def _draw_event(rng: random.Random) -> dict[str, Any]:
     return params
 
 
-def _draw_crash(rng: random.Random) -> dict[str, Any]:
+def _draw_crash(rng: random.Random, reach: Reach) -> dict[str, Any]:
     return {
-        "function": rng.choice(_STEPS),
+        "function": rng.choice(reach.steps()),
         "when": rng.choice(("before", "after")),
         "invocation": rng.choice((1, 1, 1, 2)),
     }
 
 
-def _draw_job(rng: random.Random) -> dict[str, Any]:
+def _draw_job(rng: random.Random, _reach: Reach) -> dict[str, Any]:
     return {"outcome": rng.choice(("Failed", "Stopped")), "fraction": round(rng.uniform(0.05, 1.0), 2)}
 
 
-def _draw_throughput(rng: random.Random) -> dict[str, Any]:
+def _draw_throughput(rng: random.Random, _reach: Reach) -> dict[str, Any]:
     return {"outcome": "Failed"} if rng.random() < 0.5 else {"outcome": "slow", "polls": rng.randint(1, 3)}
 
 
-def _draw_approval(rng: random.Random) -> dict[str, Any]:
+def _draw_approval(rng: random.Random, _reach: Reach) -> dict[str, Any]:
     return {"decision": rng.choice(("approve", "reject", "timeout"))}
 
 
-_DRAW: dict[str, Callable[[random.Random], dict[str, Any]]] = {
+def _draw_deployment(rng: random.Random, _reach: Reach) -> dict[str, Any]:
+    outcome = rng.choice(("Failed", "throttled", "quota"))
+    # Throttled: 1-3 attempts are absorbed by the clients' retries, more reach the step's own retry.
+    return {"outcome": outcome} if outcome == "Failed" else {"outcome": outcome, "times": rng.randint(1, 6)}
+
+
+_DRAW: dict[str, Callable[[random.Random, Reach], dict[str, Any]]] = {
     "aws-error": _draw_aws_error,
     "event": _draw_event,
     "crash": _draw_crash,
     "job": _draw_job,
     "throughput": _draw_throughput,
-    "quota": lambda rng: {"no_commit_model_units": 0},
+    "quota": lambda rng, reach: {"no_commit_model_units": 0},
+    "deployment": _draw_deployment,
     "approval": _draw_approval,
 }
 
@@ -263,6 +344,10 @@ def arrange(world: World, faults: list[Fault]) -> None:
     routes = [_event_route(world, f) for f in faults if f.kind == "event"]
     if routes:
         world.route = _compose(routes)
+    if any(f.kind == "crash" and f.params["function"] == "RequestApproval" for f in faults) and not any(
+        f.kind == "approval" for f in faults
+    ):
+        world.with_reviewer(run._approve)  # the run asks for an approval, so that the crash can act
     for fault in faults:
         p = fault.params
         if fault.kind == "crash":
@@ -271,11 +356,23 @@ def arrange(world: World, faults: list[Fault]) -> None:
             # The fake's job time is its own simulated time (a 2-hour job, as run_scenario plans it).
             duration = 3600 * 2.0 * p["fraction"]
             world.fake.plan_jobs(p["outcome"], duration_s=duration, failure_message="injected by the chaos run")
+            fault.observed = _created(world, "CreateModelCustomizationJob")  # the plan governs the job made
         elif fault.kind == "throughput":
             if p["outcome"] == "Failed":
                 world.fake.plan_throughput("Failed")
             else:
                 world.slow_throughput(polls=p["polls"])
+            fault.observed = _created(world, "CreateProvisionedModelThroughput")
+        elif fault.kind == "quota":
+            fault.observed = _injected_count(world, "CreateProvisionedModelThroughput", "ServiceQuotaExceededException")
+        elif fault.kind == "deployment":
+            if p["outcome"] == "Failed":
+                world.fake.plan_deployments("Failed")
+                fault.observed = _created(world, "CreateCustomModelDeployment")
+            else:
+                code = {"throttled": "ThrottlingException", "quota": "ServiceQuotaExceededException"}[p["outcome"]]
+                world.fake.inject("CreateCustomModelDeployment", code, times=p["times"])
+                fault.observed = _injected_count(world, "CreateCustomModelDeployment", code)
         elif fault.kind == "approval":
             decide = {"approve": run._approve, "reject": run._reject, "timeout": _time_out_approval(world)}
             world.with_reviewer(_counting(fault, decide[p["decision"]]))
@@ -284,6 +381,12 @@ def arrange(world: World, faults: list[Fault]) -> None:
 def _injected_count(world: World, operation: str, code: str) -> Callable[[], int]:
     fake = world.fake
     return lambda: sum(1 for a in fake.attempts if a.operation == operation and a.error == code)
+
+
+def _created(world: World, operation: str) -> Callable[[], int]:
+    """How many ``operation`` calls succeeded: a planned fault acts on what they created."""
+    fake = world.fake
+    return lambda: sum(1 for a in fake.attempts if a.operation == operation and a.error is None)
 
 
 def _counting(fault: Fault, decide: Callable[[Any, dict[str, Any]], None]) -> Callable[[Any, dict[str, Any]], None]:
@@ -524,9 +627,14 @@ def _is_approval_request(notification: Mapping[str, Any]) -> bool:
 def run_chaos(seed: int, **kwargs: Any) -> dict[str, Any]:
     """Run the chaos schedule of ``seed`` (``kwargs`` as :func:`bft_twin.run.run_scenario`'s) and return its
     summary with ``seed``, ``faults`` and ``invariants``."""
-    from bft_twin.run import run_scenario
+    from bft_twin.run import choose, environment_of, run_scenario
 
-    faults = draw(seed)
+    assembly = kwargs.get("assembly")
+    environment = kwargs.get("environment") or (environment_of(assembly) if assembly is not None else None)
+    model, environment = choose("success", kwargs.get("model"), environment)
+    reach = Reach.of(environment, model)
+    faults = draw(seed, reach)
+    kwargs = {**kwargs, "environment": environment, "model": model}
     chaos = scenario(seed, faults)
     try:
         summary = run_scenario(chaos.name, scenario=chaos, **kwargs)
@@ -535,5 +643,8 @@ def run_chaos(seed: int, **kwargs: Any) -> dict[str, Any]:
     summary["expected_outcome"] = None
     summary["seed"] = seed
     summary["faults"] = [f.to_json() for f in faults]
+    summary["reach"] = {"serving": reach.serving, "reviewers": reach.reviewers}
+    summary["faults_could_not_act"] = [f.description for f in could_not_act(faults, reach)]
+    summary["faults_not_exercised"] = [f["what"] for f in summary["faults"] if not f["exercised"]]
     summary["invariants"] = check_invariants(summary)
     return summary

@@ -4,12 +4,14 @@
 every run must hold (:mod:`bft_twin.chaos`); the exit code is 1 if one breaks.
 
 `bft local-run --training FILE [--validation FILE] [--evaluation FILE] [--threshold X]` runs it on your own
-files (in the base model family's format): validated by the workflow as usual, trained by the fake's naive Bayes
-stand-in, so the loss and scores are computed from your data but are not a real model's.
+files (in the base model family's format): validated by the workflow as usual, trained by the fake's stand-in
+learner, so the loss and scores are computed from your data but are not a real model's. Such a run is a run,
+not a scenario: it expects no outcome, and its exit code says what the run said (0 deployed, 1 not: the
+dataset refused, the evaluation under its threshold, a step failed).
 
 Progress goes to stderr as the execution runs (each state, the simulated job while WaitForJob waits,
 elapsed time); the summary goes to stdout, followed by where the HTML/Markdown report was written.
-Exit code 0 means the scenario ended the way it is meant to, including an intended failure.
+A scenario's exit code 0 means it ended the way it is meant to, including an intended failure.
 """
 
 from __future__ import annotations
@@ -92,12 +94,15 @@ def register(subparsers: Any) -> None:
     data = parser.add_argument_group(
         "your own data",
         "run the workflow on your files instead of the sample (in the base model family's data format); the loss and "
-        "scores come from a naive Bayes stand-in trained on them, not from a real model",
+        "scores come from a stand-in learner trained on them, not from a real model",
     )
     data.add_argument("--training", default=None, metavar="FILE", help="training JSONL")
     data.add_argument("--validation", default=None, metavar="FILE", help="validation JSONL (default: none)")
     data.add_argument(
         "--evaluation", default=None, metavar="FILE", help="evaluation JSONL (default: the run is not evaluated)"
+    )
+    data.add_argument(
+        "--team", default=None, help="submit as this team of the environment (default: moderation, else the first)"
     )
     data.add_argument("--threshold", type=float, default=None, metavar="X", help="evaluation threshold, 0 to 1")
     data.add_argument(
@@ -160,11 +165,12 @@ def _run(args: argparse.Namespace) -> int:
     from bft.config import ConfigError, config_path, describe_source, load_config
     from bft.synth import ROOT
     from bft_twin.run import SCENARIOS, NoOfflineWorld, choose, environment_of, run_scenario
+    from bft_twin.run.targets import UnknownTeam, target_for
 
     if args.chaos is not None:
-        if args.scenario is not None or args.training is not None or args.threshold is not None:
+        if args.scenario is not None or args.training is not None or args.threshold is not None or args.team:
             raise UsageError(
-                "--chaos draws its own faults on the sample data: drop --scenario, --training and --threshold"
+                "--chaos draws its own faults on the sample data: drop --scenario, --training, --threshold and --team"
             )
         if args.chaos < 0:
             raise UsageError("--chaos SEED must be 0 or more")
@@ -179,7 +185,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         env_name = args.env or (environment_of(assembly) if assembly else None)
         model, environment = choose(args.scenario, args.model, env_name)
-    except (NoOfflineWorld, ConfigError) as exc:
+        target_for(environment, args.team)  # an unknown --team is refused before anything runs
+    except (NoOfflineWorld, ConfigError, UnknownTeam) as exc:
         raise UsageError(str(exc)) from None
     print(describe_source(config_path(environment), load_config(environment)), file=sys.stderr)
     files = _own_files(args)
@@ -218,6 +225,7 @@ def _run(args: argparse.Namespace) -> int:
                         evaluation=files.get("evaluation"),
                         threshold=args.threshold,
                         evaluation_options=_evaluation_options(args),
+                        team=args.team,
                         **common,
                     ),
                     name=args.scenario,
@@ -230,19 +238,25 @@ def _run(args: argparse.Namespace) -> int:
     if summary.get("report_objects"):  # a chaos run whose execution never ended has no report
         summary["report_html"] = str((out_dir / "report.html").resolve())
         summary["report_md"] = str((out_dir / "report.md").resolve())
-    summary["ended_as_intended"] = ended_as_intended(summary)
+    if summary.get("own_data"):
+        # A run on your files: no outcome was expected, so none is "intended"; it deployed or it did not.
+        summary["deployed"] = summary.get("outcome") == "deployed"
+        succeeded = summary["deployed"]
+    else:
+        summary["ended_as_intended"] = succeeded = ended_as_intended(summary)
+    summary["verdict"] = _verdict(summary)
     if args.json:
         # The run and its documents are in the report files; stdout stays one readable summary.
         printable = {k: v for k, v in summary.items() if k not in ("report", "documents")}
         print(json.dumps(printable, indent=1, default=str))
     elif summary.get("status") == "REFUSED":
-        print(f"scenario {summary['scenario']}: refused before the run started: {summary['error']}")
+        print(f"{_what_ran(summary)}: refused before the run started: {summary['error']}")
     elif "states_visited" not in summary:
         print(f"chaos seed {summary['seed']}: the execution never ended: {summary.get('error')}")
         _print_chaos(summary)
     else:
         _print_summary(summary)
-    return EXIT_OK if summary["ended_as_intended"] else EXIT_NEGATIVE
+    return EXIT_OK if succeeded else EXIT_NEGATIVE
 
 
 def _refused_or(run: Any, *, name: str, environment: str) -> dict[str, Any]:
@@ -371,12 +385,21 @@ def job_progress_line(job: dict[str, Any], now: datetime) -> str:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     report = summary.get("report") or {}
+    expected = "" if summary.get("own_data") else f" (expected {summary['expected_outcome']})"
     print(
-        f"\nscenario {summary['scenario']}: execution {summary['status']}, outcome {summary['outcome']}"
-        f" (expected {summary['expected_outcome']}); Bedrock was simulated"
+        f"\n{_what_ran(summary)}: execution {summary['status']}, outcome {summary['outcome']}{expected}; "
+        "Bedrock was simulated"
     )
     print(f"  base model {summary['model']} in environment {summary['environment']} ({summary['region']})")
     print(f"  path: {' -> '.join(summary['states_visited'])}")
+    errors = summary.get("dataset_errors") or []
+    if errors:
+        document = (summary.get("documents") or {}).get("dataset-validation.json") or {}
+        total = int(document.get("error_count") or len(errors))
+        shown = f", the first {len(errors)}:" if total > len(errors) else ":"
+        print(f"  dataset refused: {total:,} error{'s' if total != 1 else ''}{shown}")
+        for line in errors:
+            print(f"    {line}")
     print(
         f"  jobs started {summary['jobs_started']}, left running {summary['jobs_left_running']}; "
         f"provisioned throughputs left: {summary['provisioned_throughputs_left'] or 'none'}; "
@@ -426,7 +449,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if "invariants" in summary:
         _print_chaos(summary)
     print()
-    print(_verdict(summary))
+    print(summary.get("verdict") or _verdict(summary))
     if summary["outcome"] != "deployed" and report.get("runbook"):
         print(f"Next step (runbook): {report['runbook']}")
     if "report_html" not in summary:
@@ -471,17 +494,55 @@ def _print_endpoint(summary: dict[str, Any]) -> None:
 def _print_chaos(summary: dict[str, Any]) -> None:
     print(f"  chaos seed {summary['seed']}, faults drawn:")
     for fault in summary["faults"]:
-        fired = "" if fault["fired"] is None else f" (acted {fault['fired']} times)"
+        # A fault that did not act was not survived: it was not exercised, and says so.
+        fired = f" (acted {fault['fired']} times)" if fault.get("fired") else " (NOT exercised: it never acted)"
         print(f"    - {fault['what']}{fired}")
+    for fault in summary.get("faults_could_not_act") or []:
+        print(f"    - could not act on this run: {fault}")
     print("  invariants:")
     for name, held in summary["invariants"].items():
         print(f"    {'held  ' if held else 'BROKEN'} {name}")
 
 
+def _what_ran(summary: dict[str, Any]) -> str:
+    own = summary.get("own_data")
+    return f"your data ({own['train']})" if own else f"scenario {summary['scenario']}"
+
+
+def _own_verdict(summary: dict[str, Any]) -> str:
+    """What a run on the user's files said, in its own terms: deployed, or which check said no and why."""
+    from bft.report.render import error_message
+    from bft_twin.run.collect import in_your_files
+
+    outcome = summary["outcome"]
+    paths = summary["own_data"] or {}
+    own_files = {uri: paths[kind] for kind, uri in (summary.get("own_data_uris") or {}).items() if kind in paths}
+    scored = (summary.get("documents") or {}).get("evaluation.json") or {}
+    score = ""
+    if scored.get("scores"):
+        metric, custom = scored.get("metric"), scored["scores"].get("custom")
+        threshold = scored.get("threshold")
+        default = " (the default)" if scored.get("thresholdSource") == "default" else ""
+        if isinstance(custom, int | float) and isinstance(threshold, int | float):
+            score = f"{scored.get('scorer')} {metric} {custom:.1%} against a threshold of {threshold:.1%}{default}"
+    if outcome == "deployed":
+        serving = summary.get("serving") or {}
+        evaluated = f"passed its evaluation ({score})" if score else "was not evaluated (no --evaluation file)"
+        return f"your data: deployed: the custom model {evaluated} and serves on {serving.get('arn', '?')} (simulated)"
+    if outcome == "eval_below_threshold":
+        return f"your data: not deployed: the evaluation said no: {score or 'under the threshold'}"
+    if outcome == "dataset_invalid":
+        return "your data: not deployed: the dataset was refused before any job (the errors above, in your files)"
+    message = in_your_files(error_message((summary.get("report") or {}).get("error")) or "no error message", own_files)
+    return f"your data: not deployed: {outcome}: {message}"
+
+
 def _verdict(summary: dict[str, Any]) -> str:
     from bft.report.render import error_message
 
-    scenario, outcome, expected = summary["scenario"], summary["outcome"], summary["expected_outcome"]
+    if summary.get("own_data"):
+        return _own_verdict(summary)
+    scenario, outcome, expected = summary.get("scenario"), summary.get("outcome"), summary.get("expected_outcome")
     if "invariants" in summary:
         broken = [name for name, held in summary["invariants"].items() if not held]
         if broken:

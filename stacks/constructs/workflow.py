@@ -34,6 +34,7 @@ from stacks.constructs.workflow_grants import (
     JobPlacement,
     allow_reviewer,
     grant_execution_history,
+    grant_judge,
     grant_steps,
     grant_task_responses,
     machine_pattern,
@@ -84,6 +85,7 @@ class CustomizationWorkflow(Construct):
         placement: JobPlacement,
         notifications: Notifications,
         policy_document: dict[str, Any],
+        judge_role: iam.IRole | None = None,
         prices: dict[str, Any],
         timing: Timing,
         delete_failed_models: bool,
@@ -191,7 +193,13 @@ class CustomizationWorkflow(Construct):
                 description="Score the custom model on the evaluation set",
                 timeout=Duration.minutes(15),
                 memory_size=512,
-                environment={"REPORTS_BUCKET": reports.bucket_name},
+                environment={"REPORTS_BUCKET": reports.bucket_name}
+                | (
+                    # The LLM judge (bft.workflow.judge): its datasets and results in the outputs bucket.
+                    {"OUTPUTS_BUCKET": outputs.bucket_name, "JUDGE_ROLE_ARN": judge_role.role_arn}
+                    if judge_role is not None
+                    else {}
+                ),
             ),
             "promote": make(
                 "promote",
@@ -232,6 +240,15 @@ class CustomizationWorkflow(Construct):
             notifications=notifications,
             environment=environment,
         )
+        if judge_role is not None:
+            grant_judge(
+                self,
+                fn["evaluate"],
+                judge_role=judge_role,
+                judge_models=list(policy_document.get("judgeModels") or []),
+                outputs=outputs,
+                environment=environment,
+            )
 
         # Only the steps of the definition: JobEvents and ReconcileJobs are EventBridge's to invoke.
         self.step_functions = {name: fn[name] for name in STEP_FUNCTIONS}

@@ -186,6 +186,31 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
     )
     chunks.item_processor(chunk)
     chunks.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+    # An LLM judge (bft.workflow.judge): once the chunks have the answers, start the judge's evaluation jobs,
+    # then wait and check until they complete (CheckJudge stops them and fails past the request's poll limit).
+    # Their state rides in the plan, which ScoreEvaluation reads.
+    start_judge = step(
+        "StartJudge",
+        fn["evaluate"],
+        {
+            "phase": "judge-start",
+            "run.$": "$.run",
+            "plan.$": "$.evaluationPlan",
+            "executionName.$": "$$.Execution.Name",
+        },
+        "$.evaluationPlan.judge",
+    )
+    judge_wait = sfn.Wait(
+        scope, "WaitForJudge", time=sfn.WaitTime.seconds_path("$.run.evaluation.judgePoll.pollSeconds")
+    )
+    check_judge = step(
+        "CheckJudge",
+        fn["evaluate"],
+        {"phase": "judge-check", "run.$": "$.run", "judge.$": "$.evaluationPlan.judge"},
+        "$.evaluationPlan.judge",
+    )
+    judged = sfn.Choice(scope, "JudgeDone?")
+    by_judge = sfn.Choice(scope, "JudgeRequested?")
     aggregate = step(
         "ScoreEvaluation",
         fn["evaluate"],
@@ -228,7 +253,14 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
     no_evaluation = sfn.Condition.is_null("$.run.evaluation")
     evaluation.when(sfn.Condition.and_(no_evaluation, no_endpoint), finalize)
     evaluation.when(no_evaluation, promote).otherwise(evaluate)
-    evaluate.next(chunks).next(aggregate).next(to_endpoint)
+    evaluate.next(chunks).next(by_judge)
+    # The scorer is null when the Evaluate step chooses it from the data: a string first, then which one.
+    scorer = "$.run.evaluation.scorer"
+    is_judge = sfn.Condition.and_(sfn.Condition.is_string(scorer), sfn.Condition.string_equals(scorer, "llm_judge"))
+    by_judge.when(is_judge, start_judge).otherwise(aggregate)
+    start_judge.next(judge_wait).next(check_judge).next(judged)
+    judged.when(sfn.Condition.boolean_equals("$.evaluationPlan.judge.done", True), aggregate).otherwise(judge_wait)
+    aggregate.next(to_endpoint)
     to_endpoint.when(no_endpoint, finalize).otherwise(promote)
     promote.next(promotion_wait).next(check_promotion).next(promoted)
     promoted.when(sfn.Condition.boolean_equals("$.promotion.ready", True), finalize).otherwise(promotion_wait)

@@ -360,6 +360,57 @@ def grant_steps(
     )
 
 
+def grant_judge(
+    scope: Construct,
+    function: lambda_.Function,
+    *,
+    judge_role: iam.IRole,
+    judge_models: list[str],
+    outputs: s3.IBucket,
+    environment: str,
+) -> None:
+    """StartJudge and CheckJudge (bft.workflow.judge): start evaluation jobs with the environment's judges
+    only, tagged as the pipeline's; read and stop them (stop: this pipeline's only); pass the evaluation role
+    to Bedrock only; write the judge's datasets and read its results under the outputs bucket's judge/."""
+    stack = Stack.of(scope)
+    jobs = stack.format_arn(service="bedrock", resource="evaluation-job", resource_name="*")
+    judges = [
+        stack.format_arn(service="bedrock", resource="foundation-model", resource_name=model, account="")
+        for model in judge_models
+    ]
+    ours = {"StringEquals": {"aws:ResourceTag/project": PROJECT_TAG, "aws:ResourceTag/environment": environment}}
+
+    def allow(actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None) -> None:
+        function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions))
+
+    # The SAR authorizes CreateEvaluationJob on the models it names (here the judge): the allowed judges only.
+    allow(["bedrock:CreateEvaluationJob"], judges)
+    allow(
+        ["bedrock:TagResource"],
+        [jobs],
+        {
+            "StringEquals": {"aws:RequestTag/project": PROJECT_TAG, "aws:RequestTag/environment": environment},
+            "ForAllValues:StringEquals": {"aws:TagKeys": list(RUN_TAG_KEYS)},
+            "Null": {"aws:ResourceTag/project": "true"},
+        },
+    )
+    allow(["bedrock:GetEvaluationJob"], [jobs])
+    allow(["bedrock:StopEvaluationJob"], [jobs], ours)
+    allow(
+        ["iam:PassRole"],
+        [judge_role.role_arn],
+        {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+    )
+    judge_objects = outputs.arn_for_objects("judge/*")
+    allow(["s3:PutObject", "s3:GetObject"], [judge_objects])
+    allow(["s3:ListBucket"], [outputs.bucket_arn], {"StringLike": {"s3:prefix": ["judge/*"]}})
+    for resource, reason in (
+        (jobs, "Evaluation jobs are created per run; Bedrock assigns their IDs. Stop is limited to this pipeline's."),
+        (judge_objects, "The judge's datasets and results of any run, one prefix per team, request and execution."),
+    ):
+        acknowledge(function.role or scope, f"IAM5[Resource::{resource_text(scope, resource)}]", reason)
+
+
 def _grant_promotion(
     function: lambda_.Function,
     ours: dict[str, Any],

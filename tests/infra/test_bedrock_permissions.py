@@ -166,9 +166,9 @@ def test_tag_resource_only_when_creating_with_the_pipelines_tags(assembly: Assem
         if "bedrock:TagResource" in as_list(s["Action"])
     ]
     roles = resources(assembly.template("Pipeline"), "AWS::IAM::Role")
-    assert {role for role, _ in tagging} == {
-        r for r in roles if any(name in r for name in ("StartJobRole", "CreateServingRole", "PromoteRole"))
-    }
+    # The Evaluate function tags the LLM judge's evaluation jobs, where the environment allows a judge.
+    creators = ("StartJobRole", "CreateServingRole", "PromoteRole", *(("EvaluateRole",) if config.judge_models else ()))
+    assert {role for role, _ in tagging} == {r for r in roles if any(name in r for name in creators)}
     for role, statement in tagging:
         assert as_list(statement["Action"]) == ["bedrock:TagResource"], role
         condition = statement["Condition"]

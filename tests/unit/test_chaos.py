@@ -95,14 +95,58 @@ def test_the_draw_is_a_function_of_the_seed() -> None:
     assert all(f["what"] for f in first)
 
 
+THROUGHPUT = chaos.Reach(serving="provisioned-throughput", reviewers=True)
+DEPLOYMENT = chaos.Reach(serving="on-demand-deployment", reviewers=True)
+
+
 def test_the_draw_covers_every_kind_and_combines_faults() -> None:
-    drawn = [chaos.draw(seed) for seed in range(200)]
+    drawn = [chaos.draw(seed, reach) for reach in (THROUGHPUT, DEPLOYMENT) for seed in range(200)]
     kinds = {f.kind for faults in drawn for f in faults}
     assert kinds == set(chaos._KINDS)
     assert any(len(faults) >= 2 for faults in drawn)
     for faults in drawn:  # a run has one job, one throughput, one reviewer: at most one fault of each
         exclusive = [f.kind for f in faults if f.kind in chaos._EXCLUSIVE]
         assert len(exclusive) == len(set(exclusive))
+
+
+def test_only_faults_that_can_act_are_drawn() -> None:
+    """A run served by a deployment draws no throughput or quota fault and no throughput operation, a run served
+    by a throughput no deployment fault, a team without a reviewer no approval fault or RequestApproval crash."""
+    alone = chaos.Reach(serving="on-demand-deployment", reviewers=False)
+    for reach in (THROUGHPUT, DEPLOYMENT, alone):
+        for seed in range(300):
+            faults = chaos.draw(seed, reach)
+            assert chaos.could_not_act(faults, reach) == [], (seed, reach)
+    on_deployment = [f for seed in range(300) for f in chaos.draw(seed, DEPLOYMENT)]
+    assert not {"throughput", "quota"} & {f.kind for f in on_deployment}
+    assert "deployment" in {f.kind for f in on_deployment}
+    operations = {f.params["operation"] for f in on_deployment if f.kind == "aws-error"}
+    assert "CreateCustomModelDeployment" in operations
+    assert not {"CreateProvisionedModelThroughput", "GetProvisionedModelThroughput"} & operations
+    assert "deployment" not in {f.kind for seed in range(300) for f in chaos.draw(seed, THROUGHPUT)}
+    lonely = [f for seed in range(300) for f in chaos.draw(seed, alone)]
+    assert "approval" not in {f.kind for f in lonely}
+    assert "RequestApproval" not in {f.params["function"] for f in lonely if f.kind == "crash"}
+
+
+def test_the_check_sees_a_fault_that_could_not_act() -> None:
+    throughput = chaos.Fault("throughput", {"outcome": "Failed"})
+    create_pt = chaos.Fault("aws-error", {"service": "bedrock", "operation": "CreateProvisionedModelThroughput"})
+    approval_crash = chaos.Fault("crash", {"function": "RequestApproval", "when": "before", "invocation": 1})
+    alone = chaos.Reach(serving="on-demand-deployment", reviewers=False)
+    assert chaos.could_not_act([throughput, create_pt, approval_crash], alone) == [
+        throughput,
+        create_pt,
+        approval_crash,
+    ]
+
+
+def test_a_fault_that_did_not_act_is_not_exercised() -> None:
+    fault = chaos.Fault("crash", {"function": "Evaluate", "when": "after", "invocation": 2})
+    assert fault.to_json()["fired"] == 0
+    assert fault.to_json()["exercised"] is False
+    fault.fire()
+    assert fault.to_json()["exercised"] is True
 
 
 @pytest.mark.parametrize(

@@ -87,13 +87,14 @@ MODEL = f"arn:aws:bedrock:{R}:{A}:custom-model/amazon.nova-micro-v1:0:128k/abc12
 JOB = f"arn:aws:bedrock:{R}:{A}:model-customization-job/amazon.nova-micro-v1:0:128k/job123"
 PT = f"arn:aws:bedrock:{R}:{A}:provisioned-model/pt123"
 DEPLOYMENT = f"arn:aws:bedrock:{R}:{A}:custom-model-deployment/dep123"
+EVALUATION = f"arn:aws:bedrock:{R}:{A}:evaluation-job/eval12345678"
 FM = "amazon.nova-micro-v1:0:128k"
 TAGS = {"team": "search"}
 
 
 def world() -> FakeWorld:
     """Everything encrypted and tagged, so that every implicit request and tag key is emitted."""
-    tagged = [TOPIC, MACHINE, FUNCTION, MODEL, JOB, PT, DEPLOYMENT, KEY, ROLE]
+    tagged = [TOPIC, MACHINE, FUNCTION, MODEL, JOB, PT, DEPLOYMENT, KEY, ROLE, EVALUATION]
     return FakeWorld(
         default_keys={"data": KEY},
         object_keys={("data", "in/a.jsonl"): KEY},
@@ -192,6 +193,13 @@ def _samples() -> list[tuple[str, str, dict[str, Any]]]:
           for op in ("GetCustomModelDeployment", "DeleteCustomModelDeployment")],
         ("bedrock", "UpdateCustomModelDeployment", {"customModelDeploymentIdentifier": DEPLOYMENT, "modelArn": MODEL}),
         ("bedrock", "GetFoundationModel", {"modelIdentifier": FM}),
+        ("bedrock", "CreateEvaluationJob", {
+            "jobName": "judge-1", "roleArn": ROLE, "jobTags": tags,
+            "evaluationConfig": {"automated": {"customMetricConfig": {"evaluatorModelConfig": {
+                "bedrockEvaluatorModels": [{"modelIdentifier": "anthropic.claude-3-5-sonnet-20240620-v1:0"}]}}}},
+            "inferenceConfig": {"models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": "custom"}}]}}),
+        *[("bedrock", op, {"jobIdentifier": EVALUATION}) for op in ("GetEvaluationJob", "StopEvaluationJob")],
+        ("bedrock", "ListEvaluationJobs", {}),
         *[("bedrock", op, {}) for op in ("ListModelCustomizationJobs", "ListCustomModels",
                                           "ListProvisionedModelThroughputs", "ListCustomModelDeployments",
                                           "ListFoundationModels")],

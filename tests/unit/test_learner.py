@@ -12,7 +12,8 @@ import pytest
 
 from bft.sample_data import SYSTEM, examples
 from bft_twin.bedrock_fake import _learner
-from bft_twin.bedrock_fake._inference import Prompt, listed_labels, zero_shot
+from bft_twin.bedrock_fake._base_model import listed_labels, zero_shot
+from bft_twin.bedrock_fake._inference import Prompt
 from bft_twin.bedrock_fake._learner import Example, parse_lines, parse_record, train
 
 

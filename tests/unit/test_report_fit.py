@@ -224,7 +224,7 @@ def test_the_report_writes_durations_in_words_and_counts_with_separators() -> No
 
 def test_report_sections_format_figures_only_through_the_helpers() -> None:
     """An f-string format spec in a section (``{x:.1%}``, ``{n:,}``) would write a figure its own way."""
-    for module in ("render.py", "document.py", "evaluation.py", "loss.py"):
+    for module in ("render.py", "document.py", "evaluation.py", "loss.py", "judge.py"):
         tree = ast.parse((REPORT_MODULES / module).read_text())
         specs = [
             ast.unparse(node)

@@ -277,3 +277,28 @@ def test_a_statement_success_needed_cannot_be_removed(
     summary = _run(mutate(local_assembly, tmp_path, target), tmp_path)
     _assert_fails_naming(summary, sole_actions)
     assert "AccessDenied" in _causes(summary), _causes(summary)
+
+
+def test_a_state_machine_role_without_lambda_invoke_fails_as_step_functions_names_it(
+    local_assembly: Path, tmp_path: Path
+) -> None:
+    """Step Functions names a Lambda service error of a lambda:invoke task by the Lambda client's exception class:
+    an AccessDeniedException (which Lambda's Invoke does not model) is ``Lambda.AWSLambdaException``, as AWS
+    reports it (docs/bedrock-behaviour.md#lambda-task-errors), not moto's ``Lambda.AccessDeniedException``."""
+
+    def machine_invoke(s: dict[str, Any], _siblings: Any, template: dict[str, Any], roles: list[str]) -> bool:
+        return "lambda:InvokeFunction" in _actions(s) and any(
+            "states.amazonaws.com" in _trusted_service(template, r) for r in roles
+        )
+
+    targets = find_statements(local_assembly, machine_invoke)
+    assert targets, "no state machine role grants lambda:InvokeFunction"
+    assert len(targets) == 1, targets  # one workflow role (per environment), one statement of invokes
+    summary = _run(mutate(local_assembly, tmp_path, targets[0]), tmp_path)
+    assert summary["status"] == "FAILED"
+    assert summary["jobs_started"] == 0
+    assert any(": lambda:InvokeFunction on " in line for line in _denied(summary)), _denied(summary)
+    causes = _causes(summary)
+    assert "Lambda.AWSLambdaException" in causes, causes
+    assert "Lambda.AccessDeniedException" not in causes
+    assert "Error Code: AccessDeniedException" in causes

@@ -155,12 +155,31 @@ class Family:
 
 
 @dataclass(frozen=True)
+class Judge:
+    """An evaluator (LLM-as-a-judge) model of Bedrock evaluation jobs, and the regions it is offered in."""
+
+    model_id: str
+    name: str
+    regions: tuple[str, ...]
+    facts: dict[str, Fact] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Catalog:
     checked: date
     prices_note: str
     sources: dict[str, Source]
     families: dict[str, Family]
     models: tuple[Model, ...]
+    judges: tuple[Judge, ...] = ()
+
+    def judge(self, model_id: str) -> Judge | None:
+        """The judge entry of an evaluator model id (whatever its regions)."""
+        return next((j for j in self.judges if j.model_id == model_id), None)
+
+    def judges_in(self, region: str) -> list[Judge]:
+        """The evaluator models offered in ``region``, catalog order."""
+        return [j for j in self.judges if region in j.regions]
 
     def model(self, identifier: str) -> Model | None:
         """The entry of a model id or foundation-model ARN (whatever its region: see ``refusal``)."""
@@ -296,12 +315,19 @@ def load(path: Path) -> Catalog:
                 facts=facts,
             )
         )
+    judges = []
+    for index, entry in enumerate(raw.get("judges") or []):
+        where = f"judges[{index}] ({entry.get('id')})"
+        _known_keys(path, entry, ("id", "name", "judge", "regions"), where)
+        facts = {key: fact(entry, key, where) for key in ("judge", "regions")}
+        judges.append(Judge(entry["id"], entry["name"], tuple(facts["regions"].value), facts))
     return Catalog(
         checked=_date(raw["checked"], "checked"),
         prices_note=raw["prices_note"],
         sources=sources,
         families=families,
         models=tuple(models),
+        judges=tuple(judges),
     )
 
 

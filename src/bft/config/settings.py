@@ -181,6 +181,9 @@ class EnvironmentConfig(_Strict):
     # How a model's custom models are served when a request does not say (model id -> kind); a model not
     # named here uses its family's default (bft.families.serving_kinds: the first one listed).
     serving_kinds: dict[ModelId, str] = Field(default_factory=dict)
+    # The evaluator models a request may name as its LLM judge (evaluation.scorer llm_judge): each a judge of the
+    # model catalog offered in the region. None by default: a judge's tokens are billed, the platform opts in.
+    judge_models: list[ModelId] = Field(default_factory=list)
     powertools_layer_version: int = Field(default=27, ge=1)
 
     @model_validator(mode="before")
@@ -215,6 +218,7 @@ class EnvironmentConfig(_Strict):
                 anchor=("data_retention",),
             )
         self._check_models_offered(_today(info))
+        self._check_judges_offered()
         names = [team.name for team in self.teams]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -316,6 +320,18 @@ class EnvironmentConfig(_Strict):
                     anchor=("serving_kinds",),
                 )
 
+    def _check_judges_offered(self) -> None:
+        """Every judge model named is an evaluator model the catalog offers in this region."""
+        offered = [judge.model_id for judge in catalog().judges_in(self.region)]
+        for index, model in enumerate(self.judge_models):
+            if model not in offered:
+                raise _Invalid(
+                    ("judge_models", index),
+                    f"{model} is not an evaluator model offered in {self.region} by the model catalog "
+                    f"(offered: {', '.join(offered) or 'none'})",
+                    anchor=("judge_models",),
+                )
+
     def _check_endpoint_served_on_demand(self, index: int, team: Team) -> None:
         """An endpoint is an on-demand custom model deployment: at least one of the team's models must be served
         on demand (bft.families.serving_kinds), or no run could ever promote into it."""
@@ -407,6 +423,7 @@ class EnvironmentConfig(_Strict):
             "region": self.region,
             "datasetsBucket": datasets_bucket,
             "allowedBaseModels": list(self.allowed_base_models),
+            "judgeModels": list(self.judge_models),
             "servingKinds": dict(self.serving_kinds),
             "approvalRequiredByDefault": self.approval_required or self.approval_mandatory,
             "approvalMandatory": self.approval_mandatory,
@@ -427,6 +444,7 @@ class EnvironmentConfig(_Strict):
                 "pollSeconds": timing.throughput_poll_seconds,
                 "maxPolls": timing.throughput_max_polls,
             },
+            "judgePoll": {"pollSeconds": timing.judge_poll_seconds, "maxPolls": timing.judge_max_polls},
             "teams": {},
         }
 

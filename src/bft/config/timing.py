@@ -21,6 +21,8 @@ STEP_TIMEOUT_SECONDS: dict[str, int] = {
     "CheckServing": 60,
     "Evaluate": 300,  # plans the chunks: one read of the evaluation set
     "EvaluateChunk": 960,  # one chunk, planned at a third of this (bft.workflow.evaluation)
+    "StartJudge": 300,  # writes the judge's datasets (up to 1,000 records per model) and starts its jobs
+    "CheckJudge": 60,
     "ScoreEvaluation": 300,
     "PromoteToEndpoint": 90,
     "CheckPromotion": 60,
@@ -50,6 +52,10 @@ class WorkflowTiming(_Strict):
     throughput_first_poll_seconds: int = Field(default=20 * 60, ge=1)
     throughput_poll_seconds: int = Field(default=5 * 60, ge=1)
     throughput_max_polls: int = Field(default=12, ge=1, le=100)
+    # An LLM-judge evaluation job (evaluation.scorer llm_judge) is polled this often, this many times before
+    # the run stops it and fails: 10 minutes x 36 = 6 hours (AWS publishes no duration; a guess).
+    judge_poll_seconds: int = Field(default=10 * 60, ge=1)
+    judge_max_polls: int = Field(default=36, ge=1, le=1000)
     # How often the reconciler checks jobs whose state-change event may have been lost.
     reconcile_interval_minutes: int = Field(default=30, ge=1, le=1440)
     retry_interval_seconds: int = Field(default=5, ge=1)
@@ -75,6 +81,7 @@ class WorkflowTiming(_Strict):
         steps = dict(STEP_TIMEOUT_SECONDS)
         steps["CheckServing"] *= self.throughput_max_polls + 1
         steps["CheckPromotion"] *= self.throughput_max_polls
+        steps["CheckJudge"] *= self.judge_max_polls
         # The evaluation's Map: the most chunks at the least concurrency, each up to its task timeout.
         steps["EvaluateChunk"] *= worst_case_rounds()
         # A throttled chunk's own retries, counted once as every step's retries are.
@@ -85,6 +92,7 @@ class WorkflowTiming(_Strict):
             "serving wait (throughput_first_poll_seconds + throughput_max_polls * throughput_poll_seconds)": (
                 self.throughput_first_poll_seconds + self.throughput_max_polls * self.throughput_poll_seconds
             ),
+            "judge wait (judge_max_polls * judge_poll_seconds)": self.judge_max_polls * self.judge_poll_seconds,
             "promotion wait (throughput_max_polls * throughput_poll_seconds)": (
                 self.throughput_max_polls * self.throughput_poll_seconds
             ),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from bft.report.document import Block, Bullets, Cell, KeyValues, Long, Section, Table, Text, Tone
+from bft.report.judge import judge_blocks
 from bft.report.numbers import count, num, pct, usd
 
 EVALUATION_ROWS = 10
@@ -22,8 +23,9 @@ LABEL_ROWS = 20
 # Ten labels and one column for the rest: with the label column, 12 columns, which fit an A4 page's width.
 MATRIX_LABELS = 10
 SIMULATED_SCORES = (
-    "Simulated: scores of a naive Bayes stand-in trained on your data, not of a real model; the base model's "
-    "answers come from fixed keyword rules over the labels the prompt lists."
+    "Simulated: scores of stand-ins, not of real models: the custom model answers with what a learner trained on "
+    "your data predicts (naive Bayes for labels, the nearest training example for other answers); the base model "
+    "from its prompt alone (the labels, tools or examples it lists)."
 )
 SIMULATED_USAGE = (
     "Simulated: tokens are counted by the Bedrock fake at about 4 characters a token and its latency is 400 ms "
@@ -82,6 +84,7 @@ def evaluation_section(report: dict[str, Any], documents: dict[str, Any], simula
     metrics = document.get("metrics") or {}
     blocks.extend(_classification(metrics, _full_list(report)))
     blocks.extend(_json_fields(metrics))
+    blocks.extend(judge_blocks(document, simulated))
     blocks.extend(_wrong_records(result, document))
     return Section("Evaluation", blocks)
 

@@ -19,9 +19,9 @@ from bft.report.document import Block, Chart, Section, Table, Text
 from bft.report.numbers import count, num
 
 SIMULATED_LOSS = (
-    "Simulated: the loss of a naive Bayes stand-in trained on your data by the Bedrock fake, not of a real model."
+    "Simulated: the loss of a stand-in learner trained on your data by the Bedrock fake, not of a real model."
 )
-SIMULATED_CHART_NOTE = "simulated: a naive Bayes stand-in's loss, not a real model's"
+SIMULATED_CHART_NOTE = "simulated: a stand-in learner's loss, not a real model's"
 # A validation loss measured on a few hundred records moves a percent or two between evaluations from sampling
 # alone; 5 % above its lowest is beyond that jitter. It must also have climbed at each of the last RISE_POINTS
 # evaluations: one high point after a low one is noise a later epoch can undo, a climb at the end is a trend.

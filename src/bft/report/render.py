@@ -43,6 +43,7 @@ from bft.report.numbers import count, hours, num, pct, size, spread, usd
 UNKNOWN_PRICE = "unknown — set prices in config"
 # States the workflow passes through after a failure; the failing state is the one before them.
 _RECOVERY_STATES = ("Cleanup", "FinalizeFailure")
+_FILE_KINDS = {"train": "training"}  # the twin's upload names for the user's files, in words
 # The label of what the offline run made up rather than measured (the others: bft.report.loss, .evaluation).
 ILLUSTRATIVE_PRICES = (
     "Illustrative prices: the local configuration's price table, not AWS list prices; a real run is billed by AWS."
@@ -94,7 +95,8 @@ def build(report: dict[str, Any], documents: dict[str, Any]) -> Document:
     environment = str(run.get("environment") or "")
     title = f"bft {environment} run {request_id}".replace("  ", " ")
     if simulation:
-        title = f"bft local run: {simulation.get('scenario', '?')} ({request_id})"
+        what = "your data" if simulation.get("ownData") else simulation.get("scenario", "?")
+        title = f"bft local run: {what} ({request_id})"
     return Document(
         title=title,
         banner=_banner(report, outcome, simulation),
@@ -113,7 +115,9 @@ def _banner(report: dict[str, Any], outcome: str, simulation: dict[str, Any] | N
         tone: Tone = "ok"
     else:
         message = error_message(report.get("error")).strip() or "no error recorded"
-        text = f"FAILED: {outcome}. {message}" + ("" if message.endswith(".") else ".")
+        # On the user's own data a refusal or a low score is an honest answer about the data, not a failure.
+        verdict = "NOT DEPLOYED" if (simulation or {}).get("ownData") else "FAILED"
+        text = f"{verdict}: {outcome}. {message}" + ("" if message.endswith(".") else ".")
         tone = "bad"
     if expected and expected == outcome and outcome != "deployed":
         text += " This is the scenario's intended outcome."
@@ -142,16 +146,22 @@ def _header(report: dict[str, Any], request_id: str, simulation: dict[str, Any] 
         rows.append(("Report and documents (S3)", str(location["prefixUri"])))
     blocks: list[Block] = []
     if simulation is not None:
-        rows[:0] = [
-            ("Scenario", str(simulation.get("scenario", "?"))),
-            ("Expected outcome", str(simulation.get("expectedOutcome", "?"))),
-        ]
+        own = simulation.get("ownData") or {}
+        # A run on the user's files is no scenario: it names the files and expects no outcome.
+        rows[:0] = (
+            [(f"Your {_FILE_KINDS.get(kind, kind)} file", str(path)) for kind, path in own.items()]
+            if own
+            else [
+                ("Scenario", str(simulation.get("scenario", "?"))),
+                ("Expected outcome", str(simulation.get("expectedOutcome", "?"))),
+            ]
+        )
         factor = simulation.get("timeFactor")
         blocks.append(
             Text(
                 "Bedrock was simulated: this run used moto and a local Bedrock fake, no AWS account and no money"
                 + (f" (one real second stood for {num(factor)} simulated seconds)" if finite(factor) else "")
-                + ". The loss curves and evaluation scores below are computed by a naive Bayes stand-in trained on "
+                + ". The loss curves and evaluation scores below are computed by a stand-in learner trained on "
                 "the data, not by a real model; prices are illustrative (the local configuration's table, not AWS "
                 "list prices).",
                 "warn",

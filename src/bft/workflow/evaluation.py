@@ -51,8 +51,9 @@ from bft.capacity import (
 )
 from bft.catalog import catalog
 from bft.errors import EvaluationBelowThreshold, RequestInvalid, TransientError
-from bft.workflow import json_match
+from bft.workflow import json_match, judge
 from bft.workflow.json_match import tool_call_text
+from bft.workflow.rubric import LLM_JUDGE
 from bft.workflow.s3io import put_json, report_key, split_uri
 from bft.workflow.scoring import SCORERS, choose_scorer, record_score, score
 from bft.workflow.serving import PT, own_serving
@@ -152,6 +153,13 @@ def resolve_scorer(spec: dict[str, Any], expected: list[str]) -> dict[str, Any]:
     scorer produces, or json_match has no JSON to compare."""
     name, reason = spec.get("scorer"), "named in the request (evaluation.scorer)"
     source = "requested"
+    if name == LLM_JUDGE:  # the rubric's metrics, checked by ValidateRequest (bft.workflow.rubric)
+        return {
+            "name": name,
+            "metric": spec["metric"],
+            "source": source,
+            "reason": f"{reason}, judged by {spec['judgeModel']}",
+        }
     if name is None and spec.get("jsonSchema") is not None:
         name, source = "json_match", "chosen"
         reason = "the request gives evaluation.jsonSchema, which only json_match reads"
@@ -267,13 +275,7 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
     spec = run["evaluation"]
     if planned.get("skipped"):
         return {"skipped": True, "passed": True}
-    rows: list[dict[str, Any]] = []
-    for chunk in planned["chunks"]:
-        part = s3.get_object(Bucket=reports_bucket, Key=part_key(planned["partsPrefix"], chunk["index"]))
-        document = json.loads(part["Body"].read())
-        if document["chunk"] != chunk or not document.get("complete") or len(document["rows"]) != chunk["records"]:
-            raise RequestInvalid(f"evaluation part {chunk['index']} does not hold the planned records")
-        rows.extend(document["rows"])
+    rows = planned_rows(planned, s3=s3, reports_bucket=reports_bucket)
     # A plan made before the scorer was chosen in it names none: the request's then (it always named one).
     choice = planned.get("scorer") or {
         "name": spec["scorer"],
@@ -284,11 +286,22 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
     scorer, metric, schema = choice["name"], choice["metric"], spec.get("jsonSchema")
     threshold_source = spec.get("thresholdSource", "requested")
     models = planned["models"]
-    metrics = {name: score(scorer, ((row["expected"], row[name]) for row in rows), schema=schema) for name in models}
+    judged: dict[str, Any] = {}
+    if scorer == LLM_JUDGE:
+        # The judge's ratings, per model and record, each rubric metric on 0-1 (bft.workflow.judge).
+        rated = {name: judge.ratings(run, planned["judge"], name, len(rows), s3=s3) for name in models}
+        names = [item["name"] for item in spec["rubric"]]
+        metrics = {name: {m: judge.mean([r.get(m) for r in rated[name]]) for m in names} for name in models}
+        per_record = {name: [r.get(metric) or 0.0 for r in rated[name]] for name in models}
+        judged = {"judgeModel": spec["judgeModel"], "rubric": spec["rubric"], "jobs": planned["judge"]["jobs"]}
+    else:
+        metrics = {
+            name: score(scorer, ((row["expected"], row[name]) for row in rows), schema=schema) for name in models
+        }
+        per_record = {name: [record_score(scorer, row["expected"], row[name]) for row in rows] for name in models}
     queries = per_query(rows, list(models))
     scores = {name: metrics[name][metric] for name in models}
     passed = scores["custom"] >= spec["threshold"]
-    per_record = {name: [record_score(scorer, row["expected"], row[name]) for row in rows] for name in models}
     wrong = {name: sum(1 for value in per_record[name] if value < 1) for name in models}
     wrong_rows = [
         {"line": row["line"], "expected": row["expected"]}
@@ -317,7 +330,7 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
         "chunks": len(planned["chunks"]),
         "concurrency": planned["concurrency"],
         "parts": planned["partsPrefix"],
-    }
+    } | ({"judge": judged} if judged else {})
     uri = put_json(s3, reports_bucket, report_key(run["team"], run["requestId"], "evaluation.json"), document)
     result = {
         "evaluationUri": uri,
@@ -341,6 +354,32 @@ def aggregate(run: dict[str, Any], planned: dict[str, Any], *, s3: Any, reports_
             + (f"; base model scored {scores['base']:.3f}" if "base" in scores else "")
         )
     return result
+
+
+def planned_rows(planned: dict[str, Any], *, s3: Any, reports_bucket: str) -> list[dict[str, Any]]:
+    """The answers of exactly the planned parts (each read once, by its planned key), in the set's order."""
+    rows: list[dict[str, Any]] = []
+    for chunk in planned["chunks"]:
+        part = s3.get_object(Bucket=reports_bucket, Key=part_key(planned["partsPrefix"], chunk["index"]))
+        document = json.loads(part["Body"].read())
+        if document["chunk"] != chunk or not document.get("complete") or len(document["rows"]) != chunk["records"]:
+            raise RequestInvalid(f"evaluation part {chunk['index']} does not hold the planned records")
+        rows.extend(document["rows"])
+    return rows
+
+
+def prompts(s3: Any, uri: str, lines: set[int]) -> dict[int, str]:
+    """The prompt of each record at ``lines`` of the evaluation file, as text a judge reads: the system
+    prompt and every turn before the expected answer, one "role: text" paragraph each."""
+    bucket, key = split_uri(uri)
+    found: dict[int, str] = {}
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    for number, raw in enumerate(body.iter_lines(), start=1):
+        if number in lines:
+            system, messages, _, _ = _parse(raw, uri, number)
+            turns = [f"{m['role']}: {_text(m['content'])}" for m in messages]
+            found[number] = "\n\n".join(([f"system: {system}"] if system else []) + turns)
+    return found
 
 
 def _converse(

@@ -56,13 +56,19 @@ RUNBOOK = {
     "dataset_invalid": "Open the validation report, fix the lines it names, run `bft validate` locally, resubmit.",
     "job_failed": "Read Bedrock's failure message above; most are data or quota problems. Resubmit after fixing.",
     "job_stopped": "Someone or the timeout stopped the job. Resubmit if it was not intended.",
-    "pt_failed": "Bedrock could not provision throughput; check the message, then resubmit or serve manually.",
+    # pt_*: the outcome names predate on-demand deployments; they cover both ways of serving.
+    "pt_failed": (
+        "Bedrock could not serve the model (its provisioned throughput or on-demand deployment ended Failed); "
+        "check the message, then resubmit or serve manually."
+    ),
     "promotion_failed": (
         "The team's endpoint still serves the model it served before (the error names both). Check the endpoint "
         "with `aws bedrock get-custom-model-deployment`, then resubmit."
     ),
     "pt_quota_exceeded": (
-        "Request no-commitment model units for this model via AWS Support (Service Quotas), then resubmit."
+        "A Bedrock quota is full (the error names the action): for a provisioned throughput, request "
+        "no-commitment model units for this model via AWS Support; for an on-demand deployment, delete unused "
+        "custom model deployments or ask for more in Service Quotas; then resubmit."
     ),
     "rejected": "The reviewer's reason is above. The custom model was deleted if configured.",
     "eval_below_threshold": "Open the evaluation table; improve the data or hyperparameters, or lower the threshold.",

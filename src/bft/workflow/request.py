@@ -18,6 +18,7 @@ from bft.names import ENDPOINT_NAME, ENDPOINT_NAME_LIMIT, REQUEST_ID, endpoint_d
 from bft.workflow import state
 from bft.workflow.json_schema import SchemaError, check_schema
 from bft.workflow.ownership import run_tags
+from bft.workflow.rubric import LLM_JUDGE, check_judge
 from bft.workflow.scoring import SCORERS
 from bft.workflow.usage import BASE_PROMPT_MAX_CHARS
 
@@ -51,6 +52,8 @@ EVALUATION_FIELDS = {
     "maxRecords",
     "jsonSchema",
     "baseSystemPrompt",
+    "judgeModel",
+    "rubric",
 }
 # The threshold of a request that sets none: no minimum, the run is scored and reported but never failed by it.
 DEFAULT_THRESHOLD = 0.0
@@ -119,7 +122,7 @@ def check_request(
     training = _data_uri(event, "trainingDataUri", datasets_bucket, team_name, required=True)
     validation = _data_uri(event, "validationDataUri", datasets_bucket, team_name, required=False)
     serving = _serving(event.get("serving") or {}, policy, team, team_name, base_model_id)
-    evaluation = _evaluation(event.get("evaluation"), datasets_bucket, team_name)
+    evaluation = _evaluation(event.get("evaluation"), datasets_bucket, team_name, policy)
     mandatory = policy.get("approvalMandatory", False) is True
     approval = event.get("approvalRequired", True if mandatory else policy["approvalRequiredByDefault"])
     if not isinstance(approval, bool):
@@ -403,7 +406,7 @@ def _endpoint(
     return {"name": name, "deploymentName": endpoint_deployment_name(environment, team_name, name)}, None
 
 
-def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
+def _evaluation(raw: Any, bucket: str, team: str, policy: dict[str, Any]) -> dict[str, Any] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -416,6 +419,18 @@ def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
     if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
         raise RequestInvalid(f"evaluation.threshold: {threshold!r} must be a number from 0 to 1")
     scorer, metric, schema = _scorer(raw)
+    judge: dict[str, Any] = {}
+    if scorer == LLM_JUDGE:
+        judge_model, rubric, metric = check_judge(raw, policy)
+        # How often the state machine polls the judge's jobs, and how many times before it stops them.
+        poll = policy.get("judgePoll") or {"pollSeconds": 600, "maxPolls": 36}
+        judge = {"judgeModel": judge_model, "rubric": rubric, "judgePoll": dict(poll)}
+    elif "judgeModel" in raw or "rubric" in raw:
+        field = "judgeModel" if "judgeModel" in raw else "rubric"
+        raise RequestInvalid(
+            f"evaluation.{field}: only scorer {LLM_JUDGE} has a judge and a rubric; set evaluation.scorer to "
+            f"{LLM_JUDGE}, or drop the field"
+        )
     compare = raw.get("compareBase", True)
     if not isinstance(compare, bool):
         raise RequestInvalid("evaluation.compareBase must be true or false")
@@ -447,7 +462,7 @@ def _evaluation(raw: Any, bucket: str, team: str) -> dict[str, Any] | None:
         "compareBase": compare,
         "maxRecords": max_records,
         "baseSystemPrompt": base_prompt,
-    }
+    } | judge
 
 
 def _scorer(raw: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any] | bool | None]:
@@ -458,8 +473,10 @@ def _scorer(raw: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any]
     checked here (:func:`bft.workflow.json_schema.check_schema`) and means json_match, the only scorer that
     reads one, so the metric is checked against json_match's even when the scorer is left to be chosen."""
     scorer, metric, schema = raw.get("scorer"), raw.get("metric"), raw.get("jsonSchema")
-    if scorer is not None and scorer not in SCORERS:
-        raise RequestInvalid(f"evaluation.scorer: {scorer!r} is not one of {', '.join(SCORERS)}")
+    if scorer == LLM_JUDGE and schema is None:
+        return scorer, metric, None  # the judge's rubric names the metrics (bft.workflow.rubric)
+    if scorer is not None and scorer not in SCORERS and scorer != LLM_JUDGE:
+        raise RequestInvalid(f"evaluation.scorer: {scorer!r} is not one of {', '.join([*SCORERS, LLM_JUDGE])}")
     if schema is not None:
         if scorer not in (None, "json_match"):
             raise RequestInvalid(

@@ -2,8 +2,8 @@
 delivery, and the lookups for the offline authorization.
 
 The rest are mixins, one part of Bedrock's behaviour each: the client wiring (:mod:`._wiring`), the scenario
-controls (:mod:`._plans`), customization jobs (:mod:`._jobs`), serving (:mod:`._serving`), the
-foundation-model views (:mod:`._foundation`) and tagging (:mod:`._tags`).
+controls (:mod:`._plans`), customization jobs (:mod:`._jobs`), evaluation jobs (:mod:`._evaluations`),
+serving (:mod:`._serving`), the foundation-model views (:mod:`._foundation`) and tagging (:mod:`._tags`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bft_twin.bedrock_fake._core import (
     Event,
     _Reply,
 )
+from bft_twin.bedrock_fake._evaluations import EvaluationJob, _Evaluations
 from bft_twin.bedrock_fake._foundation import _Foundation
 from bft_twin.bedrock_fake._jobs import _Jobs
 from bft_twin.bedrock_fake._learner import Learner
@@ -52,7 +53,7 @@ from bft_twin.catalog import Catalog
 logger = logging.getLogger(__name__)
 
 
-class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
+class FakeBedrock(_Wiring, _Plans, _Jobs, _Evaluations, _Serving, _Foundation, _Tags):
     """A strict, in-process Amazon Bedrock behind real boto3 clients.
 
     The fake answers at botocore's HTTP layer (the ``before-send`` event, in place of
@@ -95,7 +96,7 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
     Simulated results are computed, not preset: when a job completes the fake trains a small learner
     (:mod:`bft_twin.bedrock_fake._learner`, a naive Bayes stand-in) on the job's training file; its loss is
     the job's metrics and its predictions are the custom model's answers. A base model answers from a fixed
-    zero-shot heuristic that never sees the training data (:func:`bft_twin.bedrock_fake._inference.zero_shot`).
+    stand-in that never sees the training data (:func:`bft_twin.bedrock_fake._base_model.base_answer`).
     """
 
     def __init__(
@@ -114,6 +115,7 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
         legacy_allows_customization: bool = True,
         seed: int = 0,
         service_role_s3: Callable[[str, str], Any] | None = None,
+        service_role_invoke: Callable[[str, str, str], str | None] | None = None,
         latency_sleep: Callable[[float], None] | None = None,
         requests_per_model_unit: int = CONCURRENT_REQUESTS_PER_MODEL_UNIT,
     ) -> None:
@@ -127,6 +129,9 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
         # (role ARN, job ARN) -> an S3 client acting as the job's service role, after its trust policy let
         # Bedrock assume it; raises ServiceError when it does not. None: S3 access through ``s3`` unchecked.
         self._service_role_s3 = service_role_s3
+        # (role ARN, job ARN, model id) -> None when the job's role may invoke the model (an evaluation job's judge),
+        # else AWS's denial. None: the judge is invoked unchecked.
+        self._service_role_invoke = service_role_invoke
         self._on_event = on_event
         self._clock = clock
         self._time_scale = time_scale
@@ -148,6 +153,7 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
         self._models: dict[str, CustomModel] = {}
         self._throughputs: dict[str, Throughput] = {}
         self._deployments: dict[str, Deployment] = {}
+        self._evaluations: dict[str, EvaluationJob] = {}
         self._tags: dict[str, list[dict[str, str]]] = {}
         self._tokens: dict[tuple[str, str], str] = {}
         self._faults: list[Fault] = []
@@ -174,6 +180,10 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
             ("bedrock", "GetModelCustomizationJob"): self._get_job,
             ("bedrock", "StopModelCustomizationJob"): self._stop_job,
             ("bedrock", "ListModelCustomizationJobs"): self._list_jobs,
+            ("bedrock", "CreateEvaluationJob"): self._create_evaluation,
+            ("bedrock", "GetEvaluationJob"): self._get_evaluation,
+            ("bedrock", "StopEvaluationJob"): self._stop_evaluation,
+            ("bedrock", "ListEvaluationJobs"): self._list_evaluations,
             ("bedrock", "GetCustomModel"): self._get_custom_model,
             ("bedrock", "DeleteCustomModel"): self._delete_custom_model,
             ("bedrock", "ListCustomModels"): self._list_custom_models,
@@ -215,6 +225,14 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
         """Every state-change event emitted and not dropped, oldest first."""
         with self._lock:
             return list(self._events)
+
+    def evaluation_jobs(self) -> list[dict[str, Any]]:
+        """GetEvaluationJob views of every evaluation job, oldest first."""
+        with self._lock:
+            self._advance(self._sim_now())
+            found = [self._evaluation_view(j) for j in sorted(self._evaluations.values(), key=lambda j: j.created)]
+        self._deliver()
+        return found
 
     def running_jobs(self) -> list[dict[str, Any]]:
         """GetModelCustomizationJob views of jobs still InProgress or Stopping."""
@@ -287,12 +305,13 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
             raise error
 
     def _advance(self, now: float) -> None:
-        due: list[tuple[float, int, Job | Throughput | Deployment, Step]] = []
+        due: list[tuple[float, int, Job | Throughput | Deployment | EvaluationJob, Step]] = []
         order = 0
-        entities: list[Job | Throughput | Deployment] = [
+        entities: list[Job | Throughput | Deployment | EvaluationJob] = [
             *self._jobs.values(),
             *self._throughputs.values(),
             *self._deployments.values(),
+            *self._evaluations.values(),
         ]
         for entity in entities:
             while entity.steps and entity.steps[0].at <= now:
@@ -304,6 +323,8 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
                 self._apply_job(entity, step)
             elif isinstance(entity, Throughput):
                 self._apply_throughput(entity, step)
+            elif isinstance(entity, EvaluationJob):
+                self._apply_evaluation(entity, step)
             else:
                 self._apply_deployment(entity, step)
 
@@ -343,6 +364,7 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Serving, _Foundation, _Tags):
             "model-customization-job": self._find_job,
             "provisioned-model": self._find_throughput,
             "custom-model-deployment": self._find_deployment,
+            "evaluation-job": self._find_evaluation,
         }
         finder = finders.get(kind)
         if finder is None:

@@ -5,82 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from bft_twin.bedrock_fake._wire import ServiceError
 from bft_twin.catalog import BodyFamily
-
-# The base model's zero-shot knowledge: a few common words per kind of label. It never sees the team's data;
-# it knows only the label names the prompt lists. Keys: words a label name may contain; values: words (or
-# word prefixes, phrases) in the text that point to such a label. Deliberately short and generic.
-_ZERO_SHOT_LEXICON: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        ("insult", "abuse", "abusive", "harass", "toxic", "offensive", "rude"),
-        ("idiot", "stupid", "moron", "dumb", "loser", "fool"),
-    ),
-    (("threat", "violen", "harm"), ("kill", "hurt", "die", "shoot", "or else", "beat you")),
-    (("explicit", "sexual", "nsfw", "adult", "porn"), ("explicit", "sexual", "porn", "nude", "nsfw", "xxx")),
-    (("spam", "advert", "promo"), ("buy now", "click here", "discount", "free money", "subscribe")),
-    (("negative",), ("bad", "terrible", "awful", "hate", "worst", "disappoint")),
-    (("positive",), ("good", "great", "excellent", "love", "best", "amazing")),
-)
-# Labels a cautious zero-shot model falls back to when nothing in the text points elsewhere.
-_GENERIC_LABELS = (
-    "ok",
-    "safe",
-    "none",
-    "neutral",
-    "normal",
-    "clean",
-    "allow",
-    "allowed",
-    "acceptable",
-    "benign",
-    "other",
-    "no",
-)
-_LABEL_LIST = re.compile(
-    r"(?:\blabels?|\bcategor(?:y|ies)|\bclass(?:es)?|\bone of|\banswer with)\b[^:\n]{0,40}:[ \t]*([^\n]+)", re.I
-)
-
-
-def listed_labels(text: str) -> list[str]:
-    """The labels a prompt lists ("Answer with exactly one label: OK, INSULT, THREAT or EXPLICIT.")."""
-    for match in _LABEL_LIST.finditer(text):
-        items = re.split(r",|/|\||\bor\b", match.group(1).strip().rstrip("."))
-        labels = [item.strip().strip("\"'`*.") for item in items]
-        labels = [label for label in labels if label and len(label) <= 30 and len(label.split()) <= 3]
-        if len(labels) >= 2:
-            return list(dict.fromkeys(labels))
-    return []
-
-
-def zero_shot(prompt: Prompt) -> str | None:
-    """The base model's answer: the listed label whose kind of words the question contains, else the most
-    generic listed label; None when the prompt lists no labels (the caller then echoes). Deterministic."""
-    labels = listed_labels(prompt.all_text)
-    if not labels:
-        return None
-    # The question without the instruction that lists the labels: prompt/completion data carries the instruction
-    # in the user turn, and its label names ("... THREAT or EXPLICIT") are no evidence about the comment.
-    question = _LABEL_LIST.sub(" ", prompt.last_user_text).lower()
-    words = re.findall(r"[a-z0-9]+", question)
-
-    def hits(label: str) -> int:
-        name = label.lower()
-        found = 0
-        for kinds, cues in _ZERO_SHOT_LEXICON:
-            if any(kind in name for kind in kinds):
-                for cue in cues:
-                    found += int(cue in question if " " in cue else any(w.startswith(cue) for w in words))
-        return found
-
-    scores = [hits(label) for label in labels]
-    if max(scores) > 0:
-        return labels[scores.index(max(scores))]
-    return next((label for label in labels if label.lower() in _GENERIC_LABELS), labels[0])
 
 
 def tokens(text: str) -> int:
@@ -96,6 +25,9 @@ class Prompt:
     all_text: str
     turns: int
     max_tokens: int | None
+    system_text: str = ""
+    # (user, assistant) turns before the last user turn: the examples a conversation shows the model.
+    examples: tuple[tuple[str, str], ...] = ()
 
 
 def converse_prompt(request: dict[str, Any]) -> Prompt:
@@ -107,15 +39,26 @@ def converse_prompt(request: dict[str, Any]) -> Prompt:
             "A conversation must start with a user message. Try again with a conversation that starts "
             "with a user message.",
         )
-    texts = [b["text"] for b in request.get("system") or [] if "text" in b]
-    last_user = ""
+    system = [b["text"] for b in request.get("system") or [] if "text" in b]
+    texts = list(system)
+    turns = []
     for message in messages:
         parts = [b["text"] for b in message["content"] if "text" in b]
         texts += parts
-        if message["role"] == "user":
-            last_user = "\n".join(parts)
+        turns.append((message["role"], "\n".join(parts)))
     max_tokens = (request.get("inferenceConfig") or {}).get("maxTokens")
-    return Prompt(last_user, "\n".join(texts), len(messages), max_tokens)
+    last_user = next((text for role, text in reversed(turns) if role == "user"), "")
+    return Prompt(last_user, "\n".join(texts), len(messages), max_tokens, "\n".join(system), _examples(turns))
+
+
+def _examples(turns: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Each user turn answered by the next assistant turn, before the last user turn."""
+    last_user = max((i for i, (role, _) in enumerate(turns) if role == "user"), default=-1)
+    return tuple(
+        (text, turns[i + 1][1])
+        for i, (role, text) in enumerate(turns[:last_user])
+        if role == "user" and turns[i + 1][0] == "assistant"
+    )
 
 
 def _malformed(detail: str) -> ServiceError:
@@ -154,15 +97,16 @@ def invoke_prompt(family: BodyFamily, body: bytes) -> Prompt:
         if not isinstance(messages, list) or not messages:
             raise _malformed("#: required key [messages] not found")
         system = doc.get("system") or ""
-        texts = [system if isinstance(system, str) else _content_text(system)]
-        last_user = ""
+        system_text = system if isinstance(system, str) else _content_text(system)
+        texts = [system_text]
+        turns = []
         for message in messages:
             text = _content_text(message.get("content"))
             texts.append(text)
-            if message.get("role") == "user":
-                last_user = text
+            turns.append((str(message.get("role")), text))
+        last_user = next((text for role, text in reversed(turns) if role == "user"), "")
         limit = doc.get("max_tokens") if family == "anthropic" else (doc.get("inferenceConfig") or {}).get("maxTokens")
-        return Prompt(last_user, "\n".join(texts), len(messages), limit)
+        return Prompt(last_user, "\n".join(texts), len(messages), limit, system_text, _examples(turns))
     if family == "llama":
         if not isinstance(doc.get("prompt"), str):
             raise _malformed("#: required key [prompt] not found")

@@ -437,7 +437,8 @@ class _Jobs(_Core):
         users = [t.name for t in self._throughputs.values() if model.arn in (t.model_arn, t.desired_model_arn)]
         users += [d.name for d in self._deployments.values() if model.arn in (d.model_arn, d.updating_to())]
         if users:
-            # Assumption: a model still served by a PT or deployment cannot be deleted (ConflictException).
+            # Documented for distilled models (docs/bedrock-behaviour.md#in-use-deletion); a guess for the rest,
+            # and the code is the only conflict error botocore lists for DeleteCustomModel.
             raise ServiceError(
                 "ConflictException", f"Custom model {model.name} is in use by {', '.join(sorted(users))}."
             )

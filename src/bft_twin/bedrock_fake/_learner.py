@@ -11,7 +11,9 @@ do not).
   ``epochCount`` epochs; each batch is scored before the model updates on it, which gives the step-wise
   training loss. The learning rate scales the weight of each update against the Laplace prior.
 - **Generation** (mostly unique completions): the answer is the completion of the training record whose
-  prompt shares the most (IDF-weighted) tokens with the question; the loss is the per-token
+  prompt shares the most (IDF-weighted) tokens with the question, with the JSON values that record copied from
+  its own prompt read from the question instead (:func:`bft_twin.bedrock_fake._slots.adapt`: a fine-tuned
+  model learns the call and its shape, and keeps the base model's reading of values); the loss is the per-token
   negative log-likelihood of the completions under a unigram model learned online the same way.
 
 Pure Python, no randomness except a seeded shuffle of each epoch's order; 10,000 records train in well
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bft_twin.bedrock_fake._metrics import TrainingRun
+from bft_twin.bedrock_fake._slots import adapt, options_by_path, request_of
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Tokens in more than this share of the training prompts (an instruction every record repeats, "Label:")
@@ -135,7 +138,9 @@ class Learner:
     token_totals: dict[str, float] = field(default_factory=dict)
     # retrieval state
     prompts: list[frozenset[str]] = field(default_factory=list)
+    prompt_texts: list[str] = field(default_factory=list)
     completions: list[str] = field(default_factory=list)
+    options: dict[tuple[Any, ...], frozenset[str]] = field(default_factory=dict)
     _index: dict[str, list[int]] = field(default_factory=dict)
     _idf: dict[str, float] = field(default_factory=dict)
 
@@ -179,10 +184,12 @@ class Learner:
             # Ties go to the label seen first in the training file: deterministic.
             return self.labels[max(range(len(self.labels)), key=lambda i: (probabilities[i], -i))]
         if self.kind == "retrieval":
-            return self._nearest(prompt)
+            best = self._nearest(prompt)
+            # The nearest example's answer, its values copied from its own prompt read from this one instead.
+            return adapt(self.completions[best], self.prompt_texts[best], request_of(prompt), self.options)
         return None
 
-    def _nearest(self, prompt: str) -> str:
+    def _nearest(self, prompt: str) -> int:
         scores: dict[int, float] = {}
         query = set(self.features_of(prompt))
         for token in query:
@@ -190,9 +197,8 @@ class Learner:
             for index in self._index.get(token, ()):
                 scores[index] = scores.get(index, 0.0) + weight
         if not scores:
-            return Counter(self.completions).most_common(1)[0][0]
-        best = max(scores, key=lambda i: (scores[i] / math.sqrt(len(self.prompts[i]) or 1), -i))
-        return self.completions[best]
+            return self.completions.index(Counter(self.completions).most_common(1)[0][0])
+        return max(scores, key=lambda i: (scores[i] / math.sqrt(len(self.prompts[i]) or 1), -i))
 
     def build_index(self) -> None:
         index: dict[str, list[int]] = {}
@@ -310,5 +316,7 @@ def train(
     if learner.kind == "retrieval":
         learner.prompts = [frozenset(bag) for bag in bags]
         learner.completions = [e.completion for e in examples]
+        learner.prompt_texts = [e.prompt for e in examples]
+        learner.options = options_by_path(learner.completions)
         learner.build_index()
     return learner, TrainingRun(training, rows)

@@ -201,6 +201,9 @@ class Counters:
     deployments_created: int = 0
     deployments_deleted: int = 0
     deployments_updated: int = 0  # UpdateCustomModelDeployment calls accepted
+    evaluation_jobs_started: int = 0
+    evaluation_jobs_completed: int = 0
+    evaluation_jobs_stopped: int = 0
     invocations: int = 0
     throttled: int = 0  # invocations refused past a target's capacity (simulated latency only)
     latency_ms: int = 0  # simulated latency of every answered invocation, added up

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bft_twin import catalog as catalog_module
-from bft_twin.bedrock_fake import _inference
+from bft_twin.bedrock_fake import _base_model, _inference
 from bft_twin.bedrock_fake._core import (
     _COMMITMENT_DAYS,
     _INVALID_MODEL,
@@ -516,12 +516,13 @@ class _Serving(_Core):
 
     def _respond(self, model_key: str, custom_arn: str | None, prompt: _inference.Prompt) -> str:
         """Computed, not preset: a custom model answers with what its job's learner predicts from the training
-        data; a base model with a fixed zero-shot heuristic over the labels the prompt lists. A model with no
-        answer of its own (nothing learned, no labels listed) echoes the question, tagged with its name."""
+        data; a base model with what its prompt alone tells (:mod:`bft_twin.bedrock_fake._base_model`). A custom
+        model that learned nothing echoes the question, tagged with its name."""
         learner = self._learners.get(custom_arn) if custom_arn is not None else None
         with self._stand_in():  # the stand-in's compute is not the model's latency (simulated apart)
+            answer: str | None
             if custom_arn is None:
-                answer = _inference.zero_shot(prompt)
+                answer = _base_model.base_answer(prompt)
             else:
                 answer = learner.predict(prompt.all_text) if learner is not None else None
         return answer if answer is not None else f"[{model_key}] {prompt.last_user_text}"

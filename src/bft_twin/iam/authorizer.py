@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -404,5 +405,10 @@ class Authorizer:
         request = AuthRequest(principal, needed.action, needed.resource)
         message = access_denied_message(request, decision)
         error_class: Any = client.exceptions.from_code(code)
-        response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        # Every AWS answer carries a request id; Step Functions quotes it in a Lambda task's cause.
+        request_id = str(uuid.uuid4())
+        response: Any = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": request_id},
+        }
         raise error_class(response, model.name)

@@ -23,6 +23,7 @@ __all__ = [
     "MOTO_CONFIG",
     "MOTO_EVAL_LOGGER",
     "drop_handled_failures",
+    "lambda_task_error_names",
     "send_task_failure_with_cause",
     "states_credentials_patches",
 ]
@@ -49,6 +50,82 @@ def send_task_failure_with_cause(self: StepFunctionResponse) -> ActionResult:
         self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
     )
     return EmptyResult()
+
+
+def lambda_task_error_name(code: str) -> str:
+    """The error name Step Functions gives a Lambda service error of a ``lambda:invoke`` task.
+
+    Its Lambda client (the AWS SDK for Java) names an error by its modeled exception class, ``Lambda.<Code>``
+    (``Lambda.ServiceException``, ``Lambda.TooManyRequestsException``: the Step Functions guide,
+    bp-lambda-serviceexception), and an error the Lambda API does not model for Invoke by the SDK's generic
+    class, ``Lambda.AWSLambdaException``: a state machine role without ``lambda:InvokeFunction`` fails with
+    ``Lambda.AWSLambdaException``, cause "... is not authorized to perform: lambda:InvokeFunction ... (Service:
+    AWSLambda; Status Code: 403; Error Code: AccessDeniedException; ...)" (reported by aws-samples/
+    lambda-refarch-imagerecognition issue 19 and awslabs/aws-deployment-framework issue 460; moto says
+    ``Lambda.AccessDeniedException``). Modeled: the errors botocore lists for Lambda's Invoke
+    (docs/bedrock-behaviour.md#lambda-task-errors)."""
+    import botocore.session
+
+    modeled = {
+        shape.name
+        for shape in botocore.session.get_session().get_service_model("lambda").operation_model("Invoke").error_shapes
+    }
+    return f"Lambda.{code}" if code in modeled else "Lambda.AWSLambdaException"
+
+
+def lambda_task_cause(client_error: Any) -> str:
+    """The cause Step Functions gives a Lambda service error: the message and the SDK's response details."""
+    response = client_error.response
+    metadata = response.get("ResponseMetadata") or {}
+    details = "; ".join(
+        [
+            "Service: AWSLambda",
+            f"Status Code: {metadata.get('HTTPStatusCode')}",
+            f"Error Code: {response['Error']['Code']}",
+            f"Request ID: {metadata.get('RequestId')}",
+            "Proxy: null",
+        ]
+    )
+    return f"{response['Error']['Message']} ({details})"
+
+
+def lambda_task_error_names() -> list[Any]:
+    """Patch moto's Lambda tasks (``lambda:invoke`` and a function ARN as the Resource) to name and describe
+    Lambda service errors as Step Functions does; moto says ``Lambda.<Code>`` for the first and ``Exception``
+    for the second."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    def error_cause(client_error: Any) -> tuple[str, str]:
+        return lambda_task_error_name(client_error.response["Error"]["Code"]), lambda_task_cause(client_error)
+
+    original = StateTaskLambda._from_error
+
+    def from_error(task: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(task, env, ex)
+        error, cause = error_cause(ex)
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            # A partial TypedDict, as moto's own tasks build it.
+            event_details=EventDetails(  # type: ignore[typeddict-item]
+                lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)
+            ),
+        )
+
+    return [
+        mock.patch.object(StateTaskServiceLambda, "_error_cause_from_client_error", staticmethod(error_cause)),
+        mock.patch.object(StateTaskLambda, "_from_error", from_error),
+    ]
 
 
 def states_credentials_patches(credentials: Callable[[str | None, str | None], Credentials]) -> list[Any]:

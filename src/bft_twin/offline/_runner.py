@@ -49,6 +49,7 @@ from bft_twin.offline._moto import (
     MOTO_CONFIG,
     MOTO_EVAL_LOGGER,
     drop_handled_failures,
+    lambda_task_error_names,
     send_task_failure_with_cause,
     states_credentials_patches,
 )
@@ -138,6 +139,7 @@ class OfflineAssembly(Deployment):
             for patch in (
                 mock.patch.object(LambdaFunction, "_invoke_lambda", self._patched_invoke()),
                 mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
+                *lambda_task_error_names(),
                 mock.patch.object(Rule, "send_to_targets", self._patched_send_to_targets()),
                 *moto_patches(self.clock),
                 # A client's own retries (standard mode) back off in virtual time too, releasing the runtime.

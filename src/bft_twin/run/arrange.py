@@ -9,6 +9,7 @@ request id's timestamp are read as they go, and the scenario arranges a world wh
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -58,6 +59,9 @@ class Stage:
     submitter_s3: Any
     scenario_parameters: list[str]
     evaluation_timing: _EvaluationTiming
+    # The user's own files by kind (train, validation, evaluation; None: not given), and where each was uploaded.
+    own: dict[str, Path | None]
+    own_uris: dict[str, str]
 
 
 def use_offline_credentials(region: str) -> None:
@@ -126,8 +130,22 @@ def arrange(
     )
     plan.scenario.arrange(world)
     bus.route = world.route
-    evaluation_timing = instrument(env, world, plan, scenario_parameters)
-    return Stage(env, fake, world, request, bus, s3, submitter, submitter_s3, scenario_parameters, evaluation_timing)
+    own_uris = own_data_uris(datasets, team, own)
+    evaluation_timing = instrument(env, world, plan, scenario_parameters, own)
+    return Stage(
+        env,
+        fake,
+        world,
+        request,
+        bus,
+        s3,
+        submitter,
+        submitter_s3,
+        scenario_parameters,
+        evaluation_timing,
+        own,
+        own_uris,
+    )
 
 
 def upload_data(
@@ -141,14 +159,28 @@ def upload_data(
             submitter_s3.upload_file(str(user_path), datasets, f"{team}/user/{local_name}.jsonl")
 
 
+def own_data_uris(datasets: str, team: str, own: dict[str, Path | None]) -> dict[str, str]:
+    """Where each of the user's files was uploaded (:func:`upload_data`), by kind; empty on the sample."""
+    if own["train"] is None:
+        return {}
+    return {kind: f"s3://{datasets}/{team}/user/{kind}.jsonl" for kind, path in own.items() if path is not None}
+
+
+def own_request_id(training: Path) -> str:
+    """A request id that says whose data ran: ``own-<the training file's name>-<time>`` (at most 40 characters)."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", training.stem).strip("-").lower() or "data"
+    return f"own-{stem}"[:29].rstrip("-") + f"-{int(time.time())}"
+
+
 def simulated_lifecycle(scenario: Scenario, now: datetime) -> tuple[list[str], Catalog]:
     """The run's scenario parameters (what the report says it simulated) and the world's model catalog."""
     from bft_twin.catalog import Lifecycle, catalog, simulated_legacy
 
     overrides = scenario.catalog_overrides
     scenario_parameters = [
-        "loss curves and evaluation scores are computed by a naive Bayes stand-in trained on the training "
-        "file, not by a real model; the base model answers from fixed keyword rules",
+        "loss curves and evaluation scores are computed by stand-ins, not by a real model: the custom model by a "
+        "learner trained on the training file (naive Bayes for labels, nearest neighbour for other answers), the "
+        "base model from its prompt alone (the labels, tools or examples it lists)",
     ]
     # Published lifecycle dates unless the scenario simulates others, and then it says so.
     simulated: dict[str, Lifecycle] = {}
@@ -209,6 +241,7 @@ def make_fake(
         latency_sleep=env.sleep,
         catalog=world_catalog,
         service_role_s3=_service_role_s3(env),
+        service_role_invoke=_service_role_invoke(env),
         # The scenarios' account was granted one no-commitment model unit through AWS Support (Bedrock's
         # default quota is 0: docs/bedrock-behaviour.md#no-commit-quota); quota-exceeded keeps the default.
         **{"no_commit_model_units": scenario.model_units, **scenario.fake_options},
@@ -261,6 +294,7 @@ def make_request(
     }
     if training is not None:
         folder = f"s3://{datasets}/{team}/user"
+        request["requestId"] = own_request_id(training)
         request["trainingDataUri"] = f"{folder}/train.jsonl"
         request.pop("validationDataUri")
         if validation is not None:
@@ -287,24 +321,32 @@ def make_request(
     return request
 
 
-def instrument(env: OfflineAssembly, world: World, plan: Plan, scenario_parameters: list[str]) -> _EvaluationTiming:
-    """The probes on the arranged world: the evaluation's timing, and what Finalize's report says was simulated."""
+def instrument(
+    env: OfflineAssembly,
+    world: World,
+    plan: Plan,
+    scenario_parameters: list[str],
+    own: Mapping[str, Path | None] | None = None,
+) -> _EvaluationTiming:
+    """The probes on the arranged world: the evaluation's timing, and what Finalize's report says was simulated.
+
+    A run on the user's own files (``own`` with a training file) is a run, not a scenario: its report names
+    the files and expects no outcome (the evaluation says what it says)."""
     scenario = plan.scenario
     evaluation_timing = _EvaluationTiming(env.clock)
     world.step("Evaluate", evaluation_timing.wrap)
     # What this run simulates, in the report Finalize writes (and only in an offline run's report).
-    world.step(
-        "Finalize",
-        _with_simulation(
-            {
-                "scenario": plan.name,
-                "description": scenario.description,
-                "expectedOutcome": scenario.outcome,
-                "parameters": scenario_parameters,
-                "timeFactor": plan.target.time_factor,
-            }
-        ),
-    )
+    simulation: dict[str, Any] = {
+        "scenario": plan.name,
+        "description": scenario.description,
+        "expectedOutcome": scenario.outcome,
+        "parameters": scenario_parameters,
+        "timeFactor": plan.target.time_factor,
+    }
+    if own and own.get("train") is not None:
+        simulation.pop("expectedOutcome")
+        simulation["ownData"] = {kind: str(path) for kind, path in own.items() if path is not None}
+    world.step("Finalize", _with_simulation(simulation))
     return evaluation_timing
 
 
@@ -415,3 +457,34 @@ def _service_role_s3(env: OfflineAssembly) -> Callable[[str, str], Any]:
         return env.authorizer.session(credentials).client("s3")
 
     return s3_as_service_role
+
+
+def _service_role_invoke(env: OfflineAssembly) -> Callable[[str, str, str], str | None]:
+    """Whether an evaluation job's role may invoke its judge: Bedrock assumes the role (its trust policy decides,
+    with this job as aws:SourceArn), then invokes the model as the role; AWS's denial message, or None."""
+    from bft_twin.iam.actions import Call
+    from bft_twin.iam.authorizer import AccessDeniedError
+    from bft_twin.iam.evaluate import AuthRequest, access_denied_message
+    from bft_twin.iam.model import Principal
+
+    def may_invoke(role_arn: str, job_arn: str, model_id: str) -> str | None:
+        try:
+            credentials = env.authorizer.assume_role(
+                Principal("bedrock.amazonaws.com", type="Service"),
+                role_arn,
+                "bedrock-evaluation-job",
+                context={"aws:SourceAccount": env.account_id, "aws:SourceArn": job_arn},
+            )
+        except AccessDeniedError as denied:
+            return str(denied)
+        issued = env.authorizer.issued(credentials.access_key)
+        assert issued is not None
+        call = Call("bedrock-runtime", "InvokeModel", {"modelId": model_id}, env.region, env.account_id)
+        refused = env.authorizer.decide(issued[0], call)
+        if refused is None:
+            return None
+        needed, decision = refused
+        request = AuthRequest(issued[0], needed.action, needed.resource, {}, resource_account=env.account_id)
+        return access_denied_message(request, decision)
+
+    return may_invoke

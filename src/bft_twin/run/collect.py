@@ -60,6 +60,8 @@ def collect(
         afterwards = [follow_up(after) for follow_up in stage.world.afterwards]
     notifications = env.sns_messages()
     deployments_left = [d["customModelDeploymentArn"] for d in fake.custom_model_deployments()]
+    # A run on the user's own files expects no outcome: it ends as its data and evaluation say.
+    own_files = {uri: str(stage.own[kind]) for kind, uri in stage.own_uris.items()}
     return {
         "scenario": plan.name,
         "model": plan.model,
@@ -68,9 +70,18 @@ def collect(
         "time_factor": plan.target.time_factor,
         "status": first.status,
         "outcome": (report or {}).get("outcome"),
-        "expected_outcome": scenario.outcome,
+        "expected_outcome": None if own_files else scenario.outcome,
+        "own_data": {kind: str(path) for kind, path in stage.own.items() if path is not None} if own_files else None,
+        "own_data_uris": dict(stage.own_uris) or None,
+        # The dataset's errors as the user's own files name them (the first 10; all in dataset-validation.json).
+        "dataset_errors": _dataset_errors(documents.get("dataset-validation.json"), own_files),
         "jobs_started": fake.counters.jobs_started,
         "jobs_left_running": len(fake.running_jobs()),
+        # The LLM judge's evaluation jobs (evaluation.scorer llm_judge), each as GetEvaluationJob shows it.
+        "evaluation_jobs": [
+            {"name": j["jobName"], "status": j["status"], "failureMessages": j.get("failureMessages", [])}
+            for j in fake.evaluation_jobs()
+        ],
         "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
         "deployments_left": deployments_left,
         "serving": serving_summary(report),
@@ -195,6 +206,26 @@ def _authorization_summary(env: OfflineAssembly) -> dict[str, Any]:
         "denied": [f"{r.principal}: {r.action} on {r.resource}: {r.reason}" for r in denied],
         "deliveries_denied": list(env.denied_deliveries),
     }
+
+
+def in_your_files(text: str, own_files: dict[str, str]) -> str:
+    """``text`` with each S3 URI the user's files were uploaded to replaced by the file's own path."""
+    for uri, path in own_files.items():
+        text = text.replace(uri, path)
+    return text
+
+
+def _dataset_errors(document: dict[str, Any] | None, own_files: dict[str, str]) -> list[str]:
+    """The validation's first errors, one line each, naming the user's files where the run used them."""
+    from bft.dataset.report import Issue
+
+    errors = (document or {}).get("errors") or []
+    lines = []
+    for error in errors[:10]:
+        fields = {key: error.get(key) for key in ("file", "line", "field", "code", "message")}
+        issue = Issue(**fields, more_on_record=int(error.get("more_on_record") or 0))
+        lines.append(in_your_files(str(issue), own_files))
+    return lines
 
 
 def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:

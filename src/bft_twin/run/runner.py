@@ -54,6 +54,7 @@ def run_scenario(
     model: str | None = None,
     scenario: Scenario | None = None,
     report_dir: Path | None = None,
+    team: str | None = None,
 ) -> dict[str, Any]:
     """Run one scenario end to end and return the summary `bft local-run --json` prints.
 
@@ -70,10 +71,13 @@ def run_scenario(
     ``environment`` whose assembly and configuration run; :func:`choose` fills in what is not given (an offline
     world whose region offers the model; every environment runs on the virtual clock, see :class:`Target`).
     ``scenario`` runs that scenario instead of ``SCENARIOS[name]`` (a chaos run's, :mod:`bft_twin.chaos`).
+    ``team`` submits as that team of the environment (default: moderation where onboarded, else the first).
     """
     from bft_twin.offline import OfflineAssembly
 
-    plan = plan_run(name, scenario, model=model, environment=environment, assembly=assembly, progress=progress)
+    plan = plan_run(
+        name, scenario, model=model, environment=environment, assembly=assembly, progress=progress, team=team
+    )
     if assembly is None:
         plan.say(f"synthesizing the '{plan.environment}' environment (cached per source change)")
         assembly = cached_synth(plan.environment, CACHE)
@@ -123,6 +127,7 @@ def plan_run(
     environment: str | None,
     assembly: Path | None,
     progress: Callable[[str], None] | None,
+    team: str | None = None,
 ) -> Plan:
     """What runs: the scenario (``SCENARIOS[name]`` unless given), and the model and environment :func:`choose`
     fills in from what is given."""
@@ -138,7 +143,8 @@ def plan_run(
         model=model,
         family=family_for(model),
         environment=environment,
-        target=target_for(environment),  # this environment's team, region and account, from its config
+        # This environment's team (or the one named), region and account, from its config.
+        target=target_for(environment, team),
         say=progress or (lambda _message: None),
     )
 

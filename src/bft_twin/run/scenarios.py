@@ -44,6 +44,30 @@ class Scenario:
     on_demand: bool = False
 
 
+# The LLM judge of the moderation sample: one rubric metric on a 1-5 scale; the gate takes it at 0.8 (the mean
+# rating on 0-1). The judge's ratings are the twin's (bft_twin.bedrock_fake._evaluations): simulated.
+JUDGE_EVALUATION: dict[str, Any] = {
+    "scorer": "llm_judge",
+    "judgeModel": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "metric": "label_correct",
+    "threshold": 0.8,
+    "rubric": [
+        {
+            "name": "label_correct",
+            "instructions": (
+                "You moderate comments. The comment and instructions: {{prompt}}. The expected label: "
+                "{{ground_truth}}. Rate whether the answer {{prediction}} gives the expected label."
+            ),
+            "ratingScale": [
+                {"definition": "a wrong label", "value": 1},
+                {"definition": "the right label with extra text", "value": 3},
+                {"definition": "exactly the right label", "value": 5},
+            ],
+        }
+    ],
+}
+
+
 def _promotion(world: World) -> None:
     world.promote_into("live")
     world.afterwards.append(rollback_endpoint)
@@ -225,6 +249,19 @@ SCENARIOS: dict[str, Scenario] = {
             "model_unavailable",
             catalog_overrides={"legacy": LLAMA_31_8B, "end_of_life_days": 90},
             model=LLAMA_31_8B,
+        ),
+        Scenario(
+            "llm-judge",
+            "the evaluation scored by an LLM judge: a Bedrock evaluation job per model rates the collected answers "
+            "on the team's rubric (SIMULATED judge ratings), and the gate takes the rubric's metric",
+            "deployed",
+            lambda w: w.request["evaluation"].update(JUDGE_EVALUATION),
+        ),
+        Scenario(
+            "llm-judge-not-offered",
+            "the request names a judge model not offered in the region: refused before any job starts",
+            "request_invalid",
+            lambda w: w.request["evaluation"].update(JUDGE_EVALUATION, judgeModel="amazon.nova-pro-v1:0"),
         ),
         Scenario(
             "promotion",

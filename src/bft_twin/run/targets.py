@@ -106,11 +106,22 @@ def run_team(config: EnvironmentConfig) -> str:
     return TEAM if any(t.name == TEAM for t in config.teams) else config.teams[0].name
 
 
-def target_for(environment: str = ENV) -> Target:
-    from bft.config import load_config
+class UnknownTeam(ValueError):
+    """The team named for a run is not onboarded in the environment's configuration."""
+
+
+def target_for(environment: str = ENV, team: str | None = None) -> Target:
+    """``team``: the team the run submits as (default :func:`run_team`); it must be one of the environment's."""
+    from bft.config import config_path, load_config
 
     config = load_config(environment)
-    team = run_team(config)
+    teams = [t.name for t in config.teams]
+    if team is not None and team not in teams:
+        raise UnknownTeam(
+            f"--team {team}: environment {environment} has no team {team!r} ({config_path(environment)}: teams: "
+            f"{', '.join(teams)})"
+        )
+    team = team or run_team(config)
     # An env-agnostic configuration (no `account`) deploys where its people are: the one account its
     # submitters and reviewers name (dev's 111111111111). A person in another account would need an
     # identity policy of their own account to assume the team's role, which the offline world cannot know.

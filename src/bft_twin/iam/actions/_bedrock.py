@@ -30,7 +30,13 @@ def _bedrock_arn(call: Call, kind: str, name: str) -> str:
     return f"arn:aws:bedrock:{call.region}:{call.account}:{kind}/{name}"
 
 
-_TAGGED_KINDS = {"custom-model", "model-customization-job", "provisioned-model", "custom-model-deployment"}
+_TAGGED_KINDS = {
+    "custom-model",
+    "model-customization-job",
+    "provisioned-model",
+    "custom-model-deployment",
+    "evaluation-job",
+}
 
 
 def _bedrock_kind(arn: str) -> str:
@@ -161,8 +167,12 @@ def map_bedrock(call: Call, world: World) -> list[ActionRequest]:
         return requests + _model_user_kms(
             call, world, model, ("kms:Decrypt", "kms:GenerateDataKey"), f"encrypted custom model served via {op}"
         )
+    if op == "CreateEvaluationJob":
+        return _create_evaluation_job(call, world)
     if op in ("GetModelCustomizationJob", "StopModelCustomizationJob"):
         return on("model-customization-job", "jobIdentifier")
+    if op in ("GetEvaluationJob", "StopEvaluationJob"):
+        return on("evaluation-job", "jobIdentifier")
     if op in ("GetCustomModel", "DeleteCustomModel"):
         return on("custom-model", "modelIdentifier")
     if op in ("GetProvisionedModelThroughput", "DeleteProvisionedModelThroughput"):
@@ -192,6 +202,7 @@ def map_bedrock(call: Call, world: World) -> list[ActionRequest]:
         "ListProvisionedModelThroughputs",
         "ListCustomModelDeployments",
         "ListFoundationModels",
+        "ListEvaluationJobs",
     ):
         return [_bedrock_request(call, world, action, "*")]
     if op in ("TagResource", "UntagResource", "ListTagsForResource"):
@@ -208,6 +219,43 @@ def map_bedrock(call: Call, world: World) -> list[ActionRequest]:
             )
         return [request]
     raise unmapped(call)
+
+
+def _create_evaluation_job(call: Call, world: World) -> list[ActionRequest]:
+    """CreateEvaluationJob: the SAR's resource types are foundation-model and custom-model (the models it
+    names: the judge, and a Bedrock model it would invoke) or ``*``; a job on precomputed answers with a judge
+    is authorized on the judge. Tags passed at creation, PassRole of the service role, as for customization."""
+    p, action = call.params, "bedrock:CreateEvaluationJob"
+    if p.get("customerEncryptionKeyId"):
+        raise Undecidable("bedrock:CreateEvaluationJob with customerEncryptionKeyId: its KMS requests are not mapped")
+    automated = (p.get("evaluationConfig") or {}).get("automated") or {}
+    judges = [
+        m["modelIdentifier"]
+        for config in (automated.get("customMetricConfig") or {}, automated)
+        for m in ((config.get("evaluatorModelConfig") or {}).get("bedrockEvaluatorModels") or [])
+    ]
+    invoked = [
+        m["bedrockModel"]["modelIdentifier"]
+        for m in (p.get("inferenceConfig") or {}).get("models") or []
+        if "bedrockModel" in m
+    ]
+    tags = tag_list(p.get("jobTags"))
+    resources = [_base_model(call, world, str(model)) for model in dict.fromkeys([*judges, *invoked])] or ["*"]
+    requests = [_bedrock_request(call, world, action, resource, request_tags=tags) for resource in resources]
+    if tags:
+        requests.append(
+            _bedrock_request(
+                call,
+                world,
+                "bedrock:TagResource",
+                _bedrock_arn(call, "evaluation-job", p["jobName"]),
+                request_tags=tags,
+                existing=False,
+                implicit="tags passed at creation",
+            )
+        )
+    requests.append(pass_role(p["roleArn"], "bedrock.amazonaws.com", world))
+    return requests
 
 
 _INFERENCE_PROFILE_PREFIX = re.compile(r"^(us|eu|apac|jp|au|ca|us-gov|global)\.")
@@ -274,6 +322,10 @@ MAPPERS: dict[str, tuple[Mapper, frozenset[str]]] = {
             {
                 "CreateModelCustomizationJob",
                 "GetModelCustomizationJob",
+                "CreateEvaluationJob",
+                "GetEvaluationJob",
+                "StopEvaluationJob",
+                "ListEvaluationJobs",
                 "StopModelCustomizationJob",
                 "ListModelCustomizationJobs",
                 "GetCustomModel",
