@@ -68,7 +68,7 @@ def test_success_report_has_chart_scores_and_throughput(success: tuple[dict[str,
     assert '<div class="banner ok"' in page
     assert "Bedrock was simulated" in page
     # What the stand-in computed is labelled as simulated where a person reads it.
-    assert "Simulated scenario parameter: loss curves and evaluation scores are computed by a naive Bayes" in page
+    assert "Simulated scenario parameter: loss curves and evaluation scores are computed by stand-ins" in page
     # The path comes from the execution's history, read by Finalize itself.
     assert '<li class="">RequestApproval</li>' in page
     assert '<li class="">FinalizeSuccess</li>' in page
