@@ -120,7 +120,7 @@ def _wrong_records(result: dict[str, Any], document: dict[str, Any]) -> list[Blo
         table_rows: list[tuple[Cell, ...]] = []
         for row in sample[:EVALUATION_ROWS]:
             cells: tuple[Cell, ...] = (
-                count(row.get("line")),
+                str(row.get("line")),  # a line number to look up in the file, not a quantity: no separators
                 Long(str(row.get("expected"))),
                 *_answer(row.get("custom")),
             )
