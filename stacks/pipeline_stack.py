@@ -14,6 +14,7 @@ from bft.registry import (
     SHARED_APPROVAL_FUNCTION,
     SHARED_STATE_MACHINE_ROLE,
     SHARED_TOPIC,
+    SHARED_TOPIC_KEY,
     function_parameter_key,
     pascal,
     shared_parameter,
@@ -22,6 +23,7 @@ from stacks.constructs.customization_role import CustomizationServiceRole
 from stacks.constructs.evaluation_role import EvaluationServiceRole
 from stacks.constructs.guardrails import CostGuardrails
 from stacks.constructs.notifications import Notifications
+from stacks.constructs.platform_view import PlatformView
 from stacks.constructs.workflow import ApprovalDecisions, CustomizationWorkflow, JobPlacement, Timing
 from stacks.data_stack import DataRefs
 from stacks.nag import acknowledge
@@ -126,6 +128,18 @@ class PipelineStack(Stack):
             dry_run=config.reaper.dry_run,
             model_retention_days=config.reaper.custom_model_retention_days,
         )
+        # The platform team's view: every team's runs, spend and serving; the alarms no team owns.
+        self.platform = PlatformView(
+            self,
+            "PlatformView",
+            environment=config.name,
+            region=config.region,
+            topic=self.notifications.topic,
+            dead_letters=self.workflow.factory.dead_letters,
+            reaper=self.guardrails.function,
+            reports=data.reports,
+            data_key=data.key,
+        )
         outputs = {
             "CustomizationServiceRoleArn": self.service_role.role.role_arn,
             "StateTableName": self.workflow.table.table_name,
@@ -149,6 +163,7 @@ class PipelineStack(Stack):
         shared = {
             SHARED_STATE_MACHINE_ROLE: self.workflow.role.role_arn,
             SHARED_TOPIC: self.notifications.topic.topic_arn,
+            SHARED_TOPIC_KEY: self.notifications.key.key_arn,
             SHARED_APPROVAL_FUNCTION: self.approvals.function.function_arn,
         }
         for name, function in self.workflow.step_functions.items():
@@ -178,6 +193,13 @@ class PipelineStack(Stack):
             value=self.approvals.reviewer_policy.managed_policy_arn,
             description="Attach this managed policy to each reviewer role",
         )
+        CfnOutput(
+            self,
+            "PlatformViewerPolicyArn",
+            value=self.platform.viewer_policy.managed_policy_arn,
+            description="Attach this managed policy to the platform team's roles: bft runs --all-teams",
+        )
+        CfnOutput(self, "DashboardName", value=self.platform.dashboard.dashboard_name)
         # What a team installs the CLI at (bft onboarding says it): the package version these stacks came from.
         CfnOutput(self, "PipelineVersion", value=version, description="The bedrock-fine-tuning version deployed")
 

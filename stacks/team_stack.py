@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
@@ -19,6 +20,7 @@ from bft.registry import (
     SHARED_APPROVAL_FUNCTION,
     SHARED_STATE_MACHINE_ROLE,
     SHARED_TOPIC,
+    SHARED_TOPIC_KEY,
     STATE_MACHINE_ARN,
     SUBMITTER_ROLE_ARN,
     function_parameter_key,
@@ -27,7 +29,7 @@ from bft.registry import (
     team_parameter,
 )
 from stacks.constructs.guardrails import team_budget
-from stacks.constructs.notifications import subscribe_team
+from stacks.constructs.notifications import subscribe_team, team_alarm_topic
 from stacks.constructs.team_access import TeamAccess
 from stacks.constructs.workflow import STEP_FUNCTIONS, TeamWorkflow, Timing, allow_reviewer
 from stacks.data_stack import DataRefs
@@ -73,6 +75,19 @@ class TeamStack(Stack):
         # Imported immutable: the pipeline stack grants the shared role; nothing here may add to its policy.
         role = iam.Role.from_role_arn(self, "StateMachineRole", shared(SHARED_STATE_MACHINE_ROLE), mutable=False)
         topic = sns.Topic.from_topic_arn(self, "Topic", shared(SHARED_TOPIC))
+        # The team's own alarm topic, where it has addresses of its own (the platform's get the environment's).
+        own_emails = [e for e in team.notification_emails if e not in config.notification_emails]
+        alarm_topic = (
+            team_alarm_topic(
+                self,
+                key=kms.Key.from_key_arn(self, "TopicKey", shared(SHARED_TOPIC_KEY)),
+                team=team.name,
+                emails=own_emails,
+                platform=list(config.notification_emails),
+            )
+            if own_emails
+            else None
+        )
         timing = config.workflow
         self.workflow = TeamWorkflow(
             self,
@@ -82,6 +97,7 @@ class TeamStack(Stack):
             functions=functions,
             role=role,
             topic=topic,
+            team_topic=alarm_topic,
             timing=Timing(
                 retry_interval_seconds=timing.retry_interval_seconds,
                 retry_max_attempts=timing.retry_max_attempts,

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, 
 
 from bft.config import EnvironmentConfig, resource_prefix
 from bft.names import TEAM_NAME
-from bft.registry import STATE_MACHINE_ARN, SUBMITTER_ROLE_ARN, team_path, team_stack_name
+from bft.registry import STATE_MACHINE_ARN, SUBMITTER_ROLE_ARN, team_path, team_stack_name, teams_path
 
 
 class DeploymentError(Exception):
@@ -98,6 +98,32 @@ def read_team(ssm: Any, environment: str, team: str) -> TeamRefs | None:
     if STATE_MACHINE_ARN not in found:
         return None
     return TeamRefs(state_machine_arn=found[STATE_MACHINE_ARN], submitter_role_arn=found.get(SUBMITTER_ROLE_ARN))
+
+
+def list_teams(ssm: Any, environment: str) -> dict[str, TeamRefs]:
+    """Every team with a registry entry in ``environment`` (``/bft/<env>/teams/``), by name: what the platform's
+    view reads (its role needs GetParametersByPath on the path: the stack's PlatformViewerPolicy)."""
+    found: dict[str, dict[str, str]] = {}
+    prefix = teams_path(environment) + "/"
+    try:
+        pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=teams_path(environment), Recursive=True)
+        for page in pages:
+            for parameter in page["Parameters"]:
+                team, _, key = parameter["Name"].removeprefix(prefix).partition("/")
+                found.setdefault(team, {})[key] = parameter["Value"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("AccessDenied", "AccessDeniedException"):
+            raise DeploymentError(
+                f"AWS refused listing the teams under {teams_path(environment)}/ ({code}): use a platform role "
+                "with the pipeline stack's PlatformViewerPolicyArn attached"
+            ) from exc
+        raise
+    return {
+        team: TeamRefs(state_machine_arn=keys[STATE_MACHINE_ARN], submitter_role_arn=keys.get(SUBMITTER_ROLE_ARN))
+        for team, keys in sorted(found.items())
+        if STATE_MACHINE_ARN in keys and TEAM_NAME.match(team)
+    }
 
 
 def discover(config: EnvironmentConfig, *, cloudformation: Any, ssm: Any) -> Deployment:

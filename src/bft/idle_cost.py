@@ -25,6 +25,7 @@ MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
 KMS_KEY_MONTH = (1.00, "per customer managed key per month", "https://aws.amazon.com/kms/pricing/")
 KMS_REQUESTS = (0.03, "per 10,000 requests", "https://aws.amazon.com/kms/pricing/")
 ALARM_MONTH = (0.10, "per standard-resolution alarm per month", "https://aws.amazon.com/cloudwatch/pricing/")
+DASHBOARD_MONTH = (3.00, "per dashboard per month", "https://aws.amazon.com/cloudwatch/pricing/")
 LOG_INGEST_GB = (0.50, "per GB ingested", "https://aws.amazon.com/cloudwatch/pricing/")
 LOG_STORE_GB_MONTH = (0.03, "per GB-month stored", "https://aws.amazon.com/cloudwatch/pricing/")
 LAMBDA_REQUESTS = (0.20, "per 1 million requests", "https://aws.amazon.com/lambda/pricing/")
@@ -173,6 +174,7 @@ def idle_cost(assembly: Path) -> IdleCost:
     if high_resolution:
         raise ValueError("a high-resolution alarm (period under 60 s) is priced differently: add its price")
     per_unit("CloudWatch alarms", "AWS::CloudWatch::Alarm", ALARM_MONTH)
+    per_unit("CloudWatch dashboards", "AWS::CloudWatch::Dashboard", DASHBOARD_MONTH)
     per_unit("AWS Budgets (no actions)", "AWS::Budgets::Budget", BUDGET_MONTH)
 
     # Scheduled rules run their functions whether or not any run exists.

@@ -19,6 +19,7 @@ GUARDRAILS = "guardrails"  # JSON: the team's limits and reviewers (what Validat
 # Keys under the shared path (the pipeline stack writes them; team stacks read them at deploy time).
 SHARED_STATE_MACHINE_ROLE = "state-machine-role-arn"
 SHARED_TOPIC = "topic-arn"
+SHARED_TOPIC_KEY = "topic-key-arn"  # the key team stacks encrypt their alarm topics with
 SHARED_APPROVAL_FUNCTION = "approval-function-arn"
 
 

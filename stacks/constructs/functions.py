@@ -286,6 +286,12 @@ class FunctionFactory(Construct):
         self.functions[name] = fn
         return fn
 
+    @property
+    def dead_letters(self) -> sqs.Queue | None:
+        """The dead-letter queue of the asynchronously invoked functions, once one of them exists."""
+        found = self.node.try_find_child("AsyncDeadLetters")
+        return found if isinstance(found, sqs.Queue) else None
+
     def _dead_letters(self) -> sqs.IQueue:
         found = self.node.try_find_child("AsyncDeadLetters")
         if isinstance(found, sqs.Queue):

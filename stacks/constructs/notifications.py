@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -36,19 +37,8 @@ class Notifications(Construct):
             removal_policy=removal,
             pending_window=Duration.days(7),
         )
-        stack = Stack.of(self)
-        # Only alarms of this account and region (the confused-deputy guard). CloudWatch supplies both keys
-        # when it publishes an alarm, to SNS and, for an encrypted topic, to KMS (AWS's MDAA CloudWatch
-        # constructs condition both grants the same way; EventBridge, unlike CloudWatch, does not supply them).
-        from_our_alarms = {
-            "StringEquals": {"aws:SourceAccount": stack.account},
-            "ArnLike": {
-                "aws:SourceArn": stack.format_arn(
-                    service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
-                )
-            },
-        }
-        # CloudWatch alarms publish to the encrypted topic through the key.
+        from_our_alarms = _from_our_alarms(self)
+        # CloudWatch alarms publish to the encrypted topic through the key (the team stacks' alarm topics too).
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToUseTheKey",
@@ -58,20 +48,7 @@ class Notifications(Construct):
                 conditions=from_our_alarms,
             )
         )
-        self.topic = sns.Topic(
-            self, "Topic", master_key=self.key, enforce_ssl=True, display_name="Bedrock fine-tuning pipeline"
-        )
-        # The topic policy replaces SNS's default one: without this Allow, the TLS-only Deny is all there is
-        # and alarms cannot publish.
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                actions=["sns:Publish"],
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                resources=[self.topic.topic_arn],
-                conditions=from_our_alarms,
-            )
-        )
+        self.topic = alarm_topic(self, "Topic", key=self.key, display_name="Bedrock fine-tuning pipeline")
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
@@ -83,6 +60,52 @@ class Notifications(Construct):
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn])
         )
+
+
+def _from_our_alarms(scope: Construct) -> dict[str, Any]:
+    """Only alarms of this account and region (the confused-deputy guard). CloudWatch supplies both keys when it
+    publishes an alarm, to SNS and, for an encrypted topic, to KMS (AWS's MDAA CloudWatch constructs condition
+    both grants the same way; EventBridge, unlike CloudWatch, does not supply them)."""
+    stack = Stack.of(scope)
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {
+            "aws:SourceArn": stack.format_arn(
+                service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+        },
+    }
+
+
+def alarm_topic(scope: Construct, id_: str, *, key: kms.IKey, display_name: str) -> sns.Topic:
+    """An encrypted, TLS-only topic this account's CloudWatch alarms may publish to (``key``'s policy must let
+    CloudWatch use it: the environment's topic key does, for every alarm of the account)."""
+    topic = sns.Topic(scope, id_, master_key=key, enforce_ssl=True, display_name=display_name)
+    # The topic policy replaces SNS's default one: without this Allow, the TLS-only Deny is all there is and
+    # alarms cannot publish.
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsToPublish",
+            actions=["sns:Publish"],
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            resources=[topic.topic_arn],
+            conditions=_from_our_alarms(scope),
+        )
+    )
+    return topic
+
+
+def team_alarm_topic(
+    scope: Construct, *, key: kms.IKey, team: str, emails: list[str], platform: list[str]
+) -> sns.Topic:
+    """A team's own topic for its state machine's alarms (audit L7): an alarm cannot set the ``team`` message
+    attribute the environment topic's team subscriptions filter on, so there a team never received them. The
+    platform's addresses get the same alarms on the environment's topic."""
+    topic = alarm_topic(scope, "AlarmTopic", key=key, display_name=f"Bedrock fine-tuning: team {team}'s alarms")
+    for email in emails:
+        if email not in platform:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+    return topic
 
 
 def subscribe_team(scope: Construct, *, topic: sns.ITopic, team: str, emails: list[str], platform: list[str]) -> None:

@@ -313,6 +313,7 @@ class TeamWorkflow(Construct):
         timing: Timing,
         log_retention: logs.RetentionDays,
         production: bool,
+        team_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id_)
         removal = RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY
@@ -331,7 +332,7 @@ class TeamWorkflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production),
         )
-        execution_alarms(self, self.state_machine, topic, team)
+        execution_alarms(self, self.state_machine, [topic, *([team_topic] if team_topic else [])], team)
 
 
 class ApprovalDecisions(Construct):

@@ -1,5 +1,6 @@
 """The alarms on one team's state machine, in the team's own stack (stacks.constructs.workflow.TeamWorkflow):
-a failed or timed-out execution notifies the environment's topic."""
+a failed or timed-out execution notifies the environment's topic (the platform) and the team's own alarm topic
+(its subscribers), where it has one."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 
-def execution_alarms(scope: Construct, state_machine: sfn.StateMachine, topic: sns.ITopic, team: str) -> None:
+def execution_alarms(scope: Construct, state_machine: sfn.StateMachine, topics: list[sns.ITopic], team: str) -> None:
     """One alarm per outcome, on any execution in five minutes; the alarm names the team, the run report says
     what happened."""
-    action = cw_actions.SnsAction(topic)
+    actions = [cw_actions.SnsAction(topic) for topic in topics]
     for name, metric in (
         ("ExecutionsFailed", state_machine.metric_failed()),
         ("ExecutionsTimedOut", state_machine.metric_timed_out()),
@@ -30,4 +31,4 @@ def execution_alarms(scope: Construct, state_machine: sfn.StateMachine, topic: s
             alarm_description=f"Fine-tuning executions of team {team} "
             f"{name.removeprefix('Executions').lower()}; see the run report",
         )
-        alarm.add_alarm_action(action)
+        alarm.add_alarm_action(*actions)

@@ -231,8 +231,10 @@ def test_alarms_may_publish_to_the_encrypted_topic(assembly: Assembly) -> None:
             for name, p in team_template["Parameters"].items()
             if p.get("Default") == f"/bft/{config.name}/shared/topic-arn"
         ]
+        # ... and to the team's own alarm topic where it has one (tests/infra/test_platform_view.py).
+        own = [{"Ref": topic} for topic in resources(team_template, "AWS::SNS::Topic")]
         for alarm in resources(team_template, "AWS::CloudWatch::Alarm").values():
-            assert alarm["Properties"]["AlarmActions"] == [{"Ref": parameter}]
+            assert alarm["Properties"]["AlarmActions"] == [{"Ref": parameter}, *own]
 
 
 def test_every_stack_is_pinned_to_the_configured_region(assembly: Assembly) -> None:

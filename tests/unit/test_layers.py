@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 # Lowest first. A part is a top-level module or subpackage of `bft`.
 FLOORS: list[set[str]] = [
-    {"errors", "names", "clock", "catalog", "capacity", "aws", "aws_errors"},
+    {"errors", "names", "clock", "catalog", "capacity", "aws", "aws_errors", "metrics"},
     {"families", "prices", "registry"},
     {"dataset", "config"},
     {"deployment", "sample_data", "synth", "report"},

@@ -869,6 +869,34 @@ def test_finalize_retried_after_a_lost_result_notifies_once(env: Env) -> None:
     assert len(_topic_messages(env)) == 2
 
 
+def test_finalize_counts_the_run_in_the_environments_metrics_once(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """The platform dashboard's Runs and RunCostUsd (bft.metrics): one EMF line per execution, as often as its
+    notification, with the team and the outcome as dimensions."""
+    run = env.run()
+    capsys.readouterr()
+    for _ in range(2):  # a retried Finalize counts the run once
+        report.finalize(
+            {"input": env.request(), "run": run, "error": {"Error": "JobFailed", "Cause": "bad data"}},
+            "FAILED",
+            **_report_targets(env),
+            policy_prices={},
+            execution={"id": run["executionArn"], "name": "exec-1", "startTime": "2026-01-01T00:00:00Z"},
+            environment="local",
+        )
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert len(lines) == 1
+    [line] = lines
+    directive = line["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "BftPipeline"
+    assert directive["Dimensions"] == [["Environment", "Team", "Outcome"], ["Environment", "Team"]]
+    assert (line["Environment"], line["Team"], line["Outcome"], line["Runs"]) == (
+        "local",
+        run["team"],
+        "job_failed",
+        1,
+    )
+
+
 class _RecordingSns:
     def __init__(self) -> None:
         self.published: list[dict[str, Any]] = []

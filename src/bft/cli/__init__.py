@@ -20,6 +20,7 @@ _SUBCOMMANDS = [
     "validate",
     "convert",
     "pipeline",
+    "runs",
     "rollback",
     "report",
     "onboarding",

@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bft import metrics
 from bft.aws_errors import bedrock_call, error_code, error_message
 from bft.errors import AccessDenied, PipelineError
 from bft.registry import read_entry
@@ -155,9 +156,34 @@ def run(settings: ReaperSettings, *, bedrock: Any, sns: Any, now: datetime, forc
             )
         ),
     }
+    _put_metrics(settings.environment, result)
     if failures:
         raise ReapIncomplete("; ".join(failures), result)
     return result
+
+
+def _put_metrics(environment: str, result: Mapping[str, Any]) -> None:
+    """What the run found and did, in the environment's metrics (bft.metrics): the throughputs still serving and
+    their model units per team, and the reaper's actions by kind."""
+    throughputs = result.get("throughputs") or {}
+    alive: dict[str, list[int]] = {}
+    for group in ("withinTtl", "committed", "wouldDelete"):
+        for item in throughputs.get(group) or []:
+            alive.setdefault(str(item.get("team") or "unknown"), []).append(int(item.get("modelUnits") or 0))
+    for team, units in sorted(alive.items()):
+        metrics.put(
+            {"ServingThroughputs": (len(units), "Count"), "ServingModelUnits": (sum(units), "Count")},
+            {"Environment": environment, "Team": team},
+        )
+    models = result.get("customModels") or {}
+    actions = {
+        "ThroughputDeleted": len(throughputs.get("deleted") or []),
+        "ThroughputWouldDelete": len(throughputs.get("wouldDelete") or []),
+        "CustomModelDeleted": len(models.get("deleted") or []),
+        "Error": len(throughputs.get("errors") or []) + len(models.get("errors") or []),
+    }
+    for action, count in actions.items():
+        metrics.put({"ReaperActions": (count, "Count")}, {"Environment": environment, "Action": action})
 
 
 def reap(

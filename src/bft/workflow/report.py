@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from bft import clock
+from bft import clock, metrics
 from bft.errors import TransientError
 from bft.names import TEAM_NAME
 from bft.report import notification
@@ -204,6 +204,13 @@ def finalize(
                 "team": {"DataType": "String", "StringValue": team},
                 "outcome": {"DataType": "String", "StringValue": outcome},
             },
+        )
+        # The run in the environment's metrics, as often as its notification (bft.metrics; the dashboard).
+        run_cost = float((report.get("cost") or {}).get("trainingUsd") or 0.0)
+        metrics.put(
+            {"Runs": (1, "Count"), "RunCostUsd": (run_cost, "None")},
+            {"Environment": environment, "Team": team, "Outcome": outcome},
+            dimension_sets=[["Environment", "Team", "Outcome"], ["Environment", "Team"]],
         )
         try:
             state_table.mark_notified(table, execution["id"])
