@@ -54,14 +54,27 @@ def test_duration_in_words(seconds: int, words: str) -> None:
 
 
 def test_loss_summary_in_words() -> None:
+    from bft.report.loss import validation_rise
+
+    rising = [{"step": i, "epoch": i, "loss": loss} for i, loss in enumerate((1.0, 0.5, 0.7, 0.9))]
+    rise = validation_rise(rising)
+    assert rise is not None
     summary = {
         "training": {"points": 90, "first": 2.3125, "final": 0.4211, "min": 0.4211, "epochs": 3},
-        "validation": {"points": 3, "first": 1.0, "final": 0.9, "min": 0.5, "epochs": 3},
+        # The metrics step stores the report's verdict on the curve (bft.workflow.metrics), in its words.
+        "validation": {"points": 4, "first": 1.0, "final": 0.9, "min": 0.5, "epochs": 4, "rise": rise.words()},
     }
     text = loss_words(summary)
     assert text.startswith("Training loss fell from 2.312 to 0.4211 over 3 epochs;")
-    assert "validation loss fell from 1 to 0.9 over 3 epochs (lowest 0.5), and rose again at the end" in text
+    assert (
+        "validation loss fell from 1 to 0.9 over 4 epochs (lowest 0.5); validation loss rose from 0.5 at epoch 2"
+        in text
+    )
+    assert "the model may be overfitting" in text
     assert not MARKUP & set(text)
+    # A rise the report's rule does not flag (noise, or too short a curve) is not flagged in the mail either.
+    summary["validation"]["rise"] = None
+    assert "rose" not in loss_words(summary)
 
 
 def test_loss_summary_without_curves_says_so() -> None:

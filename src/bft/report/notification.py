@@ -59,8 +59,9 @@ def loss_words(summary: dict[str, Any]) -> str:
         text = f"{kind} loss {moved}{start} to {final:.4g}{over}"
         if isinstance(lowest, int | float) and lowest < final:
             text += f" (lowest {lowest:.4g})"
-            if kind == "validation" and final > lowest * 1.1:
-                text += ", and rose again at the end: the model may be memorizing its examples"
+        # The metrics step's verdict by the report's rule (bft.report.loss.validation_rise), same words.
+        if kind == "validation" and curve.get("rise"):
+            text += f"; {curve['rise']}"
         parts.append(text)
     if not parts:
         return "no loss figures: Bedrock wrote no metric files for this job"

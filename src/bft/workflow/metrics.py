@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+from bft.report.loss import validation_rise
 from bft.workflow.s3io import put_json, report_key, split_uri
 
 TRAINING_SUFFIX = "training_artifacts/step_wise_training_metrics.csv"
@@ -44,6 +45,10 @@ def collect_metrics(run: dict[str, Any], job: dict[str, Any], *, s3: Any, report
         "summary": summary,
         "curves": {kind: _downsample(curve) for kind, curve in curves.items()},
     }
+    if "validation" in summary:
+        # The report's rule on the report's curve: the reviewer's mail and the report flag the same rise.
+        rise = validation_rise(document["curves"]["validation"])
+        summary["validation"]["rise"] = rise.words() if rise else None
     if not found:
         document["note"] = "Bedrock wrote no metric files under the job's output prefix"
     uri = put_json(s3, reports_bucket, report_key(run["team"], run["requestId"], "metrics.json"), document)
