@@ -239,6 +239,7 @@ class CustomizationWorkflow(Construct):
             placement=placement,
             notifications=notifications,
             environment=environment,
+            base_models=list(policy_document["allowedBaseModels"]),
         )
         if judge_role is not None:
             grant_judge(

@@ -154,6 +154,11 @@ def grant_execution_history(scope: Construct, finalize: lambda_.Function, enviro
     )
 
 
+def bedrock_model_arn(stack: Stack, model_id: str) -> str:
+    """A foundation model's ARN (no account: foundation models are AWS's)."""
+    return stack.format_arn(service="bedrock", resource="foundation-model", resource_name=model_id, account="")
+
+
 def grant_steps(
     scope: Construct,
     fn: dict[str, lambda_.Function],
@@ -167,8 +172,12 @@ def grant_steps(
     placement: JobPlacement,
     notifications: Notifications,
     environment: str,
+    base_models: list[str],
 ) -> None:
-    """What each step's function may do, and the reason for each wildcard resource cdk-nag flags."""
+    """What each step's function may do, and the reason for each wildcard resource cdk-nag flags.
+
+    ``base_models``: the environment's allowed base models (every team's are among them): the only foundation
+    models StartJob may customize, whatever a request slips past ValidateRequest (audit L4)."""
     stack = Stack.of(scope)
 
     def bedrock_arn(resource: str, *, account: bool = True) -> str:
@@ -245,7 +254,8 @@ def grant_steps(
             StringEquals={"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
         )
 
-    allow("start_job", ["bedrock:CreateModelCustomizationJob"], [foundation, custom_model, job])
+    allowed_bases = [bedrock_model_arn(stack, model) for model in sorted(set(base_models))]
+    allow("start_job", ["bedrock:CreateModelCustomizationJob"], [*allowed_bases, custom_model, job])
     fn["start_job"].add_to_role_policy(
         iam.PolicyStatement(actions=["bedrock:TagResource"], resources=[custom_model, job], conditions=tag_on_create())
     )
@@ -374,10 +384,7 @@ def grant_judge(
     to Bedrock only; write the judge's datasets and read its results under the outputs bucket's judge/."""
     stack = Stack.of(scope)
     jobs = stack.format_arn(service="bedrock", resource="evaluation-job", resource_name="*")
-    judges = [
-        stack.format_arn(service="bedrock", resource="foundation-model", resource_name=model, account="")
-        for model in judge_models
-    ]
+    judges = [bedrock_model_arn(stack, model) for model in judge_models]
     ours = {"StringEquals": {"aws:ResourceTag/project": PROJECT_TAG, "aws:ResourceTag/environment": environment}}
 
     def allow(actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None) -> None:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from bft import aws
 from bft.config import EnvironmentConfig
 from bft.errors import RequestInvalid, TransientError
+from bft.names import run_names
 from bft.workflow.reaper import ReaperSettings, ReapIncomplete, reap, retain_models, run
 from bft.workflow.settings import Misconfigured
 from bft_twin.bedrock_fake import FakeBedrock
@@ -50,7 +51,7 @@ class World:
         n = next(_names)
         job = self.bedrock.create_model_customization_job(
             jobName=f"job-{n}",
-            customModelName=f"model-{n}",
+            customModelName=pipeline_name(f"model-{n}", tags),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/bft-service",
             baseModelIdentifier=HAIKU,
             trainingDataConfig={"s3Uri": "s3://datasets/train.jsonl"},
@@ -63,7 +64,11 @@ class World:
         return arn
 
     def throughput(self, name: str, tags: list[dict[str, str]] | None, *, commitment: str | None = None) -> str:
-        params: dict[str, Any] = {"modelUnits": 1, "provisionedModelName": name, "modelId": self.served_model}
+        params: dict[str, Any] = {
+            "modelUnits": 1,
+            "provisionedModelName": pipeline_name(name, tags),
+            "modelId": self.served_model,
+        }
         if tags:
             params["tags"] = tags
         if commitment:
@@ -72,7 +77,7 @@ class World:
         return arn
 
     def remaining(self) -> set[str]:
-        return {pt["provisionedModelName"] for pt in self.fake.provisioned_throughputs()}
+        return {ALIASES.get(n, n) for n in (pt["provisionedModelName"] for pt in self.fake.provisioned_throughputs())}
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every SNS message published to the topic: subject, body and message attributes."""
@@ -98,6 +103,21 @@ class World:
             "dry_run": False,
         }
         return reap(**(args | overrides))
+
+
+# The name the pipeline gives a run's resource -> the short name a test calls it by.
+ALIASES: dict[str, str] = {}
+
+
+def pipeline_name(short: str, tags: list[dict[str, str]] | None) -> str:
+    """The name the pipeline gives a run's resource with these tags (the reaper checks it, audit L6), or ``short``
+    for a resource the tags do not make a run's; remembered so that tests speak of ``short``."""
+    found = {tag["key"]: tag["value"] for tag in tags or []}
+    if not {"project", "team", "request", "environment"} <= set(found):
+        return short
+    name = run_names(found["environment"], found["team"], found["request"], 1)["servingName"]
+    ALIASES[name] = short
+    return name
 
 
 def tags(team: str = "moderation", environment: str = "dev", request: str = "r1") -> list[dict[str, str]]:
@@ -161,7 +181,7 @@ NEVER_TOUCHED = {"hand-made", "bft-moderation-staging-a1", "no-project-tag", "bf
 
 
 def names(items: list[dict[str, Any]]) -> set[str]:
-    return {item["name"] for item in items}
+    return {ALIASES.get(item["name"], item["name"]) for item in items}
 
 
 def test_deletes_only_this_environments_expired_pipeline_throughputs(world: World) -> None:
@@ -172,11 +192,11 @@ def test_deletes_only_this_environments_expired_pipeline_throughputs(world: Worl
     assert names(result["withinTtl"]) == {"bft-search-old-a1", "bft-moderation-new-a1"}
     assert names(result["committed"]) == {"bft-moderation-committed-a1"}
     assert result["committed"][0]["commitmentDuration"] == "OneMonth"
-    ignored = {item["name"]: item["reason"] for item in result["ignored"]}
+    ignored = {ALIASES.get(item["name"], item["name"]): item["reason"] for item in result["ignored"]}
     assert set(ignored) == {"hand-made", "bft-moderation-staging-a1", "no-project-tag"}
     assert "not created by this pipeline" in ignored["hand-made"]
     assert "'staging'" in ignored["bft-moderation-staging-a1"]
-    deleted = {item["name"]: item for item in result["deleted"]}
+    deleted = {ALIASES.get(item["name"], item["name"]): item for item in result["deleted"]}
     assert deleted["bft-newteam-old-a1"]["ttlHours"] == DEFAULT_TTL, "an unknown team gets the default TTL"
     assert deleted["bft-moderation-old-a1"]["ttlHours"] == 8.0
     assert deleted["bft-moderation-old-a1"]["ageHours"] == pytest.approx(9.0, abs=0.05)
@@ -191,9 +211,11 @@ def test_each_deletion_notifies_its_team(world: World) -> None:
     sent = {note["MessageAttributes"]["team"]["Value"]: note for note in world.notifications()}
     assert set(sent) == {"moderation", "newteam"}
     note = sent["moderation"]
-    assert note["Subject"] == (
-        "bft dev: deleted idle provisioned throughput bft-moderation-old-a1 (age 9.0 h > TTL 8 h)"
-    )
+    real = next(name for name, short in ALIASES.items() if short == "bft-moderation-old-a1")
+    # SNS takes at most 100 characters of subject: the throughput's full name stays, the figures may be cut.
+    assert note["Subject"].startswith(f"bft dev: deleted idle provisioned throughput {real} (age 9.0 h")
+    assert len(note["Subject"]) <= 100
+    assert "ttlHours    8.0" in note["Message"]
     assert note["MessageAttributes"]["outcome"]["Value"] == "throughput_reaped"
     assert "request old" in note["Message"]
     assert not {"{", "}", "["} & set(note["Message"] + note["Subject"]), note["Message"]
@@ -237,8 +259,8 @@ def test_one_failing_delete_does_not_stop_the_others(world: World) -> None:
     assert error["step"] == "delete"
     assert "ThrottlingException" in error["error"]
     assert len(result["deleted"]) == 1, "the other expired throughput is still deleted"
-    assert names(result["deleted"]) | {error["name"]} == EXPIRED
-    assert world.remaining() == NEVER_TOUCHED | {"bft-search-old-a1", "bft-moderation-new-a1", error["name"]}
+    assert names(result["deleted"]) | names([error]) == EXPIRED
+    assert world.remaining() == NEVER_TOUCHED | {"bft-search-old-a1", "bft-moderation-new-a1"} | names([error])
     assert len(world.notifications()) == 1, "only the deleted throughput is announced"
 
 
@@ -465,3 +487,29 @@ def test_handler_deletes_on_schedule_and_honours_a_forced_dry_run(world: World, 
 def test_handler_rejects_a_malformed_dry_run_flag(world: World, handler: Any) -> None:
     with pytest.raises(RequestInvalid, match="dryRun must be true or false"):
         handler({"dryRun": "yes"}, FakeContext())
+
+
+def test_a_throughput_tagged_as_the_pipelines_by_someone_else_is_left_alone(world: World) -> None:
+    """Audit L6: anyone with bedrock:TagResource can put the pipeline's tags on another project's throughput; the
+    reaper deleted what the tags claimed. The name a run gives its resources carries the hash of the run its
+    tags name, and a name cannot be changed afterwards."""
+    world.throughput("their-production-endpoint", None)
+    arn = next(pt["provisionedModelArn"] for pt in world.fake.provisioned_throughputs())
+    world.bedrock.tag_resource(resourceARN=arn, tags=tags(request="old"))
+    # The pipeline's own naming with another run's hash: tags copied from a real run.
+    world.throughput("bft-dev-moderation-old-a1-000000000000", None)
+    copied = next(
+        pt["provisionedModelArn"]
+        for pt in world.fake.provisioned_throughputs()
+        if pt["provisionedModelName"].endswith("000000000000")
+    )
+    world.bedrock.tag_resource(resourceARN=copied, tags=tags(request="old"))
+    world.fake.advance(30 * HOUR)
+    result = world.reap()
+    assert result["deleted"] == []
+    ignored = {item["name"]: item["reason"] for item in result["ignored"]}
+    assert "not those of a pipeline run" in ignored["their-production-endpoint"]
+    assert (
+        "does not carry the hash of its tags' run (moderation/old)" in ignored["bft-dev-moderation-old-a1-000000000000"]
+    )
+    assert world.remaining() == {"their-production-endpoint", "bft-dev-moderation-old-a1-000000000000"}

@@ -15,6 +15,7 @@ the function's metrics and alarms while everything that could be done was done.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bft import metrics
 from bft.aws_errors import bedrock_call, error_code, error_message
 from bft.errors import AccessDenied, PipelineError
+from bft.names import HASH_CHARS, run_hash
 from bft.registry import read_entry
 from bft.report.notification import aligned, prose, subject_line
 from bft.workflow.ownership import PROJECT_TAG  # the value every run's resources carry (request.py)
@@ -218,6 +220,7 @@ def reap(
         step = "tags"
         try:
             tags, why_not = _ours(bedrock, arn, environment)
+            why_not = why_not or named_by_the_pipeline(name, tags, environment)
             if why_not:
                 report["ignored"].append({"name": name, "arn": arn, "reason": why_not})
                 continue
@@ -320,6 +323,7 @@ def retain_models(
         step = "tags"
         try:
             tags, why_not = _ours(bedrock, arn, environment)
+            why_not = why_not or named_by_the_pipeline(name, tags, environment)
             if why_not:
                 report["ignored"].append({"name": name, "arn": arn, "reason": why_not})
                 continue
@@ -365,6 +369,23 @@ def _delete_model(bedrock: Any, arn: str) -> tuple[str, str | None]:
             return "ignored", "deleted by someone else meanwhile"
         raise
     return "deleted", None
+
+
+_RUN_SUFFIX = re.compile(rf"-a(?P<attempt>[0-9]+)-(?P<digest>[0-9a-f]{{{HASH_CHARS}}})$")
+
+
+def named_by_the_pipeline(name: str, tags: Mapping[str, str], environment: str) -> str | None:
+    """None when ``name`` is the name the pipeline gives a run's resource, for the run its own tags name; else why
+    not. Tags alone are no proof (audit L6): anyone with bedrock:TagResource could tag another project's
+    throughput ``project=bedrock-fine-tuning`` and have the reaper delete it. A name cannot be changed, and the
+    run's names end in ``-a<attempt>-<hash of environment, team, request, attempt>`` (bft.names.run_names)."""
+    found = _RUN_SUFFIX.search(name)
+    team, request = tags.get("team"), tags.get("request")
+    if found is None or not team or not request:
+        return "its name or tags are not those of a pipeline run (no -a<attempt>-<hash> suffix, team or request)"
+    if found.group("digest") != run_hash(environment, team, request, int(found.group("attempt")))[:HASH_CHARS]:
+        return f"its name does not carry the hash of its tags' run ({team}/{request}): tagged by someone else"
+    return None
 
 
 def _ours(bedrock: Any, arn: str, environment: str) -> tuple[dict[str, str], str | None]:
