@@ -143,3 +143,15 @@ def test_a_start_judge_that_never_returns_leaves_cleanup_to_find_its_job_by_name
     assert "WaitForJudge" not in visited
     assert visited[-4:] == ["StartJudge", "Cleanup", "FinalizeFailure", "RunFailed"]
     _stopped_by_cleanup(summary, ["custom"])
+
+
+def test_a_start_judge_past_its_lambda_timeout_is_cleaned_up_by_name(local_assembly: Path, tmp_path: Path) -> None:
+    """The `llm-judge-timed-out` scenario: StartJudge started both jobs, then timed out (not retried)."""
+    summary = run_scenario("llm-judge-timed-out", assembly=local_assembly, workdir=tmp_path)
+    assert summary["background_errors"] == []
+    assert summary["authorization"]["calls_denied"] == 0, summary["authorization"]["denied"]
+    assert summary["outcome"] == "step_timed_out"
+    assert summary["states_visited"][-4:] == ["StartJudge", "Cleanup", "FinalizeFailure", "RunFailed"]
+    _stopped_by_cleanup(summary, ["base", "custom"])
+    markdown = render(summary["report"], summary["documents"])["report.md"]
+    assert "evaluation job stopped" in markdown
