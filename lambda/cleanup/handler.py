@@ -1,4 +1,5 @@
-"""Failure path: stop the job, delete the throughput this run created, discard an unwanted model."""
+"""Failure path: stop the job and the LLM judge's evaluation jobs, delete the throughput this run created,
+discard an unwanted model."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ logger = Logger(service="bft")
 @typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = cleanup(
-        event["state"], bedrock=aws.client("bedrock"), delete_failed_models=env("DELETE_FAILED_MODELS") == "true"
+        event["state"],
+        bedrock=aws.client("bedrock"),
+        delete_failed_models=env("DELETE_FAILED_MODELS") == "true",
+        # The name the LLM judge's evaluation jobs were named after (bft.workflow.judge.job_name).
+        execution_name=event.get("executionName"),
     )
     logger.info("cleanup", extra=result)
     return result

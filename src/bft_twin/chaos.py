@@ -611,7 +611,9 @@ def check_invariants(summary: Mapping[str, Any]) -> dict[str, bool]:
         "terminal_state": status in TERMINAL_STATES and bool(visited) and visited[-1] == TERMINAL_STATES[status],
         "documented_outcome": outcome in DOCUMENTED_OUTCOMES and (status == "SUCCEEDED") == deployed,
         "at_most_one_job": int(summary.get("jobs_started", 0)) <= 1,
-        "no_job_running": int(summary.get("jobs_left_running", 0)) == 0,
+        # Customization jobs and the LLM judge's evaluation jobs: both bill while they run.
+        "no_job_running": int(summary.get("jobs_left_running", 0)) == 0
+        and int(summary.get("evaluation_jobs_left_running", 0)) == 0,
         "nothing_serving_unless_deployed": deployed
         or not (summary.get("provisioned_throughputs_left") or summary.get("deployments_left")),
         "one_final_notification": len(notifications) == 1,

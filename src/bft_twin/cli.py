@@ -402,7 +402,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
             print(f"    {line}")
     print(
         f"  jobs started {summary['jobs_started']}, left running {summary['jobs_left_running']}; "
-        f"provisioned throughputs left: {summary['provisioned_throughputs_left'] or 'none'}; "
+        + (
+            f"judge evaluation jobs left running {summary.get('evaluation_jobs_left_running', 0)}; "
+            if summary.get("evaluation_jobs")
+            else ""
+        )
+        + f"provisioned throughputs left: {summary['provisioned_throughputs_left'] or 'none'}; "
         f"on-demand deployments left: {summary['deployments_left'] or 'none'}"
     )
     serving = summary.get("serving")

@@ -245,6 +245,7 @@ class CustomizationWorkflow(Construct):
             grant_judge(
                 self,
                 fn["evaluate"],
+                cleanup=fn["cleanup"],
                 judge_role=judge_role,
                 judge_models=list(policy_document.get("judgeModels") or []),
                 outputs=outputs,

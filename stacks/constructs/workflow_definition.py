@@ -68,7 +68,10 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
     )
     finalize_failure.add_catch(report_failed, errors=["States.ALL"], result_path="$.finalizeError")
     finalize_failure.next(fail)
-    cleanup = lambda_step(scope, "Cleanup", fn["cleanup"], {"state.$": "$"}, "$.cleanup", timing)
+    # The execution's name: the LLM judge's evaluation jobs are found by it when the state lacks them.
+    cleanup = lambda_step(
+        scope, "Cleanup", fn["cleanup"], {"state.$": "$", "executionName.$": "$$.Execution.Name"}, "$.cleanup", timing
+    )
     cleanup.add_catch(finalize_failure, errors=["States.ALL"], result_path="$.cleanupError")
     cleanup.next(finalize_failure)
     # Keep the request untouched under $.input; each step adds its result beside it.

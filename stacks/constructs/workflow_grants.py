@@ -374,6 +374,7 @@ def grant_judge(
     scope: Construct,
     function: lambda_.Function,
     *,
+    cleanup: lambda_.Function,
     judge_role: iam.IRole,
     judge_models: list[str],
     outputs: s3.IBucket,
@@ -381,7 +382,9 @@ def grant_judge(
 ) -> None:
     """StartJudge and CheckJudge (bft.workflow.judge): start evaluation jobs with the environment's judges
     only, tagged as the pipeline's; read and stop them (stop: this pipeline's only); pass the evaluation role
-    to Bedrock only; write the judge's datasets and read its results under the outputs bucket's judge/."""
+    to Bedrock only; write the judge's datasets and read its results under the outputs bucket's judge/.
+    Cleanup (bft.workflow.cleanup) finds a failed run's evaluation jobs by name, reads their tags, and reads and
+    stops this pipeline's."""
     stack = Stack.of(scope)
     jobs = stack.format_arn(service="bedrock", resource="evaluation-job", resource_name="*")
     judges = [bedrock_model_arn(stack, model) for model in judge_models]
@@ -416,6 +419,23 @@ def grant_judge(
         (judge_objects, "The judge's datasets and results of any run, one prefix per team, request and execution."),
     ):
         acknowledge(function.role or scope, f"IAM5[Resource::{resource_text(scope, resource)}]", reason)
+
+    # Cleanup: a failed run's jobs, found by name (List* takes no resource ARN; the cleanup role's "*" is
+    # acknowledged in grant_steps), each one's tags read before it is touched (a foreign job's too, to report
+    # it), then read and stopped only if it is this pipeline's.
+    cleanup.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:ListEvaluationJobs"], resources=["*"]))
+    cleanup.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:ListTagsForResource"], resources=[jobs]))
+    cleanup.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["bedrock:GetEvaluationJob", "bedrock:StopEvaluationJob"], resources=[jobs], conditions=ours
+        )
+    )
+    acknowledge(
+        cleanup.role or scope,
+        f"IAM5[Resource::{resource_text(scope, jobs)}]",
+        "A failed run's evaluation jobs, whose IDs Bedrock assigns: tags read on any, read and stop only this "
+        "pipeline's.",
+    )
 
 
 def _grant_promotion(

@@ -114,3 +114,46 @@ def test_the_judge_waits_and_checks_between_the_chunks_and_the_score(assemblies:
     assert done["Choices"][0]["Next"] == "ScoreEvaluation"
     assert done["Default"] == "WaitForJudge"
     assert states["CheckJudge"]["Catch"][0]["Next"] == "Cleanup"
+
+
+def _cleanup_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    functions = resources(template, "AWS::Lambda::Function")
+    (cleanup,) = [f for f in functions.values() if f["Properties"].get("Description", "").startswith("Stop and delete")]
+    return statements(template, cleanup["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_cleanup_finds_reads_and_stops_only_this_pipeline_s_evaluation_jobs(assemblies: dict[str, Assembly]) -> None:
+    found = _cleanup_statements(assemblies["local"].template("Pipeline"))
+    on_jobs = [s for s in found if "evaluation-job/*" in text(s["Resource"])]
+    # Read and stop: this pipeline's evaluation jobs of this environment only.
+    (stop,) = [s for s in on_jobs if "bedrock:StopEvaluationJob" in _actions(s)]
+    assert "bedrock:GetEvaluationJob" in _actions(stop)
+    assert stop["Condition"]["StringEquals"] == {
+        "aws:ResourceTag/project": "bedrock-fine-tuning",
+        "aws:ResourceTag/environment": "local",
+    }
+    # Tags read on any evaluation job (a foreign one is reported, not touched), unconditioned.
+    (tags,) = [s for s in on_jobs if "bedrock:ListTagsForResource" in _actions(s)]
+    assert "Condition" not in tags
+    # Found by name: ListEvaluationJobs takes no resource ARN.
+    (listing,) = [s for s in found if "bedrock:ListEvaluationJobs" in _actions(s)]
+    assert listing["Resource"] == "*"
+    assert not [s for s in found if {"bedrock:CreateEvaluationJob", "bedrock:TagResource"} & set(_actions(s))]
+
+
+def test_without_judges_cleanup_has_no_evaluation_job_rights(assemblies: dict[str, Assembly]) -> None:
+    without = [env for env in assemblies if not load_config(env).judge_models]
+    assert without, "every synthesized environment allows judges: nothing to compare"
+    for env in without:
+        found = _cleanup_statements(assemblies[env].template("Pipeline"))
+        assert not [s for s in found if "EvaluationJob" in text(s["Action"]) or "evaluation-job" in text(s["Resource"])]
+
+
+def test_cleanup_is_given_the_execution_s_name(assemblies: dict[str, Assembly]) -> None:
+    states = definition(assemblies["local"])["States"]
+    assert states["Cleanup"]["Parameters"]["executionName.$"] == "$$.Execution.Name"

@@ -150,6 +150,16 @@ def test_the_same_client_request_token_returns_the_same_job(fake: FakeBedrock) -
     assert fake.counters.evaluation_jobs_started == 1
 
 
+def test_a_job_s_tags_are_read_and_changed_as_any_bedrock_resource_s(fake: FakeBedrock) -> None:
+    """The SAR lists evaluation-job for ListTagsForResource, TagResource and UntagResource: cleanup reads them."""
+    bedrock = fake.client("bedrock")
+    arn = bedrock.create_evaluation_job(**job(jobTags=[{"key": "team", "value": "moderation"}]))["jobArn"]
+    assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "team", "value": "moderation"}]
+    bedrock.tag_resource(resourceARN=arn, tags=[{"key": "request", "value": "req-1"}])
+    bedrock.untag_resource(resourceARN=arn, tagKeys=["team"])
+    assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "request", "value": "req-1"}]
+
+
 def test_an_unknown_job_is_not_found(fake: FakeBedrock) -> None:
     with pytest.raises(ClientError) as caught:
         fake.client("bedrock").get_evaluation_job(

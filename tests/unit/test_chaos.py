@@ -22,6 +22,7 @@ GOOD: dict[str, Any] = {
     "states_visited": ["Init", "StartJob", "WaitForJob", "CreateServing", "FinalizeSuccess", "Deployed"],
     "jobs_started": 1,
     "jobs_left_running": 0,
+    "evaluation_jobs_left_running": 0,
     "provisioned_throughputs_left": ["arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abc"],
     "deployments_left": [],
     "notifications": [
@@ -62,6 +63,8 @@ CASES = [
     ("documented_outcome", _broken(FAILED, outcome="deployed", report={"outcome": "deployed"})),
     ("at_most_one_job", _broken(GOOD, jobs_started=2)),
     ("no_job_running", _broken(FAILED, jobs_left_running=1)),
+    # The LLM judge's evaluation jobs bill the judge's tokens while they run (or are stopping).
+    ("no_job_running", _broken(FAILED, evaluation_jobs_left_running=1)),
     ("nothing_serving_unless_deployed", _broken(FAILED, provisioned_throughputs_left=["arn:pt"])),
     ("nothing_serving_unless_deployed", _broken(FAILED, deployments_left=["arn:deployment"])),
     ("one_final_notification", _broken(FAILED, notifications=[])),

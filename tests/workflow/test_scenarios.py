@@ -61,6 +61,7 @@ def test_failure_scenarios_end_defined_and_clean(name: str, local_assembly: Path
     assert summary["status"] == "FAILED"
     assert summary["outcome"] == SCENARIOS[name].outcome
     assert summary["jobs_left_running"] == 0
+    assert summary["evaluation_jobs_left_running"] == 0
     assert summary["provisioned_throughputs_left"] == []
     note = _outcome_notification(summary)
     assert summary["outcome"].replace("_", " ") in note["subject"]

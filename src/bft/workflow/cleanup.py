@@ -1,14 +1,16 @@
 """Failure path: leave nothing running that this execution started and nobody asked to keep.
 
 Resources are found by the run's deterministic names (the job by name, the custom model as the job's
-output, the throughput or deployment by name when the state lacks it) and each one's tags are read before
-it is stopped or deleted: a resource that is not this run's is left alone and reported.
+output, the throughput or deployment by name when the state lacks it, the LLM judge's evaluation jobs by
+the execution's names when the state lacks them) and each one's tags are read before it is stopped or
+deleted: a resource that is not this run's is left alone and reported.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -16,6 +18,7 @@ from botocore.exceptions import ClientError
 from bft.aws_errors import bedrock_call, error_code, error_message
 from bft.errors import AccessDenied, ForeignResource
 from bft.names import run_names
+from bft.workflow import judge
 from bft.workflow.job import stop_job
 from bft.workflow.ownership import own_job, require_own
 from bft.workflow.promotion import endpoint_use
@@ -35,7 +38,10 @@ DISCARD_MODEL_AFTER = {
 }
 
 
-def cleanup(state: dict[str, Any], *, bedrock: Any, delete_failed_models: bool) -> dict[str, Any]:
+def cleanup(
+    state: dict[str, Any], *, bedrock: Any, delete_failed_models: bool, execution_name: str | None = None
+) -> dict[str, Any]:
+    """``execution_name``: the execution's name, which the LLM judge's evaluation jobs are named after."""
     run = state.get("run")
     actions: list[str] = []
     left: list[dict[str, Any]] = []
@@ -71,6 +77,14 @@ def cleanup(state: dict[str, Any], *, bedrock: Any, delete_failed_models: bool) 
         stopped = guarded("stop job", lambda: stop_job(bedrock, job["jobArn"]))
         if stopped:
             actions.append(f"{job['jobArn']}: {stopped}")
+
+    # The LLM judge's evaluation jobs bill the judge's tokens while they run: stopped (tags checked).
+    found = guarded("find evaluation jobs", lambda: judge_jobs(state, bedrock=bedrock, execution_name=execution_name))
+    for arn in found or []:
+        if owned("check evaluation job", arn, "evaluation job"):
+            stopped = guarded("stop evaluation job", partial(judge.stop_job, bedrock, arn))
+            if stopped:
+                actions.append(f"{arn}: {stopped}")
 
     serving = run["serving"]
     kind = serving["kind"]
@@ -125,3 +139,21 @@ def cleanup(state: dict[str, Any], *, bedrock: Any, delete_failed_models: bool) 
             # Stored custom models bill monthly storage, not hourly; kept for investigation.
             actions.append(f"{model}: custom model kept")
     return {"actions": actions, "leftRunning": left, "errors": errors}
+
+
+def judge_jobs(state: dict[str, Any], *, bedrock: Any, execution_name: str | None) -> list[str]:
+    """The ARNs of the LLM judge's evaluation jobs this execution may have started. None unless the run asked
+    for the judge and its evaluation was planned; once CheckJudge saw them all Completed, none is left to stop.
+    From the state once StartJudge returned them; else (StartJudge failed, perhaps after creating one) by the
+    execution's names, among the plan's models."""
+    if ((state["run"].get("evaluation") or {}).get("scorer")) != "llm_judge":
+        return []
+    plan = state.get("evaluationPlan") or {}
+    started = plan.get("judge") or {}
+    if started.get("done"):
+        return []
+    if started.get("jobs"):
+        return [str(arn) for arn in started["jobs"].values()]
+    if not plan.get("models") or not execution_name:
+        return []
+    return list(judge.find_jobs(bedrock, execution_name, list(plan["models"])).values())

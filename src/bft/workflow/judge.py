@@ -44,10 +44,15 @@ def judge_prefix(run: dict[str, Any], execution_name: str) -> str:
     return f"judge/{run['team']}/{run['requestId']}/{execution_name}/"
 
 
+def job_prefix(execution_name: str) -> str:
+    """What the names of one execution's evaluation jobs start with (before ``-<model>``); a valid
+    ``nameContains`` of ListEvaluationJobs (the name's pattern: it may not end with a hyphen)."""
+    return f"bft-judge-{hashlib.sha256(execution_name.encode()).hexdigest()[:16]}"
+
+
 def job_name(execution_name: str, model: str) -> str:
     """An evaluation job's name: lower-case letters, digits and hyphens, unique per execution and model."""
-    digest = hashlib.sha256(execution_name.encode()).hexdigest()[:16]
-    return f"bft-judge-{digest}-{model}"
+    return f"{job_prefix(execution_name)}-{model}"
 
 
 def start(
@@ -157,6 +162,37 @@ def _stop(bedrock: Any, jobs: dict[str, str], statuses: dict[str, str]) -> None:
         except ClientError as exc:
             if error_code(exc) != "ConflictException":  # Conflict: it ended meanwhile, nothing to stop
                 raise
+
+
+def find_jobs(bedrock: Any, execution_name: str, models: list[str]) -> dict[str, str]:
+    """The evaluation jobs StartJudge created for this execution, by their deterministic names (model -> ARN):
+    for a run that failed before StartJudge returned its state. ListEvaluationJobs matches a part of the name
+    (the names' common prefix); only an exact name is this execution's (GetEvaluationJob takes only an ARN)."""
+    wanted = {job_name(execution_name, model): model for model in models}
+    found: dict[str, str] = {}
+    with bedrock_call("ListEvaluationJobs"):
+        pages = bedrock.get_paginator("list_evaluation_jobs").paginate(nameContains=job_prefix(execution_name))
+        for page in pages:
+            for summary in page.get("jobSummaries") or []:
+                if summary["jobName"] in wanted:
+                    found[wanted[summary["jobName"]]] = summary["jobArn"]
+    return found
+
+
+def stop_job(bedrock: Any, arn: str) -> str:
+    """Stop one evaluation job if it is still InProgress; returns what was done."""
+    with bedrock_call("GetEvaluationJob"):
+        status = bedrock.get_evaluation_job(jobIdentifier=arn)["status"]
+    if status != "InProgress":
+        return f"evaluation job already {status}"
+    try:
+        with bedrock_call("StopEvaluationJob"):
+            bedrock.stop_evaluation_job(jobIdentifier=arn)
+    except ClientError as exc:
+        if error_code(exc) != "ConflictException":  # it ended between the Get and the Stop
+            raise
+        return "evaluation job ended before it could be stopped"
+    return "evaluation job stopped"
 
 
 def ratings(

@@ -1,16 +1,22 @@
-"""Tagging: TagResource, UntagResource and ListTagsForResource on the fake's jobs, models and serving."""
+"""Tagging: TagResource, UntagResource and ListTagsForResource on the fake's jobs (customization and
+evaluation), models and serving."""
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bft_twin.bedrock_fake._core import _Core
 from bft_twin.bedrock_fake._wire import ServiceError
 
+if TYPE_CHECKING:
+    from bft_twin.bedrock_fake._evaluations import EvaluationJob
+
 
 class _Tags(_Core):
     """TagResource, UntagResource and ListTagsForResource."""
+
+    _evaluations: dict[str, EvaluationJob]
 
     def _taggable(self, arn: str) -> str:
         if (
@@ -18,6 +24,7 @@ class _Tags(_Core):
             and arn not in self._models
             and arn not in self._throughputs
             and arn not in self._deployments
+            and arn not in self._evaluations
         ):
             raise ServiceError("ResourceNotFoundException", f"Resource {arn} not found.")
         return arn

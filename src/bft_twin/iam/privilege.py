@@ -95,7 +95,21 @@ KEPT: dict[str, str] = {
         "Decrypt and GenerateDataKey for users of an encrypted custom model; the offline mapper asks only "
         "kms:Decrypt for inference (docs/authorization-actions.md)"
     ),
+    "*/EvaluationServiceRoleDefaultPolicy* s3:GetBucketLocation|s3:AbortMultipartUpload": (
+        "Bedrock's own S3 use as the LLM judge's evaluation service role (stacks/constructs/evaluation_role.py): "
+        "it checks the output bucket and may upload results in parts (AbortMultipartUpload on failure); the "
+        "Bedrock fake reads the dataset and writes small result objects with PutObject only"
+    ),
+    "*/EvaluationServiceRoleDefaultPolicy* s3:GetObject */output/*": (
+        "statement WriteJudgeResults: Bedrock reading back under its job's output location as the service role; "
+        "the fake only writes there. Not verifiable offline: check against CloudTrail in a real account"
+    ),
     # -- paths no scenario takes ---------------------------------------------------------------------------
+    "*/WorkflowFunctionsEvaluateRoleDefaultPolicy* bedrock:StopEvaluationJob": (
+        "CheckJudge stops the judge's jobs when one failed or they ran past judge_max_polls "
+        "(bft.workflow.judge.check); no scenario's judge fails or runs that long (tests/unit/test_judge_workflow.py "
+        "takes both paths against the fake)"
+    ),
     "*/WorkflowFunctions*RoleDefaultPolicy* bedrock:*CustomModelDeployment*": (
         "serving by on-demand custom model deployment (bft.workflow.serving, kind != provisioned throughput): "
         "create, check, evaluate and clean up a deployment; the measurement runs the us-west-2 world (local), "

@@ -60,6 +60,7 @@ def collect(
         afterwards = [follow_up(after) for follow_up in stage.world.afterwards]
     notifications = env.sns_messages()
     deployments_left = [d["customModelDeploymentArn"] for d in fake.custom_model_deployments()]
+    evaluation_jobs = fake.evaluation_jobs()
     # A run on the user's own files expects no outcome: it ends as its data and evaluation say.
     own_files = {uri: str(stage.own[kind]) for kind, uri in stage.own_uris.items()}
     return {
@@ -77,11 +78,13 @@ def collect(
         "dataset_errors": _dataset_errors(documents.get("dataset-validation.json"), own_files),
         "jobs_started": fake.counters.jobs_started,
         "jobs_left_running": len(fake.running_jobs()),
-        # The LLM judge's evaluation jobs (evaluation.scorer llm_judge), each as GetEvaluationJob shows it.
+        # The LLM judge's evaluation jobs (evaluation.scorer llm_judge), each as GetEvaluationJob shows it; those
+        # still running (or stopping) bill the judge's tokens, as a running customization job bills training.
         "evaluation_jobs": [
             {"name": j["jobName"], "status": j["status"], "failureMessages": j.get("failureMessages", [])}
-            for j in fake.evaluation_jobs()
+            for j in evaluation_jobs
         ],
+        "evaluation_jobs_left_running": sum(j["status"] in ("InProgress", "Stopping") for j in evaluation_jobs),
         "provisioned_throughputs_left": [pt["provisionedModelArn"] for pt in fake.provisioned_throughputs()],
         "deployments_left": deployments_left,
         "serving": serving_summary(report),

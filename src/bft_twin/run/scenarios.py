@@ -68,6 +68,11 @@ JUDGE_EVALUATION: dict[str, Any] = {
 }
 
 
+def _judge_start_timed_out(world: World) -> None:
+    world.request["evaluation"].update(JUDGE_EVALUATION)
+    world.slow_step("Evaluate", phase="judge-start")
+
+
 def _promotion(world: World) -> None:
     world.promote_into("live")
     world.afterwards.append(rollback_endpoint)
@@ -256,6 +261,13 @@ SCENARIOS: dict[str, Scenario] = {
             "on the team's rubric (SIMULATED judge ratings), and the gate takes the rubric's metric",
             "deployed",
             lambda w: w.request["evaluation"].update(JUDGE_EVALUATION),
+        ),
+        Scenario(
+            "llm-judge-timed-out",
+            "StartJudge starts the judge's evaluation jobs, then runs past its Lambda timeout (Sandbox.Timedout): "
+            "Cleanup finds the jobs by the execution's names and stops them, so the judge's tokens stop billing",
+            "step_timed_out",
+            _judge_start_timed_out,
         ),
         Scenario(
             "llm-judge-not-offered",

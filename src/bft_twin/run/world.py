@@ -92,9 +92,10 @@ class World:
         assert self.env is not None
         self.env.wrap_handler(f"Workflow/Functions/{function}", wrapper)
 
-    def slow_step(self, function: str, *, past_timeout_seconds: float = 1.0) -> None:
-        """The function's first invocation runs ``past_timeout_seconds`` past its Lambda timeout (virtual
-        time jumps while it computes); the runtime reports ``Sandbox.Timedout``, as Lambda would."""
+    def slow_step(self, function: str, *, past_timeout_seconds: float = 1.0, phase: str | None = None) -> None:
+        """The function's first invocation (the first of its ``phase``, for a function with phases such as
+        Evaluate) does its work and runs ``past_timeout_seconds`` past its Lambda timeout (virtual time jumps
+        while it computes); the runtime reports ``Sandbox.Timedout``, as Lambda would."""
         env = self.env
         assert env is not None
         timeout = env.function_timeout(f"Workflow/Functions/{function}")
@@ -103,6 +104,8 @@ class World:
         def wrapper(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             def slow(event: Any, context: Any) -> Any:
                 result = handler(event, context)
+                if phase is not None and event.get("phase") != phase:
+                    return result
                 calls.append(1)
                 if len(calls) == 1:
                     env.clock.advance(timeout + past_timeout_seconds)
