@@ -45,8 +45,20 @@ class CustomizationServiceRole(Construct):
                 },
             ),
         )
-        datasets.grant_read(self.role)
-        outputs.grant_read(self.role)
+        # What the user guide's customization service role lists, no more (audit L4: grant_read added
+        # GetObject*, GetBucket* and List*): read the data, list the buckets, write the outputs (below).
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadDataAndOutputs",
+                actions=["s3:GetObject"],
+                resources=[datasets.arn_for_objects("*"), outputs.arn_for_objects("*")],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListDataAndOutputs", actions=["s3:ListBucket"], resources=[datasets.bucket_arn, outputs.bucket_arn]
+            )
+        )
         # Writes: the job's outputs and metrics, in parts for large artefacts. Not grant_put: it adds object
         # lock and tagging actions Bedrock never uses (least-privilege measurement, docs/least-privilege.md).
         self.role.add_to_principal_policy(
@@ -76,12 +88,10 @@ class CustomizationServiceRole(Construct):
             self._allow_vpc(stack, vpc_subnet_ids, vpc_security_group_ids)
 
         for finding, reason in (
-            ("Action::s3:GetObject*", "grant_read: object reads of the datasets and outputs buckets only."),
             (
-                "Action::s3:GetBucket*",
-                "grant_read: bucket metadata of the datasets and outputs buckets only.",
+                f"Resource::{resource_text(self, datasets.arn_for_objects('*'))}",
+                "Bedrock reads the training and validation files the request names, under the team's prefix.",
             ),
-            ("Action::s3:List*", "grant_read: listing of the datasets and outputs buckets only."),
             (
                 f"Resource::{resource_text(self, outputs.arn_for_objects('*'))}",
                 "Bedrock writes under job-specific prefixes of the outputs bucket it chooses itself.",
