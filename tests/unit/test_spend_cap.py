@@ -254,3 +254,24 @@ def test_a_cap_needs_someone_to_tell(tmp_path: Path) -> None:
     directory = _config_with(tmp_path, "    monthly_cap_usd: 2500", drop_emails=True)
     with pytest.raises(ConfigError, match="needs an address to tell when AWS Budgets stops the team's runs"):
         load_config("dev", config_dir=directory)
+
+
+def test_the_dry_run_refuses_before_upload_past_the_cap(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bft submit --dry-run` adds up the same month (the reports bucket the deployment names) and refuses."""
+    from types import SimpleNamespace
+
+    from bft import clock
+    from bft.cli import main, pipeline
+    from bft.sample_data import default_format, write_splits
+
+    month = month_of(clock.now())
+    _put(s3, ledger_key("moderation", month, "earlier", 1), {"requestId": "earlier", "estimateUsd": 2499.99})
+    monkeypatch.setattr(pipeline, "_deployment", lambda config: SimpleNamespace(reports_bucket=BUCKET))
+    monkeypatch.setattr(pipeline, "_client", lambda config, service: s3)
+    data = write_splits(tmp_path, training=100, validation=8, evaluation=10, data_format=default_format("dev"))
+    assert main(["submit", "--env", "dev", "--team", "moderation", str(data["train"]), "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "refused before upload: team moderation: month-to-date spend $2,499.99 (1 run, 1 in flight)" in out
+    assert "passes monthly_cap_usd $2,500.00 (config dev.yaml teams[0].monthly_cap_usd)" in out
