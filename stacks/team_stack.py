@@ -28,7 +28,7 @@ from bft.registry import (
     shared_parameter,
     team_parameter,
 )
-from stacks.constructs.guardrails import team_budget
+from stacks.constructs.guardrails import TeamCap, team_budget
 from stacks.constructs.notifications import subscribe_team, team_alarm_topic
 from stacks.constructs.team_access import TeamAccess
 from stacks.constructs.workflow import STEP_FUNCTIONS, TeamWorkflow, Timing, allow_reviewer
@@ -37,7 +37,7 @@ from stacks.pipeline_stack import RETENTION
 
 
 class TeamStack(Stack):
-    """A team's state machine, log group and alarms, its submitter role, budget, e-mail subscriptions, its own
+    """A team's state machine, log group and alarms, its submitter role, budget and cap, e-mail subscriptions, its own
     reviewers' access to the approval URL, and its registry entry (``/bft/<env>/teams/<team>/``).
 
     It reads the shared resources from SSM parameters the pipeline stack writes (resolved when this stack
@@ -129,6 +129,18 @@ class TeamStack(Stack):
                 team=team.name,
                 environment=env,
                 limit_usd=team.monthly_budget_usd,
+                emails=list(team.notification_emails or config.notification_emails),
+            )
+        if team.monthly_cap_usd and self.access.role is not None:
+            # The workflow refuses a run that would pass the cap (bft.workflow.spend); this stops the rest.
+            TeamCap(
+                self,
+                "Cap",
+                team=team.name,
+                environment=env,
+                cap_usd=team.monthly_cap_usd,
+                submitter_role=self.access.role,
+                state_machine_arn=self.workflow.state_machine.state_machine_arn,
                 emails=list(team.notification_emails or config.notification_emails),
             )
         subscribe_team(

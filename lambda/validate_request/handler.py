@@ -1,4 +1,7 @@
-"""Step 1: validate the request, the team's guardrails and the base model's lifecycle; claim the request id."""
+"""Step 1: validate the request, the team's guardrails and the base model's lifecycle; claim the request id.
+
+Also the CheckSpendCap state (``{"phase": "cap"}``, after ValidateDataset counted the billed tokens): the
+team's monthly cap (bft.workflow.spend). Both read the same guardrails, so they share one function and role."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from bft.aws_errors import typed_errors
 from bft.names import TEAM_NAME
 from bft.registry import GUARDRAILS, merge_team, team_parameter
 from bft.workflow.request import Context, now_utc, validate_request
-from bft.workflow.settings import env
+from bft.workflow.settings import env, env_json
+from bft.workflow.spend import check_spend_cap
 
 logger = Logger(service="bft")
 _cache: dict[str, tuple[float, Any]] = {}
@@ -49,6 +53,18 @@ def policy(team: str | None) -> dict[str, Any]:
 @logger.inject_lambda_context
 @typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("phase") == "cap":
+        run = event["run"]
+        checked = check_spend_cap(
+            run,
+            event.get("dataset") or {},
+            policy(run["team"]),
+            prices=env_json("PRICES"),
+            s3=aws.client("s3"),
+            reports_bucket=env("REPORTS_BUCKET"),
+        )
+        logger.info("spend cap passed", extra={"request_id": run["requestId"], "team": run["team"], **checked})
+        return checked
     execution = event["execution"]
     started = (
         datetime.fromisoformat(execution["startTime"].replace("Z", "+00:00"))

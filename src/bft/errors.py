@@ -24,6 +24,11 @@ class DatasetInvalid(PipelineError):
     """The dataset breaks a rule of its model family; the message carries the report's S3 URI."""
 
 
+class OverCap(PipelineError):
+    """The team's month-to-date spend plus this run's estimate would pass its ``monthly_cap_usd``, or that spend
+    cannot be read: refused before any job, and the message names the spend, the estimate and the cap."""
+
+
 class DuplicateRequest(PipelineError):
     """Another execution already owns this request id."""
 

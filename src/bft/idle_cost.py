@@ -44,6 +44,11 @@ BUDGET_MONTH = (
     "per budget without actions (assumption: the page charges action-enabled budgets only)",
     "https://aws.amazon.com/aws-cost-management/aws-budgets/pricing/",
 )
+BUDGET_ACTION_MONTH = (
+    round(0.10 * 365 / 12, 2),
+    "per action-enabled budget (USD 0.10 a day; the account's first two are free, not subtracted here)",
+    "https://aws.amazon.com/aws-cost-management/aws-budgets/pricing/",
+)
 STATE_TRANSITIONS = (0.025, "per 1,000 state transitions (Standard)", "https://aws.amazon.com/step-functions/pricing/")
 EVENTS = (
     0.0,
@@ -175,7 +180,11 @@ def idle_cost(assembly: Path) -> IdleCost:
         raise ValueError("a high-resolution alarm (period under 60 s) is priced differently: add its price")
     per_unit("CloudWatch alarms", "AWS::CloudWatch::Alarm", ALARM_MONTH)
     per_unit("CloudWatch dashboards", "AWS::CloudWatch::Dashboard", DASHBOARD_MONTH)
+    # A budget with an action (a team's monthly_cap_usd) is billed by the day; one action per budget here.
+    actions = by_type.get("AWS::Budgets::BudgetsAction", 0)
+    by_type["AWS::Budgets::Budget"] = by_type.get("AWS::Budgets::Budget", 0) - actions
     per_unit("AWS Budgets (no actions)", "AWS::Budgets::Budget", BUDGET_MONTH)
+    per_unit("AWS Budgets with an action (team caps)", "AWS::Budgets::BudgetsAction", BUDGET_ACTION_MONTH)
 
     # Scheduled rules run their functions whether or not any run exists.
     invocations = 0.0

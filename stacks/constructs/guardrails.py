@@ -1,5 +1,5 @@
-"""Cost guardrails: a scheduled reaper for idle provisioned throughput (and old custom models) and an
-optional AWS Budgets alarm per team."""
+"""Cost guardrails: a scheduled reaper for idle provisioned throughput (and old custom models), an optional
+AWS Budgets alarm per team, and an optional hard cap per team whose AWS Budgets action stops the team's runs."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ from stacks.nag import acknowledge, resource_text
 
 # AWS Budgets accepts at most 10 e-mail subscribers per notification.
 MAX_BUDGET_EMAILS = 10
+# What the cap's deny policy refuses the team's submitter role once AWS's actual cost reaches the cap: starting
+# or redriving a run (states:*, on the team's machine) and any Bedrock call that starts billing (whatever
+# other policy grants it). Never a delete, stop or read: `bft teardown` must still end what bills.
+CAP_DENIED_BEDROCK = (
+    "bedrock:CreateModelCustomizationJob",
+    "bedrock:CreateProvisionedModelThroughput",
+    "bedrock:CreateCustomModelDeployment",
+    "bedrock:CreateModelInvocationJob",
+    "bedrock:CreateEvaluationJob",
+)
+CAP_DENIED_STATES = ("states:StartExecution", "states:RedriveExecution")
 
 
 class CostGuardrails(Construct):
@@ -194,6 +205,107 @@ def team_budget(
         if subscribers
         else None,
     )
+
+
+def cap_budget_name(environment: str, team: str) -> str:
+    return f"bft-{environment}-{team}-cap"
+
+
+class TeamCap(Construct):
+    """The backstop of a team's ``monthly_cap_usd`` for what the workflow's own check cannot see (costs outside
+    the pipeline, serving hours past the estimates): an AWS Budgets cost budget on the ``team`` cost-allocation
+    tag and a budget action that, at 100 % of ACTUAL cost, attaches a deny policy to the team's submitter role
+    (APPLY_IAM_POLICY, AUTOMATIC approval) and e-mails the subscribers.
+
+    Budgets runs the action as ``execution_role``: trusted by budgets.amazonaws.com for this account only
+    (aws:SourceAccount), allowed to attach and detach that one policy on that one role (AWS Cost Management
+    User Guide, "Setting up a role for AWS Budgets to run budget actions"; the example policy "Allow AWS
+    Budgets to apply IAM policies and SCPs" grants iam:Attach*/Detach*Policy, narrowed here by resource and
+    iam:PolicyARN).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        team: str,
+        environment: str,
+        cap_usd: float,
+        submitter_role: iam.IRole,
+        state_machine_arn: str,
+        emails: list[str],
+    ) -> None:
+        super().__init__(scope, id_)
+        if not 1 <= len(emails) <= MAX_BUDGET_EMAILS:
+            raise ValueError(
+                f"team {team}: a budget action notifies 1 to {MAX_BUDGET_EMAILS} e-mail addresses, got {len(emails)}"
+            )
+        self.deny_policy = iam.ManagedPolicy(
+            self,
+            "DenyPolicy",
+            description=f"Team {team}: attached by AWS Budgets once the team's monthly cap is reached",
+            statements=[
+                iam.PolicyStatement(
+                    sid="NoNewRuns",
+                    effect=iam.Effect.DENY,
+                    actions=list(CAP_DENIED_STATES),
+                    resources=[state_machine_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="NoNewBedrockSpending",
+                    effect=iam.Effect.DENY,
+                    actions=list(CAP_DENIED_BEDROCK),
+                    resources=["*"],
+                ),
+            ],
+        )
+        account = Stack.of(self).account
+        self.execution_role = iam.Role(
+            self,
+            "ActionRole",
+            assumed_by=iam.ServicePrincipal("budgets.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": account}}
+            ),
+            description=f"Team {team}: AWS Budgets attaches the cap's deny policy to the team's submitter role",
+        )
+        self.execution_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                resources=[submitter_role.role_arn],
+                conditions={"ArnEquals": {"iam:PolicyARN": self.deny_policy.managed_policy_arn}},
+            )
+        )
+        self.budget = budgets_.CfnBudget(
+            self,
+            "Budget",
+            budget=budgets_.CfnBudget.BudgetDataProperty(
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets_.CfnBudget.SpendProperty(amount=cap_usd, unit="USD"),
+                budget_name=cap_budget_name(environment, team),
+                # The `team` tag must be activated as a cost-allocation tag (docs/set-up.md), or this reads zero.
+                cost_filters={"TagKeyValue": [f"user:team${team}"]},
+            ),
+        )
+        self.action = budgets_.CfnBudgetsAction(
+            self,
+            "Action",
+            budget_name=self.budget.ref,
+            action_type="APPLY_IAM_POLICY",
+            action_threshold=budgets_.CfnBudgetsAction.ActionThresholdProperty(type="PERCENTAGE", value=100),
+            notification_type="ACTUAL",
+            approval_model="AUTOMATIC",
+            definition=budgets_.CfnBudgetsAction.DefinitionProperty(
+                iam_action_definition=budgets_.CfnBudgetsAction.IamActionDefinitionProperty(
+                    policy_arn=self.deny_policy.managed_policy_arn, roles=[submitter_role.role_name]
+                )
+            ),
+            execution_role_arn=self.execution_role.role_arn,
+            subscribers=[budgets_.CfnBudgetsAction.SubscriberProperty(address=e, type="EMAIL") for e in emails],
+        )
+        # The policy must exist before the action names it; the role's permissions before Budgets may use them.
+        self.action.node.add_dependency(self.execution_role)
 
 
 def _flag(value: bool) -> str:

@@ -129,7 +129,13 @@ class CustomizationWorkflow(Construct):
                 "validate_request",
                 description="Validate the request and guardrails",
                 timeout=Duration.seconds(30),
-                environment={**table_env, "POLICY_PARAMETER": self.policy_parameter.parameter_name},
+                environment={
+                    **table_env,
+                    "POLICY_PARAMETER": self.policy_parameter.parameter_name,
+                    # CheckSpendCap: the run's estimate, and the team's month in the reports (bft.workflow.spend).
+                    "PRICES": json.dumps(prices),
+                    "REPORTS_BUCKET": reports.bucket_name,
+                },
             ),
             "validate_dataset": make(
                 "validate_dataset",

@@ -109,6 +109,14 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
         },
         "$.dataset",
     )
+    # The team's monthly cap, before the first spending step: the estimate needs the billed tokens
+    # ValidateDataset counted. ValidateRequest's function: it reads the same guardrails (bft.workflow.spend).
+    spend_cap = step(
+        "CheckSpendCap",
+        fn["validate_request"],
+        {"phase": "cap", "run.$": "$.run", "dataset.$": "$.dataset"},
+        "$.spend",
+    )
     start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job")
     wait_job = step(
         "WaitForJob",
@@ -273,7 +281,9 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
     create.next(first_wait).next(check).next(ready)
     approval.next(create)
     after_metrics.when(sfn.Condition.boolean_equals("$.run.approvalRequired", True), approval).otherwise(create)
-    return init.next(validate).next(dataset).next(start).next(wait_job).next(metrics).next(after_metrics)
+    return (
+        init.next(validate).next(dataset).next(spend_cap).next(start).next(wait_job).next(metrics).next(after_metrics)
+    )
 
 
 def lambda_step(

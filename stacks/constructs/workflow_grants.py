@@ -20,6 +20,7 @@ from constructs import Construct
 from bft.registry import state_machine_prefix, team_path, teams_path
 from bft.report.render import DOCUMENTS
 from bft.workflow.reaper import PROJECT_TAG
+from bft.workflow.spend import LEDGER_FOLDER
 from stacks.constructs.notifications import Notifications
 from stacks.nag import acknowledge, resource_text
 
@@ -222,6 +223,22 @@ def grant_steps(
         "The guardrails of whichever team of this environment submitted; read-only.",
     )
     allow("validate_request", ["bedrock:GetFoundationModel"], [foundation])
+    # CheckSpendCap (bft.workflow.spend): lists one month's ledger, reads each run's report and ledger entry,
+    # and writes the run's own entry. Nothing else of the reports bucket.
+    ledger = f"reports/*/{LEDGER_FOLDER}/*"
+    allow("validate_request", ["s3:ListBucket"], [reports.bucket_arn], StringLike={"s3:prefix": [ledger]})
+    allow("validate_request", ["s3:GetObject"], [reports.arn_for_objects(k) for k in ("reports/*/run.json", ledger)])
+    allow("validate_request", ["s3:PutObject"], [reports.arn_for_objects(ledger)])
+    allow("validate_request", ["kms:Decrypt", "kms:GenerateDataKey"], [data_key.key_arn])
+    for key, why in (
+        ("reports/*/run.json", "Reads the cost block of the team's runs this month (one function serves every team)."),
+        (ledger, "The month's spend ledger of the team whose run it checks (one function serves every team)."),
+    ):
+        acknowledge(
+            fn["validate_request"].role or scope,
+            f"IAM5[Resource::{resource_text(scope, reports.arn_for_objects(key))}]",
+            why,
+        )
     read("validate_dataset", datasets)
     write("validate_dataset", reports, "reports/*")
     # Existing resources of this pipeline and environment only (Stop, Delete, serve from, invoke). The Service

@@ -359,7 +359,7 @@ def test_execution_minimum_adds_job_approval_serving_steps_and_retries() -> None
     # team's endpoint + the steps (CheckServing once per poll, each evaluation chunk once per round: 400 chunks
     # two at a time, and a throttled chunk's retries; PromoteToEndpoint once, CheckPromotion once per poll; an LLM
     # judge's StartJudge once and CheckJudge once per poll, after its wait of 36 * 10 min) + 5 * 60 s.
-    steps = 60 + 960 + 90 + 150 + 90 + 60 * 13 + 300 + 960 * 200 + 8 * 240 + 300 + 90 + 60 * 12 + 90 + 150 + 90
+    steps = 60 + 960 + 60 + 90 + 150 + 90 + 60 * 13 + 300 + 960 * 200 + 8 * 240 + 300 + 90 + 60 * 12 + 90 + 150 + 90
     steps += 300 + 60 * 36
     judge_wait = 36 * 600
     assert timing.minimum_execution_seconds() == 259200 + 604800 + 1200 + 3600 + 3600 + judge_wait + steps + 300 + 1

@@ -158,6 +158,8 @@ NEVER_MAPPED = {
     "ec2:Subnet": ("ec2", "CreateNetworkInterface", {"SubnetId": "subnet-1"}),
     "bedrock:InferenceProfileArn": ("bedrock-runtime", "InvokeModel", {"modelId": "us.amazon.nova-micro-v1:0"}),
     "bedrock:GuardrailIdentifier": ("bedrock-runtime", "InvokeModel", {"modelId": FM, "guardrailIdentifier": "g"}),
+    # Only an AWS Budgets action attaches a policy, and the twin decides it itself (bft_twin.deploy_checks._budgets).
+    "iam:PolicyARN": ("iam", "AttachRolePolicy", {"RoleName": "Worker", "PolicyArn": "arn:aws:iam::1:policy/p"}),
 }  # fmt: skip
 
 

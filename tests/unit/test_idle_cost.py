@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from bft.cli import main
-from bft.idle_cost import ALARM_MONTH, KMS_KEY_MONTH, MINUTES_PER_MONTH, idle_cost, runs_per_month, templates_of
+from bft.idle_cost import (
+    ALARM_MONTH,
+    BUDGET_ACTION_MONTH,
+    KMS_KEY_MONTH,
+    MINUTES_PER_MONTH,
+    idle_cost,
+    runs_per_month,
+    templates_of,
+)
 from bft.synth import cached_synth
 from tests.conftest import SYNTH_CACHE
 
@@ -41,6 +49,19 @@ def test_keys_and_alarms_are_counted_from_the_template(tmp_path: Path) -> None:
     assert _line(cost, "CloudWatch alarms").monthly_usd == pytest.approx(5 * ALARM_MONTH[0])
     assert cost.monthly_usd == pytest.approx(3.5)
     assert all(line.source.startswith("https://aws.amazon.com/") for line in cost.lines)
+
+
+def test_a_budget_with_an_action_is_billed_by_the_day_one_without_is_free(tmp_path: Path) -> None:
+    resources = {f"Budget{i}": {"Type": "AWS::Budgets::Budget"} for i in range(3)}
+    resources |= {"CapAction": {"Type": "AWS::Budgets::BudgetsAction"}}
+    cost = idle_cost(_assembly(tmp_path, resources))
+    assert (_line(cost, "AWS Budgets (no actions)").count, _line(cost, "AWS Budgets (no actions)").monthly_usd) == (
+        2,
+        0,
+    )
+    with_action = _line(cost, "AWS Budgets with an action")
+    assert (with_action.count, with_action.monthly_usd) == (1, BUDGET_ACTION_MONTH[0])
+    assert BUDGET_ACTION_MONTH[0] == pytest.approx(3.04)
 
 
 def test_scheduled_functions_are_priced_from_their_rate_memory_and_architecture(tmp_path: Path) -> None:

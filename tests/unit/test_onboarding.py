@@ -151,3 +151,8 @@ def test_the_docs_show_each_formats_example_record() -> None:
     page = (ROOT / "docs" / "data-formats.md").read_text(encoding="utf-8")
     for data_format in EXAMPLE_RECORDS:
         assert f"`{example_line(data_format)}`" in page, data_format
+
+
+def test_the_sheet_states_the_team_s_monthly_cap(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["onboarding", "--env", "dev", "--team", "moderation", "--offline"]) == 0
+    assert "monthly cap: $2,500: a run that would pass it is refused before any job" in capsys.readouterr().out

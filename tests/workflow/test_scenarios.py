@@ -146,6 +146,28 @@ def test_invalid_dataset_names_the_line_and_starts_nothing(local_assembly: Path,
     assert cost["trainingUsd"] > 0
 
 
+def test_a_run_past_the_team_s_monthly_cap_is_refused_before_any_job(local_assembly: Path, tmp_path: Path) -> None:
+    """moderation's cap in the local world is $1,000; its runs this month (three reports, one in flight) add up
+    to exactly that, and a run of last month ($5,000) is not counted. The run's estimate passes the cap: no job,
+    no serving, and the refusal names the spend, the estimate, the cap and the config key."""
+    summary = _run("over-cap", local_assembly, tmp_path)
+    assert summary["outcome"] == "over_cap"
+    assert summary["jobs_started"] == 0
+    assert summary["serving"] is None
+    assert summary["states_visited"][:5] == ["Init", "ValidateRequest", "ValidateDataset", "CheckSpendCap", "Cleanup"]
+    cause = summary["executions"][0]["cause"]
+    assert "team moderation: month-to-date spend $1,000.00 (4 runs, 1 in flight)" in cause
+    assert "this run's estimate $" in cause
+    assert "4 h of provisioned throughput at $" in cause
+    assert "passes monthly_cap_usd $1,000.00 (config local.yaml teams[0].monthly_cap_usd)" in cause
+    assert "nothing was started" in cause
+    note = _outcome_notification(summary)
+    assert "over cap" in note["subject"]
+    assert "monthly_cap_usd" in note["message"]
+    # The refused run is not in the month's ledger: a corrected resubmission is not charged for it.
+    assert summary["report"]["spend"] is None
+
+
 def test_model_past_end_of_life_is_refused_before_any_spending(local_assembly: Path, tmp_path: Path) -> None:
     """Llama 3.2 1B with its published lifecycle: no simulated date, no job, told where to move."""
     summary = _run("model-end-of-life", local_assembly, tmp_path)

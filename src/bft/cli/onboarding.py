@@ -185,6 +185,13 @@ def sheet(
         + (" (production: reported, not deleted)" if config.production else ", then the reaper deletes it"),
         f"  approval before serving: {approval}; reviewers: {', '.join(reviewers) or 'none configured'}",
         f"  monthly budget: {f'${team.monthly_budget_usd:,.0f}' if team.monthly_budget_usd else 'none'}",
+        "  monthly cap: "
+        + (
+            f"${team.monthly_cap_usd:,.0f}: a run that would pass it is refused before any job, and AWS Budgets "
+            "denies new runs once the month's actual cost reaches it"
+            if team.monthly_cap_usd
+            else "none"
+        ),
         f"  notifications to: {', '.join(team.notification_emails) or 'none configured'}",
         "",
         "## Commands",

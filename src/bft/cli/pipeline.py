@@ -257,6 +257,10 @@ def run_submit(args: argparse.Namespace) -> int:
         config.price_document(),
     )
     print(_cost_line(cost, epochs, checked["serving"]["modelUnits"]))
+    over_cap = _spend_cap(config, args.team, checked["serving"], cost)
+    if over_cap:
+        print(f"refused before upload: {over_cap}")
+        return EXIT_NEGATIVE
     if checked["evaluation"]:
         try:
             print(_scorer_line(checked["evaluation"], args.evaluation))
@@ -296,6 +300,39 @@ def run_submit(args: argparse.Namespace) -> int:
     print(f"submitted {request_id}: {started['executionArn']}")
     print(f"follow it: bft status --env {args.env} --team {args.team} --request-id {request_id}")
     return EXIT_OK
+
+
+def _spend_cap(config: Any, team_name: str, serving: dict[str, Any], cost: dict[str, Any]) -> str | None:
+    """The team's monthly cap, as the workflow's CheckSpendCap state checks it (bft.workflow.spend): the
+    refusal, or None after printing where the month stands. Not checked (said so) when the reports cannot be
+    read from here: the workflow checks it before any job anyway."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from bft import clock
+    from bft.errors import OverCap
+    from bft.workflow.spend import CAP_KEY, check_cap, month_of, month_to_date, run_estimate
+
+    team = config.team(team_name)
+    if team.monthly_cap_usd is None:
+        return None
+    estimate = run_estimate(cost, serving)
+    try:
+        deployment = _deployment(config)
+        spend = month_to_date(_client(config, "s3"), deployment.reports_bucket, team_name, month_of(clock.now()))
+        check_cap(team_name, team.monthly_cap_usd, config.team_guardrails(team)["capConfigKey"], spend, estimate)
+    except OverCap as exc:
+        return str(exc)
+    except (UsageError, BotoCoreError, ClientError) as exc:
+        print(f"{CAP_KEY}: not checked here ({exc}); the workflow checks it before any job starts")
+        return None
+    total = spend.total_usd + estimate.usd
+    print(
+        f"{CAP_KEY}: {spend.words()} + this run's estimate ${estimate.usd:,.2f} = ${total:,.2f} of "
+        f"${team.monthly_cap_usd:,.2f}"
+    )
+    for warning in spend.warnings:
+        print(f"warning: {warning}")
+    return None
 
 
 def _text_file(option: str, path: str) -> str:
@@ -419,6 +456,7 @@ _STEP_WORDS = {
     "Init": "starting",
     "ValidateRequest": "checking the request against the guardrails",
     "ValidateDataset": "validating the dataset",
+    "CheckSpendCap": "checking the team's monthly spending cap",
     "StartJob": "starting the customization job",
     "WaitForJob": "training",
     "CollectMetrics": "collecting the loss curves",

@@ -126,6 +126,10 @@ class Team(_Strict):
     throughput_ttl_hours: float | None = Field(default=None, gt=0)
     notification_emails: list[Email] = Field(default_factory=list)
     monthly_budget_usd: float | None = Field(default=None, gt=0)
+    # A hard cap: a run whose estimate would take the team's month-to-date spend (its runs' reports of this UTC
+    # month, in-flight runs at their estimate) past it is refused before any job (bft.workflow.spend); and an
+    # AWS Budgets action denies the team's submitter role new runs once AWS's actual cost reaches it.
+    monthly_cap_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     # Who may approve this team's runs; None: the environment's reviewers.
     reviewers: list[ReviewerArn] | None = None
     # The team's stable serving endpoint: an on-demand custom model deployment that every approved run serving
@@ -253,6 +257,13 @@ class EnvironmentConfig(_Strict):
                 )
             if team.serving_endpoint is not None:
                 self._check_endpoint_served_on_demand(index, team)
+            if team.monthly_cap_usd is not None and not (team.notification_emails or self.notification_emails):
+                # The cap's AWS Budgets action needs a subscriber: someone must hear that the team was stopped.
+                raise _Invalid(
+                    ("teams", index, "monthly_cap_usd"),
+                    f"needs an address to tell when AWS Budgets stops the team's runs: set the team's "
+                    f"notification_emails or the environment's {where}",
+                )
         # Each team's stack subscribes its own addresses with a filter on its team; SNS refuses a second
         # subscription of one address to one topic with another filter, so an address serves one team (or is
         # the platform's, which receives everything).
@@ -458,6 +469,9 @@ class EnvironmentConfig(_Strict):
             "reviewers": self.team_reviewers(team),
             "servingEndpoint": team.serving_endpoint,
             "modelRetentionDays": team.custom_model_retention_days,
+            # The hard spending cap (bft.workflow.spend) and where it is set, which a refusal names.
+            "monthlyCapUsd": team.monthly_cap_usd,
+            "capConfigKey": f"{self.name}.yaml teams[{self.teams.index(team)}].monthly_cap_usd",
         }
 
     def price_document(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from bft.config.fields import _Strict
 STEP_TIMEOUT_SECONDS: dict[str, int] = {
     "ValidateRequest": 60,
     "ValidateDataset": 960,
+    "CheckSpendCap": 60,  # lists the month's ledger, reads each run's report (bft.workflow.spend.MAX_RUNS)
     "StartJob": 90,
     "CollectMetrics": 150,
     "CreateServing": 90,

@@ -24,6 +24,7 @@ OUTCOMES = {
     "RequestInvalid": "request_invalid",
     "BaseModelUnavailable": "model_unavailable",
     "DuplicateRequest": "duplicate",
+    "OverCap": "over_cap",
     "DatasetInvalid": "dataset_invalid",
     "JobFailed": "job_failed",
     "JobStopped": "job_stopped",
@@ -53,6 +54,11 @@ RUNBOOK = {
         "for your team (all of them: aws bedrock list-foundation-models --by-customization-type FINE_TUNING)."
     ),
     "duplicate": "Nothing was started. Use a new requestId to train again.",
+    "over_cap": (
+        "Nothing was started: the team's month-to-date spend plus this run's estimate passes its monthly_cap_usd "
+        "(the error names both and the config key). Wait for next month (UTC), make the run cheaper (fewer "
+        "epochs or records, serving on demand), or ask the platform team to raise the cap."
+    ),
     "dataset_invalid": "Open the validation report, fix the lines it names, run `bft validate` locally, resubmit.",
     "job_failed": "Read Bedrock's failure message above; most are data or quota problems. Resubmit after fixing.",
     "job_stopped": "Someone or the timeout stopped the job. Resubmit if it was not intended.",
@@ -172,6 +178,8 @@ def finalize(
         "serving": serving,
         "promotion": promotion,
         "evaluation": state.get("evaluation"),
+        # The spending cap's check (bft.workflow.spend): the month, this run's estimate, the spend it added up.
+        "spend": state.get("spend"),
         "error": error,
         "cleanup": cleanup or None,
         "cleanupErrors": cleanup_errors,

@@ -11,7 +11,9 @@ run fails where ``cdk deploy`` would. One module per concern:
 - :mod:`._states`: a state machine's role (Step Functions must be able to assume it; logging needs the
   log-delivery permissions);
 - :mod:`._kms`: a key policy that would lock the deployer out of the key;
-- :mod:`._lambda`: function, function URL and permission settings, and the function's role.
+- :mod:`._lambda`: function, function URL and permission settings, and the function's role;
+- :mod:`._budgets`: a budget's name and subscribers, a budget action's settings, and whether its execution
+  role could apply its policy.
 
 What each refuses, with sources and guesses: ``docs/offline-authorization.md`` ("Deploy-time refusals").
 A check that cannot decide (a condition it cannot evaluate) raises :class:`~bft_twin.iam.model.Undecidable`,
@@ -93,7 +95,7 @@ Check = Callable[[Site, DeployContext], None]
 
 
 def _registry() -> dict[str, tuple[Check, ...]]:
-    from bft_twin.deploy_checks import _kms, _lambda, _policies, _states
+    from bft_twin.deploy_checks import _budgets, _kms, _lambda, _policies, _states
 
     return {
         "AWS::IAM::Role": (_policies.role,),
@@ -106,6 +108,8 @@ def _registry() -> dict[str, tuple[Check, ...]]:
         "AWS::Lambda::Function": (_lambda.function_settings, _lambda.role_assumable),
         "AWS::Lambda::Url": (_lambda.function_url,),
         "AWS::Lambda::Permission": (_lambda.permission,),
+        "AWS::Budgets::Budget": (_budgets.budget,),
+        "AWS::Budgets::BudgetsAction": (_budgets.action,),
     }
 
 

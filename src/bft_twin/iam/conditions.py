@@ -66,7 +66,7 @@ _KMS_KEYS = (
     "kms:GranteePrincipal",
     "kms:RetiringPrincipal",
 )
-_IAM_KEYS = ("iam:PassedToService", "iam:AssociatedResourceArn")
+_IAM_KEYS = ("iam:PassedToService", "iam:AssociatedResourceArn", "iam:PolicyARN")
 _S3_KEYS = (
     "s3:prefix",
     "s3:delimiter",

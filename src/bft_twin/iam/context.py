@@ -100,6 +100,8 @@ KEY_SOURCES: dict[str, str] = {
     # -- IAM --------------------------------------------------------------------------------------------------
     "iam:PassedToService": "the mapper: PassRole, the service the role is passed to (IAMKEYS)",
     "iam:AssociatedResourceArn": "PassRole: Unknown, which resource a service names is not documented (IAMKEYS)",
+    "iam:PolicyARN": "Attach/DetachRolePolicy: the policy's ARN, as an AWS Budgets action attaches it "
+    "(bft_twin.deploy_checks._budgets; IAMKEYS)",
     # -- S3 ---------------------------------------------------------------------------------------------------
     "s3:prefix": "the mapper: ListBucket, the Prefix sent ('' when none: a guess)",
     "s3:delimiter": "the mapper: ListBucket, when Delimiter is sent",

@@ -163,7 +163,22 @@ class PolicyStore:
             raise Undecidable(f"{source}: attaches to role {name_or_arn!r}, which the assembly does not define")
         return record
 
+    def attach_managed_policy(self, role: str, policy_arn: str) -> None:
+        """Attach one of the assembly's managed policies to one of its roles after deployment (what an AWS
+        Budgets action does, bft_twin.offline.apply_budget_action)."""
+        with self._lock:
+            if policy_arn not in self.managed:
+                raise Undecidable(f"managed policy {policy_arn} is not defined in the assembly")
+            record = self._role(role, f"attaching {policy_arn}")
+            if policy_arn not in record.managed_arns:
+                record.managed_arns.append(policy_arn)
+
     # -- queries ---------------------------------------------------------------------------------------
+
+    def role_arn(self, name_or_arn: str) -> str | None:
+        """The ARN of one of the assembly's roles, by name or ARN (None: not one of them)."""
+        arn = name_or_arn if name_or_arn.startswith("arn:") else self._role_names.get(name_or_arn)
+        return arn if arn in self.roles else None
 
     def role(self, arn: str) -> RoleRecord | None:
         return self.roles.get(arn)

@@ -30,7 +30,7 @@ from bft_twin.iam.authorizer import OPERATOR_ACCESS_KEY
 from bft_twin.offline._assembly import AssemblyError, ResourceSpec, StackSpec, references
 from bft_twin.offline._intrinsics import IntrinsicError, Pseudo, Resolver
 from bft_twin.offline._lambda import InProcessFunction
-from bft_twin.offline._resources import Created, ResourceFactory
+from bft_twin.offline._resources import BudgetActionSpec, Created, ResourceFactory
 
 __all__ = ["Deployment"]
 
@@ -130,6 +130,44 @@ class Deployment:
             elif default is not None:
                 values[name] = default
         return values
+
+    # -- budget actions -------------------------------------------------------------------------------
+
+    @property
+    def budget_actions(self) -> list[BudgetActionSpec]:
+        """The AWS Budgets actions of the assembly (recorded: moto has none)."""
+        return list(self._factory.budget_actions) if self._factory is not None else []
+
+    def apply_budget_action(self, budget_name: str) -> BudgetActionSpec:
+        """What AWS Budgets does when the budget's action fires (APPLY_IAM_POLICY): as the action's execution
+        role, attach its policy to its roles, authorized as the deploy check decides it
+        (bft_twin.deploy_checks._budgets). From then on the offline authorization applies the policy."""
+        from bft_twin.deploy_checks._budgets import action_refusal
+
+        found = [a for a in self.budget_actions if a.budget_name == budget_name]
+        if not found:
+            known = ", ".join(sorted(a.budget_name for a in self.budget_actions)) or "none"
+            raise AssemblyError(f"no budget action on budget {budget_name!r} (known: {known})")
+        action = found[0]
+        if action.action_type != "APPLY_IAM_POLICY":
+            raise AssemblyError(f"{action.spec.where}: only APPLY_IAM_POLICY actions run offline")
+        store, clock = getattr(self, "store", None), getattr(self, "clock", None)
+        if store is None or clock is None:
+            raise AssemblyError("budget actions run only in an OfflineAssembly (it holds the policies and clock)")
+        problem = action_refusal(
+            store,
+            account=self.account_id,
+            partition=self._pseudo.partition,
+            clock=clock.now,
+            execution_role_arn=action.execution_role_arn,
+            policy_arn=action.policy_arn,
+            roles=action.roles,
+        )
+        if problem:
+            raise AssemblyError(f"{action.spec.where}: AWS Budgets could not run the action: {problem}")
+        for role in action.roles:
+            store.attach_managed_policy(role, action.policy_arn)
+        return action
 
     # -- intrinsics lookup (used by the resolvers) --------------------------------------------------
 

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from bft_twin.offline._imports import public_layer_packages
 from bft_twin.offline._intrinsics import IntrinsicError, Pseudo, Resolver
 from bft_twin.offline._lambda import InProcessFunction
 
-__all__ = ["Created", "ResourceFactory", "RuleSpec", "StateMachineSpec"]
+__all__ = ["BudgetActionSpec", "Created", "ResourceFactory", "RuleSpec", "StateMachineSpec"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,24 @@ class RuleSpec:
     schedule: str | None
     enabled: bool
     targets: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class BudgetActionSpec:
+    """An AWS Budgets action of the assembly (moto has no budget actions): what it would attach, to whom,
+    as which role, at which threshold. :func:`bft_twin.offline.apply_budget_action` runs one."""
+
+    spec: ResourceSpec
+    action_id: str
+    budget_name: str
+    action_type: str
+    policy_arn: str
+    roles: tuple[str, ...]
+    execution_role_arn: str
+    threshold: float
+    threshold_type: str
+    notification_type: str
+    approval_model: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,7 @@ class ResourceFactory:
         self.functions: list[InProcessFunction] = []
         self.rules: list[RuleSpec] = []
         self.state_machines: list[StateMachineSpec] = []
+        self.budget_actions: list[BudgetActionSpec] = []
         self.layer_dirs: dict[str, Path] = {}  # layer version ARN -> asset folder
         self._creators: dict[str, Callable[[ResourceSpec, Resolver], Created]] = {
             "AWS::S3::Bucket": self._bucket,
@@ -128,6 +148,8 @@ class ResourceFactory:
             "AWS::SNS::TopicPolicy": self._topic_policy,
             "AWS::Lambda::Permission": self._permission,
             "AWS::Lambda::Url": self._function_url,
+            "AWS::Budgets::Budget": self._budget,
+            "AWS::Budgets::BudgetsAction": self._budget_action,
         }
 
     def supports(self, resource_type: str) -> bool:
@@ -518,6 +540,59 @@ class ResourceFactory:
             roles=self._prop(spec, resolver, "Roles", []),
         )
         return Created(spec, arn, {"PolicyArn": arn})
+
+    # -- budgets ----------------------------------------------------------------------------------
+
+    def _budget(self, spec: ResourceSpec, resolver: Resolver) -> Created:
+        """A cost budget in moto (its notifications too): Ref is the budget's name, as CloudFormation's."""
+        data = dict(self._prop(spec, resolver, "Budget"))
+        name = data.get("BudgetName") or generated_name(spec, max_length=100)
+        budget: dict[str, Any] = {
+            "BudgetName": name,
+            "BudgetType": data["BudgetType"],
+            "TimeUnit": data["TimeUnit"],
+        }
+        if data.get("BudgetLimit"):
+            limit = data["BudgetLimit"]
+            budget["BudgetLimit"] = {"Amount": str(limit["Amount"]), "Unit": limit["Unit"]}
+        if data.get("CostFilters"):
+            budget["CostFilters"] = data["CostFilters"]
+        notifications = [
+            {
+                "Notification": item["Notification"],
+                "Subscribers": [
+                    {"SubscriptionType": sub["SubscriptionType"], "Address": sub["Address"]}
+                    for sub in item.get("Subscribers", [])
+                ],
+            }
+            for item in self._prop(spec, resolver, "NotificationsWithSubscribers", [])
+        ]
+        self._clients("budgets").create_budget(
+            AccountId=self._pseudo.account_id, Budget=budget, NotificationsWithSubscribers=notifications
+        )
+        return Created(spec, name, {})
+
+    def _budget_action(self, spec: ResourceSpec, resolver: Resolver) -> Created:
+        """Recorded, not created (moto has no budget actions); Ref and ActionId are a stable id."""
+        definition = self._prop(spec, resolver, "Definition", {}).get("IamActionDefinition") or {}
+        threshold = self._prop(spec, resolver, "ActionThreshold")
+        action_id = str(uuid.UUID(bytes=hashlib.sha256(self._source(spec).encode()).digest()[:16]))
+        self.budget_actions.append(
+            BudgetActionSpec(
+                spec=spec,
+                action_id=action_id,
+                budget_name=str(self._prop(spec, resolver, "BudgetName")),
+                action_type=str(self._prop(spec, resolver, "ActionType")),
+                policy_arn=str(definition.get("PolicyArn", "")),
+                roles=tuple(str(role) for role in definition.get("Roles", [])),
+                execution_role_arn=str(self._prop(spec, resolver, "ExecutionRoleArn")),
+                threshold=float(threshold["Value"]),
+                threshold_type=str(threshold["Type"]),
+                notification_type=str(self._prop(spec, resolver, "NotificationType")),
+                approval_model=str(self._prop(spec, resolver, "ApprovalModel", "MANUAL")),
+            )
+        )
+        return Created(spec, action_id, {"ActionId": action_id})
 
     def _bucket_policy(self, spec: ResourceSpec, resolver: Resolver) -> Created:
         bucket = str(self._prop(spec, resolver, "Bucket"))

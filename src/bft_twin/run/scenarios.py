@@ -19,7 +19,7 @@ from bft_twin.run.targets import (
     offers,
     run_team,
 )
-from bft_twin.run.world import World, _approve, _reject, reap_after_ttl, rollback_endpoint
+from bft_twin.run.world import World, _approve, _reject, reap_after_ttl, rollback_endpoint, spent_the_cap
 
 
 @dataclass(frozen=True)
@@ -274,6 +274,14 @@ SCENARIOS: dict[str, Scenario] = {
             "the request names a judge model not offered in the region: refused before any job starts",
             "request_invalid",
             lambda w: w.request["evaluation"].update(JUDGE_EVALUATION, judgeModel="amazon.nova-pro-v1:0"),
+        ),
+        Scenario(
+            "over-cap",
+            "the team's runs of this month (three finished, their reports in the reports bucket, and one in flight) "
+            "already add up to its monthly_cap_usd: CheckSpendCap refuses the run before any job, naming the "
+            "spend, this run's estimate and the cap",
+            "over_cap",
+            spent_the_cap,
         ),
         Scenario(
             "promotion",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bft_twin.run.targets import ENV, TEAM
@@ -169,6 +170,58 @@ def rollback_endpoint(after: Afterwards) -> dict[str, Any]:
         "60",
     )
     return {"rollback": done, "endpoint": endpoint_state(after.fake, after.environment, after.team, endpoint)}
+
+
+# The team's earlier runs this month (shares of its cap) that the over-cap scenario plants: three finished, one
+# in flight; together exactly the cap, so any positive estimate of the run passes it. And one of last month.
+EARLIER_RUNS = ((0.4, "finished"), (0.3, "finished"), (0.2, "finished"), (0.1, "in flight"))
+LAST_MONTH_USD = 5000.0
+
+
+def spent_the_cap(world: World) -> None:
+    """Plant the team's month so far in the reports bucket, as its runs would have left it (bft.workflow.spend):
+    each finished run's ledger entry and run.json, its cost computed as Finalize computes it (billed tokens at
+    the environment's training price), a run in flight (its ledger entry, no report yet), and a costly run of
+    last month, which must not count."""
+    from bft.config import load_config
+    from bft.families import family_for
+    from bft.prices import lookup
+    from bft.workflow.report import estimate_cost
+    from bft.workflow.s3io import put_json, report_key
+    from bft.workflow.spend import ledger_key, month_of
+
+    assert world.env is not None, "the scenario plants reports in the offline world"
+    env, team, model = world.env, world.request["team"], world.request["baseModelId"]
+    config = load_config(world.environment)
+    cap = config.team(team).monthly_cap_usd
+    if cap is None:
+        raise RuntimeError(f"team {team} of {world.environment} has no monthly_cap_usd: the scenario needs one")
+    bucket, s3 = env.stack_output_by_key("ReportsBucketName"), env.clients("s3")
+    now = env.clock.datetime()
+    prices, family = config.price_document(), family_for(model).name
+    per_1k, _ = lookup(prices, "trainingPer1kTokensUsd", model, family)
+    assert per_1k, f"no training price for {model}"
+    this_month = month_of(now)
+    last_month = month_of(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(seconds=1))
+
+    def finished(request_id: str, month: str, usd: float) -> float:
+        run = {"team": team, "requestId": request_id, "attempt": 1, "baseModelId": model, "family": family}
+        tokens = round(usd / per_1k * 1000)
+        cost = estimate_cost(run | {"serving": {}}, {"statistics": {"estimated_billed_tokens": tokens}}, prices)
+        report = {"schema": "bft.run/1", "outcome": "deployed", "run": run, "job": {"jobArn": request_id}}
+        put_json(s3, bucket, report_key(team, request_id, "run.json"), report | {"cost": cost, "leftRunning": []})
+        put_json(s3, bucket, ledger_key(team, month, request_id, 1), {"requestId": request_id, "estimateUsd": usd})
+        return float(cost["trainingUsd"])
+
+    planted = 0.0
+    for index, (share, state) in enumerate(EARLIER_RUNS, start=1):
+        request_id = f"earlier-{index}"
+        if state == "finished":
+            planted += finished(request_id, this_month, cap * share)
+        else:  # accepted, still training: its ledger entry holds its estimate, the rest of the cap
+            entry = {"requestId": request_id, "estimateUsd": round(cap - planted, 2)}
+            put_json(s3, bucket, ledger_key(team, this_month, request_id, 1), entry)
+    finished("last-month", last_month, LAST_MONTH_USD)
 
 
 def reap_after_ttl(after: Afterwards) -> dict[str, Any]:
