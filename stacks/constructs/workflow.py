@@ -180,7 +180,7 @@ class CustomizationWorkflow(Construct):
                 "create_serving",
                 description="Create the provisioned throughput",
                 timeout=Duration.seconds(60),
-                environment={},
+                environment=table_env,  # the approval decision of a run that waited for one
             ),
             "check_serving": make(
                 "check_serving",

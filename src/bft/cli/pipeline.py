@@ -497,7 +497,7 @@ def run_decide(args: argparse.Namespace) -> int:
     """
     import boto3
 
-    from bft.cli.signed_http import NotSigned, post_json
+    from bft.cli.signed_http import NotSigned, post_decision
     from bft.deployment import DeploymentError
 
     config = _config(args)
@@ -509,9 +509,15 @@ def run_decide(args: argparse.Namespace) -> int:
         url = deployment.approval_url()
     except DeploymentError as exc:
         raise UsageError(str(exc)) from exc
-    decision = {"team": args.team, "requestId": request_id, "approve": args.approve, "reason": args.reason}
+    decision: dict[str, Any] = {
+        "team": args.team,
+        "requestId": request_id,
+        "approve": args.approve,
+        "reason": args.reason,
+    }
     try:
-        status, answer = post_json(
+        # Who decides, proved by STS to the function as well (bft.workflow.caller_proof).
+        status, answer = post_decision(
             url, decision, credentials=boto3.session.Session().get_credentials(), region=deployment.region
         )
     except NotSigned as exc:
