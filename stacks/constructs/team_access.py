@@ -72,8 +72,9 @@ class TeamAccess(Construct):
         )
         allow(["ssm:GetParametersByPath"], [own_path])
         # No StopExecution: a stopped execution skips the workflow's Catch -> Cleanup, leaving a job or a
-        # throughput billing; `bft teardown` is the way out. The history is for reading a run in the console.
-        allow(["states:DescribeExecution", "states:GetExecutionHistory"], [executions])
+        # throughput billing; `bft teardown` is the way out. No GetExecutionHistory: the history of a run waiting
+        # for approval carries its task token (issue #23); `bft status` reads DescribeExecution and the report.
+        allow(["states:DescribeExecution"], [executions])
         # Upload only (`bft submit`); multipart uploads of large files also need kms:Decrypt (below).
         allow(["s3:PutObject"], [datasets.arn_for_objects(f"{team}/*")])
         allow(["s3:GetObject"], [reports.arn_for_objects(f"reports/{team}/*")])

@@ -329,7 +329,9 @@ class TeamWorkflow(Construct):
             timeout=Duration.seconds(timing.execution_timeout_seconds),
             role=role,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production),
+            # Never the execution data, in any environment: a state's input carries task tokens (approval, job),
+            # and whoever reads the log group could resume a run with one (issue #23, L1).
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         execution_alarms(self, self.state_machine, topic, team)
 

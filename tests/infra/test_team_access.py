@@ -76,6 +76,15 @@ def test_submitter_role_never_decides_approvals(assembly: Assembly) -> None:
         assert not {a for a in actions if a.startswith("dynamodb:")}, team
 
 
+def test_submitter_role_never_reads_execution_histories(assembly: Assembly) -> None:
+    """The history of a run waiting for approval carries its task token (issue #23): no submitter reads it."""
+    for team, template in assembly.team_templates().items():
+        actions = json.dumps([s["Action"] for s in _team_statements(template)])
+        assert "states:GetExecutionHistory" not in actions, team
+        assert "states:*" not in actions, team
+        assert "states:DescribeExecution" in actions, team  # what `bft status` reads instead
+
+
 def test_each_team_stack_registers_its_machine_role_and_guardrails(assembly: Assembly) -> None:
     config = load_config(assembly.env)
     assert "Teams" not in assembly.template("Pipeline").get("Outputs", {}), "no output lists every team"
