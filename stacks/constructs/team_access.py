@@ -17,6 +17,9 @@ from bft.registry import team_path
 from bft.workflow.reaper import PROJECT_TAG
 from stacks.nag import acknowledge, resource_text
 
+# Trust only sessions that carry a source identity (the person behind the session).
+SOURCE_IDENTITY = {"StringLike": {"sts:SourceIdentity": "*"}}
+
 
 class TeamAccess(Construct):
     def __init__(
@@ -42,11 +45,17 @@ class TeamAccess(Construct):
             return  # a team without submitters is configured but cannot submit yet
         stack = Stack.of(self)
         principals = [iam.ArnPrincipal(arn) for arn in submitters]
+        # A session of this role must name its person (sts:SourceIdentity: set by the identity provider, or
+        # by `aws sts assume-role --source-identity`); it persists through role chaining and CloudTrail
+        # records it with every call, StartExecution included.
         self.role = role = iam.Role(
             self,
             "SubmitterRole",
-            assumed_by=iam.CompositePrincipal(*principals),
+            assumed_by=iam.CompositePrincipal(*principals).with_conditions(SOURCE_IDENTITY),
             description=f"Team {team}: submit fine-tuning requests and read their results",
+        )
+        role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+            iam.PolicyStatement(actions=["sts:SetSourceIdentity"], principals=principals, conditions=SOURCE_IDENTITY)
         )
         state_machine.grant_start_execution(role)
         executions = stack.format_arn(

@@ -34,6 +34,18 @@ def test_submitter_role_trusts_the_configured_principals(assembly: Assembly) -> 
             assert arn in principals
 
 
+def test_submitter_role_trusts_only_sessions_that_name_their_person(assembly: Assembly) -> None:
+    """Every way into the submitter role carries sts:SourceIdentity, and setting it is allowed (issue #23)."""
+    for team, template in assembly.team_templates().items():
+        _, role = _role(template)
+        statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        actions = set()
+        for statement in statements:
+            assert statement["Condition"] == {"StringLike": {"sts:SourceIdentity": "*"}}, (team, statement)
+            actions |= {statement["Action"]} if isinstance(statement["Action"], str) else set(statement["Action"])
+        assert actions == {"sts:AssumeRole", "sts:SetSourceIdentity"}, team
+
+
 def test_submitter_role_is_confined_to_its_team(assembly: Assembly) -> None:
     config = load_config(assembly.env)
     templates = assembly.team_templates()

@@ -980,6 +980,15 @@ def test_others_cannot_assume_moderations_submitter_role(world: World, who: str,
     assert "because no resource-based policy allows" in str(error.value)
 
 
+def test_moderations_own_person_cannot_assume_its_role_without_naming_itself(world: World) -> None:
+    """The submitter role trusts only sessions with a source identity (issue #23): CloudTrail then names the
+    person behind every call of the role, StartExecution included."""
+    with pytest.raises(AccessDeniedError) as denied:
+        world.env.session_as(world.role("moderation"), "anonymous", caller=MODERATION_PERSON, source_identity=None)
+    assert denied.value.action == "sts:AssumeRole"
+    world.env.session_as(world.role("moderation"), "named", caller=MODERATION_PERSON, source_identity="alice")
+
+
 def test_searchs_role_session_cannot_assume_moderations_role_through_sts(world: World) -> None:
     sts = world.search.client("sts")
     with unchanged(world), pytest.raises(ClientError) as error:
@@ -1059,7 +1068,7 @@ def _loosen(assembly: Path, destination: Path) -> Path:
             loosened.add("delete")
     role = moderation[logical_id("moderation", "AccessSubmitterRole", "AWS::IAM::Role")]
     role["Properties"]["AssumeRolePolicyDocument"]["Statement"].append(
-        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": SEARCH_PERSON}}
+        {"Action": ["sts:AssumeRole", "sts:SetSourceIdentity"], "Effect": "Allow", "Principal": {"AWS": SEARCH_PERSON}}
     )
     # Same-account reviewers call the URL through the pipeline's ReviewerPolicy (no resource-policy statement
     # per reviewer): its InvokeFunction statement loses the InvokedViaFunctionUrl condition.

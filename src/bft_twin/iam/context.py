@@ -100,6 +100,9 @@ KEY_SOURCES: dict[str, str] = {
     # -- IAM --------------------------------------------------------------------------------------------------
     "iam:PassedToService": "the mapper: PassRole, the service the role is passed to (IAMKEYS)",
     "iam:AssociatedResourceArn": "PassRole: Unknown, which resource a service names is not documented (IAMKEYS)",
+    # -- STS --------------------------------------------------------------------------------------------------
+    "sts:SourceIdentity": "AssumeRole with SourceIdentity (the mapper, or the twin's people assuming a role): its "
+    "value, on both sts:AssumeRole and sts:SetSourceIdentity; absent without one (STS)",
     # -- S3 ---------------------------------------------------------------------------------------------------
     "s3:prefix": "the mapper: ListBucket, the Prefix sent ('' when none: a guess)",
     "s3:delimiter": "the mapper: ListBucket, when Delimiter is sent",

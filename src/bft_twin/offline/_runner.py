@@ -328,13 +328,17 @@ class OfflineAssembly(Deployment):
             context={"aws:SourceAccount": self.account_id, "aws:SourceArn": machine_arn},
         )
 
-    def session_as(self, role_arn: str, session_name: str, *, caller: str | None = None) -> boto3.session.Session:
+    def session_as(
+        self, role_arn: str, session_name: str, *, caller: str | None = None, source_identity: str | None = ""
+    ) -> boto3.session.Session:
         """A boto3 session of ``role_arn``, assumed by ``caller`` (a person's principal ARN) through its trust
-        policy -- how a team member or a reviewer uses the pipeline offline."""
+        policy -- how a team member or a reviewer uses the pipeline offline. The person names itself as the
+        session's source identity (``source_identity``; the session name by default, None for none)."""
         # A person's role lies outside the assembly: its tags and role id are not known offline.
         principal = Principal(caller or role_arn, account=(caller or role_arn).split(":")[4], tags_known=False)
+        identity = session_name if source_identity == "" else source_identity
         credentials = (
-            self.authorizer.assume_role(principal, role_arn, session_name)
+            self.authorizer.assume_role(principal, role_arn, session_name, source_identity=identity)
             if caller is not None
             else self.authorizer.credentials(role_arn, session_name)
         )
