@@ -1,5 +1,7 @@
 """Step 6: create the provisioned throughput (or on-demand deployment) for the custom model.
 
+A run that waited for a reviewer is served only if the approval function recorded an approval for it.
+
 The model is the output of the run's own job (GetModelCustomizationJob), never the event's ``modelArn``.
 """
 
@@ -13,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bft import aws
 from bft.aws_errors import typed_errors
 from bft.workflow.serving import create_serving
+from bft.workflow.settings import env
 
 logger = Logger(service="bft")
 
@@ -20,4 +23,7 @@ logger = Logger(service="bft")
 @logger.inject_lambda_context
 @typed_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return create_serving(event["run"], bedrock=aws.client("bedrock"))
+    run = event["run"]
+    # The state table only for a run that waited for a reviewer: its decision must be recorded there.
+    table = aws.resource_table(env("STATE_TABLE")) if run.get("approvalRequired") else None
+    return create_serving(run, bedrock=aws.client("bedrock"), table=table)

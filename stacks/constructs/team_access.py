@@ -17,6 +17,9 @@ from bft.registry import team_path
 from bft.workflow.reaper import PROJECT_TAG
 from stacks.nag import acknowledge, resource_text
 
+# Trust only sessions that carry a source identity (the person behind the session).
+SOURCE_IDENTITY = {"StringLike": {"sts:SourceIdentity": "*"}}
+
 
 class TeamAccess(Construct):
     def __init__(
@@ -42,11 +45,17 @@ class TeamAccess(Construct):
             return  # a team without submitters is configured but cannot submit yet
         stack = Stack.of(self)
         principals = [iam.ArnPrincipal(arn) for arn in submitters]
+        # A session of this role must name its person (sts:SourceIdentity: set by the identity provider, or
+        # by `aws sts assume-role --source-identity`); it persists through role chaining and CloudTrail
+        # records it with every call, StartExecution included.
         self.role = role = iam.Role(
             self,
             "SubmitterRole",
-            assumed_by=iam.CompositePrincipal(*principals),
+            assumed_by=iam.CompositePrincipal(*principals).with_conditions(SOURCE_IDENTITY),
             description=f"Team {team}: submit fine-tuning requests and read their results",
+        )
+        role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+            iam.PolicyStatement(actions=["sts:SetSourceIdentity"], principals=principals, conditions=SOURCE_IDENTITY)
         )
         state_machine.grant_start_execution(role)
         executions = stack.format_arn(
@@ -72,8 +81,9 @@ class TeamAccess(Construct):
         )
         allow(["ssm:GetParametersByPath"], [own_path])
         # No StopExecution: a stopped execution skips the workflow's Catch -> Cleanup, leaving a job or a
-        # throughput billing; `bft teardown` is the way out. The history is for reading a run in the console.
-        allow(["states:DescribeExecution", "states:GetExecutionHistory"], [executions])
+        # throughput billing; `bft teardown` is the way out. No GetExecutionHistory: the history of a run waiting
+        # for approval carries its task token (issue #23); `bft status` reads DescribeExecution and the report.
+        allow(["states:DescribeExecution"], [executions])
         # Upload only (`bft submit`); multipart uploads of large files also need kms:Decrypt (below).
         allow(["s3:PutObject"], [datasets.arn_for_objects(f"{team}/*")])
         allow(["s3:GetObject"], [reports.arn_for_objects(f"reports/{team}/*")])

@@ -186,7 +186,7 @@ class CustomizationWorkflow(Construct):
                 "create_serving",
                 description="Create the provisioned throughput",
                 timeout=Duration.seconds(60),
-                environment={},
+                environment=table_env,  # the approval decision of a run that waited for one
             ),
             "check_serving": make(
                 "check_serving",
@@ -338,7 +338,9 @@ class TeamWorkflow(Construct):
             timeout=Duration.seconds(timing.execution_timeout_seconds),
             role=role,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=not production),
+            # Never the execution data, in any environment: a state's input carries task tokens (approval, job),
+            # and whoever reads the log group could resume a run with one (issue #23, L1).
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         execution_alarms(self, self.state_machine, [topic, *([team_topic] if team_topic else [])], team)
 

@@ -36,6 +36,10 @@ STATE_TABLE_ACTIONS = (
     "dynamodb:Scan",
 )
 
+# The partition keys of reviewers' decisions in the state table (bft.workflow.state.decision_key).
+NOT_DECISIONS = {"ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": ["decision#*"]}}
+DECISIONS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["decision#*"]}}
+
 
 def machine_pattern(stack: Stack, environment: str) -> str:
     """Every team's state machine of ``environment``: their names share a fixed prefix (bft.registry)."""
@@ -212,7 +216,13 @@ def grant_steps(
         "request_approval",
         "finalize",
     ):
-        allow(name, list(STATE_TABLE_ACTIONS), [table.table_arn])
+        # Never a reviewer's decision (decision#...): only the approval function writes those. Scan has no
+        # leading key (IAM refuses the condition on it): it only reads.
+        keyed = [action for action in STATE_TABLE_ACTIONS if action != "dynamodb:Scan"]
+        allow(name, keyed, [table.table_arn], **NOT_DECISIONS)
+        allow(name, ["dynamodb:Scan"], [table.table_arn])
+    # CreateServing reads the decision on its own run, and nothing else of the table.
+    allow("create_serving", ["dynamodb:GetItem"], [table.table_arn], **DECISIONS_ONLY)
     allow("validate_request", ["ssm:GetParameter"], [policy_parameter.parameter_arn])
     # Each team's guardrails, from the registry its stack writes (bft.registry): any team of this environment.
     registry = registry_arn(stack, environment)

@@ -34,6 +34,18 @@ def test_submitter_role_trusts_the_configured_principals(assembly: Assembly) -> 
             assert arn in principals
 
 
+def test_submitter_role_trusts_only_sessions_that_name_their_person(assembly: Assembly) -> None:
+    """Every way into the submitter role carries sts:SourceIdentity, and setting it is allowed (issue #23)."""
+    for team, template in assembly.team_templates().items():
+        _, role = _role(template)
+        statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        actions = set()
+        for statement in statements:
+            assert statement["Condition"] == {"StringLike": {"sts:SourceIdentity": "*"}}, (team, statement)
+            actions |= {statement["Action"]} if isinstance(statement["Action"], str) else set(statement["Action"])
+        assert actions == {"sts:AssumeRole", "sts:SetSourceIdentity"}, team
+
+
 def test_submitter_role_is_confined_to_its_team(assembly: Assembly) -> None:
     config = load_config(assembly.env)
     templates = assembly.team_templates()
@@ -74,6 +86,15 @@ def test_submitter_role_never_decides_approvals(assembly: Assembly) -> None:
         actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
         assert not {a for a in actions if a.startswith("states:SendTask")}, team
         assert not {a for a in actions if a.startswith("dynamodb:")}, team
+
+
+def test_submitter_role_never_reads_execution_histories(assembly: Assembly) -> None:
+    """The history of a run waiting for approval carries its task token (issue #23): no submitter reads it."""
+    for team, template in assembly.team_templates().items():
+        actions = json.dumps([s["Action"] for s in _team_statements(template)])
+        assert "states:GetExecutionHistory" not in actions, team
+        assert "states:*" not in actions, team
+        assert "states:DescribeExecution" in actions, team  # what `bft status` reads instead
 
 
 def test_each_team_stack_registers_its_machine_role_and_guardrails(assembly: Assembly) -> None:

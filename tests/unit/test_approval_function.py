@@ -9,10 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.credentials import Credentials
 from moto import mock_aws
 
 from bft import aws
-from bft.workflow import approval, state
+from bft.workflow import approval, caller_proof, state
 from tests.unit.workflow_support import Env, FakeContext, RecordingSfn, load_handler, make_env
 
 ACCOUNT = "123456789012"
@@ -30,6 +31,33 @@ def env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         yield make_env(tmp_path)
 
 
+# Access key -> the ARN STS answers for it: who signed a caller's proof, in these tests.
+SIGNERS: dict[str, str] = {}
+
+
+def fake_sts(request: Any) -> tuple[int, bytes]:
+    """STS as the approval function reaches it: the signer's ARN for a key it knows (signature unchecked
+    here: the offline twin checks it in tests/workflow), 403 otherwise."""
+    assert request.url == "https://sts.us-west-2.amazonaws.com/", request.url
+    key = request.headers["authorization"].split("Credential=", 1)[1].split("/", 1)[0]
+    if key not in SIGNERS:
+        return 403, b"<ErrorResponse><Error><Code>InvalidClientTokenId</Code></Error></ErrorResponse>"
+    return 200, caller_proof.identity_document(SIGNERS[key], ACCOUNT, "AROAEXAMPLE:alice")
+
+
+def proof(decision: Any, signer: str) -> dict[str, str]:
+    key = f"ASIA{abs(hash(signer)) % 10**12:012d}"
+    SIGNERS[key] = signer
+    return caller_proof.sign(Credentials(key, "secret", "token"), "us-west-2", decision)
+
+
+@pytest.fixture(autouse=True)
+def sts() -> Iterator[None]:
+    caller_proof.use_transport(fake_sts)
+    yield
+    caller_proof.use_transport(None)
+
+
 @pytest.fixture
 def sfn(env: Env, monkeypatch: pytest.MonkeyPatch) -> RecordingSfn:
     recording = RecordingSfn()
@@ -39,6 +67,7 @@ def sfn(env: Env, monkeypatch: pytest.MonkeyPatch) -> RecordingSfn:
         "ENVIRONMENT": "local",
         "PRODUCTION": "false",
         "REGISTRY_PATH": "/bft_twin/teams",
+        "AWS_REGION": "us-west-2",
     }.items():
         monkeypatch.setenv(name, value)
     # Each team's registry entry, as its stack writes it (bft.registry). The submitter role is listed as a
@@ -68,7 +97,18 @@ def waiting(env: Env, team: str = "moderation", request_id: str = "req-1", store
     )
 
 
-def url_event(body: Any, caller: str | None = REVIEWER_SESSION, *, method: str = "POST", b64: bool = False) -> dict:
+def url_event(
+    body: Any,
+    caller: str | None = REVIEWER_SESSION,
+    *,
+    method: str = "POST",
+    b64: bool = False,
+    signer: str | None = None,
+) -> dict:
+    """What the function URL passes on; a dict body carries the proof `bft approve` signs (as ``signer``,
+    the caller by default)."""
+    if isinstance(body, dict) and "proof" not in body:
+        body = body | {"proof": proof(body, signer or caller or REVIEWER_SESSION)}
     text = body if isinstance(body, str) else json.dumps(body)
     context: dict[str, Any] = {"http": {"method": method, "path": "/"}, "accountId": "anonymous"}
     if caller:
@@ -246,3 +286,89 @@ def test_caller_matching() -> None:
     assert not alice.matches(f"arn:aws:iam::{ACCOUNT}:user/moderation-reviewers")
     assert not alice.matches(f"arn:aws-cn:iam::{ACCOUNT}:role/moderation-reviewers")
     assert not alice.matches("moderation-reviewers")
+
+
+# -- the decision record and the caller's proof (issue #23, M2) -------------------------------------------
+def test_an_approval_is_recorded_once_for_its_execution(env: Env, sfn: RecordingSfn) -> None:
+    waiting(env)
+    assert call(url_event(DECISION))[0] == 200
+    execution = f"arn:aws:states:us-west-2:{ACCOUNT}:execution:sm:req-1"
+    record = state.get_decision(env.table, execution)
+    assert record is not None
+    assert {k: record[k] for k in ("team", "requestId", "approved", "reviewer", "reviewerRole", "reason")} == {
+        "team": "moderation",
+        "requestId": "req-1",
+        "approved": True,
+        "reviewer": REVIEWER_SESSION,
+        "reviewerRole": REVIEWER_ROLE,
+        "reason": "curves look good",
+    }
+    with pytest.raises(approval.ApprovalRefused, match="already decided"):
+        state.record_decision(env.table, execution, {"approved": False, "reviewer": "someone else"})
+    assert state.get_decision(env.table, execution)["reviewer"] == REVIEWER_SESSION
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        # A direct Invoke claiming the reviewer, with no proof or with the invoker's own.
+        (url_event(DECISION | {"proof": None}), "no proof of the caller"),
+        (url_event(DECISION, signer=f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/mallory"), "but arn:aws:sts::"),
+        # The reviewer's genuine proof of a rejection, replayed as an approval.
+        (
+            url_event(DECISION | {"proof": proof(DECISION | {"approve": False, "reason": "no"}, REVIEWER_SESSION)}),
+            "signed for another decision",
+        ),
+        (url_event(DECISION | {"proof": {"authorization": "AWS4-HMAC-SHA256 Credential=x"}}), "not an sts:Get"),
+    ],
+)
+def test_a_caller_without_stss_word_for_it_is_refused(
+    env: Env, sfn: RecordingSfn, event: dict[str, Any], message: str
+) -> None:
+    waiting(env)
+    status, body = call(event)
+    assert status == 403, body
+    assert message in body["message"]
+    assert sfn.sent == []
+    assert state.get_token(env.table, "approval", "moderation#req-1") is not None, "the token stays"
+
+
+def test_sts_refusing_the_proof_is_a_refusal(env: Env, sfn: RecordingSfn) -> None:
+    waiting(env)
+    event = url_event(
+        DECISION | {"proof": caller_proof.sign(Credentials("ASIAUNKNOWN", "s", "t"), "us-west-2", DECISION)}
+    )
+    status, body = call(event)
+    assert status == 403
+    assert "STS refused the caller's proof (HTTP 403)" in body["message"]
+
+
+def test_production_refuses_the_submitters_own_approval(
+    env: Env, sfn: RecordingSfn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRODUCTION", "true")
+    submitted_by = f"arn:aws:sts::{ACCOUNT}:assumed-role/BftProdModerationSubmitter/Alice"
+    state.put_token(
+        env.table,
+        "approval",
+        "moderation#req-1",
+        "tok-req-1",
+        execution_arn=f"arn:aws:states:us-west-2:{ACCOUNT}:execution:sm:req-1",
+        ttl_seconds=600,
+        extra={"team": "moderation", "submittedBy": submitted_by},
+    )
+    status, body = call(url_event(DECISION))  # alice, now under the reviewer role
+    assert status == 403, body
+    assert "nobody approves their own run" in body["message"]
+    assert sfn.sent == []
+    # Another person of the reviewers' role approves; and outside production the check does not apply.
+    bob = f"arn:aws:sts::{ACCOUNT}:assumed-role/moderation-reviewers/bob"
+    assert call(url_event(DECISION, bob))[0] == 200
+
+
+def test_same_person() -> None:
+    alice = f"arn:aws:sts::{ACCOUNT}:assumed-role/moderation-reviewers/alice"
+    assert approval.same_person(alice, f"arn:aws:sts::{ACCOUNT}:assumed-role/Submitter/Alice")
+    assert not approval.same_person(alice, f"arn:aws:sts::{ACCOUNT}:assumed-role/Submitter/bob")
+    assert not approval.same_person(alice, "arn:aws:sts::210987654321:assumed-role/Submitter/alice")
+    assert approval.same_person(REVIEWER_USER, REVIEWER_USER)

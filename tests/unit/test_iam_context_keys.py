@@ -149,6 +149,9 @@ CASES = [
     c("lambda:FunctionArn", None, "lambda:InvokeFunctionUrl", "ArnEquals", FUNCTION, requests=_url),
     c("states:StateMachineQualifier", ("stepfunctions", "StartExecution", {"stateMachineArn": f"{MACHINE}:live"}),
       "states:StartExecution", "ForAnyValue:StringEquals", "live", "prod"),
+    # -- STS: a person naming itself when it assumes a role (the submitter role's trust policy) ----------------------
+    c("sts:SourceIdentity", ("sts", "AssumeRole", {"RoleArn": ROLE, "RoleSessionName": "s", "SourceIdentity": "alice"}),
+      "sts:AssumeRole", "StringEquals", "alice", "bob"),
 ]  # fmt: skip
 
 #: Keys AWS supplies only on actions the twin does not map: the call that would carry them is Undecidable.

@@ -31,10 +31,10 @@ from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
 from bft import sample_data
-from bft.cli.signed_http import post_json
+from bft.cli.signed_http import post_decision
 from bft.config import load_config
 from bft.registry import state_machine_name
-from bft.workflow import approval
+from bft.workflow import approval, caller_proof
 from bft.workflow.ownership import run_tags
 from bft.workflow.report import REFUSED_FOLDER
 from bft_twin.bedrock_fake import FakeBedrock
@@ -414,7 +414,8 @@ def _onboard_reviewer(w: World, principal_arn: str) -> None:
 
 
 def _post_signed(w: World, credentials: BotoCredentials, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    return post_json(
+    """As `bft approve`: the decision with its caller's proof (bft.workflow.caller_proof), signed by the caller."""
+    return post_decision(
         str(w.env.stack_output_by_key("ApprovalFunctionUrl")),
         body,
         credentials=credentials,
@@ -437,6 +438,22 @@ def waiting(worlds: _Worlds) -> Iterator[WaitingRun]:
     """
     w = worlds.get("templates")
     request_id = f"adv-waiting-{int(time.time())}"
+    execution, token = _park_for_approval(w, request_id)
+    yield WaitingRun(execution, request_id, token)
+    status, answer = _post_decision(
+        w,
+        MODERATION_REVIEWER,
+        "moderation-reviewer",
+        {"team": "moderation", "requestId": request_id, "approve": False, "reason": "adversarial test over"},
+    )
+    result = w.env.wait(execution, timeout=60)
+    assert (status, result.status) == (200, "FAILED"), answer
+    assert result.error == "ApprovalRejected", result.cause
+
+
+def _park_for_approval(w: World, request_id: str) -> tuple[str, str]:
+    """Start a run of moderation as its member and wait until it parks on its approval task token: (execution
+    ARN, the token read with the operator's client)."""
     request = {
         "team": "moderation",
         "baseModelId": MODEL,
@@ -459,16 +476,21 @@ def waiting(worlds: _Worlds) -> Iterator[WaitingRun]:
         assert status == "RUNNING", w.env.wait(execution).cause
         assert time.monotonic() < deadline, "the run never reached its approval"
         time.sleep(0.05)
-    yield WaitingRun(execution, request_id, str(item["token"]))
-    status, answer = _post_decision(
-        w,
-        MODERATION_REVIEWER,
-        "moderation-reviewer",
-        {"team": "moderation", "requestId": request_id, "approve": False, "reason": "adversarial test over"},
+    return execution, str(item["token"])
+
+
+def _hostile(w: World, name: str, statements: list[dict[str, Any]]) -> Any:
+    """A session of a principal of the account that is neither member nor reviewer, with its own policy (an
+    operator's automation, say): what more rights than the pipeline grants can do."""
+    arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+    w.env.store.add_role(
+        arn=arn,
+        name=name,
+        source=f"test:{name}",
+        trust=None,
+        inline=[("own", {"Version": "2012-10-17", "Statement": statements})],
     )
-    result = w.env.wait(execution, timeout=60)
-    assert (status, result.status) == (200, "FAILED"), answer
-    assert result.error == "ApprovalRejected", result.cause
+    return w.env.authorizer.session(w.env.authorizer.credentials(arn, "mallory"))
 
 
 @pytest.mark.usefixtures("waiting")
@@ -580,6 +602,33 @@ class TestModerationRunWaitingForApproval:
         refused(error, "AccessDeniedException", "lambda:InvokeFunction", function)
         assert len(world.env.invocation_log) == invocations
 
+    @pytest.mark.parametrize("proof", ["none", "its-own"])
+    def test_a_principal_allowed_to_invoke_the_approval_function_directly_cannot_forge_a_reviewer(
+        self, world: World, waiting: WaitingRun, proof: str
+    ) -> None:
+        """Issue #23 (M2): a principal whose own policy allows lambda:InvokeFunction on the approval function
+        reaches the handler with a forged requestContext naming moderation's reviewer. Lambda runs it; the
+        handler asks STS who signed the decision's proof, and refuses: no proof, or the invoker's own."""
+        function = world.env.physical_id("BftLocalPipeline", "Workflow/Functions/DecideApproval", "Arn")
+        hostile = _hostile(
+            world, "direct-invoker", [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function}]
+        )
+        forged = _forged_url_event(waiting.request_id)
+        if proof == "its-own":
+            decision = json.loads(forged["body"]) | {"reason": ""}
+            body = decision | {"proof": caller_proof.sign(_session_credentials(hostile), REGION, decision)}
+            forged["body"] = json.dumps(body)
+        with unchanged(world):
+            answer = json.loads(
+                hostile.client("lambda")
+                .invoke(FunctionName=function, Payload=json.dumps(forged).encode())["Payload"]
+                .read()
+            )
+        assert answer["statusCode"] == 403, answer
+        message = json.loads(answer["body"])["message"]
+        assert ("no proof of the caller" if proof == "none" else "direct-invoker/mallory signed its proof") in message
+        assert _approval_item(world, waiting.request_id) is not None, "the run still waits for a reviewer"
+
     def test_a_submitter_role_listed_as_reviewer_is_still_refused(self, world: World, waiting: WaitingRun) -> None:
         """The configuration cannot list the submitter role as a reviewer (CloudFormation names it at deploy
         time; production forbids it): the handler, called directly with settings that list it, refuses it
@@ -618,6 +667,27 @@ class TestModerationRunWaitingForApproval:
             )
         assert answer["statusCode"] == 403, answer
         assert "submitter never decides on its own team's runs" in json.loads(answer["body"])["message"]
+
+
+def test_a_principal_holding_send_task_success_resumes_the_run_but_it_never_serves(world: World) -> None:
+    """Issue #23 (M2): a principal of the account whose own policy allows states:SendTaskSuccess, holding the
+    token, resumes a run waiting for approval with a forged decision. No approval was recorded by the approval
+    function: CreateServing refuses, the run fails as rejected, and nothing is served."""
+    request_id = f"adv-sendtask-{int(time.time())}"
+    execution, token = _park_for_approval(world, request_id)
+    hostile = _hostile(
+        world, "task-resumer", [{"Effect": "Allow", "Action": "states:SendTaskSuccess", "Resource": "*"}]
+    )
+    calls = len(world.fake.calls)
+    forged = {"approved": True, "reviewer": MODERATION_REVIEWER, "reviewerRole": MODERATION_REVIEWER, "reason": "ok"}
+    hostile.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(forged))
+    result = world.env.wait(execution, timeout=60)
+    assert (result.status, result.error) == ("FAILED", "ApprovalRejected"), result.cause
+    assert f"no approval recorded for moderation/{request_id}" in (result.cause or "")
+    served = [
+        name for name, _ in world.fake.calls[calls:] if name.startswith(("CreateProvisioned", "CreateCustomModelD"))
+    ]
+    assert served == [], "an unapproved run must never ask Bedrock to serve"
 
 
 # -- 5. another team's throughput and custom model -------------------------------------------------------
@@ -910,6 +980,15 @@ def test_others_cannot_assume_moderations_submitter_role(world: World, who: str,
     assert "because no resource-based policy allows" in str(error.value)
 
 
+def test_moderations_own_person_cannot_assume_its_role_without_naming_itself(world: World) -> None:
+    """The submitter role trusts only sessions with a source identity (issue #23): CloudTrail then names the
+    person behind every call of the role, StartExecution included."""
+    with pytest.raises(AccessDeniedError) as denied:
+        world.env.session_as(world.role("moderation"), "anonymous", caller=MODERATION_PERSON, source_identity=None)
+    assert denied.value.action == "sts:AssumeRole"
+    world.env.session_as(world.role("moderation"), "named", caller=MODERATION_PERSON, source_identity="alice")
+
+
 def test_searchs_role_session_cannot_assume_moderations_role_through_sts(world: World) -> None:
     sts = world.search.client("sts")
     with unchanged(world), pytest.raises(ClientError) as error:
@@ -989,7 +1068,7 @@ def _loosen(assembly: Path, destination: Path) -> Path:
             loosened.add("delete")
     role = moderation[logical_id("moderation", "AccessSubmitterRole", "AWS::IAM::Role")]
     role["Properties"]["AssumeRolePolicyDocument"]["Statement"].append(
-        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": SEARCH_PERSON}}
+        {"Action": ["sts:AssumeRole", "sts:SetSourceIdentity"], "Effect": "Allow", "Principal": {"AWS": SEARCH_PERSON}}
     )
     # Same-account reviewers call the URL through the pipeline's ReviewerPolicy (no resource-policy statement
     # per reviewer): its InvokeFunction statement loses the InvokedViaFunctionUrl condition.
@@ -1048,8 +1127,8 @@ class TestTheRefusalsComeFromThePolicies:
         assert session.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] is not None
 
     def test_invoking_the_approval_function_directly_once_not_limited_to_the_url(self, loosened: World) -> None:
-        """Without the InvokedViaFunctionUrl condition a reviewer of search reaches the handler directly, and the
-        handler believes the forged caller: it looks for a run to decide (404) instead of refusing (403)."""
+        """Without the InvokedViaFunctionUrl condition a reviewer of search reaches the handler directly; the
+        handler does not believe the forged caller (no proof STS vouches for): 403, before it looks for a run."""
         forged = _forged_url_event("nothing-waits")
         _onboard_reviewer(loosened, SEARCH_REVIEWER)
         session = loosened.env.session_as(SEARCH_REVIEWER, "search-reviewer")
@@ -1059,5 +1138,5 @@ class TestTheRefusalsComeFromThePolicies:
             .invoke(FunctionName=function, Payload=json.dumps(forged).encode())["Payload"]
             .read()
         )
-        assert answer["statusCode"] == 404, answer
-        assert json.loads(answer["body"])["error"] == "NotWaiting"
+        assert answer["statusCode"] == 403, answer
+        assert "no proof of the caller" in json.loads(answer["body"])["message"]

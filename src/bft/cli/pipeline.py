@@ -430,12 +430,10 @@ def run_status(args: argparse.Namespace) -> int:
             raise UsageError(f"no run {request_id} for team {args.team} in {args.env}") from exc
         raise
     status = execution["status"]
-    step = _current_step(sfn, execution["executionArn"]) if status == "RUNNING" else None
-    if step is not None and step[0] == "RequestApproval":
-        status = "WAITING_FOR_APPROVAL"
     print(f"{request_id}: {status} (started {execution['startDate']:%Y-%m-%d %H:%M:%S %Z})")
-    if step is not None:
-        print(f"now: {_step_in_words(step[0], step[1], args)}")
+    if status == "RUNNING":
+        # No execution history for submitters: it carries the approval's task token (issue #23).
+        print(f"now: {_running_in_words(execution, args)}")
     report = _read_report(deployment, args.team, request_id)
     if report:
         print(f"outcome: {report['outcome']}")
@@ -451,55 +449,19 @@ def run_status(args: argparse.Namespace) -> int:
     return EXIT_OK if execution["status"] in ("RUNNING", "SUCCEEDED") else EXIT_NEGATIVE
 
 
-# The workflow's states, as a team member would say what the run is doing.
-_STEP_WORDS = {
-    "Init": "starting",
-    "ValidateRequest": "checking the request against the guardrails",
-    "ValidateDataset": "validating the dataset",
-    "CheckSpendCap": "checking the team's monthly spending cap",
-    "StartJob": "starting the customization job",
-    "WaitForJob": "training",
-    "CollectMetrics": "collecting the loss curves",
-    "CreateServing": "provisioning throughput",
-    "WaitForServing": "provisioning throughput",
-    "CheckServing": "provisioning throughput",
-    "WaitBeforeNextCheck": "provisioning throughput",
-    "Evaluate": "evaluating the custom model (planning the chunks)",
-    "EvaluateChunks": "evaluating the custom model",
-    "EvaluateChunk": "evaluating the custom model",
-    "StartJudge": "starting the LLM judge's evaluation jobs",
-    "WaitForJudge": "waiting for the LLM judge's evaluation jobs",
-    "CheckJudge": "checking the LLM judge's evaluation jobs",
-    "ScoreEvaluation": "scoring the evaluation",
-    "PromoteToEndpoint": "pointing the team's endpoint at the new model",
-    "WaitForPromotion": "pointing the team's endpoint at the new model",
-    "CheckPromotion": "pointing the team's endpoint at the new model",
-    "FinalizeSuccess": "writing the report",
-    "Cleanup": "cleaning up after a failure",
-    "FinalizeFailure": "writing the failure report",
-}
+def _running_in_words(execution: dict[str, Any], args: argparse.Namespace) -> str:
+    """What a submitter can say of a running run: how long it has run, and how a reviewer decides if it waits.
 
-
-def _current_step(sfn: Any, execution_arn: str) -> tuple[str, Any] | None:
-    """(state name, when it was entered) of the state the execution is in, from its newest history events."""
-    events = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=25)["events"]
-    for event in events:
-        if event["type"].endswith("StateEntered"):
-            return str(event["stateEnteredEventDetails"]["name"]), event["timestamp"]
-    return None
-
-
-def _step_in_words(name: str, since: Any, args: argparse.Namespace) -> str:
+    The state it is in is in the execution's history, which submitters may not read: the history carries the
+    task token of a run waiting for approval, and a token is all SendTaskSuccess needs."""
     from datetime import UTC, datetime
 
-    hours = (datetime.now(UTC) - since).total_seconds() / 3600
-    if name == "RequestApproval":
-        return (
-            f"waiting for approval since {since:%Y-%m-%d %H:%M %Z}; a reviewer approves with `bft approve --env "
-            f"{args.env} --team {args.team} --request-id {args.request_id}` (or bft reject ... --reason '...')"
-        )
-    words = _STEP_WORDS.get(name, f"in step {name}")
-    return f"{words} ({hours:.1f} h so far)"
+    hours = (datetime.now(UTC) - execution["startDate"]).total_seconds() / 3600
+    return (
+        f"running for {hours:.1f} h (training, serving, evaluating; a run that waits for approval is announced "
+        f"to the team's reviewers, who decide with `bft approve --env {args.env} --team {args.team} "
+        f"--request-id {args.request_id}`)"
+    )
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -535,7 +497,7 @@ def run_decide(args: argparse.Namespace) -> int:
     """
     import boto3
 
-    from bft.cli.signed_http import NotSigned, post_json
+    from bft.cli.signed_http import NotSigned, post_decision
     from bft.deployment import DeploymentError
 
     config = _config(args)
@@ -547,9 +509,15 @@ def run_decide(args: argparse.Namespace) -> int:
         url = deployment.approval_url()
     except DeploymentError as exc:
         raise UsageError(str(exc)) from exc
-    decision = {"team": args.team, "requestId": request_id, "approve": args.approve, "reason": args.reason}
+    decision: dict[str, Any] = {
+        "team": args.team,
+        "requestId": request_id,
+        "approve": args.approve,
+        "reason": args.reason,
+    }
     try:
-        status, answer = post_json(
+        # Who decides, proved by STS to the function as well (bft.workflow.caller_proof).
+        status, answer = post_decision(
             url, decision, credentials=boto3.session.Session().get_credentials(), region=deployment.region
         )
     except NotSigned as exc:

@@ -70,3 +70,16 @@ def post_json(
     if not isinstance(answer, dict):
         answer = {"message": raw.decode("utf-8", "replace")[:2000]}
     return status, answer
+
+
+def post_decision(
+    url: str, decision: dict[str, Any], *, credentials: Any, region: str, transport: Transport | None = None
+) -> tuple[int, dict[str, Any]]:
+    """What `bft approve` / `bft reject` send: ``decision`` with the caller's proof (an STS-signed
+    GetCallerIdentity bound to it, bft.workflow.caller_proof), POSTed signed to the approval function's URL."""
+    from bft.workflow import caller_proof
+
+    if credentials is None:
+        return post_json(url, decision, credentials=None, region=region, transport=transport)  # raises NotSigned
+    proof = caller_proof.sign(credentials, region, decision)
+    return post_json(url, decision | {"proof": proof}, credentials=credentials, region=region, transport=transport)

@@ -24,12 +24,12 @@ from bft.errors import AccessDenied, ApprovalRefused, ApprovalRejected, RequestI
 from bft.names import REQUEST_ID, TEAM_NAME
 from bft.registry import read_entry
 from bft.report.notification import duration, loss_words, prose, subject_line
-from bft.workflow import state
+from bft.workflow import caller_proof, state
 from bft.workflow.settings import Misconfigured, env
 
 logger = logging.getLogger(__name__)
 
-BODY_FIELDS = ("team", "requestId", "approve", "reason")
+BODY_FIELDS = ("team", "requestId", "approve", "reason", "proof")
 MAX_REASON = 2000
 # arn:<partition>:sts::<account>:assumed-role/<role name>/<session>  (no role path: STS drops it)
 ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[\w-]+):sts::(?P<account>\d{12}):assumed-role/(?P<name>[^/]+)/[^/]+$")
@@ -47,7 +47,8 @@ def request_approval(
         token,
         execution_arn=run["executionArn"],
         ttl_seconds=run["timeouts"]["approvalSeconds"],
-        extra={"team": run["team"]},
+        # Who submitted (ValidateRequest's STS-proved session, if any): production refuses that person's approval.
+        extra={"team": run["team"], "submittedBy": run.get("submittedBy")},
     )
     summary = (metrics or {}).get("summary", {})
     environment, team, request_id = run["environment"], run["team"], run["requestId"]
@@ -90,15 +91,25 @@ def decide(
     table: Any,
     sfn: Any,
     reviewer_role: str | None = None,
+    production: bool = False,
 ) -> dict[str, Any]:
-    """Resume the execution waiting for a reviewer of ``team``.
+    """Resume the execution waiting for a reviewer of ``team``, after recording the decision.
 
     ``reviewer`` must be an identity the caller verified (the approval function passes the caller's
-    SigV4-verified ARN); the token is taken only if it was stored for ``team``.
+    STS-proved ARN); the token is taken only if it was stored for ``team``. In production a reviewer whose
+    session is the submitter's (same session name: the person, see :func:`same_person`) is refused.
     """
     if not approve and not reason.strip():
         raise RequestInvalid("reason: a rejection needs a reason")  # checked before the token is consumed
     key = approval_key(team, request_id)
+    if production and approve:
+        waiting = state.get_token(table, "approval", key) or {}
+        submitter = waiting.get("submittedBy")
+        if submitter and same_person(reviewer, str(submitter)):
+            raise ApprovalRefused(
+                f"{reviewer} submitted request {request_id} ({submitter}): in production nobody approves their "
+                "own run, whichever role they use; ask another reviewer of the team"
+            )
     item = state.take_token(table, "approval", key, team=team)
     if item is None:
         stored = state.get_token(table, "approval", key)
@@ -108,6 +119,12 @@ def decide(
     decision = {"approved": approve, "reviewer": reviewer, "reason": reason}
     if reviewer_role:
         decision["reviewerRole"] = reviewer_role
+    # Before the execution resumes: CreateServing serves only a run whose approval is recorded here.
+    state.record_decision(
+        table,
+        item["executionArn"],
+        {"team": team, "requestId": request_id, **decision, "submittedBy": item.get("submittedBy")},
+    )
     try:
         if approve:
             sfn.send_task_success(taskToken=item["token"], output=json.dumps(decision))
@@ -144,6 +161,7 @@ class ApprovalSettings:
     state_table: str
     environment: str
     production: bool
+    region: str = ""  # where the function runs: the STS endpoint it sends callers' proofs to
     reviewers: dict[str, list[str]] = field(default_factory=dict)  # team -> role or user ARNs allowed to decide
     submitters: dict[str, str] = field(default_factory=dict)  # team -> its submitter role ARN (never decides)
     registry: Callable[[str], dict[str, Any] | None] | None = None
@@ -167,6 +185,7 @@ class ApprovalSettings:
             state_table=env("STATE_TABLE"),
             environment=env("ENVIRONMENT"),
             production=production == "true",
+            region=env("AWS_REGION"),
             registry=lambda team: read_entry(ssm(), path, team),
         )
 
@@ -220,6 +239,7 @@ def handle_function_url(
         body = parse_body(event)
         config = settings()
         role = authorize(caller, body["team"], config)
+        proven(caller, body, config.region)  # and the caller is who it claims: STS says so
         result = decide(
             body["team"],
             body["requestId"],
@@ -229,6 +249,7 @@ def handle_function_url(
             reason=body["reason"],
             table=table(config.state_table),
             sfn=sfn(),
+            production=config.production,
         )
     except NotWaiting as exc:
         return response(404, {"error": "NotWaiting", "message": str(exc)})
@@ -298,7 +319,31 @@ def parse_body(event: dict[str, Any]) -> dict[str, Any]:
         raise RequestInvalid(f"reason: a string of at most {MAX_REASON} characters")
     if not approve and not reason.strip():
         raise RequestInvalid("reason: a rejection needs a reason")
-    return {"team": team, "requestId": request_id, "approve": approve, "reason": reason}
+    return {"team": team, "requestId": request_id, "approve": approve, "reason": reason, "proof": body.get("proof")}
+
+
+def proven(caller: Caller, body: dict[str, Any], region: str) -> None:
+    """ApprovalRefused unless STS says the event's caller signed this very decision (bft.workflow.caller_proof):
+    a direct Invoke can forge ``requestContext``, not a reviewer's signature."""
+    signer = caller_proof.prove(body.get("proof"), body, region=region)
+    if signer != caller.arn:
+        raise ApprovalRefused(f"the request claims caller {caller.arn}, but {signer} signed its proof")
+
+
+def same_person(reviewer: str, submitter: str) -> bool:
+    """Whether two principal ARNs are one person: the same IAM user, or role sessions of the same name.
+
+    A session name names the person when the identity provider sets it (IAM Identity Center, SAML) or the
+    role's trust policy pins it (``sts:RoleSessionName`` = ``${aws:username}``); the source identity would be
+    better, but no API the pipeline can call returns it (CloudTrail records it)."""
+    if reviewer == submitter:
+        return True
+    a, b = ASSUMED_ROLE.match(reviewer), ASSUMED_ROLE.match(submitter)
+    return bool(a and b and a["account"] == b["account"] and _session(reviewer) == _session(submitter))
+
+
+def _session(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1].lower()
 
 
 def authorize(caller: Caller, team: str, settings: ApprovalSettings) -> str:

@@ -12,14 +12,36 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bft.aws_errors import bedrock_call, error_code
-from bft.errors import ForeignResource, ThroughputFailed
+from bft.errors import ApprovalRejected, ForeignResource, ThroughputFailed
+from bft.workflow import state
 from bft.workflow.ownership import own_model_arn, require_own
 
 logger = logging.getLogger(__name__)
 PT = "provisioned-throughput"
 
 
-def create_serving(run: dict[str, Any], *, bedrock: Any) -> dict[str, Any]:
+def require_approval(run: dict[str, Any], *, table: Any) -> None:
+    """ApprovalRejected unless a run that needed approval has an approving decision recorded for this very
+    execution. Only the approval function writes decisions, after it proved who the reviewer is: a task token
+    resumed any other way (a principal holding states:SendTaskSuccess) resumes a run that never serves."""
+    if not run.get("approvalRequired"):
+        return
+    where = f"{run['team']}/{run['requestId']} ({run['executionArn']})"
+    decision = state.get_decision(table, run["executionArn"])
+    if decision is None:
+        raise ApprovalRejected(
+            f"no approval recorded for {where}: an approval must come through the approval function (bft approve)"
+        )
+    if (decision.get("team"), decision.get("requestId")) != (run["team"], run["requestId"]):
+        raise ApprovalRejected(f"the decision recorded for {where} names another run: {decision.get('requestId')}")
+    if decision.get("approved") is not True:
+        raise ApprovalRejected(f"the decision recorded for {where} is a rejection by {decision.get('reviewer')}")
+    logger.info("approved by %s at %s", decision.get("reviewer"), decision.get("decidedAt"))
+
+
+def create_serving(run: dict[str, Any], *, bedrock: Any, table: Any = None) -> dict[str, Any]:
+    if run.get("approvalRequired"):
+        require_approval(run, table=table)
     serving = run["serving"]
     model_arn = own_model_arn(bedrock, run)
 

@@ -5,6 +5,8 @@ Items (partition key ``pk``):
   (scoped by team: one team's id never blocks another team's run with the same id);
 * ``job#<jobArn>``                the task token of the execution waiting for that job;
 * ``approval#<team>#<requestId>`` the task token of the execution waiting for a reviewer, and its team;
+* ``decision#<executionArn>``     a reviewer's decision on that execution: who (the STS-proved ARN), when, which
+  run, approve or reject, why; written once by the approval function, read by CreateServing;
 * ``notified#<executionArn>``     the execution's final notification went out (a retried Finalize skips it).
 ``expiresAt`` feeds DynamoDB TTL so stale tokens disappear on their own.
 """
@@ -17,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from bft import clock
 from bft.aws_errors import error_code, is_transient
-from bft.errors import DuplicateRequest, TransientError
+from bft.errors import ApprovalRefused, DuplicateRequest, TransientError
 
 DAY = 24 * 3600
 
@@ -109,6 +111,32 @@ def notification_sent(table: Any, execution_arn: str) -> bool:
 def mark_notified(table: Any, execution_arn: str) -> None:
     now = int(clock.time())
     _call(table.put_item, Item={"pk": f"notified#{execution_arn}", "sentAt": now, "expiresAt": now + 30 * DAY})
+
+
+def decision_key(execution_arn: str) -> dict[str, str]:
+    return {"pk": f"decision#{execution_arn}"}
+
+
+def record_decision(table: Any, execution_arn: str, decision: dict[str, Any]) -> None:
+    """Record a reviewer's decision on an execution, once: a second decision never overwrites the first."""
+    now = int(clock.time())
+    item = {**decision_key(execution_arn), **decision, "executionArn": execution_arn, "decidedAt": now}
+    item["expiresAt"] = now + 400 * DAY  # kept beyond the longest run, for the audit
+    try:
+        table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise ApprovalRefused(
+                f"execution {execution_arn} was already decided: a decision is never replaced"
+            ) from exc
+        _reraise(exc, "record decision")
+
+
+def get_decision(table: Any, execution_arn: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = _call(table.get_item, Key=decision_key(execution_arn), ConsistentRead=True).get(
+        "Item"
+    )
+    return item
 
 
 def put_token(

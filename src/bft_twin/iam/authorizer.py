@@ -180,8 +180,12 @@ class Authorizer:
         session_name: str,
         *,
         context: Mapping[str, ContextValue] | None = None,
+        source_identity: str | None = None,
     ) -> Credentials:
-        """AssumeRole as ``caller``: the role's trust policy decides (and the caller's own policies, if ours)."""
+        """AssumeRole as ``caller``: the role's trust policy decides (and the caller's own policies, if ours).
+
+        With ``source_identity`` (AssumeRole's SourceIdentity), the request carries sts:SourceIdentity and the
+        trust policy must also allow sts:SetSourceIdentity, as STS requires."""
         trust = self.store.trust(role_arn)
         if self.store.role(role_arn) is None:
             raise AccessDeniedError(
@@ -191,17 +195,22 @@ class Authorizer:
             )
         needed = ActionRequest("sts:AssumeRole", role_arn, {}, ResourceRef("iam-role", role_arn))
         tags = resource_tag_context(self.world, role_arn) if self.world is not None else {}
-        keys = merged_context(self._keys(caller, needed), tags, context or {})
+        given = dict(context or {})
+        if source_identity is not None:
+            given["sts:SourceIdentity"] = source_identity
+        keys = merged_context(self._keys(caller, needed), tags, given)
         identity: list[Any] = []
         if caller.type == "AWS":
             # A person's own role lies outside the assembly; its policies are the platform team's and are
             # taken to allow AssumeRole (the trust policy still decides).
             identity, _ = self.store.identity_policies(caller.arn)
-        request = AuthRequest(caller, "sts:AssumeRole", role_arn, keys, resource_account=self.account)
-        decision = evaluate(request, identity=identity, resource=trust, resource_kind="trust")
-        self._record(caller, "sts", "AssumeRole", request, decision, None)
-        if not decision.allowed:
-            raise AccessDeniedError(access_denied_message(request, decision), action="sts:AssumeRole")
+        actions = ["sts:AssumeRole"] + (["sts:SetSourceIdentity"] if source_identity is not None else [])
+        for action in actions:
+            request = AuthRequest(caller, action, role_arn, keys, resource_account=self.account)
+            decision = evaluate(request, identity=identity, resource=trust, resource_kind="trust")
+            self._record(caller, "sts", "AssumeRole", request, decision, None)
+            if not decision.allowed:
+                raise AccessDeniedError(access_denied_message(request, decision), action=action)
         return self.credentials(role_arn, session_name)
 
     def session(self, credentials: Credentials) -> boto3.session.Session:

@@ -79,6 +79,7 @@ _DYNAMODB_KEYS = ("dynamodb:LeadingKeys", "dynamodb:Attributes", "dynamodb:Selec
 _SNS_KEYS = ("sns:Protocol", "sns:Endpoint")
 _LAMBDA_KEYS = ("lambda:FunctionUrlAuthType", "lambda:FunctionArn", "lambda:Principal", "lambda:InvokedViaFunctionUrl")
 _STATES_KEYS = ("states:StateMachineQualifier",)
+_STS_KEYS = ("sts:SourceIdentity",)  # the submitter role's trust policy (stacks/constructs/team_access.py)
 _EC2_KEYS = ("ec2:Subnet",)  # the customization role's ENI statements (stacks/constructs/customization_role.py)
 # Bedrock: keys from the Service Authorization Reference as the pipeline's policies need them.
 _BEDROCK_KEYS = ("bedrock:InferenceProfileArn", "bedrock:GuardrailIdentifier")
@@ -92,6 +93,7 @@ KNOWN_CONDITION_KEYS: frozenset[str] = frozenset(
     + _SNS_KEYS
     + _LAMBDA_KEYS
     + _STATES_KEYS
+    + _STS_KEYS
     + _EC2_KEYS
     + _BEDROCK_KEYS
 )

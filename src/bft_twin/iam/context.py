@@ -102,6 +102,9 @@ KEY_SOURCES: dict[str, str] = {
     "iam:AssociatedResourceArn": "PassRole: Unknown, which resource a service names is not documented (IAMKEYS)",
     "iam:PolicyARN": "Attach/DetachRolePolicy: the policy's ARN, as an AWS Budgets action attaches it "
     "(bft_twin.deploy_checks._budgets; IAMKEYS)",
+    # -- STS --------------------------------------------------------------------------------------------------
+    "sts:SourceIdentity": "AssumeRole with SourceIdentity (the mapper, or the twin's people assuming a role): its "
+    "value, on both sts:AssumeRole and sts:SetSourceIdentity; absent without one (STS)",
     # -- S3 ---------------------------------------------------------------------------------------------------
     "s3:prefix": "the mapper: ListBucket, the Prefix sent ('' when none: a guess)",
     "s3:delimiter": "the mapper: ListBucket, when Delimiter is sent",

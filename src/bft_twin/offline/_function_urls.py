@@ -61,8 +61,11 @@ def function_url_event(request: Any, parts: SplitResult, caller: Principal | Non
     return event
 
 
-def verified_caller(authorizer: Authorizer, region_wanted: str, request: Any) -> Principal | None:
-    """The principal whose issued credentials signed ``request`` for lambda in ``region_wanted``, else None."""
+def verified_caller(
+    authorizer: Authorizer, region_wanted: str, request: Any, *, service_wanted: str = "lambda"
+) -> Principal | None:
+    """The principal whose issued credentials signed ``request`` for ``service_wanted`` in ``region_wanted``,
+    else None."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials as BotoCredentials
@@ -73,7 +76,7 @@ def verified_caller(authorizer: Authorizer, region_wanted: str, request: Any) ->
         return None
     access_key, _date, region, service, _terminator = scope
     issued = authorizer.issued(access_key)
-    if issued is None or region != region_wanted or service != "lambda":
+    if issued is None or region != region_wanted or service != service_wanted:
         return None
     principal, credentials = issued
     copy = AWSRequest(method=request.method, url=request.url, data=request.body, headers=dict(request.headers))

@@ -302,6 +302,9 @@ class OfflineAssembly(Deployment):
             own = function.module("bft.clock")
             if own is not None:  # code that reads no time (an inline custom resource) has none
                 own.use(time=self.clock.now, monotonic=self.clock.elapsed, sleep=self.clock.sleep)
+            proofs = function.module("bft.workflow.caller_proof")
+            if proofs is not None:  # the proofs of who calls go to this world's STS, not over the network
+                proofs.use_transport(self.sts_transport())
             return handler
 
         return at_cold_start
@@ -325,13 +328,17 @@ class OfflineAssembly(Deployment):
             context={"aws:SourceAccount": self.account_id, "aws:SourceArn": machine_arn},
         )
 
-    def session_as(self, role_arn: str, session_name: str, *, caller: str | None = None) -> boto3.session.Session:
+    def session_as(
+        self, role_arn: str, session_name: str, *, caller: str | None = None, source_identity: str | None = ""
+    ) -> boto3.session.Session:
         """A boto3 session of ``role_arn``, assumed by ``caller`` (a person's principal ARN) through its trust
-        policy -- how a team member or a reviewer uses the pipeline offline."""
+        policy -- how a team member or a reviewer uses the pipeline offline. The person names itself as the
+        session's source identity (``source_identity``; the session name by default, None for none)."""
         # A person's role lies outside the assembly: its tags and role id are not known offline.
         principal = Principal(caller or role_arn, account=(caller or role_arn).split(":")[4], tags_known=False)
+        identity = session_name if source_identity == "" else source_identity
         credentials = (
-            self.authorizer.assume_role(principal, role_arn, session_name)
+            self.authorizer.assume_role(principal, role_arn, session_name, source_identity=identity)
             if caller is not None
             else self.authorizer.credentials(role_arn, session_name)
         )
@@ -384,6 +391,27 @@ class OfflineAssembly(Deployment):
         lambda:InvokeFunctionUrl and lambda:InvokeFunction, and the handler gets the URL's payload (2.0)
         with the verified caller under ``requestContext.authorizer.iam``."""
         return lambda request: self._function_url(request)
+
+    def sts_transport(self) -> Callable[[Any], tuple[int, bytes]]:
+        """What STS answers a SigV4-signed GetCallerIdentity sent over HTTPS (a caller's proof, sent on by a
+        function): the signer's ARN if the signature checks with credentials this world issued, else 403.
+        (Unlike STS, the twin does not expire a signature after 15 minutes.)"""
+        from bft.workflow.caller_proof import identity_document
+
+        def answer(request: Any) -> tuple[int, bytes]:
+            body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+            if request.url != f"https://sts.{self.region}.amazonaws.com/" or b"Action=GetCallerIdentity" not in body:
+                return 400, b"<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>"
+            caller = verified_caller(self.authorizer, self.region, request, service_wanted="sts")
+            if caller is None:
+                message = b"The request signature we calculated does not match the signature you provided."
+                return 403, b"<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>" + message + (
+                    b"</Message></Error></ErrorResponse>"
+                )
+            arn = caller.session_arn or caller.arn
+            return 200, identity_document(arn, caller.account or self.account_id, caller.userid or arn)
+
+        return answer
 
     def _function_url(self, request: Any) -> tuple[int, bytes]:
         from urllib.parse import urlsplit

@@ -312,7 +312,7 @@ def _decide(env: OfflineAssembly, run: dict[str, Any], *, approve: bool, reason:
     reviewer of the team and not its submitter) before it resumes the run."""
     from botocore.credentials import Credentials as BotoCredentials
 
-    from bft.cli.signed_http import post_json
+    from bft.cli.signed_http import post_decision
     from bft.config import load_config
 
     team = run.get("team", TEAM)
@@ -324,7 +324,7 @@ def _decide(env: OfflineAssembly, run: dict[str, Any], *, approve: bool, reason:
     # The platform team attaches the stack's reviewer policy to each reviewer role (README, onboarding).
     env.store.attach_to_external(reviewer, str(env.stack_output_by_key("ReviewerPolicyArn")))
     issued = env.authorizer.credentials(reviewer, "local-reviewer")
-    status, answer = post_json(
+    status, answer = post_decision(
         str(env.stack_output_by_key("ApprovalFunctionUrl")),
         {"team": team, "requestId": run["requestId"], "approve": approve, "reason": reason},
         credentials=BotoCredentials(issued.access_key, issued.secret_key, issued.token),
