@@ -27,7 +27,7 @@ NOVA = "amazon.nova-micro-v1:0:128k"
 def test_the_sheet_names_everything_a_team_needs(east: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     assert main(["onboarding", "--env", "east", "--team", "tickets", "--config-dir", str(east)]) == 0
     sheet = capsys.readouterr().out
-    assert f"role_arn = {SUBMITTER}" in sheet
+    assert f"credential_process = bft credentials --role-arn {SUBMITTER} --source-profile" in sheet
     assert "region = us-east-1" in sheet
     assert "s3://datasets/tickets/" in sheet
     assert f"- {NOVA}  (default" in sheet

@@ -21,6 +21,7 @@ _SUBCOMMANDS = [
     "convert",
     "pipeline",
     "runs",
+    "credentials",
     "rollback",
     "report",
     "onboarding",

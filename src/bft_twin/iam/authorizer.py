@@ -364,10 +364,52 @@ class Authorizer:
         def _make_api_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
             if getattr(client, "_bft_authorizer", None) is not authorizer:
                 authorizer._attach(client)
-            return original(client, operation_name, api_params)
+            if operation_name == "GetCallerIdentity" and client.meta.service_model.service_name == "sts":
+                known = authorizer._caller_identity(client)
+                if known is not None:  # one of this world's sessions: STS names it (moto knows only its own)
+                    return known
+            result = original(client, operation_name, api_params)
+            if operation_name == "AssumeRole" and client.meta.service_model.service_name == "sts":
+                # Authorized above (trust, caller, source identity): the session's keys must be this world's, so
+                # its later calls are decided as that role's, as AWS does (moto's own keys are unknown here).
+                result = authorizer._issued_by_sts(result, api_params)
+            return result
 
         setattr(BaseClient, "_make_api_call", _make_api_call)  # noqa: B010
         self._patch = original
+
+    def _caller_identity(self, client: BaseClient) -> dict[str, Any] | None:
+        credentials = client._request_signer._credentials  # type: ignore[attr-defined]
+        try:
+            principal = self.principal_of(credentials.access_key if credentials is not None else None)
+        except Undecidable:
+            return None
+        if principal is None:
+            return None
+        return {
+            "UserId": principal.userid or principal.arn,
+            "Account": principal.account or self.account,
+            "Arn": principal.session_arn or principal.arn,
+            "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())},
+        }
+
+    def _issued_by_sts(self, result: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        role_arn, session = str(params["RoleArn"]), str(params["RoleSessionName"])
+        issued = self.credentials(role_arn, session)
+        account, role_name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+        return {
+            **result,
+            "Credentials": {
+                **result["Credentials"],
+                "AccessKeyId": issued.access_key,
+                "SecretAccessKey": issued.secret_key,
+                "SessionToken": issued.token,
+            },
+            "AssumedRoleUser": {
+                **result.get("AssumedRoleUser", {}),
+                "Arn": f"arn:aws:sts::{account}:assumed-role/{role_name}/{session}",
+            },
+        }
 
     def uninstall(self) -> None:
         if self._patch is not None:
