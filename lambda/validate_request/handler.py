@@ -84,6 +84,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ),
         bedrock=aws.client("bedrock"),
         table=aws.resource_table(env("STATE_TABLE")),
+        sfn=aws.client("stepfunctions"),
     )
     logger.info(
         "request accepted", extra={"request_id": run["requestId"], "team": run["team"], "warnings": run["warnings"]}

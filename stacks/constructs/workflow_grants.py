@@ -233,6 +233,14 @@ def grant_steps(
         "The guardrails of whichever team of this environment submitted; read-only.",
     )
     allow("validate_request", ["bedrock:GetFoundationModel"], [foundation])
+    # The team's runs in flight (bft.workflow.request.check_concurrency): its own state machine's executions.
+    machines = machine_pattern(stack, environment)
+    allow("validate_request", ["states:ListExecutions"], [machines])
+    acknowledge(
+        fn["validate_request"].role or scope,
+        f"IAM5[Resource::{resource_text(scope, machines)}]",
+        "Lists the running executions of whichever team's state machine submitted (their fixed name prefix).",
+    )
     # CheckSpendCap (bft.workflow.spend): lists one month's ledger, reads each run's report and ledger entry,
     # and writes the run's own entry. Nothing else of the reports bucket.
     ledger = f"reports/*/{LEDGER_FOLDER}/*"

@@ -122,6 +122,8 @@ class Team(_Strict):
     submitters: list[PrincipalArn] = Field(default_factory=list)
     allowed_base_models: list[ModelId] | None = None  # None: the environment's list
     max_model_units: int | None = Field(default=None, ge=1)
+    # Runs of this team at once (None: the environment's max_concurrent_runs_per_team).
+    max_concurrent_runs: int | None = Field(default=None, ge=1, le=100)
     allow_commitment: bool = False
     throughput_ttl_hours: float | None = Field(default=None, gt=0)
     notification_emails: list[Email] = Field(default_factory=list)
@@ -159,6 +161,9 @@ class EnvironmentConfig(_Strict):
     account: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] | None = None
     region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")] = DEFAULT_REGION
     production: bool = False
+    # How many runs one team may have in flight at once (audit L9): each run's fan-out is bounded, so this bounds
+    # the pipeline's share of the account's Lambda concurrency and Bedrock quotas. A team may set less or more.
+    max_concurrent_runs_per_team: int = Field(default=5, ge=1, le=100)
     log_retention_days: int = 30
     data_retention: DataRetention = DataRetention()
     notification_emails: list[Email] = Field(default_factory=list)
@@ -469,6 +474,12 @@ class EnvironmentConfig(_Strict):
             "reviewers": self.team_reviewers(team),
             "servingEndpoint": team.serving_endpoint,
             "modelRetentionDays": team.custom_model_retention_days,
+            "maxConcurrentRuns": team.max_concurrent_runs or self.max_concurrent_runs_per_team,
+            "concurrencyConfigKey": (
+                f"{self.name}.yaml teams[{self.teams.index(team)}].max_concurrent_runs"
+                if team.max_concurrent_runs
+                else f"{self.name}.yaml max_concurrent_runs_per_team"
+            ),
             # The hard spending cap (bft.workflow.spend) and where it is set, which a refusal names.
             "monthlyCapUsd": team.monthly_cap_usd,
             "capConfigKey": f"{self.name}.yaml teams[{self.teams.index(team)}].monthly_cap_usd",

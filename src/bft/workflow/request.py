@@ -171,8 +171,25 @@ def check_request(
     }
 
 
+def check_concurrency(team: str, team_policy: dict[str, Any], execution_arn: str, *, sfn: Any) -> None:
+    """Refuse a run past its team's concurrent runs (audit L9), counting the team's executions RUNNING now, this
+    one included (the state machine is the team's own: its executions are the team's runs)."""
+    limit = team_policy.get("maxConcurrentRuns")
+    if not isinstance(limit, int) or sfn is None:
+        return
+    machine = execution_arn.replace(":execution:", ":stateMachine:", 1).rsplit(":", 1)[0]
+    running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=min(limit + 1, 1000))
+    others = [e for e in running["executions"] if e["executionArn"] != execution_arn]
+    if len(others) >= limit:
+        raise RequestInvalid(
+            f"team {team} already has {len(others)} run{'s' if len(others) != 1 else ''} in flight, its limit "
+            f"of {limit} (config {team_policy.get('concurrencyConfigKey') or 'max_concurrent_runs_per_team'}): "
+            "wait for one to finish, then submit again with the same requestId; nothing was started"
+        )
+
+
 def validate_request(
-    event: dict[str, Any], policy: dict[str, Any], context: Context, *, bedrock: Any, table: Any
+    event: dict[str, Any], policy: dict[str, Any], context: Context, *, bedrock: Any, table: Any, sfn: Any = None
 ) -> dict[str, Any]:
     """Return the normalized run description, or raise RequestInvalid / BaseModelUnavailable / DuplicateRequest."""
     checked = check_request(
@@ -188,6 +205,7 @@ def validate_request(
         bedrock, checked["baseModelId"], context.now, alternatives=[m for m in allowed if m != checked["baseModelId"]]
     )
     request_id, team_name = checked["requestId"], checked["team"]
+    check_concurrency(team_name, team_policy, context.execution_arn, sfn=sfn)
     # Claimed last: a request that fails validation must not block a corrected resubmission.
     attempt = state.claim_request(
         table, team_name, request_id, context.execution_arn, ttl_seconds=policy["timeouts"]["executionSeconds"]
