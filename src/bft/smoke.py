@@ -472,15 +472,17 @@ class Smoke:
         sfn = self.clients("stepfunctions")
         # The execution's own timeout ends it (its Catch cleans up), so waiting that long always ends.
         deadline = self.clock() + self.config.workflow.execution_timeout_seconds + 600
-        started, entered = self.clock(), None
+        started, said = self.clock(), -1
         while True:
             self.status = str(sfn.describe_execution(executionArn=arn)["status"])
             if self.status != "RUNNING":
                 break
-            state = _current_state(sfn, arn)
-            if state and state != entered:
-                entered = state
-                self.say(f"wait: {state} ({(self.clock() - started) / 60:.0f} min)")
+            # The state it is in is in the execution's history, which the team's role may not read (it carries
+            # task tokens: docs/security.md): say how long it has run, every ten minutes.
+            minutes = int((self.clock() - started) / 60)
+            if minutes // 10 != said:
+                said = minutes // 10
+                self.say(f"wait: running ({minutes} min)")
             if self.clock() > deadline:
                 raise SmokeFailed("wait", f"{arn} still RUNNING past the environment's execution timeout")
             self.sleep(self.poll_seconds)
@@ -581,15 +583,6 @@ class Smoke:
         key = report_key(self.plan.team, self.plan.request_id, name)
         found: dict[str, Any] | None = find_json(self.clients("s3"), self._deployed().reports_bucket, key)
         return found
-
-
-def _current_state(sfn: Any, execution_arn: str) -> str | None:
-    """The state the execution is in, from its newest history events."""
-    events = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=25)["events"]
-    for event in events:
-        if event["type"].endswith("StateEntered"):
-            return str(event["stateEnteredEventDetails"]["name"])
-    return None
 
 
 def new_request_id(now: float | None = None) -> str:

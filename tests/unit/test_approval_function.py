@@ -48,7 +48,7 @@ def fake_sts(request: Any) -> tuple[int, bytes]:
 def proof(decision: Any, signer: str) -> dict[str, str]:
     key = f"ASIA{abs(hash(signer)) % 10**12:012d}"
     SIGNERS[key] = signer
-    return caller_proof.sign(Credentials(key, "secret", "token"), "us-west-2", decision)
+    return caller_proof.make_proof(Credentials(key, "secret", "token"), "us-west-2", decision)
 
 
 @pytest.fixture(autouse=True)
@@ -336,7 +336,7 @@ def test_a_caller_without_stss_word_for_it_is_refused(
 def test_sts_refusing_the_proof_is_a_refusal(env: Env, sfn: RecordingSfn) -> None:
     waiting(env)
     event = url_event(
-        DECISION | {"proof": caller_proof.sign(Credentials("ASIAUNKNOWN", "s", "t"), "us-west-2", DECISION)}
+        DECISION | {"proof": caller_proof.make_proof(Credentials("ASIAUNKNOWN", "s", "t"), "us-west-2", DECISION)}
     )
     status, body = call(event)
     assert status == 403

@@ -190,12 +190,30 @@ def test_missing_credentials_are_named(
     assert "no AWS credentials found" in capsys.readouterr().err
 
 
+@pytest.fixture(autouse=True)
+def sts_answers_the_url_caller() -> Iterator[None]:
+    """The approval function checks `bft approve`'s caller proof with STS (bft.workflow.caller_proof): here STS
+    names whoever the function URL says called (the signature is checked offline in tests/workflow)."""
+    from bft.workflow import caller_proof
+
+    def sts(_request: Any) -> tuple[int, bytes]:
+        return 200, caller_proof.identity_document(_URL_CALLER[0], ACCOUNT, "AROAEXAMPLE:x")
+
+    caller_proof.use_transport(sts)
+    yield
+    caller_proof.use_transport(None)
+
+
+_URL_CALLER = [""]  # the caller the current FunctionUrl stands for
+
+
 class FunctionUrl:
     """Stands in for the approval function's URL with AWS_IAM auth: checks the request is SigV4-signed for
     lambda in the environment's region, takes the caller Lambda would verify, and runs the function's code."""
 
     def __init__(self, table: Any, caller: str) -> None:
         self.table, self.caller = table, caller
+        _URL_CALLER[0] = caller
         self.sfn = RecordingSfn()
         self.requests: list[AWSRequest] = []
 
@@ -220,6 +238,7 @@ class FunctionUrl:
             production=False,
             reviewers={"moderation": [REVIEWER_ROLE]},
             submitters={"moderation": SUBMITTER_ROLE},
+            region=REGION,
         )
         answer = approval.handle_function_url(
             event, settings=lambda: settings, table=lambda name: self.table, sfn=lambda: self.sfn
@@ -262,12 +281,15 @@ def test_approve_and_reject_post_signed_decisions_to_the_function_url(
             ("failure", "tok-r2"),
         ]
         assert {r.url for r in url.requests} == {APPROVAL_URL}
-        assert [json.loads(r.body) for r in url.requests][1] == {
+        sent = [json.loads(r.body) for r in url.requests][1]
+        # The decision, and the proof of who sends it (an STS request signed for this decision).
+        assert {k: v for k, v in sent.items() if k != "proof"} == {
             "team": "moderation",
             "requestId": "r2",
             "approve": False,
             "reason": "overfits",
         }
+        assert "/sts/aws4_request" in sent["proof"]["Authorization"]
         assert "approved r1 (arn:exec:r1)" in capsys.readouterr().out
         assert cli("approve", "--env", "dev", "--team", "moderation", "--request-id", "r1") == 1
         assert "(HTTP 404): request r1 of team moderation is not waiting for approval" in capsys.readouterr().err

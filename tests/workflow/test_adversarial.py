@@ -616,7 +616,7 @@ class TestModerationRunWaitingForApproval:
         forged = _forged_url_event(waiting.request_id)
         if proof == "its-own":
             decision = json.loads(forged["body"]) | {"reason": ""}
-            body = decision | {"proof": caller_proof.sign(_session_credentials(hostile), REGION, decision)}
+            body = decision | {"proof": caller_proof.make_proof(_session_credentials(hostile), REGION, decision)}
             forged["body"] = json.dumps(body)
         with unchanged(world):
             answer = json.loads(

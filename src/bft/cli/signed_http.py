@@ -81,5 +81,5 @@ def post_decision(
 
     if credentials is None:
         return post_json(url, decision, credentials=None, region=region, transport=transport)  # raises NotSigned
-    proof = caller_proof.sign(credentials, region, decision)
+    proof = caller_proof.make_proof(credentials, region, decision)
     return post_json(url, decision | {"proof": proof}, credentials=credentials, region=region, transport=transport)

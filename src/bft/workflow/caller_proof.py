@@ -51,7 +51,7 @@ def endpoint(region: str) -> str:
     return f"https://sts.{region}.{suffix}/"
 
 
-def sign(credentials: Any, region: str, decision: dict[str, Any]) -> dict[str, str]:
+def make_proof(credentials: Any, region: str, decision: dict[str, Any]) -> dict[str, str]:
     """The proof `bft approve` sends: the signed headers of a GetCallerIdentity bound to ``decision``."""
     request = AWSRequest(
         method="POST",
