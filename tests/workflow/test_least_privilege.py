@@ -73,8 +73,14 @@ def test_the_pipeline_needs_most_of_its_statements(report: PrivilegeReport) -> N
     # Every role of the pipeline is exercised: each has a statement some scenario needed.
     roles = {role for statement in report.granted for role in statement.roles}
     used_roles = {role for statement in report.needed for role in statement.roles}
-    # Except a second team's submitter role: the scenarios run one team (the adversarial tests use the other).
-    unused = {role for role in roles - used_roles if not role.startswith("BftLocalTeamSearch/")}
+    # Except a second team's submitter role: the scenarios run one team (the adversarial tests use the other); and
+    # the role AWS Budgets runs a team's cap action as, which no scenario's spend reaches (KEPT says why;
+    # tests/workflow/test_team_cap_action.py plays the action).
+    unused = {
+        role
+        for role in roles - used_roles
+        if not role.startswith("BftLocalTeamSearch/") and "/CapActionRole" not in role
+    }
     assert unused == set(), f"roles no scenario exercised: {sorted(unused)}"
     assert figures["statements_needed"] > figures["statements_granted"] / 2
 

@@ -166,7 +166,11 @@ def test_start_job_without_its_kms_statement_fails_with_kms_access_denied(local_
 
 
 def test_start_job_without_pass_role_fails_naming_iam_pass_role(local_assembly: Path, tmp_path: Path) -> None:
-    [target] = find_statements(local_assembly, lambda s, _siblings, _t, _r: "iam:PassRole" in _actions(s))
+    # StartJob's PassRole of the customization service role (the judge's evaluate function passes another).
+    [target] = find_statements(
+        local_assembly,
+        lambda s, _siblings, _t, _r: "iam:PassRole" in _actions(s) and "CustomizationServiceRole" in json.dumps(s),
+    )
     summary = _run(mutate(local_assembly, tmp_path, target), tmp_path)
     _assert_fails_naming(summary, ["iam:PassRole"])
     assert summary["jobs_started"] == 0

@@ -105,6 +105,11 @@ KEPT: dict[str, str] = {
         "the fake only writes there. Not verifiable offline: check against CloudTrail in a real account"
     ),
     # -- paths no scenario takes ---------------------------------------------------------------------------
+    "*/CapActionRoleDefaultPolicy* iam:AttachRolePolicy|iam:DetachRolePolicy": (
+        "AWS Budgets runs the team's cap action as this role when actual cost reaches monthly_cap_usd "
+        "(stacks/constructs/guardrails.py TeamCap); no scenario spends that much, and the action is played "
+        "offline by tests/workflow/test_team_cap_action.py (env.apply_budget_action)"
+    ),
     "*/WorkflowFunctionsEvaluateRoleDefaultPolicy* bedrock:StopEvaluationJob": (
         "CheckJudge stops the judge's jobs when one failed or they ran past judge_max_polls "
         "(bft.workflow.judge.check); no scenario's judge fails or runs that long (tests/unit/test_judge_workflow.py "
