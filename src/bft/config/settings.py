@@ -462,6 +462,8 @@ class EnvironmentConfig(_Strict):
             "environment": self.name,
             "production": self.production,
             "region": self.region,
+            # None when synthesis is env-agnostic: ValidateRequest takes the account it runs in.
+            "account": self.account,
             "datasetsBucket": datasets_bucket,
             "allowedBaseModels": list(self.allowed_base_models),
             "judgeModels": list(self.judge_models),

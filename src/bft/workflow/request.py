@@ -138,6 +138,9 @@ def check_request(
     validation = _data_uri(event, "validationDataUri", datasets_bucket, team_name, required=False)
     serving = _serving(event.get("serving") or {}, policy, team, team_name, base_model_id)
     evaluation = _evaluation(event.get("evaluation"), datasets_bucket, team_name, policy)
+    if evaluation is not None and customization == REINFORCEMENT:
+        # The evaluation set is answered records of the SFT format; a reinforcement run's is not designed yet.
+        raise RequestInvalid("evaluation: not yet available for reinforcement runs (issue #20); drop evaluation")
     mandatory = policy.get("approvalMandatory", False) is True
     approval = event.get("approvalRequired", True if mandatory else policy["approvalRequiredByDefault"])
     if not isinstance(approval, bool):
