@@ -29,7 +29,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidationRequest.from_event(event)
     logger.append_keys(request_id=request.request_id, team=request.team, base_model_id=request.base_model_id)
     try:
-        result = validate_request(request, s3=aws.client("s3"), reports_bucket=env("REPORTS_BUCKET"))
+        result = validate_request(
+            request,
+            s3=aws.client("s3"),
+            reports_bucket=env("REPORTS_BUCKET"),
+            # Only a team's own grader function is invoked; built-in graders run in this process.
+            lambda_client=aws.client("lambda") if request.grader and "functionArn" in request.grader else None,
+        )
     except DatasetInvalid as exc:
         logger.warning("dataset invalid", extra={"reason": str(exc)})
         raise

@@ -24,6 +24,10 @@ class DatasetInvalid(PipelineError):
     """The dataset breaks a rule of its model family; the message carries the report's S3 URI."""
 
 
+class GraderInvalid(PipelineError):
+    """A reinforcement run's grader failed its check on the team's prompts (contract, spread of rewards, time)."""
+
+
 class DuplicateRequest(PipelineError):
     """Another execution already owns this request id."""
 

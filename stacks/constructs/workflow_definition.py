@@ -101,6 +101,9 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
             "trainingDataUri.$": "$.run.trainingDataUri",
             "validationDataUri.$": "$.run.validationDataUri",
             "hyperParameters.$": "$.run.hyperParameters",
+            "customization.$": "$.run.customization",
+            # A reinforcement run's grader is tried on the prompts here: a broken grader costs nothing.
+            "grader.$": "$.run.grader",
             # Checked with the dataset, before any job: a broken evaluation file must not cost a training.
             "evaluation.$": "$.run.evaluation",
         },
