@@ -18,7 +18,7 @@ from bft import aws
 from bft.aws_errors import typed_errors
 from bft.dataset.s3 import ValidationRequest, validate_request
 from bft.errors import DatasetInvalid
-from bft.workflow.settings import env
+from bft.workflow.settings import env, env_optional
 
 logger = Logger(service="bft")
 
@@ -35,6 +35,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             reports_bucket=env("REPORTS_BUCKET"),
             # Only a team's own grader function is invoked; built-in graders run in this process.
             lambda_client=aws.client("lambda") if request.grader and "functionArn" in request.grader else None,
+            # A built-in grader's run trains on a copy of the prompts that names the grader (bft.dataset.s3).
+            outputs_bucket=env_optional("OUTPUTS_BUCKET"),
         )
     except DatasetInvalid as exc:
         logger.warning("dataset invalid", extra={"reason": str(exc)})

@@ -109,7 +109,8 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
         },
         "$.dataset",
     )
-    start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job")
+    # The dataset step's result: a reinforcement run with a built-in grader trains on its copy of the prompts.
+    start = step("StartJob", fn["start_job"], {"run.$": "$.run", "dataset.$": "$.dataset"}, "$.job")
     wait_job = step(
         "WaitForJob",
         fn["wait_for_job"],

@@ -3,15 +3,19 @@ broken grader fails here, before any job (GraderInvalid names its fault)."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bft.dataset.s3 import ValidationRequest, validate_request
 from bft.errors import DatasetInvalid, GraderInvalid
+from bft.workflow.graders import GraderError
 from tests.unit.test_dataset_rft import NOVA2, lines, prompt
 from tests.unit.test_graders import FakeLambda
-from tests.unit.test_validate_handler import DATA, REPORTS, put, s3  # noqa: F401 (the fixture)
+from tests.unit.test_validate_handler import DATA, REPORTS, FakeContext, put, s3  # noqa: F401 (the fixture)
 
 
 def event(uri: str, grader: dict[str, Any] | None) -> ValidationRequest:
@@ -63,3 +67,38 @@ def test_supervised_records_are_invalid_prompts_and_the_grader_is_not_tried(s3: 
         validate_request(event(uri, {"functionArn": arn}), s3=s3, reports_bucket=REPORTS, lambda_client=client)
     assert client.calls == []
     assert DATA in uri
+
+
+def test_a_builtin_graders_run_trains_on_a_copy_that_names_the_grader(s3: Any) -> None:  # noqa: F811
+    uri = put(s3, "search/prompts.jsonl", lines([prompt(i) for i in range(20)]))
+    grader = {"builtin": "numeric", "options": {"field": "quantity", "tolerance": 0.5}}
+    result = validate_request(event(uri, grader), s3=s3, reports_bucket=REPORTS, outputs_bucket=REPORTS)
+    assert result["preparedTrainingDataUri"] == f"s3://{REPORTS}/search/req-1/rft-prompts.jsonl"
+    body = s3.get_object(Bucket=REPORTS, Key="search/req-1/rft-prompts.jsonl")["Body"].read()
+    copied = [json.loads(line) for line in body.splitlines()]
+    assert len(copied) == 20
+    assert copied[3] == prompt(3) | {"bft_grader": grader}
+
+
+def test_the_pipeline_grader_function_grades_by_the_copys_metadata() -> None:
+    handler = load_grader_handler()
+    record = prompt(2) | {"bft_grader": {"builtin": "numeric", "options": {"field": "quantity"}}}
+    metadata = {key: value for key, value in record.items() if key != "messages"}
+    batch = [
+        {"id": "a", "messages": [*record["messages"], {"role": "assistant", "content": "2"}], "metadata": metadata},
+        {"id": "b", "messages": [*record["messages"], {"role": "assistant", "content": "5"}], "metadata": metadata},
+    ]
+    results = handler.handler(batch, FakeContext())
+    assert [(r["id"], r["aggregate_reward_score"]) for r in results] == [("a", 1.0), ("b", 0.0)]
+    with pytest.raises(GraderError, match="no bft_grader"):
+        handler.handler([{**batch[0], "metadata": {"reference_answer": 2}}], FakeContext())
+
+
+def load_grader_handler() -> Any:
+    path = Path(__file__).resolve().parents[2] / "lambda" / "grader" / "handler.py"
+    spec = importlib.util.spec_from_file_location("grader_handler", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -187,6 +187,28 @@ def grade(name: str, options: dict[str, Any], batch: Any) -> list[dict[str, Any]
     return results
 
 
+# The metadata key naming a record's built-in grader in the job's copy of the prompts (bft.dataset.s3).
+GRADER_KEY = "bft_grader"
+
+
+def grade_by_metadata(batch: Any) -> list[dict[str, Any]]:
+    """The pipeline grader function's work: each record graded by the built-in its metadata names, in order."""
+    if not isinstance(batch, list):
+        raise GraderError("the grader's input must be a list of records")
+    results = []
+    for record in batch:
+        spec = (record.get("metadata") or {}).get(GRADER_KEY) if isinstance(record, dict) else None
+        if not isinstance(spec, dict):
+            raise GraderError(f"record {record.get('id') if isinstance(record, dict) else record!r}: no {GRADER_KEY}")
+        results.extend(grade(str(spec.get("builtin")), dict(spec.get("options") or {}), [record]))
+    return results
+
+
+def with_grader(record: dict[str, Any], builtin: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A prompt record that names its built-in grader for the pipeline's grader function."""
+    return {**record, GRADER_KEY: {"builtin": builtin, "options": options}}
+
+
 # -- the checks every grader must pass before a job may use it -------------------------------------------------
 
 
