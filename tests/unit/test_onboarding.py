@@ -151,3 +151,10 @@ def test_the_docs_show_each_formats_example_record() -> None:
     page = (ROOT / "docs" / "data-formats.md").read_text(encoding="utf-8")
     for data_format in EXAMPLE_RECORDS:
         assert f"`{example_line(data_format)}`" in page, data_format
+
+
+def test_the_sheet_shows_reinforcement_with_an_example_prompt_where_it_is_allowed() -> None:
+    out = sheet(load_config("local-us-east-1"), "moderation", None, why="--offline")
+    assert "customization: fine-tuning (FINE_TUNING), reinforcement (REINFORCEMENT_FINE_TUNING)" in out
+    assert '"reference_answer": {"item": "oat latte"' in out
+    assert "bft grader test" in out
