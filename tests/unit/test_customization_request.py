@@ -4,6 +4,7 @@ anything starts (check_request is what ValidateRequest and the CLI's dry run bot
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from bft.config import load_config
 from bft.errors import BaseModelUnavailable, RequestInvalid
 from bft.workflow.customization import grader_prefix
-from bft.workflow.request import check_request
+from bft.workflow.request import Context, check_request, validate_request
 
 BUCKET = "datasets-bucket"
 NOVA2 = "amazon.nova-2-lite-v1:0:256k"
@@ -135,3 +136,19 @@ def test_a_team_may_name_its_own_grader_function() -> None:
 def test_fine_tuning_takes_no_grader() -> None:
     with pytest.raises(RequestInvalid, match="only a reinforcement run has a grader"):
         check(request(customization="fine-tuning"))
+
+
+def test_validate_request_takes_the_account_from_its_execution_when_the_config_names_none() -> None:
+    foreign = {"functionArn": "arn:aws:lambda:us-east-1:999999999999:function:bft_local-us-east-1_moderation_x"}
+    document = policy()
+    document["account"] = None  # env-agnostic synthesis: no account in the config
+    # Without an account the check cannot tell (check_request accepts it) ...
+    assert check(request(grader=foreign), document)["grader"] == foreign
+    # ... ValidateRequest knows the account its state machine runs in, and refuses before any AWS call.
+    context = Context(
+        execution_arn=f"arn:aws:states:us-east-1:{ACCOUNT}:execution:machine:req-1",
+        execution_name="req-1",
+        now=datetime(2026, 12, 8, tzinfo=UTC),
+    )
+    with pytest.raises(RequestInvalid, match=f"not a function of this account and region \\({ACCOUNT}"):
+        validate_request(request(grader=foreign), document, context, bedrock=None, table=None)
