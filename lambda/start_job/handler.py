@@ -27,4 +27,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         outputs_bucket=env("OUTPUTS_BUCKET"),
         kms_key_arn=env_optional("CUSTOM_MODEL_KMS_KEY"),
         vpc=json.loads(vpc) if vpc else None,
+        grader_function_arn=env_optional("GRADER_FUNCTION_ARN"),
+        dataset=event.get("dataset"),
     )

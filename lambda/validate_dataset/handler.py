@@ -18,7 +18,7 @@ from bft import aws
 from bft.aws_errors import typed_errors
 from bft.dataset.s3 import ValidationRequest, validate_request
 from bft.errors import DatasetInvalid
-from bft.workflow.settings import env
+from bft.workflow.settings import env, env_optional
 
 logger = Logger(service="bft")
 
@@ -29,7 +29,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidationRequest.from_event(event)
     logger.append_keys(request_id=request.request_id, team=request.team, base_model_id=request.base_model_id)
     try:
-        result = validate_request(request, s3=aws.client("s3"), reports_bucket=env("REPORTS_BUCKET"))
+        result = validate_request(
+            request,
+            s3=aws.client("s3"),
+            reports_bucket=env("REPORTS_BUCKET"),
+            # Only a team's own grader function is invoked; built-in graders run in this process.
+            lambda_client=aws.client("lambda") if request.grader and "functionArn" in request.grader else None,
+            # A built-in grader's run trains on a copy of the prompts that names the grader (bft.dataset.s3).
+            outputs_bucket=env_optional("OUTPUTS_BUCKET"),
+        )
     except DatasetInvalid as exc:
         logger.warning("dataset invalid", extra={"reason": str(exc)})
         raise

@@ -29,6 +29,10 @@ class OverCap(PipelineError):
     cannot be read: refused before any job, and the message names the spend, the estimate and the cap."""
 
 
+class GraderInvalid(PipelineError):
+    """A reinforcement run's grader failed its check on the team's prompts (contract, spread of rewards, time)."""
+
+
 class DuplicateRequest(PipelineError):
     """Another execution already owns this request id."""
 

@@ -160,6 +160,19 @@ def write_splits(
     return paths
 
 
+def write_rft_prompts(path: Path, *, count: int = 400, seed: int = 1) -> Path:
+    """The training comments as reinforcement fine-tuning prompts: no answer, the label as reference_answer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for example in examples(count, seed):
+            record = {
+                "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": example.prompt}],
+                "reference_answer": example.label,
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
 def answer_of(record: dict[str, object]) -> str:
     """The expected answer of a record in any of the formats."""
     if "completion" in record:

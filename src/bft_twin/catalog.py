@@ -75,6 +75,9 @@ class FoundationModel:
     body: BodyFamily
     regions: frozenset[str]
     customizations: tuple[str, ...] = ()
+    #: The customizationType values a job on this base may name: the reported ones plus reinforcement
+    #: fine-tuning, which ListFoundationModels never reports (the model catalog's ``customizations``).
+    job_customizations: tuple[str, ...] = ()
     inference_types: tuple[str, ...] = ("ON_DEMAND",)
     input_modalities: tuple[str, ...] = ("TEXT",)
     output_modalities: tuple[str, ...] = ("TEXT",)
@@ -162,6 +165,7 @@ def _entries(model: CatalogModel) -> list[FoundationModel]:
         regions=frozenset(model.regions),
         # As GetFoundationModel reports them: reinforcement fine-tuning is a job's type, not a reported one.
         customizations=tuple(kind for kind in model.customizations if kind in REPORTED_CUSTOMIZATIONS),
+        job_customizations=tuple(model.customizations),
         inference_types=("PROVISIONED",),
         input_modalities=model.input_modalities,
         lifecycle=_published(model.lifecycle),
@@ -178,6 +182,7 @@ def _entries(model: CatalogModel) -> list[FoundationModel]:
         model_id=model.invoke_id,
         regions=fine_tunable.regions if model.provider == "Meta" else _US,
         customizations=(),
+        job_customizations=(),
         inference_types=("ON_DEMAND",),
         hyperparameters=(),
         on_demand_deployment=False,

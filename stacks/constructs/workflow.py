@@ -26,6 +26,7 @@ from constructs import Construct
 
 from bft.registry import state_machine_name, teams_path
 from stacks.constructs.functions import FunctionFactory
+from stacks.constructs.grader_grants import grant_graders
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.workflow_alarms import execution_alarms
 from stacks.constructs.workflow_definition import Timing, definition
@@ -142,7 +143,7 @@ class CustomizationWorkflow(Construct):
                 description="Stream-validate the dataset",
                 timeout=Duration.minutes(15),
                 memory_size=1024,
-                environment={"REPORTS_BUCKET": reports.bucket_name},
+                environment={"REPORTS_BUCKET": reports.bucket_name, "OUTPUTS_BUCKET": outputs.bucket_name},
             ),
             "start_job": make(
                 "start_job",
@@ -232,7 +233,25 @@ class CustomizationWorkflow(Construct):
                 },
             ),
         }
+        # The pipeline's grader, invoked by Bedrock (as the service role) during reinforcement fine-tuning jobs.
+        fn["grader"] = make(
+            "grader",
+            description="Score reinforcement fine-tuning answers with the built-in graders",
+            timeout=Duration.minutes(5),
+            memory_size=512,
+            environment={},
+        )
+        fn["start_job"].add_environment("GRADER_FUNCTION_ARN", fn["grader"].function_arn)
         self.functions = fn
+        grant_graders(
+            self,
+            grader=fn["grader"],
+            service_role=placement.service_role,
+            validate_dataset=fn["validate_dataset"],
+            outputs=outputs,
+            data_key=data_key,
+            environment=environment,
+        )
         grant_steps(
             self,
             fn,

@@ -104,6 +104,9 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
             "trainingDataUri.$": "$.run.trainingDataUri",
             "validationDataUri.$": "$.run.validationDataUri",
             "hyperParameters.$": "$.run.hyperParameters",
+            "customization.$": "$.run.customization",
+            # A reinforcement run's grader is tried on the prompts here: a broken grader costs nothing.
+            "grader.$": "$.run.grader",
             # Checked with the dataset, before any job: a broken evaluation file must not cost a training.
             "evaluation.$": "$.run.evaluation",
         },
@@ -117,7 +120,8 @@ def definition(scope: Construct, fn: Mapping[str, lambda_.IFunction], timing: Ti
         {"phase": "cap", "run.$": "$.run", "dataset.$": "$.dataset"},
         "$.spend",
     )
-    start = step("StartJob", fn["start_job"], {"run.$": "$.run"}, "$.job")
+    # The dataset step's result: a reinforcement run with a built-in grader trains on its copy of the prompts.
+    start = step("StartJob", fn["start_job"], {"run.$": "$.run", "dataset.$": "$.dataset"}, "$.job")
     wait_job = step(
         "WaitForJob",
         fn["wait_for_job"],

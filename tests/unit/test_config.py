@@ -228,7 +228,8 @@ def test_extends_names_another_environment(tmp_path: Path) -> None:
 def test_shipped_offline_worlds_differ_from_local_only_in_region_and_models() -> None:
     local, east = load_config("local"), load_config("local-us-east-1")
     differing = {key for key in type(local).model_fields if getattr(local, key) != getattr(east, key)}
-    assert differing == {"name", "region", "allowed_base_models"}
+    # Reinforcement fine-tuning comes with the region's models (Nova 2 Lite, us-east-1 only).
+    assert differing == {"name", "region", "allowed_base_models", "customization_types"}
 
 
 def test_duplicate_team(tmp_path: Path) -> None:
@@ -445,3 +446,24 @@ def test_local_demo_has_a_reviewer_and_optional_approval() -> None:
     assert not local.production
     assert not local.approval_mandatory
     assert local.team_reviewers(local.team("moderation")) == ["arn:aws:iam::123456789012:role/moderation-reviewers"]
+
+
+def test_a_customization_type_no_allowed_model_supports_is_refused_naming_the_models(tmp_path: Path) -> None:
+    text = NOVA_IN_US_EAST_1 + "customization_types: [fine-tuning, reinforcement]\n"
+    message = error_for(tmp_path, text)
+    assert "customization_types[1]: reinforcement: none of allowed_base_models supports REINFORCEMENT_FINE_TUNING" in (
+        message
+    )
+    assert "models that do: amazon.nova-2-lite-v1:0:256k" in message
+
+
+def test_customization_types_reach_the_policy_and_a_team_may_narrow_them(tmp_path: Path) -> None:
+    text = NOVA_IN_US_EAST_1.replace(
+        "  - amazon.nova-micro-v1:0:128k\n", "  - amazon.nova-micro-v1:0:128k\n  - amazon.nova-2-lite-v1:0:256k\n"
+    ).replace("    max_model_units: 1\n", "    max_model_units: 1\n    customization_types: [reinforcement]\n")
+    config = load_config("dev", write(tmp_path, text + "customization_types: [fine-tuning, reinforcement]\n"))
+    document = config.policy_document("bucket")
+    assert document["customizationTypes"] == ["fine-tuning", "reinforcement"]
+    assert document["teams"]["moderation"]["customizationTypes"] == ["reinforcement"]
+    assert load_config("dev", write(tmp_path, NOVA_IN_US_EAST_1)).customization_types == ["fine-tuning"]
+    assert "['reinforcement'] not in the environment's customization_types ['fine-tuning']" in error_for(tmp_path, text)

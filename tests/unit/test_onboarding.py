@@ -156,3 +156,10 @@ def test_the_docs_show_each_formats_example_record() -> None:
 def test_the_sheet_states_the_team_s_monthly_cap(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["onboarding", "--env", "dev", "--team", "moderation", "--offline"]) == 0
     assert "monthly cap: $2,500: a run that would pass it is refused before any job" in capsys.readouterr().out
+
+
+def test_the_sheet_shows_reinforcement_with_an_example_prompt_where_it_is_allowed() -> None:
+    out = sheet(load_config("local-us-east-1"), "moderation", None, why="--offline")
+    assert "customization: fine-tuning (FINE_TUNING), reinforcement (REINFORCEMENT_FINE_TUNING)" in out
+    assert '"reference_answer": {"item": "oat latte"' in out
+    assert "bft grader test" in out

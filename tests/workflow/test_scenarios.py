@@ -14,7 +14,11 @@ pytestmark = pytest.mark.slow
 # Scenarios that need a model served on demand (a team endpoint) have their own tests, which run them in the
 # us-east-1 world: tests/workflow/test_promotion.py.
 ON_DEMAND = {name for name, s in SCENARIOS.items() if s.on_demand}
-FAILURES = [name for name, s in SCENARIOS.items() if s.outcome != "deployed" and name not in ON_DEMAND]
+# Reinforcement fine-tuning runs on Nova 2 Lite in us-east-1: tests/workflow/test_rft_scenarios.py.
+RFT = ("rft", "rft-broken-grader")
+FAILURES = [
+    name for name, s in SCENARIOS.items() if s.outcome != "deployed" and name not in ON_DEMAND and name not in RFT
+]
 # The evaluation-at-scale scenarios have their own tests below, which also check what every deployment does.
 EVALUATION_AT_SCALE = ("large-evaluation", "evaluation-throttled")
 # Follow-ups that change what the run left (the reaper deletes its throughput): tests/workflow/test_handler_time.py.

@@ -19,6 +19,7 @@ from typing import Any
 _SUBCOMMANDS = [
     "validate",
     "convert",
+    "grader",
     "pipeline",
     "runs",
     "credentials",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bft.cli import EXIT_OK
@@ -96,7 +97,6 @@ def sheet(
     from bft.dataset.formats import CONVERSION, example_line, limits_text
     from bft.families import family_for, serving_kinds
     from bft.registry import SUBMITTER_ROLE_ARN, team_parameter, team_stack_name
-    from bft.workflow.job import CUSTOMIZATION_TYPE
 
     team = config.team(team_name)
     env, region = config.name, config.region
@@ -154,8 +154,7 @@ def sheet(
         f"  reports:         s3://{reports}/reports/{team_name}/<request id>/   (bft report downloads them)",
         "",
         "## What you may run",
-        f"  customization: fine-tuning only ({CUSTOMIZATION_TYPE}: supervised, on your own records); continued",
-        "  pre-training and distillation are not offered by this platform.",
+        *_customizations(team.customization_types or config.customization_types),
         "",
         "## Models you may fine-tune, and how each is served",
     ]
@@ -215,3 +214,27 @@ def sheet(
         f"  approving your runs: {', '.join(reviewers) or 'nobody is configured: ask the platform team'}",
     ]
     return "\n".join(out)
+
+
+def _customizations(types: Sequence[str]) -> list[str]:
+    """The sheet's lines on the customization types the team may use (its config, else the environment's)."""
+    import json
+
+    from bft.dataset.rft import EXAMPLE_RECORD
+    from bft.workflow.customization import CUSTOMIZATIONS
+    from bft.workflow.graders import BUILTINS
+
+    if list(types) == ["fine-tuning"]:
+        return [
+            "  customization: fine-tuning only (FINE_TUNING: supervised, on your own records); reinforcement",
+            "  fine-tuning and distillation are not allowed for your team here (customization_types).",
+        ]
+    lines = [f"  customization: {', '.join(f'{t} ({CUSTOMIZATIONS[t]})' for t in types)}"]
+    if "reinforcement" in types:
+        lines += [
+            "  reinforcement: prompts with a reference answer, scored by a grader (bft submit --customization",
+            f"  reinforcement --grader NAME|ARN; built-in: {', '.join(BUILTINS)}; bft grader test tries one).",
+            "  A prompt:",
+            f"    {json.dumps(EXAMPLE_RECORD, ensure_ascii=False)}",
+        ]
+    return lines

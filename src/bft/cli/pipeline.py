@@ -68,6 +68,20 @@ def register(subparsers: Any) -> None:
     submit.add_argument(
         "--base-model", default=None, help="base model id (default: the team's first allowed model in the config)"
     )
+    submit.add_argument(
+        "--customization",
+        choices=("fine-tuning", "reinforcement", "distillation"),
+        help="fine-tuning (default), reinforcement (prompts + a grader) or distillation (not yet available)",
+    )
+    submit.add_argument(
+        "--grader",
+        metavar="NAME|ARN",
+        help="reinforcement: a built-in grader (exact_match, normalized_match, json_match, regex, numeric) or your "
+        "team's grader function ARN",
+    )
+    submit.add_argument(
+        "--grader-option", action="append", default=[], metavar="NAME=VALUE", help="a built-in grader's option"
+    )
     submit.add_argument("--request-id", help="idempotency key and execution name (default: derived, printed)")
     submit.add_argument("--epochs", type=int, help="epochCount hyperparameter")
     submit.add_argument("--hyperparameter", action="append", default=[], metavar="NAME=VALUE")
@@ -237,6 +251,10 @@ def run_submit(args: argparse.Namespace) -> int:
         return EXIT_NEGATIVE
     if args.approval is not None:
         request["approvalRequired"] = args.approval
+    if args.customization is not None:
+        request["customization"] = args.customization
+    if args.grader is not None or args.grader_option:
+        request["grader"] = _grader(args.grader, args.grader_option)
     try:
         checked = check_request(
             request, config.policy_document(placeholder_bucket), assigned_team=args.team, default_request_id=request_id
@@ -246,7 +264,15 @@ def run_submit(args: argparse.Namespace) -> int:
         return EXIT_NEGATIVE
 
     epochs = int(checked["hyperParameters"].get("epochCount", default_epochs(family)))
-    report = validate_paths(args.base_model, args.training, args.validation, evaluation=args.evaluation, epochs=epochs)
+    print(_customization_line(checked))
+    report = validate_paths(
+        args.base_model,
+        args.training,
+        args.validation,
+        evaluation=args.evaluation,
+        epochs=epochs,
+        customization=checked["customization"],
+    )
     print(summary_text(report))
     if not report.valid:
         print("refused before upload: the dataset is invalid (see above); nothing was uploaded or started")
@@ -256,7 +282,11 @@ def run_submit(args: argparse.Namespace) -> int:
         {"statistics": report.to_dict()["statistics"]},
         config.price_document(),
     )
-    print(_cost_line(cost, epochs, checked["serving"]["modelUnits"]))
+    if checked["customization"] == "reinforcement":
+        # Reinforcement fine-tuning bills the rollouts the grader scores, not the tokens of answered records.
+        print("cost estimate: not yet for reinforcement fine-tuning (its training is billed otherwise)")
+    else:
+        print(_cost_line(cost, epochs, checked["serving"]["modelUnits"]))
     over_cap = _spend_cap(config, args.team, checked["serving"], cost)
     if over_cap:
         print(f"refused before upload: {over_cap}")
@@ -333,6 +363,37 @@ def _spend_cap(config: Any, team_name: str, serving: dict[str, Any], cost: dict[
     for warning in spend.warnings:
         print(f"warning: {warning}")
     return None
+
+
+def _grader(name: str | None, options: list[str]) -> dict[str, Any]:
+    """--grader NAME|ARN and its --grader-option NAME=VALUE (values read as JSON, else as text)."""
+    if name is None:
+        raise UsageError("--grader-option needs --grader NAME")
+    if name.startswith("arn:"):
+        if options:
+            raise UsageError("--grader-option applies to a built-in grader, not to a function ARN")
+        return {"functionArn": name}
+    spec: dict[str, Any] = {"builtin": name}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--grader-option {item!r}: expected NAME=VALUE")
+        try:
+            spec[key] = json.loads(value)
+        except ValueError:
+            spec[key] = value
+    return spec
+
+
+def _customization_line(checked: dict[str, Any]) -> str:
+    line = f"customization: {checked['customization']} ({checked['customizationType']})"
+    grader = checked.get("grader")
+    if grader and "builtin" in grader:
+        options = ", ".join(f"{k}={v!r}" for k, v in grader["options"].items())
+        line += f"; grader: built-in {grader['builtin']}" + (f" ({options})" if options else "")
+    elif grader:
+        line += f"; grader: function {grader['functionArn']}"
+    return line
 
 
 def _text_file(option: str, path: str) -> str:

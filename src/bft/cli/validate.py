@@ -55,6 +55,12 @@ def register(subparsers: Any) -> None:
         help="the base model the data was written for: the migration advice compares it with --base-model "
         "(default: the family whose format the training file is in)",
     )
+    parser.add_argument(
+        "--customization",
+        choices=("fine-tuning", "reinforcement"),
+        default="fine-tuning",
+        help="fine-tuning (default: answered records) or reinforcement (prompts with a reference_answer, graded)",
+    )
     parser.add_argument("--env", help="check against this environment's allowed models (<config dir>/<env>.yaml)")
     parser.add_argument("--team", help="with --env: the team whose allowed models apply")
     add_config_dir(parser)
@@ -83,6 +89,8 @@ def _base_model(args: argparse.Namespace) -> str:
     if args.env is None:
         if args.team is not None:
             raise UsageError("--team needs --env")
+        if args.base_model is None and args.customization == "reinforcement":
+            return _reinforcement_default()
         if args.base_model is None:
             return _live_default(args.training or args.evaluation)
         _note_lifecycle(str(args.base_model))
@@ -106,6 +114,17 @@ def _base_model(args: argparse.Namespace) -> str:
         who = f"team {args.team} in {config.name}" if args.team else f"environment {config.name}"
         raise UsageError(f"--base-model {args.base_model} is not allowed for {who} (allowed: {', '.join(allowed)})")
     return str(args.base_model)
+
+
+def _reinforcement_default() -> str:
+    """The first model the catalog says takes reinforcement fine-tuning today (said on stderr)."""
+    from bft.catalog import catalog, today
+
+    live = [m for r in catalog().regions() for m in catalog().live(r, today(), "REINFORCEMENT_FINE_TUNING")]
+    if not live:
+        raise UsageError("no model takes reinforcement fine-tuning today (`bft models`)")
+    print(f"checking reinforcement prompts for {live[0].model_id}; choose another with --base-model", file=sys.stderr)
+    return live[0].model_id
 
 
 def _live_default(training: str | None) -> str:
@@ -149,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
     except BaseModelUnavailable as exc:
         raise UsageError(str(exc)) from exc
     epochs = default_epochs(family)
+    if args.customization == "reinforcement":
+        return _run_reinforcement(args)
     if args.epochs is not None:
         try:
             epochs = int(check_hyperparameters(family, {"epochCount": args.epochs})["epochCount"])
@@ -205,3 +226,20 @@ def _migration(args: argparse.Namespace, family: ModelFamily, source: ModelFamil
         return None
     files = [("training", args.training)] + ([("validation", args.validation)] if args.validation else [])
     return plan_migration(args.base_model, family, files, source=source)
+
+
+def _run_reinforcement(args: argparse.Namespace) -> int:
+    """Reinforcement prompts (bft.dataset.rft): no evaluation file, no migration advice (no other format)."""
+    if args.training is None or args.evaluation is not None:
+        raise UsageError("--customization reinforcement checks a prompts file (and --validation): no --evaluation")
+    _require_file(args.training)
+    _require_file(args.validation)
+    try:
+        report = validate_paths(args.base_model, args.training, args.validation, customization="reinforcement")
+    except OSError as exc:
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    if args.json:
+        print(dumps(report.to_dict()).decode("utf-8"))
+    else:
+        print(summary_text(report, by_record=args.by_record))
+    return EXIT_OK if report.valid else EXIT_NEGATIVE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
@@ -105,6 +105,15 @@ class Prices(_Strict):
         return self
 
 
+# The customization types a request may ask for (bft.workflow.customization): supervised fine-tuning, reinforcement
+# fine-tuning with a grader, distillation from a teacher.
+CustomizationName = Literal["fine-tuning", "reinforcement", "distillation"]
+
+
+def _fine_tuning_only() -> list[CustomizationName]:
+    return ["fine-tuning"]
+
+
 class ReaperConfig(_Strict):
     """The scheduled cost guardrail: deletes the pipeline's expired non-prod throughputs and old custom models."""
 
@@ -141,6 +150,8 @@ class Team(_Strict):
     # The team's custom models that nothing serves (and no endpoint keeps as its rollback target) are deleted
     # by the reaper after this many days; None: the environment's reaper.custom_model_retention_days.
     custom_model_retention_days: int | None = Field(default=None, ge=1, le=3650)
+    # The customization types this team may use, a subset of the environment's; None: the environment's.
+    customization_types: list[CustomizationName] | None = None
 
     @model_validator(mode="after")
     def _someone_submits(self) -> Team:
@@ -193,6 +204,9 @@ class EnvironmentConfig(_Strict):
     # The evaluator models a request may name as its LLM judge (evaluation.scorer llm_judge): each a judge of the
     # model catalog offered in the region. None by default: a judge's tokens are billed, the platform opts in.
     judge_models: list[ModelId] = Field(default_factory=list)
+    # The customization types a request may ask for here (teams may narrow it): supervised fine-tuning only
+    # unless the platform opts in. A type no allowed model supports in the region is refused at synthesis.
+    customization_types: list[CustomizationName] = Field(default_factory=_fine_tuning_only)
     powertools_layer_version: int = Field(default=27, ge=1)
 
     @model_validator(mode="before")
@@ -228,6 +242,7 @@ class EnvironmentConfig(_Strict):
             )
         self._check_models_offered(_today(info))
         self._check_judges_offered()
+        self._check_customization_types(_today(info))
         names = [team.name for team in self.teams]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -348,6 +363,32 @@ class EnvironmentConfig(_Strict):
                     anchor=("judge_models",),
                 )
 
+    def _check_customization_types(self, on: date) -> None:
+        """Each type allowed is supported by at least one allowed model in the region (the model catalog), and
+        a team's types are the environment's."""
+        api = {
+            "fine-tuning": "FINE_TUNING",
+            "reinforcement": "REINFORCEMENT_FINE_TUNING",
+            "distillation": "DISTILLATION",
+        }
+        for index, kind in enumerate(self.customization_types):
+            live = {m.model_id for m in catalog().live(self.region, on, api[kind])}
+            if not live & set(self.allowed_base_models):
+                raise _Invalid(
+                    ("customization_types", index),
+                    f"{kind}: none of allowed_base_models supports {api[kind]} in {self.region} (models that do: "
+                    f"{', '.join(sorted(live)) or 'none here'})",
+                    anchor=("customization_types",),
+                )
+        for index, team in enumerate(self.teams):
+            outside = sorted(set(team.customization_types or []) - set(self.customization_types))
+            if outside:
+                raise _Invalid(
+                    ("teams", index, "customization_types"),
+                    f"{outside} not in the environment's customization_types {self.customization_types} "
+                    f"(team {team.name})",
+                )
+
     def _check_endpoint_served_on_demand(self, index: int, team: Team) -> None:
         """An endpoint is an on-demand custom model deployment: at least one of the team's models must be served
         on demand (bft.families.serving_kinds), or no run could ever promote into it."""
@@ -437,9 +478,12 @@ class EnvironmentConfig(_Strict):
             "environment": self.name,
             "production": self.production,
             "region": self.region,
+            # None when synthesis is env-agnostic: ValidateRequest takes the account it runs in.
+            "account": self.account,
             "datasetsBucket": datasets_bucket,
             "allowedBaseModels": list(self.allowed_base_models),
             "judgeModels": list(self.judge_models),
+            "customizationTypes": list(self.customization_types),
             "servingKinds": dict(self.serving_kinds),
             "approvalRequiredByDefault": self.approval_required or self.approval_mandatory,
             "approvalMandatory": self.approval_mandatory,
@@ -483,6 +527,7 @@ class EnvironmentConfig(_Strict):
             # The hard spending cap (bft.workflow.spend) and where it is set, which a refusal names.
             "monthlyCapUsd": team.monthly_cap_usd,
             "capConfigKey": f"{self.name}.yaml teams[{self.teams.index(team)}].monthly_cap_usd",
+            "customizationTypes": list(team.customization_types or []),
         }
 
     def price_document(self) -> dict[str, Any]:

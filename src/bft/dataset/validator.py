@@ -60,6 +60,7 @@ from bft.dataset.parsing import (
     strict_rejection,
 )
 from bft.dataset.report import FileSummary, Issue, IssueGroups, Report
+from bft.dataset.rft import rft_checker, rft_family
 from bft.dataset.rules import Content, RecordError, RecordInvalid, make_checker
 from bft.dataset.stats import EXACT_BUCKETS, RecordStats
 from bft.families import ModelFamily, default_epochs, family_for
@@ -164,11 +165,16 @@ class DatasetValidator:
         team: str | None = None,
         max_issues: int = MAX_ISSUES,
         backend: tuple[str, Loads] | None = None,
+        customization: str = "fine-tuning",
     ) -> None:
         self.base_model_id = base_model_id
         self.family: ModelFamily = family_for(base_model_id)
         self.parser, self._loads = backend or default_backend()
-        self._check = make_checker(self.family, base_model_id, dataset_bucket, team)
+        if customization == "reinforcement":  # prompts with a reference answer, not answered records
+            self.family = rft_family(self.family)
+            self._check = rft_checker(self.family)
+        else:
+            self._check = make_checker(self.family, base_model_id, dataset_bucket, team)
         self._max_issues = max_issues
         self._file_errors: list[Issue] = []
         self._line_errors: list[Issue] = []
@@ -542,9 +548,10 @@ def validate_lines(
     validation_name: str = "validation.jsonl",
     max_issues: int = MAX_ISSUES,
     backend: tuple[str, Loads] | None = None,
+    customization: str = "fine-tuning",
 ) -> Report:
     """Validate in-memory or streamed byte lines (tests, notebooks)."""
-    validator = DatasetValidator(base_model_id, max_issues=max_issues, backend=backend)
+    validator = DatasetValidator(base_model_id, max_issues=max_issues, backend=backend, customization=customization)
     validator.add_file("training", training_name, training)
     if validation is not None:
         validator.add_file("validation", validation_name, validation)
@@ -561,12 +568,14 @@ def validate_paths(
     epochs: int | None = None,
     max_issues: int = MAX_ISSUES,
     backend: tuple[str, Loads] | None = None,
+    customization: str = "fine-tuning",
 ) -> Report:
     """Validate local files, streaming each in 1 MiB chunks (OSError if one cannot be opened).
 
-    ``training`` may be None when only an evaluation file is checked.
+    ``training`` may be None when only an evaluation file is checked. ``customization`` reinforcement: the
+    prompt format of reinforcement fine-tuning (:mod:`bft.dataset.rft`).
     """
-    validator = DatasetValidator(base_model_id, max_issues=max_issues, backend=backend)
+    validator = DatasetValidator(base_model_id, max_issues=max_issues, backend=backend, customization=customization)
     for role, path in (("training", training), ("validation", validation), ("evaluation", evaluation)):
         if path is None:
             continue

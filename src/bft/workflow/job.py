@@ -21,9 +21,10 @@ from bft.workflow.ownership import require_own
 
 logger = logging.getLogger(__name__)
 TERMINAL = ("Completed", "Failed", "Stopped")
-# The one customization the pipeline starts (bft onboarding tells each team): supervised fine-tuning on labelled
-# records. Continued pre-training and distillation are Bedrock customizations this pipeline does not start.
+# The customization of a run that names none (runs started before the type was part of the request): supervised
+# fine-tuning. Reinforcement fine-tuning is the other the pipeline starts; distillation is not yet.
 CUSTOMIZATION_TYPE = "FINE_TUNING"
+RFT = "REINFORCEMENT_FINE_TUNING"
 # docs/bedrock-behaviour.md#job-name-in-use
 JOB_NAME_IN_USE = "The provided job name is currently in use."
 
@@ -36,21 +37,38 @@ def start_job(
     outputs_bucket: str,
     kms_key_arn: str | None,
     vpc: dict[str, list[str]] | None,
+    grader_function_arn: str | None = None,
+    dataset: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """CreateModelCustomizationJob with a token derived from the request: a retry never starts a second job."""
+    """CreateModelCustomizationJob with a token derived from the request: a retry never starts a second job.
+
+    A reinforcement run (``run["customizationType"]`` REINFORCEMENT_FINE_TUNING) names its grader in
+    ``customizationConfig.rftConfig`` (the team's function, else the pipeline's ``grader_function_arn``) with its
+    typed hyperparameters there, and trains on ValidateDataset's copy of the prompts when it wrote one."""
+    customization = run.get("customizationType", CUSTOMIZATION_TYPE)
+    training = (dataset or {}).get("preparedTrainingDataUri") or run["trainingDataUri"]
     params: dict[str, Any] = {
         "jobName": run["jobName"],
         "customModelName": run["customModelName"],
         "roleArn": role_arn,
         "clientRequestToken": run["clientRequestToken"],
         "baseModelIdentifier": run["baseModelId"],
-        "customizationType": CUSTOMIZATION_TYPE,
-        "trainingDataConfig": {"s3Uri": run["trainingDataUri"]},
+        "customizationType": customization,
+        "trainingDataConfig": {"s3Uri": training},
         "outputDataConfig": {"s3Uri": f"s3://{outputs_bucket}/{run['team']}/{run['requestId']}/a{run['attempt']}/"},
         "hyperParameters": run["hyperParameters"],
         "jobTags": run["tags"],
         "customModelTags": run["tags"],
     }
+    if customization == RFT:
+        grader = run.get("grader") or {}
+        lambda_arn = grader.get("functionArn") or grader_function_arn
+        if not lambda_arn:
+            raise RequestInvalid("grader: the pipeline has no grader function configured (GRADER_FUNCTION_ARN)")
+        rft: dict[str, Any] = {"graderConfig": {"lambdaGrader": {"lambdaArn": lambda_arn}}}
+        if params.pop("hyperParameters"):
+            rft["hyperParameters"] = run["hyperParameters"]
+        params["customizationConfig"] = {"rftConfig": rft}
     if run.get("validationDataUri"):
         params["validationDataConfig"] = {"validators": [{"s3Uri": run["validationDataUri"]}]}
     if kms_key_arn:

@@ -40,7 +40,7 @@ from typing import Any
 
 from bft.workflow.json_schema import canonical, validate
 
-__all__ = ["METRICS", "expected_value", "parse_answer", "record_f1", "score_json", "tool_call_text"]
+__all__ = ["METRICS", "compare", "expected_value", "parse_answer", "record_f1", "score_json", "tool_call_text"]
 
 # What json_match returns that a gate may use (each "higher is better"), in report order.
 METRICS = ("structural_match", "field_f1", "field_precision", "field_recall", "parse_rate", "schema_valid")
@@ -186,6 +186,12 @@ def _record(expected_text: str, answer_text: str, normalize: Callable[[str], str
     precision, recall = common / len(got), common / len(want)
     f1 = 2 * precision * recall / (precision + recall) if common else 0.0
     return _Record(True, True, precision, recall, f1, answer)
+
+
+def compare(expected: str, answer: str, normalize: Callable[[str], str]) -> tuple[float, float, float, bool]:
+    """One record's (precision, recall, F1, parsed): what a grader reports per answer."""
+    found = _record(expected, answer, normalize)
+    return found.precision, found.recall, found.f1, found.parsed
 
 
 def record_f1(expected: str, answer: str, normalize: Callable[[str], str]) -> float:

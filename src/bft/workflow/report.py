@@ -26,6 +26,7 @@ OUTCOMES = {
     "DuplicateRequest": "duplicate",
     "OverCap": "over_cap",
     "DatasetInvalid": "dataset_invalid",
+    "GraderInvalid": "grader_invalid",
     "JobFailed": "job_failed",
     "JobStopped": "job_stopped",
     "ThroughputFailed": "pt_failed",
@@ -60,6 +61,10 @@ RUNBOOK = {
         "epochs or records, serving on demand), or ask the platform team to raise the cap."
     ),
     "dataset_invalid": "Open the validation report, fix the lines it names, run `bft validate` locally, resubmit.",
+    "grader_invalid": (
+        "The grader failed its check on your prompts (the message says which: contract, spread or time); no job "
+        "was started. Reproduce it with `bft grader test GRADER --data FILE`, fix the grader, resubmit."
+    ),
     "job_failed": "Read Bedrock's failure message above; most are data or quota problems. Resubmit after fixing.",
     "job_stopped": "Someone or the timeout stopped the job. Resubmit if it was not intended.",
     # pt_*: the outcome names predate on-demand deployments; they cover both ways of serving.

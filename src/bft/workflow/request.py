@@ -16,6 +16,13 @@ from bft.errors import BaseModelUnavailable, PipelineError, RequestInvalid
 from bft.families import SERVING_KINDS, check_hyperparameters, family_for, serving_kinds
 from bft.names import ENDPOINT_NAME, ENDPOINT_NAME_LIMIT, REQUEST_ID, endpoint_deployment_name, run_names
 from bft.workflow import state
+from bft.workflow.customization import (
+    CUSTOMIZATIONS,
+    REINFORCEMENT,
+    check_customization,
+    check_grader,
+    check_rft_hyperparameters,
+)
 from bft.workflow.json_schema import SchemaError, check_schema
 from bft.workflow.ownership import run_tags
 from bft.workflow.rubric import LLM_JUDGE, check_judge
@@ -40,6 +47,8 @@ KNOWN_FIELDS = {
     "approvalRequired",
     "requestId",
     "jobTimeoutSeconds",
+    "customization",
+    "grader",
 }
 SERVING_FIELDS = {"kind", "modelUnits", "commitment", "ttlHours", "keep", "endpoint"}
 ON_DEMAND = "on-demand-deployment"
@@ -113,16 +122,25 @@ def check_request(
             f"baseModelId: {base_model_id!r} is not allowed for team {team_name} (allowed: {', '.join(allowed)})"
         )
     family = family_for(base_model_id)
+    customization = check_customization(event, policy, team_name, base_model_id, on or today())
+    grader = check_grader(event.get("grader"), customization, policy, team_name)
     hyper = event.get("hyperParameters") or {}
     if not isinstance(hyper, dict):
         raise RequestInvalid("hyperParameters must be an object of name to value")
-    hyperparameters = check_hyperparameters(family, hyper)
+    hyperparameters: dict[str, Any]
+    if customization == REINFORCEMENT:
+        hyperparameters = check_rft_hyperparameters(family.name, hyper)
+    else:
+        hyperparameters = check_hyperparameters(family, hyper)
 
     datasets_bucket = policy["datasetsBucket"]
     training = _data_uri(event, "trainingDataUri", datasets_bucket, team_name, required=True)
     validation = _data_uri(event, "validationDataUri", datasets_bucket, team_name, required=False)
     serving = _serving(event.get("serving") or {}, policy, team, team_name, base_model_id)
     evaluation = _evaluation(event.get("evaluation"), datasets_bucket, team_name, policy)
+    if evaluation is not None and customization == REINFORCEMENT:
+        # The evaluation set is answered records of the SFT format; a reinforcement run's is not designed yet.
+        raise RequestInvalid("evaluation: not yet available for reinforcement runs (issue #20); drop evaluation")
     mandatory = policy.get("approvalMandatory", False) is True
     approval = event.get("approvalRequired", True if mandatory else policy["approvalRequiredByDefault"])
     if not isinstance(approval, bool):
@@ -160,6 +178,9 @@ def check_request(
         "environment": policy["environment"],
         "baseModelId": base_model_id,
         "family": family.name,
+        "customization": customization,
+        "customizationType": CUSTOMIZATIONS[customization],
+        "grader": grader,
         "hyperParameters": hyperparameters,
         "trainingDataUri": training,
         "validationDataUri": validation,
@@ -192,6 +213,8 @@ def validate_request(
     event: dict[str, Any], policy: dict[str, Any], context: Context, *, bedrock: Any, table: Any, sfn: Any = None
 ) -> dict[str, Any]:
     """Return the normalized run description, or raise RequestInvalid / BaseModelUnavailable / DuplicateRequest."""
+    # A team's grader function must be of this account: the one the state machine runs in.
+    policy = {**policy, "account": policy.get("account") or _account_of(context.execution_arn)}
     checked = check_request(
         event,
         policy,
@@ -202,7 +225,11 @@ def validate_request(
     team_policy = policy["teams"][checked["team"]]
     allowed = team_policy.get("allowedBaseModels") or policy["allowedBaseModels"]
     lifecycle, warnings = check_base_model(
-        bedrock, checked["baseModelId"], context.now, alternatives=[m for m in allowed if m != checked["baseModelId"]]
+        bedrock,
+        checked["baseModelId"],
+        context.now,
+        alternatives=[m for m in allowed if m != checked["baseModelId"]],
+        customization_type=checked["customizationType"],
     )
     request_id, team_name = checked["requestId"], checked["team"]
     check_concurrency(team_name, team_policy, context.execution_arn, sfn=sfn)
@@ -228,9 +255,17 @@ def validate_request(
 
 
 def check_base_model(
-    bedrock: Any, base_model_id: str, now: datetime, *, alternatives: list[str] | tuple[str, ...] = ()
+    bedrock: Any,
+    base_model_id: str,
+    now: datetime,
+    *,
+    alternatives: list[str] | tuple[str, ...] = (),
+    customization_type: str = "FINE_TUNING",
 ) -> tuple[dict[str, Any], list[str]]:
-    """GetFoundationModel, the account's live answer: fine-tunable here, ACTIVE and not past end of life.
+    """GetFoundationModel, the account's live answer: customizable here, ACTIVE and not past end of life.
+
+    Reinforcement fine-tuning is never among a model's ``customizationsSupported`` (botocore's
+    ModelCustomization enum has no such value): the model catalog decided it in :func:`check_request`.
 
     A refusal for end of life names the models to move to: those of ``alternatives`` (the team's other
     allowed models) that Bedrock reports ACTIVE and fine-tunable here, or says that none is.
@@ -244,8 +279,10 @@ def check_base_model(
 
     with bedrock_call("GetFoundationModel", on_error=unavailable):
         details = bedrock.get_foundation_model(modelIdentifier=base_model_id)["modelDetails"]
-    if "FINE_TUNING" not in details.get("customizationsSupported", []):
-        raise BaseModelUnavailable(f"baseModelId: {base_model_id} does not support fine-tuning in this region")
+    supported = details.get("customizationsSupported", [])
+    if customization_type != "REINFORCEMENT_FINE_TUNING" and customization_type not in supported:
+        kind = "fine-tuning" if customization_type == "FINE_TUNING" else customization_type
+        raise BaseModelUnavailable(f"baseModelId: {base_model_id} does not support {kind} in this region")
     lifecycle = details.get("modelLifecycle") or {}
     status = lifecycle.get("status", "ACTIVE")
     end_of_life = lifecycle.get("endOfLifeTime")
@@ -300,6 +337,11 @@ def active_alternatives(bedrock: Any, models: list[str] | tuple[str, ...], now: 
         ):
             found.append(model)
     return found
+
+
+def _account_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
 
 
 def _no_unknown(obj: dict[str, Any], known: set[str], prefix: str) -> None:

@@ -234,6 +234,14 @@ class FakeBedrock(_Wiring, _Plans, _Jobs, _Evaluations, _Serving, _Foundation, _
         self._deliver()
         return found
 
+    def customization_jobs(self) -> list[dict[str, Any]]:
+        """GetModelCustomizationJob views of every customization job, oldest first."""
+        with self._lock:
+            self._advance(self._sim_now())
+            found = [self._job_view(j) for j in sorted(self._jobs.values(), key=lambda j: j.created)]
+        self._deliver()
+        return found
+
     def running_jobs(self) -> list[dict[str, Any]]:
         """GetModelCustomizationJob views of jobs still InProgress or Stopping."""
         with self._lock:

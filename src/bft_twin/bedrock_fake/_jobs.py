@@ -31,6 +31,8 @@ from bft_twin.bedrock_fake._records import (
 from bft_twin.bedrock_fake._wire import ServiceError
 from bft_twin.catalog import FoundationModel
 
+RFT = "REINFORCEMENT_FINE_TUNING"
+
 
 class _Jobs(_Core):
     """CreateModelCustomizationJob, Get/Stop/List, and Get/Delete/ListCustomModels."""
@@ -49,7 +51,7 @@ class _Jobs(_Core):
         if base is None:
             # Assumption: unknown ids and models not offered in this region get the invalid-identifier error.
             raise ServiceError("ValidationException", _INVALID_MODEL)
-        if customization not in base.customizations:
+        if customization not in (base.job_customizations or base.customizations):
             raise ServiceError(
                 "ValidationException",
                 f"The model {base.model_id} does not support {customization} customization in {self.region}.",
@@ -96,6 +98,38 @@ class _Jobs(_Core):
                 )
             parsed[name] = value
         return parsed
+
+    def _check_customization_config(self, customization: str, request: dict[str, Any]) -> dict[str, float]:
+        """customizationConfig's rules beyond botocore's shapes (which the wire layer checks, ranges included).
+        Returns the RFT hyperparameters, typed."""
+        config = request.get("customizationConfig") or {}
+        rft = config.get("rftConfig")
+        if customization != RFT:
+            if rft is not None:
+                # Assumption: wording; an rftConfig on another type is refused.
+                raise ServiceError("ValidationException", "rftConfig is only valid for REINFORCEMENT_FINE_TUNING.")
+            return {}
+        if not isinstance(rft, dict) or "lambdaArn" not in ((rft.get("graderConfig") or {}).get("lambdaGrader") or {}):
+            # Assumption: RFT needs a grader (the shape makes rftConfig optional; the user guide does not).
+            raise ServiceError(
+                "ValidationException", "REINFORCEMENT_FINE_TUNING requires customizationConfig.rftConfig.graderConfig."
+            )
+        if request.get("hyperParameters"):
+            # Assumption: RFT takes its hyperparameters in rftConfig only (the string map is supervised's).
+            raise ServiceError(
+                "ValidationException",
+                "Hyperparameters for REINFORCEMENT_FINE_TUNING go in customizationConfig.rftConfig.hyperParameters.",
+            )
+        arn = rft["graderConfig"]["lambdaGrader"]["lambdaArn"]
+        parts = arn.split(":")
+        if len(parts) < 7 or parts[3] != self.region or parts[4] != self.account_id:
+            # Assumption: a grader of another account or region cannot be invoked with the job's role.
+            raise ServiceError(
+                "ValidationException", f"The grader Lambda function {arn} is not in this account and Region."
+            )
+        # The ranges are botocore's shape constraints, which the wire layer enforces with AWS's wording.
+        values = dict(rft.get("hyperParameters") or {})
+        return {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
 
     def _job_s3(self, role_arn: str, job_arn: str) -> Any:
         """The S3 client the job uses: as its service role when the world checks permissions."""
@@ -151,7 +185,9 @@ class _Jobs(_Core):
         if taken:
             # Assumption: duplicate custom model name -> ValidationException (unconfirmed; could be Conflict).
             raise ServiceError("ValidationException", f"The provided custom model name {model_name} is already in use.")
-        self._check_hyperparameters(base, request.get("hyperParameters") or {})
+        self._check_customization_config(customization, request)
+        if customization != RFT:
+            self._check_hyperparameters(base, request.get("hyperParameters") or {})
         training = request["trainingDataConfig"]
         if "invocationLogsConfig" in training:
             raise NotImplementedError("Bedrock fake: training from invocation logs is not implemented")
@@ -239,11 +275,17 @@ class _Jobs(_Core):
 
     def _complete_job(self, job: Job, at: float) -> None:
         request = job.request
-        hp = self._check_hyperparameters(job.base, request.get("hyperParameters") or {})
+        customization = request.get("customizationType", "FINE_TUNING")
+        if customization == RFT:
+            # Simulated: the policy is fit to the reference answers, as if the grader rewarded them; the
+            # grader is not invoked in process yet.
+            hp = {"epochCount": 2.0} | self._check_customization_config(customization, request)
+        else:
+            hp = self._check_hyperparameters(job.base, request.get("hyperParameters") or {})
         validators = (request.get("validationDataConfig") or {}).get("validators") or []
         # Haiku scales a multiplier, the other families set the rate itself: compare with the default.
         rate = job.base.hyperparameter("learningRateMultiplier") or job.base.hyperparameter("learningRate")
-        lr_factor = hp[rate.name] / rate.default if rate is not None and rate.default else 1.0
+        lr_factor = hp[rate.name] / rate.default if rate is not None and rate.default and rate.name in hp else 1.0
         # The simulated training takes no simulated time (the job's duration is planned): the clock is frozen.
         with self._stand_in():
             try:
@@ -348,6 +390,8 @@ class _Jobs(_Core):
             "baseModelArn": job.base.arn(self.region),
             "customizationType": request.get("customizationType", "FINE_TUNING"),
         }
+        if request.get("customizationConfig") and not summary:
+            view["customizationConfig"] = copy.deepcopy(request["customizationConfig"])
         if job.end is not None:
             view["endTime"] = _dt(job.end)
         if summary:
@@ -425,6 +469,8 @@ class _Jobs(_Core):
             "creationTime": _dt(model.created),
             "modelStatus": "Active",
         }
+        if job.request.get("customizationConfig"):
+            view["customizationConfig"] = copy.deepcopy(job.request["customizationConfig"])
         if model.kms_key_arn:
             view["modelKmsKeyArn"] = model.kms_key_arn
         if job.training_loss is not None:

@@ -82,6 +82,13 @@ def parse_record(record: Any) -> Example | None:
     if isinstance(record.get("prompt"), str) and isinstance(record.get("completion"), str):
         return Example(record["prompt"], record["completion"].strip())
     messages = record.get("messages")
+    if "reference_answer" in record and isinstance(messages, list):
+        # A reinforcement fine-tuning prompt: the simulated policy learns the reference answer.
+        reference = record["reference_answer"]
+        answer = reference if isinstance(reference, str) else json.dumps(reference, separators=(",", ":"))
+        parts = [_text(m.get("content")) for m in messages if isinstance(m, dict)]
+        prompt = "\n".join(p for p in parts if p)
+        return Example(prompt, answer.strip()) if prompt and answer.strip() else None
     if not isinstance(messages, list) or len(messages) < 2:
         return None
     *history, last = messages

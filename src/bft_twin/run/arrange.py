@@ -90,6 +90,8 @@ def write_data(scratch: Path, plan: Plan) -> dict[str, Path]:
         "evaluation": data["evaluation"],
         "broken": broken,
         "shuffled": shuffled,
+        # The same comments as reinforcement fine-tuning prompts (the rft scenarios train on them).
+        "rft-prompts": sample_data.write_rft_prompts(scratch / "data" / "rft-prompts.jsonl"),
     }
 
 
@@ -488,3 +490,32 @@ def _service_role_invoke(env: OfflineAssembly) -> Callable[[str, str, str], str 
         return access_denied_message(request, decision)
 
     return may_invoke
+
+
+def service_role_may_grade(env: OfflineAssembly, role_arn: str, job_arn: str, function_arn: str) -> str | None:
+    """Whether a reinforcement job's service role may invoke ``function_arn`` (its grader): Bedrock assumes the
+    role (its trust policy decides, with this job as aws:SourceArn) and invokes the function as the role; AWS's
+    denial message, or None."""
+    from bft_twin.iam.actions import Call
+    from bft_twin.iam.authorizer import AccessDeniedError
+    from bft_twin.iam.evaluate import AuthRequest, access_denied_message
+    from bft_twin.iam.model import Principal
+
+    try:
+        credentials = env.authorizer.assume_role(
+            Principal("bedrock.amazonaws.com", type="Service"),
+            role_arn,
+            "bedrock-customization-job",
+            context={"aws:SourceAccount": env.account_id, "aws:SourceArn": job_arn},
+        )
+    except AccessDeniedError as denied:
+        return str(denied)
+    issued = env.authorizer.issued(credentials.access_key)
+    assert issued is not None
+    call = Call("lambda", "Invoke", {"FunctionName": function_arn}, env.region, env.account_id)
+    refused = env.authorizer.decide(issued[0], call)
+    if refused is None:
+        return None
+    needed, decision = refused
+    request = AuthRequest(issued[0], needed.action, needed.resource, {}, resource_account=env.account_id)
+    return access_denied_message(request, decision)

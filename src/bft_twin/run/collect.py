@@ -78,6 +78,19 @@ def collect(
         "dataset_errors": _dataset_errors(documents.get("dataset-validation.json"), own_files),
         "jobs_started": fake.counters.jobs_started,
         "jobs_left_running": len(fake.running_jobs()),
+        # Each customization job as GetModelCustomizationJob shows it: its type, and a reinforcement job's grader.
+        "jobs": [
+            {
+                "name": j["jobName"],
+                "status": j["status"],
+                "customizationType": j["customizationType"],
+                "grader": ((j.get("customizationConfig") or {}).get("rftConfig") or {})
+                .get("graderConfig", {})
+                .get("lambdaGrader", {})
+                .get("lambdaArn"),
+            }
+            for j in fake.customization_jobs()
+        ],
         # The LLM judge's evaluation jobs (evaluation.scorer llm_judge), each as GetEvaluationJob shows it; those
         # still running (or stopping) bill the judge's tokens, as a running customization job bills training.
         "evaluation_jobs": [

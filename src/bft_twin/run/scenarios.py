@@ -73,6 +73,24 @@ def _judge_start_timed_out(world: World) -> None:
     world.slow_step("Evaluate", phase="judge-start")
 
 
+def _reinforcement(grader: dict[str, Any]) -> Callable[[World], None]:
+    """The sample's comments as reinforcement prompts, graded by ``grader``; no evaluation set (not yet for
+    reinforcement runs) and no validation file."""
+
+    def arrange(world: World) -> None:
+        request = world.request
+        request.update(
+            customization="reinforcement",
+            grader=grader,
+            trainingDataUri=request["trainingDataUri"].replace("train", "rft-prompts"),
+            hyperParameters={"epochCount": 2, "batchSize": 16, "trainingSamplePerPrompt": 4},
+        )
+        request.pop("validationDataUri", None)
+        request.pop("evaluation", None)
+
+    return arrange
+
+
 def _promotion(world: World) -> None:
     world.promote_into("live")
     world.afterwards.append(rollback_endpoint)
@@ -180,6 +198,22 @@ SCENARIOS: dict[str, Scenario] = {
             "Amazon Nova 2 Lite in us-east-1: trained, approved and served on demand",
             "deployed",
             lambda w: w.with_reviewer(_approve),
+            model=NOVA_2_LITE,
+        ),
+        Scenario(
+            "rft",
+            "reinforcement fine-tuning of Nova 2 Lite in us-east-1: prompts with reference answers, graded by the "
+            "pipeline's normalized_match grader, trained (SIMULATED policy) and served on demand",
+            "deployed",
+            _reinforcement({"builtin": "normalized_match"}),
+            model=NOVA_2_LITE,
+        ),
+        Scenario(
+            "rft-broken-grader",
+            "a reinforcement run whose grader rewards every answer alike (a regex that matches anything): the "
+            "grader check refuses it before any job, naming the fault",
+            "grader_invalid",
+            _reinforcement({"builtin": "regex", "pattern": ".*", "fullmatch": False}),
             model=NOVA_2_LITE,
         ),
         Scenario(
