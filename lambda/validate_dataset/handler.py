@@ -16,8 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bft import aws
 from bft.aws_errors import typed_errors
-from bft.dataset.s3 import ValidationRequest, validate_request
+from bft.dataset.s3 import ValidationRequest
 from bft.errors import DatasetInvalid
+from bft.workflow.grader_check import validate_with_grader
 from bft.workflow.settings import env, env_optional
 
 logger = Logger(service="bft")
@@ -29,13 +30,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidationRequest.from_event(event)
     logger.append_keys(request_id=request.request_id, team=request.team, base_model_id=request.base_model_id)
     try:
-        result = validate_request(
+        result = validate_with_grader(
             request,
             s3=aws.client("s3"),
             reports_bucket=env("REPORTS_BUCKET"),
             # Only a team's own grader function is invoked; built-in graders run in this process.
             lambda_client=aws.client("lambda") if request.grader and "functionArn" in request.grader else None,
-            # A built-in grader's run trains on a copy of the prompts that names the grader (bft.dataset.s3).
+            # A built-in grader's run trains on a copy of the prompts that names the grader.
             outputs_bucket=env_optional("OUTPUTS_BUCKET"),
         )
     except DatasetInvalid as exc:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from bft.dataset.s3 import ValidationRequest, validate_request
+from bft.dataset.s3 import ValidationRequest
 from bft.errors import DatasetInvalid, GraderInvalid
+from bft.workflow.grader_check import validate_with_grader as validate_request
 from bft.workflow.graders import GraderError
 from tests.unit.test_dataset_rft import NOVA2, lines, prompt
 from tests.unit.test_graders import FakeLambda

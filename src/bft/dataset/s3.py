@@ -256,8 +256,6 @@ def validate_request(
     s3: Any,
     reports_bucket: str,
     max_issues: int = 100,
-    lambda_client: Any = None,
-    outputs_bucket: str | None = None,
 ) -> dict[str, Any]:
     """Validate the request's dataset, write the report, and return the step result.
 
@@ -290,41 +288,9 @@ def validate_request(
     _put_report(s3, reports_bucket, key, report)
     if not report.valid:
         raise DatasetInvalid(invalid_message(report_uri, report))
-    grader_check: dict[str, Any] = {}
-    if request.customization == "reinforcement" and request.grader is not None:
-        # After the prompts are valid, before any job: GraderInvalid names the grader's fault.
-        from bft.workflow.grader_check import require_working_grader, sample_prompts
-
-        prompts = sample_prompts(s3, training_bucket, parse_s3_uri(request.training_uri)[1])
-        checked = require_working_grader(dict(request.grader), prompts, lambda_client=lambda_client)
-        grader_check = {"graderCheck": {"answers": checked.records, "rewards": sorted(set(checked.rewards))[:10]}}
-        if "builtin" in request.grader and outputs_bucket:
-            grader_check["preparedTrainingDataUri"] = _prepare_prompts(s3, request, outputs_bucket)
-    return grader_check | {
+    return {
         "valid": True,
         "reportUri": report_uri,
         "warnings": [w.to_dict() for w in report.warnings[:RESULT_WARNINGS]],
         "statistics": report.to_dict()["statistics"],
     }
-
-
-def _prepare_prompts(s3: Any, request: ValidationRequest, outputs_bucket: str) -> str:
-    """The job's copy of the team's prompts, each naming the request's built-in grader in its metadata: Bedrock
-    passes a record's other fields to the grader, so the pipeline's one grader function knows what to apply.
-    Written under the run's prefix of the outputs bucket, which the service role reads; at most 20,000 prompts."""
-    import json
-
-    from bft.workflow.graders import with_grader
-
-    assert request.grader is not None
-    builtin, options = str(request.grader["builtin"]), dict(request.grader.get("options") or {})
-    bucket, key = parse_s3_uri(request.training_uri, "trainingDataUri")
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    lines = [
-        json.dumps(with_grader(json.loads(line), builtin, options), ensure_ascii=False).encode()
-        for line in body.splitlines()
-        if line.strip()
-    ]
-    target = f"{request.team}/{request.request_id}/rft-prompts.jsonl"
-    s3.put_object(Bucket=outputs_bucket, Key=target, Body=b"\n".join(lines) + b"\n")
-    return f"s3://{outputs_bucket}/{target}"

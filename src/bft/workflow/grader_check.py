@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from bft.dataset.s3 import ValidationRequest, parse_s3_uri, validate_request
 from bft.errors import GraderInvalid
 from bft.workflow.graders import CheckResult, check_grader, grade
 
@@ -75,3 +76,47 @@ def require_working_grader(
             f"was started: {'; '.join(result.failures)}. Run `bft grader test` on your data to reproduce it."
         )
     return result
+
+
+def validate_with_grader(
+    request: ValidationRequest,
+    *,
+    s3: Any,
+    reports_bucket: str,
+    lambda_client: Any = None,
+    outputs_bucket: str | None = None,
+    max_issues: int = 100,
+) -> dict[str, Any]:
+    """The ValidateDataset step: the dataset's rules (bft.dataset.s3), then, for a reinforcement run, its grader
+    tried on a sample of the team's prompts before any job (GraderInvalid names the grader's fault), and a
+    built-in grader's copy of the prompts the job trains on."""
+    result = validate_request(request, s3=s3, reports_bucket=reports_bucket, max_issues=max_issues)
+    if request.customization != "reinforcement" or request.grader is None:
+        return result
+    training_bucket, training_key = parse_s3_uri(request.training_uri, "trainingDataUri")
+    prompts = sample_prompts(s3, training_bucket, training_key)
+    checked = require_working_grader(dict(request.grader), prompts, lambda_client=lambda_client)
+    gate: dict[str, Any] = {"graderCheck": {"answers": checked.records, "rewards": sorted(set(checked.rewards))[:10]}}
+    if "builtin" in request.grader and outputs_bucket:
+        gate["preparedTrainingDataUri"] = prepare_prompts(s3, request, outputs_bucket)
+    return gate | result
+
+
+def prepare_prompts(s3: Any, request: ValidationRequest, outputs_bucket: str) -> str:
+    """The job's copy of the team's prompts, each naming the request's built-in grader in its metadata: Bedrock
+    passes a record's other fields to the grader, so the pipeline's one grader function knows what to apply.
+    Written under the run's prefix of the outputs bucket, which the service role reads; at most 20,000 prompts."""
+    from bft.workflow.graders import with_grader
+
+    assert request.grader is not None
+    builtin, options = str(request.grader["builtin"]), dict(request.grader.get("options") or {})
+    bucket, key = parse_s3_uri(request.training_uri, "trainingDataUri")
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    lines = [
+        json.dumps(with_grader(json.loads(line), builtin, options), ensure_ascii=False).encode()
+        for line in body.splitlines()
+        if line.strip()
+    ]
+    target = f"{request.team}/{request.request_id}/rft-prompts.jsonl"
+    s3.put_object(Bucket=outputs_bucket, Key=target, Body=b"\n".join(lines) + b"\n")
+    return f"s3://{outputs_bucket}/{target}"
