@@ -233,25 +233,28 @@ class CustomizationWorkflow(Construct):
                 },
             ),
         }
-        # The pipeline's grader, invoked by Bedrock (as the service role) during reinforcement fine-tuning jobs.
-        fn["grader"] = make(
-            "grader",
-            description="Score reinforcement fine-tuning answers with the built-in graders",
-            timeout=Duration.minutes(5),
-            memory_size=512,
-            environment={},
-        )
-        fn["start_job"].add_environment("GRADER_FUNCTION_ARN", fn["grader"].function_arn)
+        # The pipeline's grader, invoked by Bedrock (as the service role) during reinforcement fine-tuning jobs:
+        # only where the environment allows reinforcement (customization_types), so no other grants an unused
+        # function or invoke permissions.
+        if "reinforcement" in (policy_document.get("customizationTypes") or []):
+            fn["grader"] = make(
+                "grader",
+                description="Score reinforcement fine-tuning answers with the built-in graders",
+                timeout=Duration.minutes(5),
+                memory_size=512,
+                environment={},
+            )
+            fn["start_job"].add_environment("GRADER_FUNCTION_ARN", fn["grader"].function_arn)
+            grant_graders(
+                self,
+                grader=fn["grader"],
+                service_role=placement.service_role,
+                validate_dataset=fn["validate_dataset"],
+                outputs=outputs,
+                data_key=data_key,
+                environment=environment,
+            )
         self.functions = fn
-        grant_graders(
-            self,
-            grader=fn["grader"],
-            service_role=placement.service_role,
-            validate_dataset=fn["validate_dataset"],
-            outputs=outputs,
-            data_key=data_key,
-            environment=environment,
-        )
         grant_steps(
             self,
             fn,

@@ -160,3 +160,25 @@ def test_grader_test_refuses_data_without_reference_answers(tmp_path: Path, caps
     path.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}]}) + "\n")
     assert grader_test("exact_match", "--data", str(path)) == 2
     assert "sft.jsonl:1: reference_answer" in capsys.readouterr().err
+
+
+def test_grader_test_invokes_a_deployed_function_by_its_arn(prompts: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bft import aws
+    from bft.workflow.graders import grade
+    from tests.unit.test_graders import FakeLambda
+
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:bft_dev_moderation_score"
+    working = FakeLambda(lambda batch: grade("json_match", {}, batch))
+    aws.override("lambda", working)
+    try:
+        assert grader_test(arn, "--data", str(prompts), "--records", "3") == 0
+        assert working.calls == [arn]
+        crashing = FakeLambda(lambda batch: batch[0]["metadata"]["nope"])
+        aws.override("lambda", crashing)
+        assert grader_test(arn, "--data", str(prompts)) == 1
+    finally:
+        aws.reset()
+    out = capsys.readouterr().out
+    assert f"grader function {arn} on 3 prompts" in out
+    assert "FAILED: contract" in out
+    assert "KeyError" in out
