@@ -98,3 +98,22 @@ def resource_table(name: str) -> Any:
         )
         found = cache.setdefault(key, resource.Table(name))
     return found
+
+
+def send_https(request: Any, *, timeout: float) -> tuple[int, bytes]:
+    """Send a signed botocore ``AWSRequest`` over HTTPS with the standard library: (status, body) for every HTTP
+    answer, errors included. Refuses plain HTTP: a signature is never sent in the clear. Used where no client
+    exists for the call (a function URL, an STS request signed by someone else)."""
+    import urllib.error
+    import urllib.request
+
+    url = request.url or ""
+    if not url.startswith("https://"):
+        raise ValueError(f"refusing to send a signed request over plain HTTP: {url!r}")
+    body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+    outgoing = urllib.request.Request(url, data=body, headers=dict(request.headers.items()), method=request.method)
+    try:
+        with urllib.request.urlopen(outgoing, timeout=timeout) as answer:
+            return int(answer.status), bytes(answer.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), bytes(exc.read() or b"")

@@ -8,8 +8,6 @@ the function sees who the caller is; nothing else vouches for it. The transport 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -25,17 +23,10 @@ class NotSigned(Exception):
 
 
 def urllib_transport(request: AWSRequest) -> tuple[int, bytes]:
-    """Send the signed request over HTTPS; (status, body) for every HTTP answer, errors included."""
-    url = request.url or ""
-    if not url.startswith("https://"):
-        raise ValueError(f"refusing to send a signed request over plain HTTP: {url!r}")
-    body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
-    outgoing = urllib.request.Request(url, data=body, headers=dict(request.headers.items()), method=request.method)
-    try:
-        with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as answer:
-            return int(answer.status), bytes(answer.read())
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), bytes(exc.read() or b"")
+    """Send the signed request over HTTPS (bft.aws.send_https)."""
+    from bft.aws import send_https
+
+    return send_https(request, timeout=TIMEOUT_SECONDS)
 
 
 _transport: Transport = urllib_transport

@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
@@ -65,15 +63,10 @@ def make_proof(credentials: Any, region: str, decision: dict[str, Any]) -> dict[
 
 
 def urllib_transport(request: AWSRequest) -> tuple[int, bytes]:
-    body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
-    outgoing = urllib.request.Request(
-        request.url or "", data=body, headers=dict(request.headers.items()), method=request.method
-    )
-    try:
-        with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as answer:
-            return int(answer.status), bytes(answer.read())
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), bytes(exc.read() or b"")
+    """Send the signed request over HTTPS (bft.aws.send_https)."""
+    from bft.aws import send_https
+
+    return send_https(request, timeout=TIMEOUT_SECONDS)
 
 
 _transport: Transport = urllib_transport
