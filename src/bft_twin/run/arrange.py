@@ -461,42 +461,9 @@ def _service_role_s3(env: OfflineAssembly) -> Callable[[str, str], Any]:
     return s3_as_service_role
 
 
-def _service_role_invoke(env: OfflineAssembly) -> Callable[[str, str, str], str | None]:
-    """Whether an evaluation job's role may invoke its judge: Bedrock assumes the role (its trust policy decides,
-    with this job as aws:SourceArn), then invokes the model as the role; AWS's denial message, or None."""
-    from bft_twin.iam.actions import Call
-    from bft_twin.iam.authorizer import AccessDeniedError
-    from bft_twin.iam.evaluate import AuthRequest, access_denied_message
-    from bft_twin.iam.model import Principal
-
-    def may_invoke(role_arn: str, job_arn: str, model_id: str) -> str | None:
-        try:
-            credentials = env.authorizer.assume_role(
-                Principal("bedrock.amazonaws.com", type="Service"),
-                role_arn,
-                "bedrock-evaluation-job",
-                context={"aws:SourceAccount": env.account_id, "aws:SourceArn": job_arn},
-            )
-        except AccessDeniedError as denied:
-            return str(denied)
-        issued = env.authorizer.issued(credentials.access_key)
-        assert issued is not None
-        call = Call("bedrock-runtime", "InvokeModel", {"modelId": model_id}, env.region, env.account_id)
-        refused = env.authorizer.decide(issued[0], call)
-        if refused is None:
-            return None
-        needed, decision = refused
-        request = AuthRequest(issued[0], needed.action, needed.resource, {}, resource_account=env.account_id)
-        return access_denied_message(request, decision)
-
-    return may_invoke
-
-
-def service_role_may_grade(env: OfflineAssembly, role_arn: str, job_arn: str, function_arn: str) -> str | None:
-    """Whether a reinforcement job's service role may invoke ``function_arn`` (its grader): Bedrock assumes the
-    role (its trust policy decides, with this job as aws:SourceArn) and invokes the function as the role; AWS's
-    denial message, or None."""
-    from bft_twin.iam.actions import Call
+def _as_job_role(env: OfflineAssembly, role_arn: str, job_arn: str, session: str, call: Any) -> str | None:
+    """Whether Bedrock may make ``call`` as a job's service role: it assumes the role (its trust policy decides,
+    with this job as aws:SourceArn), then calls as the role; AWS's denial message, or None."""
     from bft_twin.iam.authorizer import AccessDeniedError
     from bft_twin.iam.evaluate import AuthRequest, access_denied_message
     from bft_twin.iam.model import Principal
@@ -505,17 +472,36 @@ def service_role_may_grade(env: OfflineAssembly, role_arn: str, job_arn: str, fu
         credentials = env.authorizer.assume_role(
             Principal("bedrock.amazonaws.com", type="Service"),
             role_arn,
-            "bedrock-customization-job",
+            session,
             context={"aws:SourceAccount": env.account_id, "aws:SourceArn": job_arn},
         )
     except AccessDeniedError as denied:
         return str(denied)
     issued = env.authorizer.issued(credentials.access_key)
     assert issued is not None
-    call = Call("lambda", "Invoke", {"FunctionName": function_arn}, env.region, env.account_id)
     refused = env.authorizer.decide(issued[0], call)
     if refused is None:
         return None
     needed, decision = refused
     request = AuthRequest(issued[0], needed.action, needed.resource, {}, resource_account=env.account_id)
     return access_denied_message(request, decision)
+
+
+def _service_role_invoke(env: OfflineAssembly) -> Callable[[str, str, str], str | None]:
+    """Whether an evaluation job's role may invoke its judge (InvokeModel as the role): AWS's denial, or None."""
+    from bft_twin.iam.actions import Call
+
+    def may_invoke(role_arn: str, job_arn: str, model_id: str) -> str | None:
+        call = Call("bedrock-runtime", "InvokeModel", {"modelId": model_id}, env.region, env.account_id)
+        return _as_job_role(env, role_arn, job_arn, "bedrock-evaluation-job", call)
+
+    return may_invoke
+
+
+def service_role_may_grade(env: OfflineAssembly, role_arn: str, job_arn: str, function_arn: str) -> str | None:
+    """Whether a reinforcement job's service role may invoke ``function_arn`` (its grader): AWS's denial, or
+    None."""
+    from bft_twin.iam.actions import Call
+
+    call = Call("lambda", "Invoke", {"FunctionName": function_arn}, env.region, env.account_id)
+    return _as_job_role(env, role_arn, job_arn, "bedrock-customization-job", call)
