@@ -76,12 +76,14 @@ def _prompts(path: str, count: int) -> list[dict[str, Any]]:
     return prompts
 
 
-def _options(items: list[str]) -> dict[str, Any]:
+def _options(items: list[str], flag: str = "--option") -> dict[str, Any]:
+    """A built-in grader's NAME=VALUE options (values read as JSON, else as text); ``bft submit`` reads its
+    --grader-option the same way."""
     options: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise UsageError(f"--option {item!r}: expected NAME=VALUE")
+            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
         try:
             options[key] = json.loads(value)
         except ValueError:

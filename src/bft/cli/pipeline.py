@@ -373,16 +373,9 @@ def _grader(name: str | None, options: list[str]) -> dict[str, Any]:
         if options:
             raise UsageError("--grader-option applies to a built-in grader, not to a function ARN")
         return {"functionArn": name}
-    spec: dict[str, Any] = {"builtin": name}
-    for item in options:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--grader-option {item!r}: expected NAME=VALUE")
-        try:
-            spec[key] = json.loads(value)
-        except ValueError:
-            spec[key] = value
-    return spec
+    from bft.cli.grader import _options
+
+    return {"builtin": name, **_options(options, "--grader-option")}
 
 
 def _customization_line(checked: dict[str, Any]) -> str:
